@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the local AWS stack into .cache/ (ignored by git) on first use:
+#   - moto (S3, SQS upload queue, Secrets Manager, SES, EventBridge) and cfn-lint, in a venv
+#   - DynamoDB Local, from the npm package amplify-dynamodb-simulator (it carries the jar)
+# Idempotent: each part is skipped when its stamp file says the pinned version is there.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cache="$root/.cache"
+mkdir -p "$cache"
+
+req="$root/infra/local/requirements.txt"
+venv="$cache/venv"
+stamp="$venv/.installed-$(sha256sum "$req" | cut -c1-16)"
+if [ ! -f "$stamp" ]; then
+  echo "setup: installing moto and cfn-lint into $venv" >&2
+  rm -rf "$venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install --quiet -r "$req"
+  touch "$stamp"
+fi
+
+ddb_version="2.9.30"
+ddb="$cache/dynamodb-local"
+if [ ! -f "$ddb/.installed-$ddb_version" ]; then
+  echo "setup: fetching DynamoDB Local (amplify-dynamodb-simulator@$ddb_version)" >&2
+  rm -rf "$ddb" && mkdir -p "$ddb"
+  tarball=$(cd "$ddb" && npm pack --silent "amplify-dynamodb-simulator@$ddb_version")
+  tar -xzf "$ddb/$tarball" -C "$ddb"
+  rm -f "$ddb/$tarball"
+  test -f "$ddb/package/emulator/DynamoDBLocal.jar"
+  touch "$ddb/.installed-$ddb_version"
+fi

@@ -1,0 +1,8 @@
+//! Pregón's business rules, free of AWS: spreadsheets, phones, validation,
+//! campaigns, tenants and the DynamoDB key scheme. The Lambda functions under
+//! `functions/` are adapters around this crate; the `pregon` CLI uses it too,
+//! so a rule tested here holds everywhere.
+
+pub mod phone;
+pub mod spreadsheet;
+pub mod validate;

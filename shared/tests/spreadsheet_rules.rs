@@ -1,0 +1,362 @@
+//! One test per rule of SPEC §4 ("The spreadsheet"), named by the rule.
+
+use pregon::phone::DefaultCountry;
+use pregon::validate::{
+    validate, Channel, Code, Collect, Limits, MetaValue, MetadataField, MetadataType, OnInvalidRows, Rules, Severity,
+    Status, Summary,
+};
+use std::io::Cursor;
+
+fn rules(params: usize) -> Rules {
+    let mut r = Rules::new(Channel::Whatsapp, params);
+    r.default_country = Some("CL".parse::<DefaultCountry>().unwrap());
+    r
+}
+
+fn run(bytes: &[u8], rules: &Rules) -> (Summary, Collect) {
+    let mut sink = Collect::default();
+    let s = validate(Cursor::new(bytes.to_vec()), bytes.len() as u64, rules, &mut sink);
+    (s, sink)
+}
+
+fn codes(c: &Collect) -> Vec<(Option<u64>, Option<&str>, Code)> {
+    c.problems.iter().map(|p| (p.row, p.column.as_deref(), p.code)).collect()
+}
+
+fn fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!("{}/tests/data/{name}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+/// A cell to write into a generated workbook.
+enum X {
+    S(String),
+    N(f64),
+}
+
+fn xlsx(rows: &[Vec<X>]) -> Vec<u8> {
+    xlsx_sheets(&[("Hoja1", false, rows)])
+}
+
+fn xlsx_sheets(sheets: &[(&str, bool, &[Vec<X>])]) -> Vec<u8> {
+    use rust_xlsxwriter::Workbook;
+    let mut wb = Workbook::new();
+    for (name, hidden, rows) in sheets {
+        let ws = wb.add_worksheet();
+        ws.set_name(*name).unwrap();
+        for (r, row) in rows.iter().enumerate() {
+            for (c, v) in row.iter().enumerate() {
+                match v {
+                    X::N(n) => ws.write_number(r as u32, c as u16, *n).map(|_| ()).unwrap(),
+                    X::S(s) => ws.write_string(r as u32, c as u16, s).map(|_| ()).unwrap(),
+                }
+            }
+        }
+        if *hidden {
+            ws.set_hidden(true);
+        }
+    }
+    if sheets.iter().any(|s| s.1) {
+        // A hidden sheet cannot be the active one.
+        let visible = sheets.iter().position(|s| !s.1).unwrap();
+        wb.worksheet_from_index(visible).unwrap().set_active(true);
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+fn s(v: &str) -> X {
+    X::S(v.to_string())
+}
+fn n(v: f64) -> X {
+    X::N(v)
+}
+
+#[test]
+fn empty_file_when_no_bytes_or_a_header_without_data() {
+    let (sum, c) = run(b"", &rules(0));
+    assert_eq!((sum.status, codes(&c)), (Status::Invalid, vec![(None, None, Code::EmptyFile)]));
+    let (sum, c) = run(b"phone,name\n\n\n", &rules(1));
+    assert_eq!(sum.status, Status::Invalid);
+    assert_eq!(codes(&c), vec![(None, None, Code::EmptyFile)]);
+    assert_eq!(sum.blank_rows, 2);
+}
+
+#[test]
+fn unsupported_format_for_images_pdfs_archives_and_binaries() {
+    for bytes in [
+        b"%PDF-1.7\n%\xe2\xe3".to_vec(),
+        b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR".to_vec(),
+        b"\xFF\xD8\xFF\xE0\0\x10JFIF".to_vec(),
+        b"\x1F\x8B\x08\0\0\0".to_vec(),
+        vec![0u8, 1, 2, 3, 4, 5, 0, 0, 9],
+    ] {
+        let (sum, c) = run(&bytes, &rules(0));
+        assert_eq!(sum.status, Status::Invalid);
+        assert_eq!(codes(&c), vec![(None, None, Code::UnsupportedFormat)], "{:?}", &bytes[..4]);
+    }
+}
+
+#[test]
+fn unsupported_format_for_a_zip_that_is_not_a_workbook() {
+    let mut buf = Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        z.start_file("notes.txt", zip::write::SimpleFileOptions::default()).unwrap();
+        std::io::Write::write_all(&mut z, b"hello").unwrap();
+        z.finish().unwrap();
+    }
+    let (_, c) = run(buf.get_ref(), &rules(0));
+    assert_eq!(codes(&c), vec![(None, None, Code::UnsupportedFormat)]);
+}
+
+#[test]
+fn file_too_large_over_the_byte_or_row_limit() {
+    let mut r = rules(0);
+    r.limits = Limits { max_bytes: 10, max_rows: 1_000_000 };
+    let (sum, c) = run(b"phone\n56962000001\n", &r);
+    assert_eq!((sum.status, codes(&c)), (Status::Invalid, vec![(None, None, Code::FileTooLarge)]));
+
+    r.limits = Limits { max_bytes: 1 << 20, max_rows: 2 };
+    let (sum, c) = run(b"phone\n56962000001\n56962000002\n56962000003\n", &r);
+    assert_eq!(codes(&c), vec![(None, None, Code::FileTooLarge)]);
+    assert_eq!(sum.rows, 2);
+}
+
+#[test]
+fn unreadable_file_for_a_corrupt_workbook() {
+    let mut bytes = xlsx(&[vec![s("phone")], vec![n(56962000001.0)]]);
+    let cut = bytes.len() / 2;
+    bytes.truncate(cut);
+    let (sum, c) = run(&bytes, &rules(0));
+    assert_eq!(sum.status, Status::Invalid);
+    assert_eq!(codes(&c), vec![(None, None, Code::UnreadableFile)]);
+}
+
+#[test]
+fn missing_phone_for_an_empty_phone_cell() {
+    let (_, c) = run(b"phone,name\n,Luis\n", &rules(1));
+    assert_eq!(codes(&c), vec![(Some(2), Some("phone"), Code::MissingPhone)]);
+}
+
+#[test]
+fn invalid_phone_by_libphonenumber_rules() {
+    let (sum, c) = run(b"phone,name\n+56 9 0000 0000,Juan\n56962000001,Ana\n12345,Eva\n", &rules(1));
+    assert_eq!(
+        codes(&c),
+        vec![(Some(2), Some("phone"), Code::InvalidPhone), (Some(4), Some("phone"), Code::InvalidPhone)]
+    );
+    assert_eq!((sum.valid_rows, sum.invalid_rows), (1, 2));
+    assert!(c.problems[0].message.contains("+56 9 0000 0000"), "{}", c.problems[0].message);
+}
+
+#[test]
+fn phones_are_normalised_to_e164_with_the_default_country() {
+    let (sum, c) = run(b"phone\n+56 9 6200-0001\n(9) 6200.0002\n56962000003\n", &rules(0));
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    let phones: Vec<String> = c.recipients.iter().map(|r| r.phone.e164()).collect();
+    assert_eq!(phones, ["+56962000001", "+56962000002", "+56962000003"]);
+}
+
+#[test]
+fn excel_number_cells_are_read_as_integer_digits() {
+    let bytes = xlsx(&[vec![s("phone"), s("name")], vec![n(56962000001.0), s("Ana")]]);
+    let (sum, c) = run(&bytes, &rules(1));
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    assert_eq!(c.recipients[0].phone.e164(), "+56962000001");
+}
+
+#[test]
+fn scientific_notation_text_is_rejected_because_digits_were_lost() {
+    let (_, c) = run(b"phone\n5.69620E+10\n", &rules(0));
+    assert_eq!(codes(&c), vec![(Some(2), Some("phone"), Code::InvalidPhone)]);
+    assert!(c.problems[0].message.contains("scientific notation"));
+}
+
+#[test]
+fn duplicate_phone_names_the_first_row_unless_duplicates_are_allowed() {
+    let csv = b"phone,name\n56962000001,Ana\n+56 9 6200 0001,Ana otra vez\n";
+    let (sum, c) = run(csv, &rules(1));
+    assert_eq!(codes(&c), vec![(Some(3), Some("phone"), Code::DuplicatePhone)]);
+    assert!(c.problems[0].message.contains("row 2"), "{}", c.problems[0].message);
+    assert_eq!(sum.unique_phones, 1);
+
+    let mut r = rules(1);
+    r.allow_duplicates = true;
+    let (sum, c) = run(csv, &r);
+    assert_eq!((sum.status, sum.valid_rows, c.problems.len()), (Status::Valid, 2, 0));
+}
+
+#[test]
+fn missing_parameter_for_an_empty_parameter_cell() {
+    let (_, c) = run(b"phone,name,amount\n56962000001,,100\n56962000002,Ana,  \n", &rules(2));
+    assert_eq!(
+        codes(&c),
+        vec![(Some(2), Some("name"), Code::MissingParameter), (Some(3), Some("amount"), Code::MissingParameter)]
+    );
+    assert!(c.problems[0].message.contains("{{1}}"));
+}
+
+#[test]
+fn invalid_parameter_for_what_whatsapp_refuses() {
+    let long = "x".repeat(1025);
+    let csv = format!(
+        "phone,p\n56962000001,\"two\nlines\"\n56962000002,a\tb\n56962000003,a     b\n56962000004,{long}\n56962000005,a    b\n"
+    );
+    let (sum, c) = run(csv.as_bytes(), &rules(1));
+    assert_eq!(
+        codes(&c),
+        (2..=5).map(|r| (Some(r), Some("p"), Code::InvalidParameter)).collect::<Vec<_>>()
+    );
+    assert_eq!(sum.valid_rows, 1, "four spaces in a row are still accepted");
+
+    let mut sms = rules(1);
+    sms.channel = Channel::Sms;
+    let (sum, _) = run(csv.as_bytes(), &sms);
+    assert_eq!(sum.valid_rows, 5, "SMS text may have line breaks and long runs of spaces");
+}
+
+#[test]
+fn too_many_columns_when_a_row_has_more_cells_than_the_header() {
+    let (_, c) = run(b"phone,name\n56962000001,Ana,extra\n56962000002,Eva,,\n", &rules(1));
+    assert_eq!(codes(&c), vec![(Some(2), Some("C"), Code::TooManyColumns)], "trailing empty cells are not extra");
+}
+
+#[test]
+fn missing_columns_when_the_header_has_fewer_parameters_than_the_template() {
+    let (sum, c) = run(b"phone,name\n56962000001,Ana\n", &rules(3));
+    assert_eq!(sum.status, Status::Invalid);
+    assert_eq!(codes(&c), vec![(Some(1), None, Code::MissingColumns)]);
+    assert!(c.problems[0].message.contains("needs 3"));
+}
+
+#[test]
+fn metadata_type_mismatch_for_a_yes_no_cell_that_is_not_yes_or_no() {
+    let mut r = rules(0);
+    r.metadata = vec![MetadataField { name: "Cliente VIP".into(), kind: MetadataType::YesNo }];
+    let csv = "phone,Cliente VIP\n56962000001,sí\n56962000002,0\n56962000003,TRUE\n56962000004,quizás\n56962000005,\n";
+    let (sum, c) = run(csv.as_bytes(), &r);
+    assert_eq!(codes(&c), vec![(Some(5), Some("Cliente VIP"), Code::MetadataTypeMismatch)]);
+    let values: Vec<Option<MetaValue>> = c.recipients.iter().map(|r| r.metadata[0].1.clone()).collect();
+    assert_eq!(
+        values,
+        vec![Some(MetaValue::YesNo(true)), Some(MetaValue::YesNo(false)), Some(MetaValue::YesNo(true)), None]
+    );
+    assert_eq!(sum.valid_rows, 4);
+}
+
+#[test]
+fn metadata_columns_link_by_name_ignoring_case_accents_and_spaces() {
+    let mut r = rules(1);
+    r.metadata = vec![
+        MetadataField { name: "Segmento".into(), kind: MetadataType::Text },
+        MetadataField { name: "Región".into(), kind: MetadataType::Text },
+    ];
+    let (sum, c) = run(" Phone ,name,  REGION , segmento \n56962000001,Ana,Norte,Oro\n".as_bytes(), &r);
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    assert_eq!(c.layout.metadata, ["Segmento", "Región"]);
+    let rec = &c.recipients[0];
+    assert_eq!(rec.metadata[0], ("Región".to_string(), Some(MetaValue::Text("Norte".into()))));
+    assert_eq!(rec.metadata[1], ("Segmento".to_string(), Some(MetaValue::Text("Oro".into()))));
+}
+
+#[test]
+fn unused_column_is_only_a_warning() {
+    let (sum, c) = run(b"phone,name,Notas\n56962000001,Ana,hola\n", &rules(1));
+    assert_eq!(sum.status, Status::Valid);
+    assert_eq!(codes(&c), vec![(Some(1), Some("Notas"), Code::UnusedColumn)]);
+    assert_eq!(c.problems[0].severity, Severity::Warning);
+    assert_eq!((sum.errors, sum.warnings), (0, 1));
+}
+
+#[test]
+fn fully_blank_rows_are_skipped_and_counted() {
+    let (sum, c) = run(b"phone,name\n56962000001,Ana\n,\n   ,  \n\n56962000002,Eva\n", &rules(1));
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    assert_eq!((sum.rows, sum.valid_rows, sum.blank_rows), (5, 2, 3));
+    assert_eq!(c.recipients.iter().map(|r| r.row).collect::<Vec<_>>(), [2, 6]);
+}
+
+#[test]
+fn control_characters_are_stripped_and_other_unicode_kept() {
+    let (_, c) = run("phone,name\n56962000001,Ma\u{7}ría 😀 Ñuñoa\u{1b}\n".as_bytes(), &rules(1));
+    assert_eq!(c.recipients[0].params, ["María 😀 Ñuñoa"]);
+}
+
+#[test]
+fn on_invalid_rows_reject_makes_any_row_error_invalid() {
+    let (sum, _) = run(b"phone,name\n56962000001,Ana\n56962000002,\n", &rules(1));
+    assert_eq!((sum.status, sum.valid_rows, sum.invalid_rows), (Status::Invalid, 1, 1));
+}
+
+#[test]
+fn on_invalid_rows_skip_reports_bad_rows_and_keeps_the_rest() {
+    let mut r = rules(1);
+    r.on_invalid_rows = OnInvalidRows::Skip;
+    let (sum, c) = run(b"phone,name\n56962000001,Ana\n56962000002,\n", &r);
+    assert_eq!((sum.status, sum.valid_rows, sum.invalid_rows), (Status::Valid, 1, 1));
+    assert_eq!(c.recipients.len(), 1);
+    let (sum, _) = run(b"phone,name\n56962000002,\n", &r);
+    assert_eq!(sum.status, Status::Invalid, "nothing left to send is invalid");
+}
+
+#[test]
+fn the_first_visible_sheet_is_read() {
+    let hidden = vec![vec![s("phone")], vec![s("not a phone")]];
+    let visible = vec![vec![s("phone")], vec![n(56962000001.0)]];
+    let bytes = xlsx_sheets(&[("Oculta", true, &hidden), ("Datos", false, &visible)]);
+    let (sum, c) = run(&bytes, &rules(0));
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    assert_eq!(sum.valid_rows, 1);
+}
+
+#[test]
+fn fixture_with_errors_names_every_problem_by_row_and_column() {
+    let (sum, c) = run(&fixture("with_errors.csv"), &rules(2));
+    assert_eq!(sum.status, Status::Invalid);
+    assert_eq!(
+        codes(&c),
+        vec![
+            (Some(3), Some("name"), Code::MissingParameter),
+            (Some(4), Some("phone"), Code::MissingPhone),
+            (Some(5), Some("D"), Code::TooManyColumns),
+            (Some(6), Some("phone"), Code::InvalidPhone),
+            (Some(7), Some("phone"), Code::DuplicatePhone),
+        ]
+    );
+    assert_eq!((sum.rows, sum.valid_rows, sum.invalid_rows), (6, 1, 5));
+}
+
+#[test]
+fn fixture_spanish_excel_csv_is_windows_1252_with_semicolons() {
+    let mut r = rules(2);
+    r.channel = Channel::Sms;
+    let (sum, c) = run(&fixture("sms_excel_es.csv"), &r);
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    assert_eq!((sum.valid_rows, sum.blank_rows), (3, 1));
+    assert_eq!(c.recipients[0].params, ["Ramón", "15/12"]);
+    assert_eq!(c.recipients[1].params[0], "Begoña");
+}
+
+#[test]
+fn fixture_sms_per_row_text_uses_message_and_priority_columns() {
+    let mut r = rules(0);
+    r.channel = Channel::Sms;
+    r.message_column = true;
+    let (sum, c) = run(&fixture("sms_per_row_text.csv"), &r);
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    assert_eq!(c.recipients[0].message.as_deref(), Some("Su cuota vence mañana"));
+    assert_eq!(c.recipients.iter().map(|r| r.priority).collect::<Vec<_>>(), [Some(5), Some(9), Some(1)]);
+}
+
+#[test]
+fn fixture_whatsapp_xlsx_is_valid_with_its_metadata_linked() {
+    let mut r = rules(2);
+    r.metadata = vec![
+        MetadataField { name: "Segmento".into(), kind: MetadataType::Text },
+        MetadataField { name: "Cliente VIP".into(), kind: MetadataType::YesNo },
+    ];
+    let (sum, c) = run(&fixture("whatsapp_ok.xlsx"), &r);
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    assert!(sum.valid_rows >= 3);
+    assert_eq!(c.layout.metadata, ["Segmento", "Cliente VIP"]);
+    assert!(c.recipients.iter().all(|r| r.phone.e164().starts_with("+5")));
+}
