@@ -3,6 +3,10 @@
 //! `functions/` are adapters around this crate; the `pregon` CLI uses it too,
 //! so a rule tested here holds everywhere.
 
+pub mod auth;
+pub mod keys;
+pub mod model;
 pub mod phone;
+pub mod report;
 pub mod spreadsheet;
 pub mod validate;

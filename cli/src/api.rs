@@ -1,0 +1,316 @@
+//! The tenant API commands. They read `PREGON_API_URL` and `PREGON_API_KEY`; when unset,
+//! the running local stack's (`.cache/local/stack.json`, written by `pregon-local up`).
+
+use clap::Subcommand;
+use serde_json::{json, Map, Value};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+#[derive(Subcommand)]
+pub enum CampaignCmd {
+    /// Create a campaign; prints it with its pre-signed upload URL.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "whatsapp")]
+        channel: String,
+        #[arg(long = "account")]
+        account_id: String,
+        #[arg(long = "template")]
+        template_id: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        wait_for_reply_hours: Option<u8>,
+        #[arg(long)]
+        allow_duplicates: bool,
+        /// NAME:TYPE (text, paragraph, yes_no); repeat for each field.
+        #[arg(long = "metadata")]
+        metadata: Vec<String>,
+        #[arg(long)]
+        on_invalid_rows: Option<String>,
+        #[arg(long)]
+        send_at: Option<String>,
+        #[arg(long)]
+        report_email: Option<String>,
+        /// Confirm the recipients agreed to be contacted (required).
+        #[arg(long)]
+        consent_confirmed: bool,
+    },
+    /// Upload a spreadsheet to a campaign (a new pre-signed URL each time).
+    Upload {
+        id: String,
+        file: PathBuf,
+        /// Wait until validation ends and print the campaign.
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show a campaign: status, counts, first 100 problems, report link.
+    Show { id: String },
+    /// List campaigns, newest first.
+    List {
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AccountCmd {
+    /// Register a provider account (credentials go to Secrets Manager).
+    Create {
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        sender: String,
+        #[arg(long)]
+        default_country: Option<String>,
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Provider credentials as a JSON object.
+        #[arg(long)]
+        credentials: Option<String>,
+    },
+    Show { id: String },
+    List,
+}
+
+#[derive(Subcommand)]
+pub enum TemplateCmd {
+    /// Record a message template (body with {{1}}, {{2}}… placeholders).
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "whatsapp")]
+        channel: String,
+        #[arg(long)]
+        language: Option<String>,
+        #[arg(long)]
+        category: Option<String>,
+        #[arg(long)]
+        body: String,
+        #[arg(long)]
+        header_text: Option<String>,
+    },
+    Show { id: String },
+    List,
+}
+
+pub enum Cmd {
+    Campaign(CampaignCmd),
+    Account(AccountCmd),
+    Template(TemplateCmd),
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    key: String,
+}
+
+#[derive(Debug)]
+enum Failure {
+    /// The API answered with an error status.
+    Refused(u16, Value),
+    /// Could not talk to it, or a local file problem.
+    Io(String),
+}
+
+impl Client {
+    fn from_env() -> Result<Self, Failure> {
+        let stack = local_stack();
+        let base = std::env::var("PREGON_API_URL")
+            .ok()
+            .or_else(|| stack.as_ref().and_then(|s| s["api_url"].as_str().map(String::from)))
+            .ok_or_else(|| Failure::Io("set PREGON_API_URL (or start the local stack: make up)".into()))?;
+        let key = std::env::var("PREGON_API_KEY")
+            .ok()
+            .or_else(|| stack.as_ref().and_then(|s| s["demo_api_key"].as_str().map(String::from)))
+            .ok_or_else(|| Failure::Io("set PREGON_API_KEY".into()))?;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| Failure::Io(e.to_string()))?;
+        Ok(Client { http, base: base.trim_end_matches('/').to_string(), key })
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, Failure> {
+        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| Failure::Io(format!("cannot reach {}: {e}", self.base)))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| Failure::Io(e.to_string()))?;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status >= 400 {
+            Err(Failure::Refused(status, v))
+        } else {
+            Ok(v)
+        }
+    }
+}
+
+fn local_stack() -> Option<Value> {
+    let path = std::env::var("PREGON_STACK_FILE").map(PathBuf::from).ok().or_else(|| {
+        let mut dir = std::env::current_dir().ok()?;
+        loop {
+            let p = dir.join(".cache/local/stack.json");
+            if p.exists() {
+                return Some(p);
+            }
+            if !dir.pop() {
+                return None;
+            }
+        }
+    })?;
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+pub fn run(cmd: Cmd) -> ExitCode {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    match rt.block_on(dispatch(cmd)) {
+        Ok(v) => {
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            ExitCode::SUCCESS
+        }
+        Err(Failure::Refused(status, v)) => {
+            eprintln!("pregon: the API answered {status}");
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            ExitCode::from(1)
+        }
+        Err(Failure::Io(e)) => {
+            eprintln!("pregon: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn put(obj: &mut Map<String, Value>, k: &str, v: Option<impl Into<Value>>) {
+    if let Some(v) = v {
+        obj.insert(k.into(), v.into());
+    }
+}
+
+async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
+    use reqwest::Method;
+    let c = Client::from_env()?;
+    match cmd {
+        Cmd::Campaign(CampaignCmd::Create {
+            name,
+            channel,
+            account_id,
+            template_id,
+            department,
+            wait_for_reply_hours,
+            allow_duplicates,
+            metadata,
+            on_invalid_rows,
+            send_at,
+            report_email,
+            consent_confirmed,
+        }) => {
+            let mut b = Map::new();
+            b.insert("name".into(), name.into());
+            b.insert("channel".into(), channel.into());
+            b.insert("account_id".into(), account_id.into());
+            b.insert("consent_confirmed".into(), consent_confirmed.into());
+            b.insert("allow_duplicates".into(), allow_duplicates.into());
+            put(&mut b, "template_id", template_id);
+            put(&mut b, "department", department);
+            put(&mut b, "wait_for_reply_hours", wait_for_reply_hours);
+            put(&mut b, "on_invalid_rows", on_invalid_rows);
+            put(&mut b, "send_at", send_at);
+            put(&mut b, "report_email", report_email);
+            if !metadata.is_empty() {
+                let fields: Result<Vec<Value>, Failure> = metadata
+                    .iter()
+                    .map(|m| {
+                        m.parse::<pregon::validate::MetadataField>()
+                            .map(|f| serde_json::to_value(f).expect("json"))
+                            .map_err(Failure::Io)
+                    })
+                    .collect();
+                b.insert("metadata".into(), Value::Array(fields?));
+            }
+            c.call(Method::POST, "/v1/campaigns", Some(Value::Object(b))).await
+        }
+        Cmd::Campaign(CampaignCmd::Upload { id, file, wait }) => {
+            let bytes = tokio::fs::read(&file).await.map_err(|e| Failure::Io(format!("cannot read {}: {e}", file.display())))?;
+            let target = c.call(Method::POST, &format!("/v1/campaigns/{id}/upload"), None).await?;
+            let url = target["upload_url"].as_str().ok_or_else(|| Failure::Io("the API gave no upload_url".into()))?;
+            let resp = c.http.put(url).body(bytes).send().await.map_err(|e| Failure::Io(format!("upload failed: {e}")))?;
+            if !resp.status().is_success() {
+                let status = resp.status().as_u16();
+                return Err(Failure::Refused(status, Value::String(resp.text().await.unwrap_or_default())));
+            }
+            if !wait {
+                return Ok(json!({"campaign_id": id, "uploaded": file.display().to_string()}));
+            }
+            let path = format!("/v1/campaigns/{id}");
+            for _ in 0..600 {
+                let v = c.call(Method::GET, &path, None).await?;
+                let status = v["status"].as_str().unwrap_or_default();
+                if status != "awaiting_file" && status != "validating" {
+                    return Ok(v);
+                }
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+            Err(Failure::Io("validation did not finish within 5 minutes".into()))
+        }
+        Cmd::Campaign(CampaignCmd::Show { id }) => c.call(Method::GET, &format!("/v1/campaigns/{id}"), None).await,
+        Cmd::Campaign(CampaignCmd::List { status, department, limit, cursor }) => {
+            let mut q = Vec::new();
+            for (k, v) in [("status", status), ("department", department), ("limit", limit.map(|l| l.to_string())), ("cursor", cursor)] {
+                if let Some(v) = v {
+                    q.push(format!("{k}={}", urlencode(&v)));
+                }
+            }
+            let qs = if q.is_empty() { String::new() } else { format!("?{}", q.join("&")) };
+            c.call(Method::GET, &format!("/v1/campaigns{qs}"), None).await
+        }
+        Cmd::Account(AccountCmd::Create { provider, channel, sender, default_country, rate, credentials }) => {
+            let mut b = Map::new();
+            b.insert("provider".into(), provider.into());
+            b.insert("channel".into(), channel.into());
+            b.insert("sender".into(), sender.into());
+            put(&mut b, "default_country", default_country);
+            put(&mut b, "rate", rate);
+            if let Some(cred) = credentials {
+                let v: Value = serde_json::from_str(&cred).map_err(|e| Failure::Io(format!("--credentials is not JSON: {e}")))?;
+                b.insert("credentials".into(), v);
+            }
+            c.call(Method::POST, "/v1/accounts", Some(Value::Object(b))).await
+        }
+        Cmd::Account(AccountCmd::Show { id }) => c.call(Method::GET, &format!("/v1/accounts/{id}"), None).await,
+        Cmd::Account(AccountCmd::List) => c.call(Method::GET, "/v1/accounts", None).await,
+        Cmd::Template(TemplateCmd::Create { name, channel, language, category, body, header_text }) => {
+            let mut b = Map::new();
+            b.insert("name".into(), name.into());
+            b.insert("channel".into(), channel.into());
+            b.insert("body".into(), body.into());
+            put(&mut b, "language", language);
+            put(&mut b, "category", category);
+            if let Some(t) = header_text {
+                b.insert("header".into(), json!({"type": "text", "text": t}));
+            }
+            c.call(Method::POST, "/v1/templates", Some(Value::Object(b))).await
+        }
+        Cmd::Template(TemplateCmd::Show { id }) => c.call(Method::GET, &format!("/v1/templates/{id}"), None).await,
+        Cmd::Template(TemplateCmd::List) => c.call(Method::GET, "/v1/templates", None).await,
+    }
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

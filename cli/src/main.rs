@@ -1,0 +1,49 @@
+//! `pregon`: check a spreadsheet offline, and drive the tenant API.
+//!
+//! Exit codes: 0 success (for `validate`: the file is valid), 1 the file is invalid
+//! (including unreadable and unsupported files) or the API refused the request,
+//! 2 usage or I/O errors.
+
+mod api;
+mod validate;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "pregon", version, about = "Pregón: mass WhatsApp and SMS campaigns")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Check a spreadsheet offline with the same rules as the ingest function.
+    Validate(validate::Args),
+    /// Campaigns: create, upload a spreadsheet, show, list.
+    #[command(subcommand)]
+    Campaign(api::CampaignCmd),
+    /// Provider accounts: create, show, list.
+    #[command(subcommand)]
+    Account(api::AccountCmd),
+    /// Message templates: create, show, list.
+    #[command(subcommand)]
+    Template(api::TemplateCmd),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+        }
+    };
+    match cli.command {
+        Command::Validate(args) => validate::run(args),
+        Command::Campaign(c) => api::run(api::Cmd::Campaign(c)),
+        Command::Account(c) => api::run(api::Cmd::Account(c)),
+        Command::Template(c) => api::run(api::Cmd::Template(c)),
+    }
+}

@@ -1,0 +1,57 @@
+//! The DynamoDB key scheme: one table, string keys `pk`/`sk`. Every tenant-owned item
+//! lives under its tenant's partition, so no query can reach another tenant's data.
+//!
+//! | item | pk | sk |
+//! |---|---|---|
+//! | API key | `KEY#{sha256}` | `KEY` |
+//! | tenant | `TENANT#{t}` | `TENANT` |
+//! | account | `TENANT#{t}` | `ACCOUNT#{id}` |
+//! | template | `TENANT#{t}` | `TEMPLATE#{id}` |
+//! | campaign | `TENANT#{t}` | `CAMPAIGN#{id}` (ids are time-ordered: newest last) |
+//! | recipient | `RCPT#{t}#{campaign}#{gen}#{shard}` | `{row:010}` |
+//!
+//! Recipients are spread over [`RECIPIENT_SHARDS`] partitions per campaign so a
+//! million-row ingest is not held to one partition's write rate (1,000 WCU/s).
+
+pub const RECIPIENT_SHARDS: u32 = 16;
+
+pub fn api_key(hash: &str) -> (String, String) {
+    (format!("KEY#{hash}"), "KEY".into())
+}
+
+pub fn tenant(t: &str) -> (String, String) {
+    (tenant_pk(t), "TENANT".into())
+}
+
+pub fn tenant_pk(t: &str) -> String {
+    format!("TENANT#{t}")
+}
+
+pub fn account(t: &str, id: &str) -> (String, String) {
+    (tenant_pk(t), format!("ACCOUNT#{id}"))
+}
+
+pub fn template(t: &str, id: &str) -> (String, String) {
+    (tenant_pk(t), format!("TEMPLATE#{id}"))
+}
+
+pub fn campaign(t: &str, id: &str) -> (String, String) {
+    (tenant_pk(t), format!("CAMPAIGN#{id}"))
+}
+
+pub const ACCOUNT_PREFIX: &str = "ACCOUNT#";
+pub const TEMPLATE_PREFIX: &str = "TEMPLATE#";
+pub const CAMPAIGN_PREFIX: &str = "CAMPAIGN#";
+
+/// The shard a spreadsheet row's recipient is stored in.
+pub fn recipient_shard(row: u64) -> u32 {
+    (row % RECIPIENT_SHARDS as u64) as u32
+}
+
+pub fn recipient_pk(t: &str, campaign: &str, gen: u32, shard: u32) -> String {
+    format!("RCPT#{t}#{campaign}#{gen}#{shard}")
+}
+
+pub fn recipient(t: &str, campaign: &str, gen: u32, row: u64) -> (String, String) {
+    (recipient_pk(t, campaign, gen, recipient_shard(row)), format!("{row:010}"))
+}

@@ -1,0 +1,101 @@
+//! The downloadable validation report (CSV) and the normalised recipients file.
+
+use crate::validate::{Layout, Problem, Recipient};
+use std::io::Write;
+
+/// A cell a spreadsheet would run as a formula is written so it shows as text.
+pub fn safe_cell(s: &str) -> std::borrow::Cow<'_, str> {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        std::borrow::Cow::Owned(format!("'{s}"))
+    } else {
+        std::borrow::Cow::Borrowed(s)
+    }
+}
+
+/// Writes problems as CSV: `row,column,code,severity,message`.
+pub struct ProblemCsv<W: Write> {
+    out: csv::Writer<W>,
+}
+
+impl<W: Write> ProblemCsv<W> {
+    pub fn new(w: W) -> csv::Result<Self> {
+        let mut out = csv::Writer::from_writer(w);
+        out.write_record(["row", "column", "code", "severity", "message"])?;
+        Ok(ProblemCsv { out })
+    }
+
+    pub fn write(&mut self, p: &Problem) -> csv::Result<()> {
+        let row = p.row.map(|r| r.to_string()).unwrap_or_default();
+        let sev = match p.severity {
+            crate::validate::Severity::Error => "error",
+            crate::validate::Severity::Warning => "warning",
+        };
+        self.out.write_record([
+            row.as_str(),
+            &safe_cell(p.column.as_deref().unwrap_or("")),
+            p.code.as_str(),
+            sev,
+            &safe_cell(&p.message),
+        ])
+    }
+
+    pub fn finish(self) -> std::io::Result<W> {
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+/// Writes valid rows as UTF-8 CSV: `phone,<parameters>,<linked metadata>`, phone in E.164.
+pub struct RecipientCsv<W: Write> {
+    out: csv::Writer<W>,
+    header_written: bool,
+}
+
+impl<W: Write> RecipientCsv<W> {
+    pub fn new(w: W) -> Self {
+        RecipientCsv { out: csv::Writer::from_writer(w), header_written: false }
+    }
+
+    pub fn header(&mut self, layout: &Layout) -> csv::Result<()> {
+        let mut h: Vec<&str> = vec!["phone"];
+        h.extend(layout.params.iter().map(String::as_str));
+        if layout.message {
+            h.push("message");
+        }
+        if layout.priority {
+            h.push("priority");
+        }
+        h.extend(layout.metadata.iter().map(String::as_str));
+        self.header_written = true;
+        self.out.write_record(h)
+    }
+
+    pub fn write(&mut self, r: &Recipient) -> csv::Result<()> {
+        let mut rec: Vec<String> = vec![r.phone.e164()];
+        rec.extend(r.params.iter().map(|p| safe_cell(p).into_owned()));
+        if let Some(m) = &r.message {
+            rec.push(safe_cell(m).into_owned());
+        }
+        if let Some(p) = r.priority {
+            rec.push(p.to_string());
+        }
+        rec.extend(r.metadata.iter().map(|(_, v)| v.as_ref().map(|v| safe_cell(&v.to_text()).into_owned()).unwrap_or_default()));
+        self.out.write_record(rec)
+    }
+
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.out.flush()?;
+        self.out.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_like_cells_are_written_as_text() {
+        assert_eq!(safe_cell("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(safe_cell("+56"), "'+56");
+        assert_eq!(safe_cell("Ana"), "Ana");
+    }
+}
