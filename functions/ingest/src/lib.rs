@@ -1,0 +1,384 @@
+//! The ingest function: for each S3 upload event, validate the spreadsheet with the
+//! library's rules, store the recipients, write the problem report, and move the
+//! campaign to `loaded` or `invalid`.
+//!
+//! - `s3:TestEvent` and keys outside `uploads/{tenant}/{campaign}/…` are ignored.
+//! - The same upload (entity tag) is validated once, however often its event arrives.
+//! - A key naming an unknown campaign, another tenant's campaign, or a campaign that is
+//!   already sending changes nothing and is logged.
+//! - A re-upload replaces the recipient set: rows go to a new generation, which becomes
+//!   current when validation ends; the previous generation is then deleted.
+//! - Bad files end as `invalid` with a code; only AWS failures are retried.
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_s3::primitives::ByteStream;
+use pregon::model::{Campaign, CampaignStatus, Counts, PROBLEMS_ON_CAMPAIGN};
+use pregon::report::ProblemCsv;
+use pregon::validate::{validate, Problem, Recipient, Sink, Status, Summary};
+use pregon_aws::config::Aws;
+use pregon_aws::sqs::{for_each_record, Outcome};
+use pregon_aws::store::{Claim, Store};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::io::AsyncWriteExt;
+use tracing::{info, warn};
+
+/// A claim outlives the function's 15-minute timeout, so only a crashed run's claim expires.
+const LEASE_SECS: i64 = 16 * 60;
+/// Batch writes in flight at once.
+const WRITERS: usize = 12;
+
+pub struct Ingest {
+    aws: Aws,
+    store: Store,
+}
+
+impl Ingest {
+    pub fn new(aws: Aws) -> Self {
+        let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
+        Ingest { aws, store }
+    }
+
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        for_each_record(event, |m| self.record(m)).await
+    }
+
+    async fn record(&self, m: SqsMessage) -> Outcome {
+        let body = m.body.unwrap_or_default();
+        let value: serde_json::Value = match serde_json::from_str(&body) {
+            Ok(v) => v,
+            Err(e) => return Outcome::Retry(format!("poison message: body is not JSON ({e}); it goes to the DLQ")),
+        };
+        if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
+            info!("ignoring s3:TestEvent");
+            return Outcome::Done;
+        }
+        let event: UploadEvent = match serde_json::from_value(value) {
+            Ok(e) => e,
+            Err(e) => return Outcome::Retry(format!("poison message: not an S3 event ({e}); it goes to the DLQ")),
+        };
+        for r in event.records {
+            if !r.event_name.starts_with("ObjectCreated") {
+                continue;
+            }
+            let key = decode_key(&r.s3.object.key);
+            let etag = r.s3.object.e_tag.trim_matches('"').to_string();
+            if let Outcome::Retry(why) = self.upload(&key, &etag, r.s3.object.size).await {
+                return Outcome::Retry(why);
+            }
+        }
+        Outcome::Done
+    }
+
+    /// One uploaded object.
+    pub async fn upload(&self, key: &str, etag: &str, size: u64) -> Outcome {
+        let Some((tenant, campaign)) = pregon::model::parse_upload_key(key) else {
+            warn!(key, "upload outside uploads/{{tenant}}/{{campaign}}/: ignored");
+            return Outcome::Done;
+        };
+        let started = Instant::now();
+        // Download first, pinned to this event's version of the object: an event that
+        // arrives after a newer upload is stale, and the newer upload has its own event.
+        let limits = pregon::validate::Limits::default();
+        let file = if size > limits.max_bytes {
+            None
+        } else {
+            match self.download(key, etag).await {
+                Ok(Some(f)) => Some(f),
+                Ok(None) => {
+                    info!(tenant, campaign, "stale upload event (object replaced since): ignored");
+                    return Outcome::Done;
+                }
+                Err(e) => return Outcome::Retry(e),
+            }
+        };
+        let now = unix_now();
+        let claim = match self.store.claim_validation(tenant, campaign, etag, now, LEASE_SECS).await {
+            Ok(c) => c,
+            Err(e) => return cleanup(file, Outcome::Retry(e.to_string())),
+        };
+        let (campaign_rec, gen) = match claim {
+            Claim::Claimed { campaign, gen } => (campaign, gen),
+            Claim::NotFound => {
+                warn!(tenant, campaign, "upload for a campaign this tenant does not have: nothing changed");
+                return cleanup(file, Outcome::Done);
+            }
+            Claim::AlreadyDone => {
+                info!(tenant, campaign, "this upload was already validated: duplicate event ignored");
+                return cleanup(file, Outcome::Done);
+            }
+            Claim::Busy => return cleanup(file, Outcome::Retry("another invocation is validating this campaign".into())),
+            Claim::Refused(st) => {
+                warn!(tenant, campaign, status = st.as_str(), "upload refused: the campaign has started sending");
+                return cleanup(file, Outcome::Done);
+            }
+        };
+        let result = self.validate_and_store(&campaign_rec, etag, gen, file.as_ref(), size).await;
+        let outcome = match result {
+            Ok(summary) => {
+                info!(
+                    tenant,
+                    campaign,
+                    status = ?summary.status,
+                    rows = summary.rows,
+                    valid_rows = summary.valid_rows,
+                    invalid_rows = summary.invalid_rows,
+                    seconds = started.elapsed().as_secs_f64(),
+                    "spreadsheet validated"
+                );
+                Outcome::Done
+            }
+            Err(e) => {
+                // Let a retry take over at once instead of waiting out the lease.
+                let _ = self.store.claim_validation(tenant, campaign, etag, now + LEASE_SECS + 1, 0).await;
+                Outcome::Retry(e)
+            }
+        };
+        cleanup(file, outcome)
+    }
+
+    async fn download(&self, key: &str, etag: &str) -> Result<Option<PathBuf>, String> {
+        let res = self.aws.s3.get_object().bucket(&self.aws.bucket).key(key).if_match(format!("\"{etag}\"")).send().await;
+        let obj = match res {
+            Ok(o) => o,
+            Err(e) => {
+                let status = e.raw_response().map(|r| r.status().as_u16());
+                if matches!(status, Some(412) | Some(404)) {
+                    return Ok(None);
+                }
+                return Err(format!("S3 GetObject: {e:?}"));
+            }
+        };
+        let path = std::env::temp_dir().join(format!("pregon-upload-{}", ulid::Ulid::new()));
+        let mut f = tokio::fs::File::create(&path).await.map_err(|e| format!("temp file: {e}"))?;
+        let mut body = obj.body;
+        while let Some(chunk) = body.try_next().await.map_err(|e| format!("S3 read: {e}"))? {
+            f.write_all(&chunk).await.map_err(|e| format!("temp file: {e}"))?;
+        }
+        f.flush().await.map_err(|e| format!("temp file: {e}"))?;
+        Ok(Some(path))
+    }
+
+    async fn validate_and_store(
+        &self,
+        c: &Campaign,
+        etag: &str,
+        gen: u32,
+        file: Option<&PathBuf>,
+        size: u64,
+    ) -> Result<Summary, String> {
+        let rules = Arc::new(c.rules());
+        // Pass 1: validate, keeping the first problems and writing all of them as CSV.
+        let (summary, first, report) = {
+            let (rules, file) = (rules.clone(), file.cloned());
+            tokio::task::spawn_blocking(move || {
+                let mut sink = ReportSink { first: Vec::new(), csv: ProblemCsv::new(Vec::new()).expect("in memory") };
+                let summary = match file {
+                    Some(f) => {
+                        let reader = std::fs::File::open(&f).map_err(|e| format!("temp file: {e}"))?;
+                        validate(std::io::BufReader::with_capacity(1 << 20, reader), size, &rules, &mut sink)
+                    }
+                    // Over the size limit: not downloaded.
+                    None => validate(std::io::Cursor::new(Vec::new()), size, &rules, &mut sink),
+                };
+                let csv = sink.csv.finish().map_err(|e| format!("report: {e}"))?;
+                Ok::<_, String>((summary, sink.first, csv))
+            })
+            .await
+            .map_err(|e| format!("validation task: {e}"))??
+        };
+        let (tenant, id) = (c.tenant_id.as_str(), c.id.as_str());
+        // Leftovers of a crashed attempt at this generation must not mix in.
+        self.store.delete_generation(tenant, id, gen).await.map_err(|e| e.to_string())?;
+        if summary.status == Status::Valid {
+            let file = file.cloned().ok_or("valid without a file")?;
+            self.write_recipients(c, gen, rules.clone(), file, size).await?;
+        }
+        let report_key = Campaign::report_key_for(tenant, id);
+        self.aws
+            .s3
+            .put_object()
+            .bucket(&self.aws.bucket)
+            .key(&report_key)
+            .content_type("text/csv; charset=utf-8")
+            .body(ByteStream::from(report))
+            .send()
+            .await
+            .map_err(|e| format!("S3 PutObject report: {e:?}"))?;
+        let status = if summary.status == Status::Valid { CampaignStatus::Loaded } else { CampaignStatus::Invalid };
+        let format = summary.format.map(|f| f.as_str());
+        let done = self
+            .store
+            .finish_validation(tenant, id, etag, gen, status, &Counts::from(&summary), &first, format, &report_key)
+            .await
+            .map_err(|e| e.to_string())?;
+        if !done {
+            // A newer upload took over; its run owns the campaign now. Drop our rows.
+            warn!(tenant, campaign = id, "validation superseded by a newer upload");
+            self.store.delete_generation(tenant, id, gen).await.map_err(|e| e.to_string())?;
+            return Ok(summary);
+        }
+        if c.recipient_gen > 0 || c.counts.valid_rows > 0 {
+            let removed = self.store.delete_generation(tenant, id, c.recipient_gen).await.map_err(|e| e.to_string())?;
+            info!(tenant, campaign = id, removed, "previous recipient set deleted");
+        }
+        Ok(summary)
+    }
+
+    /// Pass 2: the valid rows, streamed from the validator thread into concurrent batch writes.
+    async fn write_recipients(
+        &self,
+        c: &Campaign,
+        gen: u32,
+        rules: Arc<pregon::validate::Rules>,
+        file: PathBuf,
+        size: u64,
+    ) -> Result<(), String> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Recipient>>(WRITERS * 4);
+        let reader = tokio::task::spawn_blocking(move || {
+            struct Batches {
+                tx: tokio::sync::mpsc::Sender<Vec<Recipient>>,
+                batch: Vec<Recipient>,
+                closed: bool,
+            }
+            impl Sink for Batches {
+                fn problem(&mut self, _: Problem) {}
+                fn recipient(&mut self, r: Recipient) {
+                    self.batch.push(r);
+                    if self.batch.len() == 25 && !self.closed {
+                        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(25));
+                        self.closed = self.tx.blocking_send(b).is_err();
+                    }
+                }
+            }
+            let mut sink = Batches { tx, batch: Vec::with_capacity(25), closed: false };
+            let f = std::fs::File::open(&file).map_err(|e| format!("temp file: {e}"))?;
+            validate(std::io::BufReader::with_capacity(1 << 20, f), size, &rules, &mut sink);
+            if !sink.batch.is_empty() && !sink.closed {
+                let _ = sink.tx.blocking_send(std::mem::take(&mut sink.batch));
+            }
+            Ok::<_, String>(())
+        });
+        let mut writes = futures::stream::FuturesUnordered::new();
+        use futures::StreamExt;
+        let mut failure = None;
+        loop {
+            tokio::select! {
+                batch = rx.recv(), if writes.len() < WRITERS && failure.is_none() => {
+                    let Some(batch) = batch else { break };
+                    let reqs = batch
+                        .iter()
+                        .map(|r| self.store.recipient_put(&c.tenant_id, &c.id, gen, r))
+                        .collect::<Result<Vec<_>, _>>()
+                        .map_err(|e| e.to_string())?;
+                    writes.push(self.store.batch_write(reqs));
+                }
+                Some(done) = writes.next(), if !writes.is_empty() => {
+                    if let Err(e) = done {
+                        failure = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+        }
+        drop(rx);
+        while let Some(done) = writes.next().await {
+            if let Err(e) = done {
+                failure.get_or_insert(e.to_string());
+            }
+        }
+        reader.await.map_err(|e| format!("validation task: {e}"))??;
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The fields of an S3 event notification this function uses. Read leniently: the
+/// fields AWS adds over time (and emulators leave out) do not matter here.
+#[derive(serde::Deserialize)]
+struct UploadEvent {
+    #[serde(rename = "Records")]
+    records: Vec<UploadRecord>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct UploadRecord {
+    event_name: String,
+    s3: UploadS3,
+}
+
+#[derive(serde::Deserialize)]
+struct UploadS3 {
+    object: UploadObject,
+}
+
+#[derive(serde::Deserialize)]
+struct UploadObject {
+    key: String,
+    #[serde(rename = "eTag", default)]
+    e_tag: String,
+    #[serde(default)]
+    size: u64,
+}
+
+struct ReportSink {
+    first: Vec<Problem>,
+    csv: ProblemCsv<Vec<u8>>,
+}
+
+impl Sink for ReportSink {
+    fn problem(&mut self, p: Problem) {
+        let _ = self.csv.write(&p);
+        if self.first.len() < PROBLEMS_ON_CAMPAIGN {
+            self.first.push(p);
+        }
+    }
+}
+
+fn cleanup(file: Option<PathBuf>, outcome: Outcome) -> Outcome {
+    if let Some(f) = file {
+        let _ = std::fs::remove_file(f);
+    }
+    outcome
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+}
+
+/// S3 event keys are URL-encoded, with `+` for spaces.
+fn decode_key(k: &str) -> String {
+    let bytes = k.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
+                    Ok(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    Err(_) => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn s3_event_keys_are_url_decoded() {
+        assert_eq!(super::decode_key("uploads/t/c/mi+archivo%C3%B1.csv"), "uploads/t/c/mi archivoñ.csv");
+        assert_eq!(super::decode_key("a%2"), "a%2");
+    }
+}

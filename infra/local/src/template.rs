@@ -1,0 +1,147 @@
+//! Reads `template.yaml` — the one list of tables, buckets, queues, functions and their
+//! wiring — and resolves what the local stack needs from it (`!Ref`, `!Sub`, `!GetAtt`).
+
+use anyhow::{anyhow, bail, Context, Result};
+use serde_yaml::Value;
+use std::collections::{BTreeMap, HashMap};
+
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+pub struct Template {
+    pub resources: BTreeMap<String, Value>,
+    globals_env: Option<Value>,
+    parameters: HashMap<String, String>,
+}
+
+/// What a logical id resolves to: `Ref` and `GetAtt …Arn`.
+#[derive(Default)]
+pub struct Names {
+    pub stack: String,
+    pub refs: HashMap<String, String>,
+    pub arns: HashMap<String, String>,
+}
+
+impl Template {
+    pub fn load(path: &std::path::Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let doc: Value = serde_yaml::from_str(&text).context("template.yaml is not YAML")?;
+        let resources = doc
+            .get("Resources")
+            .and_then(Value::as_mapping)
+            .ok_or_else(|| anyhow!("template.yaml has no Resources"))?
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
+            .collect();
+        let globals_env = doc.get("Globals").and_then(|g| g.get("Function")).and_then(|f| f.get("Environment")).cloned();
+        let parameters = doc
+            .get("Parameters")
+            .and_then(Value::as_mapping)
+            .map(|m| {
+                m.iter()
+                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), scalar(v.get("Default")?)?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        Ok(Template { resources, globals_env, parameters })
+    }
+
+    pub fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
+        self.resources
+            .iter()
+            .filter(move |(_, r)| r.get("Type").and_then(Value::as_str) == Some(kind))
+            .map(|(k, v)| (k.as_str(), v))
+    }
+
+    /// A function's environment: `Globals` then its own, resolved.
+    pub fn function_env(&self, function: &Value, names: &Names) -> Result<BTreeMap<String, String>> {
+        let mut env = BTreeMap::new();
+        let own = function.get("Properties").and_then(|p| p.get("Environment")).cloned();
+        for block in [self.globals_env.clone(), own].into_iter().flatten() {
+            if let Some(vars) = block.get("Variables").and_then(Value::as_mapping) {
+                for (k, v) in vars {
+                    let k = k.as_str().ok_or_else(|| anyhow!("environment variable name is not a string"))?;
+                    env.insert(k.to_string(), self.resolve(v, names).with_context(|| format!("resolving {k}"))?);
+                }
+            }
+        }
+        Ok(env)
+    }
+
+    /// Resolves a property value to a string.
+    pub fn resolve(&self, v: &Value, names: &Names) -> Result<String> {
+        match v {
+            Value::Tagged(t) => match t.tag.to_string().as_str() {
+                "!Ref" => self.reference(scalar(&t.value).ok_or_else(|| anyhow!("!Ref needs a name"))?.as_str(), names),
+                "!Sub" => self.sub(&t.value, names),
+                "!GetAtt" => {
+                    let s = scalar(&t.value).ok_or_else(|| anyhow!("!GetAtt needs Name.Attribute"))?;
+                    let (name, attr) = s.split_once('.').ok_or_else(|| anyhow!("!GetAtt {s}: no attribute"))?;
+                    if attr != "Arn" {
+                        bail!("!GetAtt {s}: only .Arn is supported locally");
+                    }
+                    names.arns.get(name).cloned().ok_or_else(|| anyhow!("!GetAtt {s}: unknown resource"))
+                }
+                other => bail!("intrinsic {other} is not supported by the local stack"),
+            },
+            Value::Mapping(m) if m.len() == 1 => {
+                let (k, inner) = m.iter().next().expect("one entry");
+                match k.as_str() {
+                    Some("Ref") => self.reference(&scalar(inner).unwrap_or_default(), names),
+                    Some("Fn::Sub") => self.sub(inner, names),
+                    _ => bail!("unsupported value {v:?}"),
+                }
+            }
+            other => scalar(other).ok_or_else(|| anyhow!("not a scalar: {other:?}")),
+        }
+    }
+
+    fn reference(&self, name: &str, names: &Names) -> Result<String> {
+        match name {
+            "AWS::StackName" => Ok(names.stack.clone()),
+            "AWS::AccountId" => Ok(ACCOUNT.into()),
+            "AWS::Region" => Ok(REGION.into()),
+            "AWS::Partition" => Ok("aws".into()),
+            "AWS::URLSuffix" => Ok("amazonaws.com".into()),
+            _ => names
+                .refs
+                .get(name)
+                .or_else(|| self.parameters.get(name))
+                .cloned()
+                .ok_or_else(|| anyhow!("!Ref {name}: not known locally")),
+        }
+    }
+
+    fn sub(&self, v: &Value, names: &Names) -> Result<String> {
+        let s = scalar(v).ok_or_else(|| anyhow!("!Sub needs a string"))?;
+        let mut out = String::new();
+        let mut rest = s.as_str();
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            let end = rest[start..].find('}').ok_or_else(|| anyhow!("unclosed ${{ in {s}"))? + start;
+            let var = &rest[start + 2..end];
+            let value = match var.split_once('.') {
+                Some((name, "Arn")) => names.arns.get(name).cloned().ok_or_else(|| anyhow!("${{{var}}} unknown"))?,
+                _ => self.reference(var, names)?,
+            };
+            out.push_str(&value);
+            rest = &rest[end + 1..];
+        }
+        out.push_str(rest);
+        Ok(out)
+    }
+}
+
+pub fn scalar(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// `Properties.<name>` of a resource.
+pub fn prop<'a>(r: &'a Value, name: &str) -> Option<&'a Value> {
+    r.get("Properties").and_then(|p| p.get(name))
+}
