@@ -155,11 +155,14 @@ impl Store {
             .client
             .query()
             .table_name(&self.table)
-            .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
             .expression_attribute_values(":pk", s(pk.clone()))
-            .expression_attribute_values(":prefix", s(prefix))
             .scan_index_forward(!newest_first)
             .limit(limit);
+        q = if prefix.is_empty() {
+            q.key_condition_expression("pk = :pk")
+        } else {
+            q.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)").expression_attribute_values(":prefix", s(prefix))
+        };
         if let Some(sk) = after {
             q = q.exclusive_start_key("pk", s(pk)).exclusive_start_key("sk", s(sk));
         }

@@ -1,0 +1,42 @@
+# Pregón — the two commands a newcomer needs: `make demo` and `make test`.
+# Everything they need (moto, cfn-lint, DynamoDB Local) is installed into .cache/
+# on first use by infra/local/setup.sh.
+
+CARGO ?= cargo
+VENV := .cache/venv
+
+.PHONY: demo test unit integration lint-template setup build up bench clean
+
+setup:
+	@bash infra/local/setup.sh
+
+build:
+	$(CARGO) build --workspace --locked
+
+## The local stack in the foreground (Ctrl-C stops it); `pregon` commands use it.
+up: setup build
+	./target/debug/pregon-local up
+
+## A tenant creates a campaign, uploads spreadsheets, gets `loaded` and `invalid`.
+demo: setup build
+	PREGON_API_PORT=0 bash infra/local/with-stack.sh bash infra/local/demo.sh
+
+## Every test: unit tests, cfn-lint, then integration tests on the local stack.
+test: setup build unit lint-template integration
+
+unit:
+	$(CARGO) test --workspace --locked --exclude pregon-tests
+
+lint-template: setup
+	$(VENV)/bin/cfn-lint template.yaml
+
+integration: setup build
+	bash infra/local/with-stack.sh $(CARGO) test --locked -p pregon-tests
+
+## Benchmark (not a test): validation speed and memory against bare csv/calamine reads.
+bench:
+	$(CARGO) build --release --locked -p pregon-cli -p pregon-bench
+	./target/release/pregon-bench
+
+clean:
+	rm -rf .cache/local target

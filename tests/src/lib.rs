@@ -1,0 +1,214 @@
+//! Test helpers: the running local stack (`.cache/local/stack.json`, written by
+//! `pregon-local up`; `make test` starts it), a fresh tenant per test, and the AWS
+//! clients to look behind the API.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::{json, Value};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+pub struct Stack {
+    pub info: Value,
+    pub http: reqwest::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub secrets: aws_sdk_secretsmanager::Client,
+    pub store: pregon_aws::store::Store,
+}
+
+pub fn fixture(name: &str) -> Vec<u8> {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/data").join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+impl Stack {
+    pub async fn connect() -> Stack {
+        let path = std::env::var("PREGON_STACK_FILE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/local/stack.json"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+            panic!("no local stack at {}: run the tests with `make test`, or start `make up` first", path.display())
+        });
+        let info: Value = serde_json::from_str(&text).expect("stack.json");
+        std::env::set_var("AWS_ACCESS_KEY_ID", "local");
+        std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
+        std::env::set_var("AWS_REGION", info["region"].as_str().unwrap());
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let e = |k: &str| info["endpoints"][k].as_str().unwrap().to_string();
+        let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&shared).endpoint_url(e("dynamodb")).build(),
+        );
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&shared).endpoint_url(e("s3")).force_path_style(true).build(),
+        );
+        let sqs = aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&shared).endpoint_url(e("sqs")).build());
+        let secrets = aws_sdk_secretsmanager::Client::from_conf(
+            aws_sdk_secretsmanager::config::Builder::from(&shared).endpoint_url(e("secretsmanager")).build(),
+        );
+        let store = pregon_aws::store::Store::new(dynamodb.clone(), info["table"].as_str().unwrap().to_string());
+        Stack { info, http: reqwest::Client::new(), dynamodb, s3, sqs, secrets, store }
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        format!("{}{path}", self.info["api_url"].as_str().unwrap())
+    }
+
+    pub fn bucket(&self) -> &str {
+        self.info["bucket"].as_str().unwrap()
+    }
+
+    pub fn upload_queue(&self) -> &str {
+        self.info["queues"]["UploadEventsQueue"].as_str().unwrap()
+    }
+
+    /// A new tenant with its own API key.
+    pub async fn tenant(&self) -> Tenant<'_> {
+        let id = pregon::model::new_id("ten");
+        let key = pregon::auth::new_api_key();
+        self.store.create_tenant(&id, "test tenant", &pregon::auth::key_hash(&key)).await.unwrap();
+        Tenant { stack: self, id, key }
+    }
+
+    /// Waits until the upload queue has nothing waiting or in flight.
+    pub async fn drain_uploads(&self) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            let a = self
+                .sqs
+                .get_queue_attributes()
+                .queue_url(self.upload_queue())
+                .attribute_names(aws_sdk_sqs::types::QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap()
+                .attributes
+                .unwrap_or_default();
+            let n = |k: aws_sdk_sqs::types::QueueAttributeName| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            if n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages) == 0
+                && n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible) == 0
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("the upload queue did not drain in 30 s");
+    }
+
+    /// The raw campaign item, to look at what the API does not show.
+    pub async fn campaign_item(&self, tenant: &str, id: &str) -> Option<pregon::model::Campaign> {
+        self.store.campaign(tenant, id).await.unwrap()
+    }
+
+    /// How many recipient items exist for a campaign in a generation (all shards).
+    pub async fn recipient_count(&self, tenant: &str, campaign: &str, gen: u32) -> usize {
+        self.store.recipients(tenant, campaign, gen).await.unwrap().len()
+    }
+
+    pub async fn set_status(&self, tenant: &str, campaign: &str, status: &str) {
+        let (pk, sk) = pregon::keys::campaign(tenant, campaign);
+        self.dynamodb
+            .update_item()
+            .table_name(self.store.table.clone())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .update_expression("SET #s = :s")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":s", AttributeValue::S(status.into()))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+pub struct Tenant<'a> {
+    pub stack: &'a Stack,
+    pub id: String,
+    pub key: String,
+}
+
+pub struct Reply {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Tenant<'_> {
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
+        let mut req = self.stack.http.request(method, self.stack.api(path)).bearer_auth(&self.key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        Reply { status, body }
+    }
+
+    pub async fn get(&self, path: &str) -> Reply {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+
+    pub async fn post(&self, path: &str, body: Value) -> Reply {
+        self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// An account and a 2-parameter WhatsApp template, and a campaign using them.
+    pub async fn whatsapp_campaign(&self, extra: Value) -> Value {
+        let acc = self
+            .post("/v1/accounts", json!({"provider":"meta","channel":"whatsapp","sender":"15550001111","default_country":"CL"}))
+            .await;
+        assert_eq!(acc.status, 201, "{}", acc.body);
+        let tpl = self
+            .post(
+                "/v1/templates",
+                json!({"name":"aviso_cobranza","channel":"whatsapp","language":"es","category":"UTILITY","body":"Hola {{1}}, debes {{2}}"}),
+            )
+            .await;
+        assert_eq!(tpl.status, 201, "{}", tpl.body);
+        let mut body = json!({"name":"Cobranza","channel":"whatsapp","account_id":acc.body["id"],"template_id":tpl.body["id"],
+            "consent_confirmed":true});
+        for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+            body[k] = v;
+        }
+        let c = self.post("/v1/campaigns", body).await;
+        assert_eq!(c.status, 201, "{}", c.body);
+        c.body
+    }
+
+    /// PUTs a file to a pre-signed URL, as a browser or the CLI does.
+    pub async fn put(&self, url: &str, bytes: Vec<u8>) {
+        let r = self.stack.http.put(url).body(bytes).send().await.unwrap();
+        assert!(r.status().is_success(), "upload refused: {}", r.status());
+    }
+
+    /// Polls the campaign until it leaves `awaiting_file`/`validating`.
+    pub async fn settled(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let c = self.get(&format!("/v1/campaigns/{id}")).await;
+            let st = c.body["status"].as_str().unwrap_or_default().to_string();
+            if st != "awaiting_file" && st != "validating" {
+                return c.body;
+            }
+            assert!(Instant::now() < deadline, "campaign {id} still {st} after 60 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Uploads through a fresh pre-signed URL and waits for the verdict.
+    pub async fn upload(&self, id: &str, bytes: Vec<u8>) -> Value {
+        let before = self.stack.campaign_item(&self.id, id).await.and_then(|c| c.validated_at);
+        let u = self.post(&format!("/v1/campaigns/{id}/upload"), json!({})).await;
+        assert_eq!(u.status, 200, "{}", u.body);
+        self.put(u.body["upload_url"].as_str().unwrap(), bytes).await;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let c = self.stack.campaign_item(&self.id, id).await.unwrap();
+            if c.validated_at.is_some() && c.validated_at != before && c.status.as_str() != "validating" {
+                return self.get(&format!("/v1/campaigns/{id}")).await.body;
+            }
+            assert!(Instant::now() < deadline, "upload to {id} not validated after 60 s");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
