@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template setup build up bench clean
+.PHONY: demo test unit integration lint-template setup build up bench bench-ingest clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -40,3 +40,8 @@ bench:
 
 clean:
 	rm -rf .cache/local target
+
+## Benchmark: a 1,000,000-row upload through the ingest function on the local stack.
+bench-ingest: setup
+	$(CARGO) build --release --locked --workspace
+	PREGON_PROFILE=release bash infra/local/with-stack.sh ./target/release/pregon-bench ingest

@@ -1,0 +1,215 @@
+//! `make bench`: how fast `pregon validate` is next to a bare read of the same file.
+//!
+//! - 1,000,000 CSV rows (phone + 2 parameters) against a bare `csv` crate read;
+//! - 200,000 XLSX rows against a bare `calamine` read;
+//! - peak memory (max RSS) of each `pregon validate` run.
+//!
+//! `pregon-bench ingest` (run by `make bench-ingest`, against a running local stack)
+//! uploads the 1,000,000-row file to a campaign and times the ingest function.
+//! Files are generated once into `.cache/bench/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CSV_ROWS: u64 = 1_000_000;
+const XLSX_ROWS: u32 = 200_000;
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("repo root")
+}
+
+/// A valid Chilean mobile number for row `i`, written the ways people write them.
+fn phone(i: u64) -> String {
+    let national = format!("96{:07}", i);
+    match i % 4 {
+        0 => format!("+56 {} {} {}", &national[..1], &national[1..5], &national[5..]),
+        1 => format!("56{national}"),
+        2 => national,
+        _ => format!("+56{national}"),
+    }
+}
+
+fn make_csv(path: &Path) {
+    if path.exists() {
+        return;
+    }
+    let mut w = csv::Writer::from_path(path).expect("write csv");
+    w.write_record(["telefono", "nombre", "monto"]).unwrap();
+    for i in 0..CSV_ROWS {
+        w.write_record([phone(i), format!("Cliente {i}"), format!("${}", 1000 + i % 90_000)]).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+fn make_xlsx(path: &Path) {
+    if path.exists() {
+        return;
+    }
+    let mut wb = rust_xlsxwriter::Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "telefono").unwrap();
+    ws.write_string(0, 1, "nombre").unwrap();
+    ws.write_string(0, 2, "monto").unwrap();
+    for r in 1..=XLSX_ROWS {
+        let i = r as u64;
+        // Excel stores long numbers as floats: the common case.
+        ws.write_number(r, 0, format!("5696{:07}", i).parse::<f64>().unwrap()).unwrap();
+        ws.write_string(r, 1, format!("Cliente {i}")).unwrap();
+        ws.write_number(r, 2, (1000 + i % 90_000) as f64).unwrap();
+    }
+    wb.save(path).expect("write xlsx");
+}
+
+fn best_of<F: FnMut() -> u64>(n: usize, mut f: F) -> (Duration, u64) {
+    let mut best = Duration::MAX;
+    let mut out = 0;
+    for _ in 0..n {
+        let t = Instant::now();
+        out = f();
+        best = best.min(t.elapsed());
+    }
+    (best, out)
+}
+
+fn bare_csv(path: &Path) -> u64 {
+    let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(path).unwrap();
+    let mut rec = csv::ByteRecord::new();
+    let mut n = 0u64;
+    while r.read_byte_record(&mut rec).unwrap() {
+        n += rec.len() as u64;
+    }
+    n
+}
+
+fn bare_calamine(path: &Path) -> u64 {
+    use calamine::Reader;
+    let mut wb: calamine::Xlsx<_> = calamine::open_workbook(path).unwrap();
+    let name = wb.sheet_names()[0].clone();
+    let range = wb.worksheet_range(&name).unwrap();
+    range.rows().map(|r| r.len() as u64).sum()
+}
+
+/// The high-water mark of a process's resident memory (its own address space only:
+/// `ru_maxrss` of a forked child would count this generator's memory too).
+fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Runs `pregon validate`, returning wall time and the child's peak RSS in MB.
+fn validate(pregon: &Path, file: &Path) -> (Duration, f64, String) {
+    let t = Instant::now();
+    let out_path = std::env::temp_dir().join(format!("pregon-bench-{}.json", std::process::id()));
+    let mut child = Command::new(pregon)
+        .args(["validate", file.to_str().unwrap(), "--params", "2", "--default-country", "CL", "--json"])
+        .stdout(Stdio::from(std::fs::File::create(&out_path).unwrap()))
+        .spawn()
+        .expect("run pregon");
+    let pid = child.id();
+    let mut hwm = 0u64;
+    let status = loop {
+        if let Some(kb) = vm_hwm_kb(pid) {
+            hwm = hwm.max(kb);
+        }
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    let elapsed = t.elapsed();
+    assert!(status.code().is_some(), "pregon validate crashed");
+    let out = std::fs::read_to_string(&out_path).unwrap();
+    let _ = std::fs::remove_file(&out_path);
+    let usage_mb = hwm as f64 / 1024.0;
+    let v: serde_json::Value = serde_json::from_str(&out).expect("validate --json output");
+    let summary = format!("status {} rows {} valid {}", v["status"], v["rows"], v["valid_rows"]);
+    (elapsed, usage_mb, summary)
+}
+
+fn main() {
+    let mode = std::env::args().nth(1).unwrap_or_default();
+    let dir = root().join(".cache/bench");
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv_path = dir.join("rows_1m.csv");
+    let xlsx_path = dir.join("rows_200k.xlsx");
+    eprintln!("generating test files in {} (first run only)…", dir.display());
+    make_csv(&csv_path);
+    if mode == "ingest" {
+        return ingest(&csv_path);
+    }
+    make_xlsx(&xlsx_path);
+    let pregon = root().join("target/release/pregon");
+    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    println!("pregon validate benchmark — {cpus} CPUs, release build, best of 3");
+    println!();
+
+    let (bare, _) = best_of(3, || bare_csv(&csv_path));
+    let mut runs: Vec<(Duration, f64, String)> = (0..3).map(|_| validate(&pregon, &csv_path)).collect();
+    runs.sort_by_key(|r| r.0);
+    let (ours, rss, summary) = runs.remove(0);
+    let size = std::fs::metadata(&csv_path).unwrap().len() as f64 / 1e6;
+    println!("CSV  {CSV_ROWS} rows ({size:.0} MB): {summary}");
+    println!("  bare csv read      {:>8.3} s", bare.as_secs_f64());
+    println!("  pregon validate    {:>8.3} s   {:>6.1}× bare (target ≤ 40×)", ours.as_secs_f64(), ours.as_secs_f64() / bare.as_secs_f64());
+    println!("  peak RSS           {rss:>8.1} MB  (target ≤ 200 MB)");
+    println!("  rows per second    {:>8.0}", CSV_ROWS as f64 / ours.as_secs_f64());
+    println!();
+
+    let (bare, _) = best_of(3, || bare_calamine(&xlsx_path));
+    let mut runs: Vec<(Duration, f64, String)> = (0..3).map(|_| validate(&pregon, &xlsx_path)).collect();
+    runs.sort_by_key(|r| r.0);
+    let (ours, rss, summary) = runs.remove(0);
+    let size = std::fs::metadata(&xlsx_path).unwrap().len() as f64 / 1e6;
+    println!("XLSX {XLSX_ROWS} rows ({size:.1} MB): {summary}");
+    println!("  bare calamine read {:>8.3} s", bare.as_secs_f64());
+    println!("  pregon validate    {:>8.3} s   {:>6.2}× bare (target ≤ 3×)", ours.as_secs_f64(), ours.as_secs_f64() / bare.as_secs_f64());
+    println!("  peak RSS           {rss:>8.1} MB");
+}
+
+/// Uploads the 1,000,000-row CSV to a new campaign on the running local stack and
+/// times the ingest function from the upload to `loaded`.
+fn ingest(csv_path: &Path) {
+    let stack_file = std::env::var("PREGON_STACK_FILE").expect("run through infra/local/with-stack.sh (make bench-ingest)");
+    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stack_file).unwrap()).unwrap();
+    let api = info["api_url"].as_str().unwrap().to_string();
+    let key = info["demo_api_key"].as_str().unwrap().to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async move {
+        let http = reqwest::Client::new();
+        let post = |path: &str, body: serde_json::Value| {
+            http.post(format!("{api}{path}")).bearer_auth(&key).json(&body).send()
+        };
+        let acc: serde_json::Value = post("/v1/accounts", serde_json::json!({"provider":"meta","channel":"whatsapp","sender":"15550001111","default_country":"CL"}))
+            .await.unwrap().json().await.unwrap();
+        let tpl: serde_json::Value = post("/v1/templates", serde_json::json!({"name":"bench","channel":"whatsapp","language":"es","category":"UTILITY","body":"Hola {{1}}, debes {{2}}"}))
+            .await.unwrap().json().await.unwrap();
+        let c: serde_json::Value = post("/v1/campaigns", serde_json::json!({"name":"bench","channel":"whatsapp","account_id":acc["id"],"template_id":tpl["id"],"consent_confirmed":true}))
+            .await.unwrap().json().await.unwrap();
+        let bytes = std::fs::read(csv_path).unwrap();
+        let t = Instant::now();
+        let r = http.put(c["upload_url"].as_str().unwrap()).body(bytes).send().await.unwrap();
+        assert!(r.status().is_success());
+        let uploaded = t.elapsed();
+        loop {
+            let v: serde_json::Value = http
+                .get(format!("{api}/v1/campaigns/{}", c["id"].as_str().unwrap()))
+                .bearer_auth(&key)
+                .send()
+                .await.unwrap().json().await.unwrap();
+            let st = v["status"].as_str().unwrap_or_default().to_string();
+            if st != "awaiting_file" && st != "validating" {
+                println!("ingest of {CSV_ROWS} rows on the local stack (DynamoDB Local, moto):");
+                println!("  upload (PUT to moto)      {:>8.1} s", uploaded.as_secs_f64());
+                println!("  upload → {st:<16} {:>8.1} s", t.elapsed().as_secs_f64());
+                println!("  counts: {}", v["counts"]);
+                break;
+            }
+            if t.elapsed() > Duration::from_secs(1800) {
+                panic!("ingest did not finish in 30 minutes");
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+    });
+}
