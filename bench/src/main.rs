@@ -16,14 +16,22 @@ const CSV_ROWS: u64 = 1_000_000;
 const XLSX_ROWS: u32 = 200_000;
 
 fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..").canonicalize().expect("repo root")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .canonicalize()
+        .expect("repo root")
 }
 
 /// A valid Chilean mobile number for row `i`, written the ways people write them.
 fn phone(i: u64) -> String {
     let national = format!("96{:07}", i);
     match i % 4 {
-        0 => format!("+56 {} {} {}", &national[..1], &national[1..5], &national[5..]),
+        0 => format!(
+            "+56 {} {} {}",
+            &national[..1],
+            &national[1..5],
+            &national[5..]
+        ),
         1 => format!("56{national}"),
         2 => national,
         _ => format!("+56{national}"),
@@ -37,7 +45,12 @@ fn make_csv(path: &Path) {
     let mut w = csv::Writer::from_path(path).expect("write csv");
     w.write_record(["telefono", "nombre", "monto"]).unwrap();
     for i in 0..CSV_ROWS {
-        w.write_record([phone(i), format!("Cliente {i}"), format!("${}", 1000 + i % 90_000)]).unwrap();
+        w.write_record([
+            phone(i),
+            format!("Cliente {i}"),
+            format!("${}", 1000 + i % 90_000),
+        ])
+        .unwrap();
     }
     w.flush().unwrap();
 }
@@ -54,7 +67,8 @@ fn make_xlsx(path: &Path) {
     for r in 1..=XLSX_ROWS {
         let i = r as u64;
         // Excel stores long numbers as floats: the common case.
-        ws.write_number(r, 0, format!("5696{:07}", i).parse::<f64>().unwrap()).unwrap();
+        ws.write_number(r, 0, format!("5696{:07}", i).parse::<f64>().unwrap())
+            .unwrap();
         ws.write_string(r, 1, format!("Cliente {i}")).unwrap();
         ws.write_number(r, 2, (1000 + i % 90_000) as f64).unwrap();
     }
@@ -73,7 +87,11 @@ fn best_of<F: FnMut() -> u64>(n: usize, mut f: F) -> (Duration, u64) {
 }
 
 fn bare_csv(path: &Path) -> u64 {
-    let mut r = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(path).unwrap();
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_path(path)
+        .unwrap();
     let mut rec = csv::ByteRecord::new();
     let mut n = 0u64;
     while r.read_byte_record(&mut rec).unwrap() {
@@ -103,7 +121,15 @@ fn validate(pregon: &Path, file: &Path) -> (Duration, f64, String) {
     let t = Instant::now();
     let out_path = std::env::temp_dir().join(format!("pregon-bench-{}.json", std::process::id()));
     let mut child = Command::new(pregon)
-        .args(["validate", file.to_str().unwrap(), "--params", "2", "--default-country", "CL", "--json"])
+        .args([
+            "validate",
+            file.to_str().unwrap(),
+            "--params",
+            "2",
+            "--default-country",
+            "CL",
+            "--json",
+        ])
         .stdout(Stdio::from(std::fs::File::create(&out_path).unwrap()))
         .spawn()
         .expect("run pregon");
@@ -124,7 +150,10 @@ fn validate(pregon: &Path, file: &Path) -> (Duration, f64, String) {
     let _ = std::fs::remove_file(&out_path);
     let usage_mb = hwm as f64 / 1024.0;
     let v: serde_json::Value = serde_json::from_str(&out).expect("validate --json output");
-    let summary = format!("status {} rows {} valid {}", v["status"], v["rows"], v["valid_rows"]);
+    let summary = format!(
+        "status {} rows {} valid {}",
+        v["status"], v["rows"], v["valid_rows"]
+    );
     (elapsed, usage_mb, summary)
 }
 
@@ -134,45 +163,65 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let csv_path = dir.join("rows_1m.csv");
     let xlsx_path = dir.join("rows_200k.xlsx");
-    eprintln!("generating test files in {} (first run only)…", dir.display());
+    eprintln!(
+        "generating test files in {} (first run only)…",
+        dir.display()
+    );
     make_csv(&csv_path);
     if mode == "ingest" {
         return ingest(&csv_path);
     }
     make_xlsx(&xlsx_path);
     let pregon = root().join("target/release/pregon");
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
+    let cpus = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1);
     println!("pregon validate benchmark — {cpus} CPUs, release build, best of 3");
     println!();
 
     let (bare, _) = best_of(3, || bare_csv(&csv_path));
-    let mut runs: Vec<(Duration, f64, String)> = (0..3).map(|_| validate(&pregon, &csv_path)).collect();
+    let mut runs: Vec<(Duration, f64, String)> =
+        (0..3).map(|_| validate(&pregon, &csv_path)).collect();
     runs.sort_by_key(|r| r.0);
     let (ours, rss, summary) = runs.remove(0);
     let size = std::fs::metadata(&csv_path).unwrap().len() as f64 / 1e6;
     println!("CSV  {CSV_ROWS} rows ({size:.0} MB): {summary}");
     println!("  bare csv read      {:>8.3} s", bare.as_secs_f64());
-    println!("  pregon validate    {:>8.3} s   {:>6.1}× bare (target ≤ 40×)", ours.as_secs_f64(), ours.as_secs_f64() / bare.as_secs_f64());
+    println!(
+        "  pregon validate    {:>8.3} s   {:>6.1}× bare (target ≤ 40×)",
+        ours.as_secs_f64(),
+        ours.as_secs_f64() / bare.as_secs_f64()
+    );
     println!("  peak RSS           {rss:>8.1} MB  (target ≤ 200 MB)");
-    println!("  rows per second    {:>8.0}", CSV_ROWS as f64 / ours.as_secs_f64());
+    println!(
+        "  rows per second    {:>8.0}",
+        CSV_ROWS as f64 / ours.as_secs_f64()
+    );
     println!();
 
     let (bare, _) = best_of(3, || bare_calamine(&xlsx_path));
-    let mut runs: Vec<(Duration, f64, String)> = (0..3).map(|_| validate(&pregon, &xlsx_path)).collect();
+    let mut runs: Vec<(Duration, f64, String)> =
+        (0..3).map(|_| validate(&pregon, &xlsx_path)).collect();
     runs.sort_by_key(|r| r.0);
     let (ours, rss, summary) = runs.remove(0);
     let size = std::fs::metadata(&xlsx_path).unwrap().len() as f64 / 1e6;
     println!("XLSX {XLSX_ROWS} rows ({size:.1} MB): {summary}");
     println!("  bare calamine read {:>8.3} s", bare.as_secs_f64());
-    println!("  pregon validate    {:>8.3} s   {:>6.2}× bare (target ≤ 3×)", ours.as_secs_f64(), ours.as_secs_f64() / bare.as_secs_f64());
+    println!(
+        "  pregon validate    {:>8.3} s   {:>6.2}× bare (target ≤ 3×)",
+        ours.as_secs_f64(),
+        ours.as_secs_f64() / bare.as_secs_f64()
+    );
     println!("  peak RSS           {rss:>8.1} MB");
 }
 
 /// Uploads the 1,000,000-row CSV to a new campaign on the running local stack and
 /// times the ingest function from the upload to `loaded`.
 fn ingest(csv_path: &Path) {
-    let stack_file = std::env::var("PREGON_STACK_FILE").expect("run through infra/local/with-stack.sh (make bench-ingest)");
-    let info: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(stack_file).unwrap()).unwrap();
+    let stack_file = std::env::var("PREGON_STACK_FILE")
+        .expect("run through infra/local/with-stack.sh (make bench-ingest)");
+    let info: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stack_file).unwrap()).unwrap();
     let api = info["api_url"].as_str().unwrap().to_string();
     let key = info["demo_api_key"].as_str().unwrap().to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();

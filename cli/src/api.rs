@@ -79,7 +79,9 @@ pub enum AccountCmd {
         #[arg(long)]
         credentials: Option<String>,
     },
-    Show { id: String },
+    Show {
+        id: String,
+    },
     List,
 }
 
@@ -100,7 +102,9 @@ pub enum TemplateCmd {
         #[arg(long)]
         header_text: Option<String>,
     },
-    Show { id: String },
+    Show {
+        id: String,
+    },
     List,
 }
 
@@ -129,22 +133,50 @@ impl Client {
         let stack = local_stack();
         let base = std::env::var("PREGON_API_URL")
             .ok()
-            .or_else(|| stack.as_ref().and_then(|s| s["api_url"].as_str().map(String::from)))
-            .ok_or_else(|| Failure::Io("set PREGON_API_URL (or start the local stack: make up)".into()))?;
+            .or_else(|| {
+                stack
+                    .as_ref()
+                    .and_then(|s| s["api_url"].as_str().map(String::from))
+            })
+            .ok_or_else(|| {
+                Failure::Io("set PREGON_API_URL (or start the local stack: make up)".into())
+            })?;
         let key = std::env::var("PREGON_API_KEY")
             .ok()
-            .or_else(|| stack.as_ref().and_then(|s| s["demo_api_key"].as_str().map(String::from)))
+            .or_else(|| {
+                stack
+                    .as_ref()
+                    .and_then(|s| s["demo_api_key"].as_str().map(String::from))
+            })
             .ok_or_else(|| Failure::Io("set PREGON_API_KEY".into()))?;
-        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().map_err(|e| Failure::Io(e.to_string()))?;
-        Ok(Client { http, base: base.trim_end_matches('/').to_string(), key })
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .build()
+            .map_err(|e| Failure::Io(e.to_string()))?;
+        Ok(Client {
+            http,
+            base: base.trim_end_matches('/').to_string(),
+            key,
+        })
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Result<Value, Failure> {
-        let mut req = self.http.request(method, format!("{}{path}", self.base)).bearer_auth(&self.key);
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Failure> {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.map_err(|e| Failure::Io(format!("cannot reach {}: {e}", self.base)))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| Failure::Io(format!("cannot reach {}: {e}", self.base)))?;
         let status = resp.status().as_u16();
         let text = resp.text().await.map_err(|e| Failure::Io(e.to_string()))?;
         let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
@@ -157,23 +189,29 @@ impl Client {
 }
 
 fn local_stack() -> Option<Value> {
-    let path = std::env::var("PREGON_STACK_FILE").map(PathBuf::from).ok().or_else(|| {
-        let mut dir = std::env::current_dir().ok()?;
-        loop {
-            let p = dir.join(".cache/local/stack.json");
-            if p.exists() {
-                return Some(p);
+    let path = std::env::var("PREGON_STACK_FILE")
+        .map(PathBuf::from)
+        .ok()
+        .or_else(|| {
+            let mut dir = std::env::current_dir().ok()?;
+            loop {
+                let p = dir.join(".cache/local/stack.json");
+                if p.exists() {
+                    return Some(p);
+                }
+                if !dir.pop() {
+                    return None;
+                }
             }
-            if !dir.pop() {
-                return None;
-            }
-        }
-    })?;
+        })?;
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
 pub fn run(cmd: Cmd) -> ExitCode {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
     match rt.block_on(dispatch(cmd)) {
         Ok(v) => {
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
@@ -238,16 +276,32 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
                     .collect();
                 b.insert("metadata".into(), Value::Array(fields?));
             }
-            c.call(Method::POST, "/v1/campaigns", Some(Value::Object(b))).await
+            c.call(Method::POST, "/v1/campaigns", Some(Value::Object(b)))
+                .await
         }
         Cmd::Campaign(CampaignCmd::Upload { id, file, wait }) => {
-            let bytes = tokio::fs::read(&file).await.map_err(|e| Failure::Io(format!("cannot read {}: {e}", file.display())))?;
-            let target = c.call(Method::POST, &format!("/v1/campaigns/{id}/upload"), None).await?;
-            let url = target["upload_url"].as_str().ok_or_else(|| Failure::Io("the API gave no upload_url".into()))?;
-            let resp = c.http.put(url).body(bytes).send().await.map_err(|e| Failure::Io(format!("upload failed: {e}")))?;
+            let bytes = tokio::fs::read(&file)
+                .await
+                .map_err(|e| Failure::Io(format!("cannot read {}: {e}", file.display())))?;
+            let target = c
+                .call(Method::POST, &format!("/v1/campaigns/{id}/upload"), None)
+                .await?;
+            let url = target["upload_url"]
+                .as_str()
+                .ok_or_else(|| Failure::Io("the API gave no upload_url".into()))?;
+            let resp = c
+                .http
+                .put(url)
+                .body(bytes)
+                .send()
+                .await
+                .map_err(|e| Failure::Io(format!("upload failed: {e}")))?;
             if !resp.status().is_success() {
                 let status = resp.status().as_u16();
-                return Err(Failure::Refused(status, Value::String(resp.text().await.unwrap_or_default())));
+                return Err(Failure::Refused(
+                    status,
+                    Value::String(resp.text().await.unwrap_or_default()),
+                ));
             }
             if !wait {
                 return Ok(json!({"campaign_id": id, "uploaded": file.display().to_string()}));
@@ -261,20 +315,47 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Err(Failure::Io("validation did not finish within 2 minutes".into()))
+            Err(Failure::Io(
+                "validation did not finish within 2 minutes".into(),
+            ))
         }
-        Cmd::Campaign(CampaignCmd::Show { id }) => c.call(Method::GET, &format!("/v1/campaigns/{id}"), None).await,
-        Cmd::Campaign(CampaignCmd::List { status, department, limit, cursor }) => {
+        Cmd::Campaign(CampaignCmd::Show { id }) => {
+            c.call(Method::GET, &format!("/v1/campaigns/{id}"), None)
+                .await
+        }
+        Cmd::Campaign(CampaignCmd::List {
+            status,
+            department,
+            limit,
+            cursor,
+        }) => {
             let mut q = Vec::new();
-            for (k, v) in [("status", status), ("department", department), ("limit", limit.map(|l| l.to_string())), ("cursor", cursor)] {
+            for (k, v) in [
+                ("status", status),
+                ("department", department),
+                ("limit", limit.map(|l| l.to_string())),
+                ("cursor", cursor),
+            ] {
                 if let Some(v) = v {
                     q.push(format!("{k}={}", urlencode(&v)));
                 }
             }
-            let qs = if q.is_empty() { String::new() } else { format!("?{}", q.join("&")) };
-            c.call(Method::GET, &format!("/v1/campaigns{qs}"), None).await
+            let qs = if q.is_empty() {
+                String::new()
+            } else {
+                format!("?{}", q.join("&"))
+            };
+            c.call(Method::GET, &format!("/v1/campaigns{qs}"), None)
+                .await
         }
-        Cmd::Account(AccountCmd::Create { provider, channel, sender, default_country, rate, credentials }) => {
+        Cmd::Account(AccountCmd::Create {
+            provider,
+            channel,
+            sender,
+            default_country,
+            rate,
+            credentials,
+        }) => {
             let mut b = Map::new();
             b.insert("provider".into(), provider.into());
             b.insert("channel".into(), channel.into());
@@ -282,14 +363,26 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             put(&mut b, "default_country", default_country);
             put(&mut b, "rate", rate);
             if let Some(cred) = credentials {
-                let v: Value = serde_json::from_str(&cred).map_err(|e| Failure::Io(format!("--credentials is not JSON: {e}")))?;
+                let v: Value = serde_json::from_str(&cred)
+                    .map_err(|e| Failure::Io(format!("--credentials is not JSON: {e}")))?;
                 b.insert("credentials".into(), v);
             }
-            c.call(Method::POST, "/v1/accounts", Some(Value::Object(b))).await
+            c.call(Method::POST, "/v1/accounts", Some(Value::Object(b)))
+                .await
         }
-        Cmd::Account(AccountCmd::Show { id }) => c.call(Method::GET, &format!("/v1/accounts/{id}"), None).await,
+        Cmd::Account(AccountCmd::Show { id }) => {
+            c.call(Method::GET, &format!("/v1/accounts/{id}"), None)
+                .await
+        }
         Cmd::Account(AccountCmd::List) => c.call(Method::GET, "/v1/accounts", None).await,
-        Cmd::Template(TemplateCmd::Create { name, channel, language, category, body, header_text }) => {
+        Cmd::Template(TemplateCmd::Create {
+            name,
+            channel,
+            language,
+            category,
+            body,
+            header_text,
+        }) => {
             let mut b = Map::new();
             b.insert("name".into(), name.into());
             b.insert("channel".into(), channel.into());
@@ -299,9 +392,13 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             if let Some(t) = header_text {
                 b.insert("header".into(), json!({"type": "text", "text": t}));
             }
-            c.call(Method::POST, "/v1/templates", Some(Value::Object(b))).await
+            c.call(Method::POST, "/v1/templates", Some(Value::Object(b)))
+                .await
         }
-        Cmd::Template(TemplateCmd::Show { id }) => c.call(Method::GET, &format!("/v1/templates/{id}"), None).await,
+        Cmd::Template(TemplateCmd::Show { id }) => {
+            c.call(Method::GET, &format!("/v1/templates/{id}"), None)
+                .await
+        }
         Cmd::Template(TemplateCmd::List) => c.call(Method::GET, "/v1/templates", None).await,
     }
 }
@@ -309,7 +406,9 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
 fn urlencode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -2,7 +2,10 @@
 
 use pregon::phone::DefaultCountry;
 use pregon::report::RecipientCsv;
-use pregon::validate::{validate, Channel, Layout, MetadataField, OnInvalidRows, Problem, Recipient, Rules, Sink, Status};
+use pregon::validate::{
+    validate, Channel, Layout, MetadataField, OnInvalidRows, Problem, Recipient, Rules, Sink,
+    Status,
+};
 use serde_json::json;
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -106,8 +109,17 @@ pub fn run(a: Args) -> ExitCode {
     };
     // SMS with no template parameters: each row carries its own text.
     rules.message_column = channel == Channel::Sms && a.params == 0;
-    let mut sink = CliSink { problems: Vec::new(), out, error: None };
-    let summary = validate(std::io::BufReader::with_capacity(1 << 20, file), size, &rules, &mut sink);
+    let mut sink = CliSink {
+        problems: Vec::new(),
+        out,
+        error: None,
+    };
+    let summary = validate(
+        std::io::BufReader::with_capacity(1 << 20, file),
+        size,
+        &rules,
+        &mut sink,
+    );
     if let Some(out) = sink.out.take() {
         if let Err(e) = out.finish().and_then(|mut w| w.flush()) {
             sink.error.get_or_insert(e);
@@ -130,7 +142,9 @@ pub fn run(a: Args) -> ExitCode {
             "unique_phones": summary.unique_phones,
             "problems": sink.problems,
         });
-        serde_json::to_writer(&mut o, &v).map_err(std::io::Error::from).and_then(|_| writeln!(o))
+        serde_json::to_writer(&mut o, &v)
+            .map_err(std::io::Error::from)
+            .and_then(|_| writeln!(o))
     } else {
         print_summary(&mut o, &a.file, &summary, &sink.problems)
     };
@@ -150,7 +164,11 @@ fn print_summary(
     s: &pregon::validate::Summary,
     problems: &[Problem],
 ) -> std::io::Result<()> {
-    let verdict = if s.status == Status::Valid { "VALID" } else { "INVALID" };
+    let verdict = if s.status == Status::Valid {
+        "VALID"
+    } else {
+        "INVALID"
+    };
     let format = s.format.map(|f| f.as_str()).unwrap_or("unknown");
     writeln!(o, "{}: {verdict} ({format})", file.display())?;
     writeln!(
@@ -160,13 +178,33 @@ fn print_summary(
     )?;
     const SHOWN: usize = 50;
     for p in problems.iter().take(SHOWN) {
-        let row = p.row.map(|r| format!("row {r}")).unwrap_or_else(|| "file".into());
-        let col = p.column.as_deref().map(|c| format!(", column {c}")).unwrap_or_default();
-        let sev = if p.severity == pregon::validate::Severity::Warning { "warning" } else { "error" };
-        writeln!(o, "  {sev}: {row}{col}: {} — {}", p.code.as_str(), p.message)?;
+        let row = p
+            .row
+            .map(|r| format!("row {r}"))
+            .unwrap_or_else(|| "file".into());
+        let col = p
+            .column
+            .as_deref()
+            .map(|c| format!(", column {c}"))
+            .unwrap_or_default();
+        let sev = if p.severity == pregon::validate::Severity::Warning {
+            "warning"
+        } else {
+            "error"
+        };
+        writeln!(
+            o,
+            "  {sev}: {row}{col}: {} — {}",
+            p.code.as_str(),
+            p.message
+        )?;
     }
     if problems.len() > SHOWN {
-        writeln!(o, "  … and {} more (use --json for all)", problems.len() - SHOWN)?;
+        writeln!(
+            o,
+            "  … and {} more (use --json for all)",
+            problems.len() - SHOWN
+        )?;
     }
     Ok(())
 }

@@ -21,7 +21,8 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
     let h = header?.trim();
     let (scheme, key) = h.split_once(' ')?;
     let key = key.trim();
-    (scheme.eq_ignore_ascii_case("bearer") && key.starts_with("pgn_") && key.len() == 68).then_some(key)
+    (scheme.eq_ignore_ascii_case("bearer") && key.starts_with("pgn_") && key.len() == 68)
+        .then_some(key)
 }
 
 #[cfg(test)]

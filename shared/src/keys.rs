@@ -53,5 +53,8 @@ pub fn recipient_pk(t: &str, campaign: &str, gen: u32, shard: u32) -> String {
 }
 
 pub fn recipient(t: &str, campaign: &str, gen: u32, row: u64) -> (String, String) {
-    (recipient_pk(t, campaign, gen, recipient_shard(row)), format!("{row:010}"))
+    (
+        recipient_pk(t, campaign, gen, recipient_shard(row)),
+        format!("{row:010}"),
+    )
 }

@@ -9,4 +9,5 @@ pub mod model;
 pub mod phone;
 pub mod report;
 pub mod spreadsheet;
+pub mod text;
 pub mod validate;

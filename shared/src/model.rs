@@ -6,7 +6,7 @@
 //! them all in one go.
 
 use crate::phone::DefaultCountry;
-use crate::validate::{Channel, MetadataField, OnInvalidRows, Summary, Problem};
+use crate::validate::{Channel, MetadataField, OnInvalidRows, Problem, Summary};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -18,7 +18,10 @@ pub struct FieldError {
 }
 
 fn err(field: &str, message: impl Into<String>) -> FieldError {
-    FieldError { field: field.to_string(), message: message.into() }
+    FieldError {
+        field: field.to_string(),
+        message: message.into(),
+    }
 }
 
 /// A new id: time-ordered (a ULID), so newest-first listings sort by id.
@@ -43,7 +46,11 @@ struct Fields<'a> {
 impl<'a> Fields<'a> {
     fn new(body: &'a Value) -> Result<Self, Vec<FieldError>> {
         match body.as_object() {
-            Some(obj) => Ok(Fields { obj, known: Vec::new(), errors: Vec::new() }),
+            Some(obj) => Ok(Fields {
+                obj,
+                known: Vec::new(),
+                errors: Vec::new(),
+            }),
             None => Err(vec![err("body", "the request body must be a JSON object")]),
         }
     }
@@ -65,7 +72,8 @@ impl<'a> Fields<'a> {
                 None
             }
             Some(Value::String(s)) if s.chars().count() > max => {
-                self.errors.push(err(name, format!("must be at most {max} characters")));
+                self.errors
+                    .push(err(name, format!("must be at most {max} characters")));
                 None
             }
             Some(Value::String(s)) => Some(s.trim().to_string()),
@@ -94,24 +102,34 @@ impl<'a> Fields<'a> {
                 Some(n) if range.contains(&n) => Some(n),
                 _ => {
                     let (lo, hi) = range.into_inner();
-                    self.errors.push(err(name, format!("must be a whole number from {lo} to {hi}")));
+                    self.errors.push(err(
+                        name,
+                        format!("must be a whole number from {lo} to {hi}"),
+                    ));
                     None
                 }
             },
         }
     }
 
-    fn one_of<T: for<'de> Deserialize<'de>>(&mut self, name: &'static str, required: bool, options: &str) -> Option<T> {
+    fn one_of<T: for<'de> Deserialize<'de>>(
+        &mut self,
+        name: &'static str,
+        required: bool,
+        options: &str,
+    ) -> Option<T> {
         match self.get(name) {
             None if required => {
-                self.errors.push(err(name, format!("is required (one of {options})")));
+                self.errors
+                    .push(err(name, format!("is required (one of {options})")));
                 None
             }
             None => None,
             Some(v) => match T::deserialize(v) {
                 Ok(t) => Some(t),
                 Err(_) => {
-                    self.errors.push(err(name, format!("must be one of {options}")));
+                    self.errors
+                        .push(err(name, format!("must be one of {options}")));
                     None
                 }
             },
@@ -166,7 +184,14 @@ impl Account {
         let mut v = serde_json::to_value(self).expect("serialises");
         let obj = v.as_object_mut().expect("object");
         obj.remove("credentials_secret_arn");
-        obj.insert("credentials".into(), Value::from(if self.credentials_secret_arn.is_some() { "stored" } else { "none" }));
+        obj.insert(
+            "credentials".into(),
+            Value::from(if self.credentials_secret_arn.is_some() {
+                "stored"
+            } else {
+                "none"
+            }),
+        );
         v
     }
 }
@@ -200,17 +225,22 @@ impl NewAccount {
             None => None,
             Some(Value::Object(m)) if !m.is_empty() => Some(m.clone()),
             Some(_) => {
-                f.errors.push(err("credentials", "must be a non-empty JSON object"));
+                f.errors
+                    .push(err("credentials", "must be a non-empty JSON object"));
                 None
             }
         };
-        if let (Some(ProviderKind::Twilio | ProviderKind::SmsGateway), Some(Channel::Whatsapp)) = (provider, channel) {
+        if let (Some(ProviderKind::Twilio | ProviderKind::SmsGateway), Some(Channel::Whatsapp)) =
+            (provider, channel)
+        {
             if provider == Some(ProviderKind::SmsGateway) {
-                f.errors.push(err("channel", "an SMS gateway sends SMS only"));
+                f.errors
+                    .push(err("channel", "an SMS gateway sends SMS only"));
             }
         }
         if let (Some(ProviderKind::Meta), Some(Channel::Sms)) = (provider, channel) {
-            f.errors.push(err("channel", "the WhatsApp Cloud API sends WhatsApp only"));
+            f.errors
+                .push(err("channel", "the WhatsApp Cloud API sends WhatsApp only"));
         }
         f.finish()?;
         Ok(NewAccount {
@@ -275,13 +305,21 @@ pub fn template_params(body: &str) -> Result<usize, String> {
     for c in re.captures_iter(body) {
         match c[1].parse::<usize>() {
             Ok(n) if (1..=100).contains(&n) => seen.push(n),
-            _ => return Err(format!("'{}' is not a numbered parameter like {{{{1}}}}", &c[0])),
+            _ => {
+                return Err(format!(
+                    "'{}' is not a numbered parameter like {{{{1}}}}",
+                    &c[0]
+                ))
+            }
         }
     }
     seen.sort_unstable();
     seen.dedup();
     match seen.iter().enumerate().find(|(i, n)| **n != i + 1) {
-        Some((i, _)) => Err(format!("parameters must be numbered from {{{{1}}}} without gaps; {{{{{}}}}} is missing", i + 1)),
+        Some((i, _)) => Err(format!(
+            "parameters must be numbered from {{{{1}}}} without gaps; {{{{{}}}}} is missing",
+            i + 1
+        )),
         None => Ok(seen.len()),
     }
 }
@@ -303,13 +341,23 @@ impl NewTemplate {
         let mut f = Fields::new(body)?;
         let name = f.string("name", true, 512);
         if let Some(n) = &name {
-            if !n.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
-                f.errors.push(err("name", "must be lowercase letters, digits and underscores (as WhatsApp requires)"));
+            if !n
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                f.errors.push(err(
+                    "name",
+                    "must be lowercase letters, digits and underscores (as WhatsApp requires)",
+                ));
             }
         }
         let channel: Option<Channel> = f.one_of("channel", true, "whatsapp, sms");
         let language = f.string("language", channel == Some(Channel::Whatsapp), 16);
-        let category = f.one_of("category", channel == Some(Channel::Whatsapp), "MARKETING, UTILITY, AUTHENTICATION");
+        let category = f.one_of(
+            "category",
+            channel == Some(Channel::Whatsapp),
+            "MARKETING, UTILITY, AUTHENTICATION",
+        );
         let text = f.string("body", true, 1024);
         let params = match text.as_deref().map(template_params) {
             Some(Ok(n)) => n,
@@ -322,8 +370,18 @@ impl NewTemplate {
         let header = match f.get("header") {
             None => None,
             Some(v) => match TemplateHeader::deserialize(v) {
-                Ok(h) if h.kind == "text" && h.text.as_deref().is_some_and(|t| !t.trim().is_empty()) => Some(h),
-                Ok(h) if h.kind == "image" && h.link.as_deref().is_some_and(|l| l.starts_with("https://")) => Some(h),
+                Ok(h)
+                    if h.kind == "text"
+                        && h.text.as_deref().is_some_and(|t| !t.trim().is_empty()) =>
+                {
+                    Some(h)
+                }
+                Ok(h)
+                    if h.kind == "image"
+                        && h.link.as_deref().is_some_and(|l| l.starts_with("https://")) =>
+                {
+                    Some(h)
+                }
                 _ => {
                     f.errors.push(err("header", "must be {\"type\":\"text\",\"text\":…} or {\"type\":\"image\",\"link\":\"https://…\"}"));
                     None
@@ -381,14 +439,18 @@ impl CampaignStatus {
 
     /// A spreadsheet may be (re)uploaded only before sending starts.
     pub fn accepts_upload(self) -> bool {
-        matches!(self, CampaignStatus::AwaitingFile | CampaignStatus::Loaded | CampaignStatus::Invalid)
+        matches!(
+            self,
+            CampaignStatus::AwaitingFile | CampaignStatus::Loaded | CampaignStatus::Invalid
+        )
     }
 }
 
 impl std::str::FromStr for CampaignStatus {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        CampaignStatus::deserialize(Value::from(s)).map_err(|_| format!("'{s}' is not a campaign status"))
+        CampaignStatus::deserialize(Value::from(s))
+            .map_err(|_| format!("'{s}' is not a campaign status"))
     }
 }
 
@@ -429,7 +491,10 @@ impl CampaignSettings {
         let account_id = f.string("account_id", true, 64);
         let template_id = f.string("template_id", false, 64);
         if channel == Some(Channel::Whatsapp) && template_id.is_none() {
-            f.errors.push(err("template_id", "is required for WhatsApp: business-initiated messages must be templates"));
+            f.errors.push(err(
+                "template_id",
+                "is required for WhatsApp: business-initiated messages must be templates",
+            ));
         }
         let department = f.string("department", false, 100);
         let wait = f.integer("wait_for_reply_hours", 0..=24).unwrap_or(0) as u8;
@@ -445,12 +510,16 @@ impl CampaignSettings {
             None => Vec::new(),
             Some(v) => match Vec::<MetadataField>::deserialize(v) {
                 Ok(m) => {
-                    let mut names: Vec<String> = m.iter().map(|x| crate::validate::fold(&x.name)).collect();
+                    let mut names: Vec<String> =
+                        m.iter().map(|x| crate::validate::fold(&x.name)).collect();
                     let n = names.len();
                     names.sort();
                     names.dedup();
                     if names.len() != n || names.iter().any(|x| x.is_empty()) {
-                        f.errors.push(err("metadata", "field names must be non-empty and distinct"));
+                        f.errors.push(err(
+                            "metadata",
+                            "field names must be non-empty and distinct",
+                        ));
                     }
                     m
                 }
@@ -462,8 +531,13 @@ impl CampaignSettings {
         };
         let send_at = f.string("send_at", false, 64);
         if let Some(t) = &send_at {
-            if time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).is_err() {
-                f.errors.push(err("send_at", "must be an RFC 3339 time such as 2026-12-01T09:00:00-03:00"));
+            if time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+                .is_err()
+            {
+                f.errors.push(err(
+                    "send_at",
+                    "must be an RFC 3339 time such as 2026-12-01T09:00:00-03:00",
+                ));
             }
         }
         let send_window = match f.get("send_window") {
@@ -479,13 +553,18 @@ impl CampaignSettings {
                 }
             },
         };
-        let on_invalid_rows = f.one_of("on_invalid_rows", false, "reject, skip").unwrap_or_default();
+        let on_invalid_rows = f
+            .one_of("on_invalid_rows", false, "reject, skip")
+            .unwrap_or_default();
         let header_image = f.string("header_image", false, 2048);
         let report_email = f.string("report_email", false, 254);
         if let Some(e) = &report_email {
-            let ok = e.split_once('@').is_some_and(|(u, d)| !u.is_empty() && d.contains('.') && !e.contains(' '));
+            let ok = e
+                .split_once('@')
+                .is_some_and(|(u, d)| !u.is_empty() && d.contains('.') && !e.contains(' '));
             if !ok {
-                f.errors.push(err("report_email", "must be an email address"));
+                f.errors
+                    .push(err("report_email", "must be an email address"));
             }
         }
         f.finish()?;
@@ -508,13 +587,18 @@ impl CampaignSettings {
     }
 
     /// The account and template must exist for this tenant and fit the channel.
-    pub fn check_references(&self, account: Option<&Account>, template: Option<&Template>) -> Result<(), Vec<FieldError>> {
+    pub fn check_references(
+        &self,
+        account: Option<&Account>,
+        template: Option<&Template>,
+    ) -> Result<(), Vec<FieldError>> {
         let mut errors = Vec::new();
         match account {
             None => errors.push(err("account_id", "no such account")),
-            Some(a) if a.channel != self.channel => {
-                errors.push(err("account_id", format!("the account sends {:?}, not {:?}", a.channel, self.channel).to_lowercase()))
-            }
+            Some(a) if a.channel != self.channel => errors.push(err(
+                "account_id",
+                format!("the account sends {:?}, not {:?}", a.channel, self.channel).to_lowercase(),
+            )),
             Some(_) => {}
         }
         match (&self.template_id, template) {
@@ -535,7 +619,10 @@ impl CampaignSettings {
 fn valid_window(w: &SendWindow) -> bool {
     let hhmm = |s: &str| {
         s.split_once(':').is_some_and(|(h, m)| {
-            h.len() == 2 && m.len() == 2 && h.parse::<u8>().is_ok_and(|h| h < 24) && m.parse::<u8>().is_ok_and(|m| m < 60)
+            h.len() == 2
+                && m.len() == 2
+                && h.parse::<u8>().is_ok_and(|h| h < 24)
+                && m.parse::<u8>().is_ok_and(|m| m < 60)
         })
     };
     const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
@@ -627,7 +714,8 @@ impl Campaign {
         r.allow_duplicates = self.settings.allow_duplicates;
         r.metadata = self.settings.metadata.clone();
         r.on_invalid_rows = self.settings.on_invalid_rows;
-        r.message_column = self.settings.channel == Channel::Sms && self.settings.template_id.is_none();
+        r.message_column =
+            self.settings.channel == Channel::Sms && self.settings.template_id.is_none();
         r
     }
 }
@@ -636,7 +724,11 @@ impl Campaign {
 pub fn parse_upload_key(key: &str) -> Option<(&str, &str)> {
     let mut parts = key.splitn(4, '/');
     match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("uploads"), Some(t), Some(c), Some(rest)) if !t.is_empty() && !c.is_empty() && !rest.is_empty() => Some((t, c)),
+        (Some("uploads"), Some(t), Some(c), Some(rest))
+            if !t.is_empty() && !c.is_empty() && !rest.is_empty() =>
+        {
+            Some((t, c))
+        }
         _ => None,
     }
 }
@@ -653,9 +745,15 @@ mod tests {
     #[test]
     fn campaign_creation_requires_consent_confirmed() {
         let body = json!({"name":"Cobranza","channel":"whatsapp","account_id":"acc_1","template_id":"tpl_1"});
-        assert_eq!(fields(CampaignSettings::parse(&body).unwrap_err()), ["consent_confirmed"]);
+        assert_eq!(
+            fields(CampaignSettings::parse(&body).unwrap_err()),
+            ["consent_confirmed"]
+        );
         let body = json!({"name":"Cobranza","channel":"whatsapp","account_id":"acc_1","template_id":"tpl_1","consent_confirmed":false});
-        assert_eq!(fields(CampaignSettings::parse(&body).unwrap_err()), ["consent_confirmed"]);
+        assert_eq!(
+            fields(CampaignSettings::parse(&body).unwrap_err()),
+            ["consent_confirmed"]
+        );
     }
 
     #[test]
@@ -664,12 +762,24 @@ mod tests {
             "send_at":"tomorrow","on_invalid_rows":"maybe","report_email":"nope","colour":"red"});
         let mut f = fields(CampaignSettings::parse(&body).unwrap_err());
         f.sort();
-        assert_eq!(f, ["channel", "colour", "name", "on_invalid_rows", "report_email", "send_at", "wait_for_reply_hours"]);
+        assert_eq!(
+            f,
+            [
+                "channel",
+                "colour",
+                "name",
+                "on_invalid_rows",
+                "report_email",
+                "send_at",
+                "wait_for_reply_hours"
+            ]
+        );
     }
 
     #[test]
     fn sms_campaign_may_omit_the_template() {
-        let body = json!({"name":"Avisos","channel":"sms","account_id":"acc_1","consent_confirmed":true});
+        let body =
+            json!({"name":"Avisos","channel":"sms","account_id":"acc_1","consent_confirmed":true});
         let c = CampaignSettings::parse(&body).unwrap();
         assert_eq!(c.template_id, None);
         assert_eq!(c.on_invalid_rows, OnInvalidRows::Reject);
@@ -685,7 +795,10 @@ mod tests {
 
     #[test]
     fn upload_keys_name_tenant_and_campaign() {
-        assert_eq!(parse_upload_key("uploads/ten_a/cmp_1/spreadsheet"), Some(("ten_a", "cmp_1")));
+        assert_eq!(
+            parse_upload_key("uploads/ten_a/cmp_1/spreadsheet"),
+            Some(("ten_a", "cmp_1"))
+        );
         assert_eq!(parse_upload_key("uploads/ten_a/cmp_1"), None);
         assert_eq!(parse_upload_key("reports/ten_a/cmp_1/x"), None);
     }

@@ -63,7 +63,13 @@ pub fn mask(s: &str) -> String {
     let n = s.chars().count();
     s.chars()
         .enumerate()
-        .map(|(i, c)| if i + 4 < n && c.is_ascii_digit() { '*' } else { c })
+        .map(|(i, c)| {
+            if i + 4 < n && c.is_ascii_digit() {
+                '*'
+            } else {
+                c
+            }
+        })
         .collect()
 }
 
@@ -72,7 +78,9 @@ pub fn mask(s: &str) -> String {
 pub enum PhoneError {
     #[error("the phone is written in scientific notation ({0}); digits were lost: format the column as text or as a whole number")]
     ScientificNotation(String),
-    #[error("the phone has characters other than digits, '+', spaces, dashes, dots and parentheses")]
+    #[error(
+        "the phone has characters other than digits, '+', spaces, dashes, dots and parentheses"
+    )]
     BadCharacters,
     #[error("the phone number is a decimal number, not a whole number")]
     NotWholeNumber,
@@ -91,7 +99,9 @@ impl FromStr for DefaultCountry {
         let id = country::Id::from_str(&upper)
             .map_err(|_| format!("'{s}' is not an ISO 3166 country code (e.g. CL, AR, CO, MX)"))?;
         if DATABASE.by_id(id.as_ref()).is_none() {
-            return Err(format!("'{s}' is not an ISO 3166 country code with phone numbering rules"));
+            return Err(format!(
+                "'{s}' is not an ISO 3166 country code with phone numbering rules"
+            ));
         }
         Ok(DefaultCountry(id))
     }
@@ -102,7 +112,10 @@ impl DefaultCountry {
         self.0.as_ref()
     }
     fn calling_code(&self) -> u16 {
-        DATABASE.by_id(self.0.as_ref()).map(|m| m.country_code()).unwrap_or(0)
+        DATABASE
+            .by_id(self.0.as_ref())
+            .map(|m| m.country_code())
+            .unwrap_or(0)
     }
 }
 
@@ -125,11 +138,15 @@ struct Pattern {
 
 impl Pattern {
     fn new(d: &Descriptor) -> Self {
-        Pattern { re: anchored(d.national_number().as_str()), lengths: d.possible_length().to_vec() }
+        Pattern {
+            re: anchored(d.national_number().as_str()),
+            lengths: d.possible_length().to_vec(),
+        }
     }
     // Same test as `phonenumber::metadata::Descriptor::is_match`.
     fn is_match(&self, national: &str) -> bool {
-        (self.lengths.is_empty() || self.lengths.contains(&(national.len() as u16))) && self.re.is_match(national)
+        (self.lengths.is_empty() || self.lengths.contains(&(national.len() as u16)))
+            && self.re.is_match(national)
     }
 }
 
@@ -188,10 +205,20 @@ impl CodeRules {
         let regions = DATABASE.region(&code)?;
         if regions.len() == 1 && regions[0] == "001" {
             let meta = DATABASE.by_code(&code)?.into_iter().next()?;
-            return Some(CodeRules { regions: vec![RegionRules::new(meta)], non_geographic: true });
+            return Some(CodeRules {
+                regions: vec![RegionRules::new(meta)],
+                non_geographic: true,
+            });
         }
-        let regions = regions.iter().filter_map(|r| DATABASE.by_id(*r)).map(RegionRules::new).collect();
-        Some(CodeRules { regions, non_geographic: false })
+        let regions = regions
+            .iter()
+            .filter_map(|r| DATABASE.by_id(*r))
+            .map(RegionRules::new)
+            .collect();
+        Some(CodeRules {
+            regions,
+            non_geographic: false,
+        })
     }
 
     /// Whether the crate's parser could rewrite this national number (then the fast path declines).
@@ -229,7 +256,10 @@ pub struct PhoneRules {
 
 impl PhoneRules {
     pub fn new(default_country: Option<DefaultCountry>) -> Self {
-        PhoneRules { default_country, codes: (0..1000).map(|_| None).collect() }
+        PhoneRules {
+            default_country,
+            codes: (0..1000).map(|_| None).collect(),
+        }
     }
 
     /// A text cell: `+56 9 1234 5678`, `(9) 1234-5678`, `56912345678`, …
@@ -325,7 +355,14 @@ impl PhoneRules {
     /// libphonenumber's full parser.
     fn slow_path(&self, digits: &str, plus: bool) -> Result<Phone, PhoneError> {
         let attempts: [(Option<country::Id>, String); 2] = [
-            (if plus { None } else { self.default_country.map(|d| d.0) }, format!("{}{digits}", if plus { "+" } else { "" })),
+            (
+                if plus {
+                    None
+                } else {
+                    self.default_country.map(|d| d.0)
+                },
+                format!("{}{digits}", if plus { "+" } else { "" }),
+            ),
             (None, format!("+{digits}")),
         ];
         for (country, text) in attempts.iter() {
@@ -342,7 +379,9 @@ impl PhoneRules {
             }
         }
         let hint = match self.default_country {
-            None if !plus => " (write it with its country code, e.g. +56…, or set a default country)".to_string(),
+            None if !plus => {
+                " (write it with its country code, e.g. +56…, or set a default country)".to_string()
+            }
             _ => String::new(),
         };
         Err(PhoneError::Invalid(hint))
@@ -359,11 +398,15 @@ fn e164(code: u16, national: &str) -> Phone {
 
 /// `5.69123E+10`, `5,69123E+10`: what Excel shows for a long number in a General cell.
 fn looks_scientific(s: &str) -> bool {
-    let Some(pos) = s.find(['e', 'E']) else { return false };
+    let Some(pos) = s.find(['e', 'E']) else {
+        return false;
+    };
     let (mantissa, exp) = (&s[..pos], &s[pos + 1..]);
     let exp = exp.strip_prefix('+').unwrap_or(exp);
     !mantissa.is_empty()
-        && mantissa.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && mantissa
+            .chars()
+            .all(|c| c.is_ascii_digit() || c == '.' || c == ',')
         && mantissa.starts_with(|c: char| c.is_ascii_digit())
         && !exp.is_empty()
         && exp.chars().all(|c| c.is_ascii_digit())
@@ -380,9 +423,18 @@ mod tests {
     #[test]
     fn international_numbers_with_punctuation_normalise_to_e164() {
         let mut r = cl();
-        assert_eq!(r.parse_text("+56 9 6200 0001").unwrap().e164(), "+56962000001");
-        assert_eq!(r.parse_text("+54 9 11 2345-6789").unwrap().e164(), "+5491123456789");
-        assert_eq!(r.parse_text("+57 (300) 123.4567").unwrap().e164(), "+573001234567");
+        assert_eq!(
+            r.parse_text("+56 9 6200 0001").unwrap().e164(),
+            "+56962000001"
+        );
+        assert_eq!(
+            r.parse_text("+54 9 11 2345-6789").unwrap().e164(),
+            "+5491123456789"
+        );
+        assert_eq!(
+            r.parse_text("+57 (300) 123.4567").unwrap().e164(),
+            "+573001234567"
+        );
     }
 
     #[test]
@@ -391,7 +443,10 @@ mod tests {
         assert_eq!(r.parse_text("9 6200 0001").unwrap().e164(), "+56962000001");
         let mut ar = PhoneRules::new(Some("AR".parse().unwrap()));
         // Argentina's national form with the trunk 0 and mobile 15 goes through libphonenumber's parser.
-        assert_eq!(ar.parse_text("011 15 2345-6789").unwrap().e164(), "+5491123456789");
+        assert_eq!(
+            ar.parse_text("011 15 2345-6789").unwrap().e164(),
+            "+5491123456789"
+        );
     }
 
     #[test]
@@ -399,30 +454,51 @@ mod tests {
         let mut r = cl();
         assert_eq!(r.parse_text("56962000001").unwrap().e164(), "+56962000001");
         let mut none = PhoneRules::new(None);
-        assert_eq!(none.parse_text("573001234567").unwrap().e164(), "+573001234567");
+        assert_eq!(
+            none.parse_text("573001234567").unwrap().e164(),
+            "+573001234567"
+        );
     }
 
     #[test]
     fn excel_number_cells_are_read_as_their_integer_digits() {
         let mut r = cl();
-        assert_eq!(r.parse_number(56962000001.0).unwrap().e164(), "+56962000001");
-        assert_eq!(r.parse_number(5696200000.5), Err(PhoneError::NotWholeNumber));
+        assert_eq!(
+            r.parse_number(56962000001.0).unwrap().e164(),
+            "+56962000001"
+        );
+        assert_eq!(
+            r.parse_number(5696200000.5),
+            Err(PhoneError::NotWholeNumber)
+        );
     }
 
     #[test]
     fn scientific_notation_text_is_rejected_because_digits_were_lost() {
         let mut r = cl();
-        assert!(matches!(r.parse_text("5.69123E+10"), Err(PhoneError::ScientificNotation(_))));
-        assert!(matches!(r.parse_text("5,69123E+10"), Err(PhoneError::ScientificNotation(_))));
+        assert!(matches!(
+            r.parse_text("5.69123E+10"),
+            Err(PhoneError::ScientificNotation(_))
+        ));
+        assert!(matches!(
+            r.parse_text("5,69123E+10"),
+            Err(PhoneError::ScientificNotation(_))
+        ));
     }
 
     #[test]
     fn letters_and_short_or_impossible_numbers_are_invalid() {
         let mut r = cl();
         assert_eq!(r.parse_text("call me"), Err(PhoneError::BadCharacters));
-        assert!(matches!(r.parse_text("+56 9 0000 0000"), Err(PhoneError::Invalid(_))));
+        assert!(matches!(
+            r.parse_text("+56 9 0000 0000"),
+            Err(PhoneError::Invalid(_))
+        ));
         assert!(matches!(r.parse_text("12"), Err(PhoneError::Invalid(_))));
-        assert!(matches!(r.parse_text("+999 1234567"), Err(PhoneError::Invalid(_))));
+        assert!(matches!(
+            r.parse_text("+999 1234567"),
+            Err(PhoneError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -440,7 +516,10 @@ mod tests {
             seed ^= seed << 17;
             seed
         };
-        let prefixes = ["569", "562", "549", "5411", "57", "573", "52", "521", "1", "44", "447", "34", "351", "55", "51", "593", "58", "7", "39", "800", "7"];
+        let prefixes = [
+            "569", "562", "549", "5411", "57", "573", "52", "521", "1", "44", "447", "34", "351",
+            "55", "51", "593", "58", "7", "39", "800", "7",
+        ];
         let mut r = PhoneRules::new(None);
         let mut agreed = 0;
         for _ in 0..4000 {
@@ -462,6 +541,9 @@ mod tests {
                 agreed += 1;
             }
         }
-        assert!(agreed > 200, "the sample should contain valid numbers ({agreed})");
+        assert!(
+            agreed > 200,
+            "the sample should contain valid numbers ({agreed})"
+        );
     }
 }

@@ -52,7 +52,10 @@ pub struct RecipientCsv<W: Write> {
 
 impl<W: Write> RecipientCsv<W> {
     pub fn new(w: W) -> Self {
-        RecipientCsv { out: csv::Writer::from_writer(w), header_written: false }
+        RecipientCsv {
+            out: csv::Writer::from_writer(w),
+            header_written: false,
+        }
     }
 
     pub fn header(&mut self, layout: &Layout) -> csv::Result<()> {
@@ -78,7 +81,11 @@ impl<W: Write> RecipientCsv<W> {
         if let Some(p) = r.priority {
             rec.push(p.to_string());
         }
-        rec.extend(r.metadata.iter().map(|(_, v)| v.as_ref().map(|v| safe_cell(&v.to_text()).into_owned()).unwrap_or_default()));
+        rec.extend(r.metadata.iter().map(|(_, v)| {
+            v.as_ref()
+                .map(|v| safe_cell(&v.to_text()).into_owned())
+                .unwrap_or_default()
+        }));
         self.out.write_record(rec)
     }
 

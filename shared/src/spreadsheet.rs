@@ -99,11 +99,13 @@ where
         .take(SNIFF as u64)
         .read_to_end(&mut head)
         .map_err(|e| FileError::Unreadable(e.to_string()))?;
-    src.seek(SeekFrom::Start(0)).map_err(|e| FileError::Unreadable(e.to_string()))?;
+    src.seek(SeekFrom::Start(0))
+        .map_err(|e| FileError::Unreadable(e.to_string()))?;
     match sniff(&head)? {
         Sniffed::Zip => read_zip(src, &mut visit),
         Sniffed::Cfb => {
-            let mut wb: Xls<_> = Xls::new(BufReader::new(src)).map_err(|e| workbook_error("XLS", e))?;
+            let mut wb: Xls<_> =
+                Xls::new(BufReader::new(src)).map_err(|e| workbook_error("XLS", e))?;
             read_workbook(&mut wb, &mut visit, "XLS")?;
             Ok(Format::Xls)
         }
@@ -193,7 +195,9 @@ fn sniff(head: &[u8]) -> Result<Sniffed, FileError> {
 }
 
 fn workbook_error(kind: &str, e: impl std::fmt::Display) -> FileError {
-    FileError::Unreadable(format!("this {kind} workbook is damaged or protected ({e})"))
+    FileError::Unreadable(format!(
+        "this {kind} workbook is damaged or protected ({e})"
+    ))
 }
 
 fn read_zip<R, F>(mut src: R, visit: &mut F) -> Result<Format, FileError>
@@ -208,7 +212,9 @@ where
         let names: Vec<&str> = archive.file_names().collect();
         if names.contains(&"xl/workbook.xml") || names.contains(&"xl/workbook.bin") {
             if names.contains(&"xl/workbook.bin") {
-                return Err(FileError::Unsupported("an XLSB workbook; save it as XLSX".into()));
+                return Err(FileError::Unsupported(
+                    "an XLSB workbook; save it as XLSX".into(),
+                ));
             }
             Format::Xlsx
         } else if names.contains(&"content.xml") && names.contains(&"mimetype") {
@@ -219,7 +225,8 @@ where
             return Err(FileError::Unsupported("a zip archive".into()));
         }
     };
-    src.seek(SeekFrom::Start(0)).map_err(|e| FileError::Unreadable(e.to_string()))?;
+    src.seek(SeekFrom::Start(0))
+        .map_err(|e| FileError::Unreadable(e.to_string()))?;
     let src = BufReader::new(src);
     match kind {
         Format::Xlsx => {
@@ -246,8 +253,12 @@ where
         .iter()
         .find(|s| s.visible == SheetVisible::Visible && s.typ == SheetType::WorkSheet)
         .map(|s| s.name.clone())
-        .ok_or_else(|| FileError::Unreadable(format!("the {kind} workbook has no visible worksheet")))?;
-    let range = wb.worksheet_range(&name).map_err(|e| workbook_error(kind, e))?;
+        .ok_or_else(|| {
+            FileError::Unreadable(format!("the {kind} workbook has no visible worksheet"))
+        })?;
+    let range = wb
+        .worksheet_range(&name)
+        .map_err(|e| workbook_error(kind, e))?;
     let Some((row0, col0)) = range.start() else {
         return Err(FileError::Empty);
     };
@@ -307,13 +318,16 @@ where
             let mut r = BufReader::with_capacity(256 * 1024, src);
             if bom {
                 let mut skip = [0u8; 3];
-                r.read_exact(&mut skip).map_err(|e| FileError::Unreadable(e.to_string()))?;
+                r.read_exact(&mut skip)
+                    .map_err(|e| FileError::Unreadable(e.to_string()))?;
             }
             let start = if bom { 3 } else { 0 };
             (Box::new(r), String::from_utf8_lossy(&head[start..]))
         }
         TextEncoding::Other(e) => {
-            let r = encoding_rs_io::DecodeReaderBytesBuilder::new().encoding(Some(e)).build(src);
+            let r = encoding_rs_io::DecodeReaderBytesBuilder::new()
+                .encoding(Some(e))
+                .build(src);
             let r = BufReader::with_capacity(256 * 1024, r);
             (Box::new(r), e.decode(head).0)
         }
@@ -331,8 +345,13 @@ where
             Ok(false) => break,
             Ok(true) => {}
             Err(e) => {
-                let at = e.position().map(|p| format!(" near row {}", p.record() + 1)).unwrap_or_default();
-                return Err(FileError::Unreadable(format!("the CSV cannot be decoded{at}: {e}")));
+                let at = e
+                    .position()
+                    .map(|p| format!(" near row {}", p.record() + 1))
+                    .unwrap_or_default();
+                return Err(FileError::Unreadable(format!(
+                    "the CSV cannot be decoded{at}: {e}"
+                )));
             }
         }
         row += 1;
@@ -363,7 +382,14 @@ struct BlankLines<R> {
 
 impl<R: Read> BlankLines<R> {
     fn new(inner: R, delimiter: u8) -> Self {
-        BlankLines { inner, delimiter, in_quotes: false, line_start: true, buf: Vec::new(), pos: 0 }
+        BlankLines {
+            inner,
+            delimiter,
+            in_quotes: false,
+            line_start: true,
+            buf: Vec::new(),
+            pos: 0,
+        }
     }
 
     fn refill(&mut self) -> std::io::Result<bool> {
@@ -442,7 +468,11 @@ fn detect_delimiter(text: &str) -> u8 {
             _ => {}
         }
     }
-    let (best, n) = counts.iter().enumerate().max_by_key(|(i, n)| (**n, usize::MAX - i)).expect("four candidates");
+    let (best, n) = counts
+        .iter()
+        .enumerate()
+        .max_by_key(|(i, n)| (**n, usize::MAX - i))
+        .expect("four candidates");
     if *n == 0 {
         b','
     } else {
@@ -494,11 +524,23 @@ mod tests {
 
     #[test]
     fn format_is_recognised_by_content_not_name() {
-        assert_eq!(rows_of(b"%PDF-1.4 ...").unwrap_err(), FileError::Unsupported("a PDF document".into()));
-        assert!(matches!(rows_of(b"\x89PNG\r\n\x1a\n\0\0").unwrap_err(), FileError::Unsupported(_)));
-        assert!(matches!(rows_of(b"ab\0\0\x01\x02\x03cd").unwrap_err(), FileError::Unsupported(_)));
+        assert_eq!(
+            rows_of(b"%PDF-1.4 ...").unwrap_err(),
+            FileError::Unsupported("a PDF document".into())
+        );
+        assert!(matches!(
+            rows_of(b"\x89PNG\r\n\x1a\n\0\0").unwrap_err(),
+            FileError::Unsupported(_)
+        ));
+        assert!(matches!(
+            rows_of(b"ab\0\0\x01\x02\x03cd").unwrap_err(),
+            FileError::Unsupported(_)
+        ));
         assert_eq!(rows_of(b"").unwrap_err(), FileError::Empty);
-        assert!(matches!(rows_of(b"PK\x03\x04garbage").unwrap_err(), FileError::Unreadable(_)));
+        assert!(matches!(
+            rows_of(b"PK\x03\x04garbage").unwrap_err(),
+            FileError::Unreadable(_)
+        ));
         assert!(matches!(
             rows_of(b"\xD0\xCF\x11\xE0\xA1\xB1\x1A\xE1garbage").unwrap_err(),
             FileError::Unreadable(_)
@@ -507,7 +549,11 @@ mod tests {
 
     #[test]
     fn xlsx_fixture_is_read_from_its_first_visible_sheet() {
-        let bytes = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/whatsapp_ok.xlsx")).unwrap();
+        let bytes = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/whatsapp_ok.xlsx"
+        ))
+        .unwrap();
         let (f, rows) = rows_of(&bytes).unwrap();
         assert_eq!(f, Format::Xlsx);
         assert!(rows.len() > 1);

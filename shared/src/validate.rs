@@ -55,17 +55,26 @@ impl std::str::FromStr for MetadataField {
     type Err = String;
     /// `NAME:TYPE`, as the CLI takes it (`"Cliente VIP:yes_no"`).
     fn from_str(s: &str) -> Result<Self, String> {
-        let (name, kind) = s.rsplit_once(':').ok_or_else(|| format!("'{s}' is not NAME:TYPE"))?;
+        let (name, kind) = s
+            .rsplit_once(':')
+            .ok_or_else(|| format!("'{s}' is not NAME:TYPE"))?;
         let kind = match kind.trim() {
             "text" => MetadataType::Text,
             "paragraph" => MetadataType::Paragraph,
             "yes_no" => MetadataType::YesNo,
-            other => return Err(format!("metadata type '{other}' is not text, paragraph or yes_no")),
+            other => {
+                return Err(format!(
+                    "metadata type '{other}' is not text, paragraph or yes_no"
+                ))
+            }
         };
         if name.trim().is_empty() {
             return Err(format!("'{s}' has no field name"));
         }
-        Ok(MetadataField { name: name.trim().to_string(), kind })
+        Ok(MetadataField {
+            name: name.trim().to_string(),
+            kind,
+        })
     }
 }
 
@@ -135,7 +144,13 @@ pub struct Problem {
 
 impl Problem {
     fn new(row: Option<u64>, column: Option<&str>, code: Code, message: impl Into<String>) -> Self {
-        Problem { row, column: column.map(str::to_string), code, severity: code.severity(), message: message.into() }
+        Problem {
+            row,
+            column: column.map(str::to_string),
+            code,
+            severity: code.severity(),
+            message: message.into(),
+        }
     }
 }
 
@@ -148,7 +163,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_bytes: 100 * 1024 * 1024, max_rows: 1_000_000 }
+        Limits {
+            max_bytes: 100 * 1024 * 1024,
+            max_rows: 1_000_000,
+        }
     }
 }
 
@@ -281,7 +299,11 @@ pub fn validate<R: Read + Seek>(src: R, size: u64, rules: &Rules, sink: &mut dyn
     if size > rules.limits.max_bytes {
         v.file_problem(
             Code::FileTooLarge,
-            format!("the file has {} MB; the limit is {} MB", size / 1_048_576, rules.limits.max_bytes / 1_048_576),
+            format!(
+                "the file has {} MB; the limit is {} MB",
+                size / 1_048_576,
+                rules.limits.max_bytes / 1_048_576
+            ),
         );
         return v.finish(None);
     }
@@ -372,7 +394,10 @@ impl<'a> Validator<'a> {
         if self.rows > self.rules.limits.max_rows {
             self.rows -= 1;
             let max = self.rules.limits.max_rows;
-            self.file_problem(Code::FileTooLarge, format!("the file has more than {max} data rows; split it"));
+            self.file_problem(
+                Code::FileTooLarge,
+                format!("the file has more than {max} data rows; split it"),
+            );
             self.stopped = true;
             return ControlFlow::Break(());
         }
@@ -393,7 +418,10 @@ impl<'a> Validator<'a> {
     }
 
     fn header(&mut self, row: u64, cells: &[Cell<'_>]) -> ControlFlow<()> {
-        let mut names: Vec<String> = cells.iter().map(|c| clean(&c.to_text(), false).trim().to_string()).collect();
+        let mut names: Vec<String> = cells
+            .iter()
+            .map(|c| clean(&c.to_text(), false).trim().to_string())
+            .collect();
         while names.last().is_some_and(|n| n.is_empty()) {
             names.pop();
         }
@@ -403,8 +431,16 @@ impl<'a> Validator<'a> {
         let mut priority = None;
         let params: Vec<usize>;
         if rules.message_column {
-            message = names.iter().skip(1).position(|n| is_named(n, &["message", "mensaje", "texto", "text"])).map(|i| i + 1);
-            priority = names.iter().skip(1).position(|n| is_named(n, &["priority", "prioridad"])).map(|i| i + 1);
+            message = names
+                .iter()
+                .skip(1)
+                .position(|n| is_named(n, &["message", "mensaje", "texto", "text"]))
+                .map(|i| i + 1);
+            priority = names
+                .iter()
+                .skip(1)
+                .position(|n| is_named(n, &["priority", "prioridad"]))
+                .map(|i| i + 1);
             let Some(m) = message else {
                 let msg = "an SMS campaign without a template needs a 'message' column with each row's text";
                 self.report(Problem::new(Some(row), None, Code::MissingColumns, msg));
@@ -447,18 +483,35 @@ impl<'a> Validator<'a> {
             let column = column_name(&names, i);
             match field {
                 Some(f) if metadata.iter().any(|(_, m)| m.name == f.name) => {
-                    let msg = format!("column '{column}' repeats metadata field '{}'; it is ignored", f.name);
-                    self.report(Problem::new(Some(row), Some(&column), Code::UnusedColumn, msg));
+                    let msg = format!(
+                        "column '{column}' repeats metadata field '{}'; it is ignored",
+                        f.name
+                    );
+                    self.report(Problem::new(
+                        Some(row),
+                        Some(&column),
+                        Code::UnusedColumn,
+                        msg,
+                    ));
                 }
                 Some(f) => metadata.push((i, f.clone())),
                 None => {
                     let msg = if rules.metadata.is_empty() {
                         format!("column '{column}' is not a template parameter and the campaign has no metadata fields; it is ignored")
                     } else {
-                        let known: Vec<&str> = rules.metadata.iter().map(|f| f.name.as_str()).collect();
-                        format!("column '{column}' matches no metadata field ({}); it is ignored", known.join(", "))
+                        let known: Vec<&str> =
+                            rules.metadata.iter().map(|f| f.name.as_str()).collect();
+                        format!(
+                            "column '{column}' matches no metadata field ({}); it is ignored",
+                            known.join(", ")
+                        )
                     };
-                    self.report(Problem::new(Some(row), Some(&column), Code::UnusedColumn, msg));
+                    self.report(Problem::new(
+                        Some(row),
+                        Some(&column),
+                        Code::UnusedColumn,
+                        msg,
+                    ));
                 }
             }
         }
@@ -475,7 +528,13 @@ impl<'a> Validator<'a> {
             priority: priority.is_some(),
         };
         self.sink.layout(&layout);
-        self.columns = Some(Columns { names, params, message, priority, metadata });
+        self.columns = Some(Columns {
+            names,
+            params,
+            message,
+            priority,
+            metadata,
+        });
         ControlFlow::Continue(())
     }
 
@@ -486,23 +545,44 @@ impl<'a> Validator<'a> {
         result
     }
 
-    fn check_row_with(&mut self, cols: &Columns, row: u64, cells: &[Cell<'_>]) -> Option<Recipient> {
+    fn check_row_with(
+        &mut self,
+        cols: &Columns,
+        row: u64,
+        cells: &[Cell<'_>],
+    ) -> Option<Recipient> {
         let at = |i: usize| cells.get(i).unwrap_or(&Cell::Empty);
         let whatsapp = self.rules.channel == Channel::Whatsapp;
         let mut ok = true;
 
-        let used = cells.iter().rposition(|c| !c.is_blank()).map_or(0, |i| i + 1);
+        let used = cells
+            .iter()
+            .rposition(|c| !c.is_blank())
+            .map_or(0, |i| i + 1);
         if used > cols.names.len().max(1) {
             let column = column_letter(cols.names.len());
-            let msg = format!("the row has {used} cells but the header has {} columns", cols.names.len());
-            self.report(Problem::new(Some(row), Some(&column), Code::TooManyColumns, msg));
+            let msg = format!(
+                "the row has {used} cells but the header has {} columns",
+                cols.names.len()
+            );
+            self.report(Problem::new(
+                Some(row),
+                Some(&column),
+                Code::TooManyColumns,
+                msg,
+            ));
             ok = false;
         }
 
         let phone_col = column_name(&cols.names, 0);
         let phone = match at(0) {
             c if c.is_blank() => {
-                self.report(Problem::new(Some(row), Some(&phone_col), Code::MissingPhone, "the phone cell is empty"));
+                self.report(Problem::new(
+                    Some(row),
+                    Some(&phone_col),
+                    Code::MissingPhone,
+                    "the phone cell is empty",
+                ));
                 None
             }
             Cell::Number(n) => {
@@ -515,7 +595,12 @@ impl<'a> Validator<'a> {
             }
             Cell::Bool(_) | Cell::Empty => {
                 let msg = "the phone cell holds TRUE/FALSE, not a number";
-                self.report(Problem::new(Some(row), Some(&phone_col), Code::InvalidPhone, msg));
+                self.report(Problem::new(
+                    Some(row),
+                    Some(&phone_col),
+                    Code::InvalidPhone,
+                    msg,
+                ));
                 None
             }
         };
@@ -524,7 +609,13 @@ impl<'a> Validator<'a> {
         let mut params = Vec::with_capacity(cols.params.len());
         for (n, &i) in cols.params.iter().enumerate() {
             let name = column_name(&cols.names, i);
-            match self.text_value(row, &name, at(i), whatsapp, &format!("parameter {{{{{}}}}}", n + 1)) {
+            match self.text_value(
+                row,
+                &name,
+                at(i),
+                whatsapp,
+                &format!("parameter {{{{{}}}}}", n + 1),
+            ) {
                 Some(v) => params.push(v),
                 None => ok = false,
             }
@@ -546,7 +637,12 @@ impl<'a> Validator<'a> {
                 _ => {
                     let name = column_name(&cols.names, i);
                     let msg = format!("priority '{}' is not a whole number", c.to_text());
-                    self.report(Problem::new(Some(row), Some(&name), Code::InvalidParameter, msg));
+                    self.report(Problem::new(
+                        Some(row),
+                        Some(&name),
+                        Code::InvalidParameter,
+                        msg,
+                    ));
                     ok = false;
                     None
                 }
@@ -571,7 +667,12 @@ impl<'a> Validator<'a> {
                             c.to_text(),
                             field.name
                         );
-                        self.report(Problem::new(Some(row), Some(&name), Code::MetadataTypeMismatch, msg));
+                        self.report(Problem::new(
+                            Some(row),
+                            Some(&name),
+                            Code::MetadataTypeMismatch,
+                            msg,
+                        ));
                         ok = false;
                         continue;
                     }
@@ -589,15 +690,33 @@ impl<'a> Validator<'a> {
         if !self.rules.allow_duplicates {
             if let Some(first) = self.seen.get(&phone.digits()) {
                 let msg = format!("{phone} already appears in row {first}");
-                self.report(Problem::new(Some(row), Some(&phone_col), Code::DuplicatePhone, msg));
+                self.report(Problem::new(
+                    Some(row),
+                    Some(&phone_col),
+                    Code::DuplicatePhone,
+                    msg,
+                ));
                 return None;
             }
         }
         self.seen.entry(phone.digits()).or_insert(row);
-        Some(Recipient { row, phone, params, metadata, message, priority })
+        Some(Recipient {
+            row,
+            phone,
+            params,
+            metadata,
+            message,
+            priority,
+        })
     }
 
-    fn phone_result(&mut self, row: u64, col: &str, raw: &str, r: Result<Phone, PhoneError>) -> Option<Phone> {
+    fn phone_result(
+        &mut self,
+        row: u64,
+        col: &str,
+        raw: &str,
+        r: Result<Phone, PhoneError>,
+    ) -> Option<Phone> {
         match r {
             Ok(p) => Some(p),
             Err(e) => {
@@ -609,9 +728,21 @@ impl<'a> Validator<'a> {
     }
 
     /// A parameter or message cell: required, cleaned, and checked against the channel.
-    fn text_value(&mut self, row: u64, col: &str, cell: &Cell<'_>, whatsapp: bool, what: &str) -> Option<String> {
+    fn text_value(
+        &mut self,
+        row: u64,
+        col: &str,
+        cell: &Cell<'_>,
+        whatsapp: bool,
+        what: &str,
+    ) -> Option<String> {
         if cell.is_blank() {
-            self.report(Problem::new(Some(row), Some(col), Code::MissingParameter, format!("{what} is empty")));
+            self.report(Problem::new(
+                Some(row),
+                Some(col),
+                Code::MissingParameter,
+                format!("{what} is empty"),
+            ));
             return None;
         }
         let raw = cell.to_text();
@@ -629,7 +760,12 @@ impl<'a> Validator<'a> {
             };
             if let Some(why) = refusal {
                 let msg = format!("{what} {why}, which WhatsApp refuses in a template parameter");
-                self.report(Problem::new(Some(row), Some(col), Code::InvalidParameter, msg));
+                self.report(Problem::new(
+                    Some(row),
+                    Some(col),
+                    Code::InvalidParameter,
+                    msg,
+                ));
                 return None;
             }
         }
@@ -639,7 +775,11 @@ impl<'a> Validator<'a> {
     fn finish(self, format: Option<Format>) -> Summary {
         let mut me = self;
         if !me.file_error && (me.columns.is_none() || me.rows == me.blank) {
-            let msg = if me.columns.is_none() { "the file has no rows" } else { "the file has a header but no data rows" };
+            let msg = if me.columns.is_none() {
+                "the file has no rows"
+            } else {
+                "the file has a header but no data rows"
+            };
             me.file_problem(Code::EmptyFile, msg);
         }
         let ok = match me.rules.on_invalid_rows {
@@ -666,7 +806,9 @@ pub fn clean(s: &str, keep_newlines: bool) -> String {
         return s.to_string();
     }
     let s = s.replace("\r\n", "\n");
-    s.chars().filter(|&c| !c.is_control() || (keep_newlines && c == '\n')).collect()
+    s.chars()
+        .filter(|&c| !c.is_control() || (keep_newlines && c == '\n'))
+        .collect()
 }
 
 /// Header names compare without case, accents or surrounding spaces.

@@ -2,8 +2,8 @@
 
 use pregon::phone::DefaultCountry;
 use pregon::validate::{
-    validate, Channel, Code, Collect, Limits, MetaValue, MetadataField, MetadataType, OnInvalidRows, Rules, Severity,
-    Status, Summary,
+    validate, Channel, Code, Collect, Limits, MetaValue, MetadataField, MetadataType,
+    OnInvalidRows, Rules, Severity, Status, Summary,
 };
 use std::io::Cursor;
 
@@ -15,12 +15,20 @@ fn rules(params: usize) -> Rules {
 
 fn run(bytes: &[u8], rules: &Rules) -> (Summary, Collect) {
     let mut sink = Collect::default();
-    let s = validate(Cursor::new(bytes.to_vec()), bytes.len() as u64, rules, &mut sink);
+    let s = validate(
+        Cursor::new(bytes.to_vec()),
+        bytes.len() as u64,
+        rules,
+        &mut sink,
+    );
     (s, sink)
 }
 
 fn codes(c: &Collect) -> Vec<(Option<u64>, Option<&str>, Code)> {
-    c.problems.iter().map(|p| (p.row, p.column.as_deref(), p.code)).collect()
+    c.problems
+        .iter()
+        .map(|p| (p.row, p.column.as_deref(), p.code))
+        .collect()
 }
 
 fn fixture(name: &str) -> Vec<u8> {
@@ -73,7 +81,10 @@ fn n(v: f64) -> X {
 #[test]
 fn empty_file_when_no_bytes_or_a_header_without_data() {
     let (sum, c) = run(b"", &rules(0));
-    assert_eq!((sum.status, codes(&c)), (Status::Invalid, vec![(None, None, Code::EmptyFile)]));
+    assert_eq!(
+        (sum.status, codes(&c)),
+        (Status::Invalid, vec![(None, None, Code::EmptyFile)])
+    );
     let (sum, c) = run(b"phone,name\n\n\n", &rules(1));
     assert_eq!(sum.status, Status::Invalid);
     assert_eq!(codes(&c), vec![(None, None, Code::EmptyFile)]);
@@ -91,7 +102,12 @@ fn unsupported_format_for_images_pdfs_archives_and_binaries() {
     ] {
         let (sum, c) = run(&bytes, &rules(0));
         assert_eq!(sum.status, Status::Invalid);
-        assert_eq!(codes(&c), vec![(None, None, Code::UnsupportedFormat)], "{:?}", &bytes[..4]);
+        assert_eq!(
+            codes(&c),
+            vec![(None, None, Code::UnsupportedFormat)],
+            "{:?}",
+            &bytes[..4]
+        );
     }
 }
 
@@ -100,7 +116,8 @@ fn unsupported_format_for_a_zip_that_is_not_a_workbook() {
     let mut buf = Cursor::new(Vec::new());
     {
         let mut z = zip::ZipWriter::new(&mut buf);
-        z.start_file("notes.txt", zip::write::SimpleFileOptions::default()).unwrap();
+        z.start_file("notes.txt", zip::write::SimpleFileOptions::default())
+            .unwrap();
         std::io::Write::write_all(&mut z, b"hello").unwrap();
         z.finish().unwrap();
     }
@@ -111,11 +128,20 @@ fn unsupported_format_for_a_zip_that_is_not_a_workbook() {
 #[test]
 fn file_too_large_over_the_byte_or_row_limit() {
     let mut r = rules(0);
-    r.limits = Limits { max_bytes: 10, max_rows: 1_000_000 };
+    r.limits = Limits {
+        max_bytes: 10,
+        max_rows: 1_000_000,
+    };
     let (sum, c) = run(b"phone\n56962000001\n", &r);
-    assert_eq!((sum.status, codes(&c)), (Status::Invalid, vec![(None, None, Code::FileTooLarge)]));
+    assert_eq!(
+        (sum.status, codes(&c)),
+        (Status::Invalid, vec![(None, None, Code::FileTooLarge)])
+    );
 
-    r.limits = Limits { max_bytes: 1 << 20, max_rows: 2 };
+    r.limits = Limits {
+        max_bytes: 1 << 20,
+        max_rows: 2,
+    };
     let (sum, c) = run(b"phone\n56962000001\n56962000002\n56962000003\n", &r);
     assert_eq!(codes(&c), vec![(None, None, Code::FileTooLarge)]);
     assert_eq!(sum.rows, 2);
@@ -134,23 +160,39 @@ fn unreadable_file_for_a_corrupt_workbook() {
 #[test]
 fn missing_phone_for_an_empty_phone_cell() {
     let (_, c) = run(b"phone,name\n,Luis\n", &rules(1));
-    assert_eq!(codes(&c), vec![(Some(2), Some("phone"), Code::MissingPhone)]);
+    assert_eq!(
+        codes(&c),
+        vec![(Some(2), Some("phone"), Code::MissingPhone)]
+    );
 }
 
 #[test]
 fn invalid_phone_by_libphonenumber_rules() {
-    let (sum, c) = run(b"phone,name\n+56 9 0000 0000,Juan\n56962000001,Ana\n12345,Eva\n", &rules(1));
+    let (sum, c) = run(
+        b"phone,name\n+56 9 0000 0000,Juan\n56962000001,Ana\n12345,Eva\n",
+        &rules(1),
+    );
     assert_eq!(
         codes(&c),
-        vec![(Some(2), Some("phone"), Code::InvalidPhone), (Some(4), Some("phone"), Code::InvalidPhone)]
+        vec![
+            (Some(2), Some("phone"), Code::InvalidPhone),
+            (Some(4), Some("phone"), Code::InvalidPhone)
+        ]
     );
     assert_eq!((sum.valid_rows, sum.invalid_rows), (1, 2));
-    assert!(c.problems[0].message.contains("+56 9 0000 0000"), "{}", c.problems[0].message);
+    assert!(
+        c.problems[0].message.contains("+56 9 0000 0000"),
+        "{}",
+        c.problems[0].message
+    );
 }
 
 #[test]
 fn phones_are_normalised_to_e164_with_the_default_country() {
-    let (sum, c) = run(b"phone\n+56 9 6200-0001\n(9) 6200.0002\n56962000003\n", &rules(0));
+    let (sum, c) = run(
+        b"phone\n+56 9 6200-0001\n(9) 6200.0002\n56962000003\n",
+        &rules(0),
+    );
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
     let phones: Vec<String> = c.recipients.iter().map(|r| r.phone.e164()).collect();
     assert_eq!(phones, ["+56962000001", "+56962000002", "+56962000003"]);
@@ -158,7 +200,10 @@ fn phones_are_normalised_to_e164_with_the_default_country() {
 
 #[test]
 fn excel_number_cells_are_read_as_integer_digits() {
-    let bytes = xlsx(&[vec![s("phone"), s("name")], vec![n(56962000001.0), s("Ana")]]);
+    let bytes = xlsx(&[
+        vec![s("phone"), s("name")],
+        vec![n(56962000001.0), s("Ana")],
+    ]);
     let (sum, c) = run(&bytes, &rules(1));
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
     assert_eq!(c.recipients[0].phone.e164(), "+56962000001");
@@ -167,7 +212,10 @@ fn excel_number_cells_are_read_as_integer_digits() {
 #[test]
 fn scientific_notation_text_is_rejected_because_digits_were_lost() {
     let (_, c) = run(b"phone\n5.69620E+10\n", &rules(0));
-    assert_eq!(codes(&c), vec![(Some(2), Some("phone"), Code::InvalidPhone)]);
+    assert_eq!(
+        codes(&c),
+        vec![(Some(2), Some("phone"), Code::InvalidPhone)]
+    );
     assert!(c.problems[0].message.contains("scientific notation"));
 }
 
@@ -175,22 +223,38 @@ fn scientific_notation_text_is_rejected_because_digits_were_lost() {
 fn duplicate_phone_names_the_first_row_unless_duplicates_are_allowed() {
     let csv = b"phone,name\n56962000001,Ana\n+56 9 6200 0001,Ana otra vez\n";
     let (sum, c) = run(csv, &rules(1));
-    assert_eq!(codes(&c), vec![(Some(3), Some("phone"), Code::DuplicatePhone)]);
-    assert!(c.problems[0].message.contains("row 2"), "{}", c.problems[0].message);
+    assert_eq!(
+        codes(&c),
+        vec![(Some(3), Some("phone"), Code::DuplicatePhone)]
+    );
+    assert!(
+        c.problems[0].message.contains("row 2"),
+        "{}",
+        c.problems[0].message
+    );
     assert_eq!(sum.unique_phones, 1);
 
     let mut r = rules(1);
     r.allow_duplicates = true;
     let (sum, c) = run(csv, &r);
-    assert_eq!((sum.status, sum.valid_rows, c.problems.len()), (Status::Valid, 2, 0));
+    assert_eq!(
+        (sum.status, sum.valid_rows, c.problems.len()),
+        (Status::Valid, 2, 0)
+    );
 }
 
 #[test]
 fn missing_parameter_for_an_empty_parameter_cell() {
-    let (_, c) = run(b"phone,name,amount\n56962000001,,100\n56962000002,Ana,  \n", &rules(2));
+    let (_, c) = run(
+        b"phone,name,amount\n56962000001,,100\n56962000002,Ana,  \n",
+        &rules(2),
+    );
     assert_eq!(
         codes(&c),
-        vec![(Some(2), Some("name"), Code::MissingParameter), (Some(3), Some("amount"), Code::MissingParameter)]
+        vec![
+            (Some(2), Some("name"), Code::MissingParameter),
+            (Some(3), Some("amount"), Code::MissingParameter)
+        ]
     );
     assert!(c.problems[0].message.contains("{{1}}"));
 }
@@ -204,20 +268,32 @@ fn invalid_parameter_for_what_whatsapp_refuses() {
     let (sum, c) = run(csv.as_bytes(), &rules(1));
     assert_eq!(
         codes(&c),
-        (2..=5).map(|r| (Some(r), Some("p"), Code::InvalidParameter)).collect::<Vec<_>>()
+        (2..=5)
+            .map(|r| (Some(r), Some("p"), Code::InvalidParameter))
+            .collect::<Vec<_>>()
     );
     assert_eq!(sum.valid_rows, 1, "four spaces in a row are still accepted");
 
     let mut sms = rules(1);
     sms.channel = Channel::Sms;
     let (sum, _) = run(csv.as_bytes(), &sms);
-    assert_eq!(sum.valid_rows, 5, "SMS text may have line breaks and long runs of spaces");
+    assert_eq!(
+        sum.valid_rows, 5,
+        "SMS text may have line breaks and long runs of spaces"
+    );
 }
 
 #[test]
 fn too_many_columns_when_a_row_has_more_cells_than_the_header() {
-    let (_, c) = run(b"phone,name\n56962000001,Ana,extra\n56962000002,Eva,,\n", &rules(1));
-    assert_eq!(codes(&c), vec![(Some(2), Some("C"), Code::TooManyColumns)], "trailing empty cells are not extra");
+    let (_, c) = run(
+        b"phone,name\n56962000001,Ana,extra\n56962000002,Eva,,\n",
+        &rules(1),
+    );
+    assert_eq!(
+        codes(&c),
+        vec![(Some(2), Some("C"), Code::TooManyColumns)],
+        "trailing empty cells are not extra"
+    );
 }
 
 #[test]
@@ -231,14 +307,29 @@ fn missing_columns_when_the_header_has_fewer_parameters_than_the_template() {
 #[test]
 fn metadata_type_mismatch_for_a_yes_no_cell_that_is_not_yes_or_no() {
     let mut r = rules(0);
-    r.metadata = vec![MetadataField { name: "Cliente VIP".into(), kind: MetadataType::YesNo }];
+    r.metadata = vec![MetadataField {
+        name: "Cliente VIP".into(),
+        kind: MetadataType::YesNo,
+    }];
     let csv = "phone,Cliente VIP\n56962000001,sí\n56962000002,0\n56962000003,TRUE\n56962000004,quizás\n56962000005,\n";
     let (sum, c) = run(csv.as_bytes(), &r);
-    assert_eq!(codes(&c), vec![(Some(5), Some("Cliente VIP"), Code::MetadataTypeMismatch)]);
-    let values: Vec<Option<MetaValue>> = c.recipients.iter().map(|r| r.metadata[0].1.clone()).collect();
+    assert_eq!(
+        codes(&c),
+        vec![(Some(5), Some("Cliente VIP"), Code::MetadataTypeMismatch)]
+    );
+    let values: Vec<Option<MetaValue>> = c
+        .recipients
+        .iter()
+        .map(|r| r.metadata[0].1.clone())
+        .collect();
     assert_eq!(
         values,
-        vec![Some(MetaValue::YesNo(true)), Some(MetaValue::YesNo(false)), Some(MetaValue::YesNo(true)), None]
+        vec![
+            Some(MetaValue::YesNo(true)),
+            Some(MetaValue::YesNo(false)),
+            Some(MetaValue::YesNo(true)),
+            None
+        ]
     );
     assert_eq!(sum.valid_rows, 4);
 }
@@ -247,44 +338,74 @@ fn metadata_type_mismatch_for_a_yes_no_cell_that_is_not_yes_or_no() {
 fn metadata_columns_link_by_name_ignoring_case_accents_and_spaces() {
     let mut r = rules(1);
     r.metadata = vec![
-        MetadataField { name: "Segmento".into(), kind: MetadataType::Text },
-        MetadataField { name: "Región".into(), kind: MetadataType::Text },
+        MetadataField {
+            name: "Segmento".into(),
+            kind: MetadataType::Text,
+        },
+        MetadataField {
+            name: "Región".into(),
+            kind: MetadataType::Text,
+        },
     ];
-    let (sum, c) = run(" Phone ,name,  REGION , segmento \n56962000001,Ana,Norte,Oro\n".as_bytes(), &r);
+    let (sum, c) = run(
+        " Phone ,name,  REGION , segmento \n56962000001,Ana,Norte,Oro\n".as_bytes(),
+        &r,
+    );
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
     assert_eq!(c.layout.metadata, ["Segmento", "Región"]);
     let rec = &c.recipients[0];
-    assert_eq!(rec.metadata[0], ("Región".to_string(), Some(MetaValue::Text("Norte".into()))));
-    assert_eq!(rec.metadata[1], ("Segmento".to_string(), Some(MetaValue::Text("Oro".into()))));
+    assert_eq!(
+        rec.metadata[0],
+        ("Región".to_string(), Some(MetaValue::Text("Norte".into())))
+    );
+    assert_eq!(
+        rec.metadata[1],
+        ("Segmento".to_string(), Some(MetaValue::Text("Oro".into())))
+    );
 }
 
 #[test]
 fn unused_column_is_only_a_warning() {
     let (sum, c) = run(b"phone,name,Notas\n56962000001,Ana,hola\n", &rules(1));
     assert_eq!(sum.status, Status::Valid);
-    assert_eq!(codes(&c), vec![(Some(1), Some("Notas"), Code::UnusedColumn)]);
+    assert_eq!(
+        codes(&c),
+        vec![(Some(1), Some("Notas"), Code::UnusedColumn)]
+    );
     assert_eq!(c.problems[0].severity, Severity::Warning);
     assert_eq!((sum.errors, sum.warnings), (0, 1));
 }
 
 #[test]
 fn fully_blank_rows_are_skipped_and_counted() {
-    let (sum, c) = run(b"phone,name\n56962000001,Ana\n,\n   ,  \n\n56962000002,Eva\n", &rules(1));
+    let (sum, c) = run(
+        b"phone,name\n56962000001,Ana\n,\n   ,  \n\n56962000002,Eva\n",
+        &rules(1),
+    );
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
     assert_eq!((sum.rows, sum.valid_rows, sum.blank_rows), (5, 2, 3));
-    assert_eq!(c.recipients.iter().map(|r| r.row).collect::<Vec<_>>(), [2, 6]);
+    assert_eq!(
+        c.recipients.iter().map(|r| r.row).collect::<Vec<_>>(),
+        [2, 6]
+    );
 }
 
 #[test]
 fn control_characters_are_stripped_and_other_unicode_kept() {
-    let (_, c) = run("phone,name\n56962000001,Ma\u{7}ría 😀 Ñuñoa\u{1b}\n".as_bytes(), &rules(1));
+    let (_, c) = run(
+        "phone,name\n56962000001,Ma\u{7}ría 😀 Ñuñoa\u{1b}\n".as_bytes(),
+        &rules(1),
+    );
     assert_eq!(c.recipients[0].params, ["María 😀 Ñuñoa"]);
 }
 
 #[test]
 fn on_invalid_rows_reject_makes_any_row_error_invalid() {
     let (sum, _) = run(b"phone,name\n56962000001,Ana\n56962000002,\n", &rules(1));
-    assert_eq!((sum.status, sum.valid_rows, sum.invalid_rows), (Status::Invalid, 1, 1));
+    assert_eq!(
+        (sum.status, sum.valid_rows, sum.invalid_rows),
+        (Status::Invalid, 1, 1)
+    );
 }
 
 #[test]
@@ -292,10 +413,17 @@ fn on_invalid_rows_skip_reports_bad_rows_and_keeps_the_rest() {
     let mut r = rules(1);
     r.on_invalid_rows = OnInvalidRows::Skip;
     let (sum, c) = run(b"phone,name\n56962000001,Ana\n56962000002,\n", &r);
-    assert_eq!((sum.status, sum.valid_rows, sum.invalid_rows), (Status::Valid, 1, 1));
+    assert_eq!(
+        (sum.status, sum.valid_rows, sum.invalid_rows),
+        (Status::Valid, 1, 1)
+    );
     assert_eq!(c.recipients.len(), 1);
     let (sum, _) = run(b"phone,name\n56962000002,\n", &r);
-    assert_eq!(sum.status, Status::Invalid, "nothing left to send is invalid");
+    assert_eq!(
+        sum.status,
+        Status::Invalid,
+        "nothing left to send is invalid"
+    );
 }
 
 #[test]
@@ -343,20 +471,107 @@ fn fixture_sms_per_row_text_uses_message_and_priority_columns() {
     r.message_column = true;
     let (sum, c) = run(&fixture("sms_per_row_text.csv"), &r);
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
-    assert_eq!(c.recipients[0].message.as_deref(), Some("Su cuota vence mañana"));
-    assert_eq!(c.recipients.iter().map(|r| r.priority).collect::<Vec<_>>(), [Some(5), Some(9), Some(1)]);
+    assert_eq!(
+        c.recipients[0].message.as_deref(),
+        Some("Su cuota vence mañana")
+    );
+    assert_eq!(
+        c.recipients.iter().map(|r| r.priority).collect::<Vec<_>>(),
+        [Some(5), Some(9), Some(1)]
+    );
 }
 
 #[test]
 fn fixture_whatsapp_xlsx_is_valid_with_its_metadata_linked() {
     let mut r = rules(2);
     r.metadata = vec![
-        MetadataField { name: "Segmento".into(), kind: MetadataType::Text },
-        MetadataField { name: "Cliente VIP".into(), kind: MetadataType::YesNo },
+        MetadataField {
+            name: "Segmento".into(),
+            kind: MetadataType::Text,
+        },
+        MetadataField {
+            name: "Cliente VIP".into(),
+            kind: MetadataType::YesNo,
+        },
     ];
     let (sum, c) = run(&fixture("whatsapp_ok.xlsx"), &r);
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
     assert!(sum.valid_rows >= 3);
     assert_eq!(c.layout.metadata, ["Segmento", "Cliente VIP"]);
-    assert!(c.recipients.iter().all(|r| r.phone.e164().starts_with("+5")));
+    assert!(c
+        .recipients
+        .iter()
+        .all(|r| r.phone.e164().starts_with("+5")));
+}
+
+fn ods(rows: &[&[&str]]) -> Vec<u8> {
+    use std::io::Write;
+    let mut body = String::new();
+    for row in rows {
+        body.push_str("<table:table-row>");
+        for cell in *row {
+            if cell.parse::<f64>().is_ok() {
+                body.push_str(&format!(
+                    r#"<table:table-cell office:value-type="float" office:value="{cell}"><text:p>{cell}</text:p></table:table-cell>"#
+                ));
+            } else {
+                body.push_str(&format!(r#"<table:table-cell office:value-type="string"><text:p>{cell}</text:p></table:table-cell>"#));
+            }
+        }
+        body.push_str("</table:table-row>");
+    }
+    let content = format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2"><office:body><office:spreadsheet><table:table table:name="Hoja1">{body}</table:table></office:spreadsheet></office:body></office:document-content>"#
+    );
+    let mut buf = Cursor::new(Vec::new());
+    {
+        let mut z = zip::ZipWriter::new(&mut buf);
+        let stored = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Stored);
+        z.start_file("mimetype", stored).unwrap();
+        z.write_all(b"application/vnd.oasis.opendocument.spreadsheet")
+            .unwrap();
+        z.start_file("content.xml", zip::write::SimpleFileOptions::default())
+            .unwrap();
+        z.write_all(content.as_bytes()).unwrap();
+        z.start_file(
+            "META-INF/manifest.xml",
+            zip::write::SimpleFileOptions::default(),
+        )
+        .unwrap();
+        z.write_all(br#"<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0"><manifest:file-entry manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/><manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/></manifest:manifest>"#).unwrap();
+        z.finish().unwrap();
+    }
+    buf.into_inner()
+}
+
+#[test]
+fn ods_workbooks_are_read_like_xlsx() {
+    let bytes = ods(&[
+        &["phone", "name"],
+        &["56962000001", "Ana"],
+        &["", "Sin teléfono"],
+    ]);
+    let (sum, c) = run(&bytes, &rules(1));
+    assert_eq!(sum.format, Some(pregon::spreadsheet::Format::Ods));
+    assert_eq!(
+        codes(&c),
+        vec![(Some(3), Some("phone"), Code::MissingPhone)]
+    );
+    assert_eq!(c.recipients[0].phone.e164(), "+56962000001");
+    assert_eq!(c.recipients[0].params, ["Ana"]);
+}
+
+#[test]
+fn a_workbook_named_csv_or_a_csv_named_xlsx_is_read_by_its_content() {
+    // There is no file name anywhere in the API: the same bytes give the same answer.
+    let csv = b"phone,name\n56962000001,Ana\n";
+    let (sum, _) = run(csv, &rules(1));
+    assert_eq!(sum.format, Some(pregon::spreadsheet::Format::Csv));
+    let x = xlsx(&[
+        vec![s("phone"), s("name")],
+        vec![n(56962000001.0), s("Ana")],
+    ]);
+    let (sum, _) = run(&x, &rules(1));
+    assert_eq!(sum.format, Some(pregon::spreadsheet::Format::Xlsx));
 }

@@ -18,7 +18,9 @@ pub struct Stack {
 }
 
 pub fn fixture(name: &str) -> Vec<u8> {
-    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/tests/data").join(name);
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/tests/data")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -26,9 +28,14 @@ impl Stack {
     pub async fn connect() -> Stack {
         let path = std::env::var("PREGON_STACK_FILE")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/local/stack.json"));
+            .unwrap_or_else(|_| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.cache/local/stack.json")
+            });
         let text = std::fs::read_to_string(&path).unwrap_or_else(|_| {
-            panic!("no local stack at {}: run the tests with `make test`, or start `make up` first", path.display())
+            panic!(
+                "no local stack at {}: run the tests with `make test`, or start `make up` first",
+                path.display()
+            )
         });
         let info: Value = serde_json::from_str(&text).expect("stack.json");
         std::env::set_var("AWS_ACCESS_KEY_ID", "local");
@@ -37,17 +44,39 @@ impl Stack {
         let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let e = |k: &str| info["endpoints"][k].as_str().unwrap().to_string();
         let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-            aws_sdk_dynamodb::config::Builder::from(&shared).endpoint_url(e("dynamodb")).build(),
+            aws_sdk_dynamodb::config::Builder::from(&shared)
+                .endpoint_url(e("dynamodb"))
+                .build(),
         );
         let s3 = aws_sdk_s3::Client::from_conf(
-            aws_sdk_s3::config::Builder::from(&shared).endpoint_url(e("s3")).force_path_style(true).build(),
+            aws_sdk_s3::config::Builder::from(&shared)
+                .endpoint_url(e("s3"))
+                .force_path_style(true)
+                .build(),
         );
-        let sqs = aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&shared).endpoint_url(e("sqs")).build());
+        let sqs = aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&shared)
+                .endpoint_url(e("sqs"))
+                .build(),
+        );
         let secrets = aws_sdk_secretsmanager::Client::from_conf(
-            aws_sdk_secretsmanager::config::Builder::from(&shared).endpoint_url(e("secretsmanager")).build(),
+            aws_sdk_secretsmanager::config::Builder::from(&shared)
+                .endpoint_url(e("secretsmanager"))
+                .build(),
         );
-        let store = pregon_aws::store::Store::new(dynamodb.clone(), info["table"].as_str().unwrap().to_string());
-        Stack { info, http: reqwest::Client::new(), dynamodb, s3, sqs, secrets, store }
+        let store = pregon_aws::store::Store::new(
+            dynamodb.clone(),
+            info["table"].as_str().unwrap().to_string(),
+        );
+        Stack {
+            info,
+            http: reqwest::Client::new(),
+            dynamodb,
+            s3,
+            sqs,
+            secrets,
+            store,
+        }
     }
 
     pub fn api(&self, path: &str) -> String {
@@ -66,8 +95,15 @@ impl Stack {
     pub async fn tenant(&self) -> Tenant<'_> {
         let id = pregon::model::new_id("ten");
         let key = pregon::auth::new_api_key();
-        self.store.create_tenant(&id, "test tenant", &pregon::auth::key_hash(&key)).await.unwrap();
-        Tenant { stack: self, id, key }
+        self.store
+            .create_tenant(&id, "test tenant", &pregon::auth::key_hash(&key))
+            .await
+            .unwrap();
+        Tenant {
+            stack: self,
+            id,
+            key,
+        }
     }
 
     /// Waits until the upload queue has nothing waiting or in flight.
@@ -84,9 +120,12 @@ impl Stack {
                 .unwrap()
                 .attributes
                 .unwrap_or_default();
-            let n = |k: aws_sdk_sqs::types::QueueAttributeName| a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+            let n = |k: aws_sdk_sqs::types::QueueAttributeName| {
+                a.get(&k).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            };
             if n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessages) == 0
-                && n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible) == 0
+                && n(aws_sdk_sqs::types::QueueAttributeName::ApproximateNumberOfMessagesNotVisible)
+                    == 0
             {
                 return;
             }
@@ -102,7 +141,11 @@ impl Stack {
 
     /// How many recipient items exist for a campaign in a generation (all shards).
     pub async fn recipient_count(&self, tenant: &str, campaign: &str, gen: u32) -> usize {
-        self.store.recipients(tenant, campaign, gen).await.unwrap().len()
+        self.store
+            .recipients(tenant, campaign, gen)
+            .await
+            .unwrap()
+            .len()
     }
 
     pub async fn set_status(&self, tenant: &str, campaign: &str, status: &str) {
@@ -134,7 +177,11 @@ pub struct Reply {
 
 impl Tenant<'_> {
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
-        let mut req = self.stack.http.request(method, self.stack.api(path)).bearer_auth(&self.key);
+        let mut req = self
+            .stack
+            .http
+            .request(method, self.stack.api(path))
+            .bearer_auth(&self.key);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -190,24 +237,40 @@ impl Tenant<'_> {
             if st != "awaiting_file" && st != "validating" {
                 return c.body;
             }
-            assert!(Instant::now() < deadline, "campaign {id} still {st} after 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "campaign {id} still {st} after 60 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
 
     /// Uploads through a fresh pre-signed URL and waits for the verdict.
     pub async fn upload(&self, id: &str, bytes: Vec<u8>) -> Value {
-        let before = self.stack.campaign_item(&self.id, id).await.and_then(|c| c.validated_at);
-        let u = self.post(&format!("/v1/campaigns/{id}/upload"), json!({})).await;
+        let before = self
+            .stack
+            .campaign_item(&self.id, id)
+            .await
+            .and_then(|c| c.validated_at);
+        let u = self
+            .post(&format!("/v1/campaigns/{id}/upload"), json!({}))
+            .await;
         assert_eq!(u.status, 200, "{}", u.body);
-        self.put(u.body["upload_url"].as_str().unwrap(), bytes).await;
+        self.put(u.body["upload_url"].as_str().unwrap(), bytes)
+            .await;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let c = self.stack.campaign_item(&self.id, id).await.unwrap();
-            if c.validated_at.is_some() && c.validated_at != before && c.status.as_str() != "validating" {
+            if c.validated_at.is_some()
+                && c.validated_at != before
+                && c.status.as_str() != "validating"
+            {
                 return self.get(&format!("/v1/campaigns/{id}")).await.body;
             }
-            assert!(Instant::now() < deadline, "upload to {id} not validated after 60 s");
+            assert!(
+                Instant::now() < deadline,
+                "upload to {id} not validated after 60 s"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

@@ -8,7 +8,12 @@ async fn unauthenticated_or_unknown_keys_get_401_and_change_nothing() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     let body = json!({"name":"x","channel":"sms","account_id":"acc_x","consent_confirmed":true});
-    for auth in [None, Some("Bearer pgn_nope".to_string()), Some(format!("Bearer pgn_{}", "0".repeat(64))), Some(t.key.clone())] {
+    for auth in [
+        None,
+        Some("Bearer pgn_nope".to_string()),
+        Some(format!("Bearer pgn_{}", "0".repeat(64))),
+        Some(t.key.clone()),
+    ] {
         let mut req = stack.http.post(stack.api("/v1/campaigns")).json(&body);
         if let Some(a) = &auth {
             req = req.header("authorization", a);
@@ -34,12 +39,30 @@ async fn malformed_requests_get_400_naming_each_bad_field_and_change_nothing() {
         .unwrap();
     assert_eq!(bad_json.status().as_u16(), 400);
 
-    let r = t.post("/v1/campaigns", json!({"name":"", "channel":"fax", "wait_for_reply_hours": 48})).await;
+    let r = t
+        .post(
+            "/v1/campaigns",
+            json!({"name":"", "channel":"fax", "wait_for_reply_hours": 48}),
+        )
+        .await;
     assert_eq!(r.status, 400);
-    let mut fields: Vec<String> =
-        r.body["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap().to_string()).collect();
+    let mut fields: Vec<String> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap().to_string())
+        .collect();
     fields.sort();
-    assert_eq!(fields, ["account_id", "channel", "consent_confirmed", "name", "wait_for_reply_hours"]);
+    assert_eq!(
+        fields,
+        [
+            "account_id",
+            "channel",
+            "consent_confirmed",
+            "name",
+            "wait_for_reply_hours"
+        ]
+    );
 
     let no_consent = t.whatsapp_campaign(json!({})).await; // a valid account and template exist now
     let r = t
@@ -49,11 +72,21 @@ async fn malformed_requests_get_400_naming_each_bad_field_and_change_nothing() {
                    "consent_confirmed":false}),
         )
         .await;
-    assert_eq!((r.status, r.body["fields"][0]["field"].as_str()), (400, Some("consent_confirmed")));
+    assert_eq!(
+        (r.status, r.body["fields"][0]["field"].as_str()),
+        (400, Some("consent_confirmed"))
+    );
 
     let r = t.post("/v1/campaigns", json!({"name":"x","channel":"whatsapp","account_id":"acc_none","template_id":"tpl_none","consent_confirmed":true})).await;
     assert_eq!(r.status, 400);
-    assert_eq!(t.get("/v1/campaigns").await.body["items"].as_array().unwrap().len(), 1, "only the valid one exists");
+    assert_eq!(
+        t.get("/v1/campaigns").await.body["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "only the valid one exists"
+    );
 }
 
 #[tokio::test]
@@ -65,18 +98,52 @@ async fn tenant_b_gets_404_for_tenant_a_campaign_and_cannot_upload_into_it() {
     let id = c["id"].as_str().unwrap();
 
     assert_eq!(b.get(&format!("/v1/campaigns/{id}")).await.status, 404);
-    assert_eq!(b.post(&format!("/v1/campaigns/{id}/upload"), json!({})).await.status, 404);
-    assert_eq!(b.get(&format!("/v1/accounts/{}", c["account_id"].as_str().unwrap())).await.status, 404);
-    assert_eq!(b.get(&format!("/v1/templates/{}", c["template_id"].as_str().unwrap())).await.status, 404);
+    assert_eq!(
+        b.post(&format!("/v1/campaigns/{id}/upload"), json!({}))
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        b.get(&format!(
+            "/v1/accounts/{}",
+            c["account_id"].as_str().unwrap()
+        ))
+        .await
+        .status,
+        404
+    );
+    assert_eq!(
+        b.get(&format!(
+            "/v1/templates/{}",
+            c["template_id"].as_str().unwrap()
+        ))
+        .await
+        .status,
+        404
+    );
     assert_eq!(b.get("/v1/campaigns").await.body["items"], json!([]));
     // A campaign of B's cannot be made on A's account.
-    let r = b.post("/v1/campaigns", json!({"name":"x","channel":"whatsapp","account_id":c["account_id"],
-        "template_id":c["template_id"],"consent_confirmed":true})).await;
+    let r = b
+        .post(
+            "/v1/campaigns",
+            json!({"name":"x","channel":"whatsapp","account_id":c["account_id"],
+        "template_id":c["template_id"],"consent_confirmed":true}),
+        )
+        .await;
     assert_eq!(r.status, 400);
 
     // An object under B's prefix naming A's campaign id changes nothing for A.
     let key = format!("uploads/{}/{id}/spreadsheet", b.id);
-    stack.s3.put_object().bucket(stack.bucket()).key(&key).body(b"phone\n56962000001\n".to_vec().into()).send().await.unwrap();
+    stack
+        .s3
+        .put_object()
+        .bucket(stack.bucket())
+        .key(&key)
+        .body(b"phone\n56962000001\n".to_vec().into())
+        .send()
+        .await
+        .unwrap();
     stack.drain_uploads().await;
     let after = a.get(&format!("/v1/campaigns/{id}")).await;
     assert_eq!(after.body["status"], "awaiting_file");
@@ -87,20 +154,38 @@ async fn account_credentials_go_to_secrets_manager_and_are_never_returned() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     let r = t
-        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","rate":10,
-            "credentials":{"account_sid":"AC123","auth_token":"very-secret-token"}}))
+        .post(
+            "/v1/accounts",
+            json!({"provider":"twilio","channel":"sms","sender":"+15550002222","rate":10,
+            "credentials":{"account_sid":"AC123","auth_token":"very-secret-token"}}),
+        )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
     assert_eq!(r.body["credentials"], "stored");
-    let shown = t.get(&format!("/v1/accounts/{}", r.body["id"].as_str().unwrap())).await;
+    let shown = t
+        .get(&format!("/v1/accounts/{}", r.body["id"].as_str().unwrap()))
+        .await;
     assert!(!shown.body.to_string().contains("very-secret-token"));
     assert!(!shown.body.to_string().contains("arn:"));
 
-    let item: pregon::model::Account =
-        stack.store.get(pregon::keys::account(&t.id, r.body["id"].as_str().unwrap())).await.unwrap().unwrap();
+    let item: pregon::model::Account = stack
+        .store
+        .get(pregon::keys::account(&t.id, r.body["id"].as_str().unwrap()))
+        .await
+        .unwrap()
+        .unwrap();
     let arn = item.credentials_secret_arn.expect("secret reference");
-    let secret = stack.secrets.get_secret_value().secret_id(arn).send().await.unwrap();
-    assert!(secret.secret_string().unwrap().contains("very-secret-token"));
+    let secret = stack
+        .secrets
+        .get_secret_value()
+        .secret_id(arn)
+        .send()
+        .await
+        .unwrap();
+    assert!(secret
+        .secret_string()
+        .unwrap()
+        .contains("very-secret-token"));
 }
 
 #[tokio::test]
@@ -109,10 +194,20 @@ async fn campaigns_list_newest_first_filtered_and_paginated() {
     let t = stack.tenant().await;
     let mut ids = Vec::new();
     for dept in ["cobranza", "ventas", "cobranza"] {
-        ids.push(t.whatsapp_campaign(json!({"department": dept})).await["id"].as_str().unwrap().to_string());
+        ids.push(
+            t.whatsapp_campaign(json!({"department": dept})).await["id"]
+                .as_str()
+                .unwrap()
+                .to_string(),
+        );
     }
     let all = t.get("/v1/campaigns").await.body;
-    let listed: Vec<&str> = all["items"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+    let listed: Vec<&str> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
     assert_eq!(listed, [ids[2].as_str(), ids[1].as_str(), ids[0].as_str()]);
 
     let cobranza = t.get("/v1/campaigns?department=cobranza").await.body;
@@ -121,10 +216,16 @@ async fn campaigns_list_newest_first_filtered_and_paginated() {
     let page1 = t.get("/v1/campaigns?limit=2").await.body;
     assert_eq!(page1["items"].as_array().unwrap().len(), 2);
     let cursor = page1["next_cursor"].as_str().unwrap();
-    let page2 = t.get(&format!("/v1/campaigns?limit=2&cursor={cursor}")).await.body;
+    let page2 = t
+        .get(&format!("/v1/campaigns?limit=2&cursor={cursor}"))
+        .await
+        .body;
     assert_eq!(page2["items"][0]["id"], ids[0].as_str());
 
-    assert_eq!(t.get("/v1/campaigns?status=loaded").await.body["items"], json!([]));
+    assert_eq!(
+        t.get("/v1/campaigns?status=loaded").await.body["items"],
+        json!([])
+    );
     assert_eq!(t.get("/v1/campaigns?status=nope").await.status, 400);
 }
 
@@ -132,14 +233,32 @@ async fn campaigns_list_newest_first_filtered_and_paginated() {
 async fn templates_count_their_parameters_and_give_the_sheet_layout() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
-    let r = t.post("/v1/templates", json!({"name":"aviso","channel":"whatsapp","language":"es","category":"UTILITY",
-        "body":"Hola {{1}}, vence {{2}} por {{3}}"})).await;
+    let r = t
+        .post(
+            "/v1/templates",
+            json!({"name":"aviso","channel":"whatsapp","language":"es","category":"UTILITY",
+        "body":"Hola {{1}}, vence {{2}} por {{3}}"}),
+        )
+        .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body["params"], 3);
-    let sheet = t.get(&format!("/v1/templates/{}/sheet", r.body["id"].as_str().unwrap())).await;
-    assert_eq!(sheet.body["columns"], json!(["phone", "param_1", "param_2", "param_3"]));
-    let bad = t.post("/v1/templates", json!({"name":"Aviso Malo","channel":"whatsapp","language":"es","category":"UTILITY",
-        "body":"Hola {{2}}"})).await;
+    let sheet = t
+        .get(&format!(
+            "/v1/templates/{}/sheet",
+            r.body["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        sheet.body["columns"],
+        json!(["phone", "param_1", "param_2", "param_3"])
+    );
+    let bad = t
+        .post(
+            "/v1/templates",
+            json!({"name":"Aviso Malo","channel":"whatsapp","language":"es","category":"UTILITY",
+        "body":"Hola {{2}}"}),
+        )
+        .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["fields"].as_array().unwrap().len(), 2);
 }

@@ -8,7 +8,13 @@ fn codes(c: &Value) -> Vec<(Value, Value, String)> {
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["row"].clone(), p["column"].clone(), p["code"].as_str().unwrap().to_string()))
+        .map(|p| {
+            (
+                p["row"].clone(),
+                p["column"].clone(),
+                p["code"].as_str().unwrap().to_string(),
+            )
+        })
         .collect()
 }
 
@@ -22,7 +28,11 @@ async fn a_valid_spreadsheet_uploaded_through_the_presigned_url_loads_the_campai
     assert_eq!(c["status"], "awaiting_file");
     let id = c["id"].as_str().unwrap();
 
-    t.put(c["upload_url"].as_str().unwrap(), fixture("whatsapp_ok.xlsx")).await;
+    t.put(
+        c["upload_url"].as_str().unwrap(),
+        fixture("whatsapp_ok.xlsx"),
+    )
+    .await;
     let done = t.settled(id).await;
 
     assert_eq!(done["status"], "loaded", "{done}");
@@ -30,12 +40,18 @@ async fn a_valid_spreadsheet_uploaded_through_the_presigned_url_loads_the_campai
     assert_eq!(done["counts"]["valid_rows"], 5);
     assert_eq!(done["counts"]["unique_phones"], 5);
     let item = stack.campaign_item(&t.id, id).await.unwrap();
-    let recipients = stack.store.recipients(&t.id, id, item.recipient_gen).await.unwrap();
+    let recipients = stack
+        .store
+        .recipients(&t.id, id, item.recipient_gen)
+        .await
+        .unwrap();
     assert_eq!(recipients.len(), 5);
     assert_eq!(recipients[0].phone, "+56962000001");
     assert_eq!(recipients[0].params, ["María", "$12.500"]);
     assert_eq!(recipients[0].metadata["Cliente VIP"], json!(true));
-    assert!(recipients.iter().all(|r| r.status == "pending" && r.phone.starts_with('+')));
+    assert!(recipients
+        .iter()
+        .all(|r| r.status == "pending" && r.phone.starts_with('+')));
 }
 
 #[tokio::test]
@@ -45,7 +61,11 @@ async fn a_bad_spreadsheet_makes_the_campaign_invalid_naming_rows_and_codes() {
     let c = t.whatsapp_campaign(json!({})).await;
     let id = c["id"].as_str().unwrap();
 
-    t.put(c["upload_url"].as_str().unwrap(), fixture("with_errors.csv")).await;
+    t.put(
+        c["upload_url"].as_str().unwrap(),
+        fixture("with_errors.csv"),
+    )
+    .await;
     let done = t.settled(id).await;
 
     assert_eq!(done["status"], "invalid");
@@ -60,13 +80,27 @@ async fn a_bad_spreadsheet_makes_the_campaign_invalid_naming_rows_and_codes() {
         ]
     );
     // The full report is downloadable as CSV.
-    let report = stack.http.get(done["report_url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
-    assert!(report.starts_with("row,column,code,severity,message"), "{report}");
+    let report = stack
+        .http
+        .get(done["report_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        report.starts_with("row,column,code,severity,message"),
+        "{report}"
+    );
     assert_eq!(report.lines().count(), 6, "{report}");
     assert!(report.contains("7,phone,duplicate_phone,error,"));
     // Nothing is stored for a rejected file.
     let item = stack.campaign_item(&t.id, id).await.unwrap();
-    assert_eq!(stack.recipient_count(&t.id, id, item.recipient_gen).await, 0);
+    assert_eq!(
+        stack.recipient_count(&t.id, id, item.recipient_gen).await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -79,12 +113,21 @@ async fn only_the_first_100_problems_are_on_the_campaign_and_all_are_in_the_repo
     for i in 0..150 {
         csv.push_str(&format!("5696200{i:04},,100\n"));
     }
-    t.put(c["upload_url"].as_str().unwrap(), csv.into_bytes()).await;
+    t.put(c["upload_url"].as_str().unwrap(), csv.into_bytes())
+        .await;
     let done = t.settled(id).await;
     assert_eq!(done["status"], "invalid");
     assert_eq!(done["problems"].as_array().unwrap().len(), 100);
     assert_eq!(done["problems_total"], 150);
-    let report = stack.http.get(done["report_url"].as_str().unwrap()).send().await.unwrap().text().await.unwrap();
+    let report = stack
+        .http
+        .get(done["report_url"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert_eq!(report.lines().count(), 151);
 }
 
@@ -93,8 +136,14 @@ async fn a_corrupt_or_hostile_file_ends_invalid_with_a_clear_code() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     for (bytes, code) in [
-        (b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0".to_vec(), "unsupported_format"),
-        (b"PK\x03\x04\x14\0\0\0broken zip".to_vec(), "unreadable_file"),
+        (
+            b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0".to_vec(),
+            "unsupported_format",
+        ),
+        (
+            b"PK\x03\x04\x14\0\0\0broken zip".to_vec(),
+            "unreadable_file",
+        ),
         (Vec::new(), "empty_file"),
     ] {
         let c = t.whatsapp_campaign(json!({})).await;
@@ -102,7 +151,10 @@ async fn a_corrupt_or_hostile_file_ends_invalid_with_a_clear_code() {
         t.put(c["upload_url"].as_str().unwrap(), bytes).await;
         let done = t.settled(id).await;
         assert_eq!(done["status"], "invalid", "{code}");
-        assert_eq!(codes(&done), vec![(Value::Null, Value::Null, code.to_string())]);
+        assert_eq!(
+            codes(&done),
+            vec![(Value::Null, Value::Null, code.to_string())]
+        );
     }
 }
 
@@ -112,25 +164,49 @@ async fn the_same_s3_event_delivered_twice_is_processed_once() {
     let t = stack.tenant().await;
     let c = t.whatsapp_campaign(json!({})).await;
     let id = c["id"].as_str().unwrap();
-    t.put(c["upload_url"].as_str().unwrap(), b"phone,name,amount\n56962000001,Ana,100\n56962000002,Eva,200\n".to_vec()).await;
+    t.put(
+        c["upload_url"].as_str().unwrap(),
+        b"phone,name,amount\n56962000001,Ana,100\n56962000002,Eva,200\n".to_vec(),
+    )
+    .await;
     assert_eq!(t.settled(id).await["status"], "loaded");
     let first = stack.campaign_item(&t.id, id).await.unwrap();
 
     // The queue delivers the same notification again, twice.
     let key = pregon::model::Campaign::upload_key_for(&t.id, id);
-    let head = stack.s3.head_object().bucket(stack.bucket()).key(&key).send().await.unwrap();
+    let head = stack
+        .s3
+        .head_object()
+        .bucket(stack.bucket())
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
     let event = json!({"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",
         "eventName":"ObjectCreated:Put","s3":{"bucket":{"name":stack.bucket()},
         "object":{"key":key,"size":head.content_length.unwrap(),"eTag":head.e_tag.unwrap().trim_matches('"')}}}]});
     for _ in 0..2 {
-        stack.sqs.send_message().queue_url(stack.upload_queue()).message_body(event.to_string()).send().await.unwrap();
+        stack
+            .sqs
+            .send_message()
+            .queue_url(stack.upload_queue())
+            .message_body(event.to_string())
+            .send()
+            .await
+            .unwrap();
     }
     stack.drain_uploads().await;
 
     let after = stack.campaign_item(&t.id, id).await.unwrap();
     assert_eq!(after.validated_at, first.validated_at, "validated again");
-    assert_eq!(after.recipient_gen, first.recipient_gen, "recipients written again");
-    assert_eq!(stack.recipient_count(&t.id, id, after.recipient_gen).await, 2);
+    assert_eq!(
+        after.recipient_gen, first.recipient_gen,
+        "recipients written again"
+    );
+    assert_eq!(
+        stack.recipient_count(&t.id, id, after.recipient_gen).await,
+        2
+    );
 }
 
 #[tokio::test]
@@ -139,25 +215,52 @@ async fn a_reupload_replaces_the_recipient_set() {
     let t = stack.tenant().await;
     let c = t.whatsapp_campaign(json!({})).await;
     let id = c["id"].as_str().unwrap();
-    let first = t.upload(id, b"phone,name,amount\n56962000001,Ana,1\n56962000002,Eva,2\n56962000003,Leo,3\n".to_vec()).await;
+    let first = t
+        .upload(
+            id,
+            b"phone,name,amount\n56962000001,Ana,1\n56962000002,Eva,2\n56962000003,Leo,3\n"
+                .to_vec(),
+        )
+        .await;
     assert_eq!(first["counts"]["valid_rows"], 3);
     let old_gen = stack.campaign_item(&t.id, id).await.unwrap().recipient_gen;
 
-    let second = t.upload(id, b"phone,name,amount\n56962000009,Zoe,9\n".to_vec()).await;
+    let second = t
+        .upload(id, b"phone,name,amount\n56962000009,Zoe,9\n".to_vec())
+        .await;
 
     assert_eq!(second["status"], "loaded");
     assert_eq!(second["counts"]["valid_rows"], 1);
     let item = stack.campaign_item(&t.id, id).await.unwrap();
-    let now = stack.store.recipients(&t.id, id, item.recipient_gen).await.unwrap();
-    assert_eq!(now.iter().map(|r| r.phone.as_str()).collect::<Vec<_>>(), ["+56962000009"]);
-    assert_eq!(stack.recipient_count(&t.id, id, old_gen).await, 0, "leftovers of the old file");
+    let now = stack
+        .store
+        .recipients(&t.id, id, item.recipient_gen)
+        .await
+        .unwrap();
+    assert_eq!(
+        now.iter().map(|r| r.phone.as_str()).collect::<Vec<_>>(),
+        ["+56962000009"]
+    );
+    assert_eq!(
+        stack.recipient_count(&t.id, id, old_gen).await,
+        0,
+        "leftovers of the old file"
+    );
 
     // A re-upload may also turn a loaded campaign invalid, and then nothing is left to send.
     let third = t.upload(id, b"phone,name,amount\n,Zoe,9\n".to_vec()).await;
     assert_eq!(third["status"], "invalid");
     let item = stack.campaign_item(&t.id, id).await.unwrap();
-    assert_eq!(stack.recipient_count(&t.id, id, item.recipient_gen).await, 0);
-    assert_eq!(stack.recipient_count(&t.id, id, item.recipient_gen - 1).await, 0);
+    assert_eq!(
+        stack.recipient_count(&t.id, id, item.recipient_gen).await,
+        0
+    );
+    assert_eq!(
+        stack
+            .recipient_count(&t.id, id, item.recipient_gen - 1)
+            .await,
+        0
+    );
 }
 
 #[tokio::test]
@@ -167,21 +270,28 @@ async fn an_upload_once_sending_has_started_changes_nothing() {
     let c = t.whatsapp_campaign(json!({})).await;
     let id = c["id"].as_str().unwrap();
     let url = c["upload_url"].as_str().unwrap().to_string();
-    t.upload(id, b"phone,name,amount\n56962000001,Ana,1\n".to_vec()).await;
+    t.upload(id, b"phone,name,amount\n56962000001,Ana,1\n".to_vec())
+        .await;
     stack.set_status(&t.id, id, "sending").await;
     let before = stack.campaign_item(&t.id, id).await.unwrap();
 
     // The API no longer hands out upload URLs…
-    let refused = t.post(&format!("/v1/campaigns/{id}/upload"), json!({})).await;
+    let refused = t
+        .post(&format!("/v1/campaigns/{id}/upload"), json!({}))
+        .await;
     assert_eq!(refused.status, 409);
     // …and an old URL's upload is ignored by ingest.
-    t.put(&url, b"phone,name,amount\n56962000005,Otro,5\n".to_vec()).await;
+    t.put(&url, b"phone,name,amount\n56962000005,Otro,5\n".to_vec())
+        .await;
     stack.drain_uploads().await;
 
     let after = stack.campaign_item(&t.id, id).await.unwrap();
     assert_eq!(after.status.as_str(), "sending");
     assert_eq!(after.validated_at, before.validated_at);
-    assert_eq!(stack.recipient_count(&t.id, id, after.recipient_gen).await, 1);
+    assert_eq!(
+        stack.recipient_count(&t.id, id, after.recipient_gen).await,
+        1
+    );
 }
 
 #[tokio::test]
@@ -190,12 +300,20 @@ async fn skip_mode_loads_the_good_rows_and_reports_the_bad_ones() {
     let t = stack.tenant().await;
     let c = t.whatsapp_campaign(json!({"on_invalid_rows":"skip"})).await;
     let id = c["id"].as_str().unwrap();
-    t.put(c["upload_url"].as_str().unwrap(), fixture("with_errors.csv")).await;
+    t.put(
+        c["upload_url"].as_str().unwrap(),
+        fixture("with_errors.csv"),
+    )
+    .await;
     let done = t.settled(id).await;
     assert_eq!(done["status"], "loaded");
     assert_eq!(done["counts"]["valid_rows"], 1);
     assert_eq!(done["counts"]["invalid_rows"], 5);
     let item = stack.campaign_item(&t.id, id).await.unwrap();
-    let r = stack.store.recipients(&t.id, id, item.recipient_gen).await.unwrap();
+    let r = stack
+        .store
+        .recipients(&t.id, id, item.recipient_gen)
+        .await
+        .unwrap();
     assert_eq!(r.iter().map(|r| r.row).collect::<Vec<_>>(), [2]);
 }

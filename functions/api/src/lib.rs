@@ -17,8 +17,8 @@
 use aws_sdk_s3::presigning::PresigningConfig;
 use pregon::keys;
 use pregon::model::{
-    new_id, now_rfc3339, Account, Campaign, CampaignSettings, CampaignStatus, FieldError, NewAccount, NewTemplate,
-    Template, TemplateStatus,
+    new_id, now_rfc3339, Account, Campaign, CampaignSettings, CampaignStatus, FieldError,
+    NewAccount, NewTemplate, Template, TemplateStatus,
 };
 use pregon_aws::config::Aws;
 use pregon_aws::store::{Store, StoreError};
@@ -45,7 +45,10 @@ fn problem(status: u16, code: &str, message: &str) -> Reply {
 fn invalid(fields: Vec<FieldError>) -> Reply {
     let names: Vec<&str> = fields.iter().map(|f| f.field.as_str()).collect();
     let message = format!("the request has invalid fields: {}", names.join(", "));
-    reply(400, json!({"error": "invalid_request", "message": message, "fields": fields}))
+    reply(
+        400,
+        json!({"error": "invalid_request", "message": message, "fields": fields}),
+    )
 }
 
 fn not_found(what: &str) -> Reply {
@@ -60,7 +63,11 @@ pub struct Api {
 impl From<StoreError> for Reply {
     fn from(e: StoreError) -> Self {
         error!(error = %e, "store failure");
-        problem(500, "internal", "the request could not be completed; try again")
+        problem(
+            500,
+            "internal",
+            "the request could not be completed; try again",
+        )
     }
 }
 
@@ -70,12 +77,27 @@ impl Api {
         Api { aws, store }
     }
 
-    pub async fn handle(&self, method: &str, path: &str, query: &[(String, String)], auth: Option<&str>, body: &[u8]) -> Reply {
+    pub async fn handle(
+        &self,
+        method: &str,
+        path: &str,
+        query: &[(String, String)],
+        auth: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
         let tenant = match pregon::auth::bearer(auth) {
             None => {
-                return problem(401, "unauthorized", "send your API key as 'Authorization: Bearer pgn_…'");
+                return problem(
+                    401,
+                    "unauthorized",
+                    "send your API key as 'Authorization: Bearer pgn_…'",
+                );
             }
-            Some(key) => match self.store.tenant_for_key_hash(&pregon::auth::key_hash(key)).await {
+            Some(key) => match self
+                .store
+                .tenant_for_key_hash(&pregon::auth::key_hash(key))
+                .await
+            {
                 Ok(Some(t)) => t,
                 Ok(None) => return problem(401, "unauthorized", "unknown API key"),
                 Err(e) => return e.into(),
@@ -84,17 +106,29 @@ impl Api {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let r = match (method, segments.as_slice()) {
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
-            ("GET", ["v1", "accounts"]) => self.list_plain::<Account>(&tenant, keys::ACCOUNT_PREFIX, |a| a.public()).await,
-            ("GET", ["v1", "accounts", id]) => match self.store.get::<Account>(keys::account(&tenant, id)).await {
-                Ok(Some(a)) => Ok(reply(200, a.public())),
-                Ok(None) => Ok(not_found("account")),
-                Err(e) => Err(e),
-            },
+            ("GET", ["v1", "accounts"]) => {
+                self.list_plain::<Account>(&tenant, keys::ACCOUNT_PREFIX, |a| a.public())
+                    .await
+            }
+            ("GET", ["v1", "accounts", id]) => {
+                match self.store.get::<Account>(keys::account(&tenant, id)).await {
+                    Ok(Some(a)) => Ok(reply(200, a.public())),
+                    Ok(None) => Ok(not_found("account")),
+                    Err(e) => Err(e),
+                }
+            }
             ("POST", ["v1", "templates"]) => self.create_template(&tenant, body).await,
             ("GET", ["v1", "templates"]) => {
-                self.list_plain::<Template>(&tenant, keys::TEMPLATE_PREFIX, |t| serde_json::to_value(t).expect("json")).await
+                self.list_plain::<Template>(&tenant, keys::TEMPLATE_PREFIX, |t| {
+                    serde_json::to_value(t).expect("json")
+                })
+                .await
             }
-            ("GET", ["v1", "templates", id]) => match self.store.get::<Template>(keys::template(&tenant, id)).await {
+            ("GET", ["v1", "templates", id]) => match self
+                .store
+                .get::<Template>(keys::template(&tenant, id))
+                .await
+            {
                 Ok(Some(t)) => Ok(reply(200, serde_json::to_value(t).expect("json"))),
                 Ok(None) => Ok(not_found("template")),
                 Err(e) => Err(e),
@@ -108,10 +142,16 @@ impl Api {
                 Err(e) => Err(e),
             },
             ("POST", ["v1", "campaigns", id, "upload"]) => self.upload_url(&tenant, id).await,
-            (_, ["v1", "accounts" | "templates" | "campaigns", ..]) => {
-                Ok(problem(405, "method_not_allowed", &format!("{method} is not allowed on {path}")))
-            }
-            _ => Ok(problem(404, "not_found", &format!("no endpoint {method} {path}"))),
+            (_, ["v1", "accounts" | "templates" | "campaigns", ..]) => Ok(problem(
+                405,
+                "method_not_allowed",
+                &format!("{method} is not allowed on {path}"),
+            )),
+            _ => Ok(problem(
+                404,
+                "not_found",
+                &format!("no endpoint {method} {path}"),
+            )),
         };
         r.unwrap_or_else(Reply::from)
     }
@@ -148,7 +188,9 @@ impl Api {
             credentials_secret_arn,
             created_at: now_rfc3339(),
         };
-        self.store.create(keys::account(tenant, &id), &account).await?;
+        self.store
+            .create(keys::account(tenant, &id), &account)
+            .await?;
         info!(tenant, account = %id, "account created");
         Ok(reply(201, account.public()))
     }
@@ -177,13 +219,20 @@ impl Api {
 
     /// `GET /v1/templates/{id}/sheet`: the header row a spreadsheet for this template needs.
     async fn template_sheet(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
-        let Some(t) = self.store.get::<Template>(keys::template(tenant, id)).await? else {
+        let Some(t) = self
+            .store
+            .get::<Template>(keys::template(tenant, id))
+            .await?
+        else {
             return Ok(not_found("template"));
         };
         let mut header = vec!["phone".to_string()];
         header.extend((1..=t.params).map(|n| format!("param_{n}")));
         let csv = format!("{}\r\n", header.join(","));
-        Ok(reply(200, json!({"template_id": t.id, "columns": header, "csv": csv})))
+        Ok(reply(
+            200,
+            json!({"template_id": t.id, "columns": header, "csv": csv}),
+        ))
     }
 
     async fn create_campaign(&self, tenant: &str, body: &[u8]) -> Result<Reply, StoreError> {
@@ -191,9 +240,16 @@ impl Api {
             Ok(s) => s,
             Err(e) => return Ok(invalid(e)),
         };
-        let account = self.store.get::<Account>(keys::account(tenant, &settings.account_id)).await?;
+        let account = self
+            .store
+            .get::<Account>(keys::account(tenant, &settings.account_id))
+            .await?;
         let template = match &settings.template_id {
-            Some(t) => self.store.get::<Template>(keys::template(tenant, t)).await?,
+            Some(t) => {
+                self.store
+                    .get::<Template>(keys::template(tenant, t))
+                    .await?
+            }
             None => None,
         };
         if let Err(e) = settings.check_references(account.as_ref(), template.as_ref()) {
@@ -230,17 +286,26 @@ impl Api {
     }
 
     async fn upload_url(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
-        let Some(c) = self.store.campaign(tenant, id).await? else { return Ok(not_found("campaign")) };
+        let Some(c) = self.store.campaign(tenant, id).await? else {
+            return Ok(not_found("campaign"));
+        };
         if !c.status.accepts_upload() {
-            let msg = format!("the campaign is {}; a spreadsheet can be uploaded only before sending", c.status.as_str());
+            let msg = format!(
+                "the campaign is {}; a spreadsheet can be uploaded only before sending",
+                c.status.as_str()
+            );
             return Ok(problem(409, "conflict", &msg));
         }
         let (url, expires) = self.presign_upload(&c.upload_key).await?;
-        Ok(reply(200, json!({"campaign_id": c.id, "upload_url": url, "upload_expires_in": expires})))
+        Ok(reply(
+            200,
+            json!({"campaign_id": c.id, "upload_url": url, "upload_expires_in": expires}),
+        ))
     }
 
     async fn presign_upload(&self, key: &str) -> Result<(String, u64), StoreError> {
-        let cfg = PresigningConfig::expires_in(UPLOAD_URL_TTL).map_err(|e| StoreError::Dynamo(e.to_string()))?;
+        let cfg = PresigningConfig::expires_in(UPLOAD_URL_TTL)
+            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
         let req = self
             .aws
             .s3
@@ -257,14 +322,32 @@ impl Api {
     async fn campaign_view(&self, c: &Campaign, with_report: bool) -> Value {
         let mut v = serde_json::to_value(c).expect("json");
         let obj = v.as_object_mut().expect("object");
-        for internal in ["tenant_id", "upload_key", "upload_etag", "lease_until", "recipient_gen", "report_key"] {
+        for internal in [
+            "tenant_id",
+            "upload_key",
+            "upload_etag",
+            "lease_until",
+            "recipient_gen",
+            "report_key",
+        ] {
             obj.remove(internal);
         }
-        obj.insert("problems_total".into(), json!(c.counts.errors + c.counts.warnings));
+        obj.insert(
+            "problems_total".into(),
+            json!(c.counts.errors + c.counts.warnings),
+        );
         if with_report {
             if let Some(key) = &c.report_key {
                 if let Ok(cfg) = PresigningConfig::expires_in(UPLOAD_URL_TTL) {
-                    if let Ok(req) = self.aws.s3.get_object().bucket(&self.aws.bucket).key(key).presigned(cfg).await {
+                    if let Ok(req) = self
+                        .aws
+                        .s3
+                        .get_object()
+                        .bucket(&self.aws.bucket)
+                        .key(key)
+                        .presigned(cfg)
+                        .await
+                    {
                         obj.insert("report_url".into(), Value::from(req.uri().to_string()));
                     }
                 }
@@ -279,18 +362,31 @@ impl Api {
         prefix: &str,
         view: impl Fn(&T) -> Value,
     ) -> Result<Reply, StoreError> {
-        let (items, _) = self.store.list::<T>(keys::tenant_pk(tenant), prefix, false, 1000, None, &[]).await?;
-        Ok(reply(200, json!({"items": items.iter().map(view).collect::<Vec<_>>()})))
+        let (items, _) = self
+            .store
+            .list::<T>(keys::tenant_pk(tenant), prefix, false, 1000, None, &[])
+            .await?;
+        Ok(reply(
+            200,
+            json!({"items": items.iter().map(view).collect::<Vec<_>>()}),
+        ))
     }
 
-    async fn list_campaigns(&self, tenant: &str, query: &[(String, String)]) -> Result<Reply, StoreError> {
+    async fn list_campaigns(
+        &self,
+        tenant: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, StoreError> {
         let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
         let mut bad = Vec::new();
         let limit = match get("limit").map(|l| l.parse::<i32>()) {
             None => 20,
             Some(Ok(l)) if (1..=100).contains(&l) => l,
             Some(_) => {
-                bad.push(FieldError { field: "limit".into(), message: "must be a whole number from 1 to 100".into() });
+                bad.push(FieldError {
+                    field: "limit".into(),
+                    message: "must be a whole number from 1 to 100".into(),
+                });
                 20
             }
         };
@@ -298,22 +394,40 @@ impl Api {
         if let Some(st) = get("status") {
             match st.parse::<CampaignStatus>() {
                 Ok(s) => filters.push(("status", s.as_str().to_string())),
-                Err(e) => bad.push(FieldError { field: "status".into(), message: e }),
+                Err(e) => bad.push(FieldError {
+                    field: "status".into(),
+                    message: e,
+                }),
             }
         }
         if let Some(d) = get("department") {
             filters.push(("department", d));
         }
         let cursor = get("cursor");
-        if cursor.as_deref().is_some_and(|c| !c.starts_with("cmp_") || c.len() > 64) {
-            bad.push(FieldError { field: "cursor".into(), message: "is not a cursor this API gave".into() });
+        if cursor
+            .as_deref()
+            .is_some_and(|c| !c.starts_with("cmp_") || c.len() > 64)
+        {
+            bad.push(FieldError {
+                field: "cursor".into(),
+                message: "is not a cursor this API gave".into(),
+            });
         }
         if !bad.is_empty() {
             return Ok(invalid(bad));
         }
         let after = cursor.map(|c| keys::campaign(tenant, &c).1);
-        let (items, next) =
-            self.store.list::<Campaign>(keys::tenant_pk(tenant), keys::CAMPAIGN_PREFIX, true, limit, after, &filters).await?;
+        let (items, next) = self
+            .store
+            .list::<Campaign>(
+                keys::tenant_pk(tenant),
+                keys::CAMPAIGN_PREFIX,
+                true,
+                limit,
+                after,
+                &filters,
+            )
+            .await?;
         let mut views = Vec::with_capacity(items.len());
         for c in &items {
             let mut v = self.campaign_view(c, false).await;
@@ -321,15 +435,24 @@ impl Api {
             views.push(v);
         }
         let next_cursor = next.map(|sk| sk.trim_start_matches(keys::CAMPAIGN_PREFIX).to_string());
-        Ok(reply(200, json!({"items": views, "next_cursor": next_cursor})))
+        Ok(reply(
+            200,
+            json!({"items": views, "next_cursor": next_cursor}),
+        ))
     }
 }
 
 fn parse_body(body: &[u8]) -> Result<Value, Vec<FieldError>> {
     if body.is_empty() {
-        return Err(vec![FieldError { field: "body".into(), message: "a JSON object is required".into() }]);
+        return Err(vec![FieldError {
+            field: "body".into(),
+            message: "a JSON object is required".into(),
+        }]);
     }
     serde_json::from_slice(body).map_err(|e| {
-        vec![FieldError { field: "body".into(), message: format!("is not valid JSON: {e}") }]
+        vec![FieldError {
+            field: "body".into(),
+            message: format!("is not valid JSON: {e}"),
+        }]
     })
 }

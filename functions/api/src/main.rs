@@ -13,9 +13,21 @@ async fn main() -> Result<(), Error> {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        let auth = req.headers().get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
+        let auth = req
+            .headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
         let path = req.raw_http_path().to_string();
-        let reply = api.handle(req.method().as_str(), &path, &query, auth.as_deref(), req.body().as_ref()).await;
+        let reply = api
+            .handle(
+                req.method().as_str(),
+                &path,
+                &query,
+                auth.as_deref(),
+                req.body().as_ref(),
+            )
+            .await;
         Ok::<_, Error>(
             Response::builder()
                 .status(reply.status)

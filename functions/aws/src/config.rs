@@ -16,12 +16,15 @@ pub struct Aws {
 }
 
 fn endpoint(service: &str) -> Option<String> {
-    env::var(format!("AWS_ENDPOINT_URL_{service}")).ok().filter(|s| !s.is_empty())
+    env::var(format!("AWS_ENDPOINT_URL_{service}"))
+        .ok()
+        .filter(|s| !s.is_empty())
 }
 
 /// A required environment variable, with an error that names it.
 pub fn required(name: &str) -> Result<String, String> {
-    env::var(name).map_err(|_| format!("environment variable {name} is not set (see template.yaml)"))
+    env::var(name)
+        .map_err(|_| format!("environment variable {name} is not set (see template.yaml)"))
 }
 
 impl Aws {

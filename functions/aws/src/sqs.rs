@@ -34,3 +34,34 @@ where
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(ids: &[&str]) -> SqsEvent {
+        let records: Vec<serde_json::Value> =
+            ids.iter().map(|id| serde_json::json!({"messageId": id, "body": format!("body of {id}")})).collect();
+        serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+    }
+
+    #[tokio::test]
+    async fn only_records_to_retry_are_reported_as_batch_item_failures() {
+        let response = for_each_record(event(&["a", "b", "c"]), |m| async move {
+            if m.body.as_deref() == Some("body of b") {
+                Outcome::Retry("b failed".into())
+            } else {
+                Outcome::Done
+            }
+        })
+        .await;
+        let ids: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+        assert_eq!(ids, ["b"]);
+    }
+
+    #[tokio::test]
+    async fn a_batch_that_all_succeeds_reports_no_failures() {
+        let response = for_each_record(event(&["a", "b"]), |_| async { Outcome::Done }).await;
+        assert!(response.batch_item_failures.is_empty());
+    }
+}

@@ -3,7 +3,9 @@
 //! request can never address another's items.
 
 use aws_sdk_dynamodb::error::SdkError;
-use aws_sdk_dynamodb::types::{AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
+};
 use aws_sdk_dynamodb::Client;
 use pregon::keys;
 use pregon::model::{Campaign, CampaignStatus, Counts};
@@ -74,7 +76,10 @@ impl From<&Recipient> for RecipientItem {
             metadata: r
                 .metadata
                 .iter()
-                .filter_map(|(k, v)| v.as_ref().map(|v| (k.clone(), serde_json::to_value(v).expect("json"))))
+                .filter_map(|(k, v)| {
+                    v.as_ref()
+                        .map(|v| (k.clone(), serde_json::to_value(v).expect("json")))
+                })
                 .collect(),
             message: r.message.clone(),
             priority: r.priority,
@@ -87,7 +92,10 @@ impl From<&Recipient> for RecipientItem {
 #[derive(Debug, PartialEq)]
 pub enum Claim {
     /// Ours now, in `validating`; recipients go to `gen`.
-    Claimed { campaign: Box<Campaign>, gen: u32 },
+    Claimed {
+        campaign: Box<Campaign>,
+        gen: u32,
+    },
     NotFound,
     /// This upload (same entity tag) was already validated.
     AlreadyDone,
@@ -102,14 +110,22 @@ impl Store {
         Store { client, table }
     }
 
-    fn keyed<T: Serialize>(&self, (pk, sk): (String, String), value: &T) -> Result<Item, StoreError> {
-        let mut item: Item = serde_dynamo::to_item(value).map_err(|e| StoreError::Shape(e.to_string()))?;
+    fn keyed<T: Serialize>(
+        &self,
+        (pk, sk): (String, String),
+        value: &T,
+    ) -> Result<Item, StoreError> {
+        let mut item: Item =
+            serde_dynamo::to_item(value).map_err(|e| StoreError::Shape(e.to_string()))?;
         item.insert("pk".into(), s(pk));
         item.insert("sk".into(), s(sk));
         Ok(item)
     }
 
-    pub async fn get<T: DeserializeOwned>(&self, (pk, sk): (String, String)) -> Result<Option<T>, StoreError> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        (pk, sk): (String, String),
+    ) -> Result<Option<T>, StoreError> {
         let out = self
             .client
             .get_item()
@@ -122,12 +138,18 @@ impl Store {
             .map_err(dynamo)?;
         match out.item {
             None => Ok(None),
-            Some(item) => serde_dynamo::from_item(item).map(Some).map_err(|e| StoreError::Shape(e.to_string())),
+            Some(item) => serde_dynamo::from_item(item)
+                .map(Some)
+                .map_err(|e| StoreError::Shape(e.to_string())),
         }
     }
 
     /// Writes a new item; fails if one with the same key exists.
-    pub async fn create<T: Serialize>(&self, key: (String, String), value: &T) -> Result<(), StoreError> {
+    pub async fn create<T: Serialize>(
+        &self,
+        key: (String, String),
+        value: &T,
+    ) -> Result<(), StoreError> {
         let item = self.keyed(key, value)?;
         self.client
             .put_item()
@@ -161,10 +183,13 @@ impl Store {
         q = if prefix.is_empty() {
             q.key_condition_expression("pk = :pk")
         } else {
-            q.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)").expression_attribute_values(":prefix", s(prefix))
+            q.key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                .expression_attribute_values(":prefix", s(prefix))
         };
         if let Some(sk) = after {
-            q = q.exclusive_start_key("pk", s(pk)).exclusive_start_key("sk", s(sk));
+            q = q
+                .exclusive_start_key("pk", s(pk))
+                .exclusive_start_key("sk", s(sk));
         }
         if !filters.is_empty() {
             let mut expr = Vec::new();
@@ -183,27 +208,63 @@ impl Store {
             .into_iter()
             .map(|i| serde_dynamo::from_item(i).map_err(|e| StoreError::Shape(e.to_string())))
             .collect::<Result<Vec<T>, _>>()?;
-        let next = out.last_evaluated_key.and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
+        let next = out
+            .last_evaluated_key
+            .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
         Ok((items, next))
     }
 
     pub async fn tenant_for_key_hash(&self, hash: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.get::<ApiKeyItem>(keys::api_key(hash)).await?.map(|k| k.tenant_id))
+        Ok(self
+            .get::<ApiKeyItem>(keys::api_key(hash))
+            .await?
+            .map(|k| k.tenant_id))
     }
 
     /// A tenant and its first API key (given as its hash).
-    pub async fn create_tenant(&self, tenant_id: &str, name: &str, key_hash: &str) -> Result<(), StoreError> {
+    pub async fn create_tenant(
+        &self,
+        tenant_id: &str,
+        name: &str,
+        key_hash: &str,
+    ) -> Result<(), StoreError> {
         let now = pregon::model::now_rfc3339();
         self.create(
             keys::tenant(tenant_id),
-            &TenantItem { tenant_id: tenant_id.into(), name: name.into(), created_at: now.clone() },
+            &TenantItem {
+                tenant_id: tenant_id.into(),
+                name: name.into(),
+                created_at: now.clone(),
+            },
         )
         .await?;
-        self.create(keys::api_key(key_hash), &ApiKeyItem { tenant_id: tenant_id.into(), created_at: now }).await
+        self.create(
+            keys::api_key(key_hash),
+            &ApiKeyItem {
+                tenant_id: tenant_id.into(),
+                created_at: now,
+            },
+        )
+        .await
     }
 
     pub async fn put_campaign(&self, c: &Campaign) -> Result<(), StoreError> {
         self.create(keys::campaign(&c.tenant_id, &c.id), c).await
+    }
+
+    /// A conditional update of one campaign item; `#st` names its `status`.
+    fn update_campaign(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        let (pk, sk) = keys::campaign(tenant, id);
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .expression_attribute_names("#st", "status")
     }
 
     pub async fn campaign(&self, tenant: &str, id: &str) -> Result<Option<Campaign>, StoreError> {
@@ -212,19 +273,20 @@ impl Store {
 
     /// Moves the campaign to `validating` for this upload, unless the upload was already
     /// validated, another invocation holds a live claim, or sending has started.
-    pub async fn claim_validation(&self, tenant: &str, id: &str, etag: &str, now: i64, lease_secs: i64) -> Result<Claim, StoreError> {
-        let (pk, sk) = keys::campaign(tenant, id);
+    pub async fn claim_validation(
+        &self,
+        tenant: &str,
+        id: &str,
+        etag: &str,
+        now: i64,
+        lease_secs: i64,
+    ) -> Result<Claim, StoreError> {
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_campaign(tenant, id)
             .update_expression("SET #st = :validating, upload_etag = :etag, lease_until = :lease, updated_at = :now_s")
             .condition_expression(
                 "attribute_exists(pk) AND ((#st IN (:awaiting, :loaded, :invalid) AND (#st = :awaiting OR attribute_not_exists(upload_etag) OR upload_etag <> :etag)) OR (#st = :validating AND lease_until < :now))",
             )
-            .expression_attribute_names("#st", "status")
             .expression_attribute_values(":validating", s("validating"))
             .expression_attribute_values(":awaiting", s("awaiting_file"))
             .expression_attribute_values(":loaded", s("loaded"))
@@ -238,18 +300,49 @@ impl Store {
             .await;
         match res {
             Ok(out) => {
-                let c: Campaign =
-                    serde_dynamo::from_item(out.attributes.unwrap_or_default()).map_err(|e| StoreError::Shape(e.to_string()))?;
+                let c: Campaign = serde_dynamo::from_item(out.attributes.unwrap_or_default())
+                    .map_err(|e| StoreError::Shape(e.to_string()))?;
                 let gen = c.recipient_gen + 1;
-                Ok(Claim::Claimed { campaign: Box::new(c), gen })
+                Ok(Claim::Claimed {
+                    campaign: Box::new(c),
+                    gen,
+                })
             }
             Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                let Some(c) = self.campaign(tenant, id).await? else { return Ok(Claim::NotFound) };
+                let Some(c) = self.campaign(tenant, id).await? else {
+                    return Ok(Claim::NotFound);
+                };
                 Ok(match c.status {
                     CampaignStatus::Validating => Claim::Busy,
                     st if st.accepts_upload() => Claim::AlreadyDone,
                     st => Claim::Refused(st),
                 })
+            }
+            Err(e) => Err(dynamo(e)),
+        }
+    }
+
+    /// Gives up a claim after a failure, so the retry can take over at once instead of
+    /// waiting out the lease.
+    pub async fn release_claim(
+        &self,
+        tenant: &str,
+        id: &str,
+        etag: &str,
+    ) -> Result<(), StoreError> {
+        let res = self
+            .update_campaign(tenant, id)
+            .update_expression("SET lease_until = :zero")
+            .condition_expression("#st = :validating AND upload_etag = :etag")
+            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+            .expression_attribute_values(":validating", s("validating"))
+            .expression_attribute_values(":etag", s(etag))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(()),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(())
             }
             Err(e) => Err(dynamo(e)),
         }
@@ -270,19 +363,13 @@ impl Store {
         format: Option<&str>,
         report_key: &str,
     ) -> Result<bool, StoreError> {
-        let (pk, sk) = keys::campaign(tenant, id);
         let now = pregon::model::now_rfc3339();
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_campaign(tenant, id)
             .update_expression(
                 "SET #st = :status, counts = :counts, problems = :problems, #fmt = :format, report_key = :report, recipient_gen = :gen, validated_at = :now, updated_at = :now REMOVE lease_until",
             )
             .condition_expression("#st = :validating AND upload_etag = :etag")
-            .expression_attribute_names("#st", "status")
             .expression_attribute_names("#fmt", "format")
             .expression_attribute_values(":status", s(status.as_str()))
             .expression_attribute_values(":counts", serde_dynamo::to_attribute_value(counts).map_err(|e| StoreError::Shape(e.to_string()))?)
@@ -300,7 +387,9 @@ impl Store {
             .await;
         match res {
             Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => Ok(false),
+            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
+                Ok(false)
+            }
             Err(e) => Err(dynamo(e)),
         }
     }
@@ -320,22 +409,48 @@ impl Store {
                 .send()
                 .await
                 .map_err(dynamo)?;
-            requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+            requests = out
+                .unprocessed_items
+                .and_then(|mut m| m.remove(&self.table))
+                .unwrap_or_default();
             if !requests.is_empty() {
                 tokio::time::sleep(pause).await;
                 pause = (pause * 2).min(std::time::Duration::from_secs(2));
             }
         }
-        Err(StoreError::Dynamo("batch write still throttled after 12 tries".into()))
+        Err(StoreError::Dynamo(
+            "batch write still throttled after 12 tries".into(),
+        ))
     }
 
-    pub fn recipient_put(&self, tenant: &str, campaign: &str, gen: u32, r: &Recipient) -> Result<WriteRequest, StoreError> {
-        let item = self.keyed(keys::recipient(tenant, campaign, gen, r.row), &RecipientItem::from(r))?;
-        Ok(WriteRequest::builder().put_request(PutRequest::builder().set_item(Some(item)).build().map_err(dynamo)?).build())
+    pub fn recipient_put(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        gen: u32,
+        r: &Recipient,
+    ) -> Result<WriteRequest, StoreError> {
+        let item = self.keyed(
+            keys::recipient(tenant, campaign, gen, r.row),
+            &RecipientItem::from(r),
+        )?;
+        Ok(WriteRequest::builder()
+            .put_request(
+                PutRequest::builder()
+                    .set_item(Some(item))
+                    .build()
+                    .map_err(dynamo)?,
+            )
+            .build())
     }
 
     /// Deletes every recipient of one generation (all shards). Returns how many.
-    pub async fn delete_generation(&self, tenant: &str, campaign: &str, gen: u32) -> Result<u64, StoreError> {
+    pub async fn delete_generation(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        gen: u32,
+    ) -> Result<u64, StoreError> {
         let mut deleted = 0;
         for shard in 0..keys::RECIPIENT_SHARDS {
             let pk = keys::recipient_pk(tenant, campaign, gen, shard);
@@ -377,13 +492,20 @@ impl Store {
     }
 
     /// Every recipient of the campaign's current generation, in row order (small campaigns and tests).
-    pub async fn recipients(&self, tenant: &str, campaign: &str, gen: u32) -> Result<Vec<RecipientItem>, StoreError> {
+    pub async fn recipients(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        gen: u32,
+    ) -> Result<Vec<RecipientItem>, StoreError> {
         let mut all = Vec::new();
         for shard in 0..keys::RECIPIENT_SHARDS {
             let pk = keys::recipient_pk(tenant, campaign, gen, shard);
             let mut after = None;
             loop {
-                let (items, next) = self.list::<RecipientItem>(pk.clone(), "", false, 1000, after, &[]).await?;
+                let (items, next) = self
+                    .list::<RecipientItem>(pk.clone(), "", false, 1000, after, &[])
+                    .await?;
                 all.extend(items);
                 match next {
                     Some(n) => after = Some(n),

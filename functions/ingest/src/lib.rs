@@ -48,7 +48,11 @@ impl Ingest {
         let body = m.body.unwrap_or_default();
         let value: serde_json::Value = match serde_json::from_str(&body) {
             Ok(v) => v,
-            Err(e) => return Outcome::Retry(format!("poison message: body is not JSON ({e}); it goes to the DLQ")),
+            Err(e) => {
+                return Outcome::Retry(format!(
+                    "poison message: body is not JSON ({e}); it goes to the DLQ"
+                ))
+            }
         };
         if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
             info!("ignoring s3:TestEvent");
@@ -56,13 +60,18 @@ impl Ingest {
         }
         let event: UploadEvent = match serde_json::from_value(value) {
             Ok(e) => e,
-            Err(e) => return Outcome::Retry(format!("poison message: not an S3 event ({e}); it goes to the DLQ")),
+            Err(e) => {
+                return Outcome::Retry(format!(
+                    "poison message: not an S3 event ({e}); it goes to the DLQ"
+                ))
+            }
         };
         for r in event.records {
             if !r.event_name.starts_with("ObjectCreated") {
                 continue;
             }
-            let key = decode_key(&r.s3.object.key);
+            // S3 event keys are URL-encoded, with `+` for spaces.
+            let key = pregon::text::percent_decode(&r.s3.object.key);
             let etag = r.s3.object.e_tag.trim_matches('"').to_string();
             if let Outcome::Retry(why) = self.upload(&key, &etag, r.s3.object.size).await {
                 return Outcome::Retry(why);
@@ -74,7 +83,10 @@ impl Ingest {
     /// One uploaded object.
     pub async fn upload(&self, key: &str, etag: &str, size: u64) -> Outcome {
         let Some((tenant, campaign)) = pregon::model::parse_upload_key(key) else {
-            warn!(key, "upload outside uploads/{{tenant}}/{{campaign}}/: ignored");
+            warn!(
+                key,
+                "upload outside uploads/{{tenant}}/{{campaign}}/: ignored"
+            );
             return Outcome::Done;
         };
         let started = Instant::now();
@@ -87,34 +99,59 @@ impl Ingest {
             match self.download(key, etag).await {
                 Ok(Some(f)) => Some(f),
                 Ok(None) => {
-                    info!(tenant, campaign, "stale upload event (object replaced since): ignored");
+                    info!(
+                        tenant,
+                        campaign, "stale upload event (object replaced since): ignored"
+                    );
                     return Outcome::Done;
                 }
                 Err(e) => return Outcome::Retry(e),
             }
         };
         let now = unix_now();
-        let claim = match self.store.claim_validation(tenant, campaign, etag, now, LEASE_SECS).await {
+        let claim = match self
+            .store
+            .claim_validation(tenant, campaign, etag, now, LEASE_SECS)
+            .await
+        {
             Ok(c) => c,
             Err(e) => return cleanup(file, Outcome::Retry(e.to_string())),
         };
         let (campaign_rec, gen) = match claim {
             Claim::Claimed { campaign, gen } => (campaign, gen),
             Claim::NotFound => {
-                warn!(tenant, campaign, "upload for a campaign this tenant does not have: nothing changed");
+                warn!(
+                    tenant,
+                    campaign, "upload for a campaign this tenant does not have: nothing changed"
+                );
                 return cleanup(file, Outcome::Done);
             }
             Claim::AlreadyDone => {
-                info!(tenant, campaign, "this upload was already validated: duplicate event ignored");
+                info!(
+                    tenant,
+                    campaign, "this upload was already validated: duplicate event ignored"
+                );
                 return cleanup(file, Outcome::Done);
             }
-            Claim::Busy => return cleanup(file, Outcome::Retry("another invocation is validating this campaign".into())),
+            Claim::Busy => {
+                return cleanup(
+                    file,
+                    Outcome::Retry("another invocation is validating this campaign".into()),
+                )
+            }
             Claim::Refused(st) => {
-                warn!(tenant, campaign, status = st.as_str(), "upload refused: the campaign has started sending");
+                warn!(
+                    tenant,
+                    campaign,
+                    status = st.as_str(),
+                    "upload refused: the campaign has started sending"
+                );
                 return cleanup(file, Outcome::Done);
             }
         };
-        let result = self.validate_and_store(&campaign_rec, etag, gen, file.as_ref(), size).await;
+        let result = self
+            .validate_and_store(&campaign_rec, etag, gen, file.as_ref(), size)
+            .await;
         let outcome = match result {
             Ok(summary) => {
                 info!(
@@ -130,8 +167,10 @@ impl Ingest {
                 Outcome::Done
             }
             Err(e) => {
-                // Let a retry take over at once instead of waiting out the lease.
-                let _ = self.store.claim_validation(tenant, campaign, etag, now + LEASE_SECS + 1, 0).await;
+                // Let the retry take over at once instead of waiting out the lease.
+                if let Err(release) = self.store.release_claim(tenant, campaign, etag).await {
+                    warn!(tenant, campaign, error = %release, "could not release the validation claim");
+                }
                 Outcome::Retry(e)
             }
         };
@@ -139,7 +178,15 @@ impl Ingest {
     }
 
     async fn download(&self, key: &str, etag: &str) -> Result<Option<PathBuf>, String> {
-        let res = self.aws.s3.get_object().bucket(&self.aws.bucket).key(key).if_match(format!("\"{etag}\"")).send().await;
+        let res = self
+            .aws
+            .s3
+            .get_object()
+            .bucket(&self.aws.bucket)
+            .key(key)
+            .if_match(format!("\"{etag}\""))
+            .send()
+            .await;
         let obj = match res {
             Ok(o) => o,
             Err(e) => {
@@ -151,10 +198,14 @@ impl Ingest {
             }
         };
         let path = std::env::temp_dir().join(format!("pregon-upload-{}", ulid::Ulid::new()));
-        let mut f = tokio::fs::File::create(&path).await.map_err(|e| format!("temp file: {e}"))?;
+        let mut f = tokio::fs::File::create(&path)
+            .await
+            .map_err(|e| format!("temp file: {e}"))?;
         let mut body = obj.body;
         while let Some(chunk) = body.try_next().await.map_err(|e| format!("S3 read: {e}"))? {
-            f.write_all(&chunk).await.map_err(|e| format!("temp file: {e}"))?;
+            f.write_all(&chunk)
+                .await
+                .map_err(|e| format!("temp file: {e}"))?;
         }
         f.flush().await.map_err(|e| format!("temp file: {e}"))?;
         Ok(Some(path))
@@ -173,11 +224,20 @@ impl Ingest {
         let (summary, first, report) = {
             let (rules, file) = (rules.clone(), file.cloned());
             tokio::task::spawn_blocking(move || {
-                let mut sink = ReportSink { first: Vec::new(), csv: ProblemCsv::new(Vec::new()).expect("in memory") };
+                let mut sink = ReportSink {
+                    first: Vec::new(),
+                    csv: ProblemCsv::new(Vec::new()).expect("in memory"),
+                };
                 let summary = match file {
                     Some(f) => {
-                        let reader = std::fs::File::open(&f).map_err(|e| format!("temp file: {e}"))?;
-                        validate(std::io::BufReader::with_capacity(1 << 20, reader), size, &rules, &mut sink)
+                        let reader =
+                            std::fs::File::open(&f).map_err(|e| format!("temp file: {e}"))?;
+                        validate(
+                            std::io::BufReader::with_capacity(1 << 20, reader),
+                            size,
+                            &rules,
+                            &mut sink,
+                        )
                     }
                     // Over the size limit: not downloaded.
                     None => validate(std::io::Cursor::new(Vec::new()), size, &rules, &mut sink),
@@ -190,10 +250,14 @@ impl Ingest {
         };
         let (tenant, id) = (c.tenant_id.as_str(), c.id.as_str());
         // Leftovers of a crashed attempt at this generation must not mix in.
-        self.store.delete_generation(tenant, id, gen).await.map_err(|e| e.to_string())?;
+        self.store
+            .delete_generation(tenant, id, gen)
+            .await
+            .map_err(|e| e.to_string())?;
         if summary.status == Status::Valid {
             let file = file.cloned().ok_or("valid without a file")?;
-            self.write_recipients(c, gen, rules.clone(), file, size).await?;
+            self.write_recipients(c, gen, rules.clone(), file, size)
+                .await?;
         }
         let report_key = Campaign::report_key_for(tenant, id);
         self.aws
@@ -206,22 +270,49 @@ impl Ingest {
             .send()
             .await
             .map_err(|e| format!("S3 PutObject report: {e:?}"))?;
-        let status = if summary.status == Status::Valid { CampaignStatus::Loaded } else { CampaignStatus::Invalid };
+        let status = if summary.status == Status::Valid {
+            CampaignStatus::Loaded
+        } else {
+            CampaignStatus::Invalid
+        };
         let format = summary.format.map(|f| f.as_str());
         let done = self
             .store
-            .finish_validation(tenant, id, etag, gen, status, &Counts::from(&summary), &first, format, &report_key)
+            .finish_validation(
+                tenant,
+                id,
+                etag,
+                gen,
+                status,
+                &Counts::from(&summary),
+                &first,
+                format,
+                &report_key,
+            )
             .await
             .map_err(|e| e.to_string())?;
         if !done {
-            // A newer upload took over; its run owns the campaign now. Drop our rows.
-            warn!(tenant, campaign = id, "validation superseded by a newer upload");
-            self.store.delete_generation(tenant, id, gen).await.map_err(|e| e.to_string())?;
+            // Another run took the campaign over (only possible once our lease, longer than
+            // the function's timeout, has expired). It owns generation `gen` now: leave it.
+            warn!(
+                tenant,
+                campaign = id,
+                "validation superseded by another run"
+            );
             return Ok(summary);
         }
         if c.recipient_gen > 0 || c.counts.valid_rows > 0 {
-            let removed = self.store.delete_generation(tenant, id, c.recipient_gen).await.map_err(|e| e.to_string())?;
-            info!(tenant, campaign = id, removed, "previous recipient set deleted");
+            let removed = self
+                .store
+                .delete_generation(tenant, id, c.recipient_gen)
+                .await
+                .map_err(|e| e.to_string())?;
+            info!(
+                tenant,
+                campaign = id,
+                removed,
+                "previous recipient set deleted"
+            );
         }
         Ok(summary)
     }
@@ -252,9 +343,18 @@ impl Ingest {
                     }
                 }
             }
-            let mut sink = Batches { tx, batch: Vec::with_capacity(25), closed: false };
+            let mut sink = Batches {
+                tx,
+                batch: Vec::with_capacity(25),
+                closed: false,
+            };
             let f = std::fs::File::open(&file).map_err(|e| format!("temp file: {e}"))?;
-            validate(std::io::BufReader::with_capacity(1 << 20, f), size, &rules, &mut sink);
+            validate(
+                std::io::BufReader::with_capacity(1 << 20, f),
+                size,
+                &rules,
+                &mut sink,
+            );
             if !sink.batch.is_empty() && !sink.closed {
                 let _ = sink.tx.blocking_send(std::mem::take(&mut sink.batch));
             }
@@ -288,7 +388,9 @@ impl Ingest {
                 failure.get_or_insert(e.to_string());
             }
         }
-        reader.await.map_err(|e| format!("validation task: {e}"))??;
+        reader
+            .await
+            .map_err(|e| format!("validation task: {e}"))??;
         match failure {
             Some(e) => Err(e),
             None => Ok(()),
@@ -347,38 +449,8 @@ fn cleanup(file: Option<PathBuf>, outcome: Outcome) -> Outcome {
 }
 
 fn unix_now() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
-}
-
-/// S3 event keys are URL-encoded, with `+` for spaces.
-fn decode_key(k: &str) -> String {
-    let bytes = k.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("zz"), 16) {
-                    Ok(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn s3_event_keys_are_url_decoded() {
-        assert_eq!(super::decode_key("uploads/t/c/mi+archivo%C3%B1.csv"), "uploads/t/c/mi archivoñ.csv");
-        assert_eq!(super::decode_key("a%2"), "a%2");
-    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

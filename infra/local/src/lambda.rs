@@ -42,7 +42,10 @@ impl Function {
     pub async fn invoke(&self, event: Value) -> Result<Value> {
         let (reply, rx) = oneshot::channel();
         let id = ulid::Ulid::new().to_string();
-        self.tx.send(Invocation { id, event, reply }).await.map_err(|_| anyhow!("{} is not running", self.name))?;
+        self.tx
+            .send(Invocation { id, event, reply })
+            .await
+            .map_err(|_| anyhow!("{} is not running", self.name))?;
         match tokio::time::timeout(self.timeout + Duration::from_secs(5), rx).await {
             Err(_) => Err(anyhow!("{} timed out", self.name)),
             Ok(Err(_)) => Err(anyhow!("{} dropped the invocation", self.name)),
@@ -64,14 +67,24 @@ pub async fn runtime_api(function: &str, timeout: Duration) -> Result<(Function,
     });
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(respond))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(respond),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
         .route("/2018-06-01/runtime/init/error", post(init_error))
         .with_state(rt);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok((Function { name: function.to_string(), tx, timeout }, addr.to_string()))
+    Ok((
+        Function {
+            name: function.to_string(),
+            tx,
+            timeout,
+        },
+        addr.to_string(),
+    ))
 }
 
 async fn next(State(rt): State<Arc<Runtime>>) -> Response {
@@ -84,18 +97,42 @@ async fn next(State(rt): State<Arc<Runtime>>) -> Response {
     };
     rt.pending.lock().await.insert(inv.id.clone(), inv.reply);
     let deadline = std::time::SystemTime::now() + rt.timeout;
-    let ms = deadline.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis()).unwrap_or(0);
+    let ms = deadline
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
     let mut h = HeaderMap::new();
-    let arn = format!("arn:aws:lambda:{}:{}:function:{}", crate::template::REGION, crate::template::ACCOUNT, rt.function);
-    h.insert("lambda-runtime-aws-request-id", HeaderValue::from_str(&inv.id).expect("ascii"));
-    h.insert("lambda-runtime-deadline-ms", HeaderValue::from_str(&ms.to_string()).expect("ascii"));
-    h.insert("lambda-runtime-invoked-function-arn", HeaderValue::from_str(&arn).expect("ascii"));
-    h.insert("lambda-runtime-trace-id", HeaderValue::from_static("Root=1-00000000-000000000000000000000000;Sampled=0"));
+    let arn = format!(
+        "arn:aws:lambda:{}:{}:function:{}",
+        crate::template::REGION,
+        crate::template::ACCOUNT,
+        rt.function
+    );
+    h.insert(
+        "lambda-runtime-aws-request-id",
+        HeaderValue::from_str(&inv.id).expect("ascii"),
+    );
+    h.insert(
+        "lambda-runtime-deadline-ms",
+        HeaderValue::from_str(&ms.to_string()).expect("ascii"),
+    );
+    h.insert(
+        "lambda-runtime-invoked-function-arn",
+        HeaderValue::from_str(&arn).expect("ascii"),
+    );
+    h.insert(
+        "lambda-runtime-trace-id",
+        HeaderValue::from_static("Root=1-00000000-000000000000000000000000;Sampled=0"),
+    );
     h.insert("content-type", HeaderValue::from_static("application/json"));
     (h, inv.event.to_string()).into_response()
 }
 
-async fn respond(State(rt): State<Arc<Runtime>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
+async fn respond(
+    State(rt): State<Arc<Runtime>>,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> StatusCode {
     let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if let Some(tx) = rt.pending.lock().await.remove(&id) {
         let _ = tx.send(Ok(v));
@@ -104,7 +141,8 @@ async fn respond(State(rt): State<Arc<Runtime>>, Path(id): Path<String>, body: B
 }
 
 async fn fail(State(rt): State<Arc<Runtime>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
-    let v = serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
+    let v = serde_json::from_slice(&body)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
     if let Some(tx) = rt.pending.lock().await.remove(&id) {
         let _ = tx.send(Err(v));
     }
@@ -112,7 +150,11 @@ async fn fail(State(rt): State<Arc<Runtime>>, Path(id): Path<String>, body: Byte
 }
 
 async fn init_error(State(rt): State<Arc<Runtime>>, body: Bytes) -> StatusCode {
-    eprintln!("pregon-local: {} failed to start: {}", rt.function, String::from_utf8_lossy(&body));
+    eprintln!(
+        "pregon-local: {} failed to start: {}",
+        rt.function,
+        String::from_utf8_lossy(&body)
+    );
     StatusCode::ACCEPTED
 }
 
@@ -122,17 +164,29 @@ pub async fn http_api(listener: tokio::net::TcpListener, function: Function) {
     let _ = axum::serve(listener, app).await;
 }
 
-async fn gateway(State(f): State<Function>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+async fn gateway(
+    State(f): State<Function>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let mut hs = serde_json::Map::new();
     for (k, v) in &headers {
-        hs.insert(k.as_str().to_lowercase(), Value::from(v.to_str().unwrap_or_default()));
+        hs.insert(
+            k.as_str().to_lowercase(),
+            Value::from(v.to_str().unwrap_or_default()),
+        );
     }
     let path = uri.path().to_string();
     let raw_query = uri.query().unwrap_or_default().to_string();
     let mut query = serde_json::Map::new();
     for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        query.insert(percent_decode(k), Value::from(percent_decode(v)));
+        query.insert(
+            pregon::text::percent_decode(k),
+            Value::from(pregon::text::percent_decode(v)),
+        );
     }
     let now = time::OffsetDateTime::now_utc();
     let event = json!({
@@ -163,7 +217,9 @@ async fn gateway(State(f): State<Function>, method: Method, uri: Uri, headers: H
         Ok(r) => {
             let status = r["statusCode"].as_u64().unwrap_or(502) as u16;
             let body = match (r["body"].as_str(), r["isBase64Encoded"].as_bool()) {
-                (Some(b), Some(true)) => base64::engine::general_purpose::STANDARD.decode(b).unwrap_or_default(),
+                (Some(b), Some(true)) => base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .unwrap_or_default(),
                 (Some(b), _) => b.as_bytes().to_vec(),
                 (None, _) => Vec::new(),
             };
@@ -175,42 +231,30 @@ async fn gateway(State(f): State<Function>, method: Method, uri: Uri, headers: H
                     }
                 }
             }
-            resp.body(axum::body::Body::from(body)).unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+            resp.body(axum::body::Body::from(body))
+                .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
         }
         Err(e) => {
             eprintln!("pregon-local: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, r#"{"message":"Internal Server Error"}"#).into_response()
+            (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                r#"{"message":"Internal Server Error"}"#,
+            )
+                .into_response()
         }
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 3 <= b.len() => {
-                match std::str::from_utf8(&b[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()).ok_or(()) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// The SQS event source mapping: poll, invoke with a real `SqsEvent`, delete what
 /// succeeded, leave `batchItemFailures` (and everything, if the function failed) to
 /// come back after the visibility timeout — and reach the DLQ after maxReceiveCount.
-pub async fn sqs_mapping(sqs: aws_sdk_sqs::Client, queue_url: String, queue_arn: String, batch: i32, function: Function) {
+pub async fn sqs_mapping(
+    sqs: aws_sdk_sqs::Client,
+    queue_url: String,
+    queue_arn: String,
+    batch: i32,
+    function: Function,
+) {
     loop {
         let out = sqs
             .receive_message()
@@ -255,11 +299,16 @@ pub async fn sqs_mapping(sqs: aws_sdk_sqs::Client, queue_url: String, queue_arn:
                 })
             })
             .collect();
-        let failed: Option<Vec<String>> = match function.invoke(json!({ "Records": records })).await {
+        let failed: Option<Vec<String>> = match function.invoke(json!({ "Records": records })).await
+        {
             Ok(resp) => Some(
                 resp["batchItemFailures"]
                     .as_array()
-                    .map(|a| a.iter().filter_map(|f| f["itemIdentifier"].as_str().map(String::from)).collect())
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(|f| f["itemIdentifier"].as_str().map(String::from))
+                            .collect()
+                    })
                     .unwrap_or_default(),
             ),
             Err(e) => {
@@ -269,11 +318,19 @@ pub async fn sqs_mapping(sqs: aws_sdk_sqs::Client, queue_url: String, queue_arn:
         };
         let Some(failed) = failed else { continue };
         for m in &messages {
-            if failed.iter().any(|f| Some(f.as_str()) == m.message_id.as_deref()) {
+            if failed
+                .iter()
+                .any(|f| Some(f.as_str()) == m.message_id.as_deref())
+            {
                 continue;
             }
             if let Some(h) = &m.receipt_handle {
-                let _ = sqs.delete_message().queue_url(&queue_url).receipt_handle(h).send().await;
+                let _ = sqs
+                    .delete_message()
+                    .queue_url(&queue_url)
+                    .receipt_handle(h)
+                    .send()
+                    .await;
             }
         }
     }

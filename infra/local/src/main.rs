@@ -37,7 +37,12 @@ enum Cli {
 fn root() -> PathBuf {
     std::env::var("PREGON_ROOT")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root"))
+        .unwrap_or_else(|_| {
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .canonicalize()
+                .expect("repo root")
+        })
 }
 
 async fn free_port() -> Result<u16> {
@@ -48,7 +53,10 @@ async fn free_port() -> Result<u16> {
 async fn wait_for_port(port: u16, what: &str, child: &mut Child) -> Result<()> {
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(60) {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
             return Ok(());
         }
         if let Some(status) = child.try_wait()? {
@@ -60,12 +68,17 @@ async fn wait_for_port(port: u16, what: &str, child: &mut Child) -> Result<()> {
 }
 
 fn log_file(dir: &Path, name: &str) -> Result<Stdio> {
-    Ok(Stdio::from(std::fs::File::create(dir.join(format!("{name}.log")))?))
+    Ok(Stdio::from(std::fs::File::create(
+        dir.join(format!("{name}.log")),
+    )?))
 }
 
 #[tokio::main]
 async fn main() -> Result<()> {
-    let Cli::Up { api_port, stack_name } = Cli::parse();
+    let Cli::Up {
+        api_port,
+        stack_name,
+    } = Cli::parse();
     let root = root();
     let cache = root.join(".cache");
     let state = cache.join("local");
@@ -74,7 +87,9 @@ async fn main() -> Result<()> {
     let stack_file = state.join("stack.json");
     let _ = std::fs::remove_file(&stack_file);
 
-    let status = std::process::Command::new("bash").arg(root.join("infra/local/setup.sh")).status()?;
+    let status = std::process::Command::new("bash")
+        .arg(root.join("infra/local/setup.sh"))
+        .status()?;
     if !status.success() {
         bail!("infra/local/setup.sh failed");
     }
@@ -87,9 +102,17 @@ async fn main() -> Result<()> {
         .current_dir(&emulator)
         .arg("-Djava.library.path=DynamoDBLocal_lib")
         .arg("-cp")
-        .arg(format!("DynamoDBLocal.jar:DynamoDBLocal_lib/*:{}", classes.display()))
+        .arg(format!(
+            "DynamoDBLocal.jar:DynamoDBLocal_lib/*:{}",
+            classes.display()
+        ))
         .arg("LoopbackDynamoDB")
-        .args(["-inMemory", "-disableTelemetry", "-port", &ddb_port.to_string()])
+        .args([
+            "-inMemory",
+            "-disableTelemetry",
+            "-port",
+            &ddb_port.to_string(),
+        ])
         .stdout(log_file(&logs, "dynamodb")?)
         .stderr(log_file(&logs, "dynamodb.err")?)
         .kill_on_drop(true)
@@ -113,19 +136,41 @@ async fn main() -> Result<()> {
     std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
     std::env::set_var("AWS_REGION", REGION);
     let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let ddb = aws_sdk_dynamodb::Client::from_conf(aws_sdk_dynamodb::config::Builder::from(&shared).endpoint_url(&ddb_url).build());
-    let s3 = aws_sdk_s3::Client::from_conf(
-        aws_sdk_s3::config::Builder::from(&shared).endpoint_url(&moto_url).force_path_style(true).build(),
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&shared)
+            .endpoint_url(&ddb_url)
+            .build(),
     );
-    let sqs = aws_sdk_sqs::Client::from_conf(aws_sdk_sqs::config::Builder::from(&shared).endpoint_url(&moto_url).build());
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&shared)
+            .endpoint_url(&moto_url)
+            .force_path_style(true)
+            .build(),
+    );
+    let sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&shared)
+            .endpoint_url(&moto_url)
+            .build(),
+    );
 
     // --- resources, from template.yaml
     let tpl = Template::load(&root.join("template.yaml"))?;
-    let mut names = Names { stack: stack_name.clone(), ..Default::default() };
+    let mut names = Names {
+        stack: stack_name.clone(),
+        ..Default::default()
+    };
     for (id, r) in tpl.of_type("AWS::DynamoDB::Table") {
-        let name = tpl.resolve(prop(r, "TableName").ok_or_else(|| anyhow!("{id}: no TableName"))?, &names)?;
-        create_table(&ddb, &name, r).await.with_context(|| format!("creating table {name}"))?;
-        names.arns.insert(id.into(), format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"));
+        let name = tpl.resolve(
+            prop(r, "TableName").ok_or_else(|| anyhow!("{id}: no TableName"))?,
+            &names,
+        )?;
+        create_table(&ddb, &name, r)
+            .await
+            .with_context(|| format!("creating table {name}"))?;
+        names.arns.insert(
+            id.into(),
+            format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"),
+        );
         names.refs.insert(id.into(), name);
     }
     // Queues without a redrive policy (the DLQs) first.
@@ -133,31 +178,63 @@ async fn main() -> Result<()> {
     queues.sort_by_key(|(_, r)| prop(r, "RedrivePolicy").is_some());
     let mut queue_urls = HashMap::new();
     for (id, r) in queues {
-        let name = tpl.resolve(prop(r, "QueueName").ok_or_else(|| anyhow!("{id}: no QueueName"))?, &names)?;
+        let name = tpl.resolve(
+            prop(r, "QueueName").ok_or_else(|| anyhow!("{id}: no QueueName"))?,
+            &names,
+        )?;
         let mut req = sqs.create_queue().queue_name(&name);
         if let Some(v) = prop(r, "VisibilityTimeout").and_then(scalar) {
             req = req.attributes(aws_sdk_sqs::types::QueueAttributeName::VisibilityTimeout, v);
         }
         if let Some(v) = prop(r, "MessageRetentionPeriod").and_then(scalar) {
-            req = req.attributes(aws_sdk_sqs::types::QueueAttributeName::MessageRetentionPeriod, v);
+            req = req.attributes(
+                aws_sdk_sqs::types::QueueAttributeName::MessageRetentionPeriod,
+                v,
+            );
         }
         if let Some(rp) = prop(r, "RedrivePolicy") {
-            let dlq = tpl.resolve(rp.get("deadLetterTargetArn").ok_or_else(|| anyhow!("{id}: redrive without DLQ"))?, &names)?;
-            let max = rp.get("maxReceiveCount").and_then(scalar).unwrap_or_else(|| "3".into());
+            let dlq = tpl.resolve(
+                rp.get("deadLetterTargetArn")
+                    .ok_or_else(|| anyhow!("{id}: redrive without DLQ"))?,
+                &names,
+            )?;
+            let max = rp
+                .get("maxReceiveCount")
+                .and_then(scalar)
+                .unwrap_or_else(|| "3".into());
             let policy = json!({"deadLetterTargetArn": dlq, "maxReceiveCount": max}).to_string();
-            req = req.attributes(aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy, policy);
+            req = req.attributes(
+                aws_sdk_sqs::types::QueueAttributeName::RedrivePolicy,
+                policy,
+            );
         }
-        let url = req.send().await.with_context(|| format!("creating queue {name}"))?.queue_url.unwrap_or_default();
-        names.arns.insert(id.into(), format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"));
+        let url = req
+            .send()
+            .await
+            .with_context(|| format!("creating queue {name}"))?
+            .queue_url
+            .unwrap_or_default();
+        names
+            .arns
+            .insert(id.into(), format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"));
         names.refs.insert(id.into(), url.clone());
         queue_urls.insert(id.to_string(), url);
     }
     let mut bucket_name = String::new();
     for (id, r) in tpl.of_type("AWS::S3::Bucket") {
-        let name = tpl.resolve(prop(r, "BucketName").ok_or_else(|| anyhow!("{id}: no BucketName"))?, &names)?;
-        s3.create_bucket().bucket(&name).send().await.with_context(|| format!("creating bucket {name}"))?;
+        let name = tpl.resolve(
+            prop(r, "BucketName").ok_or_else(|| anyhow!("{id}: no BucketName"))?,
+            &names,
+        )?;
+        s3.create_bucket()
+            .bucket(&name)
+            .send()
+            .await
+            .with_context(|| format!("creating bucket {name}"))?;
         if let Some(n) = prop(r, "NotificationConfiguration") {
-            notify(&s3, &tpl, &names, &name, n).await.with_context(|| format!("bucket {name} notifications"))?;
+            notify(&s3, &tpl, &names, &name, n)
+                .await
+                .with_context(|| format!("bucket {name} notifications"))?;
         }
         names.arns.insert(id.into(), format!("arn:aws:s3:::{name}"));
         names.refs.insert(id.into(), name.clone());
@@ -165,13 +242,27 @@ async fn main() -> Result<()> {
     }
 
     // --- demo tenant
-    let table = names.refs.values().find(|v| v.ends_with("-main")).cloned().unwrap_or_default();
+    let table = names
+        .refs
+        .values()
+        .find(|v| v.ends_with("-main"))
+        .cloned()
+        .unwrap_or_default();
     let store = pregon_aws::store::Store::new(ddb.clone(), table.clone());
     let demo_key = pregon::auth::new_api_key();
-    store.create_tenant("ten_demo", "Demo tenant", &pregon::auth::key_hash(&demo_key)).await?;
+    store
+        .create_tenant(
+            "ten_demo",
+            "Demo tenant",
+            &pregon::auth::key_hash(&demo_key),
+        )
+        .await?;
 
     // --- functions
-    let bin_dir = std::env::current_exe()?.parent().map(Path::to_path_buf).ok_or_else(|| anyhow!("no exe dir"))?;
+    let bin_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| anyhow!("no exe dir"))?;
     let mut children = Vec::new();
     let mut api_url = String::new();
     let mut mappings = Vec::new();
@@ -186,15 +277,26 @@ async fn main() -> Result<()> {
         if !exe.exists() {
             bail!("{} is not built (cargo build --workspace)", exe.display());
         }
-        let timeout = prop(r, "Timeout").and_then(scalar).and_then(|t| t.parse().ok()).unwrap_or(30u64);
+        let timeout = prop(r, "Timeout")
+            .and_then(scalar)
+            .and_then(|t| t.parse().ok())
+            .unwrap_or(30u64);
         let (function, runtime_api) = lambda::runtime_api(id, Duration::from_secs(timeout)).await?;
         let mut env = tpl.function_env(r, &names)?;
         env.extend([
             ("AWS_LAMBDA_RUNTIME_API".to_string(), runtime_api),
             ("AWS_LAMBDA_FUNCTION_NAME".into(), id.to_string()),
             ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(), prop(r, "MemorySize").and_then(scalar).unwrap_or_else(|| "512".into())),
-            ("AWS_LAMBDA_LOG_GROUP_NAME".into(), format!("/aws/lambda/{id}")),
+            (
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
+                prop(r, "MemorySize")
+                    .and_then(scalar)
+                    .unwrap_or_else(|| "512".into()),
+            ),
+            (
+                "AWS_LAMBDA_LOG_GROUP_NAME".into(),
+                format!("/aws/lambda/{id}"),
+            ),
             ("AWS_LAMBDA_LOG_STREAM_NAME".into(), "local".into()),
             ("AWS_REGION".into(), REGION.into()),
             ("AWS_ACCESS_KEY_ID".into(), "local".into()),
@@ -215,26 +317,57 @@ async fn main() -> Result<()> {
             .spawn()
             .with_context(|| format!("starting {}", exe.display()))?;
         children.push(child);
-        let events = prop(r, "Events").and_then(|e| e.as_mapping()).cloned().unwrap_or_default();
+        let events = prop(r, "Events")
+            .and_then(|e| e.as_mapping())
+            .cloned()
+            .unwrap_or_default();
         for (_, ev) in events {
             match ev.get("Type").and_then(|t| t.as_str()) {
                 Some("SQS") => {
-                    let props = ev.get("Properties").ok_or_else(|| anyhow!("{id}: SQS event without Properties"))?;
-                    let arn = tpl.resolve(props.get("Queue").ok_or_else(|| anyhow!("{id}: SQS event without Queue"))?, &names)?;
-                    let queue_id = names.arns.iter().find(|(_, a)| **a == arn).map(|(k, _)| k.clone()).unwrap_or_default();
-                    let url = queue_urls.get(&queue_id).cloned().ok_or_else(|| anyhow!("{id}: unknown queue {arn}"))?;
-                    let batch = props.get("BatchSize").and_then(scalar).and_then(|b| b.parse().ok()).unwrap_or(10);
-                    mappings.push(tokio::spawn(lambda::sqs_mapping(sqs.clone(), url, arn, batch, function.clone())));
+                    let props = ev
+                        .get("Properties")
+                        .ok_or_else(|| anyhow!("{id}: SQS event without Properties"))?;
+                    let arn = tpl.resolve(
+                        props
+                            .get("Queue")
+                            .ok_or_else(|| anyhow!("{id}: SQS event without Queue"))?,
+                        &names,
+                    )?;
+                    let queue_id = names
+                        .arns
+                        .iter()
+                        .find(|(_, a)| **a == arn)
+                        .map(|(k, _)| k.clone())
+                        .unwrap_or_default();
+                    let url = queue_urls
+                        .get(&queue_id)
+                        .cloned()
+                        .ok_or_else(|| anyhow!("{id}: unknown queue {arn}"))?;
+                    let batch = props
+                        .get("BatchSize")
+                        .and_then(scalar)
+                        .and_then(|b| b.parse().ok())
+                        .unwrap_or(10);
+                    mappings.push(tokio::spawn(lambda::sqs_mapping(
+                        sqs.clone(),
+                        url,
+                        arn,
+                        batch,
+                        function.clone(),
+                    )));
                 }
                 Some("HttpApi") => {
-                    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", api_port)).await {
-                        Ok(l) => l,
-                        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-                    };
+                    let listener =
+                        match tokio::net::TcpListener::bind(("127.0.0.1", api_port)).await {
+                            Ok(l) => l,
+                            Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+                        };
                     api_url = format!("http://{}", listener.local_addr()?);
                     mappings.push(tokio::spawn(lambda::http_api(listener, function.clone())));
                 }
-                Some(other) => eprintln!("pregon-local: {id}: event type {other} is not played locally yet"),
+                Some(other) => {
+                    eprintln!("pregon-local: {id}: event type {other} is not played locally yet")
+                }
                 None => {}
             }
         }
@@ -281,22 +414,47 @@ async fn main() -> Result<()> {
     Ok(())
 }
 
-async fn create_table(ddb: &aws_sdk_dynamodb::Client, name: &str, r: &serde_yaml::Value) -> Result<()> {
-    use aws_sdk_dynamodb::types::{AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-    let mut req = ddb.create_table().table_name(name).billing_mode(BillingMode::PayPerRequest);
-    for a in prop(r, "AttributeDefinitions").and_then(|v| v.as_sequence()).ok_or_else(|| anyhow!("no AttributeDefinitions"))? {
+async fn create_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    r: &serde_yaml::Value,
+) -> Result<()> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let mut req = ddb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for a in prop(r, "AttributeDefinitions")
+        .and_then(|v| v.as_sequence())
+        .ok_or_else(|| anyhow!("no AttributeDefinitions"))?
+    {
         req = req.attribute_definitions(
             AttributeDefinition::builder()
                 .attribute_name(a.get("AttributeName").and_then(scalar).unwrap_or_default())
-                .attribute_type(ScalarAttributeType::from(a.get("AttributeType").and_then(scalar).unwrap_or_default().as_str()))
+                .attribute_type(ScalarAttributeType::from(
+                    a.get("AttributeType")
+                        .and_then(scalar)
+                        .unwrap_or_default()
+                        .as_str(),
+                ))
                 .build()?,
         );
     }
-    for k in prop(r, "KeySchema").and_then(|v| v.as_sequence()).ok_or_else(|| anyhow!("no KeySchema"))? {
+    for k in prop(r, "KeySchema")
+        .and_then(|v| v.as_sequence())
+        .ok_or_else(|| anyhow!("no KeySchema"))?
+    {
         req = req.key_schema(
             KeySchemaElement::builder()
                 .attribute_name(k.get("AttributeName").and_then(scalar).unwrap_or_default())
-                .key_type(KeyType::from(k.get("KeyType").and_then(scalar).unwrap_or_default().as_str()))
+                .key_type(KeyType::from(
+                    k.get("KeyType")
+                        .and_then(scalar)
+                        .unwrap_or_default()
+                        .as_str(),
+                ))
                 .build()?,
         );
     }
@@ -312,29 +470,58 @@ async fn notify(
     n: &serde_yaml::Value,
 ) -> Result<()> {
     use aws_sdk_s3::types::{
-        Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration,
-        S3KeyFilter,
+        Event, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
     };
     let mut cfg = NotificationConfiguration::builder();
-    for q in n.get("QueueConfigurations").and_then(|v| v.as_sequence()).cloned().unwrap_or_default() {
-        let arn = tpl.resolve(q.get("Queue").ok_or_else(|| anyhow!("queue configuration without Queue"))?, names)?;
+    for q in n
+        .get("QueueConfigurations")
+        .and_then(|v| v.as_sequence())
+        .cloned()
+        .unwrap_or_default()
+    {
+        let arn = tpl.resolve(
+            q.get("Queue")
+                .ok_or_else(|| anyhow!("queue configuration without Queue"))?,
+            names,
+        )?;
         let mut qc = QueueConfiguration::builder()
             .queue_arn(arn)
-            .events(Event::from(q.get("Event").and_then(scalar).unwrap_or_default().as_str()));
-        if let Some(rules) = q.get("Filter").and_then(|f| f.get("S3Key")).and_then(|k| k.get("Rules")).and_then(|r| r.as_sequence()) {
+            .events(Event::from(
+                q.get("Event").and_then(scalar).unwrap_or_default().as_str(),
+            ));
+        if let Some(rules) = q
+            .get("Filter")
+            .and_then(|f| f.get("S3Key"))
+            .and_then(|k| k.get("Rules"))
+            .and_then(|r| r.as_sequence())
+        {
             let mut key = S3KeyFilter::builder();
             for rule in rules {
                 key = key.filter_rules(
                     FilterRule::builder()
-                        .name(FilterRuleName::from(rule.get("Name").and_then(scalar).unwrap_or_default().as_str()))
+                        .name(FilterRuleName::from(
+                            rule.get("Name")
+                                .and_then(scalar)
+                                .unwrap_or_default()
+                                .as_str(),
+                        ))
                         .value(rule.get("Value").and_then(scalar).unwrap_or_default())
                         .build(),
                 );
             }
-            qc = qc.filter(NotificationConfigurationFilter::builder().key(key.build()).build());
+            qc = qc.filter(
+                NotificationConfigurationFilter::builder()
+                    .key(key.build())
+                    .build(),
+            );
         }
         cfg = cfg.queue_configurations(qc.build()?);
     }
-    s3.put_bucket_notification_configuration().bucket(bucket).notification_configuration(cfg.build()).send().await?;
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(cfg.build())
+        .send()
+        .await?;
     Ok(())
 }

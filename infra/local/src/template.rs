@@ -24,7 +24,8 @@ pub struct Names {
 
 impl Template {
     pub fn load(path: &std::path::Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let doc: Value = serde_yaml::from_str(&text).context("template.yaml is not YAML")?;
         let resources = doc
             .get("Resources")
@@ -33,17 +34,27 @@ impl Template {
             .iter()
             .filter_map(|(k, v)| Some((k.as_str()?.to_string(), v.clone())))
             .collect();
-        let globals_env = doc.get("Globals").and_then(|g| g.get("Function")).and_then(|f| f.get("Environment")).cloned();
+        let globals_env = doc
+            .get("Globals")
+            .and_then(|g| g.get("Function"))
+            .and_then(|f| f.get("Environment"))
+            .cloned();
         let parameters = doc
             .get("Parameters")
             .and_then(Value::as_mapping)
             .map(|m| {
                 m.iter()
-                    .filter_map(|(k, v)| Some((k.as_str()?.to_string(), scalar(v.get("Default")?)?)))
+                    .filter_map(|(k, v)| {
+                        Some((k.as_str()?.to_string(), scalar(v.get("Default")?)?))
+                    })
                     .collect()
             })
             .unwrap_or_default();
-        Ok(Template { resources, globals_env, parameters })
+        Ok(Template {
+            resources,
+            globals_env,
+            parameters,
+        })
     }
 
     pub fn of_type<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = (&'a str, &'a Value)> + 'a {
@@ -54,14 +65,27 @@ impl Template {
     }
 
     /// A function's environment: `Globals` then its own, resolved.
-    pub fn function_env(&self, function: &Value, names: &Names) -> Result<BTreeMap<String, String>> {
+    pub fn function_env(
+        &self,
+        function: &Value,
+        names: &Names,
+    ) -> Result<BTreeMap<String, String>> {
         let mut env = BTreeMap::new();
-        let own = function.get("Properties").and_then(|p| p.get("Environment")).cloned();
+        let own = function
+            .get("Properties")
+            .and_then(|p| p.get("Environment"))
+            .cloned();
         for block in [self.globals_env.clone(), own].into_iter().flatten() {
             if let Some(vars) = block.get("Variables").and_then(Value::as_mapping) {
                 for (k, v) in vars {
-                    let k = k.as_str().ok_or_else(|| anyhow!("environment variable name is not a string"))?;
-                    env.insert(k.to_string(), self.resolve(v, names).with_context(|| format!("resolving {k}"))?);
+                    let k = k
+                        .as_str()
+                        .ok_or_else(|| anyhow!("environment variable name is not a string"))?;
+                    env.insert(
+                        k.to_string(),
+                        self.resolve(v, names)
+                            .with_context(|| format!("resolving {k}"))?,
+                    );
                 }
             }
         }
@@ -72,15 +96,27 @@ impl Template {
     pub fn resolve(&self, v: &Value, names: &Names) -> Result<String> {
         match v {
             Value::Tagged(t) => match t.tag.to_string().as_str() {
-                "!Ref" => self.reference(scalar(&t.value).ok_or_else(|| anyhow!("!Ref needs a name"))?.as_str(), names),
+                "!Ref" => self.reference(
+                    scalar(&t.value)
+                        .ok_or_else(|| anyhow!("!Ref needs a name"))?
+                        .as_str(),
+                    names,
+                ),
                 "!Sub" => self.sub(&t.value, names),
                 "!GetAtt" => {
-                    let s = scalar(&t.value).ok_or_else(|| anyhow!("!GetAtt needs Name.Attribute"))?;
-                    let (name, attr) = s.split_once('.').ok_or_else(|| anyhow!("!GetAtt {s}: no attribute"))?;
+                    let s =
+                        scalar(&t.value).ok_or_else(|| anyhow!("!GetAtt needs Name.Attribute"))?;
+                    let (name, attr) = s
+                        .split_once('.')
+                        .ok_or_else(|| anyhow!("!GetAtt {s}: no attribute"))?;
                     if attr != "Arn" {
                         bail!("!GetAtt {s}: only .Arn is supported locally");
                     }
-                    names.arns.get(name).cloned().ok_or_else(|| anyhow!("!GetAtt {s}: unknown resource"))
+                    names
+                        .arns
+                        .get(name)
+                        .cloned()
+                        .ok_or_else(|| anyhow!("!GetAtt {s}: unknown resource"))
                 }
                 other => bail!("intrinsic {other} is not supported by the local stack"),
             },
@@ -118,10 +154,17 @@ impl Template {
         let mut rest = s.as_str();
         while let Some(start) = rest.find("${") {
             out.push_str(&rest[..start]);
-            let end = rest[start..].find('}').ok_or_else(|| anyhow!("unclosed ${{ in {s}"))? + start;
+            let end = rest[start..]
+                .find('}')
+                .ok_or_else(|| anyhow!("unclosed ${{ in {s}"))?
+                + start;
             let var = &rest[start + 2..end];
             let value = match var.split_once('.') {
-                Some((name, "Arn")) => names.arns.get(name).cloned().ok_or_else(|| anyhow!("${{{var}}} unknown"))?,
+                Some((name, "Arn")) => names
+                    .arns
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| anyhow!("${{{var}}} unknown"))?,
                 _ => self.reference(var, names)?,
             };
             out.push_str(&value);
