@@ -317,3 +317,47 @@ async fn skip_mode_loads_the_good_rows_and_reports_the_bad_ones() {
         .unwrap();
     assert_eq!(r.iter().map(|r| r.row).collect::<Vec<_>>(), [2]);
 }
+
+#[tokio::test]
+async fn a_message_that_is_not_an_s3_event_goes_to_the_dead_letter_queue_with_its_reason() {
+    let stack = Stack::connect().await;
+    let marker = format!("not an event {}", pregon::model::new_id("x"));
+    stack
+        .sqs
+        .send_message()
+        .queue_url(stack.upload_queue())
+        .message_body(&marker)
+        .send()
+        .await
+        .unwrap();
+    stack.drain_uploads().await;
+
+    let dlq = stack.info["queues"]["UploadEventsDLQ"].as_str().unwrap();
+    let mut found = None;
+    for _ in 0..20 {
+        let out = stack
+            .sqs
+            .receive_message()
+            .queue_url(dlq)
+            .max_number_of_messages(10)
+            .message_attribute_names("All")
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .unwrap();
+        for m in out.messages.unwrap_or_default() {
+            if m.body.as_deref() == Some(marker.as_str()) {
+                found = Some(m);
+            }
+        }
+        if found.is_some() {
+            break;
+        }
+    }
+    let m = found.expect("the poison message in the DLQ");
+    let reason = m.message_attributes.unwrap()["reason"]
+        .string_value
+        .clone()
+        .unwrap();
+    assert!(reason.contains("not JSON"), "{reason}");
+}

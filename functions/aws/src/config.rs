@@ -9,6 +9,7 @@ pub struct Aws {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub s3: aws_sdk_s3::Client,
     pub secrets: aws_sdk_secretsmanager::Client,
+    pub sqs: aws_sdk_sqs::Client,
     pub table: String,
     pub bucket: String,
     /// Prefix for secrets this stack creates (`pregon/{stack}/`).
@@ -42,7 +43,12 @@ impl Aws {
         if let Some(e) = endpoint("SECRETS_MANAGER") {
             sm = sm.endpoint_url(e);
         }
+        let mut sqs = aws_sdk_sqs::config::Builder::from(&shared);
+        if let Some(e) = endpoint("SQS") {
+            sqs = sqs.endpoint_url(e);
+        }
         Ok(Aws {
+            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
             dynamodb: aws_sdk_dynamodb::Client::from_conf(ddb.build()),
             s3: aws_sdk_s3::Client::from_conf(s3.build()),
             secrets: aws_sdk_secretsmanager::Client::from_conf(sm.build()),

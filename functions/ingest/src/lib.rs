@@ -16,7 +16,7 @@ use pregon::model::{Campaign, CampaignStatus, Counts, PROBLEMS_ON_CAMPAIGN};
 use pregon::report::ProblemCsv;
 use pregon::validate::{validate, Problem, Recipient, Sink, Status, Summary};
 use pregon_aws::config::Aws;
-use pregon_aws::sqs::{for_each_record, Outcome};
+use pregon_aws::sqs::{for_each_record, DeadLetters, Outcome};
 use pregon_aws::store::{Claim, Store};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -32,27 +32,36 @@ const WRITERS: usize = 12;
 pub struct Ingest {
     aws: Aws,
     store: Store,
+    dead_letters: Option<DeadLetters>,
 }
 
 impl Ingest {
     pub fn new(aws: Aws) -> Self {
         let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
-        Ingest { aws, store }
+        // Without it (misconfigured), poison messages still reach the DLQ by redrive.
+        let dead_letters = std::env::var("DEAD_LETTER_QUEUE_URL")
+            .ok()
+            .filter(|u| !u.is_empty())
+            .map(|queue_url| DeadLetters {
+                client: aws.sqs.clone(),
+                queue_url,
+            });
+        Ingest {
+            aws,
+            store,
+            dead_letters,
+        }
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        for_each_record(event, |m| self.record(m)).await
+        for_each_record(event, self.dead_letters.as_ref(), |m| self.record(m)).await
     }
 
     async fn record(&self, m: SqsMessage) -> Outcome {
         let body = m.body.unwrap_or_default();
         let value: serde_json::Value = match serde_json::from_str(&body) {
             Ok(v) => v,
-            Err(e) => {
-                return Outcome::Retry(format!(
-                    "poison message: body is not JSON ({e}); it goes to the DLQ"
-                ))
-            }
+            Err(e) => return Outcome::Poison(format!("the message body is not JSON ({e})")),
         };
         if value.get("Event").and_then(|e| e.as_str()) == Some("s3:TestEvent") {
             info!("ignoring s3:TestEvent");
@@ -61,8 +70,8 @@ impl Ingest {
         let event: UploadEvent = match serde_json::from_value(value) {
             Ok(e) => e,
             Err(e) => {
-                return Outcome::Retry(format!(
-                    "poison message: not an S3 event ({e}); it goes to the DLQ"
+                return Outcome::Poison(format!(
+                    "the message is not an S3 event notification ({e})"
                 ))
             }
         };
