@@ -225,7 +225,9 @@ fn ingest(csv_path: &Path) {
     let api = info["api_url"].as_str().unwrap().to_string();
     let key = info["demo_api_key"].as_str().unwrap().to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
+    let info2 = info.clone();
     rt.block_on(async move {
+        let info = info2;
         let http = reqwest::Client::new();
         let post = |path: &str, body: serde_json::Value| {
             http.post(format!("{api}{path}")).bearer_auth(&key).json(&body).send()
@@ -253,6 +255,9 @@ fn ingest(csv_path: &Path) {
                 println!("  upload (PUT to moto)      {:>8.1} s", uploaded.as_secs_f64());
                 println!("  upload → {st:<16} {:>8.1} s", t.elapsed().as_secs_f64());
                 println!("  counts: {}", v["counts"]);
+                let stored = count_recipients(&info, c["id"].as_str().unwrap()).await;
+                println!("  recipient items in DynamoDB: {stored}");
+                assert_eq!(Some(stored), v["counts"]["valid_rows"].as_u64(), "stored recipients differ from valid rows");
                 break;
             }
             if t.elapsed() > Duration::from_secs(1800) {
@@ -261,4 +266,57 @@ fn ingest(csv_path: &Path) {
             tokio::time::sleep(Duration::from_secs(1)).await;
         }
     });
+}
+
+/// Counts the campaign's recipient items (current generation, every shard) in DynamoDB.
+async fn count_recipients(info: &serde_json::Value, campaign: &str) -> u64 {
+    use aws_sdk_dynamodb::types::{AttributeValue, Select};
+    std::env::set_var("AWS_ACCESS_KEY_ID", "local");
+    std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
+    std::env::set_var("AWS_REGION", info["region"].as_str().unwrap());
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let ddb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&shared)
+            .endpoint_url(info["endpoints"]["dynamodb"].as_str().unwrap())
+            .build(),
+    );
+    let table = info["table"].as_str().unwrap();
+    let tenant = info["demo_tenant"].as_str().unwrap();
+    let (pk, sk) = pregon::keys::campaign(tenant, campaign);
+    let item = ddb
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk))
+        .key("sk", AttributeValue::S(sk))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
+    let gen: u32 = item["recipient_gen"].as_n().unwrap().parse().unwrap();
+    let mut total = 0u64;
+    for shard in 0..pregon::keys::RECIPIENT_SHARDS {
+        let mut start = None;
+        loop {
+            let out = ddb
+                .query()
+                .table_name(table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(
+                    ":pk",
+                    AttributeValue::S(pregon::keys::recipient_pk(tenant, campaign, gen, shard)),
+                )
+                .select(Select::Count)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .unwrap();
+            total += out.count as u64;
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                break;
+            }
+        }
+    }
+    total
 }

@@ -14,7 +14,7 @@ use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_s3::primitives::ByteStream;
 use pregon::model::{Campaign, CampaignStatus, Counts, PROBLEMS_ON_CAMPAIGN};
 use pregon::report::ProblemCsv;
-use pregon::validate::{validate, Problem, Recipient, Sink, Status, Summary};
+use pregon::validate::{validate, Limits, Problem, Recipient, Sink, Status, Summary};
 use pregon_aws::config::Aws;
 use pregon_aws::sqs::{for_each_record, DeadLetters, Outcome};
 use pregon_aws::store::{Claim, Store};
@@ -33,6 +33,25 @@ pub struct Ingest {
     aws: Aws,
     store: Store,
     dead_letters: Option<DeadLetters>,
+    limits: Limits,
+}
+
+/// The file limits: SPEC §4's defaults, or `MAX_FILE_BYTES` / `MAX_DATA_ROWS`.
+fn limits_from_env() -> Limits {
+    let mut l = Limits::default();
+    let var = |k: &str| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|v| *v > 0)
+    };
+    if let Some(b) = var("MAX_FILE_BYTES") {
+        l.max_bytes = b;
+    }
+    if let Some(r) = var("MAX_DATA_ROWS") {
+        l.max_rows = r;
+    }
+    l
 }
 
 impl Ingest {
@@ -50,6 +69,7 @@ impl Ingest {
             aws,
             store,
             dead_letters,
+            limits: limits_from_env(),
         }
     }
 
@@ -101,8 +121,7 @@ impl Ingest {
         let started = Instant::now();
         // Download first, pinned to this event's version of the object: an event that
         // arrives after a newer upload is stale, and the newer upload has its own event.
-        let limits = pregon::validate::Limits::default();
-        let file = if size > limits.max_bytes {
+        let file = if size > self.limits.max_bytes {
             None
         } else {
             match self.download(key, etag).await {
@@ -228,7 +247,9 @@ impl Ingest {
         file: Option<&PathBuf>,
         size: u64,
     ) -> Result<Summary, String> {
-        let rules = Arc::new(c.rules());
+        let mut rules = c.rules();
+        rules.limits = self.limits;
+        let rules = Arc::new(rules);
         // Pass 1: validate, keeping the first problems and writing all of them as CSV.
         let (summary, first, report) = {
             let (rules, file) = (rules.clone(), file.cloned());
