@@ -119,6 +119,23 @@ impl Ingest {
             return Outcome::Done;
         };
         let started = Instant::now();
+        // A redelivered event for an upload already validated: skip the download. (The
+        // conditional claim below stays the authority; this only saves the transfer.)
+        match self.store.campaign(tenant, campaign).await {
+            Ok(Some(c))
+                if c.status.accepts_upload()
+                    && c.status != CampaignStatus::AwaitingFile
+                    && c.upload_etag.as_deref() == Some(etag) =>
+            {
+                info!(
+                    tenant,
+                    campaign, "this upload was already validated: duplicate event ignored"
+                );
+                return Outcome::Done;
+            }
+            Ok(_) => {}
+            Err(e) => return Outcome::Retry(e.to_string()),
+        }
         // Download first, pinned to this event's version of the object: an event that
         // arrives after a newer upload is stale, and the newer upload has its own event.
         let file = if size > self.limits.max_bytes {
