@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template setup build up bench bench-ingest clean
+.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -23,12 +23,18 @@ demo: setup build
 
 ## Every test: unit tests, cfn-lint, then integration tests on the local stack.
 test: setup build unit lint-template integration
+	$(CARGO) fmt --all --check
 
 unit:
 	$(CARGO) test --workspace --locked --exclude pregon-tests
 
 lint-template: setup
 	$(VENV)/bin/cfn-lint template.yaml
+
+## Clippy with warnings as errors, and formatting.
+lint:
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+	$(CARGO) fmt --all --check
 
 integration: setup build
 	bash infra/local/with-stack.sh $(CARGO) test --locked -p pregon-tests

@@ -135,11 +135,11 @@ pub fn run(a: Args) -> ExitCode {
         let v = json!({
             "status": summary.status,
             "format": summary.format,
-            "rows": summary.rows,
-            "valid_rows": summary.valid_rows,
-            "invalid_rows": summary.invalid_rows,
-            "blank_rows": summary.blank_rows,
-            "unique_phones": summary.unique_phones,
+            "rows": summary.counts.rows,
+            "valid_rows": summary.counts.valid_rows,
+            "invalid_rows": summary.counts.invalid_rows,
+            "blank_rows": summary.counts.blank_rows,
+            "unique_phones": summary.counts.unique_phones,
             "problems": sink.problems,
         });
         serde_json::to_writer(&mut o, &v)
@@ -174,7 +174,11 @@ fn print_summary(
     writeln!(
         o,
         "  {} data rows: {} valid, {} invalid, {} blank; {} unique phones",
-        s.rows, s.valid_rows, s.invalid_rows, s.blank_rows, s.unique_phones
+        s.counts.rows,
+        s.counts.valid_rows,
+        s.counts.invalid_rows,
+        s.counts.blank_rows,
+        s.counts.unique_phones
     )?;
     const SHOWN: usize = 50;
     for p in problems.iter().take(SHOWN) {

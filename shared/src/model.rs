@@ -6,7 +6,7 @@
 //! them all in one go.
 
 use crate::phone::DefaultCountry;
-use crate::validate::{Channel, MetadataField, OnInvalidRows, Problem, Summary};
+use crate::validate::{Channel, Counts, MetadataField, OnInvalidRows, Problem};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -286,14 +286,8 @@ pub struct TemplateHeader {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Template {
     pub id: String,
-    pub name: String,
-    pub channel: Channel,
-    pub language: String,
-    pub category: Option<TemplateCategory>,
-    pub body: String,
-    /// How many `{{n}}` parameters the body has.
-    pub params: usize,
-    pub header: Option<TemplateHeader>,
+    #[serde(flatten)]
+    pub spec: NewTemplate,
     pub status: TemplateStatus,
     pub created_at: String,
 }
@@ -324,14 +318,15 @@ pub fn template_params(body: &str) -> Result<usize, String> {
     }
 }
 
-/// `POST /v1/templates`.
-#[derive(Debug, Clone, PartialEq)]
+/// `POST /v1/templates`: a template as the tenant gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewTemplate {
     pub name: String,
     pub channel: Channel,
     pub language: String,
     pub category: Option<TemplateCategory>,
     pub body: String,
+    /// How many `{{n}}` parameters the body has.
     pub params: usize,
     pub header: Option<TemplateHeader>,
 }
@@ -603,7 +598,7 @@ impl CampaignSettings {
         }
         match (&self.template_id, template) {
             (Some(_), None) => errors.push(err("template_id", "no such template")),
-            (Some(_), Some(t)) if t.channel != self.channel => {
+            (Some(_), Some(t)) if t.spec.channel != self.channel => {
                 errors.push(err("template_id", "the template is for another channel"))
             }
             _ => {}
@@ -631,32 +626,6 @@ fn valid_window(w: &SendWindow) -> bool {
         && w.days.iter().all(|d| DAYS.contains(&d.as_str()))
         && hhmm(&w.from)
         && hhmm(&w.to)
-}
-
-/// Counts of the last validation, as shown on the campaign.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Counts {
-    pub rows: u64,
-    pub valid_rows: u64,
-    pub invalid_rows: u64,
-    pub blank_rows: u64,
-    pub unique_phones: u64,
-    pub errors: u64,
-    pub warnings: u64,
-}
-
-impl From<&Summary> for Counts {
-    fn from(s: &Summary) -> Self {
-        Counts {
-            rows: s.rows,
-            valid_rows: s.valid_rows,
-            invalid_rows: s.invalid_rows,
-            blank_rows: s.blank_rows,
-            unique_phones: s.unique_phones,
-            errors: s.errors,
-            warnings: s.warnings,
-        }
-    }
 }
 
 /// How many problems a campaign record carries; the rest are in the CSV report.

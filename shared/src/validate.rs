@@ -209,11 +209,9 @@ pub enum Status {
 }
 
 /// Counts over the data rows (every row after the header): `rows` =
-/// `valid_rows` + `invalid_rows` + `blank_rows`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Summary {
-    pub status: Status,
-    pub format: Option<Format>,
+/// `valid_rows` + `invalid_rows` + `blank_rows`. Shown on the campaign as they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
     pub rows: u64,
     pub valid_rows: u64,
     pub invalid_rows: u64,
@@ -221,6 +219,15 @@ pub struct Summary {
     pub unique_phones: u64,
     pub errors: u64,
     pub warnings: u64,
+}
+
+/// The verdict on a whole file.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Summary {
+    pub status: Status,
+    pub format: Option<Format>,
+    #[serde(flatten)]
+    pub counts: Counts,
 }
 
 /// A linked metadata value.
@@ -789,13 +796,15 @@ impl<'a> Validator<'a> {
         Summary {
             status: if ok { Status::Valid } else { Status::Invalid },
             format,
-            rows: me.rows,
-            valid_rows: me.valid,
-            invalid_rows: me.invalid,
-            blank_rows: me.blank,
-            unique_phones: me.seen.len() as u64,
-            errors: me.errors,
-            warnings: me.warnings,
+            counts: Counts {
+                rows: me.rows,
+                valid_rows: me.valid,
+                invalid_rows: me.invalid,
+                blank_rows: me.blank,
+                unique_phones: me.seen.len() as u64,
+                errors: me.errors,
+                warnings: me.warnings,
+            },
         }
     }
 }

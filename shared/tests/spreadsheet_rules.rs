@@ -88,7 +88,7 @@ fn empty_file_when_no_bytes_or_a_header_without_data() {
     let (sum, c) = run(b"phone,name\n\n\n", &rules(1));
     assert_eq!(sum.status, Status::Invalid);
     assert_eq!(codes(&c), vec![(None, None, Code::EmptyFile)]);
-    assert_eq!(sum.blank_rows, 2);
+    assert_eq!(sum.counts.blank_rows, 2);
 }
 
 #[test]
@@ -144,7 +144,7 @@ fn file_too_large_over_the_byte_or_row_limit() {
     };
     let (sum, c) = run(b"phone\n56962000001\n56962000002\n56962000003\n", &r);
     assert_eq!(codes(&c), vec![(None, None, Code::FileTooLarge)]);
-    assert_eq!(sum.rows, 2);
+    assert_eq!(sum.counts.rows, 2);
 }
 
 #[test]
@@ -179,7 +179,7 @@ fn invalid_phone_by_libphonenumber_rules() {
             (Some(4), Some("phone"), Code::InvalidPhone)
         ]
     );
-    assert_eq!((sum.valid_rows, sum.invalid_rows), (1, 2));
+    assert_eq!((sum.counts.valid_rows, sum.counts.invalid_rows), (1, 2));
     assert!(
         c.problems[0].message.contains("+56 9 0000 0000"),
         "{}",
@@ -232,13 +232,13 @@ fn duplicate_phone_names_the_first_row_unless_duplicates_are_allowed() {
         "{}",
         c.problems[0].message
     );
-    assert_eq!(sum.unique_phones, 1);
+    assert_eq!(sum.counts.unique_phones, 1);
 
     let mut r = rules(1);
     r.allow_duplicates = true;
     let (sum, c) = run(csv, &r);
     assert_eq!(
-        (sum.status, sum.valid_rows, c.problems.len()),
+        (sum.status, sum.counts.valid_rows, c.problems.len()),
         (Status::Valid, 2, 0)
     );
 }
@@ -272,13 +272,16 @@ fn invalid_parameter_for_what_whatsapp_refuses() {
             .map(|r| (Some(r), Some("p"), Code::InvalidParameter))
             .collect::<Vec<_>>()
     );
-    assert_eq!(sum.valid_rows, 1, "four spaces in a row are still accepted");
+    assert_eq!(
+        sum.counts.valid_rows, 1,
+        "four spaces in a row are still accepted"
+    );
 
     let mut sms = rules(1);
     sms.channel = Channel::Sms;
     let (sum, _) = run(csv.as_bytes(), &sms);
     assert_eq!(
-        sum.valid_rows, 5,
+        sum.counts.valid_rows, 5,
         "SMS text may have line breaks and long runs of spaces"
     );
 }
@@ -331,7 +334,7 @@ fn metadata_type_mismatch_for_a_yes_no_cell_that_is_not_yes_or_no() {
             None
         ]
     );
-    assert_eq!(sum.valid_rows, 4);
+    assert_eq!(sum.counts.valid_rows, 4);
 }
 
 #[test]
@@ -373,7 +376,7 @@ fn unused_column_is_only_a_warning() {
         vec![(Some(1), Some("Notas"), Code::UnusedColumn)]
     );
     assert_eq!(c.problems[0].severity, Severity::Warning);
-    assert_eq!((sum.errors, sum.warnings), (0, 1));
+    assert_eq!((sum.counts.errors, sum.counts.warnings), (0, 1));
 }
 
 #[test]
@@ -383,7 +386,14 @@ fn fully_blank_rows_are_skipped_and_counted() {
         &rules(1),
     );
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
-    assert_eq!((sum.rows, sum.valid_rows, sum.blank_rows), (5, 2, 3));
+    assert_eq!(
+        (
+            sum.counts.rows,
+            sum.counts.valid_rows,
+            sum.counts.blank_rows
+        ),
+        (5, 2, 3)
+    );
     assert_eq!(
         c.recipients.iter().map(|r| r.row).collect::<Vec<_>>(),
         [2, 6]
@@ -403,7 +413,7 @@ fn control_characters_are_stripped_and_other_unicode_kept() {
 fn on_invalid_rows_reject_makes_any_row_error_invalid() {
     let (sum, _) = run(b"phone,name\n56962000001,Ana\n56962000002,\n", &rules(1));
     assert_eq!(
-        (sum.status, sum.valid_rows, sum.invalid_rows),
+        (sum.status, sum.counts.valid_rows, sum.counts.invalid_rows),
         (Status::Invalid, 1, 1)
     );
 }
@@ -414,7 +424,7 @@ fn on_invalid_rows_skip_reports_bad_rows_and_keeps_the_rest() {
     r.on_invalid_rows = OnInvalidRows::Skip;
     let (sum, c) = run(b"phone,name\n56962000001,Ana\n56962000002,\n", &r);
     assert_eq!(
-        (sum.status, sum.valid_rows, sum.invalid_rows),
+        (sum.status, sum.counts.valid_rows, sum.counts.invalid_rows),
         (Status::Valid, 1, 1)
     );
     assert_eq!(c.recipients.len(), 1);
@@ -433,7 +443,7 @@ fn the_first_visible_sheet_is_read() {
     let bytes = xlsx_sheets(&[("Oculta", true, &hidden), ("Datos", false, &visible)]);
     let (sum, c) = run(&bytes, &rules(0));
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
-    assert_eq!(sum.valid_rows, 1);
+    assert_eq!(sum.counts.valid_rows, 1);
 }
 
 #[test]
@@ -450,7 +460,14 @@ fn fixture_with_errors_names_every_problem_by_row_and_column() {
             (Some(7), Some("phone"), Code::DuplicatePhone),
         ]
     );
-    assert_eq!((sum.rows, sum.valid_rows, sum.invalid_rows), (6, 1, 5));
+    assert_eq!(
+        (
+            sum.counts.rows,
+            sum.counts.valid_rows,
+            sum.counts.invalid_rows
+        ),
+        (6, 1, 5)
+    );
 }
 
 #[test]
@@ -459,7 +476,7 @@ fn fixture_spanish_excel_csv_is_windows_1252_with_semicolons() {
     r.channel = Channel::Sms;
     let (sum, c) = run(&fixture("sms_excel_es.csv"), &r);
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
-    assert_eq!((sum.valid_rows, sum.blank_rows), (3, 1));
+    assert_eq!((sum.counts.valid_rows, sum.counts.blank_rows), (3, 1));
     assert_eq!(c.recipients[0].params, ["Ramón", "15/12"]);
     assert_eq!(c.recipients[1].params[0], "Begoña");
 }
@@ -496,7 +513,7 @@ fn fixture_whatsapp_xlsx_is_valid_with_its_metadata_linked() {
     ];
     let (sum, c) = run(&fixture("whatsapp_ok.xlsx"), &r);
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
-    assert!(sum.valid_rows >= 3);
+    assert!(sum.counts.valid_rows >= 3);
     assert_eq!(c.layout.metadata, ["Segmento", "Cliente VIP"]);
     assert!(c
         .recipients

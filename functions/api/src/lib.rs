@@ -202,13 +202,7 @@ impl Api {
         };
         let t = Template {
             id: new_id("tpl"),
-            name: new.name,
-            channel: new.channel,
-            language: new.language,
-            category: new.category,
-            body: new.body,
-            params: new.params,
-            header: new.header,
+            spec: new,
             // Registration at the provider (and its approval status) comes with the senders.
             status: TemplateStatus::Pending,
             created_at: now_rfc3339(),
@@ -227,7 +221,7 @@ impl Api {
             return Ok(not_found("template"));
         };
         let mut header = vec!["phone".to_string()];
-        header.extend((1..=t.params).map(|n| format!("param_{n}")));
+        header.extend((1..=t.spec.params).map(|n| format!("param_{n}")));
         let csv = format!("{}\r\n", header.join(","));
         Ok(reply(
             200,
@@ -261,7 +255,7 @@ impl Api {
             upload_key: Campaign::upload_key_for(tenant, &id),
             id: id.clone(),
             tenant_id: tenant.to_string(),
-            params: template.as_ref().map(|t| t.params).unwrap_or(0),
+            params: template.as_ref().map(|t| t.spec.params).unwrap_or(0),
             default_country: account.and_then(|a| a.default_country),
             settings,
             status: CampaignStatus::AwaitingFile,

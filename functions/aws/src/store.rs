@@ -8,7 +8,8 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_dynamodb::Client;
 use pregon::keys;
-use pregon::model::{Campaign, CampaignStatus, Counts};
+use pregon::model::{Campaign, CampaignStatus};
+use pregon::validate::Counts;
 use pregon::validate::{Problem, Recipient};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};

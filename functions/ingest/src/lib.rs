@@ -12,7 +12,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_s3::primitives::ByteStream;
-use pregon::model::{Campaign, CampaignStatus, Counts, PROBLEMS_ON_CAMPAIGN};
+use pregon::model::{Campaign, CampaignStatus, PROBLEMS_ON_CAMPAIGN};
 use pregon::report::ProblemCsv;
 use pregon::validate::{validate, Limits, Problem, Recipient, Sink, Status, Summary};
 use pregon_aws::config::Aws;
@@ -203,9 +203,9 @@ impl Ingest {
                     tenant,
                     campaign,
                     status = ?summary.status,
-                    rows = summary.rows,
-                    valid_rows = summary.valid_rows,
-                    invalid_rows = summary.invalid_rows,
+                    rows = summary.counts.rows,
+                    valid_rows = summary.counts.valid_rows,
+                    invalid_rows = summary.counts.invalid_rows,
                     seconds = started.elapsed().as_secs_f64(),
                     "spreadsheet validated"
                 );
@@ -331,7 +331,7 @@ impl Ingest {
                 etag,
                 gen,
                 status,
-                &Counts::from(&summary),
+                &summary.counts,
                 &first,
                 format,
                 &report_key,

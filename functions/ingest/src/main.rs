@@ -1,4 +1,7 @@
 //! Ingest: S3 `ObjectCreated` (through SQS) → validated campaign. See `lib.rs`.
+// The ingest future is deep (SDK calls inside select! and spawn_blocking): the compiler
+// needs more than the default 128 levels to lay it out in test builds.
+#![recursion_limit = "256"]
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use lambda_runtime::{run, service_fn, Error, LambdaEvent};
