@@ -361,3 +361,35 @@ async fn a_message_that_is_not_an_s3_event_goes_to_the_dead_letter_queue_with_it
         .unwrap();
     assert!(reason.contains("not JSON"), "{reason}");
 }
+
+#[tokio::test]
+async fn an_sms_campaign_without_template_takes_each_rows_message_and_priority() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL"}))
+        .await;
+    let c = t
+        .post("/v1/campaigns", json!({"name":"Avisos","channel":"sms","account_id":acc.body["id"],"consent_confirmed":true}))
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let id = c.body["id"].as_str().unwrap();
+    t.put(
+        c.body["upload_url"].as_str().unwrap(),
+        fixture("sms_per_row_text.csv"),
+    )
+    .await;
+    let done = t.settled(id).await;
+    assert_eq!(done["status"], "loaded", "{done}");
+    let item = stack.campaign_item(&t.id, id).await.unwrap();
+    let r = stack
+        .store
+        .recipients(&t.id, id, item.recipient_gen)
+        .await
+        .unwrap();
+    assert_eq!(r[0].message.as_deref(), Some("Su cuota vence mañana"));
+    assert_eq!(
+        r.iter().map(|r| r.priority).collect::<Vec<_>>(),
+        [Some(5), Some(9), Some(1)]
+    );
+}

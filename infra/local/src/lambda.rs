@@ -36,9 +36,17 @@ pub struct Function {
     pub name: String,
     tx: mpsc::Sender<Invocation>,
     timeout: Duration,
+    runtime: Arc<Runtime>,
 }
 
 impl Function {
+    /// The function's process died: what it was running fails, as in Lambda.
+    pub async fn fail_in_flight(&self, why: &str) {
+        for (_, tx) in self.runtime.pending.lock().await.drain() {
+            let _ = tx.send(Err(Value::String(why.to_string())));
+        }
+    }
+
     pub async fn invoke(&self, event: Value) -> Result<Value> {
         let (reply, rx) = oneshot::channel();
         let id = ulid::Ulid::new().to_string();
@@ -73,7 +81,7 @@ pub async fn runtime_api(function: &str, timeout: Duration) -> Result<(Function,
         )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
         .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(rt);
+        .with_state(rt.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -82,6 +90,7 @@ pub async fn runtime_api(function: &str, timeout: Duration) -> Result<(Function,
             name: function.to_string(),
             tx,
             timeout,
+            runtime: rt,
         },
         addr.to_string(),
     ))

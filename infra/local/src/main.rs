@@ -67,10 +67,13 @@ async fn wait_for_port(port: u16, what: &str, child: &mut Child) -> Result<()> {
     bail!("{what} did not listen on 127.0.0.1:{port} within 60 s")
 }
 
+/// Appends, so a restarted function's log follows its predecessor's.
 fn log_file(dir: &Path, name: &str) -> Result<Stdio> {
-    Ok(Stdio::from(std::fs::File::create(
-        dir.join(format!("{name}.log")),
-    )?))
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{name}.log")))?;
+    Ok(Stdio::from(f))
 }
 
 #[tokio::main]
@@ -83,6 +86,7 @@ async fn main() -> Result<()> {
     let cache = root.join(".cache");
     let state = cache.join("local");
     let logs = state.join("logs");
+    let _ = std::fs::remove_dir_all(&logs);
     std::fs::create_dir_all(&logs)?;
     let stack_file = state.join("stack.json");
     let _ = std::fs::remove_file(&stack_file);
@@ -306,17 +310,39 @@ async fn main() -> Result<()> {
             ("AWS_ENDPOINT_URL_SQS".into(), moto_url.clone()),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), moto_url.clone()),
         ]);
-        let child = Command::new(&exe)
-            .env_clear()
-            .env("PATH", std::env::var("PATH").unwrap_or_default())
-            .env("TMPDIR", std::env::temp_dir())
-            .envs(&env)
-            .stdout(log_file(&logs, id)?)
-            .stderr(log_file(&logs, &format!("{id}.err"))?)
-            .kill_on_drop(true)
-            .spawn()
-            .with_context(|| format!("starting {}", exe.display()))?;
-        children.push(child);
+        let (exe, logs_dir, name) = (exe.clone(), logs.clone(), id.to_string());
+        let spawn = move || -> Result<Child> {
+            Command::new(&exe)
+                .env_clear()
+                .env("PATH", std::env::var("PATH").unwrap_or_default())
+                .env("TMPDIR", std::env::temp_dir())
+                .envs(&env)
+                .stdout(log_file(&logs_dir, &name)?)
+                .stderr(log_file(&logs_dir, &format!("{name}.err"))?)
+                .kill_on_drop(true)
+                .spawn()
+                .with_context(|| format!("starting {}", exe.display()))
+        };
+        let first = spawn()?;
+        let supervised = function.clone();
+        // Like Lambda, a crashed function fails its invocation and a new process takes over.
+        children.push(tokio::spawn(async move {
+            let mut child = first;
+            loop {
+                let status = child.wait().await;
+                let why = format!("{} exited ({status:?})", supervised.name);
+                eprintln!("pregon-local: {why}; starting it again");
+                supervised.fail_in_flight(&why).await;
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                child = match spawn() {
+                    Ok(c) => c,
+                    Err(e) => {
+                        eprintln!("pregon-local: {e:#}");
+                        return;
+                    }
+                };
+            }
+        }));
         let events = prop(r, "Events")
             .and_then(|e| e.as_mapping())
             .cloned()
@@ -404,8 +430,10 @@ async fn main() -> Result<()> {
     for m in mappings {
         m.abort();
     }
-    for mut c in children {
-        let _ = c.kill().await;
+    // Dropping a supervisor drops its process handle, which kills the process.
+    for c in children {
+        c.abort();
+        let _ = c.await;
     }
     let _ = dynamodb.kill().await;
     let _ = moto.kill().await;
