@@ -106,6 +106,15 @@ pub enum TemplateCmd {
         id: String,
     },
     List,
+    /// Download the empty spreadsheet for a template (phone + parameter columns).
+    Sheet {
+        id: String,
+        #[arg(long, default_value = "xlsx", value_parser = ["xlsx", "csv"])]
+        format: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
 }
 
 pub enum Cmd {
@@ -394,6 +403,29 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             }
             c.call(Method::POST, "/v1/templates", Some(Value::Object(b)))
                 .await
+        }
+        Cmd::Template(TemplateCmd::Sheet { id, format, out }) => {
+            let url = format!("{}/v1/templates/{id}/sheet?format={format}", c.base);
+            let resp = c
+                .http
+                .get(url)
+                .bearer_auth(&c.key)
+                .send()
+                .await
+                .map_err(|e| Failure::Io(e.to_string()))?;
+            let status = resp.status().as_u16();
+            let bytes = resp.bytes().await.map_err(|e| Failure::Io(e.to_string()))?;
+            if status >= 400 {
+                return Err(Failure::Refused(
+                    status,
+                    serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+                ));
+            }
+            std::fs::write(&out, &bytes)
+                .map_err(|e| Failure::Io(format!("cannot write {}: {e}", out.display())))?;
+            Ok(
+                json!({"template_id": id, "written": out.display().to_string(), "bytes": bytes.len()}),
+            )
         }
         Cmd::Template(TemplateCmd::Show { id }) => {
             c.call(Method::GET, &format!("/v1/templates/{id}"), None)

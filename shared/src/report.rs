@@ -95,9 +95,57 @@ impl<W: Write> RecipientCsv<W> {
     }
 }
 
+/// The header row a spreadsheet for a template needs: the phone, then `{{1}}`…`{{n}}`.
+pub fn layout_columns(params: usize) -> Vec<String> {
+    std::iter::once("phone".to_string())
+        .chain((1..=params).map(|n| format!("param_{n}")))
+        .collect()
+}
+
+/// The empty layout as CSV (header only).
+pub fn layout_csv(columns: &[String]) -> Vec<u8> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    w.write_record(columns).expect("in memory");
+    w.into_inner().expect("in memory")
+}
+
+/// The empty layout as XLSX, with the phone column formatted as text so Excel keeps
+/// every digit (a General cell turns 56912345678 into 5.69123E+10).
+pub fn layout_xlsx(columns: &[String]) -> Result<Vec<u8>, String> {
+    use rust_xlsxwriter::{Format, Workbook};
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.set_name("Destinatarios").map_err(|e| e.to_string())?;
+    let bold = Format::new().set_bold();
+    let text = Format::new().set_num_format("@");
+    ws.set_column_format(0, &text).map_err(|e| e.to_string())?;
+    for (i, c) in columns.iter().enumerate() {
+        ws.write_string_with_format(0, i as u16, c, &bold)
+            .map_err(|e| e.to_string())?;
+        ws.set_column_width(i as u16, 18)
+            .map_err(|e| e.to_string())?;
+    }
+    wb.save_to_buffer().map_err(|e| e.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_template_layout_round_trips_through_the_validator() {
+        let cols = layout_columns(2);
+        assert_eq!(cols, ["phone", "param_1", "param_2"]);
+        assert_eq!(layout_csv(&cols), b"phone,param_1,param_2\n");
+        let xlsx = layout_xlsx(&cols).unwrap();
+        let mut header = Vec::new();
+        crate::spreadsheet::read_rows(std::io::Cursor::new(xlsx), |_, cells| {
+            header = cells.iter().map(|c| c.to_text().into_owned()).collect();
+            std::ops::ControlFlow::Break(())
+        })
+        .unwrap();
+        assert_eq!(header, cols);
+    }
 
     #[test]
     fn formula_like_cells_are_written_as_text() {

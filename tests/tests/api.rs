@@ -242,16 +242,33 @@ async fn templates_count_their_parameters_and_give_the_sheet_layout() {
         .await;
     assert_eq!(r.status, 201);
     assert_eq!(r.body["params"], 3);
-    let sheet = t
-        .get(&format!(
-            "/v1/templates/{}/sheet",
-            r.body["id"].as_str().unwrap()
-        ))
-        .await;
-    assert_eq!(
-        sheet.body["columns"],
-        json!(["phone", "param_1", "param_2", "param_3"])
-    );
+    let id = r.body["id"].as_str().unwrap();
+    let csv = stack
+        .http
+        .get(stack.api(&format!("/v1/templates/{id}/sheet?format=csv")))
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.headers()["content-type"], "text/csv; charset=utf-8");
+    assert_eq!(csv.text().await.unwrap(), "phone,param_1,param_2,param_3\n");
+    let xlsx = stack
+        .http
+        .get(stack.api(&format!("/v1/templates/{id}/sheet")))
+        .bearer_auth(&t.key)
+        .send()
+        .await
+        .unwrap();
+    let bytes = xlsx.bytes().await.unwrap();
+    assert!(bytes.starts_with(b"PK\x03\x04"), "an XLSX workbook");
+    // What the tenant downloads is what the validator reads back.
+    let mut header = Vec::new();
+    pregon::spreadsheet::read_rows(std::io::Cursor::new(bytes.to_vec()), |_, cells| {
+        header = cells.iter().map(|c| c.to_text().into_owned()).collect();
+        std::ops::ControlFlow::Break(())
+    })
+    .unwrap();
+    assert_eq!(header, ["phone", "param_1", "param_2", "param_3"]);
     let bad = t
         .post(
             "/v1/templates",

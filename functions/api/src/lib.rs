@@ -8,7 +8,7 @@
 //! | GET | /v1/accounts, /v1/accounts/{id} | |
 //! | POST | /v1/templates | record a template |
 //! | GET | /v1/templates, /v1/templates/{id} | |
-//! | GET | /v1/templates/{id}/sheet?format=csv | the empty spreadsheet layout for a template |
+//! | GET | /v1/templates/{id}/sheet?format=xlsx\|csv | the empty spreadsheet for a template |
 //! | POST | /v1/campaigns | create a campaign; answers with a pre-signed upload URL |
 //! | POST | /v1/campaigns/{id}/upload | a fresh pre-signed upload URL (re-upload) |
 //! | GET | /v1/campaigns/{id} | status, counts, first 100 problems, report link |
@@ -32,10 +32,22 @@ const UPLOAD_URL_TTL: Duration = Duration::from_secs(3600);
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    /// A file to send instead of the JSON body.
+    pub file: Option<File>,
+}
+
+pub struct File {
+    pub content_type: &'static str,
+    pub filename: String,
+    pub bytes: Vec<u8>,
 }
 
 fn reply(status: u16, body: Value) -> Reply {
-    Reply { status, body }
+    Reply {
+        status,
+        body,
+        file: None,
+    }
 }
 
 fn problem(status: u16, code: &str, message: &str) -> Reply {
@@ -133,7 +145,9 @@ impl Api {
                 Ok(None) => Ok(not_found("template")),
                 Err(e) => Err(e),
             },
-            ("GET", ["v1", "templates", id, "sheet"]) => self.template_sheet(&tenant, id).await,
+            ("GET", ["v1", "templates", id, "sheet"]) => {
+                self.template_sheet(&tenant, id, query).await
+            }
             ("POST", ["v1", "campaigns"]) => self.create_campaign(&tenant, body).await,
             ("GET", ["v1", "campaigns"]) => self.list_campaigns(&tenant, query).await,
             ("GET", ["v1", "campaigns", id]) => match self.store.campaign(&tenant, id).await {
@@ -212,7 +226,24 @@ impl Api {
     }
 
     /// `GET /v1/templates/{id}/sheet`: the header row a spreadsheet for this template needs.
-    async fn template_sheet(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+    /// `GET /v1/templates/{id}/sheet?format=csv|xlsx`: the empty spreadsheet for a template.
+    async fn template_sheet(
+        &self,
+        tenant: &str,
+        id: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, StoreError> {
+        let format = query
+            .iter()
+            .find(|(k, _)| k == "format")
+            .map(|(_, v)| v.as_str())
+            .unwrap_or("xlsx");
+        if format != "xlsx" && format != "csv" {
+            return Ok(invalid(vec![FieldError {
+                field: "format".into(),
+                message: "must be xlsx or csv".into(),
+            }]));
+        }
         let Some(t) = self
             .store
             .get::<Template>(keys::template(tenant, id))
@@ -220,13 +251,26 @@ impl Api {
         else {
             return Ok(not_found("template"));
         };
-        let mut header = vec!["phone".to_string()];
-        header.extend((1..=t.spec.params).map(|n| format!("param_{n}")));
-        let csv = format!("{}\r\n", header.join(","));
-        Ok(reply(
-            200,
-            json!({"template_id": t.id, "columns": header, "csv": csv}),
-        ))
+        let columns = pregon::report::layout_columns(t.spec.params);
+        let file = if format == "csv" {
+            File {
+                content_type: "text/csv; charset=utf-8",
+                filename: format!("{}.csv", t.spec.name),
+                bytes: pregon::report::layout_csv(&columns),
+            }
+        } else {
+            let bytes = pregon::report::layout_xlsx(&columns).map_err(StoreError::Shape)?;
+            File {
+                content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                filename: format!("{}.xlsx", t.spec.name),
+                bytes,
+            }
+        };
+        Ok(Reply {
+            status: 200,
+            body: Value::Null,
+            file: Some(file),
+        })
     }
 
     async fn create_campaign(&self, tenant: &str, body: &[u8]) -> Result<Reply, StoreError> {

@@ -28,12 +28,21 @@ async fn main() -> Result<(), Error> {
                 req.body().as_ref(),
             )
             .await;
-        Ok::<_, Error>(
-            Response::builder()
+        let response = match reply.file {
+            Some(f) => Response::builder()
+                .status(reply.status)
+                .header("content-type", f.content_type)
+                .header(
+                    "content-disposition",
+                    format!("attachment; filename=\"{}\"", f.filename),
+                )
+                .body(Body::Binary(f.bytes))?,
+            None => Response::builder()
                 .status(reply.status)
                 .header("content-type", "application/json")
                 .body(Body::Text(reply.body.to_string()))?,
-        )
+        };
+        Ok::<_, Error>(response)
     }))
     .await
 }
