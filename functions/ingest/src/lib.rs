@@ -119,21 +119,22 @@ impl Ingest {
             return Outcome::Done;
         };
         let started = Instant::now();
-        // A redelivered event for an upload already validated: skip the download. (The
+        // Uploads that will change nothing are settled before downloading anything. (The
         // conditional claim below stays the authority; this only saves the transfer.)
         match self.store.campaign(tenant, campaign).await {
+            Ok(None) => return self.settled(tenant, campaign, Claim::NotFound, None),
+            Ok(Some(c)) if !c.status.accepts_upload() && c.status != CampaignStatus::Validating => {
+                return self.settled(tenant, campaign, Claim::Refused(c.status), None)
+            }
             Ok(Some(c))
-                if c.status.accepts_upload()
-                    && c.status != CampaignStatus::AwaitingFile
+                if c.status != CampaignStatus::AwaitingFile
                     && c.upload_etag.as_deref() == Some(etag) =>
             {
-                info!(
-                    tenant,
-                    campaign, "this upload was already validated: duplicate event ignored"
-                );
-                return Outcome::Done;
+                if c.status != CampaignStatus::Validating {
+                    return self.settled(tenant, campaign, Claim::AlreadyDone, None);
+                }
             }
-            Ok(_) => {}
+            Ok(Some(_)) => {}
             Err(e) => return Outcome::Retry(e.to_string()),
         }
         // Download first, pinned to this event's version of the object: an event that
@@ -164,35 +165,7 @@ impl Ingest {
         };
         let (campaign_rec, gen) = match claim {
             Claim::Claimed { campaign, gen } => (campaign, gen),
-            Claim::NotFound => {
-                warn!(
-                    tenant,
-                    campaign, "upload for a campaign this tenant does not have: nothing changed"
-                );
-                return cleanup(file, Outcome::Done);
-            }
-            Claim::AlreadyDone => {
-                info!(
-                    tenant,
-                    campaign, "this upload was already validated: duplicate event ignored"
-                );
-                return cleanup(file, Outcome::Done);
-            }
-            Claim::Busy => {
-                return cleanup(
-                    file,
-                    Outcome::Retry("another invocation is validating this campaign".into()),
-                )
-            }
-            Claim::Refused(st) => {
-                warn!(
-                    tenant,
-                    campaign,
-                    status = st.as_str(),
-                    "upload refused: the campaign has started sending"
-                );
-                return cleanup(file, Outcome::Done);
-            }
+            other => return self.settled(tenant, campaign, other, file),
         };
         let result = self
             .validate_and_store(&campaign_rec, etag, gen, file.as_ref(), size)
@@ -218,6 +191,45 @@ impl Ingest {
                 }
                 Outcome::Retry(e)
             }
+        };
+        cleanup(file, outcome)
+    }
+
+    /// An upload that changes nothing: say why, drop the download.
+    fn settled(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        claim: Claim,
+        file: Option<PathBuf>,
+    ) -> Outcome {
+        let outcome = match claim {
+            Claim::NotFound => {
+                warn!(
+                    tenant,
+                    campaign, "upload for a campaign this tenant does not have: nothing changed"
+                );
+                Outcome::Done
+            }
+            Claim::AlreadyDone => {
+                info!(
+                    tenant,
+                    campaign, "this upload was already validated: duplicate event ignored"
+                );
+                Outcome::Done
+            }
+            Claim::Refused(st) => {
+                warn!(
+                    tenant,
+                    campaign,
+                    status = st.as_str(),
+                    "upload refused: the campaign has started sending"
+                );
+                Outcome::Done
+            }
+            Claim::Busy => Outcome::Retry("another invocation is validating this campaign".into()),
+            // Not called with a live claim; if it were, the lease lets a retry take over.
+            Claim::Claimed { .. } => Outcome::Retry("claimed but not validated".into()),
         };
         cleanup(file, outcome)
     }
