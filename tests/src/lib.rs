@@ -139,6 +139,20 @@ impl Stack {
         self.store.campaign(tenant, id).await.unwrap()
     }
 
+    /// The recipients of the campaign's current generation, in row order.
+    pub async fn current_recipients(
+        &self,
+        tenant: &str,
+        campaign: &str,
+    ) -> Vec<pregon_aws::store::RecipientItem> {
+        let gen = self
+            .campaign_item(tenant, campaign)
+            .await
+            .expect("campaign")
+            .recipient_gen;
+        self.store.recipients(tenant, campaign, gen).await.unwrap()
+    }
+
     /// How many recipient items exist for a campaign in a generation (all shards).
     pub async fn recipient_count(&self, tenant: &str, campaign: &str, gen: u32) -> usize {
         self.store

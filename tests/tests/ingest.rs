@@ -39,12 +39,7 @@ async fn a_valid_spreadsheet_uploaded_through_the_presigned_url_loads_the_campai
     assert_eq!(done["format"], "xlsx");
     assert_eq!(done["counts"]["valid_rows"], 5);
     assert_eq!(done["counts"]["unique_phones"], 5);
-    let item = stack.campaign_item(&t.id, id).await.unwrap();
-    let recipients = stack
-        .store
-        .recipients(&t.id, id, item.recipient_gen)
-        .await
-        .unwrap();
+    let recipients = stack.current_recipients(&t.id, id).await;
     assert_eq!(recipients.len(), 5);
     assert_eq!(recipients[0].phone, "+56962000001");
     assert_eq!(recipients[0].params, ["María", "$12.500"]);
@@ -96,11 +91,7 @@ async fn a_bad_spreadsheet_makes_the_campaign_invalid_naming_rows_and_codes() {
     assert_eq!(report.lines().count(), 6, "{report}");
     assert!(report.contains("7,phone,duplicate_phone,error,"));
     // Nothing is stored for a rejected file.
-    let item = stack.campaign_item(&t.id, id).await.unwrap();
-    assert_eq!(
-        stack.recipient_count(&t.id, id, item.recipient_gen).await,
-        0
-    );
+    assert_eq!(stack.current_recipients(&t.id, id).await.len(), 0);
 }
 
 #[tokio::test]
@@ -231,12 +222,7 @@ async fn a_reupload_replaces_the_recipient_set() {
 
     assert_eq!(second["status"], "loaded");
     assert_eq!(second["counts"]["valid_rows"], 1);
-    let item = stack.campaign_item(&t.id, id).await.unwrap();
-    let now = stack
-        .store
-        .recipients(&t.id, id, item.recipient_gen)
-        .await
-        .unwrap();
+    let now = stack.current_recipients(&t.id, id).await;
     assert_eq!(
         now.iter().map(|r| r.phone.as_str()).collect::<Vec<_>>(),
         ["+56962000009"]
@@ -250,17 +236,9 @@ async fn a_reupload_replaces_the_recipient_set() {
     // A re-upload may also turn a loaded campaign invalid, and then nothing is left to send.
     let third = t.upload(id, b"phone,name,amount\n,Zoe,9\n".to_vec()).await;
     assert_eq!(third["status"], "invalid");
-    let item = stack.campaign_item(&t.id, id).await.unwrap();
-    assert_eq!(
-        stack.recipient_count(&t.id, id, item.recipient_gen).await,
-        0
-    );
-    assert_eq!(
-        stack
-            .recipient_count(&t.id, id, item.recipient_gen - 1)
-            .await,
-        0
-    );
+    assert_eq!(stack.current_recipients(&t.id, id).await.len(), 0);
+    let gen = stack.campaign_item(&t.id, id).await.unwrap().recipient_gen;
+    assert_eq!(stack.recipient_count(&t.id, id, gen - 1).await, 0);
 }
 
 #[tokio::test]
@@ -309,12 +287,7 @@ async fn skip_mode_loads_the_good_rows_and_reports_the_bad_ones() {
     assert_eq!(done["status"], "loaded");
     assert_eq!(done["counts"]["valid_rows"], 1);
     assert_eq!(done["counts"]["invalid_rows"], 5);
-    let item = stack.campaign_item(&t.id, id).await.unwrap();
-    let r = stack
-        .store
-        .recipients(&t.id, id, item.recipient_gen)
-        .await
-        .unwrap();
+    let r = stack.current_recipients(&t.id, id).await;
     assert_eq!(r.iter().map(|r| r.row).collect::<Vec<_>>(), [2]);
 }
 
@@ -381,12 +354,7 @@ async fn an_sms_campaign_without_template_takes_each_rows_message_and_priority()
     .await;
     let done = t.settled(id).await;
     assert_eq!(done["status"], "loaded", "{done}");
-    let item = stack.campaign_item(&t.id, id).await.unwrap();
-    let r = stack
-        .store
-        .recipients(&t.id, id, item.recipient_gen)
-        .await
-        .unwrap();
+    let r = stack.current_recipients(&t.id, id).await;
     assert_eq!(r[0].message.as_deref(), Some("Su cuota vence mañana"));
     assert_eq!(
         r.iter().map(|r| r.priority).collect::<Vec<_>>(),
