@@ -1,0 +1,146 @@
+//! Message templates (SPEC §3, §9): body with `{{n}}` parameters, optional header.
+
+use super::{err, FieldError, Fields};
+use crate::validate::Channel;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TemplateCategory {
+    Marketing,
+    Utility,
+    Authentication,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TemplateStatus {
+    Pending,
+    Approved,
+    Rejected,
+    Paused,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TemplateHeader {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub link: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Template {
+    pub id: String,
+    #[serde(flatten)]
+    pub spec: NewTemplate,
+    pub status: TemplateStatus,
+    pub created_at: String,
+}
+
+/// The parameters of a body: `{{1}}`…`{{n}}`, each used at least once, none skipped.
+pub fn template_params(body: &str) -> Result<usize, String> {
+    let re = regex::Regex::new(r"\{\{\s*([^}]*?)\s*\}\}").expect("valid");
+    let mut seen = Vec::new();
+    for c in re.captures_iter(body) {
+        match c[1].parse::<usize>() {
+            Ok(n) if (1..=100).contains(&n) => seen.push(n),
+            _ => {
+                return Err(format!(
+                    "'{}' is not a numbered parameter like {{{{1}}}}",
+                    &c[0]
+                ))
+            }
+        }
+    }
+    seen.sort_unstable();
+    seen.dedup();
+    match seen.iter().enumerate().find(|(i, n)| **n != i + 1) {
+        Some((i, _)) => Err(format!(
+            "parameters must be numbered from {{{{1}}}} without gaps; {{{{{}}}}} is missing",
+            i + 1
+        )),
+        None => Ok(seen.len()),
+    }
+}
+
+/// `POST /v1/templates`: a template as the tenant gives it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewTemplate {
+    pub name: String,
+    pub channel: Channel,
+    pub language: String,
+    pub category: Option<TemplateCategory>,
+    pub body: String,
+    /// How many `{{n}}` parameters the body has.
+    pub params: usize,
+    pub header: Option<TemplateHeader>,
+}
+
+impl NewTemplate {
+    pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        let mut f = Fields::new(body)?;
+        let name = f.string("name", true, 512);
+        if let Some(n) = &name {
+            if !n
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            {
+                f.errors.push(err(
+                    "name",
+                    "must be lowercase letters, digits and underscores (as WhatsApp requires)",
+                ));
+            }
+        }
+        let channel: Option<Channel> = f.one_of("channel", true, "whatsapp, sms");
+        let language = f.string("language", channel == Some(Channel::Whatsapp), 16);
+        let category = f.one_of(
+            "category",
+            channel == Some(Channel::Whatsapp),
+            "MARKETING, UTILITY, AUTHENTICATION",
+        );
+        let text = f.string("body", true, 1024);
+        let params = match text.as_deref().map(template_params) {
+            Some(Ok(n)) => n,
+            Some(Err(e)) => {
+                f.errors.push(err("body", e));
+                0
+            }
+            None => 0,
+        };
+        let header = match f.get("header") {
+            None => None,
+            Some(v) => match TemplateHeader::deserialize(v) {
+                Ok(h)
+                    if h.kind == "text"
+                        && h.text.as_deref().is_some_and(|t| !t.trim().is_empty()) =>
+                {
+                    Some(h)
+                }
+                Ok(h)
+                    if h.kind == "image"
+                        && h.link.as_deref().is_some_and(|l| l.starts_with("https://")) =>
+                {
+                    Some(h)
+                }
+                _ => {
+                    f.errors.push(err("header", "must be {\"type\":\"text\",\"text\":…} or {\"type\":\"image\",\"link\":\"https://…\"}"));
+                    None
+                }
+            },
+        };
+        f.finish()?;
+        Ok(NewTemplate {
+            name: name.expect("checked"),
+            channel: channel.expect("checked"),
+            language: language.unwrap_or_else(|| "es".into()),
+            category,
+            body: text.expect("checked"),
+            params,
+            header,
+        })
+    }
+}
