@@ -238,9 +238,10 @@ fn ingest(csv_path: &Path) {
             .await.unwrap().json().await.unwrap();
         let tpl: serde_json::Value = post("/v1/templates", serde_json::json!({"name":"bench","channel":"whatsapp","language":"es","category":"UTILITY","body":"Hola {{1}}, debes {{2}}"}))
             .await.unwrap().json().await.unwrap();
-        let c: serde_json::Value = post("/v1/campaigns", serde_json::json!({"name":"bench","channel":"whatsapp","account_id":acc["id"],"template_id":tpl["id"],"consent_confirmed":true}))
-            .await.unwrap().json().await.unwrap();
         let bytes = std::fs::read(csv_path).unwrap();
+        // Created with the file's size: the answer carries an upload URL signed for it.
+        let c: serde_json::Value = post("/v1/campaigns", serde_json::json!({"name":"bench","channel":"whatsapp","account_id":acc["id"],"template_id":tpl["id"],"consent_confirmed":true,"upload_size":bytes.len()}))
+            .await.unwrap().json().await.unwrap();
         let t = Instant::now();
         let r = http.put(c["upload_url"].as_str().unwrap()).body(bytes).send().await.unwrap();
         assert!(r.status().is_success());

@@ -292,16 +292,26 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             let bytes = tokio::fs::read(&file)
                 .await
                 .map_err(|e| Failure::Io(format!("cannot read {}: {e}", file.display())))?;
+            let path = format!("/v1/campaigns/{id}");
+            let before = c.call(Method::GET, &path, None).await?["validated_at"].clone();
+            // The URL is signed for exactly this many bytes.
             let target = c
-                .call(Method::POST, &format!("/v1/campaigns/{id}/upload"), None)
+                .call(
+                    Method::POST,
+                    &format!("/v1/campaigns/{id}/upload"),
+                    Some(json!({ "size": bytes.len() })),
+                )
                 .await?;
             let url = target["upload_url"]
                 .as_str()
                 .ok_or_else(|| Failure::Io("the API gave no upload_url".into()))?;
-            let resp = c
-                .http
-                .put(url)
-                .body(bytes)
+            let mut put = c.http.put(url).body(bytes);
+            for (k, v) in target["upload_headers"].as_object().into_iter().flatten() {
+                if let Some(v) = v.as_str() {
+                    put = put.header(k.as_str(), v);
+                }
+            }
+            let resp = put
                 .send()
                 .await
                 .map_err(|e| Failure::Io(format!("upload failed: {e}")))?;
@@ -313,13 +323,16 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
                 ));
             }
             if !wait {
-                return Ok(json!({"campaign_id": id, "uploaded": file.display().to_string()}));
+                return Ok(
+                    json!({"campaign_id": id, "upload_id": target["upload_id"], "uploaded": file.display().to_string()}),
+                );
             }
-            let path = format!("/v1/campaigns/{id}");
+            // Until this upload's verdict: validated again, and no longer validating.
             for _ in 0..240 {
                 let v = c.call(Method::GET, &path, None).await?;
                 let status = v["status"].as_str().unwrap_or_default();
-                if status != "awaiting_file" && status != "validating" {
+                let fresh = v["validated_at"] != before && !v["validated_at"].is_null();
+                if fresh && status != "awaiting_file" && status != "validating" {
                     return Ok(v);
                 }
                 tokio::time::sleep(Duration::from_millis(500)).await;

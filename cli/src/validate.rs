@@ -16,9 +16,14 @@ use std::process::ExitCode;
 pub struct Args {
     /// The spreadsheet: CSV/TSV, XLSX, XLS or ODS (recognised by content).
     file: PathBuf,
-    /// How many template parameters ({{1}}…{{N}}) follow the phone column.
-    #[arg(long)]
-    params: usize,
+    /// How many template parameters ({{1}}…{{N}}) follow the phone column (0 for a
+    /// template without placeholders: a phone-only list).
+    #[arg(long, required_unless_present = "message_column")]
+    params: Option<usize>,
+    /// SMS without a template: each row carries its own text in a `message` column
+    /// (and an optional `priority`).
+    #[arg(long, conflicts_with = "params")]
+    message_column: bool,
     #[arg(long, value_enum, default_value = "whatsapp")]
     channel: ChannelArg,
     /// ISO 3166 country for numbers written without a country code (e.g. CL).
@@ -99,7 +104,11 @@ pub fn run(a: Args) -> ExitCode {
         ChannelArg::Whatsapp => Channel::Whatsapp,
         ChannelArg::Sms => Channel::Sms,
     };
-    let mut rules = Rules::new(channel, a.params);
+    let template = if a.message_column { None } else { a.params };
+    let mut rules = match Rules::for_template(channel, template) {
+        Ok(r) => r,
+        Err(e) => return usage(format!("--message-column: {e}")),
+    };
     rules.default_country = a.default_country;
     rules.allow_duplicates = a.allow_duplicates;
     rules.metadata = a.metadata;
@@ -107,8 +116,6 @@ pub fn run(a: Args) -> ExitCode {
         OnInvalidArg::Reject => OnInvalidRows::Reject,
         OnInvalidArg::Skip => OnInvalidRows::Skip,
     };
-    // SMS with no template parameters: each row carries its own text.
-    rules.message_column = channel == Channel::Sms && a.params == 0;
     let mut sink = CliSink {
         problems: Vec::new(),
         out,
@@ -128,6 +135,8 @@ pub fn run(a: Args) -> ExitCode {
     if let Some(e) = sink.error {
         return usage(format!("cannot write the normalized file: {e}"));
     }
+    // File-level problems first, then rows in order (the validator caps their number).
+    sink.problems.sort_by_key(|p| !p.is_file_level());
     let stdout = std::io::stdout();
     let mut o = BufWriter::new(stdout.lock());
     let status = summary.status;
@@ -140,6 +149,8 @@ pub fn run(a: Args) -> ExitCode {
             "invalid_rows": summary.counts.invalid_rows,
             "blank_rows": summary.counts.blank_rows,
             "unique_phones": summary.counts.unique_phones,
+            "problems_total": summary.counts.errors + summary.counts.warnings,
+            "problems_omitted": summary.problems_omitted,
             "problems": sink.problems,
         });
         serde_json::to_writer(&mut o, &v)
@@ -203,11 +214,13 @@ fn print_summary(
             p.message
         )?;
     }
-    if problems.len() > SHOWN {
+    let total = s.counts.errors + s.counts.warnings;
+    if total > SHOWN as u64 {
         writeln!(
             o,
-            "  … and {} more (use --json for all)",
-            problems.len() - SHOWN
+            "  … and {} more (use --json for up to {})",
+            total - SHOWN as u64,
+            pregon::validate::MAX_PROBLEMS
         )?;
     }
     Ok(())

@@ -17,13 +17,13 @@ tpl=$("$pregon" template create --name aviso_cobranza --language es --category U
       --body 'Hola {{1}}, tu cuota de {{2}} vence mañana.')
 echo "$tpl"; tpl_id=$(echo "$tpl" | field '["id"]')
 
-say "A campaign (answers with a pre-signed upload URL)"
+say "A campaign, awaiting its spreadsheet"
 cmp=$("$pregon" campaign create --name "Cobranza noviembre" --account "$acc_id" --template "$tpl_id" \
       --department cobranza --metadata Segmento:text --metadata "Cliente VIP:yes_no" --consent-confirmed)
-echo "$cmp" | python3 -c 'import json,sys; d=json.load(sys.stdin); d["upload_url"]=d["upload_url"][:70]+"…"; print(json.dumps(d, indent=2, ensure_ascii=False))'
+echo "$cmp" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({k: d[k] for k in ("id","name","status","channel","department","metadata")}, indent=2, ensure_ascii=False))'
 cmp_id=$(echo "$cmp" | field '["id"]')
 
-say "Upload whatsapp_ok.xlsx → the ingest function validates it"
+say "Upload whatsapp_ok.xlsx (through an upload URL signed for its size) → the ingest function validates it"
 "$pregon" campaign upload "$cmp_id" "$fixtures/whatsapp_ok.xlsx" --wait \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); print("status:", d["status"], "| format:", d["format"], "| counts:", json.dumps(d["counts"]))'
 

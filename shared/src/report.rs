@@ -12,16 +12,30 @@ pub fn safe_cell(s: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// Writes problems as CSV: `row,column,code,severity,message`.
+/// The problem report's columns.
+pub const PROBLEM_COLUMNS: [&str; 5] = ["row", "column", "code", "severity", "message"];
+
+/// Writes problems as CSV: `row,column,code,severity,message`. Every text field is
+/// quoted, so a `;` inside a message stays in its cell when Excel in a Spanish locale
+/// (which splits on `;`) opens the file.
 pub struct ProblemCsv<W: Write> {
     out: csv::Writer<W>,
 }
 
 impl<W: Write> ProblemCsv<W> {
+    /// A report that starts with its header row.
     pub fn new(w: W) -> csv::Result<Self> {
-        let mut out = csv::Writer::from_writer(w);
-        out.write_record(["row", "column", "code", "severity", "message"])?;
-        Ok(ProblemCsv { out })
+        let mut me = Self::without_header(w);
+        me.out.write_record(PROBLEM_COLUMNS)?;
+        Ok(me)
+    }
+
+    /// Rows only: the body of a report whose header is written elsewhere.
+    pub fn without_header(w: W) -> Self {
+        let out = csv::WriterBuilder::new()
+            .quote_style(csv::QuoteStyle::NonNumeric)
+            .from_writer(w);
+        ProblemCsv { out }
     }
 
     pub fn write(&mut self, p: &Problem) -> csv::Result<()> {
@@ -41,6 +55,78 @@ impl<W: Write> ProblemCsv<W> {
 
     pub fn finish(self) -> std::io::Result<W> {
         self.out.into_inner().map_err(|e| e.into_error())
+    }
+}
+
+/// The full problem report, written as problems are found, in bounded memory: row
+/// problems stream to `rows` (a temporary file), file-level problems wait aside, and
+/// [`ProblemReport::finish_into`] writes the CSV with the file-level problems first. It
+/// also keeps the first problems for the campaign record.
+pub struct ProblemReport<W: Write> {
+    rows: ProblemCsv<W>,
+    file_level: Vec<Problem>,
+    first_rows: Vec<Problem>,
+    keep_first: usize,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> ProblemReport<W> {
+    pub fn new(rows: W, keep_first: usize) -> Self {
+        ProblemReport {
+            rows: ProblemCsv::without_header(rows),
+            file_level: Vec::new(),
+            first_rows: Vec::new(),
+            keep_first,
+            error: None,
+        }
+    }
+
+    pub fn add(&mut self, p: Problem) {
+        if p.is_file_level() {
+            self.file_level.push(p);
+            return;
+        }
+        if let Err(e) = self.rows.write(&p) {
+            self.error.get_or_insert(e.into());
+        }
+        if self.first_rows.len() < self.keep_first {
+            self.first_rows.push(p);
+        }
+    }
+
+    /// The first problems, file-level ones first.
+    pub fn first(&self) -> impl Iterator<Item = Problem> + '_ {
+        self.file_level
+            .iter()
+            .chain(&self.first_rows)
+            .take(self.keep_first)
+            .cloned()
+    }
+
+    /// Ends the rows, then writes the whole report to `out`: the header, the file-level
+    /// problems, then the rows read back from `reopen(rows)`.
+    pub fn finish_into<R: std::io::Read>(
+        self,
+        out: impl Write,
+        reopen: impl FnOnce(W) -> std::io::Result<R>,
+    ) -> std::io::Result<()> {
+        if let Some(e) = self.error {
+            return Err(e);
+        }
+        let rows = self.rows.finish()?;
+        let mut head = ProblemCsv::new(out)?;
+        for p in &self.file_level {
+            head.write(p)?;
+        }
+        let mut out = head.finish()?;
+        std::io::copy(&mut reopen(rows)?, &mut out)?;
+        out.flush()
+    }
+}
+
+impl<W: Write> crate::validate::Sink for ProblemReport<W> {
+    fn problem(&mut self, problem: Problem) {
+        self.add(problem);
     }
 }
 

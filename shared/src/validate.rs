@@ -13,9 +13,11 @@
 use crate::phone::{DefaultCountry, Phone, PhoneError, PhoneRules};
 use crate::spreadsheet::{self, Cell, FileError, Format};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Seek};
 use std::ops::ControlFlow;
+use std::sync::Arc;
 use unicode_normalization::UnicodeNormalization;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -79,7 +81,7 @@ impl std::str::FromStr for MetadataField {
 }
 
 /// The problem codes of SPEC §4.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Code {
     EmptyFile,
@@ -95,6 +97,9 @@ pub enum Code {
     MissingColumns,
     MetadataTypeMismatch,
     UnusedColumn,
+    /// Validation could not finish (it crashed or timed out every time it was tried):
+    /// the tenant is told to upload again.
+    InternalError,
 }
 
 impl Code {
@@ -113,6 +118,7 @@ impl Code {
             Code::MissingColumns => "missing_columns",
             Code::MetadataTypeMismatch => "metadata_type_mismatch",
             Code::UnusedColumn => "unused_column",
+            Code::InternalError => "internal_error",
         }
     }
 
@@ -133,24 +139,49 @@ pub enum Severity {
 
 /// One problem, where the user can find it: the spreadsheet row as they see it
 /// (header = 1; `None` for the whole file) and the column's header name.
+///
+/// A problem quotes at most [`EXCERPT_CHARS`] characters of a cell or a column name, so
+/// a hostile file cannot make its report larger than the file; the column name is
+/// shared by every problem of that column, not copied into each.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Problem {
     pub row: Option<u64>,
-    pub column: Option<String>,
+    pub column: Option<Arc<str>>,
     pub code: Code,
     pub severity: Severity,
     pub message: String,
 }
 
 impl Problem {
-    fn new(row: Option<u64>, column: Option<&str>, code: Code, message: impl Into<String>) -> Self {
+    fn new(
+        row: Option<u64>,
+        column: Option<&Arc<str>>,
+        code: Code,
+        message: impl Into<String>,
+    ) -> Self {
         Problem {
             row,
-            column: column.map(str::to_string),
+            column: column.cloned(),
             code,
             severity: code.severity(),
             message: message.into(),
         }
+    }
+
+    /// About the whole file (or its header), not one data row: listed before row problems.
+    pub fn is_file_level(&self) -> bool {
+        self.row.is_none_or(|r| r <= 1)
+    }
+}
+
+/// How many characters of a cell or a column name a problem message quotes.
+pub const EXCERPT_CHARS: usize = 100;
+
+/// `s` cut to [`EXCERPT_CHARS`] characters, saying how long it was when cut.
+pub fn excerpt(s: &str) -> Cow<'_, str> {
+    match s.char_indices().nth(EXCERPT_CHARS) {
+        None => Cow::Borrowed(s),
+        Some((end, _)) => Cow::Owned(format!("{}… ({} characters)", &s[..end], s.chars().count())),
     }
 }
 
@@ -159,13 +190,20 @@ impl Problem {
 pub struct Limits {
     pub max_bytes: u64,
     pub max_rows: u64,
+    /// Row problems reported in full; beyond it they are only counted, by code
+    /// ([`Summary::problems_omitted`]). File-level problems are always reported.
+    pub max_problems: u64,
 }
+
+/// The default cap on reported row problems: a report stays a few tens of MB at most.
+pub const MAX_PROBLEMS: u64 = 100_000;
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             max_bytes: 100 * 1024 * 1024,
             max_rows: 1_000_000,
+            max_problems: MAX_PROBLEMS,
         }
     }
 }
@@ -187,6 +225,22 @@ pub struct Rules {
 }
 
 impl Rules {
+    /// The rules for a spreadsheet sent with a template of `template_params` parameters,
+    /// or, with `None`, without a template: then each row carries its own text in a
+    /// `message` column, which only SMS allows (SPEC §3). The one place this is decided,
+    /// for `pregon validate` and the ingest function alike.
+    pub fn for_template(channel: Channel, template_params: Option<usize>) -> Result<Self, String> {
+        match template_params {
+            Some(n) => Ok(Rules::new(channel, n)),
+            None if channel == Channel::Sms => {
+                let mut r = Rules::new(channel, 0);
+                r.message_column = true;
+                Ok(r)
+            }
+            None => Err("a WhatsApp spreadsheet needs a template: business-initiated messages must be templates".into()),
+        }
+    }
+
     pub fn new(channel: Channel, params: usize) -> Self {
         Rules {
             params,
@@ -228,6 +282,9 @@ pub struct Summary {
     pub format: Option<Format>,
     #[serde(flatten)]
     pub counts: Counts,
+    /// Row problems past [`Limits::max_problems`], counted by code but not reported one by one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub problems_omitted: BTreeMap<Code, u64>,
 }
 
 /// A linked metadata value.
@@ -337,11 +394,26 @@ pub fn validate<R: Read + Seek>(src: R, size: u64, rules: &Rules, sink: &mut dyn
 struct Columns {
     /// Header names, trimmed; the used width is `names.len()`.
     names: Vec<String>,
+    /// What problems call each column: its name cut to [`EXCERPT_CHARS`], or its letter.
+    shown: Vec<Arc<str>>,
     params: Vec<usize>,
     message: Option<usize>,
     priority: Option<usize>,
     /// (column, field) pairs, in column order.
     metadata: Vec<(usize, MetadataField)>,
+    /// The header lacks a required column: rows are still checked (so one upload shows
+    /// everything to fix), but none becomes a recipient.
+    incomplete: bool,
+}
+
+impl Columns {
+    /// The column as problems name it.
+    fn shown(&self, i: usize) -> Arc<str> {
+        match self.shown.get(i) {
+            Some(s) => s.clone(),
+            None => Arc::from(column_letter(i)),
+        }
+    }
 }
 
 struct Validator<'a> {
@@ -358,6 +430,9 @@ struct Validator<'a> {
     blank: u64,
     errors: u64,
     warnings: u64,
+    /// Row problems handed to the sink so far.
+    detailed: u64,
+    omitted: BTreeMap<Code, u64>,
     file_error: bool,
 }
 
@@ -376,21 +451,41 @@ impl<'a> Validator<'a> {
             blank: 0,
             errors: 0,
             warnings: 0,
+            detailed: 0,
+            omitted: BTreeMap::new(),
             file_error: false,
         }
     }
 
-    fn report(&mut self, p: Problem) {
-        match p.severity {
+    /// Counts a problem, and reports it in full while under the cap. The message is only
+    /// built when it will be reported: a hostile file's millions of problems cost a count each.
+    fn report(
+        &mut self,
+        row: Option<u64>,
+        column: Option<&Arc<str>>,
+        code: Code,
+        message: impl FnOnce() -> String,
+    ) {
+        match code.severity() {
             Severity::Error => self.errors += 1,
             Severity::Warning => self.warnings += 1,
         }
-        self.sink.problem(p);
+        let file_level = row.is_none_or(|r| r <= 1);
+        if !file_level {
+            if self.detailed >= self.rules.limits.max_problems {
+                *self.omitted.entry(code).or_insert(0) += 1;
+                return;
+            }
+            self.detailed += 1;
+        }
+        self.sink
+            .problem(Problem::new(row, column, code, message()));
     }
 
     fn file_problem(&mut self, code: Code, message: impl Into<String>) {
         self.file_error = true;
-        self.report(Problem::new(None, None, code, message));
+        let message = message.into();
+        self.report(None, None, code, || message);
     }
 
     fn row(&mut self, row: u64, cells: &[Cell<'_>]) -> ControlFlow<()> {
@@ -417,7 +512,9 @@ impl<'a> Validator<'a> {
         match recipient {
             Some(r) if self.errors == errors_before => {
                 self.valid += 1;
-                self.sink.recipient(r);
+                if !self.columns.as_ref().is_some_and(|c| c.incomplete) {
+                    self.sink.recipient(r);
+                }
             }
             _ => self.invalid += 1,
         }
@@ -432,10 +529,22 @@ impl<'a> Validator<'a> {
         while names.last().is_some_and(|n| n.is_empty()) {
             names.pop();
         }
+        let shown: Vec<Arc<str>> = names
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                if n.is_empty() {
+                    Arc::from(column_letter(i))
+                } else {
+                    Arc::from(excerpt(n).as_ref())
+                }
+            })
+            .collect();
         let rules = self.rules;
-        let mut taken = vec![false; names.len()];
+        let mut taken = vec![false; names.len().max(1)];
         let mut message = None;
         let mut priority = None;
+        let mut incomplete = false;
         let params: Vec<usize>;
         if rules.message_column {
             message = names
@@ -448,14 +557,16 @@ impl<'a> Validator<'a> {
                 .skip(1)
                 .position(|n| is_named(n, &["priority", "prioridad"]))
                 .map(|i| i + 1);
-            let Some(m) = message else {
-                let msg = "an SMS campaign without a template needs a 'message' column with each row's text";
-                self.report(Problem::new(Some(row), None, Code::MissingColumns, msg));
-                self.file_error = true;
-                self.stopped = true;
-                return ControlFlow::Break(());
-            };
-            taken[m] = true;
+            match message {
+                Some(m) => taken[m] = true,
+                None => {
+                    incomplete = true;
+                    self.file_error = true;
+                    self.report(Some(row), None, Code::MissingColumns, || {
+                        "an SMS campaign without a template needs a 'message' column with each row's text".into()
+                    });
+                }
+            }
             if let Some(p) = priority {
                 taken[p] = true;
             }
@@ -463,20 +574,18 @@ impl<'a> Validator<'a> {
         } else {
             let have = names.len().saturating_sub(1);
             if have < rules.params {
-                let msg = format!(
-                    "the template needs {} parameter column(s) after the phone column, the header has {}",
-                    rules.params, have
-                );
-                self.report(Problem::new(Some(row), None, Code::MissingColumns, msg));
+                incomplete = true;
                 self.file_error = true;
-                self.stopped = true;
-                return ControlFlow::Break(());
+                self.report(Some(row), None, Code::MissingColumns, || {
+                    format!(
+                        "the template needs {} parameter column(s) after the phone column, the header has {}",
+                        rules.params, have
+                    )
+                });
             }
-            params = (1..=rules.params).collect();
+            params = (1..=rules.params.min(have)).collect();
         }
-        if let Some(t) = taken.first_mut() {
-            *t = true;
-        }
+        taken[0] = true;
         for p in &params {
             taken[*p] = true;
         }
@@ -487,44 +596,36 @@ impl<'a> Validator<'a> {
             }
             let key = fold(name);
             let field = rules.metadata.iter().find(|f| fold(&f.name) == key);
-            let column = column_name(&names, i);
+            let column = &shown[i];
             match field {
                 Some(f) if metadata.iter().any(|(_, m)| m.name == f.name) => {
-                    let msg = format!(
-                        "column '{column}' repeats metadata field '{}'; it is ignored",
-                        f.name
-                    );
-                    self.report(Problem::new(
-                        Some(row),
-                        Some(&column),
-                        Code::UnusedColumn,
-                        msg,
-                    ));
+                    self.report(Some(row), Some(column), Code::UnusedColumn, || {
+                        format!(
+                            "column '{column}' repeats metadata field '{}'; it is ignored",
+                            f.name
+                        )
+                    });
                 }
                 Some(f) => metadata.push((i, f.clone())),
                 None => {
-                    let msg = if rules.metadata.is_empty() {
-                        format!("column '{column}' is not a template parameter and the campaign has no metadata fields; it is ignored")
-                    } else {
-                        let known: Vec<&str> =
-                            rules.metadata.iter().map(|f| f.name.as_str()).collect();
-                        format!(
-                            "column '{column}' matches no metadata field ({}); it is ignored",
-                            known.join(", ")
-                        )
-                    };
-                    self.report(Problem::new(
-                        Some(row),
-                        Some(&column),
-                        Code::UnusedColumn,
-                        msg,
-                    ));
+                    self.report(Some(row), Some(column), Code::UnusedColumn, || {
+                        if rules.metadata.is_empty() {
+                            format!("column '{column}' is not a template parameter and the campaign has no metadata fields; it is ignored")
+                        } else {
+                            let known: Vec<&str> =
+                                rules.metadata.iter().map(|f| f.name.as_str()).collect();
+                            format!(
+                                "column '{column}' matches no metadata field ({}); it is ignored",
+                                known.join(", ")
+                            )
+                        }
+                    });
                 }
             }
         }
         let layout = Layout {
             phone: names.first().cloned().unwrap_or_else(|| "phone".into()),
-            params: params.iter().map(|&i| column_name(&names, i)).collect(),
+            params: params.iter().map(|&i| shown[i].to_string()).collect(),
             metadata: rules
                 .metadata
                 .iter()
@@ -537,10 +638,12 @@ impl<'a> Validator<'a> {
         self.sink.layout(&layout);
         self.columns = Some(Columns {
             names,
+            shown,
             params,
             message,
             priority,
             metadata,
+            incomplete,
         });
         ControlFlow::Continue(())
     }
@@ -566,30 +669,21 @@ impl<'a> Validator<'a> {
             .iter()
             .rposition(|c| !c.is_blank())
             .map_or(0, |i| i + 1);
-        if used > cols.names.len().max(1) {
-            let column = column_letter(cols.names.len());
-            let msg = format!(
-                "the row has {used} cells but the header has {} columns",
-                cols.names.len()
-            );
-            self.report(Problem::new(
-                Some(row),
-                Some(&column),
-                Code::TooManyColumns,
-                msg,
-            ));
+        let width = cols.names.len();
+        if used > width.max(1) {
+            let column = cols.shown(width);
+            self.report(Some(row), Some(&column), Code::TooManyColumns, || {
+                format!("the row has {used} cells but the header has {width} columns")
+            });
             ok = false;
         }
 
-        let phone_col = column_name(&cols.names, 0);
+        let phone_col = cols.shown(0);
         let phone = match at(0) {
             c if c.is_blank() => {
-                self.report(Problem::new(
-                    Some(row),
-                    Some(&phone_col),
-                    Code::MissingPhone,
-                    "the phone cell is empty",
-                ));
+                self.report(Some(row), Some(&phone_col), Code::MissingPhone, || {
+                    "the phone cell is empty".into()
+                });
                 None
             }
             Cell::Number(n) => {
@@ -601,13 +695,9 @@ impl<'a> Validator<'a> {
                 self.phone_result(row, &phone_col, t, r)
             }
             Cell::Bool(_) | Cell::Empty => {
-                let msg = "the phone cell holds TRUE/FALSE, not a number";
-                self.report(Problem::new(
-                    Some(row),
-                    Some(&phone_col),
-                    Code::InvalidPhone,
-                    msg,
-                ));
+                self.report(Some(row), Some(&phone_col), Code::InvalidPhone, || {
+                    "the phone cell holds TRUE/FALSE, not a number".into()
+                });
                 None
             }
         };
@@ -615,14 +705,9 @@ impl<'a> Validator<'a> {
 
         let mut params = Vec::with_capacity(cols.params.len());
         for (n, &i) in cols.params.iter().enumerate() {
-            let name = column_name(&cols.names, i);
-            match self.text_value(
-                row,
-                &name,
-                at(i),
-                whatsapp,
-                &format!("parameter {{{{{}}}}}", n + 1),
-            ) {
+            let name = cols.shown(i);
+            let what = Param::Template(n + 1);
+            match self.text_value(row, &name, at(i), whatsapp, what) {
                 Some(v) => params.push(v),
                 None => ok = false,
             }
@@ -630,8 +715,8 @@ impl<'a> Validator<'a> {
 
         let message = match cols.message {
             Some(i) => {
-                let name = column_name(&cols.names, i);
-                let v = self.text_value(row, &name, at(i), false, "the message");
+                let name = cols.shown(i);
+                let v = self.text_value(row, &name, at(i), false, Param::Message);
                 ok &= v.is_some();
                 v
             }
@@ -642,14 +727,10 @@ impl<'a> Validator<'a> {
             Some((i, c)) => match c.to_text().trim().parse::<f64>() {
                 Ok(p) if p.fract() == 0.0 && p.abs() < 1e9 => Some(p as i64),
                 _ => {
-                    let name = column_name(&cols.names, i);
-                    let msg = format!("priority '{}' is not a whole number", c.to_text());
-                    self.report(Problem::new(
-                        Some(row),
-                        Some(&name),
-                        Code::InvalidParameter,
-                        msg,
-                    ));
+                    let name = cols.shown(i);
+                    self.report(Some(row), Some(&name), Code::InvalidParameter, || {
+                        format!("priority '{}' is not a whole number", excerpt(&c.to_text()))
+                    });
                     ok = false;
                     None
                 }
@@ -668,18 +749,14 @@ impl<'a> Validator<'a> {
                 MetadataType::YesNo => match yes_no(c) {
                     Some(b) => MetaValue::YesNo(b),
                     None => {
-                        let name = column_name(&cols.names, *i);
-                        let msg = format!(
-                            "'{}' is not a yes/no value for '{}' (use 1/0, sí/no, yes/no or true/false)",
-                            c.to_text(),
-                            field.name
-                        );
-                        self.report(Problem::new(
-                            Some(row),
-                            Some(&name),
-                            Code::MetadataTypeMismatch,
-                            msg,
-                        ));
+                        let name = cols.shown(*i);
+                        self.report(Some(row), Some(&name), Code::MetadataTypeMismatch, || {
+                            format!(
+                                "'{}' is not a yes/no value for '{}' (use 1/0, sí/no, yes/no or true/false)",
+                                excerpt(&c.to_text()),
+                                excerpt(&field.name)
+                            )
+                        });
                         ok = false;
                         continue;
                     }
@@ -695,14 +772,10 @@ impl<'a> Validator<'a> {
             return None;
         }
         if !self.rules.allow_duplicates {
-            if let Some(first) = self.seen.get(&phone.digits()) {
-                let msg = format!("{phone} already appears in row {first}");
-                self.report(Problem::new(
-                    Some(row),
-                    Some(&phone_col),
-                    Code::DuplicatePhone,
-                    msg,
-                ));
+            if let Some(&first) = self.seen.get(&phone.digits()) {
+                self.report(Some(row), Some(&phone_col), Code::DuplicatePhone, || {
+                    format!("{phone} already appears in row {first}")
+                });
                 return None;
             }
         }
@@ -720,15 +793,16 @@ impl<'a> Validator<'a> {
     fn phone_result(
         &mut self,
         row: u64,
-        col: &str,
+        col: &Arc<str>,
         raw: &str,
         r: Result<Phone, PhoneError>,
     ) -> Option<Phone> {
         match r {
             Ok(p) => Some(p),
             Err(e) => {
-                let msg = format!("'{}': {e}", raw.trim());
-                self.report(Problem::new(Some(row), Some(col), Code::InvalidPhone, msg));
+                self.report(Some(row), Some(col), Code::InvalidPhone, || {
+                    format!("'{}': {e}", excerpt(raw.trim()))
+                });
                 None
             }
         }
@@ -738,18 +812,15 @@ impl<'a> Validator<'a> {
     fn text_value(
         &mut self,
         row: u64,
-        col: &str,
+        col: &Arc<str>,
         cell: &Cell<'_>,
         whatsapp: bool,
-        what: &str,
+        what: Param,
     ) -> Option<String> {
         if cell.is_blank() {
-            self.report(Problem::new(
-                Some(row),
-                Some(col),
-                Code::MissingParameter,
-                format!("{what} is empty"),
-            ));
+            self.report(Some(row), Some(col), Code::MissingParameter, || {
+                format!("{what} is empty")
+            });
             return None;
         }
         let raw = cell.to_text();
@@ -766,13 +837,9 @@ impl<'a> Validator<'a> {
                 (n > 1024).then(|| format!("has {n} characters; the limit is 1,024"))
             };
             if let Some(why) = refusal {
-                let msg = format!("{what} {why}, which WhatsApp refuses in a template parameter");
-                self.report(Problem::new(
-                    Some(row),
-                    Some(col),
-                    Code::InvalidParameter,
-                    msg,
-                ));
+                self.report(Some(row), Some(col), Code::InvalidParameter, || {
+                    format!("{what} {why}, which WhatsApp refuses in a template parameter")
+                });
                 return None;
             }
         }
@@ -805,6 +872,23 @@ impl<'a> Validator<'a> {
                 errors: me.errors,
                 warnings: me.warnings,
             },
+            problems_omitted: me.omitted,
+        }
+    }
+}
+
+/// Which cell a text problem is about, as the message names it.
+#[derive(Clone, Copy)]
+enum Param {
+    Template(usize),
+    Message,
+}
+
+impl std::fmt::Display for Param {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Param::Template(n) => write!(f, "parameter {{{{{n}}}}}"),
+            Param::Message => f.write_str("the message"),
         }
     }
 }
@@ -862,14 +946,6 @@ pub fn column_letter(mut i: usize) -> String {
     }
     s.reverse();
     String::from_utf8(s).expect("ascii")
-}
-
-/// A column's header name, or its letter when the header cell is empty.
-fn column_name(names: &[String], i: usize) -> String {
-    match names.get(i) {
-        Some(n) if !n.is_empty() => n.clone(),
-        _ => column_letter(i),
-    }
 }
 
 /// Phones are already well-mixed integers: a multiplicative hash is enough and much

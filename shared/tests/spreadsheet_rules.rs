@@ -130,7 +130,7 @@ fn file_too_large_over_the_byte_or_row_limit() {
     let mut r = rules(0);
     r.limits = Limits {
         max_bytes: 10,
-        max_rows: 1_000_000,
+        ..Limits::default()
     };
     let (sum, c) = run(b"phone\n56962000001\n", &r);
     assert_eq!(
@@ -141,6 +141,7 @@ fn file_too_large_over_the_byte_or_row_limit() {
     r.limits = Limits {
         max_bytes: 1 << 20,
         max_rows: 2,
+        ..Limits::default()
     };
     let (sum, c) = run(b"phone\n56962000001\n56962000002\n56962000003\n", &r);
     assert_eq!(codes(&c), vec![(None, None, Code::FileTooLarge)]);
@@ -483,9 +484,8 @@ fn fixture_spanish_excel_csv_is_windows_1252_with_semicolons() {
 
 #[test]
 fn fixture_sms_per_row_text_uses_message_and_priority_columns() {
-    let mut r = rules(0);
-    r.channel = Channel::Sms;
-    r.message_column = true;
+    let mut r = Rules::for_template(Channel::Sms, None).unwrap();
+    r.default_country = Some("CL".parse::<DefaultCountry>().unwrap());
     let (sum, c) = run(&fixture("sms_per_row_text.csv"), &r);
     assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
     assert_eq!(
@@ -591,4 +591,117 @@ fn a_workbook_named_csv_or_a_csv_named_xlsx_is_read_by_its_content() {
     ]);
     let (sum, _) = run(&x, &rules(1));
     assert_eq!(sum.format, Some(pregon::spreadsheet::Format::Xlsx));
+}
+
+#[test]
+fn only_sms_without_a_template_reads_a_per_row_message_column() {
+    assert!(
+        Rules::for_template(Channel::Sms, None)
+            .unwrap()
+            .message_column
+    );
+    // An SMS template with no placeholders: a phone-only list is valid.
+    let r = Rules::for_template(Channel::Sms, Some(0)).unwrap();
+    assert!(!r.message_column);
+    let (sum, c) = run(b"phone\n+56962000001\n", &r);
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    assert!(Rules::for_template(Channel::Whatsapp, None).is_err());
+}
+
+#[test]
+fn missing_columns_still_reports_each_rows_own_problems() {
+    let (sum, c) = run(b"phone,name\n56962000001,Ana\nabc,Luis\n", &rules(3));
+    assert_eq!(sum.status, Status::Invalid);
+    assert_eq!(
+        codes(&c),
+        vec![
+            (Some(1), None, Code::MissingColumns),
+            (Some(3), Some("phone"), Code::InvalidPhone)
+        ]
+    );
+    assert!(
+        c.recipients.is_empty(),
+        "no row of an incomplete file becomes a recipient"
+    );
+}
+
+#[test]
+fn problems_quote_at_most_100_characters_of_a_cell_or_a_column_name() {
+    let long_name = "n".repeat(1_000_000);
+    let long_cell = "x".repeat(5_000);
+    let csv = format!("{long_name},name,amount\n{long_cell},Ana,1\n,Luis,2\n");
+    let (_, c) = run(csv.as_bytes(), &rules(2));
+    assert_eq!(c.problems.len(), 2);
+    for p in &c.problems {
+        let col = p.column.as_deref().unwrap();
+        assert!(col.chars().count() < 130, "column {} chars", col.len());
+        assert!(col.contains("(1000000 characters)"));
+        assert!(
+            p.message.chars().count() < 300,
+            "message {} chars",
+            p.message.len()
+        );
+    }
+    assert!(c.problems[0].message.contains("(5000 characters)"));
+    // One column name, shared by every problem about that column.
+    assert!(std::sync::Arc::ptr_eq(
+        c.problems[0].column.as_ref().unwrap(),
+        c.problems[1].column.as_ref().unwrap()
+    ));
+}
+
+#[test]
+fn row_problems_past_the_cap_are_counted_by_code_not_reported() {
+    let mut r = rules(1);
+    r.limits.max_problems = 10;
+    let mut csv = String::from("phone,name\n");
+    for i in 0..40 {
+        csv.push_str(&format!("abc{i},\n"));
+    }
+    let (sum, c) = run(csv.as_bytes(), &r);
+    assert_eq!(c.problems.len(), 10);
+    assert_eq!(sum.counts.errors, 80);
+    let omitted: u64 = sum.problems_omitted.values().sum();
+    assert_eq!(omitted, 70);
+    assert_eq!(sum.problems_omitted[&Code::InvalidPhone], 35);
+    assert_eq!(sum.problems_omitted[&Code::MissingParameter], 35);
+}
+
+#[test]
+fn the_problem_report_lists_file_level_problems_first_and_quotes_text() {
+    use pregon::report::ProblemReport;
+    let mut r = rules(1);
+    r.limits.max_rows = 2;
+    let mut report = ProblemReport::new(Vec::new(), 100);
+    validate(
+        Cursor::new(b"phone,name\nabc,Ana; Luis\n56962000001,\n56962000002,x\n".to_vec()),
+        60,
+        &r,
+        &mut report,
+    );
+    let first: Vec<Code> = report.first().map(|p| p.code).collect();
+    assert_eq!(
+        first,
+        [
+            Code::FileTooLarge,
+            Code::InvalidPhone,
+            Code::MissingParameter
+        ]
+    );
+    let mut out = Vec::new();
+    report
+        .finish_into(&mut out, |rows| Ok(Cursor::new(rows)))
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(
+        lines[0],
+        "\"row\",\"column\",\"code\",\"severity\",\"message\""
+    );
+    assert!(lines[1].contains("\"file_too_large\""), "{text}");
+    assert!(
+        lines[2].starts_with("2,\"phone\",\"invalid_phone\""),
+        "{text}"
+    );
+    assert_eq!(lines.len(), 4, "{text}");
 }

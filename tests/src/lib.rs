@@ -236,10 +236,29 @@ impl Tenant<'_> {
         c.body
     }
 
+    /// A fresh upload URL for a file of `size` bytes (the grant: `upload_id`, `upload_url`, …).
+    pub async fn upload_url(&self, id: &str, size: usize) -> Value {
+        let u = self
+            .post(
+                &format!("/v1/campaigns/{id}/upload"),
+                json!({ "size": size }),
+            )
+            .await;
+        assert_eq!(u.status, 200, "{}", u.body);
+        u.body
+    }
+
     /// PUTs a file to a pre-signed URL, as a browser or the CLI does.
     pub async fn put(&self, url: &str, bytes: Vec<u8>) {
         let r = self.stack.http.put(url).body(bytes).send().await.unwrap();
         assert!(r.status().is_success(), "upload refused: {}", r.status());
+    }
+
+    /// Asks for an upload URL for these bytes and PUTs them; returns the grant.
+    pub async fn put_upload(&self, id: &str, bytes: Vec<u8>) -> Value {
+        let grant = self.upload_url(id, bytes.len()).await;
+        self.put(grant["upload_url"].as_str().unwrap(), bytes).await;
+        grant
     }
 
     /// Polls the campaign until it leaves `awaiting_file`/`validating`.
@@ -266,12 +285,7 @@ impl Tenant<'_> {
             .campaign_item(&self.id, id)
             .await
             .and_then(|c| c.validated_at);
-        let u = self
-            .post(&format!("/v1/campaigns/{id}/upload"), json!({}))
-            .await;
-        assert_eq!(u.status, 200, "{}", u.body);
-        self.put(u.body["upload_url"].as_str().unwrap(), bytes)
-            .await;
+        self.put_upload(id, bytes).await;
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let c = self.stack.campaign_item(&self.id, id).await.unwrap();

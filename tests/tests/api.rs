@@ -99,7 +99,7 @@ async fn tenant_b_gets_404_for_tenant_a_campaign_and_cannot_upload_into_it() {
 
     assert_eq!(b.get(&format!("/v1/campaigns/{id}")).await.status, 404);
     assert_eq!(
-        b.post(&format!("/v1/campaigns/{id}/upload"), json!({}))
+        b.post(&format!("/v1/campaigns/{id}/upload"), json!({"size": 20}))
             .await
             .status,
         404
@@ -134,7 +134,7 @@ async fn tenant_b_gets_404_for_tenant_a_campaign_and_cannot_upload_into_it() {
     assert_eq!(r.status, 400);
 
     // An object under B's prefix naming A's campaign id changes nothing for A.
-    let key = format!("uploads/{}/{id}/spreadsheet", b.id);
+    let key = format!("uploads/{}/{id}/upl_0000", b.id);
     stack
         .s3
         .put_object()

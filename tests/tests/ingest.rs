@@ -28,11 +28,7 @@ async fn a_valid_spreadsheet_uploaded_through_the_presigned_url_loads_the_campai
     assert_eq!(c["status"], "awaiting_file");
     let id = c["id"].as_str().unwrap();
 
-    t.put(
-        c["upload_url"].as_str().unwrap(),
-        fixture("whatsapp_ok.xlsx"),
-    )
-    .await;
+    t.put_upload(id, fixture("whatsapp_ok.xlsx")).await;
     let done = t.settled(id).await;
 
     assert_eq!(done["status"], "loaded", "{done}");
@@ -56,11 +52,7 @@ async fn a_bad_spreadsheet_makes_the_campaign_invalid_naming_rows_and_codes() {
     let c = t.whatsapp_campaign(json!({})).await;
     let id = c["id"].as_str().unwrap();
 
-    t.put(
-        c["upload_url"].as_str().unwrap(),
-        fixture("with_errors.csv"),
-    )
-    .await;
+    t.put_upload(id, fixture("with_errors.csv")).await;
     let done = t.settled(id).await;
 
     assert_eq!(done["status"], "invalid");
@@ -85,11 +77,11 @@ async fn a_bad_spreadsheet_makes_the_campaign_invalid_naming_rows_and_codes() {
         .await
         .unwrap();
     assert!(
-        report.starts_with("row,column,code,severity,message"),
+        report.starts_with("\"row\",\"column\",\"code\",\"severity\",\"message\""),
         "{report}"
     );
     assert_eq!(report.lines().count(), 6, "{report}");
-    assert!(report.contains("7,phone,duplicate_phone,error,"));
+    assert!(report.contains("7,\"phone\",\"duplicate_phone\",\"error\","));
     // Nothing is stored for a rejected file.
     assert_eq!(stack.current_recipients(&t.id, id).await.len(), 0);
 }
@@ -104,8 +96,7 @@ async fn only_the_first_100_problems_are_on_the_campaign_and_all_are_in_the_repo
     for i in 0..150 {
         csv.push_str(&format!("5696200{i:04},,100\n"));
     }
-    t.put(c["upload_url"].as_str().unwrap(), csv.into_bytes())
-        .await;
+    t.put_upload(id, csv.into_bytes()).await;
     let done = t.settled(id).await;
     assert_eq!(done["status"], "invalid");
     assert_eq!(done["problems"].as_array().unwrap().len(), 100);
@@ -139,7 +130,7 @@ async fn a_corrupt_or_hostile_file_ends_invalid_with_a_clear_code() {
     ] {
         let c = t.whatsapp_campaign(json!({})).await;
         let id = c["id"].as_str().unwrap();
-        t.put(c["upload_url"].as_str().unwrap(), bytes).await;
+        t.put_upload(id, bytes).await;
         let done = t.settled(id).await;
         assert_eq!(done["status"], "invalid", "{code}");
         assert_eq!(
@@ -155,8 +146,8 @@ async fn the_same_s3_event_delivered_twice_is_processed_once() {
     let t = stack.tenant().await;
     let c = t.whatsapp_campaign(json!({})).await;
     let id = c["id"].as_str().unwrap();
-    t.put(
-        c["upload_url"].as_str().unwrap(),
+    t.put_upload(
+        id,
         b"phone,name,amount\n56962000001,Ana,100\n56962000002,Eva,200\n".to_vec(),
     )
     .await;
@@ -164,7 +155,8 @@ async fn the_same_s3_event_delivered_twice_is_processed_once() {
     let first = stack.campaign_item(&t.id, id).await.unwrap();
 
     // The queue delivers the same notification again, twice.
-    let key = pregon::model::Campaign::upload_key_for(&t.id, id);
+    let key =
+        pregon::model::Campaign::upload_key_for(&t.id, id, first.upload_id.as_deref().unwrap());
     let head = stack
         .s3
         .head_object()
@@ -247,20 +239,23 @@ async fn an_upload_once_sending_has_started_changes_nothing() {
     let t = stack.tenant().await;
     let c = t.whatsapp_campaign(json!({})).await;
     let id = c["id"].as_str().unwrap();
-    let url = c["upload_url"].as_str().unwrap().to_string();
     t.upload(id, b"phone,name,amount\n56962000001,Ana,1\n".to_vec())
         .await;
+    let late = b"phone,name,amount\n56962000005,Otro,5\n".to_vec();
+    let url = t.upload_url(id, late.len()).await["upload_url"]
+        .as_str()
+        .unwrap()
+        .to_string();
     stack.set_status(&t.id, id, "sending").await;
     let before = stack.campaign_item(&t.id, id).await.unwrap();
 
     // The API no longer hands out upload URLs…
     let refused = t
-        .post(&format!("/v1/campaigns/{id}/upload"), json!({}))
+        .post(&format!("/v1/campaigns/{id}/upload"), json!({"size": 10}))
         .await;
     assert_eq!(refused.status, 409);
     // …and an old URL's upload is ignored by ingest.
-    t.put(&url, b"phone,name,amount\n56962000005,Otro,5\n".to_vec())
-        .await;
+    t.put(&url, late).await;
     stack.drain_uploads().await;
 
     let after = stack.campaign_item(&t.id, id).await.unwrap();
@@ -278,11 +273,7 @@ async fn skip_mode_loads_the_good_rows_and_reports_the_bad_ones() {
     let t = stack.tenant().await;
     let c = t.whatsapp_campaign(json!({"on_invalid_rows":"skip"})).await;
     let id = c["id"].as_str().unwrap();
-    t.put(
-        c["upload_url"].as_str().unwrap(),
-        fixture("with_errors.csv"),
-    )
-    .await;
+    t.put_upload(id, fixture("with_errors.csv")).await;
     let done = t.settled(id).await;
     assert_eq!(done["status"], "loaded");
     assert_eq!(done["counts"]["valid_rows"], 1);
@@ -347,11 +338,7 @@ async fn an_sms_campaign_without_template_takes_each_rows_message_and_priority()
         .await;
     assert_eq!(c.status, 201, "{}", c.body);
     let id = c.body["id"].as_str().unwrap();
-    t.put(
-        c.body["upload_url"].as_str().unwrap(),
-        fixture("sms_per_row_text.csv"),
-    )
-    .await;
+    t.put_upload(id, fixture("sms_per_row_text.csv")).await;
     let done = t.settled(id).await;
     assert_eq!(done["status"], "loaded", "{done}");
     let r = stack.current_recipients(&t.id, id).await;

@@ -1,7 +1,7 @@
 //! `/v1/campaigns`: create, upload URLs, show and list (SPEC §2 steps 1–2, §3).
 
-use crate::UPLOAD_URL_TTL;
 use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
+use crate::{REPORT_URL_TTL, UPLOAD_URL_TTL};
 use aws_sdk_s3::presigning::PresigningConfig;
 use pregon::keys;
 use pregon::model::{
@@ -17,7 +17,20 @@ impl Api {
         tenant: &str,
         body: &[u8],
     ) -> Result<Reply, StoreError> {
-        let settings = match parse_body(body).and_then(|b| CampaignSettings::parse(&b)) {
+        // `upload_size` is not a campaign setting: it asks for an upload URL in the answer.
+        let (body, upload_size) = match parse_body(body) {
+            Ok(mut b) => {
+                let size = b.as_object_mut().and_then(|o| o.remove("upload_size"));
+                (b, size)
+            }
+            Err(e) => return Ok(invalid(e)),
+        };
+        let size = match upload_size.map(|v| self.upload_size(&v, "upload_size")) {
+            None => None,
+            Some(Ok(n)) => Some(n),
+            Some(Err(r)) => return Ok(r),
+        };
+        let settings = match CampaignSettings::parse(&body) {
             Ok(s) => s,
             Err(e) => return Ok(invalid(e)),
         };
@@ -38,8 +51,8 @@ impl Api {
         }
         let id = new_id("cmp");
         let now = now_rfc3339();
+        let upload_id = size.map(|_| new_id("upl"));
         let campaign = Campaign {
-            upload_key: Campaign::upload_key_for(tenant, &id),
             id: id.clone(),
             tenant_id: tenant.to_string(),
             params: template.as_ref().map(|t| t.spec.params).unwrap_or(0),
@@ -48,10 +61,13 @@ impl Api {
             status: CampaignStatus::AwaitingFile,
             counts: Default::default(),
             problems: Vec::new(),
+            problems_omitted: Default::default(),
             format: None,
+            upload_id: upload_id.clone(),
             report_key: None,
             upload_etag: None,
             recipient_gen: 0,
+            clean_below: 0,
             lease_until: None,
             created_at: now.clone(),
             updated_at: now,
@@ -60,31 +76,102 @@ impl Api {
         self.store.put_campaign(&campaign).await?;
         info!(tenant, campaign = %id, "campaign created");
         let mut view = self.campaign_view(&campaign, false).await;
-        let (url, expires) = self.presign_upload(&campaign.upload_key).await?;
-        view["upload_url"] = Value::from(url);
-        view["upload_expires_in"] = Value::from(expires);
+        if let (Some(upload_id), Some(size)) = (upload_id, size) {
+            let grant = self.presign_upload(tenant, &id, &upload_id, size).await?;
+            view.as_object_mut()
+                .expect("object")
+                .extend(grant.as_object().expect("object").clone());
+        }
         Ok(reply(201, view))
     }
 
-    pub(crate) async fn upload_url(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+    /// `POST /v1/campaigns/{id}/upload` with `{"size": bytes}`: a fresh upload URL for a
+    /// file of exactly that size. The campaign expects this upload from now on.
+    pub(crate) async fn upload_url(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &[u8],
+    ) -> Result<Reply, StoreError> {
         let Some(c) = self.store.campaign(tenant, id).await? else {
             return Ok(not_found("campaign"));
         };
-        if !c.status.accepts_upload() {
+        let size = match parse_body(body) {
+            Ok(b) => match b.as_object() {
+                Some(o) if o.keys().all(|k| k == "size") => match o.get("size") {
+                    Some(v) => self.upload_size(v, "size"),
+                    None => Err(invalid(vec![FieldError {
+                        field: "size".into(),
+                        message: "is required: the file's size in bytes (the upload URL is signed for exactly that size)".into(),
+                    }])),
+                },
+                Some(o) => Err(invalid(
+                    o.keys()
+                        .filter(|k| *k != "size")
+                        .map(|k| FieldError {
+                            field: k.clone(),
+                            message: "is not a known field".into(),
+                        })
+                        .collect(),
+                )),
+                None => Err(invalid(vec![FieldError {
+                    field: "body".into(),
+                    message: "the request body must be a JSON object".into(),
+                }])),
+            },
+            Err(e) => Err(invalid(e)),
+        };
+        let size = match size {
+            Ok(s) => s,
+            Err(r) => return Ok(r),
+        };
+        let upload_id = new_id("upl");
+        let now = unix_now();
+        if !c.accepts_upload_at(now)
+            || !self
+                .store
+                .expect_upload(tenant, id, &upload_id, now)
+                .await?
+        {
             let msg = format!(
-                "the campaign is {}; a spreadsheet can be uploaded only before sending",
+                "the campaign is {}; a spreadsheet can be uploaded only before sending (or once its validation has stopped)",
                 c.status.as_str()
             );
             return Ok(problem(409, "conflict", &msg));
         }
-        let (url, expires) = self.presign_upload(&c.upload_key).await?;
-        Ok(reply(
-            200,
-            json!({"campaign_id": c.id, "upload_url": url, "upload_expires_in": expires}),
-        ))
+        let mut grant = self.presign_upload(tenant, id, &upload_id, size).await?;
+        grant["campaign_id"] = Value::from(id);
+        Ok(reply(200, grant))
     }
 
-    pub(crate) async fn presign_upload(&self, key: &str) -> Result<(String, u64), StoreError> {
+    /// A declared upload size: a whole number of bytes up to the file limit (an empty file
+    /// is accepted here and reported as `empty_file` by validation).
+    fn upload_size(&self, v: &Value, field: &str) -> Result<u64, Reply> {
+        let max = pregon_aws::config::file_limits().max_bytes;
+        match v.as_u64() {
+            Some(n) if n > max => Err(problem(
+                413,
+                "file_too_large",
+                &format!("{field}: the file has {n} bytes; the limit is {max} bytes"),
+            )),
+            Some(n) => Ok(n),
+            None => Err(invalid(vec![FieldError {
+                field: field.into(),
+                message: format!("must be the file's size in bytes, from 0 to {max}"),
+            }])),
+        }
+    }
+
+    /// A pre-signed PUT for one upload's own key, signed with its `Content-Length`: S3
+    /// refuses a body of any other size, so nobody holding the URL can store more than
+    /// was declared (and declared sizes are capped). Valid for [`UPLOAD_URL_TTL`].
+    pub(crate) async fn presign_upload(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        upload_id: &str,
+        size: u64,
+    ) -> Result<Value, StoreError> {
         let cfg = PresigningConfig::expires_in(UPLOAD_URL_TTL)
             .map_err(|e| StoreError::Dynamo(e.to_string()))?;
         let req = self
@@ -92,34 +179,49 @@ impl Api {
             .s3
             .put_object()
             .bucket(&self.aws.bucket)
-            .key(key)
+            .key(Campaign::upload_key_for(tenant, campaign, upload_id))
+            .content_length(size as i64)
             .presigned(cfg)
             .await
             .map_err(|e| StoreError::Dynamo(format!("S3 presign: {e:?}")))?;
-        Ok((req.uri().to_string(), UPLOAD_URL_TTL.as_secs()))
+        let headers: serde_json::Map<String, Value> = req
+            .headers()
+            .map(|(k, v)| (k.to_string(), Value::from(v)))
+            .collect();
+        Ok(json!({
+            "upload_id": upload_id,
+            "upload_url": req.uri(),
+            "upload_method": "PUT",
+            "upload_headers": headers,
+            "upload_size": size,
+            "upload_expires_in": UPLOAD_URL_TTL.as_secs(),
+        }))
     }
 
-    /// The campaign as tenants see it (internal bookkeeping left out).
+    /// The campaign as tenants see it: the fields listed here and nothing else, so a new
+    /// internal field never becomes public by default.
     pub(crate) async fn campaign_view(&self, c: &Campaign, with_report: bool) -> Value {
-        let mut v = serde_json::to_value(c).expect("json");
+        let mut v = serde_json::to_value(&c.settings).expect("json");
         let obj = v.as_object_mut().expect("object");
-        for internal in [
-            "tenant_id",
-            "upload_key",
-            "upload_etag",
-            "lease_until",
-            "recipient_gen",
-            "report_key",
-        ] {
-            obj.remove(internal);
-        }
-        obj.insert(
-            "problems_total".into(),
-            json!(c.counts.errors + c.counts.warnings),
-        );
+        let shown = json!({
+            "id": c.id,
+            "status": c.status,
+            "params": c.params,
+            "default_country": c.default_country,
+            "counts": c.counts,
+            "problems": c.problems,
+            "problems_total": c.counts.errors + c.counts.warnings,
+            "problems_omitted": c.problems_omitted,
+            "format": c.format,
+            "upload_id": c.upload_id,
+            "created_at": c.created_at,
+            "updated_at": c.updated_at,
+            "validated_at": c.validated_at,
+        });
+        obj.extend(shown.as_object().expect("object").clone());
         if with_report {
             if let Some(key) = &c.report_key {
-                if let Ok(cfg) = PresigningConfig::expires_in(UPLOAD_URL_TTL) {
+                if let Ok(cfg) = PresigningConfig::expires_in(REPORT_URL_TTL) {
                     if let Ok(req) = self
                         .aws
                         .s3
@@ -205,4 +307,11 @@ impl Api {
             json!({"items": views, "next_cursor": next_cursor}),
         ))
     }
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }

@@ -27,7 +27,9 @@ mod campaigns;
 mod templates;
 
 /// How long a pre-signed upload URL stays valid.
-pub(crate) const UPLOAD_URL_TTL: Duration = Duration::from_secs(3600);
+pub(crate) const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
+/// How long a pre-signed report download link stays valid.
+pub(crate) const REPORT_URL_TTL: Duration = Duration::from_secs(3600);
 
 pub struct Reply {
     pub status: u16,
@@ -155,7 +157,7 @@ impl Api {
                 Ok(None) => Ok(not_found("campaign")),
                 Err(e) => Err(e),
             },
-            ("POST", ["v1", "campaigns", id, "upload"]) => self.upload_url(&tenant, id).await,
+            ("POST", ["v1", "campaigns", id, "upload"]) => self.upload_url(&tenant, id, body).await,
             (_, ["v1", "accounts" | "templates" | "campaigns", ..]) => Ok(problem(
                 405,
                 "method_not_allowed",

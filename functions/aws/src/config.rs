@@ -58,3 +58,22 @@ impl Aws {
         })
     }
 }
+
+/// The spreadsheet limits of SPEC §4 (100 MB, 1,000,000 data rows by default), or the
+/// `MAX_FILE_BYTES` / `MAX_DATA_ROWS` that template.yaml gives the ingest and API functions.
+pub fn file_limits() -> pregon::validate::Limits {
+    let mut l = pregon::validate::Limits::default();
+    let var = |k: &str| {
+        env::var(k)
+            .ok()
+            .and_then(|v| v.parse::<u64>().ok())
+            .filter(|v| *v > 0)
+    };
+    if let Some(b) = var("MAX_FILE_BYTES") {
+        l.max_bytes = b;
+    }
+    if let Some(r) = var("MAX_DATA_ROWS") {
+        l.max_rows = r;
+    }
+    l
+}

@@ -9,8 +9,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use pregon::keys;
 use pregon::model::{Campaign, CampaignStatus};
-use pregon::validate::Counts;
-use pregon::validate::{Problem, Recipient};
+use pregon::validate::{Counts, Problem, Recipient, Summary};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -31,6 +30,34 @@ fn dynamo<E: std::fmt::Debug>(e: E) -> StoreError {
 
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
+}
+
+/// A conditional write's answer: applied, or its condition did not hold.
+fn conditional<T, E, R>(res: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match res {
+        Ok(_) => Ok(true),
+        Err(SdkError::ServiceError(e))
+            if e.err().code() == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(dynamo(e)),
+    }
+}
+
+/// Any serialisable value as a DynamoDB attribute.
+trait ToAttr {
+    fn to_attr(&self) -> Result<AttributeValue, StoreError>;
+}
+
+impl<T: Serialize + ?Sized> ToAttr for T {
+    fn to_attr(&self) -> Result<AttributeValue, StoreError> {
+        serde_dynamo::to_attribute_value(self).map_err(|e| StoreError::Shape(e.to_string()))
+    }
 }
 
 #[derive(Clone)]
@@ -98,12 +125,32 @@ pub enum Claim {
         gen: u32,
     },
     NotFound,
+    /// The campaign expects another (newer) upload: this one is ignored.
+    Superseded,
     /// This upload (same entity tag) was already validated.
     AlreadyDone,
     /// Another invocation holds a live claim on it.
     Busy,
     /// Sending has started (or it ended): uploads are refused.
     Refused(CampaignStatus),
+}
+
+impl Claim {
+    /// Why a claim on upload (`upload_id`, `etag`) did not hold, from the campaign as it is.
+    pub fn judge(c: &Campaign, upload_id: &str, etag: &str) -> Claim {
+        if c.upload_id.as_deref() != Some(upload_id) {
+            return Claim::Superseded;
+        }
+        match c.status {
+            CampaignStatus::Validating => Claim::Busy,
+            st if st.accepts_upload() && c.upload_etag.as_deref() == Some(etag) => {
+                Claim::AlreadyDone
+            }
+            // The claim failed although the state accepts it: another run won the race.
+            st if st.accepts_upload() => Claim::Busy,
+            st => Claim::Refused(st),
+        }
+    }
 }
 
 impl Store {
@@ -272,12 +319,43 @@ impl Store {
         self.get(keys::campaign(tenant, id)).await
     }
 
-    /// Moves the campaign to `validating` for this upload, unless the upload was already
-    /// validated, another invocation holds a live claim, or sending has started.
+    /// Records that the campaign now expects upload `upload_id` (its URL is being
+    /// granted). Allowed before sending, or while a validation whose lease has expired
+    /// holds the campaign; `false` when the campaign is in no such state.
+    pub async fn expect_upload(
+        &self,
+        tenant: &str,
+        id: &str,
+        upload_id: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .update_campaign(tenant, id)
+            .update_expression("SET upload_id = :uid, updated_at = :now_s")
+            .condition_expression(
+                "attribute_exists(pk) AND (#st IN (:awaiting, :loaded, :invalid) OR (#st = :validating AND (attribute_not_exists(lease_until) OR lease_until < :now)))",
+            )
+            .expression_attribute_values(":uid", s(upload_id))
+            .expression_attribute_values(":validating", s("validating"))
+            .expression_attribute_values(":awaiting", s("awaiting_file"))
+            .expression_attribute_values(":loaded", s("loaded"))
+            .expression_attribute_values(":invalid", s("invalid"))
+            .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
+            .expression_attribute_values(":now_s", s(pregon::model::now_rfc3339()))
+            .send()
+            .await;
+        conditional(res)
+    }
+
+    /// Moves the campaign to `validating` for this upload, unless the campaign expects
+    /// another upload, this one was already validated, another invocation holds a live
+    /// claim, or sending has started.
+    #[allow(clippy::too_many_arguments)]
     pub async fn claim_validation(
         &self,
         tenant: &str,
         id: &str,
+        upload_id: &str,
         etag: &str,
         now: i64,
         lease_secs: i64,
@@ -286,12 +364,13 @@ impl Store {
             .update_campaign(tenant, id)
             .update_expression("SET #st = :validating, upload_etag = :etag, lease_until = :lease, updated_at = :now_s")
             .condition_expression(
-                "attribute_exists(pk) AND ((#st IN (:awaiting, :loaded, :invalid) AND (#st = :awaiting OR attribute_not_exists(upload_etag) OR upload_etag <> :etag)) OR (#st = :validating AND lease_until < :now))",
+                "attribute_exists(pk) AND upload_id = :uid AND ((#st IN (:awaiting, :loaded, :invalid) AND (#st = :awaiting OR attribute_not_exists(upload_etag) OR upload_etag <> :etag)) OR (#st = :validating AND lease_until < :now))",
             )
             .expression_attribute_values(":validating", s("validating"))
             .expression_attribute_values(":awaiting", s("awaiting_file"))
             .expression_attribute_values(":loaded", s("loaded"))
             .expression_attribute_values(":invalid", s("invalid"))
+            .expression_attribute_values(":uid", s(upload_id))
             .expression_attribute_values(":etag", s(etag))
             .expression_attribute_values(":lease", AttributeValue::N((now + lease_secs).to_string()))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
@@ -313,14 +392,33 @@ impl Store {
                 let Some(c) = self.campaign(tenant, id).await? else {
                     return Ok(Claim::NotFound);
                 };
-                Ok(match c.status {
-                    CampaignStatus::Validating => Claim::Busy,
-                    st if st.accepts_upload() => Claim::AlreadyDone,
-                    st => Claim::Refused(st),
-                })
+                Ok(Claim::judge(&c, upload_id, etag))
             }
             Err(e) => Err(dynamo(e)),
         }
+    }
+
+    /// Extends a live claim: a long validation keeps its lease while it runs, and a run
+    /// that died loses it within one lease.
+    pub async fn renew_claim(
+        &self,
+        tenant: &str,
+        id: &str,
+        upload_id: &str,
+        etag: &str,
+        until: i64,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .update_campaign(tenant, id)
+            .update_expression("SET lease_until = :lease")
+            .condition_expression("#st = :validating AND upload_id = :uid AND upload_etag = :etag")
+            .expression_attribute_values(":lease", AttributeValue::N(until.to_string()))
+            .expression_attribute_values(":validating", s("validating"))
+            .expression_attribute_values(":uid", s(upload_id))
+            .expression_attribute_values(":etag", s(etag))
+            .send()
+            .await;
+        conditional(res)
     }
 
     /// Gives up a claim after a failure, so the retry can take over at once instead of
@@ -329,70 +427,100 @@ impl Store {
         &self,
         tenant: &str,
         id: &str,
+        upload_id: &str,
         etag: &str,
     ) -> Result<(), StoreError> {
-        let res = self
-            .update_campaign(tenant, id)
-            .update_expression("SET lease_until = :zero")
-            .condition_expression("#st = :validating AND upload_etag = :etag")
-            .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-            .expression_attribute_values(":validating", s("validating"))
-            .expression_attribute_values(":etag", s(etag))
-            .send()
-            .await;
-        match res {
-            Ok(_) => Ok(()),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(())
-            }
-            Err(e) => Err(dynamo(e)),
-        }
+        self.renew_claim(tenant, id, upload_id, etag, 0)
+            .await
+            .map(|_| ())
     }
 
     /// Ends a validation: the new recipient generation becomes current. Only the claim
-    /// holder (same upload entity tag, still `validating`) can do it.
+    /// holder (same upload and entity tag, still `validating`) can do it.
     #[allow(clippy::too_many_arguments)]
     pub async fn finish_validation(
         &self,
         tenant: &str,
         id: &str,
+        upload_id: &str,
         etag: &str,
         gen: u32,
         status: CampaignStatus,
-        counts: &Counts,
+        summary: &Summary,
         problems: &[Problem],
-        format: Option<&str>,
         report_key: &str,
     ) -> Result<bool, StoreError> {
         let now = pregon::model::now_rfc3339();
         let res = self
             .update_campaign(tenant, id)
             .update_expression(
-                "SET #st = :status, counts = :counts, problems = :problems, #fmt = :format, report_key = :report, recipient_gen = :gen, validated_at = :now, updated_at = :now REMOVE lease_until",
+                "SET #st = :status, counts = :counts, problems = :problems, problems_omitted = :omitted, #fmt = :format, report_key = :report, recipient_gen = :gen, validated_at = :now, updated_at = :now REMOVE lease_until",
             )
-            .condition_expression("#st = :validating AND upload_etag = :etag")
+            .condition_expression("#st = :validating AND upload_id = :uid AND upload_etag = :etag")
             .expression_attribute_names("#fmt", "format")
             .expression_attribute_values(":status", s(status.as_str()))
-            .expression_attribute_values(":counts", serde_dynamo::to_attribute_value(counts).map_err(|e| StoreError::Shape(e.to_string()))?)
+            .expression_attribute_values(":counts", summary.counts.to_attr()?)
+            .expression_attribute_values(":problems", problems.to_attr()?)
+            .expression_attribute_values(":omitted", summary.problems_omitted.to_attr()?)
             .expression_attribute_values(
-                ":problems",
-                serde_dynamo::to_attribute_value(problems).map_err(|e| StoreError::Shape(e.to_string()))?,
+                ":format",
+                summary.format.map(|f| s(f.as_str())).unwrap_or(AttributeValue::Null(true)),
             )
-            .expression_attribute_values(":format", format.map(s).unwrap_or(AttributeValue::Null(true)))
             .expression_attribute_values(":report", s(report_key))
             .expression_attribute_values(":gen", AttributeValue::N(gen.to_string()))
             .expression_attribute_values(":now", s(now))
             .expression_attribute_values(":validating", s("validating"))
+            .expression_attribute_values(":uid", s(upload_id))
             .expression_attribute_values(":etag", s(etag))
             .send()
             .await;
-        match res {
-            Ok(_) => Ok(true),
-            Err(SdkError::ServiceError(e)) if e.err().is_conditional_check_failed_exception() => {
-                Ok(false)
-            }
-            Err(e) => Err(dynamo(e)),
-        }
+        conditional(res)
+    }
+
+    /// A validation that could not finish (every try crashed, timed out or failed): the
+    /// campaign becomes `invalid` with one file-level `internal_error`, so the tenant can
+    /// upload again. Only while that upload is still the one being validated.
+    pub async fn fail_validation(
+        &self,
+        tenant: &str,
+        id: &str,
+        upload_id: &str,
+        problem: &Problem,
+    ) -> Result<bool, StoreError> {
+        let now = pregon::model::now_rfc3339();
+        let res = self
+            .update_campaign(tenant, id)
+            .update_expression(
+                "SET #st = :invalid, counts = :counts, problems = :problems, validated_at = :now, updated_at = :now REMOVE lease_until, report_key, problems_omitted, #fmt",
+            )
+            .condition_expression("#st = :validating AND upload_id = :uid")
+            .expression_attribute_names("#fmt", "format")
+            .expression_attribute_values(":invalid", s("invalid"))
+            .expression_attribute_values(":counts", Counts { errors: 1, ..Default::default() }.to_attr()?)
+            .expression_attribute_values(":problems", [problem].to_attr()?)
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":validating", s("validating"))
+            .expression_attribute_values(":uid", s(upload_id))
+            .send()
+            .await;
+        conditional(res)
+    }
+
+    /// Records that every recipient generation below `gen` is deleted.
+    pub async fn mark_cleaned(&self, tenant: &str, id: &str, gen: u32) -> Result<(), StoreError> {
+        let (pk, sk) = keys::campaign(tenant, id);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET clean_below = :gen")
+            .condition_expression("attribute_exists(pk) AND (attribute_not_exists(clean_below) OR clean_below < :gen)")
+            .expression_attribute_values(":gen", AttributeValue::N(gen.to_string()))
+            .send()
+            .await;
+        conditional(res).map(|_| ())
     }
 
     /// Writes up to 25 items (or deletes keys) in one batch, retrying what DynamoDB

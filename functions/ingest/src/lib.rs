@@ -2,30 +2,42 @@
 //! library's rules, store the recipients, write the problem report, and move the
 //! campaign to `loaded` or `invalid`.
 //!
-//! - `s3:TestEvent` and keys outside `uploads/{tenant}/{campaign}/…` are ignored.
+//! - `s3:TestEvent` and keys outside `uploads/{tenant}/{campaign}/{upload_id}` are ignored.
+//! - Each upload has its own key; only the upload the campaign expects (the last URL
+//!   granted) is validated, so an older upload landing late never replaces a newer one.
 //! - The same upload (entity tag) is validated once, however often its event arrives.
-//! - A key naming an unknown campaign, another tenant's campaign, or a campaign that is
-//!   already sending changes nothing and is logged.
+//! - A key naming an unknown campaign, another tenant's campaign, a superseded upload or
+//!   a campaign that is already sending changes nothing; its object is deleted.
 //! - A re-upload replaces the recipient set: rows go to a new generation, which becomes
-//!   current when validation ends; the previous generation is then deleted.
-//! - Bad files end as `invalid` with a code; only AWS failures are retried.
+//!   current when validation ends; older generations are then deleted.
+//! - Bad files end as `invalid` with a code; only AWS failures are retried. An upload
+//!   whose validation failed on every try (a crash, a timeout, AWS errors) reaches the
+//!   upload-failures queue, also read by this function: the campaign becomes `invalid`
+//!   with `internal_error`, and the event goes on to the dead-letter queue with the reason.
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_s3::primitives::ByteStream;
-use pregon::model::{Campaign, CampaignStatus, PROBLEMS_ON_CAMPAIGN};
-use pregon::report::ProblemCsv;
-use pregon::validate::{validate, Limits, Problem, Recipient, Sink, Status, Summary};
+use pregon::model::{
+    parse_upload_key, problems_for_campaign, Campaign, CampaignStatus, UploadKey,
+    PROBLEMS_ON_CAMPAIGN,
+};
+use pregon::report::ProblemReport;
+use pregon::validate::{
+    validate, Code, Limits, Problem, Recipient, Severity, Sink, Status, Summary,
+};
 use pregon_aws::config::Aws;
 use pregon_aws::sqs::{for_each_record, DeadLetters, Outcome};
 use pregon_aws::store::{Claim, Store};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::io::AsyncWriteExt;
 use tracing::{info, warn};
 
-/// A claim outlives the function's 15-minute timeout, so only a crashed run's claim expires.
-const LEASE_SECS: i64 = 16 * 60;
+/// A validation claim's lease. The run renews it every third of it while it works, so a
+/// run that died (killed, out of memory, timed out) loses the campaign within one lease:
+/// a new upload URL can then be granted, and the event's retry can take over.
+const LEASE_SECS: i64 = 120;
 /// Batch writes in flight at once.
 const WRITERS: usize = 12;
 
@@ -33,43 +45,34 @@ pub struct Ingest {
     aws: Aws,
     store: Store,
     dead_letters: Option<DeadLetters>,
+    /// The queue S3 events reach after failing every try (`UPLOAD_FAILURES_QUEUE_ARN`).
+    failures_queue_arn: Option<String>,
     limits: Limits,
 }
 
-/// The file limits: SPEC §4's defaults, or `MAX_FILE_BYTES` / `MAX_DATA_ROWS`.
-fn limits_from_env() -> Limits {
-    let mut l = Limits::default();
-    let var = |k: &str| {
-        std::env::var(k)
-            .ok()
-            .and_then(|v| v.parse::<u64>().ok())
-            .filter(|v| *v > 0)
-    };
-    if let Some(b) = var("MAX_FILE_BYTES") {
-        l.max_bytes = b;
-    }
-    if let Some(r) = var("MAX_DATA_ROWS") {
-        l.max_rows = r;
-    }
-    l
+/// One object of an S3 event.
+struct Upload<'a> {
+    key: UploadKey<'a>,
+    full_key: &'a str,
+    etag: &'a str,
+    size: u64,
 }
 
 impl Ingest {
     pub fn new(aws: Aws) -> Self {
         let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
+        let env = |k: &str| std::env::var(k).ok().filter(|u| !u.is_empty());
         // Without it (misconfigured), poison messages still reach the DLQ by redrive.
-        let dead_letters = std::env::var("DEAD_LETTER_QUEUE_URL")
-            .ok()
-            .filter(|u| !u.is_empty())
-            .map(|queue_url| DeadLetters {
-                client: aws.sqs.clone(),
-                queue_url,
-            });
+        let dead_letters = env("DEAD_LETTER_QUEUE_URL").map(|queue_url| DeadLetters {
+            client: aws.sqs.clone(),
+            queue_url,
+        });
         Ingest {
             aws,
             store,
             dead_letters,
-            limits: limits_from_env(),
+            failures_queue_arn: env("UPLOAD_FAILURES_QUEUE_ARN"),
+            limits: pregon_aws::config::file_limits(),
         }
     }
 
@@ -78,6 +81,8 @@ impl Ingest {
     }
 
     async fn record(&self, m: SqsMessage) -> Outcome {
+        let failed_every_try =
+            self.failures_queue_arn.is_some() && m.event_source_arn == self.failures_queue_arn;
         let body = m.body.unwrap_or_default();
         let value: serde_json::Value = match serde_json::from_str(&body) {
             Ok(v) => v,
@@ -95,54 +100,111 @@ impl Ingest {
                 ))
             }
         };
+        let mut gave_up = Vec::new();
         for r in event.records {
             if !r.event_name.starts_with("ObjectCreated") {
                 continue;
             }
             // S3 event keys are URL-encoded, with `+` for spaces.
-            let key = pregon::text::percent_decode(&r.s3.object.key);
-            let etag = r.s3.object.e_tag.trim_matches('"').to_string();
-            if let Outcome::Retry(why) = self.upload(&key, &etag, r.s3.object.size).await {
-                return Outcome::Retry(why);
+            let full_key = pregon::text::percent_decode(&r.s3.object.key);
+            let Some(key) = parse_upload_key(&full_key) else {
+                warn!(
+                    key = %full_key,
+                    "upload outside uploads/{{tenant}}/{{campaign}}/{{upload}}: ignored"
+                );
+                continue;
+            };
+            let upload = Upload {
+                key,
+                full_key: &full_key,
+                etag: r.s3.object.e_tag.trim_matches('"'),
+                size: r.s3.object.size,
+            };
+            let outcome = if failed_every_try {
+                self.give_up(&upload).await
+            } else {
+                self.upload(&upload).await
+            };
+            match outcome {
+                Outcome::Done => {}
+                Outcome::Poison(why) => gave_up.push(why),
+                retry => return retry,
             }
         }
-        Outcome::Done
+        if gave_up.is_empty() {
+            Outcome::Done
+        } else {
+            // On to the dead-letter queue, with the reason, for whoever investigates.
+            Outcome::Poison(gave_up.join("; "))
+        }
+    }
+
+    /// An upload whose validation failed on every try: the campaign must not stay
+    /// `validating`, so it becomes `invalid` with an `internal_error` that says to upload again.
+    async fn give_up(&self, u: &Upload<'_>) -> Outcome {
+        let UploadKey {
+            tenant,
+            campaign,
+            upload_id,
+        } = u.key;
+        let problem = Problem {
+            row: None,
+            column: None,
+            code: Code::InternalError,
+            severity: Severity::Error,
+            message: "the file could not be validated (validation failed on every try); upload it again, and if it fails again, contact support".into(),
+        };
+        match self
+            .store
+            .fail_validation(tenant, campaign, upload_id, &problem)
+            .await
+        {
+            Ok(marked) => {
+                warn!(
+                    tenant,
+                    campaign, marked, "validation failed on every try: campaign marked invalid"
+                );
+                Outcome::Poison(format!(
+                    "validation of {} failed on every try (crash, timeout or AWS errors); campaign {}",
+                    u.full_key,
+                    if marked { "marked invalid with internal_error" } else { "had already moved on" }
+                ))
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
     }
 
     /// One uploaded object.
-    pub async fn upload(&self, key: &str, etag: &str, size: u64) -> Outcome {
-        let Some((tenant, campaign)) = pregon::model::parse_upload_key(key) else {
-            warn!(
-                key,
-                "upload outside uploads/{{tenant}}/{{campaign}}/: ignored"
-            );
-            return Outcome::Done;
-        };
+    async fn upload(&self, u: &Upload<'_>) -> Outcome {
+        let UploadKey {
+            tenant,
+            campaign,
+            upload_id,
+        } = u.key;
         let started = Instant::now();
         // Uploads that will change nothing are settled before downloading anything. (The
         // conditional claim below stays the authority; this only saves the transfer.)
-        match self.store.campaign(tenant, campaign).await {
-            Ok(None) => return self.settled(tenant, campaign, Claim::NotFound, None),
-            Ok(Some(c)) if !c.status.accepts_upload() && c.status != CampaignStatus::Validating => {
-                return self.settled(tenant, campaign, Claim::Refused(c.status), None)
-            }
-            Ok(Some(c))
-                if c.status != CampaignStatus::AwaitingFile
-                    && c.upload_etag.as_deref() == Some(etag) =>
-            {
-                if c.status != CampaignStatus::Validating {
-                    return self.settled(tenant, campaign, Claim::AlreadyDone, None);
-                }
-            }
-            Ok(Some(_)) => {}
+        let current = match self.store.campaign(tenant, campaign).await {
+            Ok(c) => c,
             Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let Some(current) = current else {
+            return self.settled(u, Claim::NotFound).await;
+        };
+        if let Some(early) = settled_early(&current, upload_id, u.etag) {
+            let outcome = self.settled(u, early).await;
+            return match self.clean_up(&current).await {
+                Err(e) => Outcome::Retry(e),
+                Ok(()) => outcome,
+            };
         }
         // Download first, pinned to this event's version of the object: an event that
-        // arrives after a newer upload is stale, and the newer upload has its own event.
-        let file = if size > self.limits.max_bytes {
+        // arrives after the object was overwritten is stale, and the newer one has its own
+        // event. An object over the size limit is not downloaded.
+        let file = if u.size > self.limits.max_bytes {
             None
         } else {
-            match self.download(key, etag).await {
+            match self.download(u.full_key, u.etag).await {
                 Ok(Some(f)) => Some(f),
                 Ok(None) => {
                     info!(
@@ -154,23 +216,25 @@ impl Ingest {
                 Err(e) => return Outcome::Retry(e),
             }
         };
-        let now = unix_now();
+        let file = TempFile(file);
         let claim = match self
             .store
-            .claim_validation(tenant, campaign, etag, now, LEASE_SECS)
+            .claim_validation(tenant, campaign, upload_id, u.etag, unix_now(), LEASE_SECS)
             .await
         {
             Ok(c) => c,
-            Err(e) => return cleanup(file, Outcome::Retry(e.to_string())),
+            Err(e) => return Outcome::Retry(e.to_string()),
         };
         let (campaign_rec, gen) = match claim {
             Claim::Claimed { campaign, gen } => (campaign, gen),
-            other => return self.settled(tenant, campaign, other, file),
+            other => return self.settled(u, other).await,
         };
-        let result = self
-            .validate_and_store(&campaign_rec, etag, gen, file.as_ref(), size)
-            .await;
-        let outcome = match result {
+        let work = self.validate_and_store(&campaign_rec, u, gen, file.0.as_deref());
+        let result = tokio::select! {
+            r = work => r,
+            never = self.keep_lease(u) => match never {},
+        };
+        match result {
             Ok(summary) => {
                 info!(
                     tenant,
@@ -182,41 +246,82 @@ impl Ingest {
                     seconds = started.elapsed().as_secs_f64(),
                     "spreadsheet validated"
                 );
+                if u.size > self.limits.max_bytes {
+                    // Over the limit: never kept (S3 refuses it when the URL's signed
+                    // length is honoured; this is the backstop).
+                    self.delete_object(u.full_key).await;
+                }
                 Outcome::Done
             }
             Err(e) => {
                 // Let the retry take over at once instead of waiting out the lease.
-                if let Err(release) = self.store.release_claim(tenant, campaign, etag).await {
+                if let Err(release) = self
+                    .store
+                    .release_claim(tenant, campaign, upload_id, u.etag)
+                    .await
+                {
                     warn!(tenant, campaign, error = %release, "could not release the validation claim");
                 }
                 Outcome::Retry(e)
             }
-        };
-        cleanup(file, outcome)
+        }
     }
 
-    /// An upload that changes nothing: say why, drop the download.
-    fn settled(
-        &self,
-        tenant: &str,
-        campaign: &str,
-        claim: Claim,
-        file: Option<PathBuf>,
-    ) -> Outcome {
-        let outcome = match claim {
+    /// Renews the claim's lease until dropped (when the work it guards ends).
+    async fn keep_lease(&self, u: &Upload<'_>) -> std::convert::Infallible {
+        let UploadKey {
+            tenant,
+            campaign,
+            upload_id,
+        } = u.key;
+        loop {
+            tokio::time::sleep(Duration::from_secs(LEASE_SECS as u64 / 3)).await;
+            match self
+                .store
+                .renew_claim(tenant, campaign, upload_id, u.etag, unix_now() + LEASE_SECS)
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    warn!(
+                        tenant,
+                        campaign, "validation claim lost (a newer upload was granted)"
+                    );
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => {
+                    warn!(tenant, campaign, error = %e, "could not renew the validation lease")
+                }
+            }
+        }
+    }
+
+    /// An upload that changes nothing: say why; delete an object that can never be used.
+    async fn settled(&self, u: &Upload<'_>, claim: Claim) -> Outcome {
+        let UploadKey {
+            tenant, campaign, ..
+        } = u.key;
+        let (outcome, useless) = match claim {
             Claim::NotFound => {
                 warn!(
                     tenant,
                     campaign, "upload for a campaign this tenant does not have: nothing changed"
                 );
-                Outcome::Done
+                (Outcome::Done, true)
+            }
+            Claim::Superseded => {
+                info!(
+                    tenant,
+                    campaign, "upload superseded by a newer upload URL: ignored"
+                );
+                (Outcome::Done, true)
             }
             Claim::AlreadyDone => {
                 info!(
                     tenant,
                     campaign, "this upload was already validated: duplicate event ignored"
                 );
-                Outcome::Done
+                (Outcome::Done, false)
             }
             Claim::Refused(st) => {
                 warn!(
@@ -225,13 +330,62 @@ impl Ingest {
                     status = st.as_str(),
                     "upload refused: the campaign has started sending"
                 );
-                Outcome::Done
+                (Outcome::Done, true)
             }
-            Claim::Busy => Outcome::Retry("another invocation is validating this campaign".into()),
+            Claim::Busy => (
+                Outcome::Retry("another invocation is validating this campaign".into()),
+                false,
+            ),
             // Not called with a live claim; if it were, the lease lets a retry take over.
-            Claim::Claimed { .. } => Outcome::Retry("claimed but not validated".into()),
+            Claim::Claimed { .. } => (Outcome::Retry("claimed but not validated".into()), false),
         };
-        cleanup(file, outcome)
+        if useless {
+            self.delete_object(u.full_key).await;
+        }
+        outcome
+    }
+
+    async fn delete_object(&self, key: &str) {
+        if let Err(e) = self
+            .aws
+            .s3
+            .delete_object()
+            .bucket(&self.aws.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            // The bucket's lifecycle rule removes it later.
+            warn!(error = ?e, "could not delete an unused upload");
+        }
+    }
+
+    /// Deletes recipient generations older than the current one that a failed clean-up
+    /// left behind, then records it.
+    async fn clean_up(&self, c: &Campaign) -> Result<(), String> {
+        if c.clean_below >= c.recipient_gen {
+            return Ok(());
+        }
+        let (tenant, id) = (c.tenant_id.as_str(), c.id.as_str());
+        let mut removed = 0;
+        for gen in c.clean_below..c.recipient_gen {
+            removed += self
+                .store
+                .delete_generation(tenant, id, gen)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        self.store
+            .mark_cleaned(tenant, id, c.recipient_gen)
+            .await
+            .map_err(|e| e.to_string())?;
+        info!(
+            tenant,
+            campaign = id,
+            removed,
+            "previous recipient sets deleted"
+        );
+        Ok(())
     }
 
     async fn download(&self, key: &str, etag: &str) -> Result<Option<PathBuf>, String> {
@@ -254,7 +408,7 @@ impl Ingest {
                 return Err(format!("S3 GetObject: {e:?}"));
             }
         };
-        let path = std::env::temp_dir().join(format!("pregon-upload-{}", ulid::Ulid::new()));
+        let path = temp_path("upload");
         let mut f = tokio::fs::File::create(&path)
             .await
             .map_err(|e| format!("temp file: {e}"))?;
@@ -271,41 +425,21 @@ impl Ingest {
     async fn validate_and_store(
         &self,
         c: &Campaign,
-        etag: &str,
+        u: &Upload<'_>,
         gen: u32,
-        file: Option<&PathBuf>,
-        size: u64,
+        file: Option<&Path>,
     ) -> Result<Summary, String> {
         let mut rules = c.rules();
         rules.limits = self.limits;
         let rules = Arc::new(rules);
-        // Pass 1: validate, keeping the first problems and writing all of them as CSV.
-        let (summary, first, report) = {
-            let (rules, file) = (rules.clone(), file.cloned());
-            tokio::task::spawn_blocking(move || {
-                let mut sink = ReportSink {
-                    first: Vec::new(),
-                    csv: ProblemCsv::new(Vec::new()).expect("in memory"),
-                };
-                let summary = match file {
-                    Some(f) => {
-                        let reader =
-                            std::fs::File::open(&f).map_err(|e| format!("temp file: {e}"))?;
-                        validate(
-                            std::io::BufReader::with_capacity(1 << 20, reader),
-                            size,
-                            &rules,
-                            &mut sink,
-                        )
-                    }
-                    // Over the size limit: not downloaded.
-                    None => validate(std::io::Cursor::new(Vec::new()), size, &rules, &mut sink),
-                };
-                let csv = sink.csv.finish().map_err(|e| format!("report: {e}"))?;
-                Ok::<_, String>((summary, sink.first, csv))
-            })
-            .await
-            .map_err(|e| format!("validation task: {e}"))??
+        let report_file = TempFile(Some(temp_path("report")));
+        // Pass 1: validate, writing every problem (up to the cap) to the report as it goes.
+        let (summary, first) = {
+            let (rules, file, size) = (rules.clone(), file.map(Path::to_path_buf), u.size);
+            let out = report_file.0.clone().expect("set");
+            tokio::task::spawn_blocking(move || pass_one(&rules, file.as_deref(), size, &out))
+                .await
+                .map_err(|e| format!("validation task: {e}"))??
         };
         let (tenant, id) = (c.tenant_id.as_str(), c.id.as_str());
         // Leftovers of a crashed attempt at this generation must not mix in.
@@ -314,18 +448,21 @@ impl Ingest {
             .await
             .map_err(|e| e.to_string())?;
         if summary.status == Status::Valid {
-            let file = file.cloned().ok_or("valid without a file")?;
-            self.write_recipients(c, gen, rules.clone(), file, size)
+            let file = file.ok_or("valid without a file")?;
+            self.write_recipients(c, gen, rules.clone(), file.to_path_buf(), u.size)
                 .await?;
         }
         let report_key = Campaign::report_key_for(tenant, id);
+        let body = ByteStream::from_path(report_file.0.as_deref().expect("set"))
+            .await
+            .map_err(|e| format!("report file: {e}"))?;
         self.aws
             .s3
             .put_object()
             .bucket(&self.aws.bucket)
             .key(&report_key)
             .content_type("text/csv; charset=utf-8")
-            .body(ByteStream::from(report))
+            .body(body)
             .send()
             .await
             .map_err(|e| format!("S3 PutObject report: {e:?}"))?;
@@ -334,25 +471,24 @@ impl Ingest {
         } else {
             CampaignStatus::Invalid
         };
-        let format = summary.format.map(|f| f.as_str());
         let done = self
             .store
             .finish_validation(
                 tenant,
                 id,
-                etag,
+                u.key.upload_id,
+                u.etag,
                 gen,
                 status,
-                &summary.counts,
+                &summary,
                 &first,
-                format,
                 &report_key,
             )
             .await
             .map_err(|e| e.to_string())?;
         if !done {
-            // Another run took the campaign over (only possible once our lease, longer than
-            // the function's timeout, has expired). It owns generation `gen` now: leave it.
+            // Another run took the campaign over (its lease expired, or a newer upload
+            // was granted). It owns generation `gen` now: leave it.
             warn!(
                 tenant,
                 campaign = id,
@@ -360,19 +496,9 @@ impl Ingest {
             );
             return Ok(summary);
         }
-        if c.recipient_gen > 0 || c.counts.valid_rows > 0 {
-            let removed = self
-                .store
-                .delete_generation(tenant, id, c.recipient_gen)
-                .await
-                .map_err(|e| e.to_string())?;
-            info!(
-                tenant,
-                campaign = id,
-                removed,
-                "previous recipient set deleted"
-            );
-        }
+        let mut now_current = c.clone();
+        now_current.recipient_gen = gen;
+        self.clean_up(&now_current).await?;
         Ok(summary)
     }
 
@@ -486,25 +612,70 @@ struct UploadObject {
     size: u64,
 }
 
-struct ReportSink {
-    first: Vec<Problem>,
-    csv: ProblemCsv<Vec<u8>>,
+/// Pass 1 on a blocking thread: the summary and the campaign's first problems; the full
+/// report (file-level problems first) is written to `out`.
+fn pass_one(
+    rules: &pregon::validate::Rules,
+    file: Option<&Path>,
+    size: u64,
+    out: &Path,
+) -> Result<(Summary, Vec<Problem>), String> {
+    let io = |e: std::io::Error| format!("report file: {e}");
+    let rows_file = TempFile(Some(temp_path("report-rows")));
+    let rows_path = rows_file.0.as_deref().expect("set");
+    let rows = std::io::BufWriter::new(std::fs::File::create(rows_path).map_err(io)?);
+    let mut report = ProblemReport::new(rows, PROBLEMS_ON_CAMPAIGN);
+    let summary = match file {
+        Some(f) => {
+            let reader = std::fs::File::open(f).map_err(|e| format!("temp file: {e}"))?;
+            validate(
+                std::io::BufReader::with_capacity(1 << 20, reader),
+                size,
+                rules,
+                &mut report,
+            )
+        }
+        // Over the size limit: not downloaded.
+        None => validate(std::io::Cursor::new(Vec::new()), size, rules, &mut report),
+    };
+    let first = problems_for_campaign(report.first());
+    let final_out = std::io::BufWriter::new(std::fs::File::create(out).map_err(io)?);
+    report
+        .finish_into(final_out, |rows| {
+            drop(rows.into_inner().map_err(|e| e.into_error())?);
+            std::fs::File::open(rows_path).map(std::io::BufReader::new)
+        })
+        .map_err(io)?;
+    Ok((summary, first))
 }
 
-impl Sink for ReportSink {
-    fn problem(&mut self, p: Problem) {
-        let _ = self.csv.write(&p);
-        if self.first.len() < PROBLEMS_ON_CAMPAIGN {
-            self.first.push(p);
+/// Whether an upload can be settled from the campaign as read, before downloading.
+fn settled_early(c: &Campaign, upload_id: &str, etag: &str) -> Option<Claim> {
+    if c.upload_id.as_deref() != Some(upload_id) {
+        return Some(Claim::Superseded);
+    }
+    if c.status.accepts_upload() && c.upload_etag.as_deref() == Some(etag) {
+        return Some(Claim::AlreadyDone);
+    }
+    if !c.status.accepts_upload() && c.status != CampaignStatus::Validating {
+        return Some(Claim::Refused(c.status));
+    }
+    None
+}
+
+fn temp_path(what: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("pregon-{what}-{}", ulid::Ulid::new()))
+}
+
+/// A temporary file, removed when dropped (on every path out of a function).
+struct TempFile(Option<PathBuf>);
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        if let Some(p) = &self.0 {
+            let _ = std::fs::remove_file(p);
         }
     }
-}
-
-fn cleanup(file: Option<PathBuf>, outcome: Outcome) -> Outcome {
-    if let Some(f) = file {
-        let _ = std::fs::remove_file(f);
-    }
-    outcome
 }
 
 fn unix_now() -> i64 {

@@ -177,9 +177,28 @@ async fn main() -> Result<()> {
         );
         names.refs.insert(id.into(), name);
     }
-    // Queues without a redrive policy (the DLQs) first.
-    let mut queues: Vec<(&str, &serde_yaml::Value)> = tpl.of_type("AWS::SQS::Queue").collect();
-    queues.sort_by_key(|(_, r)| prop(r, "RedrivePolicy").is_some());
+    // A queue after the queue its redrive policy names (DLQs first, then chains).
+    let mut queues: Vec<(&str, &serde_yaml::Value)> = Vec::new();
+    let mut pending: Vec<(&str, &serde_yaml::Value)> = tpl.of_type("AWS::SQS::Queue").collect();
+    while !pending.is_empty() {
+        let before = pending.len();
+        pending.retain(|(id, r)| {
+            let target = prop(r, "RedrivePolicy")
+                .and_then(|rp| rp.get("deadLetterTargetArn"))
+                .and_then(template::getatt_resource);
+            let ready = target.is_none_or(|t| queues.iter().any(|(q, _)| *q == t.as_str()));
+            if ready {
+                queues.push((id, r));
+            }
+            !ready
+        });
+        if pending.len() == before {
+            bail!(
+                "queues whose redrive policies form a cycle or name no queue: {:?}",
+                pending.iter().map(|(id, _)| *id).collect::<Vec<_>>()
+            );
+        }
+    }
     let mut queue_urls = HashMap::new();
     for (id, r) in queues {
         let name = tpl.resolve(

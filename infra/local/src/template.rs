@@ -14,6 +14,16 @@ pub struct Template {
     parameters: HashMap<String, String>,
 }
 
+/// The logical id an `!GetAtt Id.Attribute` names.
+pub fn getatt_resource(v: &Value) -> Option<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "!GetAtt" => {
+            scalar(&t.value).and_then(|s| s.split_once('.').map(|(id, _)| id.to_string()))
+        }
+        _ => None,
+    }
+}
+
 /// What a logical id resolves to: `Ref` and `GetAtt …Arn`.
 #[derive(Default)]
 pub struct Names {
@@ -187,4 +197,75 @@ pub fn scalar(v: &Value) -> Option<String> {
 /// `Properties.<name>` of a resource.
 pub fn prop<'a>(r: &'a Value, name: &str) -> Option<&'a Value> {
     r.get("Properties").and_then(|p| p.get(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn template() -> Template {
+        Template::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+        )
+        .unwrap()
+    }
+
+    /// Every string a value holds, through YAML tags (`!Sub "…"`) and lists.
+    fn strings(v: &Value) -> Vec<String> {
+        match v {
+            Value::String(s) => vec![s.clone()],
+            Value::Tagged(t) => strings(&t.value),
+            Value::Sequence(seq) => seq.iter().flat_map(strings).collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn every_function_has_least_privilege_iam() {
+        let tpl = template();
+        for (id, f) in tpl.of_type("AWS::Serverless::Function") {
+            let policies = f
+                .get("Properties")
+                .and_then(|p| p.get("Policies"))
+                .and_then(Value::as_sequence)
+                .unwrap_or_else(|| panic!("{id}: no Policies"));
+            for p in policies {
+                if let Some(name) = p.as_str() {
+                    panic!("{id}: managed policy {name}: list the actions it needs instead");
+                }
+                let map = p.as_mapping().expect("policy is a mapping");
+                for (k, body) in map {
+                    let k = k.as_str().unwrap();
+                    assert!(
+                        !k.ends_with("CrudPolicy") && !k.ends_with("FullAccessPolicy"),
+                        "{id}: SAM policy template {k} grants more than the function uses"
+                    );
+                    if k != "Statement" {
+                        continue;
+                    }
+                    for st in body.as_sequence().unwrap() {
+                        let resources = st.get("Resource").map(strings).unwrap_or_default();
+                        assert!(
+                            !resources.is_empty() || st.get("Resource").is_some(),
+                            "{id}: a statement without Resource"
+                        );
+                        for r in resources {
+                            assert_ne!(r, "*", "{id}: a statement on every resource");
+                            assert!(
+                                !r.ends_with("${AWS::AccountId}/*"),
+                                "{id}: {r} is the whole bucket; name the prefix (uploads/, reports/)"
+                            );
+                        }
+                        let actions = st.get("Action").map(strings).unwrap_or_default();
+                        for a in actions {
+                            assert!(
+                                !a.ends_with(":*") && a != "*",
+                                "{id}: action {a} is every action"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

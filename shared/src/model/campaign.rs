@@ -237,6 +237,36 @@ fn valid_window(w: &SendWindow) -> bool {
 
 /// How many problems a campaign record carries; the rest are in the CSV report.
 pub const PROBLEMS_ON_CAMPAIGN: usize = 100;
+/// At most this many bytes of problem text on a campaign record (DynamoDB items stop at
+/// 400 KB): each message is cut to [`PROBLEM_TEXT_ON_CAMPAIGN`] characters, and the list
+/// stops before this total.
+pub const PROBLEM_BYTES_ON_CAMPAIGN: usize = 64 * 1024;
+pub const PROBLEM_TEXT_ON_CAMPAIGN: usize = 400;
+
+/// The problems a campaign record keeps: file-level ones first, then the first row
+/// problems, each message cut to size, the whole bounded by [`PROBLEM_BYTES_ON_CAMPAIGN`].
+pub fn problems_for_campaign(problems: impl IntoIterator<Item = Problem>) -> Vec<Problem> {
+    let mut all: Vec<Problem> = problems
+        .into_iter()
+        .take(PROBLEMS_ON_CAMPAIGN * 4)
+        .collect();
+    // Stable: rows keep their order after the file-level problems.
+    all.sort_by_key(|p| !p.is_file_level());
+    let mut kept = Vec::new();
+    let mut bytes = 0;
+    for mut p in all.into_iter().take(PROBLEMS_ON_CAMPAIGN) {
+        if let Some((end, _)) = p.message.char_indices().nth(PROBLEM_TEXT_ON_CAMPAIGN) {
+            p.message.truncate(end);
+            p.message.push('…');
+        }
+        bytes += p.message.len() + p.column.as_deref().map_or(0, str::len) + 64;
+        if bytes > PROBLEM_BYTES_ON_CAMPAIGN {
+            break;
+        }
+        kept.push(p);
+    }
+    kept
+}
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Campaign {
@@ -254,17 +284,28 @@ pub struct Campaign {
     pub problems: Vec<Problem>,
     #[serde(default)]
     pub format: Option<String>,
-    /// S3 key the spreadsheet is uploaded to.
-    pub upload_key: String,
+    /// Row problems past the report's cap, counted by code.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub problems_omitted: std::collections::BTreeMap<crate::validate::Code, u64>,
+    /// The upload this campaign expects: the one whose URL was granted last. Each upload
+    /// has its own S3 key ([`Campaign::upload_key_for`]); an older upload that lands
+    /// late is ignored, so it can never replace a newer one.
+    #[serde(default)]
+    pub upload_id: Option<String>,
     /// S3 key of the full CSV problem report, once validated.
     #[serde(default)]
     pub report_key: Option<String>,
-    /// Entity tag of the upload last validated (or being validated).
+    /// Entity tag of the expected upload's object last validated (or being validated).
     #[serde(default)]
     pub upload_etag: Option<String>,
     /// Recipients live under this generation; a re-upload writes the next one.
     #[serde(default)]
     pub recipient_gen: u32,
+    /// Every recipient generation below this one is deleted; those from here up to
+    /// `recipient_gen` (exclusive) are still to delete (a clean-up that failed is
+    /// finished by the next ingest run for this campaign).
+    #[serde(default)]
+    pub clean_below: u32,
     /// Until when a `validating` claim holds; after it, a retry may take over.
     #[serde(default)]
     pub lease_until: Option<i64>,
@@ -275,8 +316,17 @@ pub struct Campaign {
 }
 
 impl Campaign {
-    pub fn upload_key_for(tenant: &str, campaign: &str) -> String {
-        format!("uploads/{tenant}/{campaign}/spreadsheet")
+    /// One object per upload: `uploads/{tenant}/{campaign}/{upload_id}`.
+    pub fn upload_key_for(tenant: &str, campaign: &str, upload_id: &str) -> String {
+        format!("uploads/{tenant}/{campaign}/{upload_id}")
+    }
+
+    /// Whether a new upload URL may be granted at `now` (unix seconds): before sending,
+    /// or while a validation whose lease has expired (its run died) holds the campaign.
+    pub fn accepts_upload_at(&self, now: i64) -> bool {
+        self.status.accepts_upload()
+            || (self.status == CampaignStatus::Validating
+                && self.lease_until.is_none_or(|l| l < now))
     }
 
     pub fn report_key_for(tenant: &str, campaign: &str) -> String {
@@ -285,25 +335,44 @@ impl Campaign {
 
     /// The validation rules for this campaign's spreadsheet.
     pub fn rules(&self) -> crate::validate::Rules {
-        let mut r = crate::validate::Rules::new(self.settings.channel, self.params);
+        let template = self.settings.template_id.as_ref().map(|_| self.params);
+        let mut r = crate::validate::Rules::for_template(self.settings.channel, template)
+            .unwrap_or_else(|_| crate::validate::Rules::new(self.settings.channel, self.params));
         r.default_country = self.default_country.as_deref().and_then(|c| c.parse().ok());
         r.allow_duplicates = self.settings.allow_duplicates;
         r.metadata = self.settings.metadata.clone();
         r.on_invalid_rows = self.settings.on_invalid_rows;
-        r.message_column =
-            self.settings.channel == Channel::Sms && self.settings.template_id.is_none();
         r
     }
 }
 
-/// `uploads/{tenant}/{campaign}/…` → (tenant, campaign).
-pub fn parse_upload_key(key: &str) -> Option<(&str, &str)> {
-    let mut parts = key.splitn(4, '/');
-    match (parts.next(), parts.next(), parts.next(), parts.next()) {
-        (Some("uploads"), Some(t), Some(c), Some(rest))
-            if !t.is_empty() && !c.is_empty() && !rest.is_empty() =>
+/// An upload's S3 key, read back: `uploads/{tenant}/{campaign}/{upload_id}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadKey<'a> {
+    pub tenant: &'a str,
+    pub campaign: &'a str,
+    pub upload_id: &'a str,
+}
+
+/// `uploads/{tenant}/{campaign}/{upload_id}` → its parts; anything else (more or fewer
+/// segments, an empty one) is not an upload key.
+pub fn parse_upload_key(key: &str) -> Option<UploadKey<'_>> {
+    let mut parts = key.split('/');
+    match (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) {
+        (Some("uploads"), Some(t), Some(c), Some(u), None)
+            if !t.is_empty() && !c.is_empty() && !u.is_empty() =>
         {
-            Some((t, c))
+            Some(UploadKey {
+                tenant: t,
+                campaign: c,
+                upload_id: u,
+            })
         }
         _ => None,
     }
@@ -371,13 +440,49 @@ mod tests {
     }
 
     #[test]
-    fn upload_keys_name_tenant_and_campaign() {
+    fn upload_keys_name_tenant_campaign_and_upload() {
+        let k = parse_upload_key("uploads/ten_a/cmp_1/upl_9").unwrap();
         assert_eq!(
-            parse_upload_key("uploads/ten_a/cmp_1/spreadsheet"),
-            Some(("ten_a", "cmp_1"))
+            (k.tenant, k.campaign, k.upload_id),
+            ("ten_a", "cmp_1", "upl_9")
+        );
+        assert_eq!(
+            Campaign::upload_key_for("ten_a", "cmp_1", "upl_9"),
+            "uploads/ten_a/cmp_1/upl_9"
         );
         assert_eq!(parse_upload_key("uploads/ten_a/cmp_1"), None);
+        assert_eq!(parse_upload_key("uploads/ten_a/cmp_1/upl_9/x"), None);
+        assert_eq!(parse_upload_key("uploads//cmp_1/upl_9"), None);
         assert_eq!(parse_upload_key("reports/ten_a/cmp_1/x"), None);
+    }
+
+    #[test]
+    fn a_campaign_item_keeps_file_level_problems_first_and_bounded_text() {
+        use crate::validate::{Code, Problem, Severity};
+        let row = |r: u64| Problem {
+            row: Some(r),
+            column: Some("phone".into()),
+            code: Code::InvalidPhone,
+            severity: Severity::Error,
+            message: "x".repeat(5000),
+        };
+        let mut all: Vec<Problem> = (2..300).map(row).collect();
+        all.push(Problem {
+            row: None,
+            column: None,
+            code: Code::FileTooLarge,
+            severity: Severity::Error,
+            message: "too many rows".into(),
+        });
+        let kept = problems_for_campaign(all);
+        assert_eq!(kept[0].code, Code::FileTooLarge);
+        assert!(kept.len() <= PROBLEMS_ON_CAMPAIGN);
+        assert!(kept
+            .iter()
+            .all(|p| p.message.chars().count() <= PROBLEM_TEXT_ON_CAMPAIGN + 1));
+        let bytes: usize = kept.iter().map(|p| p.message.len()).sum();
+        assert!(bytes <= PROBLEM_BYTES_ON_CAMPAIGN, "{bytes}");
+        assert_eq!(kept[1].row, Some(2));
     }
 
     #[test]
