@@ -178,6 +178,63 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// Puts a campaign in `validating` for its expected upload, with a lease ending at
+    /// `lease_until` (unix seconds), as a run that died would leave it.
+    pub async fn set_validating(&self, tenant: &str, campaign: &str, lease_until: i64) {
+        let (pk, sk) = pregon::keys::campaign(tenant, campaign);
+        self.dynamodb
+            .update_item()
+            .table_name(self.store.table.clone())
+            .key("pk", AttributeValue::S(pk))
+            .key("sk", AttributeValue::S(sk))
+            .update_expression("SET #s = :s, lease_until = :l, upload_etag = :e")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":s", AttributeValue::S("validating".into()))
+            .expression_attribute_values(":l", AttributeValue::N(lease_until.to_string()))
+            .expression_attribute_values(":e", AttributeValue::S("etag-of-a-dead-run".into()))
+            .send()
+            .await
+            .unwrap();
+    }
+
+    /// An S3 `ObjectCreated` notification for an object of the bucket, as S3 sends it.
+    pub fn s3_event(&self, key: &str, size: u64, etag: &str) -> Value {
+        json!({"Records":[{"eventVersion":"2.1","eventSource":"aws:s3","awsRegion":"us-east-1",
+            "eventName":"ObjectCreated:Put","s3":{"bucket":{"name":self.bucket()},
+            "object":{"key":key,"size":size,"eTag":etag}}}]})
+    }
+
+    /// Waits for a message on a queue whose body contains `needle`; returns it.
+    pub async fn find_message(&self, queue_url: &str, needle: &str) -> aws_sdk_sqs::types::Message {
+        for _ in 0..30 {
+            let out = self
+                .sqs
+                .receive_message()
+                .queue_url(queue_url)
+                .max_number_of_messages(10)
+                .message_attribute_names("All")
+                .wait_time_seconds(1)
+                .send()
+                .await
+                .unwrap();
+            for m in out.messages.unwrap_or_default() {
+                if m.body.as_deref().is_some_and(|b| b.contains(needle)) {
+                    return m;
+                }
+            }
+        }
+        panic!("no message containing {needle} on {queue_url}");
+    }
+}
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
 pub struct Tenant<'a> {
     pub stack: &'a Stack,
     pub id: String,

@@ -297,28 +297,7 @@ async fn a_message_that_is_not_an_s3_event_goes_to_the_dead_letter_queue_with_it
     stack.drain_uploads().await;
 
     let dlq = stack.info["queues"]["UploadEventsDLQ"].as_str().unwrap();
-    let mut found = None;
-    for _ in 0..20 {
-        let out = stack
-            .sqs
-            .receive_message()
-            .queue_url(dlq)
-            .max_number_of_messages(10)
-            .message_attribute_names("All")
-            .wait_time_seconds(1)
-            .send()
-            .await
-            .unwrap();
-        for m in out.messages.unwrap_or_default() {
-            if m.body.as_deref() == Some(marker.as_str()) {
-                found = Some(m);
-            }
-        }
-        if found.is_some() {
-            break;
-        }
-    }
-    let m = found.expect("the poison message in the DLQ");
+    let m = stack.find_message(dlq, &marker).await;
     let reason = m.message_attributes.unwrap()["reason"]
         .string_value
         .clone()
@@ -347,4 +326,221 @@ async fn an_sms_campaign_without_template_takes_each_rows_message_and_priority()
         r.iter().map(|r| r.priority).collect::<Vec<_>>(),
         [Some(5), Some(9), Some(1)]
     );
+}
+
+#[tokio::test]
+async fn two_uploads_racing_end_with_the_later_one_current() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let id = c["id"].as_str().unwrap();
+    let big =
+        b"phone,name,amount\n56962000001,Ana,1\n56962000002,Eva,2\n56962000003,Leo,3\n".to_vec();
+    let small = b"phone,name,amount\n56962000009,Zoe,9\n".to_vec();
+    // The tenant asks for a URL, then changes their mind and asks for another.
+    let older = t.upload_url(id, big.len()).await;
+    let newer = t.upload_url(id, small.len()).await;
+
+    // The later upload lands first; the older, slower one finishes after it.
+    t.put(newer["upload_url"].as_str().unwrap(), small).await;
+    assert_eq!(t.settled(id).await["status"], "loaded");
+    t.put(older["upload_url"].as_str().unwrap(), big).await;
+    stack.drain_uploads().await;
+
+    let now = t.get(&format!("/v1/campaigns/{id}")).await.body;
+    assert_eq!(now["counts"]["valid_rows"], 1, "{now}");
+    let phones: Vec<String> = stack
+        .current_recipients(&t.id, id)
+        .await
+        .into_iter()
+        .map(|r| r.phone)
+        .collect();
+    assert_eq!(phones, ["+56962000009"]);
+    // The superseded object is not kept.
+    let older_key =
+        pregon::model::Campaign::upload_key_for(&t.id, id, older["upload_id"].as_str().unwrap());
+    let head = stack
+        .s3
+        .head_object()
+        .bucket(stack.bucket())
+        .key(&older_key)
+        .send()
+        .await;
+    assert!(head.is_err(), "the superseded upload is still stored");
+}
+
+#[tokio::test]
+async fn upload_urls_are_signed_for_a_declared_size_within_the_limit() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let id = c["id"].as_str().unwrap();
+
+    let too_big = t
+        .post(
+            &format!("/v1/campaigns/{id}/upload"),
+            json!({"size": 104_857_601u64}),
+        )
+        .await;
+    assert_eq!(too_big.status, 413, "{}", too_big.body);
+    assert_eq!(too_big.body["error"], "file_too_large");
+    let no_size = t
+        .post(&format!("/v1/campaigns/{id}/upload"), json!({}))
+        .await;
+    assert_eq!(no_size.status, 400);
+    assert_eq!(no_size.body["fields"][0]["field"], "size");
+
+    let grant = t.upload_url(id, 1234).await;
+    let url = grant["upload_url"].as_str().unwrap();
+    // S3 checks every signed header: a body of another length does not match the signature.
+    assert!(
+        url.contains("X-Amz-SignedHeaders=content-length%3Bhost"),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Expires=900"), "{url}");
+    assert_eq!(grant["upload_headers"], json!({"content-length": "1234"}));
+    assert!(
+        url.contains(&format!("/uploads/{}/{id}/upl_", t.id)),
+        "{url}"
+    );
+}
+
+#[tokio::test]
+async fn an_object_over_the_size_limit_ends_file_too_large_and_is_deleted() {
+    // Real S3 refuses a body whose length differs from the signed one; moto does not check
+    // signatures, so this stores a 100 MB + 1 byte object at the upload's key anyway, as
+    // an attacker holding the URL would try: ingest is the backstop.
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let id = c["id"].as_str().unwrap();
+    let grant = t.upload_url(id, 20).await;
+    let key =
+        pregon::model::Campaign::upload_key_for(&t.id, id, grant["upload_id"].as_str().unwrap());
+    let mut body = b"phone,name,amount\n".to_vec();
+    body.resize(100 * 1024 * 1024 + 1, b'9');
+    stack
+        .s3
+        .put_object()
+        .bucket(stack.bucket())
+        .key(&key)
+        .body(body.into())
+        .send()
+        .await
+        .unwrap();
+
+    let done = t.settled(id).await;
+    assert_eq!(done["status"], "invalid", "{done}");
+    assert_eq!(
+        codes(&done),
+        vec![(Value::Null, Value::Null, "file_too_large".to_string())]
+    );
+    stack.drain_uploads().await;
+    let head = stack
+        .s3
+        .head_object()
+        .bucket(stack.bucket())
+        .key(&key)
+        .send()
+        .await;
+    assert!(head.is_err(), "an object over the limit is kept");
+}
+
+#[tokio::test]
+async fn a_validation_that_failed_every_try_ends_invalid_with_internal_error_and_accepts_a_new_upload(
+) {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let id = c["id"].as_str().unwrap();
+    let grant = t.upload_url(id, 40).await;
+    let key =
+        pregon::model::Campaign::upload_key_for(&t.id, id, grant["upload_id"].as_str().unwrap());
+    // A run that is still holding its lease, as a killed or timed-out one leaves it…
+    stack
+        .set_validating(&t.id, id, pregon_tests::unix_now() + 600)
+        .await;
+    let busy = t
+        .post(&format!("/v1/campaigns/{id}/upload"), json!({"size": 10}))
+        .await;
+    assert_eq!(busy.status, 409, "{}", busy.body);
+
+    // …and SQS moving its event to the failures queue after the last receive.
+    let failures = stack.info["queues"]["UploadFailuresQueue"]
+        .as_str()
+        .unwrap();
+    stack
+        .sqs
+        .send_message()
+        .queue_url(failures)
+        .message_body(stack.s3_event(&key, 40, "etag-of-a-dead-run").to_string())
+        .send()
+        .await
+        .unwrap();
+
+    let done = t.settled(id).await;
+    assert_eq!(done["status"], "invalid", "{done}");
+    assert_eq!(
+        codes(&done),
+        vec![(Value::Null, Value::Null, "internal_error".to_string())]
+    );
+    assert!(done["problems"][0]["message"]
+        .as_str()
+        .unwrap()
+        .contains("upload it again"));
+    // The event goes on to the dead-letter queue, with the reason.
+    let dlq = stack.info["queues"]["UploadEventsDLQ"].as_str().unwrap();
+    let m = stack.find_message(dlq, &key).await;
+    let reason = m.message_attributes.unwrap()["reason"]
+        .string_value
+        .clone()
+        .unwrap();
+    assert!(reason.contains("internal_error"), "{reason}");
+
+    // The tenant can upload again, and this time it loads.
+    let again = t
+        .upload(id, b"phone,name,amount\n56962000001,Ana,1\n".to_vec())
+        .await;
+    assert_eq!(again["status"], "loaded", "{again}");
+}
+
+#[tokio::test]
+async fn an_expired_validation_lease_lets_a_new_upload_url_be_granted() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let id = c["id"].as_str().unwrap();
+    t.upload_url(id, 10).await;
+    stack
+        .set_validating(&t.id, id, pregon_tests::unix_now() - 1)
+        .await;
+
+    let fresh = t
+        .upload(id, b"phone,name,amount\n56962000001,Ana,1\n".to_vec())
+        .await;
+
+    assert_eq!(fresh["status"], "loaded", "{fresh}");
+}
+
+#[tokio::test]
+async fn huge_cells_make_bounded_problems_and_the_campaign_never_sticks_in_validating() {
+    // 100 rows whose phone cell is 5 KB of `x`: the first 100 problems once made the
+    // campaign item exceed DynamoDB's 400 KB, and the campaign stayed `validating`.
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let id = c["id"].as_str().unwrap();
+    let mut csv = String::from("phone,name,amount\n");
+    let cell = "x".repeat(5000);
+    for _ in 0..100 {
+        csv.push_str(&format!("{cell},Ana,1\n"));
+    }
+    let done = t.upload(id, csv.into_bytes()).await;
+    assert_eq!(done["status"], "invalid");
+    let problems = done["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 100);
+    assert!(problems
+        .iter()
+        .all(|p| p["code"] == "invalid_phone" && p["message"].as_str().unwrap().len() < 300));
+    assert_eq!(done["problems_total"], 100);
 }

@@ -184,8 +184,10 @@ impl Api {
             .presigned(cfg)
             .await
             .map_err(|e| StoreError::Dynamo(format!("S3 presign: {e:?}")))?;
+        // The headers the client must send as signed (the length; `host` comes with the URL).
         let headers: serde_json::Map<String, Value> = req
             .headers()
+            .filter(|(k, _)| k.eq_ignore_ascii_case("content-length"))
             .map(|(k, v)| (k.to_string(), Value::from(v)))
             .collect();
         Ok(json!({

@@ -202,7 +202,18 @@ impl Ingest {
         // arrives after the object was overwritten is stale, and the newer one has its own
         // event. An object over the size limit is not downloaded.
         let file = if u.size > self.limits.max_bytes {
-            None
+            // Not downloaded; still pinned to this version of the object.
+            match self.current(u.full_key, u.etag).await {
+                Ok(true) => None,
+                Ok(false) => {
+                    info!(
+                        tenant,
+                        campaign, "stale upload event (object replaced since): ignored"
+                    );
+                    return Outcome::Done;
+                }
+                Err(e) => return Outcome::Retry(e),
+            }
         } else {
             match self.download(u.full_key, u.etag).await {
                 Ok(Some(f)) => Some(f),
@@ -386,6 +397,31 @@ impl Ingest {
             "previous recipient sets deleted"
         );
         Ok(())
+    }
+
+    /// Whether the object still has this entity tag.
+    async fn current(&self, key: &str, etag: &str) -> Result<bool, String> {
+        let res = self
+            .aws
+            .s3
+            .head_object()
+            .bucket(&self.aws.bucket)
+            .key(key)
+            .if_match(format!("\"{etag}\""))
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(true),
+            Err(e)
+                if matches!(
+                    e.raw_response().map(|r| r.status().as_u16()),
+                    Some(412 | 404)
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(format!("S3 HeadObject: {e}")),
+        }
     }
 
     async fn download(&self, key: &str, etag: &str) -> Result<Option<PathBuf>, String> {
