@@ -544,3 +544,81 @@ async fn huge_cells_make_bounded_problems_and_the_campaign_never_sticks_in_valid
         .all(|p| p["code"] == "invalid_phone" && p["message"].as_str().unwrap().len() < 300));
     assert_eq!(done["problems_total"], 100);
 }
+
+#[tokio::test]
+async fn recipients_a_failed_clean_up_left_behind_are_deleted_by_the_next_run() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let id = c["id"].as_str().unwrap();
+    t.upload(id, b"phone,name,amount\n56962000001,Ana,1\n".to_vec())
+        .await;
+    let loaded = stack.campaign_item(&t.id, id).await.unwrap();
+    // A previous generation still in the table, as a delete that failed after the
+    // campaign moved on leaves it (clean_below records what is known to be gone).
+    let phone = pregon::phone::PhoneRules::new(None)
+        .parse_text("+56962000077")
+        .unwrap();
+    let old = pregon::validate::Recipient {
+        row: 2,
+        phone,
+        params: vec!["Old".into(), "1".into()],
+        metadata: Vec::new(),
+        message: None,
+        priority: None,
+    };
+    let put = stack
+        .store
+        .recipient_put(&t.id, id, loaded.recipient_gen - 1, &old)
+        .unwrap();
+    stack.store.batch_write(vec![put]).await.unwrap();
+    let (pk, sk) = pregon::keys::campaign(&t.id, id);
+    stack
+        .dynamodb
+        .update_item()
+        .table_name(stack.store.table.clone())
+        .key("pk", aws_sdk_dynamodb::types::AttributeValue::S(pk))
+        .key("sk", aws_sdk_dynamodb::types::AttributeValue::S(sk))
+        .update_expression("SET clean_below = :z")
+        .expression_attribute_values(":z", aws_sdk_dynamodb::types::AttributeValue::N("0".into()))
+        .send()
+        .await
+        .unwrap();
+
+    // The retry of the event (the upload itself was validated) finishes the clean-up.
+    let key =
+        pregon::model::Campaign::upload_key_for(&t.id, id, loaded.upload_id.as_deref().unwrap());
+    let head = stack
+        .s3
+        .head_object()
+        .bucket(stack.bucket())
+        .key(&key)
+        .send()
+        .await
+        .unwrap();
+    let event = stack.s3_event(
+        &key,
+        head.content_length.unwrap() as u64,
+        head.e_tag.unwrap().trim_matches('"'),
+    );
+    stack
+        .sqs
+        .send_message()
+        .queue_url(stack.upload_queue())
+        .message_body(event.to_string())
+        .send()
+        .await
+        .unwrap();
+    stack.drain_uploads().await;
+
+    assert_eq!(
+        stack
+            .recipient_count(&t.id, id, loaded.recipient_gen - 1)
+            .await,
+        0
+    );
+    let after = stack.campaign_item(&t.id, id).await.unwrap();
+    assert_eq!(after.clean_below, after.recipient_gen);
+    assert_eq!(after.validated_at, loaded.validated_at, "validated again");
+    assert_eq!(stack.current_recipients(&t.id, id).await.len(), 1);
+}
