@@ -7,6 +7,7 @@ pub mod auth;
 pub mod keys;
 pub mod model;
 pub mod phone;
+pub mod providers;
 pub mod report;
 pub mod spreadsheet;
 pub mod text;

@@ -432,6 +432,15 @@ mod tests {
     }
 
     #[test]
+    fn an_sms_text_is_the_body_with_each_parameter_in_place() {
+        let p = vec!["María".to_string(), "$12.500".to_string()];
+        assert_eq!(
+            render("Hola {{1}}, debes {{2}}. {{ 1 }}: {{3}}", &p),
+            "Hola María, debes $12.500. María: {{3}}"
+        );
+    }
+
+    #[test]
     fn template_parameters_are_numbered_without_gaps() {
         assert_eq!(template_params("Hola {{1}}, debes {{2}}. {{1}}"), Ok(2));
         assert_eq!(template_params("Sin parámetros"), Ok(0));

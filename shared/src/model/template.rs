@@ -67,6 +67,22 @@ pub fn template_params(body: &str) -> Result<usize, String> {
     }
 }
 
+/// The body with `{{n}}` replaced by `params[n-1]` (an SMS's text; WhatsApp templates
+/// are rendered by the provider from the parameters). A placeholder without a parameter
+/// is left as written.
+pub fn render(body: &str, params: &[String]) -> String {
+    let re = regex::Regex::new(r"\{\{\s*([0-9]+)\s*\}\}").expect("valid");
+    re.replace_all(body, |c: &regex::Captures<'_>| {
+        c[1].parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| params.get(i))
+            .cloned()
+            .unwrap_or_else(|| c[0].to_string())
+    })
+    .into_owned()
+}
+
 /// `POST /v1/templates`: a template as the tenant gives it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewTemplate {
