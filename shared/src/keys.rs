@@ -8,7 +8,10 @@
 //! | account | `TENANT#{t}` | `ACCOUNT#{id}` |
 //! | template | `TENANT#{t}` | `TEMPLATE#{id}` |
 //! | campaign | `TENANT#{t}` | `CAMPAIGN#{id}` (ids are time-ordered: newest last) |
-//! | recipient | `RCPT#{t}#{campaign}#{gen}#{shard}` | `{row:010}` |
+//! | recipient (a campaign's message) | `RCPT#{t}#{campaign}#{gen}#{shard}` | `{row:010}` |
+//! | progress counters | `CNT#{t}#{campaign}` | `{shard:02}` |
+//! | rate count | `RATE#{account}` | `{unix second}` |
+//! | do-not-contact entry | `DNC#{t}` | `{phone}` (tenant-wide) or `{phone}#{campaign}` |
 //!
 //! Recipients are spread over [`RECIPIENT_SHARDS`] partitions per campaign so a
 //! million-row ingest is not held to one partition's write rate (1,000 WCU/s).
@@ -57,4 +60,20 @@ pub fn recipient(t: &str, campaign: &str, gen: u32, row: u64) -> (String, String
         recipient_pk(t, campaign, gen, recipient_shard(row)),
         format!("{row:010}"),
     )
+}
+
+pub fn counters_pk(t: &str, campaign: &str) -> String {
+    format!("CNT#{t}#{campaign}")
+}
+
+pub fn dnc_pk(t: &str) -> String {
+    format!("DNC#{t}")
+}
+
+/// A do-not-contact entry's sort key: the phone, or the phone for one campaign only.
+pub fn dnc_sk(phone: &str, campaign: Option<&str>) -> String {
+    match campaign {
+        Some(c) => format!("{phone}#{c}"),
+        None => phone.to_string(),
+    }
 }

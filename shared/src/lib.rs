@@ -9,6 +9,7 @@ pub mod model;
 pub mod phone;
 pub mod providers;
 pub mod report;
+pub mod sending;
 pub mod spreadsheet;
 pub mod text;
 pub mod validate;

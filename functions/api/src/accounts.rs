@@ -42,6 +42,7 @@ impl Api {
             default_country: new.default_country,
             rate: new.rate,
             credentials_secret_arn,
+            ports: Vec::new(),
             created_at: now_rfc3339(),
         };
         self.store

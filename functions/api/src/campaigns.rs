@@ -72,6 +72,9 @@ impl Api {
             created_at: now.clone(),
             updated_at: now,
             validated_at: None,
+            dispatch: Default::default(),
+            sending_started_at: None,
+            ended_at: None,
         };
         self.store.put_campaign(&campaign).await?;
         info!(tenant, campaign = %id, "campaign created");

@@ -24,6 +24,7 @@ use tracing::error;
 
 mod accounts;
 mod campaigns;
+mod sending;
 mod templates;
 
 /// How long a pre-signed upload URL stays valid.
@@ -158,7 +159,15 @@ impl Api {
                 Err(e) => Err(e),
             },
             ("POST", ["v1", "campaigns", id, "upload"]) => self.upload_url(&tenant, id, body).await,
-            (_, ["v1", "accounts" | "templates" | "campaigns", ..]) => Ok(problem(
+            (
+                "POST",
+                ["v1", "campaigns", id, action @ ("send" | "pause" | "resume" | "cancel")],
+            ) => self.control(&tenant, id, action, body).await,
+            ("GET", ["v1", "campaigns", id, "messages"]) => self.messages(&tenant, id, query).await,
+            ("POST", ["v1", "dnc"]) => self.dnc_add(&tenant, body).await,
+            ("GET", ["v1", "dnc"]) => self.dnc_list(&tenant, query).await,
+            ("DELETE", ["v1", "dnc", phone]) => self.dnc_remove(&tenant, phone, query).await,
+            (_, ["v1", "accounts" | "templates" | "campaigns" | "dnc", ..]) => Ok(problem(
                 405,
                 "method_not_allowed",
                 &format!("{method} is not allowed on {path}"),

@@ -18,9 +18,15 @@ impl Api {
         };
         let t = Template {
             id: new_id("tpl"),
+            // SMS needs no provider approval; a WhatsApp template waits for the provider's.
+            status: if new.channel == pregon::validate::Channel::Sms {
+                TemplateStatus::Approved
+            } else {
+                TemplateStatus::Pending
+            },
             spec: new,
-            // Registration at the provider (and its approval status) comes with the senders.
-            status: TemplateStatus::Pending,
+            provider_template_id: None,
+            rejected_reason: None,
             created_at: now_rfc3339(),
         };
         self.store.create(keys::template(tenant, &t.id), &t).await?;

@@ -1,7 +1,9 @@
 //! What every Pregón function shares: one config loader, one store, one SQS batch
 //! helper, one logging set-up. Business rules stay in the `pregon` crate.
 
+pub mod campaigns;
 pub mod config;
+pub mod messages;
 pub mod sqs;
 pub mod store;
 

@@ -16,6 +16,9 @@ use std::collections::HashMap;
 
 pub type Item = HashMap<String, AttributeValue>;
 
+/// DynamoDB's limit of items per `BatchWriteItem`.
+pub const BATCH_WRITE_ITEMS: usize = 25;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("DynamoDB: {0}")]
@@ -24,16 +27,16 @@ pub enum StoreError {
     Shape(String),
 }
 
-fn dynamo<E: std::fmt::Debug>(e: E) -> StoreError {
+pub(crate) fn dynamo<E: std::fmt::Debug>(e: E) -> StoreError {
     StoreError::Dynamo(format!("{e:?}"))
 }
 
-fn s(v: impl Into<String>) -> AttributeValue {
+pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
 /// A conditional write's answer: applied, or its condition did not hold.
-fn conditional<T, E, R>(res: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+pub(crate) fn conditional<T, E, R>(res: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
@@ -93,6 +96,20 @@ pub struct RecipientItem {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub priority: Option<i64>,
     pub status: String,
+    /// Sending (SPEC §5): what the provider said.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_message_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_code: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_message: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub updated_at: Option<String>,
+    /// A sender's claim (unix ms until which it holds the message); see `messages.rs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim_until: Option<i64>,
 }
 
 impl From<&Recipient> for RecipientItem {
@@ -112,6 +129,12 @@ impl From<&Recipient> for RecipientItem {
             message: r.message.clone(),
             priority: r.priority,
             status: "pending".into(),
+            provider_message_id: None,
+            error_code: None,
+            error_message: None,
+            sent_at: None,
+            updated_at: None,
+            claim_until: None,
         }
     }
 }
@@ -597,7 +620,7 @@ impl Store {
                     .await
                     .map_err(dynamo)?;
                 let keys: Vec<Item> = out.items.unwrap_or_default();
-                for chunk in keys.chunks(25) {
+                for chunk in keys.chunks(BATCH_WRITE_ITEMS) {
                     let reqs = chunk
                         .iter()
                         .map(|k| {

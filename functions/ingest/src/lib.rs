@@ -558,15 +558,18 @@ impl Ingest {
                 fn problem(&mut self, _: Problem) {}
                 fn recipient(&mut self, r: Recipient) {
                     self.batch.push(r);
-                    if self.batch.len() == 25 && !self.closed {
-                        let b = std::mem::replace(&mut self.batch, Vec::with_capacity(25));
+                    if self.batch.len() == pregon_aws::store::BATCH_WRITE_ITEMS && !self.closed {
+                        let b = std::mem::replace(
+                            &mut self.batch,
+                            Vec::with_capacity(pregon_aws::store::BATCH_WRITE_ITEMS),
+                        );
                         self.closed = self.tx.blocking_send(b).is_err();
                     }
                 }
             }
             let mut sink = Batches {
                 tx,
-                batch: Vec::with_capacity(25),
+                batch: Vec::with_capacity(pregon_aws::store::BATCH_WRITE_ITEMS),
                 closed: false,
             };
             let f = std::fs::File::open(&file).map_err(|e| format!("temp file: {e}"))?;

@@ -29,6 +29,9 @@ pub struct Account {
     pub rate: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub credentials_secret_arn: Option<String>,
+    /// SMS gateways: the ports (channels) messages rotate over, in order (SPEC §9).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<u16>,
     pub created_at: String,
 }
 

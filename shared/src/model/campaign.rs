@@ -5,6 +5,26 @@ use crate::validate::{Channel, Counts, MetadataField, OnInvalidRows, Problem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+/// A send control of the API (SPEC §2 step 3, §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Control {
+    Send { scheduled: bool },
+    Pause,
+    Resume,
+    Cancel,
+}
+
+impl Control {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Control::Send { .. } => "send",
+            Control::Pause => "pause",
+            Control::Resume => "resume",
+            Control::Cancel => "cancel",
+        }
+    }
+}
+
 /// SPEC §5 campaign states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -37,6 +57,17 @@ impl CampaignStatus {
             CampaignStatus::Error => "error",
             CampaignStatus::Cancelled => "cancelled",
         }
+    }
+
+    /// The end states: every message has an outcome, or the campaign was cancelled.
+    pub fn is_end(self) -> bool {
+        matches!(
+            self,
+            CampaignStatus::Completed
+                | CampaignStatus::CompletedWithErrors
+                | CampaignStatus::Error
+                | CampaignStatus::Cancelled
+        )
     }
 
     /// A spreadsheet may be (re)uploaded only before sending starts.
@@ -313,12 +344,64 @@ pub struct Campaign {
     pub updated_at: String,
     #[serde(default)]
     pub validated_at: Option<String>,
+    /// Sending: where dispatch stands.
+    #[serde(default)]
+    pub dispatch: Dispatch,
+    #[serde(default)]
+    pub sending_started_at: Option<String>,
+    #[serde(default)]
+    pub ended_at: Option<String>,
+}
+
+/// Dispatch's checkpoint (SPEC §2 step 3): how far it has enqueued each recipient shard,
+/// so a crash or a timeout resumes where it stopped (re-enqueuing at most one page, which
+/// the senders' claims make harmless).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Dispatch {
+    /// The last row enqueued in each shard (absent: none yet).
+    #[serde(default)]
+    pub after: std::collections::BTreeMap<String, u64>,
+    /// Messages enqueued or blocked so far: the next message's place in the sending order.
+    #[serde(default)]
+    pub seq: u64,
+    /// Every recipient has been enqueued or blocked.
+    #[serde(default)]
+    pub done: bool,
 }
 
 impl Campaign {
     /// One object per upload: `uploads/{tenant}/{campaign}/{upload_id}`.
     pub fn upload_key_for(tenant: &str, campaign: &str, upload_id: &str) -> String {
         format!("uploads/{tenant}/{campaign}/{upload_id}")
+    }
+
+    /// The state a send control moves the campaign to, or why it does not fit (SPEC §5).
+    pub fn control(&self, action: Control) -> Result<CampaignStatus, String> {
+        use CampaignStatus as S;
+        let next = match (action, self.status) {
+            (Control::Send { scheduled: true }, S::Loaded) => S::Scheduled,
+            (Control::Send { scheduled: false }, S::Loaded | S::Scheduled) => S::Sending,
+            (Control::Pause, S::Sending) => S::Paused,
+            (Control::Resume, S::Paused) => S::Sending,
+            (
+                Control::Cancel,
+                S::AwaitingFile
+                | S::Validating
+                | S::Loaded
+                | S::Invalid
+                | S::Scheduled
+                | S::Sending
+                | S::Paused,
+            ) => S::Cancelled,
+            (a, st) => {
+                return Err(format!(
+                    "the campaign is {}; {} is not possible now",
+                    st.as_str(),
+                    a.as_str()
+                ))
+            }
+        };
+        Ok(next)
     }
 
     /// Whether a new upload URL may be granted at `now` (unix seconds): before sending,
@@ -492,6 +575,57 @@ mod tests {
         let bytes: usize = kept.iter().map(|p| p.message.len()).sum();
         assert!(bytes <= PROBLEM_BYTES_ON_CAMPAIGN, "{bytes}");
         assert_eq!(kept[1].row, Some(2));
+    }
+
+    #[test]
+    fn send_controls_fit_only_their_states() {
+        let body = json!({"name":"x","channel":"sms","account_id":"a","consent_confirmed":true});
+        let mut c = Campaign {
+            id: "c".into(),
+            tenant_id: "t".into(),
+            settings: CampaignSettings::parse(&body).unwrap(),
+            status: CampaignStatus::Loaded,
+            params: 0,
+            default_country: None,
+            counts: Default::default(),
+            problems: vec![],
+            problems_omitted: Default::default(),
+            format: None,
+            upload_id: None,
+            report_key: None,
+            upload_etag: None,
+            recipient_gen: 1,
+            clean_below: 0,
+            lease_until: None,
+            created_at: String::new(),
+            updated_at: String::new(),
+            validated_at: None,
+            dispatch: Default::default(),
+            sending_started_at: None,
+            ended_at: None,
+        };
+        assert_eq!(
+            c.control(Control::Send { scheduled: false }),
+            Ok(CampaignStatus::Sending)
+        );
+        assert_eq!(
+            c.control(Control::Send { scheduled: true }),
+            Ok(CampaignStatus::Scheduled)
+        );
+        assert!(c.control(Control::Pause).unwrap_err().contains("loaded"));
+        c.status = CampaignStatus::Sending;
+        assert_eq!(c.control(Control::Pause), Ok(CampaignStatus::Paused));
+        assert!(c.control(Control::Resume).is_err());
+        c.status = CampaignStatus::Paused;
+        assert_eq!(c.control(Control::Resume), Ok(CampaignStatus::Sending));
+        assert_eq!(c.control(Control::Cancel), Ok(CampaignStatus::Cancelled));
+        c.status = CampaignStatus::Completed;
+        assert!(c
+            .control(Control::Cancel)
+            .unwrap_err()
+            .contains("completed"));
+        c.status = CampaignStatus::Invalid;
+        assert!(c.control(Control::Send { scheduled: false }).is_err());
     }
 
     #[test]

@@ -38,6 +38,13 @@ pub struct Template {
     #[serde(flatten)]
     pub spec: NewTemplate,
     pub status: TemplateStatus,
+    /// The provider's id for it once registered (Meta template id, Gupshup template
+    /// uuid, Twilio Content SID).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_template_id: Option<String>,
+    /// Why the provider rejected it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rejected_reason: Option<String>,
     pub created_at: String,
 }
 

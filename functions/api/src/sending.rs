@@ -1,0 +1,391 @@
+//! Sending controls (SPEC §2 step 3, §5): `POST /v1/campaigns/{id}/send|pause|resume|cancel`,
+//! the campaign's messages, and the do-not-contact list (SPEC §8).
+
+use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
+use pregon::keys;
+use pregon::model::{Campaign, CampaignStatus, Control, FieldError, Template, TemplateStatus};
+use pregon_aws::store::{RecipientItem, StoreError};
+use serde_json::{json, Value};
+use tracing::info;
+
+impl Api {
+    /// `POST /v1/campaigns/{id}/send|pause|resume|cancel`.
+    pub(crate) async fn control(
+        &self,
+        tenant: &str,
+        id: &str,
+        action: &str,
+        body: &[u8],
+    ) -> Result<Reply, StoreError> {
+        let Some(c) = self.store.campaign(tenant, id).await? else {
+            return Ok(not_found("campaign"));
+        };
+        let mut send_at = None;
+        let control = match action {
+            "send" => {
+                if !body.is_empty() {
+                    let b = match parse_body(body) {
+                        Ok(b) => b,
+                        Err(e) => return Ok(invalid(e)),
+                    };
+                    let Some(o) = b.as_object() else {
+                        return Ok(invalid(vec![field("body", "must be a JSON object")]));
+                    };
+                    if let Some(k) = o.keys().find(|k| *k != "send_at") {
+                        return Ok(invalid(vec![field(k, "is not a known field")]));
+                    }
+                    if let Some(v) = o.get("send_at").filter(|v| !v.is_null()) {
+                        match v.as_str().map(|t| {
+                            time::OffsetDateTime::parse(
+                                t,
+                                &time::format_description::well_known::Rfc3339,
+                            )
+                        }) {
+                            Some(Ok(t)) => send_at = Some(t),
+                            _ => {
+                                return Ok(invalid(vec![field(
+                                    "send_at",
+                                    "must be an RFC 3339 time such as 2026-12-01T09:00:00-03:00",
+                                )]))
+                            }
+                        }
+                    }
+                }
+                let scheduled = send_at.is_some_and(|t| t > time::OffsetDateTime::now_utc());
+                Control::Send { scheduled }
+            }
+            "pause" => Control::Pause,
+            "resume" => Control::Resume,
+            _ => Control::Cancel,
+        };
+        let next = match c.control(control) {
+            Ok(n) => n,
+            Err(why) => return Ok(problem(409, "conflict", &why)),
+        };
+        if let Control::Send { .. } = control {
+            if let Some(r) = self.unsendable(tenant, &c).await? {
+                return Ok(r);
+            }
+        }
+        let now = pregon::model::now_rfc3339();
+        let send_at_s = send_at.map(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .expect("formats")
+        });
+        if !self
+            .store
+            .move_campaign(tenant, id, c.status, next, &now, send_at_s.as_deref())
+            .await?
+        {
+            let msg = "the campaign changed meanwhile; read it again and retry";
+            return Ok(problem(409, "conflict", msg));
+        }
+        // Dispatch starts, continues, waits for `send_at`, or skips what a cancel left unsent.
+        if next != CampaignStatus::Paused {
+            self.request_dispatch(tenant, id).await?;
+        }
+        info!(
+            tenant,
+            campaign = id,
+            from = c.status.as_str(),
+            to = next.as_str(),
+            "campaign control"
+        );
+        let c = self.store.campaign(tenant, id).await?.expect("exists");
+        Ok(reply(200, self.campaign_view(&c, false).await))
+    }
+
+    /// Why a campaign cannot be sent (its template is not approved), as a 409.
+    async fn unsendable(&self, tenant: &str, c: &Campaign) -> Result<Option<Reply>, StoreError> {
+        let Some(tid) = &c.settings.template_id else {
+            return Ok(None);
+        };
+        let t = self.refreshed_template(tenant, tid).await?;
+        Ok(match t {
+            Some(t) if t.status == TemplateStatus::Approved => None,
+            Some(t) => Some(problem(
+                409,
+                "template_not_approved",
+                &format!(
+                    "the template {} is {}; only approved templates can be sent{}",
+                    t.spec.name,
+                    serde_json::to_value(t.status)
+                        .expect("json")
+                        .as_str()
+                        .unwrap_or(""),
+                    t.rejected_reason
+                        .map(|r| format!(" (rejected: {r})"))
+                        .unwrap_or_default()
+                ),
+            )),
+            None => Some(problem(
+                409,
+                "template_not_approved",
+                "the campaign's template no longer exists",
+            )),
+        })
+    }
+
+    pub(crate) async fn request_dispatch(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+        let queue = std::env::var("DISPATCH_QUEUE_URL")
+            .map_err(|_| StoreError::Shape("DISPATCH_QUEUE_URL is not set".into()))?;
+        let body = json!({"tenant": tenant, "campaign": id}).to_string();
+        self.aws
+            .sqs
+            .send_message()
+            .queue_url(queue)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+        Ok(())
+    }
+
+    /// A template, its status brought up to date (see `templates.rs`).
+    pub(crate) async fn refreshed_template(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Option<Template>, StoreError> {
+        self.store.get::<Template>(keys::template(tenant, id)).await
+    }
+
+    /// `GET /v1/campaigns/{id}/messages?status=&limit=&cursor=`: across the recipient
+    /// shards in order; the cursor names the shard and the last row.
+    pub(crate) async fn messages(
+        &self,
+        tenant: &str,
+        id: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, StoreError> {
+        let Some(c) = self.store.campaign(tenant, id).await? else {
+            return Ok(not_found("campaign"));
+        };
+        let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+        let mut bad = Vec::new();
+        let limit = match get("limit").map(|l| l.parse::<i32>()) {
+            None => 50,
+            Some(Ok(l)) if (1..=500).contains(&l) => l,
+            Some(_) => {
+                bad.push(field("limit", "must be a whole number from 1 to 500"));
+                50
+            }
+        };
+        let status = match get("status") {
+            None => None,
+            Some(st) => match st.parse::<pregon::sending::MessageStatus>() {
+                Ok(s) => Some(s.as_str().to_string()),
+                Err(e) => {
+                    bad.push(field("status", &e));
+                    None
+                }
+            },
+        };
+        let (mut shard, mut after) = match get("cursor") {
+            None => (0u32, None),
+            Some(cur) => match cur
+                .split_once(':')
+                .and_then(|(s, r)| Some((s.parse::<u32>().ok()?, r.parse::<u64>().ok()?)))
+            {
+                Some((s, r)) if s < keys::RECIPIENT_SHARDS => (s, Some(format!("{r:010}"))),
+                _ => {
+                    bad.push(field("cursor", "is not a cursor this API gave"));
+                    (0, None)
+                }
+            },
+        };
+        if !bad.is_empty() {
+            return Ok(invalid(bad));
+        }
+        let filters: Vec<(&str, String)> = status.into_iter().map(|s| ("status", s)).collect();
+        let mut items: Vec<Value> = Vec::new();
+        let mut next_cursor = None;
+        while shard < keys::RECIPIENT_SHARDS {
+            let pk = keys::recipient_pk(tenant, id, c.recipient_gen, shard);
+            let want = limit - items.len() as i32;
+            let (page, next) = self
+                .store
+                .list::<RecipientItem>(pk, "", false, want, after.take(), &filters)
+                .await?;
+            items.extend(page.iter().map(|m| message_view(tenant, &c, m)));
+            match next {
+                Some(sk) if items.len() as i32 >= limit => {
+                    next_cursor = Some(format!("{shard}:{}", sk.trim_start_matches('0')));
+                    break;
+                }
+                Some(sk) => after = Some(sk),
+                None => {
+                    shard += 1;
+                    if items.len() as i32 >= limit && shard < keys::RECIPIENT_SHARDS {
+                        next_cursor = Some(format!("{shard}:0"));
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(reply(
+            200,
+            json!({"items": items, "next_cursor": next_cursor}),
+        ))
+    }
+}
+
+/// A message as tenants see it: the listed fields only.
+fn message_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Value {
+    json!({
+        "id": pregon::sending::message_id(tenant, &c.id, c.recipient_gen, m.row),
+        "row": m.row,
+        "phone": m.phone,
+        "status": m.status,
+        "provider_message_id": m.provider_message_id,
+        "error_code": m.error_code,
+        "error_message": m.error_message,
+        "sent_at": m.sent_at,
+        "updated_at": m.updated_at,
+    })
+}
+
+fn field(name: &str, message: &str) -> FieldError {
+    FieldError {
+        field: name.to_string(),
+        message: message.to_string(),
+    }
+}
+
+impl Api {
+    /// `POST /v1/dnc`: a JSON list of phones (`{"phones": […], "campaign_id"?}`), or a
+    /// `phone;campaign` CSV body as dialers export it.
+    pub(crate) async fn dnc_add(&self, tenant: &str, body: &[u8]) -> Result<Reply, StoreError> {
+        let mut entries: Vec<(String, Option<String>)> = Vec::new();
+        let mut bad = Vec::new();
+        let mut rules = pregon::phone::PhoneRules::new(None);
+        let mut add = |raw: &str,
+                       campaign: Option<String>,
+                       at: String,
+                       bad: &mut Vec<FieldError>| {
+            match rules.parse_text(raw.trim()) {
+                Ok(p) => entries.push((p.e164(), campaign.filter(|c| !c.trim().is_empty()))),
+                Err(e) => bad.push(field(
+                    &at,
+                    &format!(
+                        "'{}': {e} (write it with its country code, +56…)",
+                        pregon::validate::excerpt(raw)
+                    ),
+                )),
+            }
+        };
+        match parse_body(body) {
+            Ok(v) => {
+                let Some(o) = v.as_object() else {
+                    return Ok(invalid(vec![field(
+                        "body",
+                        "must be a JSON object or a phone;campaign CSV",
+                    )]));
+                };
+                if let Some(k) = o.keys().find(|k| *k != "phones" && *k != "campaign_id") {
+                    return Ok(invalid(vec![field(k, "is not a known field")]));
+                }
+                let campaign = o
+                    .get("campaign_id")
+                    .and_then(|c| c.as_str())
+                    .map(str::to_string);
+                match o.get("phones").and_then(|p| p.as_array()) {
+                    Some(list) if !list.is_empty() && list.len() <= 10_000 => {
+                        for (i, p) in list.iter().enumerate() {
+                            match p.as_str() {
+                                Some(raw) => {
+                                    add(raw, campaign.clone(), format!("phones[{i}]"), &mut bad)
+                                }
+                                None => {
+                                    bad.push(field(&format!("phones[{i}]"), "must be a string"))
+                                }
+                            }
+                        }
+                    }
+                    _ => bad.push(field("phones", "must be a list of 1 to 10,000 phones")),
+                }
+            }
+            Err(_) => {
+                // A `phone;campaign` CSV (or one phone per line).
+                let text = String::from_utf8_lossy(body);
+                for (i, line) in text.lines().enumerate() {
+                    let line = line.trim();
+                    if line.is_empty() || (i == 0 && line.to_lowercase().starts_with("phone")) {
+                        continue;
+                    }
+                    let mut parts = line.splitn(2, [';', ',']);
+                    let phone = parts.next().unwrap_or("");
+                    let campaign = parts.next().map(|c| c.trim().to_string());
+                    add(phone, campaign, format!("line {}", i + 1), &mut bad);
+                }
+                if entries.is_empty() && bad.is_empty() {
+                    bad.push(field("body", "no phones found"));
+                }
+            }
+        }
+        if !bad.is_empty() {
+            return Ok(invalid(bad));
+        }
+        let now = pregon::model::now_rfc3339();
+        self.store.dnc_put(tenant, &entries, &now).await?;
+        Ok(reply(201, json!({"added": entries.len()})))
+    }
+
+    /// `GET /v1/dnc?limit=&cursor=`.
+    pub(crate) async fn dnc_list(
+        &self,
+        tenant: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, StoreError> {
+        let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+        let limit = match get("limit").map(|l| l.parse::<i32>()) {
+            None => 100,
+            Some(Ok(l)) if (1..=1000).contains(&l) => l,
+            Some(_) => {
+                return Ok(invalid(vec![field(
+                    "limit",
+                    "must be a whole number from 1 to 1000",
+                )]))
+            }
+        };
+        let (items, next) = self
+            .store
+            .list::<DncEntry>(keys::dnc_pk(tenant), "", false, limit, get("cursor"), &[])
+            .await?;
+        Ok(reply(200, json!({"items": items, "next_cursor": next})))
+    }
+
+    /// `DELETE /v1/dnc/{phone}` (`?campaign_id=` for a campaign's entry).
+    pub(crate) async fn dnc_remove(
+        &self,
+        tenant: &str,
+        phone: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, StoreError> {
+        let phone = pregon::text::percent_decode(phone);
+        let campaign = query
+            .iter()
+            .find(|(k, _)| k == "campaign_id")
+            .map(|(_, v)| v.as_str());
+        Ok(
+            if self
+                .store
+                .dnc_delete(tenant, phone.trim(), campaign)
+                .await?
+            {
+                reply(204, Value::Null)
+            } else {
+                not_found("do-not-contact entry")
+            },
+        )
+    }
+}
+
+/// A do-not-contact entry as listed.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct DncEntry {
+    phone: String,
+    #[serde(default)]
+    campaign_id: Option<String>,
+    created_at: String,
+}

@@ -1,0 +1,231 @@
+//! Campaign transitions the functions share (SPEC §5): the end of a campaign once every
+//! message has an outcome, written once for the sender, dispatch and the controls.
+
+use crate::store::{conditional, s, Store, StoreError};
+use pregon::model::{Campaign, CampaignStatus};
+
+/// The end state a campaign reaches from its counts: no failure → `completed`; some
+/// sent and some failed → `completed_with_errors`; failures and nothing sent → `error`.
+pub fn end_state(sent: i64, failed: i64) -> CampaignStatus {
+    match (sent, failed) {
+        (_, 0) => CampaignStatus::Completed,
+        (0, _) => CampaignStatus::Error,
+        _ => CampaignStatus::CompletedWithErrors,
+    }
+}
+
+/// Ends a `sending` campaign when dispatch is done and every message has an outcome.
+/// Returns the end state it reached, if it did.
+pub async fn maybe_complete(
+    store: &Store,
+    tenant: &str,
+    campaign: &str,
+) -> Result<Option<CampaignStatus>, StoreError> {
+    let Some(c) = store.campaign(tenant, campaign).await? else {
+        return Ok(None);
+    };
+    if c.status != CampaignStatus::Sending || !c.dispatch.done {
+        return Ok(None);
+    }
+    let p = store.progress(tenant, campaign).await?;
+    if (p.done() as u64) < total(&c) {
+        return Ok(None);
+    }
+    let end = end_state(p.sent, p.failed);
+    let now = pregon::model::now_rfc3339();
+    let (pk, sk) = pregon::keys::campaign(tenant, campaign);
+    let res = store
+        .client
+        .update_item()
+        .table_name(&store.table)
+        .key("pk", s(pk))
+        .key("sk", s(sk))
+        .update_expression("SET #st = :end, ended_at = :now, updated_at = :now")
+        .condition_expression("#st = :sending")
+        .expression_attribute_names("#st", "status")
+        .expression_attribute_values(":end", s(end.as_str()))
+        .expression_attribute_values(":sending", s("sending"))
+        .expression_attribute_values(":now", s(now))
+        .send()
+        .await;
+    Ok(conditional(res)?.then_some(end))
+}
+
+/// How many messages the campaign has: its valid rows.
+pub fn total(c: &Campaign) -> u64 {
+    c.counts.valid_rows
+}
+
+impl Store {
+    /// Records how far dispatch got in one shard, while the campaign is still `sending`;
+    /// `false` when it no longer is (paused or cancelled: dispatch stops).
+    pub async fn checkpoint(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        shard: u32,
+        row: u64,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = pregon::keys::campaign(tenant, campaign);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET dispatch.#after.#shard = :row")
+            .condition_expression("#st = :sending")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_names("#after", "after")
+            .expression_attribute_names("#shard", shard.to_string())
+            .expression_attribute_values(
+                ":row",
+                aws_sdk_dynamodb::types::AttributeValue::N(row.to_string()),
+            )
+            .expression_attribute_values(":sending", s("sending"))
+            .send()
+            .await;
+        conditional(res)
+    }
+
+    /// Marks dispatch finished: every recipient was enqueued or blocked.
+    pub async fn dispatch_done(&self, tenant: &str, campaign: &str) -> Result<bool, StoreError> {
+        let (pk, sk) = pregon::keys::campaign(tenant, campaign);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET dispatch.done = :t")
+            .condition_expression("#st = :sending")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
+            .expression_attribute_values(":sending", s("sending"))
+            .send()
+            .await;
+        conditional(res)
+    }
+}
+
+impl Store {
+    /// Moves a campaign from `from` to `to` (a send control), if it is still in `from`.
+    /// Entering `sending` records when sending started; `send_at` is kept for a schedule.
+    pub async fn move_campaign(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        from: CampaignStatus,
+        to: CampaignStatus,
+        now: &str,
+        send_at: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = pregon::keys::campaign(tenant, campaign);
+        let mut expr = "SET #st = :to, updated_at = :now".to_string();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .condition_expression("#st = :from")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":to", s(to.as_str()))
+            .expression_attribute_values(":from", s(from.as_str()))
+            .expression_attribute_values(":now", s(now));
+        if to == CampaignStatus::Sending {
+            expr.push_str(", sending_started_at = if_not_exists(sending_started_at, :now)");
+        }
+        if to == CampaignStatus::Cancelled {
+            expr.push_str(", ended_at = :now");
+        }
+        if let Some(t) = send_at {
+            expr.push_str(", send_at = :send_at");
+            req = req.expression_attribute_values(":send_at", s(t));
+        }
+        let res = req.update_expression(expr).send().await;
+        conditional(res)
+    }
+
+    /// Adds do-not-contact entries (tenant-wide, or for one campaign).
+    pub async fn dnc_put(
+        &self,
+        tenant: &str,
+        entries: &[(String, Option<String>)],
+        now: &str,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
+        let mut requests = Vec::new();
+        for (phone, campaign) in entries {
+            let mut item = std::collections::HashMap::from([
+                ("pk".to_string(), s(pregon::keys::dnc_pk(tenant))),
+                (
+                    "sk".to_string(),
+                    s(pregon::keys::dnc_sk(phone, campaign.as_deref())),
+                ),
+                ("phone".to_string(), s(phone)),
+                ("created_at".to_string(), s(now)),
+            ]);
+            if let Some(c) = campaign {
+                item.insert("campaign_id".into(), s(c));
+            }
+            requests.push(
+                WriteRequest::builder()
+                    .put_request(
+                        PutRequest::builder()
+                            .set_item(Some(item))
+                            .build()
+                            .map_err(crate::store::dynamo)?,
+                    )
+                    .build(),
+            );
+        }
+        let mut seen = std::collections::HashSet::new();
+        requests.retain(|r| {
+            let k = r
+                .put_request()
+                .and_then(|p| p.item().get("sk"))
+                .and_then(|v| v.as_s().ok())
+                .cloned();
+            seen.insert(k)
+        });
+        for chunk in requests.chunks(crate::store::BATCH_WRITE_ITEMS) {
+            self.batch_write(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Removes a do-not-contact entry; `false` when there was none.
+    pub async fn dnc_delete(
+        &self,
+        tenant: &str,
+        phone: &str,
+        campaign: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let res = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pregon::keys::dnc_pk(tenant)))
+            .key("sk", s(pregon::keys::dnc_sk(phone, campaign)))
+            .condition_expression("attribute_exists(pk)")
+            .send()
+            .await;
+        conditional(res)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_end_state_follows_what_was_sent_and_what_failed() {
+        assert_eq!(end_state(10, 0), CampaignStatus::Completed);
+        assert_eq!(end_state(0, 0), CampaignStatus::Completed);
+        assert_eq!(end_state(9, 1), CampaignStatus::CompletedWithErrors);
+        assert_eq!(end_state(0, 3), CampaignStatus::Error);
+    }
+}

@@ -1,0 +1,454 @@
+//! Messages in the store (SPEC §5, §10): the claims that make a send happen once, the
+//! recorded outcomes, the campaign's progress counters, and the rate shared by every
+//! sender instance. Claims and outcomes go 25 to a request as PartiQL statements whose
+//! conditions DynamoDB judges one by one (ARCHITECTURE.md).
+
+use crate::store::{conditional, dynamo, s, Store, StoreError};
+use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementRequest, ReturnValue};
+use pregon::keys;
+use pregon::sending::{MessageStatus, RateSlot, SendJob};
+use std::collections::HashMap;
+
+/// DynamoDB's limit of statements per `BatchExecuteStatement`.
+pub const STATEMENTS_PER_BATCH: usize = 25;
+
+/// A recorded outcome of one claimed message.
+#[derive(Debug, Clone)]
+pub enum Outcome {
+    Sent { provider_message_id: String },
+    Failed { code: String, message: String },
+}
+
+/// What a claim attempt found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimResult {
+    /// Ours: call the provider.
+    Claimed,
+    /// Not claimable now (already claimed, sent, blocked, skipped…): look at the record.
+    Taken,
+}
+
+/// Progress counters of a campaign, summed over its shards.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Progress {
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub blocked: i64,
+    pub skipped: i64,
+}
+
+impl Progress {
+    /// Messages with a send outcome.
+    pub fn done(&self) -> i64 {
+        self.sent + self.failed + self.blocked + self.skipped
+    }
+}
+
+/// Counter shards per campaign: at 1,000 messages a second each shard takes ~60 writes a
+/// second, far from one partition's limit.
+pub const COUNTER_SHARDS: u32 = 16;
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+impl Store {
+    /// Runs PartiQL statements 25 to a request; the result of each, in order: `true`
+    /// when it applied, `false` when its condition did not hold.
+    pub async fn execute_batch(
+        &self,
+        statements: Vec<BatchStatementRequest>,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut applied = Vec::with_capacity(statements.len());
+        for chunk in statements.chunks(STATEMENTS_PER_BATCH) {
+            let out = self
+                .client
+                .batch_execute_statement()
+                .set_statements(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(dynamo)?;
+            for r in out.responses.unwrap_or_default() {
+                match r.error {
+                    None => applied.push(true),
+                    Some(e)
+                        if e.code.as_ref().map(|c| c.as_str())
+                            == Some("ConditionalCheckFailed") =>
+                    {
+                        applied.push(false)
+                    }
+                    Some(e) => {
+                        return Err(StoreError::Dynamo(format!(
+                            "statement failed: {:?} {:?}",
+                            e.code, e.message
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(applied)
+    }
+
+    fn statement(&self, sql: String, params: Vec<AttributeValue>) -> BatchStatementRequest {
+        BatchStatementRequest::builder()
+            .statement(sql)
+            .set_parameters(Some(params))
+            .build()
+            .expect("statement is set")
+    }
+
+    fn message_key(job: &SendJob) -> (String, String) {
+        keys::recipient(&job.tenant, &job.campaign, job.gen, job.row)
+    }
+
+    /// Claims each job's message until `until_ms` (unix ms; also the claim's token):
+    /// only a `pending` or `queued` message that nobody holds.
+    pub async fn claim_messages(
+        &self,
+        jobs: &[&SendJob],
+        until_ms: i64,
+    ) -> Result<Vec<ClaimResult>, StoreError> {
+        let sql = format!(
+            "UPDATE \"{}\" SET claim_until = ? WHERE pk = ? AND sk = ? AND \"status\" IN ['pending', 'queued'] AND claim_until IS MISSING",
+            self.table
+        );
+        let statements = jobs
+            .iter()
+            .map(|j| {
+                let (pk, sk) = Self::message_key(j);
+                self.statement(sql.clone(), vec![n(until_ms), s(pk), s(sk)])
+            })
+            .collect();
+        Ok(self
+            .execute_batch(statements)
+            .await?
+            .into_iter()
+            .map(|ok| {
+                if ok {
+                    ClaimResult::Claimed
+                } else {
+                    ClaimResult::Taken
+                }
+            })
+            .collect())
+    }
+
+    /// Records the outcomes of messages this sender claimed (token `claim`).
+    pub async fn record_outcomes(
+        &self,
+        done: &[(&SendJob, Outcome)],
+        claim: i64,
+        now: &str,
+    ) -> Result<Vec<bool>, StoreError> {
+        let sent = format!(
+            "UPDATE \"{}\" SET \"status\" = 'sent' SET provider_message_id = ? SET sent_at = ? SET updated_at = ? REMOVE claim_until WHERE pk = ? AND sk = ? AND claim_until = ?",
+            self.table
+        );
+        let failed = format!(
+            "UPDATE \"{}\" SET \"status\" = 'failed' SET error_code = ? SET error_message = ? SET updated_at = ? REMOVE claim_until WHERE pk = ? AND sk = ? AND claim_until = ?",
+            self.table
+        );
+        let statements = done
+            .iter()
+            .map(|(j, o)| {
+                let (pk, sk) = Self::message_key(j);
+                match o {
+                    Outcome::Sent {
+                        provider_message_id,
+                    } => self.statement(
+                        sent.clone(),
+                        vec![
+                            s(provider_message_id),
+                            s(now),
+                            s(now),
+                            s(pk),
+                            s(sk),
+                            n(claim),
+                        ],
+                    ),
+                    Outcome::Failed { code, message } => self.statement(
+                        failed.clone(),
+                        vec![s(code), s(message), s(now), s(pk), s(sk), n(claim)],
+                    ),
+                }
+            })
+            .collect();
+        self.execute_batch(statements).await
+    }
+
+    /// Gives back claims on messages the provider certainly did not take (a 429, a 5xx,
+    /// a refused connection), so the job's retry can send them.
+    pub async fn release_claims(&self, jobs: &[&SendJob], claim: i64) -> Result<(), StoreError> {
+        let sql = format!(
+            "UPDATE \"{}\" REMOVE claim_until WHERE pk = ? AND sk = ? AND claim_until = ?",
+            self.table
+        );
+        let statements = jobs
+            .iter()
+            .map(|j| {
+                let (pk, sk) = Self::message_key(j);
+                self.statement(sql.clone(), vec![s(pk), s(sk), n(claim)])
+            })
+            .collect();
+        self.execute_batch(statements).await.map(|_| ())
+    }
+
+    /// A message whose claim expired without an outcome (its sender died after calling
+    /// the provider, or before): it is never re-sent on a guess; it ends `failed` with
+    /// `outcome_unknown`, unless something settled it meanwhile.
+    pub async fn settle_unknown(
+        &self,
+        job: &SendJob,
+        now_ms: i64,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = Self::message_key(job);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET #st = :failed, error_code = :code, error_message = :msg, updated_at = :now REMOVE claim_until")
+            .condition_expression("#st IN (:pending, :queued) AND claim_until < :now_ms")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":code", s(pregon::sending::OUTCOME_UNKNOWN))
+            .expression_attribute_values(":msg", s("the sender stopped between calling the provider and recording its answer; the message was not sent again"))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":queued", s("queued"))
+            .expression_attribute_values(":now_ms", n(now_ms))
+            .send()
+            .await;
+        conditional(res)
+    }
+
+    /// The message record of a job.
+    pub async fn message(
+        &self,
+        job: &SendJob,
+    ) -> Result<Option<crate::store::RecipientItem>, StoreError> {
+        self.get(Self::message_key(job)).await
+    }
+
+    /// Marks messages with a status that needs no provider (`blocked`, `skipped`, or
+    /// `queued` on dispatch), only from `pending`/`queued` and only if nobody holds them.
+    pub async fn mark_messages(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        gen: u32,
+        rows: &[u64],
+        status: MessageStatus,
+        now: &str,
+    ) -> Result<Vec<bool>, StoreError> {
+        let sql = format!(
+            "UPDATE \"{}\" SET \"status\" = ? SET updated_at = ? WHERE pk = ? AND sk = ? AND \"status\" IN ['pending', 'queued'] AND claim_until IS MISSING",
+            self.table
+        );
+        let statements = rows
+            .iter()
+            .map(|row| {
+                let (pk, sk) = keys::recipient(tenant, campaign, gen, *row);
+                self.statement(sql.clone(), vec![s(status.as_str()), s(now), s(pk), s(sk)])
+            })
+            .collect();
+        self.execute_batch(statements).await
+    }
+
+    /// Adds to a campaign's progress counters (one shard, chosen by the caller).
+    pub async fn add_progress(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        shard: u32,
+        delta: &Progress,
+    ) -> Result<(), StoreError> {
+        let mut parts = Vec::new();
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(keys::counters_pk(tenant, campaign)))
+            .key("sk", s(format!("{:02}", shard % COUNTER_SHARDS)));
+        for (name, v) in [
+            ("queued", delta.queued),
+            ("sent", delta.sent),
+            ("failed", delta.failed),
+            ("blocked", delta.blocked),
+            ("skipped", delta.skipped),
+        ] {
+            if v != 0 {
+                parts.push(format!("{name} :{name}"));
+                req = req.expression_attribute_values(format!(":{name}"), n(v));
+            }
+        }
+        if parts.is_empty() {
+            return Ok(());
+        }
+        req.update_expression(format!("ADD {}", parts.join(", ")))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    /// A campaign's progress: its counter shards summed (one query, whatever its size).
+    pub async fn progress(&self, tenant: &str, campaign: &str) -> Result<Progress, StoreError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(keys::counters_pk(tenant, campaign)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        let mut p = Progress::default();
+        for item in out.items.unwrap_or_default() {
+            let get = |k: &str| -> i64 {
+                item.get(k)
+                    .and_then(|v| v.as_n().ok())
+                    .and_then(|v| v.parse().ok())
+                    .unwrap_or(0)
+            };
+            p.queued += get("queued");
+            p.sent += get("sent");
+            p.failed += get("failed");
+            p.blocked += get("blocked");
+            p.skipped += get("skipped");
+        }
+        Ok(p)
+    }
+
+    /// Takes up to `want` of the `rate` calls a provider account may receive in the slot's
+    /// second, and says how many it got (maybe 0). One atomic `ADD` per request: the
+    /// count may pass the rate, but the calls granted never do, because each caller is
+    /// granted only what was left below the rate before its own addition. Items expire
+    /// after a minute (TTL `expires_at`).
+    pub async fn reserve_rate(
+        &self,
+        account: &str,
+        slot: RateSlot,
+        rate: u32,
+        want: u32,
+    ) -> Result<u32, StoreError> {
+        if want == 0 || rate == 0 {
+            return Ok(0);
+        }
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("RATE#{account}")))
+            .key("sk", s(slot.second.to_string()))
+            .update_expression("ADD used :want SET expires_at = :exp")
+            .expression_attribute_values(":want", n(want as i64))
+            .expression_attribute_values(":exp", n(slot.second + 60))
+            .return_values(ReturnValue::UpdatedNew)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        let used: i64 = out
+            .attributes
+            .as_ref()
+            .and_then(|a: &HashMap<String, AttributeValue>| a.get("used"))
+            .and_then(|v| v.as_n().ok())
+            .and_then(|v| v.parse().ok())
+            .ok_or_else(|| StoreError::Shape("rate count without `used`".into()))?;
+        Ok(granted(used, want, rate))
+    }
+}
+
+/// Of `want` calls just added to a second's count, now `used`, how many fit under `rate`.
+pub fn granted(used: i64, want: u32, rate: u32) -> u32 {
+    let before = used - want as i64;
+    (rate as i64 - before).clamp(0, want as i64) as u32
+}
+
+impl Store {
+    /// Which of `phones` are on the tenant's do-not-contact list, tenant-wide or for this
+    /// campaign (SPEC §8): batched reads, 100 keys a request.
+    pub async fn do_not_contact(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        phones: &[&str],
+    ) -> Result<std::collections::HashSet<String>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let pk = keys::dnc_pk(tenant);
+        let mut wanted: Vec<String> = Vec::with_capacity(phones.len() * 2);
+        for p in phones {
+            wanted.push(keys::dnc_sk(p, None));
+            wanted.push(keys::dnc_sk(p, Some(campaign)));
+        }
+        wanted.sort();
+        wanted.dedup();
+        let mut blocked = std::collections::HashSet::new();
+        for chunk in wanted.chunks(100) {
+            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
+                .iter()
+                .map(|sk| {
+                    HashMap::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(sk))])
+                })
+                .collect();
+            for _ in 0..8 {
+                if pending.is_empty() {
+                    break;
+                }
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut pending)))
+                    .projection_expression("sk")
+                    .build()
+                    .map_err(dynamo)?;
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(dynamo)?;
+                for item in out
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    if let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) {
+                        let phone = sk.split('#').next().unwrap_or(sk);
+                        blocked.insert(phone.to_string());
+                    }
+                }
+                pending = out
+                    .unprocessed_keys
+                    .and_then(|mut m| m.remove(&self.table))
+                    .map(|k| k.keys)
+                    .unwrap_or_default();
+            }
+        }
+        Ok(blocked)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::granted;
+
+    #[test]
+    fn concurrent_reservations_never_grant_more_than_the_rate() {
+        // Three senders add 10 each to a second at rate 25, in any order.
+        let mut used = 0;
+        let mut total = 0;
+        for _ in 0..3 {
+            used += 10;
+            total += granted(used, 10, 25);
+        }
+        assert_eq!(total, 25);
+        assert_eq!(granted(10, 10, 25), 10);
+        assert_eq!(granted(30, 10, 25), 5);
+        assert_eq!(granted(40, 10, 25), 0);
+    }
+}

@@ -1,0 +1,375 @@
+//! Dispatch (SPEC §2 step 3): pages a `sending` campaign's recipients (a query per shard,
+//! never a scan), marks do-not-contact ones `blocked` (checked now, not at upload), and
+//! enqueues the others as send jobs, ten to an SQS request, on the provider's queue.
+//!
+//! Each shard's position is checkpointed on the campaign after every page, so a crash or
+//! a timeout resumes where it stopped: at most one page is enqueued twice, and the
+//! senders' claims make that harmless. Pause or cancel stops it at the next page;
+//! resume sends a new dispatch request that continues from the checkpoint. An
+//! invocation that runs long hands over to a fresh one (a continuation message).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
+use pregon::keys;
+use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind};
+use pregon::sending::{MessageStatus, SendJob};
+use pregon_aws::config::Aws;
+use pregon_aws::messages::Progress;
+use pregon_aws::sqs::{for_each_record, Outcome};
+use pregon_aws::store::{RecipientItem, Store, StoreError};
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// Recipients read per query.
+const PAGE: i32 = 250;
+/// An invocation hands over to a new one after this long (Lambda stops at 15 minutes).
+const BUDGET: Duration = Duration::from_secs(600);
+
+/// What the API (send, resume, a schedule) puts on the dispatch queue.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct DispatchRequest {
+    pub tenant: String,
+    pub campaign: String,
+}
+
+pub struct Dispatch {
+    aws: Aws,
+    store: Store,
+    queue_url: String,
+    /// The send queue of each provider kind (`SEND_QUEUE_META`, …).
+    send_queues: Vec<(ProviderKind, String)>,
+}
+
+impl Dispatch {
+    pub fn new(aws: Aws) -> Result<Self, String> {
+        let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
+        let mut send_queues = Vec::new();
+        for (kind, var) in [
+            (ProviderKind::Meta, "SEND_QUEUE_META"),
+            (ProviderKind::Twilio, "SEND_QUEUE_TWILIO"),
+            (ProviderKind::Gupshup, "SEND_QUEUE_GUPSHUP"),
+            (ProviderKind::SmsGateway, "SEND_QUEUE_SMS_GATEWAY"),
+        ] {
+            send_queues.push((kind, pregon_aws::config::required(var)?));
+        }
+        Ok(Dispatch {
+            queue_url: pregon_aws::config::required("DISPATCH_QUEUE_URL")?,
+            aws,
+            store,
+            send_queues,
+        })
+    }
+
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        for_each_record(event, None, |m| async move {
+            match serde_json::from_str::<DispatchRequest>(m.body.as_deref().unwrap_or("")) {
+                Ok(r) => self.dispatch(&r).await,
+                Err(e) => Outcome::Poison(format!("not a dispatch request ({e})")),
+            }
+        })
+        .await
+    }
+
+    async fn dispatch(&self, r: &DispatchRequest) -> Outcome {
+        match self.run(r).await {
+            Ok(()) => Outcome::Done,
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    async fn run(&self, r: &DispatchRequest) -> Result<(), StoreError> {
+        let started = Instant::now();
+        let Some(c) = self.store.campaign(&r.tenant, &r.campaign).await? else {
+            return Ok(());
+        };
+        let c = match c.status {
+            CampaignStatus::Scheduled => match self.start_when_due(&c).await? {
+                Some(c) => c,
+                None => return Ok(()),
+            },
+            CampaignStatus::Cancelled => return self.skip_unsent(&c).await,
+            _ => c,
+        };
+        if c.status != CampaignStatus::Sending || c.dispatch.done {
+            info!(campaign = %c.id, status = c.status.as_str(), "nothing to dispatch");
+            return Ok(());
+        }
+        let account: Account = self
+            .store
+            .get(keys::account(&c.tenant_id, &c.settings.account_id))
+            .await?
+            .ok_or_else(|| StoreError::Shape("the campaign's account is gone".into()))?;
+        let queue = self
+            .send_queues
+            .iter()
+            .find(|(k, _)| *k == account.provider)
+            .map(|(_, q)| q.clone())
+            .ok_or_else(|| StoreError::Shape("no send queue for the provider".into()))?;
+        let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| {
+            let (c, queue) = (&c, queue.as_str());
+            async move { self.shard(c, shard, queue, started).await }
+        });
+        let results = futures::future::join_all(shards).await;
+        let mut finished = true;
+        for r in results {
+            finished &= r?;
+        }
+        if finished {
+            if self.store.dispatch_done(&c.tenant_id, &c.id).await? {
+                info!(campaign = %c.id, seconds = started.elapsed().as_secs_f64(), "dispatch done");
+            }
+            pregon_aws::campaigns::maybe_complete(&self.store, &c.tenant_id, &c.id).await?;
+        } else if self.still_sending(&c).await? {
+            // Out of time: a fresh invocation continues from the checkpoints.
+            self.request(&c.tenant_id, &c.id).await?;
+        }
+        Ok(())
+    }
+
+    /// A scheduled campaign starts sending once its `send_at` has come; until then the
+    /// request comes back (SQS delays up to 15 minutes at a time).
+    async fn start_when_due(&self, c: &Campaign) -> Result<Option<Campaign>, StoreError> {
+        let due = c.settings.send_at.as_deref().and_then(|t| {
+            time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
+        });
+        let wait = due.map_or(0, |t| (t - time::OffsetDateTime::now_utc()).whole_seconds());
+        if wait > 0 {
+            request_dispatch(
+                &self.aws.sqs,
+                &self.queue_url,
+                &c.tenant_id,
+                &c.id,
+                wait.min(900) as i32,
+            )
+            .await?;
+            return Ok(None);
+        }
+        let now = pregon::model::now_rfc3339();
+        self.store
+            .move_campaign(
+                &c.tenant_id,
+                &c.id,
+                CampaignStatus::Scheduled,
+                CampaignStatus::Sending,
+                &now,
+                None,
+            )
+            .await?;
+        self.store.campaign(&c.tenant_id, &c.id).await
+    }
+
+    /// A cancelled campaign: every message not sent yet becomes `skipped` (a sender that
+    /// finds it so does not call the provider).
+    async fn skip_unsent(&self, c: &Campaign) -> Result<(), StoreError> {
+        let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
+        let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| async move {
+            let pk = keys::recipient_pk(tenant, id, gen, shard);
+            let mut after = None;
+            let mut skipped = 0i64;
+            loop {
+                let filters = [];
+                let (items, next) = self
+                    .store
+                    .list::<RecipientItem>(pk.clone(), "", false, PAGE, after.take(), &filters)
+                    .await?;
+                let rows: Vec<u64> = items
+                    .iter()
+                    .filter(|i| i.status == "pending" || i.status == "queued")
+                    .map(|i| i.row)
+                    .collect();
+                let was_queued = items.iter().filter(|i| i.status == "queued").count() as i64;
+                let now = pregon::model::now_rfc3339();
+                let applied = self
+                    .store
+                    .mark_messages(tenant, id, gen, &rows, MessageStatus::Skipped, &now)
+                    .await?;
+                let n = applied.iter().filter(|a| **a).count() as i64;
+                skipped += n;
+                let delta = Progress {
+                    skipped: n,
+                    queued: -was_queued.min(n),
+                    ..Default::default()
+                };
+                self.store.add_progress(tenant, id, shard, &delta).await?;
+                match next {
+                    Some(n) => after = Some(n),
+                    None => return Ok::<i64, StoreError>(skipped),
+                }
+            }
+        });
+        let mut total = 0;
+        for r in futures::future::join_all(shards).await {
+            total += r?;
+        }
+        info!(
+            campaign = id,
+            skipped = total,
+            "cancelled: unsent messages skipped"
+        );
+        Ok(())
+    }
+
+    async fn still_sending(&self, c: &Campaign) -> Result<bool, StoreError> {
+        Ok(self
+            .store
+            .campaign(&c.tenant_id, &c.id)
+            .await?
+            .is_some_and(|now| now.status == CampaignStatus::Sending))
+    }
+
+    /// Puts a dispatch request on the queue.
+    pub async fn request(&self, tenant: &str, campaign: &str) -> Result<(), StoreError> {
+        request_dispatch(&self.aws.sqs, &self.queue_url, tenant, campaign, 0).await
+    }
+
+    /// One shard, page by page. `Ok(true)` when the shard is exhausted, `Ok(false)` when
+    /// it stopped early (paused, cancelled, out of time).
+    async fn shard(
+        &self,
+        c: &Campaign,
+        shard: u32,
+        queue: &str,
+        started: Instant,
+    ) -> Result<bool, StoreError> {
+        let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
+        let pk = keys::recipient_pk(tenant, id, gen, shard);
+        let mut after = c
+            .dispatch
+            .after
+            .get(&shard.to_string())
+            .map(|row| format!("{row:010}"));
+        loop {
+            if started.elapsed() > BUDGET {
+                return Ok(false);
+            }
+            let (items, next) = self
+                .store
+                .list::<RecipientItem>(pk.clone(), "", false, PAGE, after.clone(), &[])
+                .await?;
+            let Some(last) = items.last().map(|i| i.row) else {
+                return Ok(next.is_none());
+            };
+            let pending: Vec<&RecipientItem> =
+                items.iter().filter(|i| i.status == "pending").collect();
+            let phones: Vec<&str> = pending.iter().map(|i| i.phone.as_str()).collect();
+            let blocked = self.store.do_not_contact(tenant, id, &phones).await?;
+            let now = pregon::model::now_rfc3339();
+            let (stop, go): (Vec<&RecipientItem>, Vec<&RecipientItem>) = pending
+                .into_iter()
+                .partition(|i| blocked.contains(&i.phone));
+            let mut delta = Progress::default();
+            if !stop.is_empty() {
+                let rows: Vec<u64> = stop.iter().map(|i| i.row).collect();
+                let applied = self
+                    .store
+                    .mark_messages(tenant, id, gen, &rows, MessageStatus::Blocked, &now)
+                    .await?;
+                delta.blocked += applied.iter().filter(|a| **a).count() as i64;
+            }
+            let jobs: Vec<SendJob> = go
+                .iter()
+                .map(|i| SendJob {
+                    tenant: tenant.to_string(),
+                    campaign: id.to_string(),
+                    gen,
+                    row: i.row,
+                    account: c.settings.account_id.clone(),
+                    phone: i.phone.clone(),
+                    params: i.params.clone(),
+                    text: i.message.clone(),
+                    template: c.settings.template_id.clone(),
+                    // Rows are consecutive in the sheet: the sending order for port rotation.
+                    seq: i.row.saturating_sub(2),
+                })
+                .collect();
+            self.enqueue(queue, &jobs).await?;
+            if !jobs.is_empty() {
+                let rows: Vec<u64> = jobs.iter().map(|j| j.row).collect();
+                let applied = self
+                    .store
+                    .mark_messages(tenant, id, gen, &rows, MessageStatus::Queued, &now)
+                    .await?;
+                delta.queued += applied.iter().filter(|a| **a).count() as i64;
+            }
+            self.store.add_progress(tenant, id, shard, &delta).await?;
+            if !self.store.checkpoint(tenant, id, shard, last).await? {
+                info!(
+                    campaign = id,
+                    shard, "dispatch stopped: the campaign is no longer sending"
+                );
+                return Ok(false);
+            }
+            after = Some(format!("{last:010}"));
+            if next.is_none() {
+                return Ok(true);
+            }
+        }
+    }
+
+    /// Send jobs, ten to a request, several requests at once.
+    async fn enqueue(&self, queue: &str, jobs: &[SendJob]) -> Result<(), StoreError> {
+        let batches = jobs.chunks(10).map(|chunk| async move {
+            let entries = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, j)| {
+                    SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(serde_json::to_string(j).expect("json"))
+                        .build()
+                        .expect("id and body are set")
+                })
+                .collect::<Vec<_>>();
+            let mut entries = entries;
+            for _ in 0..5 {
+                let out = self
+                    .aws
+                    .sqs
+                    .send_message_batch()
+                    .queue_url(queue)
+                    .set_entries(Some(entries.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::Dynamo(format!("SQS SendMessageBatch: {e:?}")))?;
+                if out.failed.is_empty() {
+                    return Ok(());
+                }
+                let failed: Vec<String> = out.failed.iter().map(|f| f.id.clone()).collect();
+                warn!(
+                    failed = failed.len(),
+                    "some send jobs were not enqueued; retrying them"
+                );
+                entries.retain(|e| failed.contains(&e.id));
+            }
+            Err(StoreError::Dynamo("SQS kept refusing send jobs".into()))
+        });
+        for r in futures::future::join_all(batches).await {
+            r?;
+        }
+        Ok(())
+    }
+}
+
+/// Puts a dispatch request for a campaign on the dispatch queue (the API's send and
+/// resume use it too).
+pub async fn request_dispatch(
+    sqs: &aws_sdk_sqs::Client,
+    queue_url: &str,
+    tenant: &str,
+    campaign: &str,
+    delay_secs: i32,
+) -> Result<(), StoreError> {
+    let body = serde_json::to_string(&DispatchRequest {
+        tenant: tenant.into(),
+        campaign: campaign.into(),
+    })
+    .expect("json");
+    sqs.send_message()
+        .queue_url(queue_url)
+        .message_body(body)
+        .delay_seconds(delay_secs)
+        .send()
+        .await
+        .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+    Ok(())
+}

@@ -1,0 +1,550 @@
+//! The sender: each SQS batch of send jobs becomes provider calls, exactly once per
+//! message and never over the provider account's rate, however many instances run.
+//!
+//! For each batch, per provider account:
+//! 1. take a share of the account's calls for the current second (`reserve_rate`; a
+//!    call is only started early in the second it was counted in);
+//! 2. claim those messages (conditional writes, 25 to a request): a message already
+//!    claimed, sent, blocked or skipped is not called again;
+//! 3. call the provider, concurrently, through the one transport (connect and request
+//!    timeouts); the provider adapter reads each answer into `Accepted` or a
+//!    `ProviderError` that carries the decision;
+//! 4. record `sent` + provider id or `failed` + code (batched), update the campaign's
+//!    progress counters, and end the campaign when every message has an outcome.
+//!
+//! Transient errors (429, 5xx, a connection refused) release the claim and the job
+//! comes back through the queue's visibility timeout (never a sleep here); permanent
+//! ones fail the message at once. A call whose outcome is unknown (a timeout after the
+//! request left, a dropped connection) keeps its claim: the job's next delivery finds
+//! the claim expired and ends the message `failed` with `outcome_unknown` — unless a
+//! status callback settled it — and never calls again.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use pregon::model::{Account, ProviderKind, Template};
+use pregon::providers::{
+    self, Accepted, Content, Credentials, Endpoints, HttpReply, HttpRequest, Outgoing,
+    ProviderError,
+};
+use pregon::sending::{rate_slot, SendJob};
+use pregon_aws::config::Aws;
+use pregon_aws::messages::{ClaimResult, Outcome, Progress};
+use pregon_aws::store::Store;
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// How long a claim holds a message: longer than a provider call can take (the request
+/// timeout), shorter than the send queue's visibility timeout, so a job redelivered after
+/// a crash always finds the claim expired and settles it.
+pub const CLAIM_MS: i64 = 30_000;
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Account, template and credentials are re-read after this long.
+const CACHE_FOR: Duration = Duration::from_secs(60);
+
+pub struct Sender {
+    aws: Aws,
+    store: Store,
+    http: reqwest::Client,
+    endpoints: Endpoints,
+    /// Where providers post statuses (the webhook function), when deployed.
+    webhook_base: Option<String>,
+    cache: Mutex<HashMap<String, (Instant, Context)>>,
+}
+
+/// What a job's account needs to send: its record, credentials and template.
+#[derive(Clone)]
+struct Context {
+    account: Account,
+    credentials: Credentials,
+    template: Option<Template>,
+}
+
+/// What became of one job in this invocation.
+enum JobResult {
+    Done,
+    Retry(String),
+}
+
+/// A call's transport failure: whether the request may have reached the provider.
+enum CallError {
+    /// Nothing was sent (connection refused, DNS): safe to send again.
+    NotSent(String),
+    /// It may have been received: the outcome is unknown.
+    Unknown(String),
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl Sender {
+    pub fn new(aws: Aws) -> Result<Self, String> {
+        let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
+        let endpoints = match std::env::var("PROVIDER_BASE_URL") {
+            Ok(base) if !base.is_empty() => Endpoints::all_at(&base),
+            _ => Endpoints::default(),
+        };
+        let http = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| e.to_string())?;
+        Ok(Sender {
+            aws,
+            store,
+            http,
+            endpoints,
+            webhook_base: std::env::var("WEBHOOK_BASE_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
+            cache: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// One SQS batch. `deadline` is the invocation's end (unix ms).
+    pub async fn handle(&self, event: SqsEvent, deadline: u64) -> SqsBatchResponse {
+        let mut jobs: Vec<(String, SendJob)> = Vec::new();
+        let mut failures = Vec::new();
+        for r in event.records {
+            let id = r.message_id.clone().unwrap_or_default();
+            match serde_json::from_str::<SendJob>(r.body.as_deref().unwrap_or("")) {
+                Ok(j) => jobs.push((id, j)),
+                // Not a send job: it can never succeed. The queue's redrive takes it to
+                // the dead-letter queue after its tries; say why in the log.
+                Err(e) => {
+                    warn!(message_id = %id, error = %e, "not a send job");
+                    failures.push(id);
+                }
+            }
+        }
+        let mut by_account: HashMap<(String, String), Vec<(String, SendJob)>> = HashMap::new();
+        for (id, j) in jobs {
+            by_account
+                .entry((j.tenant.clone(), j.account.clone()))
+                .or_default()
+                .push((id, j));
+        }
+        for ((tenant, account), group) in by_account {
+            let results = self.send_account(&tenant, &account, &group, deadline).await;
+            for ((id, job), r) in group.iter().zip(results) {
+                if let JobResult::Retry(why) = r {
+                    info!(message = %job.message_id(), reason = %why, "send job will be retried");
+                    failures.push(id.clone());
+                }
+            }
+        }
+        let mut response = SqsBatchResponse::default();
+        for id in failures {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            response.batch_item_failures.push(f);
+        }
+        response
+    }
+
+    async fn context(
+        &self,
+        tenant: &str,
+        account: &str,
+        template: Option<&str>,
+    ) -> Result<Context, String> {
+        let key = format!("{tenant}/{account}/{}", template.unwrap_or(""));
+        if let Some((at, c)) = self.cache.lock().expect("cache").get(&key) {
+            if at.elapsed() < CACHE_FOR {
+                return Ok(c.clone());
+            }
+        }
+        let account_rec: Account = self
+            .store
+            .get(pregon::keys::account(tenant, account))
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("the account no longer exists")?;
+        let arn = account_rec
+            .credentials_secret_arn
+            .clone()
+            .ok_or("the account has no credentials")?;
+        let secret = self
+            .aws
+            .secrets
+            .get_secret_value()
+            .secret_id(arn)
+            .send()
+            .await
+            .map_err(|e| format!("Secrets Manager: {e}"))?;
+        let map: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(secret.secret_string().unwrap_or("{}"))
+                .map_err(|e| format!("the account's secret is not a JSON object: {e}"))?;
+        let provider = serde_json::to_value(account_rec.provider)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let credentials = Credentials::from_secret(&provider, &map)?;
+        let template = match template {
+            Some(t) => self
+                .store
+                .get::<Template>(pregon::keys::template(tenant, t))
+                .await
+                .map_err(|e| e.to_string())?,
+            None => None,
+        };
+        let c = Context {
+            account: account_rec,
+            credentials,
+            template,
+        };
+        self.cache
+            .lock()
+            .expect("cache")
+            .insert(key, (Instant::now(), c.clone()));
+        Ok(c)
+    }
+
+    /// Sends one account's jobs of the batch, as fast as its rate allows.
+    async fn send_account(
+        &self,
+        tenant: &str,
+        account: &str,
+        group: &[(String, SendJob)],
+        deadline: u64,
+    ) -> Vec<JobResult> {
+        let template = group[0].1.template.as_deref();
+        let ctx = match self.context(tenant, account, template).await {
+            Ok(c) => c,
+            Err(e) => return group.iter().map(|_| JobResult::Retry(e.clone())).collect(),
+        };
+        let mut results: Vec<Option<JobResult>> = group.iter().map(|_| None).collect();
+        let mut next = 0;
+        while next < group.len() {
+            // Leave time to record what was sent before the invocation ends.
+            if now_ms() + REQUEST_TIMEOUT.as_millis() as i64 + 3_000 > deadline as i64 {
+                break;
+            }
+            let slot = rate_slot(now_ms());
+            if slot.wait_ms > 0 {
+                tokio::time::sleep(Duration::from_millis(slot.wait_ms)).await;
+            }
+            let want = (group.len() - next) as u32;
+            let granted = match self
+                .store
+                .reserve_rate(account, slot, ctx.account.rate, want)
+                .await
+            {
+                Ok(g) => g as usize,
+                Err(e) => {
+                    warn!(error = %e, "rate reservation failed");
+                    break;
+                }
+            };
+            if granted == 0 {
+                // This second is used up: wait for the next one.
+                let into = now_ms().rem_euclid(1000);
+                tokio::time::sleep(Duration::from_millis((1000 - into) as u64)).await;
+                continue;
+            }
+            let take = &group[next..next + granted];
+            let outcomes = self.send_some(&ctx, take).await;
+            for (i, r) in outcomes.into_iter().enumerate() {
+                results[next + i] = Some(r);
+            }
+            next += granted;
+        }
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(JobResult::Retry("the invocation ran out of time".into())))
+            .collect()
+    }
+
+    /// Claims, calls and records a few jobs the rate allows now.
+    async fn send_some(&self, ctx: &Context, take: &[(String, SendJob)]) -> Vec<JobResult> {
+        let claim = now_ms() + CLAIM_MS;
+        let jobs: Vec<&SendJob> = take.iter().map(|(_, j)| j).collect();
+        let claims = match self.store.claim_messages(&jobs, claim).await {
+            Ok(c) => c,
+            Err(e) => {
+                return take
+                    .iter()
+                    .map(|_| JobResult::Retry(e.to_string()))
+                    .collect()
+            }
+        };
+        let calls = jobs.iter().zip(&claims).map(|(job, c)| async move {
+            match c {
+                ClaimResult::Claimed => Some(self.call(ctx, job).await),
+                ClaimResult::Taken => None,
+            }
+        });
+        let answers = futures::future::join_all(calls).await;
+        let now = pregon::model::now_rfc3339();
+        let mut results = Vec::with_capacity(take.len());
+        let mut record: Vec<(&SendJob, Outcome)> = Vec::new();
+        let mut release: Vec<&SendJob> = Vec::new();
+        for (job, answer) in jobs.iter().zip(answers) {
+            let r = match answer {
+                None => self.already_taken(job).await,
+                Some(Ok(a)) => {
+                    record.push((
+                        job,
+                        Outcome::Sent {
+                            provider_message_id: a.provider_message_id,
+                        },
+                    ));
+                    JobResult::Done
+                }
+                Some(Err(Ok(e))) if e.retriable() => {
+                    release.push(job);
+                    JobResult::Retry(e.to_string())
+                }
+                Some(Err(Ok(e))) => {
+                    let (code, message) = e.code_and_message();
+                    record.push((job, Outcome::Failed { code, message }));
+                    JobResult::Done
+                }
+                Some(Err(Err(CallError::NotSent(why)))) => {
+                    release.push(job);
+                    JobResult::Retry(why)
+                }
+                Some(Err(Err(CallError::Unknown(why)))) => {
+                    // Keep the claim: the redelivery settles it, never re-sends it.
+                    warn!(message = %job.message_id(), reason = %why, "send outcome unknown");
+                    JobResult::Retry(why)
+                }
+            };
+            results.push(r);
+        }
+        if !release.is_empty() {
+            if let Err(e) = self.store.release_claims(&release, claim).await {
+                warn!(error = %e, "could not release claims (they expire)");
+            }
+        }
+        if !record.is_empty() {
+            match self.store.record_outcomes(&record, claim, &now).await {
+                Ok(applied) => self.progress(&record, &applied).await,
+                Err(e) => {
+                    // The provider has them; the claims stay and the redelivery settles
+                    // them as outcome_unknown rather than sending again.
+                    warn!(error = %e, "could not record outcomes");
+                    return take
+                        .iter()
+                        .map(|_| JobResult::Retry(e.to_string()))
+                        .collect();
+                }
+            }
+        }
+        results
+    }
+
+    /// A job whose message could not be claimed: a duplicate, or a claim to settle.
+    async fn already_taken(&self, job: &SendJob) -> JobResult {
+        match self.store.message(job).await {
+            Ok(None) => JobResult::Done,
+            Ok(Some(m)) if m.status != "pending" && m.status != "queued" => JobResult::Done,
+            Ok(Some(m)) => match m.claim_until {
+                Some(until) if until < now_ms() => {
+                    let now = pregon::model::now_rfc3339();
+                    match self.store.settle_unknown(job, now_ms(), &now).await {
+                        Ok(true) => {
+                            warn!(message = %job.message_id(), "claim expired without an outcome: failed as outcome_unknown");
+                            let delta = Progress {
+                                queued: -1,
+                                failed: 1,
+                                ..Default::default()
+                            };
+                            self.add_progress(job, &delta).await;
+                            self.maybe_complete(&job.tenant, &job.campaign).await;
+                            JobResult::Done
+                        }
+                        Ok(false) => JobResult::Done,
+                        Err(e) => JobResult::Retry(e.to_string()),
+                    }
+                }
+                Some(_) => JobResult::Retry("another sender holds this message".into()),
+                None => JobResult::Retry("not claimable yet".into()),
+            },
+            Err(e) => JobResult::Retry(e.to_string()),
+        }
+    }
+
+    async fn progress(&self, record: &[(&SendJob, Outcome)], applied: &[bool]) {
+        let mut per_campaign: HashMap<(&str, &str), Progress> = HashMap::new();
+        for ((job, o), ok) in record.iter().zip(applied) {
+            if !ok {
+                continue;
+            }
+            let p = per_campaign
+                .entry((job.tenant.as_str(), job.campaign.as_str()))
+                .or_default();
+            p.queued -= 1;
+            match o {
+                Outcome::Sent { .. } => p.sent += 1,
+                Outcome::Failed { .. } => p.failed += 1,
+            }
+        }
+        for ((tenant, campaign), delta) in per_campaign {
+            let shard = rand::random::<u32>();
+            if let Err(e) = self
+                .store
+                .add_progress(tenant, campaign, shard, &delta)
+                .await
+            {
+                warn!(error = %e, "could not update progress counters");
+            }
+            self.maybe_complete(tenant, campaign).await;
+        }
+    }
+
+    async fn add_progress(&self, job: &SendJob, delta: &Progress) {
+        if let Err(e) = self
+            .store
+            .add_progress(&job.tenant, &job.campaign, rand::random::<u32>(), delta)
+            .await
+        {
+            warn!(error = %e, "could not update progress counters");
+        }
+    }
+
+    /// Ends the campaign once dispatch is done and every message has an outcome.
+    async fn maybe_complete(&self, tenant: &str, campaign: &str) {
+        if let Err(e) = pregon_aws::campaigns::maybe_complete(&self.store, tenant, campaign).await {
+            warn!(error = %e, "could not check the campaign's end");
+        }
+    }
+
+    /// One provider call through the transport; the adapter reads the answer.
+    async fn call(
+        &self,
+        ctx: &Context,
+        job: &SendJob,
+    ) -> Result<Accepted, Result<ProviderError, CallError>> {
+        let message_id = job.message_id();
+        let callback = self.webhook_base.as_ref().map(|b| {
+            format!(
+                "{}/v1/webhooks/{}?m={message_id}",
+                b.trim_end_matches('/'),
+                job.account
+            )
+        });
+        let rendered;
+        let content = match (&job.text, &ctx.template) {
+            (Some(text), _) => Content::Text { body: text },
+            (None, Some(t))
+                if ctx.account.provider == ProviderKind::SmsGateway
+                    || ctx.account.channel == pregon::validate::Channel::Sms =>
+            {
+                rendered = pregon::model::render(&t.spec.body, &job.params);
+                Content::Text { body: &rendered }
+            }
+            (None, Some(t)) => Content::Template {
+                name: &t.spec.name,
+                language: &t.spec.language,
+                params: &job.params,
+                header_image: t.spec.header.as_ref().and_then(|h| h.link.as_deref()),
+                provider_template_id: t.provider_template_id.as_deref(),
+            },
+            (None, None) => {
+                return Err(Ok(ProviderError::Rejected {
+                    code: "no_content".into(),
+                    message: "the message has neither a template nor a text".into(),
+                }))
+            }
+        };
+        let m = Outgoing {
+            to: &job.phone,
+            content,
+            correlation: &message_id,
+            status_callback: callback.as_deref(),
+        };
+        let user_id = job.seq;
+        let req = match &ctx.credentials {
+            Credentials::Meta {
+                access_token,
+                phone_number_id,
+                ..
+            } => Ok(providers::meta::send_request(
+                &self.endpoints.meta,
+                access_token,
+                phone_number_id,
+                &m,
+            )),
+            Credentials::Twilio {
+                account_sid,
+                auth_token,
+            } => providers::twilio::send_request(
+                &self.endpoints.twilio,
+                account_sid,
+                auth_token,
+                &ctx.account.sender,
+                ctx.account.channel == pregon::validate::Channel::Whatsapp,
+                &m,
+            ),
+            Credentials::Gupshup {
+                api_key, app_name, ..
+            } => providers::gupshup::send_request(
+                &self.endpoints.gupshup,
+                api_key,
+                app_name,
+                &ctx.account.sender,
+                &m,
+            ),
+            Credentials::SmsGateway {
+                url,
+                user,
+                password,
+            } => {
+                let port = providers::gateway::port_for(&ctx.account_ports(), job.seq);
+                providers::gateway::send_request(url, user, password, port, user_id, &m)
+            }
+        };
+        let req = req.map_err(Ok)?;
+        let (status, body) = self.transport(req).await.map_err(Err)?;
+        let reply = HttpReply {
+            status,
+            body: &body,
+        };
+        let read = match &ctx.credentials {
+            Credentials::Meta { .. } => providers::meta::read_send_reply(reply),
+            Credentials::Twilio { .. } => providers::twilio::read_send_reply(reply),
+            Credentials::Gupshup { .. } => providers::gupshup::read_send_reply(reply),
+            Credentials::SmsGateway { .. } => providers::gateway::read_send_reply(reply, user_id),
+        };
+        read.map_err(Ok)
+    }
+
+    /// The one HTTP transport for every provider.
+    async fn transport(&self, req: HttpRequest) -> Result<(u16, Vec<u8>), CallError> {
+        let method = reqwest::Method::from_bytes(req.method.as_bytes()).expect("a method");
+        let mut r = self.http.request(method, &req.url).body(req.body);
+        for (k, v) in &req.headers {
+            r = r.header(k, v);
+        }
+        let resp = r.send().await.map_err(|e| {
+            if e.is_connect() {
+                CallError::NotSent(format!("connection failed: {e}"))
+            } else {
+                CallError::Unknown(format!("request failed after it left: {e}"))
+            }
+        })?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| CallError::Unknown(format!("answer cut short: {e}")))?;
+        Ok((status, body.to_vec()))
+    }
+}
+
+impl Context {
+    /// The gateway ports messages rotate over (SPEC §9); port 0 when none are listed.
+    fn account_ports(&self) -> Vec<u16> {
+        if self.account.ports.is_empty() {
+            vec![0]
+        } else {
+            self.account.ports.clone()
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! SPEC §2 step 3, §5, §8 on the local stack: send controls, the do-not-contact list.
+
+use pregon_tests::Stack;
+use serde_json::json;
+use std::time::{Duration, Instant};
+
+/// An SMS account (Twilio), an SMS template with one parameter, and a loaded campaign
+/// of `phones`.
+async fn loaded_sms_campaign(t: &pregon_tests::Tenant<'_>, phones: &[&str]) -> String {
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL",
+            "credentials":{"account_sid":"AC123","auth_token":"tok"}}))
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    let tpl = t
+        .post(
+            "/v1/templates",
+            json!({"name":"aviso","channel":"sms","body":"Hola {{1}}"}),
+        )
+        .await;
+    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    let c = t
+        .post(
+            "/v1/campaigns",
+            json!({"name":"Avisos","channel":"sms","account_id":acc.body["id"],
+            "template_id":tpl.body["id"],"consent_confirmed":true}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let id = c.body["id"].as_str().unwrap().to_string();
+    let mut csv = String::from("phone,name\n");
+    for p in phones {
+        csv.push_str(&format!("{p},Ana\n"));
+    }
+    let done = t.upload(&id, csv.into_bytes()).await;
+    assert_eq!(done["status"], "loaded", "{done}");
+    id
+}
+
+#[tokio::test]
+async fn a_whatsapp_campaign_whose_template_is_not_approved_cannot_be_sent() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let id = c["id"].as_str().unwrap();
+    t.upload(id, b"phone,name,amount\n56962000001,Ana,1\n".to_vec())
+        .await;
+
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert_eq!(r.body["error"], "template_not_approved");
+    assert!(r.body["message"].as_str().unwrap().contains("pending"));
+    assert_eq!(
+        t.get(&format!("/v1/campaigns/{id}")).await.body["status"],
+        "loaded"
+    );
+}
+
+#[tokio::test]
+async fn a_control_that_does_not_fit_the_state_answers_409_naming_the_state() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let id = c["id"].as_str().unwrap();
+    for action in ["send", "pause", "resume"] {
+        let r = t
+            .post(&format!("/v1/campaigns/{id}/{action}"), json!({}))
+            .await;
+        assert_eq!(r.status, 409, "{action}: {}", r.body);
+        assert!(
+            r.body["message"]
+                .as_str()
+                .unwrap()
+                .contains("awaiting_file"),
+            "{}",
+            r.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_scheduled_campaign_waits_and_cancel_skips_every_unsent_message() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let id = loaded_sms_campaign(&t, &["+56962000001", "+56962000002", "+56962000003"]).await;
+
+    let later = t
+        .post(
+            &format!("/v1/campaigns/{id}/send"),
+            json!({"send_at":"2099-01-01T09:00:00-03:00"}),
+        )
+        .await;
+    assert_eq!(later.status, 200, "{}", later.body);
+    assert_eq!(later.body["status"], "scheduled");
+    let cancel = t
+        .post(&format!("/v1/campaigns/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(cancel.status, 200, "{}", cancel.body);
+    assert_eq!(cancel.body["status"], "cancelled");
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let m = t.get(&format!("/v1/campaigns/{id}/messages")).await.body;
+        let statuses: Vec<&str> = m["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["status"].as_str().unwrap())
+            .collect();
+        if statuses == ["skipped"; 3] {
+            break;
+        }
+        assert!(Instant::now() < deadline, "still {statuses:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let again = t
+        .post(&format!("/v1/campaigns/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(again.status, 409);
+}
+
+#[tokio::test]
+async fn the_do_not_contact_list_takes_json_or_a_dialer_csv_and_lists_and_removes() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let r = t
+        .post(
+            "/v1/dnc",
+            json!({"phones":["+56 9 6200 0001", "+56962000002"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let csv = stack
+        .http
+        .post(stack.api("/v1/dnc"))
+        .bearer_auth(&t.key)
+        .header("content-type", "text/csv")
+        .body("phone;campaign\n+56962000003;cmp_x\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 201);
+    let bad = t.post("/v1/dnc", json!({"phones":["abc"]})).await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body["fields"][0]["field"], "phones[0]");
+
+    let list = t.get("/v1/dnc").await.body;
+    let phones: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["phone"].as_str().unwrap())
+        .collect();
+    assert_eq!(phones, ["+56962000001", "+56962000002", "+56962000003"]);
+    assert_eq!(list["items"][2]["campaign_id"], "cmp_x");
+
+    let del = t
+        .call(reqwest::Method::DELETE, "/v1/dnc/%2B56962000001", None)
+        .await;
+    assert_eq!(del.status, 204);
+    let del = t
+        .call(reqwest::Method::DELETE, "/v1/dnc/%2B56962000001", None)
+        .await;
+    assert_eq!(del.status, 404);
+    // Another tenant sees none of it.
+    let other = stack.tenant().await;
+    assert_eq!(other.get("/v1/dnc").await.body["items"], json!([]));
+}
