@@ -72,6 +72,7 @@ pub(crate) fn not_found(what: &str) -> Reply {
 
 pub struct Api {
     aws: Aws,
+    transport: pregon_aws::transport::Transport,
     store: Store,
 }
 
@@ -89,7 +90,11 @@ impl From<StoreError> for Reply {
 impl Api {
     pub fn new(aws: Aws) -> Self {
         let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
-        Api { aws, store }
+        Api {
+            aws,
+            store,
+            transport: pregon_aws::transport::Transport::from_env().expect("an HTTP client"),
+        }
     }
 
     pub async fn handle(
@@ -144,7 +149,10 @@ impl Api {
                 .get::<Template>(keys::template(&tenant, id))
                 .await
             {
-                Ok(Some(t)) => Ok(reply(200, serde_json::to_value(t).expect("json"))),
+                Ok(Some(t)) => match self.refreshed(&tenant, t).await {
+                    Ok(t) => Ok(reply(200, serde_json::to_value(t).expect("json"))),
+                    Err(e) => Err(e),
+                },
                 Ok(None) => Ok(not_found("template")),
                 Err(e) => Err(e),
             },

@@ -147,7 +147,14 @@ impl Api {
         tenant: &str,
         id: &str,
     ) -> Result<Option<Template>, StoreError> {
-        self.store.get::<Template>(keys::template(tenant, id)).await
+        match self
+            .store
+            .get::<Template>(keys::template(tenant, id))
+            .await?
+        {
+            Some(t) => self.refreshed(tenant, t).await.map(Some),
+            None => Ok(None),
+        }
     }
 
     /// `GET /v1/campaigns/{id}/messages?status=&limit=&cursor=`: across the recipient

@@ -1,36 +1,173 @@
 //! `/v1/templates`: message templates and their empty spreadsheet layout (SPEC §4).
 
-use crate::{invalid, not_found, parse_body, reply, Api, File, Reply};
+use crate::{invalid, not_found, parse_body, problem, reply, Api, File, Reply};
 use pregon::keys;
-use pregon::model::{new_id, now_rfc3339, FieldError, NewTemplate, Template, TemplateStatus};
+use pregon::model::{
+    new_id, now_rfc3339, Account, FieldError, NewTemplate, Template, TemplateStatus,
+};
+use pregon::providers::{self, meta::TemplateState, Credentials, HttpReply};
 use pregon_aws::store::StoreError;
 use serde_json::Value;
+use tracing::warn;
 
 impl Api {
+    /// `POST /v1/templates`, with the `account_id` it belongs to: a WhatsApp template is
+    /// registered at that account's provider at once, and its approval followed.
     pub(crate) async fn create_template(
         &self,
         tenant: &str,
         body: &[u8],
     ) -> Result<Reply, StoreError> {
-        let new = match parse_body(body).and_then(|b| NewTemplate::parse(&b)) {
+        // `account_id` is where the template is registered, not part of its shape.
+        let (body, account_id) = match parse_body(body) {
+            Ok(mut b) => {
+                let acc = b.as_object_mut().and_then(|o| o.remove("account_id"));
+                (b, acc)
+            }
+            Err(e) => return Ok(invalid(e)),
+        };
+        let new = match NewTemplate::parse(&body) {
             Ok(n) => n,
             Err(e) => return Ok(invalid(e)),
         };
-        let t = Template {
+        let account = match &account_id {
+            None => None,
+            Some(Value::String(id)) => {
+                match self.store.get::<Account>(keys::account(tenant, id)).await? {
+                    Some(a) if a.channel == new.channel => Some(a),
+                    Some(_) => {
+                        return Ok(invalid(vec![field(
+                            "account_id",
+                            "the account sends another channel",
+                        )]))
+                    }
+                    None => return Ok(invalid(vec![field("account_id", "no such account")])),
+                }
+            }
+            Some(_) => return Ok(invalid(vec![field("account_id", "must be a string")])),
+        };
+        let whatsapp = new.channel == pregon::validate::Channel::Whatsapp;
+        let mut t = Template {
             id: new_id("tpl"),
             // SMS needs no provider approval; a WhatsApp template waits for the provider's.
-            status: if new.channel == pregon::validate::Channel::Sms {
-                TemplateStatus::Approved
-            } else {
+            status: if whatsapp {
                 TemplateStatus::Pending
+            } else {
+                TemplateStatus::Approved
             },
+            account_id: account.as_ref().map(|a| a.id.clone()),
             spec: new,
             provider_template_id: None,
             rejected_reason: None,
             created_at: now_rfc3339(),
         };
+        if let (true, Some(a)) = (whatsapp, &account) {
+            match self.register(a, &t).await {
+                Ok(Some(state)) => apply(&mut t, state),
+                Ok(None) => {}
+                Err(e) => {
+                    warn!(tenant, template = %t.id, error = %e, "template registration failed");
+                    return Ok(problem(
+                        502,
+                        "provider_error",
+                        &format!("the provider did not take the template: {e}"),
+                    ));
+                }
+            }
+        }
         self.store.create(keys::template(tenant, &t.id), &t).await?;
         Ok(reply(201, serde_json::to_value(&t).expect("json")))
+    }
+
+    /// Registers a template at the account's provider; `None` where this provider's
+    /// registration is not done here (it stays `pending`).
+    async fn register(&self, a: &Account, t: &Template) -> Result<Option<TemplateState>, String> {
+        let creds = pregon_aws::transport::credentials(&self.aws, a).await?;
+        let Credentials::Meta {
+            access_token,
+            waba_id,
+            ..
+        } = creds
+        else {
+            return Ok(None);
+        };
+        let req = providers::meta::register_template_request(
+            &self.transport.endpoints.meta,
+            &access_token,
+            &waba_id,
+            &t.spec,
+        );
+        let (status, body) = self.transport.send(req).await.map_err(|e| e.to_string())?;
+        providers::meta::read_template_reply(
+            HttpReply {
+                status,
+                body: &body,
+            },
+            &t.spec.language,
+        )
+        .map(Some)
+        .map_err(|e| e.to_string())
+    }
+
+    /// A template with its approval status brought up to date from the provider, while it
+    /// can still change (pending, or approved and maybe paused since).
+    pub(crate) async fn refreshed(
+        &self,
+        tenant: &str,
+        mut t: Template,
+    ) -> Result<Template, StoreError> {
+        if t.status == TemplateStatus::Rejected
+            || t.spec.channel != pregon::validate::Channel::Whatsapp
+        {
+            return Ok(t);
+        }
+        let Some(acc_id) = &t.account_id else {
+            return Ok(t);
+        };
+        let Some(a) = self
+            .store
+            .get::<Account>(keys::account(tenant, acc_id))
+            .await?
+        else {
+            return Ok(t);
+        };
+        let state = async {
+            let creds = pregon_aws::transport::credentials(&self.aws, &a).await?;
+            let Credentials::Meta {
+                access_token,
+                waba_id,
+                ..
+            } = creds
+            else {
+                return Ok(None);
+            };
+            let req = providers::meta::template_status_request(
+                &self.transport.endpoints.meta,
+                &access_token,
+                &waba_id,
+                &t.spec.name,
+            );
+            let (status, body) = self.transport.send(req).await.map_err(|e| e.to_string())?;
+            providers::meta::read_template_reply(
+                HttpReply {
+                    status,
+                    body: &body,
+                },
+                &t.spec.language,
+            )
+            .map(Some)
+            .map_err(|e| e.to_string())
+        }
+        .await;
+        match state {
+            Ok(Some(s)) if s.status != t.status || s.rejected_reason != t.rejected_reason => {
+                apply(&mut t, s);
+                self.store.put(keys::template(tenant, &t.id), &t).await?;
+            }
+            Ok(_) => {}
+            Err(e) => warn!(tenant, template = %t.id, error = %e, "template status not refreshed"),
+        }
+        Ok(t)
     }
 
     /// `GET /v1/templates/{id}/sheet`: the header row a spreadsheet for this template needs.
@@ -79,5 +216,20 @@ impl Api {
             body: Value::Null,
             file: Some(file),
         })
+    }
+}
+
+fn apply(t: &mut Template, s: TemplateState) {
+    t.status = s.status;
+    t.rejected_reason = s.rejected_reason;
+    if s.provider_template_id.is_some() {
+        t.provider_template_id = s.provider_template_id;
+    }
+}
+
+fn field(name: &str, message: &str) -> FieldError {
+    FieldError {
+        field: name.into(),
+        message: message.into(),
     }
 }

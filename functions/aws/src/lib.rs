@@ -6,6 +6,7 @@ pub mod config;
 pub mod messages;
 pub mod sqs;
 pub mod store;
+pub mod transport;
 
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).
 pub fn init_logging() {

@@ -215,6 +215,23 @@ impl Store {
         }
     }
 
+    /// Writes an item, replacing the one with the same key.
+    pub async fn put<T: Serialize>(
+        &self,
+        key: (String, String),
+        value: &T,
+    ) -> Result<(), StoreError> {
+        let item = self.keyed(key, value)?;
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
     /// Writes a new item; fails if one with the same key exists.
     pub async fn create<T: Serialize>(
         &self,

@@ -21,14 +21,12 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use pregon::model::{Account, ProviderKind, Template};
-use pregon::providers::{
-    self, Accepted, Content, Credentials, Endpoints, HttpReply, HttpRequest, Outgoing,
-    ProviderError,
-};
+use pregon::providers::{self, Accepted, Content, Credentials, HttpReply, Outgoing, ProviderError};
 use pregon::sending::{rate_slot, SendJob};
 use pregon_aws::config::Aws;
 use pregon_aws::messages::{ClaimResult, Outcome, Progress};
 use pregon_aws::store::Store;
+use pregon_aws::transport::{CallError, Transport, REQUEST_TIMEOUT};
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -38,16 +36,13 @@ use tracing::{info, warn};
 /// timeout), shorter than the send queue's visibility timeout, so a job redelivered after
 /// a crash always finds the claim expired and settles it.
 pub const CLAIM_MS: i64 = 30_000;
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// Account, template and credentials are re-read after this long.
 const CACHE_FOR: Duration = Duration::from_secs(60);
 
 pub struct Sender {
     aws: Aws,
     store: Store,
-    http: reqwest::Client,
-    endpoints: Endpoints,
+    transport: Transport,
     /// Where providers post statuses (the webhook function), when deployed.
     webhook_base: Option<String>,
     cache: Mutex<HashMap<String, (Instant, Context)>>,
@@ -67,14 +62,6 @@ enum JobResult {
     Retry(String),
 }
 
-/// A call's transport failure: whether the request may have reached the provider.
-enum CallError {
-    /// Nothing was sent (connection refused, DNS): safe to send again.
-    NotSent(String),
-    /// It may have been received: the outcome is unknown.
-    Unknown(String),
-}
-
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -85,20 +72,10 @@ fn now_ms() -> i64 {
 impl Sender {
     pub fn new(aws: Aws) -> Result<Self, String> {
         let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
-        let endpoints = match std::env::var("PROVIDER_BASE_URL") {
-            Ok(base) if !base.is_empty() => Endpoints::all_at(&base),
-            _ => Endpoints::default(),
-        };
-        let http = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
-            .build()
-            .map_err(|e| e.to_string())?;
         Ok(Sender {
             aws,
             store,
-            http,
-            endpoints,
+            transport: Transport::from_env()?,
             webhook_base: std::env::var("WEBHOOK_BASE_URL")
                 .ok()
                 .filter(|s| !s.is_empty()),
@@ -165,26 +142,7 @@ impl Sender {
             .await
             .map_err(|e| e.to_string())?
             .ok_or("the account no longer exists")?;
-        let arn = account_rec
-            .credentials_secret_arn
-            .clone()
-            .ok_or("the account has no credentials")?;
-        let secret = self
-            .aws
-            .secrets
-            .get_secret_value()
-            .secret_id(arn)
-            .send()
-            .await
-            .map_err(|e| format!("Secrets Manager: {e}"))?;
-        let map: serde_json::Map<String, serde_json::Value> =
-            serde_json::from_str(secret.secret_string().unwrap_or("{}"))
-                .map_err(|e| format!("the account's secret is not a JSON object: {e}"))?;
-        let provider = serde_json::to_value(account_rec.provider)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
-        let credentials = Credentials::from_secret(&provider, &map)?;
+        let credentials = pregon_aws::transport::credentials(&self.aws, &account_rec).await?;
         let template = match template {
             Some(t) => self
                 .store
@@ -466,7 +424,7 @@ impl Sender {
                 phone_number_id,
                 ..
             } => Ok(providers::meta::send_request(
-                &self.endpoints.meta,
+                &self.transport.endpoints.meta,
                 access_token,
                 phone_number_id,
                 &m,
@@ -475,7 +433,7 @@ impl Sender {
                 account_sid,
                 auth_token,
             } => providers::twilio::send_request(
-                &self.endpoints.twilio,
+                &self.transport.endpoints.twilio,
                 account_sid,
                 auth_token,
                 &ctx.account.sender,
@@ -485,7 +443,7 @@ impl Sender {
             Credentials::Gupshup {
                 api_key, app_name, ..
             } => providers::gupshup::send_request(
-                &self.endpoints.gupshup,
+                &self.transport.endpoints.gupshup,
                 api_key,
                 app_name,
                 &ctx.account.sender,
@@ -501,7 +459,7 @@ impl Sender {
             }
         };
         let req = req.map_err(Ok)?;
-        let (status, body) = self.transport(req).await.map_err(Err)?;
+        let (status, body) = self.transport.send(req).await.map_err(Err)?;
         let reply = HttpReply {
             status,
             body: &body,
@@ -513,28 +471,6 @@ impl Sender {
             Credentials::SmsGateway { .. } => providers::gateway::read_send_reply(reply, user_id),
         };
         read.map_err(Ok)
-    }
-
-    /// The one HTTP transport for every provider.
-    async fn transport(&self, req: HttpRequest) -> Result<(u16, Vec<u8>), CallError> {
-        let method = reqwest::Method::from_bytes(req.method.as_bytes()).expect("a method");
-        let mut r = self.http.request(method, &req.url).body(req.body);
-        for (k, v) in &req.headers {
-            r = r.header(k, v);
-        }
-        let resp = r.send().await.map_err(|e| {
-            if e.is_connect() {
-                CallError::NotSent(format!("connection failed: {e}"))
-            } else {
-                CallError::Unknown(format!("request failed after it left: {e}"))
-            }
-        })?;
-        let status = resp.status().as_u16();
-        let body = resp
-            .bytes()
-            .await
-            .map_err(|e| CallError::Unknown(format!("answer cut short: {e}")))?;
-        Ok((status, body.to_vec()))
     }
 }
 

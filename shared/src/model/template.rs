@@ -38,6 +38,10 @@ pub struct Template {
     #[serde(flatten)]
     pub spec: NewTemplate,
     pub status: TemplateStatus,
+    /// The provider account it is registered with (WhatsApp templates are approved per
+    /// WhatsApp Business account / Gupshup app).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_id: Option<String>,
     /// The provider's id for it once registered (Meta template id, Gupshup template
     /// uuid, Twilio Content SID).
     #[serde(default, skip_serializing_if = "Option::is_none")]
