@@ -46,8 +46,38 @@ pub enum CampaignCmd {
         #[arg(long)]
         wait: bool,
     },
-    /// Show a campaign: status, counts, first 100 problems, report link.
+    /// Show a campaign: status, counts, first 100 problems, report link, progress.
     Show { id: String },
+    /// Start sending now, or at a time (`--at 2026-12-01T09:00:00-03:00`: scheduled).
+    Send {
+        id: String,
+        #[arg(long = "at")]
+        at: Option<String>,
+    },
+    /// Stop enqueuing (messages already queued still go out).
+    Pause { id: String },
+    /// Continue from where dispatch stopped.
+    Resume { id: String },
+    /// Cancel: every message not sent yet becomes `skipped`.
+    Cancel { id: String },
+    /// Follow a sending campaign with a live progress bar until it ends: exit 0 when
+    /// `completed`, 1 on any other end state.
+    Watch {
+        id: String,
+        /// One JSON object per update instead of the bar.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The campaign's messages: phone, status, provider id, error.
+    Messages {
+        id: String,
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
     /// List campaigns, newest first.
     List {
         #[arg(long)]
@@ -87,7 +117,8 @@ pub enum AccountCmd {
 
 #[derive(Subcommand)]
 pub enum TemplateCmd {
-    /// Record a message template (body with {{1}}, {{2}}… placeholders).
+    /// Record a message template (body with {{1}}, {{2}}… placeholders); with --account,
+    /// a WhatsApp template is registered at that account's provider for approval.
     Create {
         #[arg(long)]
         name: String,
@@ -101,6 +132,9 @@ pub enum TemplateCmd {
         body: String,
         #[arg(long)]
         header_text: Option<String>,
+        /// The provider account it is registered with (WhatsApp: approval is per account).
+        #[arg(long = "account")]
+        account_id: Option<String>,
     },
     Show {
         id: String,
@@ -121,16 +155,42 @@ pub enum Cmd {
     Campaign(CampaignCmd),
     Account(AccountCmd),
     Template(TemplateCmd),
+    Dnc(DncCmd),
 }
 
-struct Client {
+#[derive(Subcommand)]
+pub enum DncCmd {
+    /// Add phones to the do-not-contact list (tenant-wide, or for one campaign).
+    Add {
+        phones: Vec<String>,
+        #[arg(long = "campaign")]
+        campaign_id: Option<String>,
+    },
+    /// Remove a phone (or its entry for one campaign).
+    Remove {
+        phone: String,
+        #[arg(long = "campaign")]
+        campaign_id: Option<String>,
+    },
+    /// List the entries.
+    List {
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// Upload a `phone;campaign` CSV, as contact-centre dialers export it.
+    Upload { file: PathBuf },
+}
+
+pub(crate) struct Client {
     http: reqwest::Client,
     base: String,
     key: String,
 }
 
 #[derive(Debug)]
-enum Failure {
+pub(crate) enum Failure {
     /// The API answered with an error status.
     Refused(u16, Value),
     /// Could not talk to it, or a local file problem.
@@ -169,7 +229,7 @@ impl Client {
         })
     }
 
-    async fn call(
+    pub(crate) async fn call(
         &self,
         method: reqwest::Method,
         path: &str,
@@ -183,6 +243,35 @@ impl Client {
             req = req.json(&b);
         }
         let resp = req
+            .send()
+            .await
+            .map_err(|e| Failure::Io(format!("cannot reach {}: {e}", self.base)))?;
+        let status = resp.status().as_u16();
+        let text = resp.text().await.map_err(|e| Failure::Io(e.to_string()))?;
+        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status >= 400 {
+            Err(Failure::Refused(status, v))
+        } else {
+            Ok(v)
+        }
+    }
+}
+
+impl Client {
+    /// A request with a non-JSON body (a CSV upload).
+    async fn call_raw(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Result<Value, Failure> {
+        let resp = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.key)
+            .header("content-type", content_type)
+            .body(body)
             .send()
             .await
             .map_err(|e| Failure::Io(format!("cannot reach {}: {e}", self.base)))?;
@@ -221,6 +310,17 @@ pub fn run(cmd: Cmd) -> ExitCode {
         .enable_all()
         .build()
         .expect("runtime");
+    if let Cmd::Campaign(CampaignCmd::Watch { id, json }) = &cmd {
+        return rt.block_on(async {
+            match Client::from_env() {
+                Ok(c) => crate::watch::run(&c, id, *json).await,
+                Err(e) => {
+                    eprintln!("pregon: {e:?}");
+                    ExitCode::from(2)
+                }
+            }
+        });
+    }
     match rt.block_on(dispatch(cmd)) {
         Ok(v) => {
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
@@ -341,6 +441,85 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
                 "validation did not finish within 2 minutes".into(),
             ))
         }
+        Cmd::Campaign(CampaignCmd::Send { id, at }) => {
+            let body = match at {
+                Some(t) => json!({ "send_at": t }),
+                None => json!({}),
+            };
+            c.call(
+                Method::POST,
+                &format!("/v1/campaigns/{id}/send"),
+                Some(body),
+            )
+            .await
+        }
+        Cmd::Campaign(CampaignCmd::Pause { id }) => {
+            c.call(Method::POST, &format!("/v1/campaigns/{id}/pause"), None)
+                .await
+        }
+        Cmd::Campaign(CampaignCmd::Resume { id }) => {
+            c.call(Method::POST, &format!("/v1/campaigns/{id}/resume"), None)
+                .await
+        }
+        Cmd::Campaign(CampaignCmd::Cancel { id }) => {
+            c.call(Method::POST, &format!("/v1/campaigns/{id}/cancel"), None)
+                .await
+        }
+        Cmd::Campaign(CampaignCmd::Watch { .. }) => {
+            Err(Failure::Io("watch is run by `run`".into()))
+        }
+        Cmd::Campaign(CampaignCmd::Messages {
+            id,
+            status,
+            limit,
+            cursor,
+        }) => {
+            let q = query(&[
+                ("status", status),
+                ("limit", limit.map(|l| l.to_string())),
+                ("cursor", cursor),
+            ]);
+            c.call(
+                Method::GET,
+                &format!("/v1/campaigns/{id}/messages{q}"),
+                None,
+            )
+            .await
+        }
+        Cmd::Dnc(DncCmd::Add {
+            phones,
+            campaign_id,
+        }) => {
+            c.call(
+                Method::POST,
+                "/v1/dnc",
+                Some(json!({"phones": phones, "campaign_id": campaign_id})),
+            )
+            .await
+        }
+        Cmd::Dnc(DncCmd::Remove { phone, campaign_id }) => {
+            let phone: String = form_urlencoded::byte_serialize(phone.as_bytes()).collect();
+            let q = query(&[("campaign_id", campaign_id)]);
+            c.call(Method::DELETE, &format!("/v1/dnc/{phone}{q}"), None)
+                .await
+                .map(|v| {
+                    if v.is_null() {
+                        json!({"removed": true})
+                    } else {
+                        v
+                    }
+                })
+        }
+        Cmd::Dnc(DncCmd::List { limit, cursor }) => {
+            let q = query(&[("limit", limit.map(|l| l.to_string())), ("cursor", cursor)]);
+            c.call(Method::GET, &format!("/v1/dnc{q}"), None).await
+        }
+        Cmd::Dnc(DncCmd::Upload { file }) => {
+            let text = tokio::fs::read(&file)
+                .await
+                .map_err(|e| Failure::Io(format!("cannot read {}: {e}", file.display())))?;
+            c.call_raw(Method::POST, "/v1/dnc", "text/csv", text).await
+        }
         Cmd::Campaign(CampaignCmd::Show { id }) => {
             c.call(Method::GET, &format!("/v1/campaigns/{id}"), None)
                 .await
@@ -351,22 +530,12 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             limit,
             cursor,
         }) => {
-            let mut q = Vec::new();
-            for (k, v) in [
+            let qs = query(&[
                 ("status", status),
                 ("department", department),
                 ("limit", limit.map(|l| l.to_string())),
                 ("cursor", cursor),
-            ] {
-                if let Some(v) = v {
-                    q.push(format!("{k}={}", urlencode(&v)));
-                }
-            }
-            let qs = if q.is_empty() {
-                String::new()
-            } else {
-                format!("?{}", q.join("&"))
-            };
+            ]);
             c.call(Method::GET, &format!("/v1/campaigns{qs}"), None)
                 .await
         }
@@ -404,8 +573,10 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             category,
             body,
             header_text,
+            account_id,
         }) => {
             let mut b = Map::new();
+            put(&mut b, "account_id", account_id);
             b.insert("name".into(), name.into());
             b.insert("channel".into(), channel.into());
             b.insert("body".into(), body.into());
@@ -448,13 +619,19 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
     }
 }
 
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+/// `?k=v&…` of the parameters that are set, percent-encoded.
+fn query(pairs: &[(&str, Option<String>)]) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    let mut any = false;
+    for (k, v) in pairs {
+        if let Some(v) = v {
+            q.append_pair(k, v);
+            any = true;
+        }
+    }
+    if any {
+        format!("?{}", q.finish())
+    } else {
+        String::new()
+    }
 }

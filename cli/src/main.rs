@@ -6,6 +6,7 @@
 
 mod api;
 mod validate;
+mod watch;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,7 +26,7 @@ struct Cli {
 enum Command {
     /// Check a spreadsheet offline with the same rules as the ingest function.
     Validate(validate::Args),
-    /// Campaigns: create, upload a spreadsheet, show, list.
+    /// Campaigns: create, upload a spreadsheet, send, pause, resume, cancel, watch, show, list.
     #[command(subcommand)]
     Campaign(api::CampaignCmd),
     /// Provider accounts: create, show, list.
@@ -34,6 +35,9 @@ enum Command {
     /// Message templates: create, show, list.
     #[command(subcommand)]
     Template(api::TemplateCmd),
+    /// The do-not-contact list: add, remove, list, upload a dialer CSV.
+    #[command(subcommand)]
+    Dnc(api::DncCmd),
 }
 
 fn main() -> ExitCode {
@@ -53,5 +57,6 @@ fn main() -> ExitCode {
         Command::Campaign(c) => api::run(api::Cmd::Campaign(c)),
         Command::Account(c) => api::run(api::Cmd::Account(c)),
         Command::Template(c) => api::run(api::Cmd::Template(c)),
+        Command::Dnc(c) => api::run(api::Cmd::Dnc(c)),
     }
 }

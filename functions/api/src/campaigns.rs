@@ -224,6 +224,14 @@ impl Api {
             "validated_at": c.validated_at,
         });
         obj.extend(shown.as_object().expect("object").clone());
+        if with_report && c.sending_started_at.is_some() {
+            // Progress counters, summed over their shards (one query).
+            if let Ok(p) = self.store.progress(&c.tenant_id, &c.id).await {
+                obj.insert("progress".into(), json!(p));
+            }
+            obj.insert("sending_started_at".into(), json!(c.sending_started_at));
+            obj.insert("ended_at".into(), json!(c.ended_at));
+        }
         if with_report {
             if let Some(key) = &c.report_key {
                 if let Ok(cfg) = PresigningConfig::expires_in(REPORT_URL_TTL) {
