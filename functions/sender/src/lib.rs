@@ -45,6 +45,8 @@ pub struct Sender {
     transport: Transport,
     /// Where providers post statuses (the webhook function), when deployed.
     webhook_base: Option<String>,
+    /// This function's send queue (`SEND_QUEUE_URL`), to time retries.
+    queue_url: Option<String>,
     cache: Mutex<HashMap<String, (Instant, Context)>>,
 }
 
@@ -59,8 +61,25 @@ struct Context {
 /// What became of one job in this invocation.
 enum JobResult {
     Done,
-    Retry(String),
+    /// Back on the queue, visible again after `after` seconds.
+    Retry {
+        why: String,
+        after: i32,
+    },
 }
+
+/// Retry after the default back-off.
+fn retry(why: impl Into<String>) -> JobResult {
+    JobResult::Retry {
+        why: why.into(),
+        after: RETRY_SECS,
+    }
+}
+
+/// A job to try again shortly (5xx, an AWS error).
+const RETRY_SECS: i32 = 5;
+/// A throttled job: the next second has new room.
+const THROTTLED_SECS: i32 = 1;
 
 fn now_ms() -> i64 {
     std::time::SystemTime::now()
@@ -79,6 +98,9 @@ impl Sender {
             webhook_base: std::env::var("WEBHOOK_BASE_URL")
                 .ok()
                 .filter(|s| !s.is_empty()),
+            queue_url: std::env::var("SEND_QUEUE_URL")
+                .ok()
+                .filter(|s| !s.is_empty()),
             cache: Mutex::new(HashMap::new()),
         })
     }
@@ -87,8 +109,13 @@ impl Sender {
     pub async fn handle(&self, event: SqsEvent, deadline: u64) -> SqsBatchResponse {
         let mut jobs: Vec<(String, SendJob)> = Vec::new();
         let mut failures = Vec::new();
+        let mut delays: Vec<(String, i32)> = Vec::new();
+        let mut receipts: HashMap<String, String> = HashMap::new();
         for r in event.records {
             let id = r.message_id.clone().unwrap_or_default();
+            if let Some(h) = &r.receipt_handle {
+                receipts.insert(id.clone(), h.clone());
+            }
             match serde_json::from_str::<SendJob>(r.body.as_deref().unwrap_or("")) {
                 Ok(j) => jobs.push((id, j)),
                 // Not a send job: it can never succeed. The queue's redrive takes it to
@@ -109,12 +136,14 @@ impl Sender {
         for ((tenant, account), group) in by_account {
             let results = self.send_account(&tenant, &account, &group, deadline).await;
             for ((id, job), r) in group.iter().zip(results) {
-                if let JobResult::Retry(why) = r {
-                    info!(message = %job.message_id(), reason = %why, "send job will be retried");
+                if let JobResult::Retry { why, after } = r {
+                    info!(message = %job.message_id(), reason = %why, after, "send job will be retried");
                     failures.push(id.clone());
+                    delays.push((id.clone(), after));
                 }
             }
         }
+        self.delay(&delays, &receipts).await;
         let mut response = SqsBatchResponse::default();
         for id in failures {
             let mut f = BatchItemFailure::default();
@@ -122,6 +151,40 @@ impl Sender {
             response.batch_item_failures.push(f);
         }
         response
+    }
+
+    /// Makes retried jobs visible again after their own back-off rather than the queue's
+    /// whole visibility timeout (still through the queue: nothing sleeps here).
+    async fn delay(&self, delays: &[(String, i32)], receipts: &HashMap<String, String>) {
+        let Some(queue) = &self.queue_url else { return };
+        for chunk in delays.chunks(10) {
+            let entries: Vec<_> = chunk
+                .iter()
+                .filter_map(|(id, after)| {
+                    let handle = receipts.get(id)?;
+                    aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(id.clone())
+                        .receipt_handle(handle)
+                        .visibility_timeout((*after).clamp(0, 43_200))
+                        .build()
+                        .ok()
+                })
+                .collect();
+            if entries.is_empty() {
+                continue;
+            }
+            if let Err(e) = self
+                .aws
+                .sqs
+                .change_message_visibility_batch()
+                .queue_url(queue)
+                .set_entries(Some(entries))
+                .send()
+                .await
+            {
+                warn!(error = ?e, "could not shorten retries' visibility (the queue's timeout applies)");
+            }
+        }
     }
 
     async fn context(
@@ -174,7 +237,7 @@ impl Sender {
         let template = group[0].1.template.as_deref();
         let ctx = match self.context(tenant, account, template).await {
             Ok(c) => c,
-            Err(e) => return group.iter().map(|_| JobResult::Retry(e.clone())).collect(),
+            Err(e) => return group.iter().map(|_| retry(e.clone())).collect(),
         };
         let mut results: Vec<Option<JobResult>> = group.iter().map(|_| None).collect();
         let mut next = 0;
@@ -214,7 +277,7 @@ impl Sender {
         }
         results
             .into_iter()
-            .map(|r| r.unwrap_or(JobResult::Retry("the invocation ran out of time".into())))
+            .map(|r| r.unwrap_or(retry("the invocation ran out of time")))
             .collect()
     }
 
@@ -224,12 +287,7 @@ impl Sender {
         let jobs: Vec<&SendJob> = take.iter().map(|(_, j)| j).collect();
         let claims = match self.store.claim_messages(&jobs, claim).await {
             Ok(c) => c,
-            Err(e) => {
-                return take
-                    .iter()
-                    .map(|_| JobResult::Retry(e.to_string()))
-                    .collect()
-            }
+            Err(e) => return take.iter().map(|_| retry(e.to_string())).collect(),
         };
         let calls = jobs.iter().zip(&claims).map(|(job, c)| async move {
             match c {
@@ -256,7 +314,14 @@ impl Sender {
                 }
                 Some(Err(Ok(e))) if e.retriable() => {
                     release.push(job);
-                    JobResult::Retry(e.to_string())
+                    JobResult::Retry {
+                        after: if matches!(e, ProviderError::Throttled { .. }) {
+                            THROTTLED_SECS
+                        } else {
+                            RETRY_SECS
+                        },
+                        why: e.to_string(),
+                    }
                 }
                 Some(Err(Ok(e))) => {
                     let (code, message) = e.code_and_message();
@@ -265,12 +330,16 @@ impl Sender {
                 }
                 Some(Err(Err(CallError::NotSent(why)))) => {
                     release.push(job);
-                    JobResult::Retry(why)
+                    retry(why)
                 }
                 Some(Err(Err(CallError::Unknown(why)))) => {
-                    // Keep the claim: the redelivery settles it, never re-sends it.
+                    // Keep the claim: the redelivery, once it has expired, settles it as
+                    // outcome_unknown (unless a status callback did), never re-sends it.
                     warn!(message = %job.message_id(), reason = %why, "send outcome unknown");
-                    JobResult::Retry(why)
+                    JobResult::Retry {
+                        why,
+                        after: (CLAIM_MS / 1000) as i32 + 1,
+                    }
                 }
             };
             results.push(r);
@@ -287,10 +356,7 @@ impl Sender {
                     // The provider has them; the claims stay and the redelivery settles
                     // them as outcome_unknown rather than sending again.
                     warn!(error = %e, "could not record outcomes");
-                    return take
-                        .iter()
-                        .map(|_| JobResult::Retry(e.to_string()))
-                        .collect();
+                    return take.iter().map(|_| retry(e.to_string())).collect();
                 }
             }
         }
@@ -318,13 +384,16 @@ impl Sender {
                             JobResult::Done
                         }
                         Ok(false) => JobResult::Done,
-                        Err(e) => JobResult::Retry(e.to_string()),
+                        Err(e) => retry(e.to_string()),
                     }
                 }
-                Some(_) => JobResult::Retry("another sender holds this message".into()),
-                None => JobResult::Retry("not claimable yet".into()),
+                Some(until) => JobResult::Retry {
+                    why: "another sender holds this message".into(),
+                    after: ((until - now_ms()) / 1000) as i32 + 1,
+                },
+                None => retry("not claimable yet"),
             },
-            Err(e) => JobResult::Retry(e.to_string()),
+            Err(e) => retry(e.to_string()),
         }
     }
 
