@@ -228,6 +228,23 @@ impl Stack {
     }
 }
 
+impl Stack {
+    /// An SQS client for the send-job queues (fauxqs when the stack runs it, else moto).
+    pub async fn jobs_sqs(&self) -> aws_sdk_sqs::Client {
+        let url = self.info["endpoints"]["sqs_jobs"]
+            .as_str()
+            .or(self.info["endpoints"]["sqs"].as_str())
+            .unwrap()
+            .to_string();
+        let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        aws_sdk_sqs::Client::from_conf(
+            aws_sdk_sqs::config::Builder::from(&shared)
+                .endpoint_url(url)
+                .build(),
+        )
+    }
+}
+
 pub fn unix_now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
