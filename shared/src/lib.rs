@@ -13,3 +13,4 @@ pub mod sending;
 pub mod spreadsheet;
 pub mod text;
 pub mod validate;
+pub mod window;

@@ -167,3 +167,56 @@ async fn the_do_not_contact_list_takes_json_or_a_dialer_csv_and_lists_and_remove
     let other = stack.tenant().await;
     assert_eq!(other.get("/v1/dnc").await.body["items"], json!([]));
 }
+
+#[tokio::test]
+async fn outside_its_send_window_a_campaign_enqueues_nothing() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    // Every day but today (UTC): the window is closed now.
+    let today = (pregon_tests::unix_now() / 86_400 + 3) % 7; // 0 = Monday
+    let days: Vec<&str> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i as i64 != today)
+        .map(|(_, d)| *d)
+        .collect();
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL",
+            "credentials":{"account_sid":"AC123","auth_token":"tok"}}))
+        .await;
+    let c = t
+        .post("/v1/campaigns", json!({"name":"Ventana","channel":"sms","account_id":acc.body["id"],"consent_confirmed":true,
+            "send_window":{"timezone":"UTC","days":days,"from":"00:00","to":"23:59"}}))
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let id = c.body["id"].as_str().unwrap();
+    let done = t
+        .upload(
+            id,
+            b"phone,message\n+56962000001,Hola\n+56962000002,Hola\n".to_vec(),
+        )
+        .await;
+    assert_eq!(done["status"], "loaded", "{done}");
+
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    let now = t.get(&format!("/v1/campaigns/{id}")).await.body;
+    assert_eq!(now["status"], "sending");
+    assert_eq!(
+        now["progress"]["queued"].as_i64().unwrap_or(0),
+        0,
+        "{}",
+        now["progress"]
+    );
+    let m = t.get(&format!("/v1/campaigns/{id}/messages")).await.body;
+    assert!(
+        m["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|m| m["status"] == "pending"),
+        "{m}"
+    );
+}

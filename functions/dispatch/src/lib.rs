@@ -94,6 +94,17 @@ impl Dispatch {
             info!(campaign = %c.id, status = c.status.as_str(), "nothing to dispatch");
             return Ok(());
         }
+        if let Some(wait) = closed_for(&c) {
+            info!(campaign = %c.id, wait, "outside the send window: dispatch waits");
+            return request_dispatch(
+                &self.aws.sqs,
+                &self.queue_url,
+                &c.tenant_id,
+                &c.id,
+                wait.clamp(1, 900) as i32,
+            )
+            .await;
+        }
         let account: Account = self
             .store
             .get(keys::account(&c.tenant_id, &c.settings.account_id))
@@ -120,8 +131,10 @@ impl Dispatch {
             }
             pregon_aws::campaigns::maybe_complete(&self.store, &c.tenant_id, &c.id).await?;
         } else if self.still_sending(&c).await? {
-            // Out of time: a fresh invocation continues from the checkpoints.
-            self.request(&c.tenant_id, &c.id).await?;
+            // Out of time, or the window closed: a fresh invocation continues from the
+            // checkpoints (at the next opening).
+            let wait = closed_for(&c).unwrap_or(0).clamp(0, 900) as i32;
+            request_dispatch(&self.aws.sqs, &self.queue_url, &c.tenant_id, &c.id, wait).await?;
         }
         Ok(())
     }
@@ -217,11 +230,6 @@ impl Dispatch {
             .is_some_and(|now| now.status == CampaignStatus::Sending))
     }
 
-    /// Puts a dispatch request on the queue.
-    pub async fn request(&self, tenant: &str, campaign: &str) -> Result<(), StoreError> {
-        request_dispatch(&self.aws.sqs, &self.queue_url, tenant, campaign, 0).await
-    }
-
     /// One shard, page by page. `Ok(true)` when the shard is exhausted, `Ok(false)` when
     /// it stopped early (paused, cancelled, out of time).
     async fn shard(
@@ -239,7 +247,7 @@ impl Dispatch {
             .get(&shard.to_string())
             .map(|row| format!("{row:010}"));
         loop {
-            if started.elapsed() > BUDGET {
+            if started.elapsed() > BUDGET || closed_for(c).is_some() {
                 return Ok(false);
             }
             let (items, next) = self
@@ -372,4 +380,17 @@ pub async fn request_dispatch(
         .await
         .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
     Ok(())
+}
+
+/// Seconds until the campaign's send window opens; `None` when it is open (or it has
+/// none). A window that cannot be read never blocks sending forever: it is logged.
+fn closed_for(c: &Campaign) -> Option<i64> {
+    let w = c.settings.send_window.as_ref()?;
+    match pregon::window::opens_in(w, jiff::Timestamp::now()) {
+        Ok(wait) => wait,
+        Err(e) => {
+            warn!(campaign = %c.id, error = %e, "send window ignored");
+            None
+        }
+    }
 }
