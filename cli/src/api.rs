@@ -156,6 +156,27 @@ pub enum Cmd {
     Account(AccountCmd),
     Template(TemplateCmd),
     Dnc(DncCmd),
+    Message(MessageCmd),
+}
+
+#[derive(Subcommand)]
+pub enum MessageCmd {
+    /// Send one message: a template with its parameters, or (SMS) a text.
+    Send {
+        #[arg(long = "account")]
+        account_id: String,
+        #[arg(long)]
+        phone: String,
+        #[arg(long = "template")]
+        template_id: Option<String>,
+        /// `{{1}}`, `{{2}}`… in order; repeat for each.
+        #[arg(long = "param")]
+        params: Vec<String>,
+        #[arg(long, conflicts_with = "template_id")]
+        text: Option<String>,
+    },
+    /// A message: status, provider id, error.
+    Show { id: String },
 }
 
 #[derive(Subcommand)]
@@ -485,6 +506,28 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
                 None,
             )
             .await
+        }
+        Cmd::Message(MessageCmd::Send {
+            account_id,
+            phone,
+            template_id,
+            params,
+            text,
+        }) => {
+            let mut b = Map::new();
+            b.insert("account_id".into(), account_id.into());
+            b.insert("phone".into(), phone.into());
+            put(&mut b, "template_id", template_id);
+            put(&mut b, "text", text);
+            if !params.is_empty() {
+                b.insert("params".into(), json!(params));
+            }
+            c.call(Method::POST, "/v1/messages", Some(Value::Object(b)))
+                .await
+        }
+        Cmd::Message(MessageCmd::Show { id }) => {
+            c.call(Method::GET, &format!("/v1/messages/{id}"), None)
+                .await
         }
         Cmd::Dnc(DncCmd::Add {
             phones,

@@ -38,6 +38,9 @@ enum Command {
     /// The do-not-contact list: add, remove, list, upload a dialer CSV.
     #[command(subcommand)]
     Dnc(api::DncCmd),
+    /// Single messages: send, show.
+    #[command(subcommand)]
+    Message(api::MessageCmd),
 }
 
 fn main() -> ExitCode {
@@ -58,5 +61,6 @@ fn main() -> ExitCode {
         Command::Account(c) => api::run(api::Cmd::Account(c)),
         Command::Template(c) => api::run(api::Cmd::Template(c)),
         Command::Dnc(c) => api::run(api::Cmd::Dnc(c)),
+        Command::Message(c) => api::run(api::Cmd::Message(c)),
     }
 }

@@ -4,6 +4,7 @@
 //! so a rule tested here holds everywhere.
 
 pub mod auth;
+pub mod inline;
 pub mod keys;
 pub mod model;
 pub mod phone;

@@ -220,3 +220,67 @@ async fn outside_its_send_window_a_campaign_enqueues_nothing() {
         "{m}"
     );
 }
+
+#[tokio::test]
+async fn a_single_message_is_checked_like_a_row_and_answers_its_id() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL",
+            "credentials":{"account_sid":"AC123","auth_token":"tok"}}))
+        .await;
+    let bad = t
+        .post(
+            "/v1/messages",
+            json!({"account_id": acc.body["id"], "phone": "12", "text": "Hola"}),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert_eq!(bad.body["fields"][0]["field"], "phone");
+    assert!(bad.body["fields"][0]["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("invalid_phone"));
+
+    let ok = t
+        .post(
+            "/v1/messages",
+            json!({"account_id": acc.body["id"], "phone": "+56 9 6200 0001", "text": "Hola Ana"}),
+        )
+        .await;
+    assert_eq!(ok.status, 202, "{}", ok.body);
+    let id = ok.body["id"].as_str().unwrap();
+    let m = t.get(&format!("/v1/messages/{id}")).await;
+    assert_eq!(m.status, 200, "{}", m.body);
+    assert_eq!(m.body["phone"], "+56962000001");
+    // Another tenant cannot see it.
+    let other = stack.tenant().await;
+    assert_eq!(other.get(&format!("/v1/messages/{id}")).await.status, 404);
+}
+
+#[tokio::test]
+async fn inline_recipients_are_validated_like_a_file() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL",
+            "credentials":{"account_sid":"AC123","auth_token":"tok"}}))
+        .await;
+    let c = t
+        .post("/v1/campaigns", json!({"name":"Lista","channel":"sms","account_id":acc.body["id"],"consent_confirmed":true,
+            "recipients":[{"phone":"+56962000001","message":"Hola Ana"},{"phone":"abc","message":"Hola"}]}))
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let id = c.body["id"].as_str().unwrap();
+    let done = t.settled(id).await;
+    assert_eq!(done["status"], "invalid", "{done}");
+    assert_eq!(done["problems"][0]["row"], 3);
+    assert_eq!(done["problems"][0]["code"], "invalid_phone");
+
+    let bad = t
+        .post("/v1/campaigns", json!({"name":"Lista","channel":"sms","account_id":acc.body["id"],"consent_confirmed":true,
+            "recipients":[{"phone":"+56962000001","text":"x"}]}))
+        .await;
+    assert_eq!(bad.status, 400);
+    assert_eq!(bad.body["fields"][0]["field"], "recipients[0].text");
+}

@@ -17,14 +17,23 @@ impl Api {
         tenant: &str,
         body: &[u8],
     ) -> Result<Reply, StoreError> {
-        // `upload_size` is not a campaign setting: it asks for an upload URL in the answer.
-        let (body, upload_size) = match parse_body(body) {
-            Ok(mut b) => {
-                let size = b.as_object_mut().and_then(|o| o.remove("upload_size"));
-                (b, size)
-            }
-            Err(e) => return Ok(invalid(e)),
-        };
+        match parse_body(body) {
+            Ok(b) => self.create_campaign_from(tenant, b).await,
+            Err(e) => Ok(invalid(e)),
+        }
+    }
+
+    /// Creates a campaign from its JSON body. `upload_size` asks for an upload URL in the
+    /// answer; `recipients` (at most 10,000) is an inline list, validated by ingest with
+    /// the same rules as a file.
+    pub(crate) async fn create_campaign_from(
+        &self,
+        tenant: &str,
+        mut body: Value,
+    ) -> Result<Reply, StoreError> {
+        // Neither is a campaign setting.
+        let upload_size = body.as_object_mut().and_then(|o| o.remove("upload_size"));
+        let inline = body.as_object_mut().and_then(|o| o.remove("recipients"));
         let size = match upload_size.map(|v| self.upload_size(&v, "upload_size")) {
             None => None,
             Some(Ok(n)) => Some(n),
@@ -49,35 +58,50 @@ impl Api {
         if let Err(e) = settings.check_references(account.as_ref(), template.as_ref()) {
             return Ok(invalid(e));
         }
+        let inline_csv = match &inline {
+            None => None,
+            Some(list) => match pregon::inline::recipients_csv(
+                list,
+                template.as_ref().map(|t| t.spec.params),
+                &settings.metadata,
+            ) {
+                Ok(csv) => Some(csv),
+                Err(e) => return Ok(invalid(e)),
+            },
+        };
+        if inline_csv.is_some() && size.is_some() {
+            return Ok(invalid(vec![FieldError {
+                field: "upload_size".into(),
+                message: "a campaign with inline recipients has nothing to upload".into(),
+            }]));
+        }
         let id = new_id("cmp");
         let now = now_rfc3339();
-        let upload_id = size.map(|_| new_id("upl"));
-        let campaign = Campaign {
-            id: id.clone(),
-            tenant_id: tenant.to_string(),
-            params: template.as_ref().map(|t| t.spec.params).unwrap_or(0),
-            default_country: account.and_then(|a| a.default_country),
+        let upload_id = (size.is_some() || inline_csv.is_some()).then(|| new_id("upl"));
+        let mut campaign = Campaign::new(
+            id.clone(),
+            tenant,
             settings,
-            status: CampaignStatus::AwaitingFile,
-            counts: Default::default(),
-            problems: Vec::new(),
-            problems_omitted: Default::default(),
-            format: None,
-            upload_id: upload_id.clone(),
-            report_key: None,
-            upload_etag: None,
-            recipient_gen: 0,
-            clean_below: 0,
-            lease_until: None,
-            created_at: now.clone(),
-            updated_at: now,
-            validated_at: None,
-            dispatch: Default::default(),
-            sending_started_at: None,
-            ended_at: None,
-        };
+            template.as_ref().map(|t| t.spec.params).unwrap_or(0),
+            account.and_then(|a| a.default_country),
+            &now,
+        );
+        campaign.upload_id = upload_id.clone();
         self.store.put_campaign(&campaign).await?;
         info!(tenant, campaign = %id, "campaign created");
+        if let (Some(csv), Some(upload_id)) = (inline_csv, &upload_id) {
+            // The inline list goes the way of a file: ingest validates it.
+            self.aws
+                .s3
+                .put_object()
+                .bucket(&self.aws.bucket)
+                .key(Campaign::upload_key_for(tenant, &id, upload_id))
+                .content_type("text/csv; charset=utf-8")
+                .body(csv.into_bytes().into())
+                .send()
+                .await
+                .map_err(|e| StoreError::Dynamo(format!("S3 PutObject: {e:?}")))?;
+        }
         let mut view = self.campaign_view(&campaign, false).await;
         if let (Some(upload_id), Some(size)) = (upload_id, size) {
             let grant = self.presign_upload(tenant, &id, &upload_id, size).await?;

@@ -172,14 +172,18 @@ impl Api {
                 ["v1", "campaigns", id, action @ ("send" | "pause" | "resume" | "cancel")],
             ) => self.control(&tenant, id, action, body).await,
             ("GET", ["v1", "campaigns", id, "messages"]) => self.messages(&tenant, id, query).await,
+            ("POST", ["v1", "messages"]) => self.send_one(&tenant, body).await,
+            ("GET", ["v1", "messages", id]) => self.message(&tenant, id).await,
             ("POST", ["v1", "dnc"]) => self.dnc_add(&tenant, body).await,
             ("GET", ["v1", "dnc"]) => self.dnc_list(&tenant, query).await,
             ("DELETE", ["v1", "dnc", phone]) => self.dnc_remove(&tenant, phone, query).await,
-            (_, ["v1", "accounts" | "templates" | "campaigns" | "dnc", ..]) => Ok(problem(
-                405,
-                "method_not_allowed",
-                &format!("{method} is not allowed on {path}"),
-            )),
+            (_, ["v1", "accounts" | "templates" | "campaigns" | "dnc" | "messages", ..]) => {
+                Ok(problem(
+                    405,
+                    "method_not_allowed",
+                    &format!("{method} is not allowed on {path}"),
+                ))
+            }
             _ => Ok(problem(
                 404,
                 "not_found",

@@ -396,3 +396,156 @@ struct DncEntry {
     campaign_id: Option<String>,
     created_at: String,
 }
+
+impl Api {
+    /// `POST /v1/messages`: one message — `account_id`, `phone`, and `template_id` +
+    /// `params`, or `text` (SMS) — through the same path as a campaign (a one-recipient
+    /// campaign, validated by the same rules, dispatched and sent the same way).
+    /// Answers 202 with the message's id.
+    pub(crate) async fn send_one(&self, tenant: &str, body: &[u8]) -> Result<Reply, StoreError> {
+        let b = match parse_body(body) {
+            Ok(b) => b,
+            Err(e) => return Ok(invalid(e)),
+        };
+        let Some(o) = b.as_object() else {
+            return Ok(invalid(vec![field("body", "must be a JSON object")]));
+        };
+        let known = ["account_id", "phone", "template_id", "params", "text"];
+        let unknown: Vec<FieldError> = o
+            .keys()
+            .filter(|k| !known.contains(&k.as_str()))
+            .map(|k| field(k, "is not a known field"))
+            .collect();
+        if !unknown.is_empty() {
+            return Ok(invalid(unknown));
+        }
+        let Some(account_id) = o.get("account_id").and_then(Value::as_str) else {
+            return Ok(invalid(vec![field("account_id", "is required")]));
+        };
+        let Some(account) = self
+            .store
+            .get::<pregon::model::Account>(keys::account(tenant, account_id))
+            .await?
+        else {
+            return Ok(invalid(vec![field("account_id", "no such account")]));
+        };
+        let template_id = o.get("template_id").and_then(Value::as_str);
+        if template_id.is_some() == o.contains_key("text") {
+            return Ok(invalid(vec![field(
+                "template_id",
+                "give a template_id (with params) or, for SMS, a text",
+            )]));
+        }
+        let settings = json!({"name": "single message", "channel": account.channel, "account_id": account_id,
+            "template_id": template_id, "consent_confirmed": true});
+        let settings = match pregon::model::CampaignSettings::parse(&settings) {
+            Ok(s) => s,
+            Err(e) => return Ok(invalid(e)),
+        };
+        let template = match template_id {
+            Some(t) => self.refreshed_template(tenant, t).await?,
+            None => None,
+        };
+        if let Err(e) = settings.check_references(Some(&account), template.as_ref()) {
+            return Ok(invalid(e));
+        }
+        let id = pregon::model::new_id("cmp");
+        let now = pregon::model::now_rfc3339();
+        let mut c = Campaign::new(
+            id.clone(),
+            tenant,
+            settings,
+            template.as_ref().map(|t| t.spec.params).unwrap_or(0),
+            account.default_country.clone(),
+            &now,
+        );
+        if let Some(r) = self.unsendable(tenant, &c).await? {
+            return Ok(r);
+        }
+        // The same rules as a spreadsheet row.
+        let one =
+            json!([{"phone": o.get("phone"), "params": o.get("params"), "message": o.get("text")}]);
+        let csv = match pregon::inline::recipients_csv(
+            &one,
+            template.as_ref().map(|t| t.spec.params),
+            &[],
+        ) {
+            Ok(csv) => csv,
+            Err(e) => {
+                let e = e.into_iter().map(|f| FieldError {
+                    field: f
+                        .field
+                        .replace("recipients[0].", "")
+                        .replace("message", "text"),
+                    message: f.message,
+                });
+                return Ok(invalid(e.collect()));
+            }
+        };
+        let mut sink = pregon::validate::Collect::default();
+        let rules = c.rules();
+        let summary = pregon::validate::validate(
+            std::io::Cursor::new(csv.as_bytes()),
+            csv.len() as u64,
+            &rules,
+            &mut sink,
+        );
+        if summary.status != pregon::validate::Status::Valid {
+            let problems = sink.problems.into_iter().map(|p| {
+                let name = match p.column.as_deref() {
+                    Some("phone") => "phone".to_string(),
+                    Some("message") => "text".to_string(),
+                    Some(col) => col
+                        .strip_prefix("param_")
+                        .map_or("params".to_string(), |n| {
+                            format!("params[{}]", n.parse::<usize>().unwrap_or(1) - 1)
+                        }),
+                    None => "body".to_string(),
+                };
+                FieldError {
+                    field: name,
+                    message: format!("{}: {}", p.code.as_str(), p.message),
+                }
+            });
+            return Ok(invalid(problems.collect()));
+        }
+        let recipient = sink.recipients.into_iter().next().expect("one valid row");
+        c.status = CampaignStatus::Sending;
+        c.counts = summary.counts;
+        c.recipient_gen = 1;
+        c.clean_below = 1;
+        c.validated_at = Some(now.clone());
+        c.sending_started_at = Some(now.clone());
+        self.store.put_campaign(&c).await?;
+        let put = self.store.recipient_put(tenant, &id, 1, &recipient)?;
+        self.store.batch_write(vec![put]).await?;
+        self.request_dispatch(tenant, &id).await?;
+        let message_id = pregon::sending::message_id(tenant, &id, 1, recipient.row);
+        info!(tenant, campaign = %id, "single message accepted");
+        Ok(reply(
+            202,
+            json!({"id": message_id, "campaign_id": id, "status": "pending"}),
+        ))
+    }
+
+    /// `GET /v1/messages/{id}`.
+    pub(crate) async fn message(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+        let Some((t, campaign, gen, row)) = pregon::sending::parse_message_id(id) else {
+            return Ok(not_found("message"));
+        };
+        if t != tenant {
+            return Ok(not_found("message"));
+        }
+        let Some(c) = self.store.campaign(tenant, campaign).await? else {
+            return Ok(not_found("message"));
+        };
+        let item: Option<RecipientItem> = self
+            .store
+            .get(keys::recipient(tenant, campaign, gen, row))
+            .await?;
+        match item {
+            Some(m) if gen == c.recipient_gen => Ok(reply(200, message_view(tenant, &c, &m))),
+            _ => Ok(not_found("message")),
+        }
+    }
+}

@@ -370,6 +370,41 @@ pub struct Dispatch {
 }
 
 impl Campaign {
+    /// A new campaign, `awaiting_file`.
+    pub fn new(
+        id: String,
+        tenant: &str,
+        settings: CampaignSettings,
+        params: usize,
+        default_country: Option<String>,
+        now: &str,
+    ) -> Self {
+        Campaign {
+            id,
+            tenant_id: tenant.to_string(),
+            settings,
+            status: CampaignStatus::AwaitingFile,
+            params,
+            default_country,
+            counts: Default::default(),
+            problems: Vec::new(),
+            problems_omitted: Default::default(),
+            format: None,
+            upload_id: None,
+            report_key: None,
+            upload_etag: None,
+            recipient_gen: 0,
+            clean_below: 0,
+            lease_until: None,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+            validated_at: None,
+            dispatch: Default::default(),
+            sending_started_at: None,
+            ended_at: None,
+        }
+    }
+
     /// One object per upload: `uploads/{tenant}/{campaign}/{upload_id}`.
     pub fn upload_key_for(tenant: &str, campaign: &str, upload_id: &str) -> String {
         format!("uploads/{tenant}/{campaign}/{upload_id}")
