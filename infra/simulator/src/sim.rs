@@ -199,16 +199,25 @@ impl Sim {
             return Verdict::Throttled;
         }
         let drop = state.rules.take(Kind::Drop, &key).is_some();
-        let callbacks = state
-            .rules
-            .take(Kind::Callbacks, &key)
-            .and_then(|s| s.callbacks);
 
         let accepted_at_ms = now_ms();
         let accepted_at = crate::rfc3339(accepted_at_ms);
         let mut accepted = Vec::with_capacity(admission.messages.len());
         for new in admission.messages {
             state.seq += 1;
+            // Callback rules apply message by message (a gateway request may
+            // carry several recipients).
+            let one = [new.recipient.clone()];
+            let callbacks = state
+                .rules
+                .take(
+                    Kind::Callbacks,
+                    &SendKey {
+                        recipients: &one,
+                        ..key
+                    },
+                )
+                .and_then(|s| s.callbacks);
             let port = new.ports.as_ref().filter(|p| !p.is_empty()).map(|ports| {
                 let cursor = state
                     .gateway_cursor
@@ -231,7 +240,7 @@ impl Sim {
                 accepted_at: accepted_at.clone(),
                 accepted_at_ms,
                 accepted_instant: Instant::now(),
-                callbacks: callbacks.clone(),
+                callbacks,
             };
             *state
                 .stats
