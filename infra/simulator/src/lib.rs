@@ -1,0 +1,142 @@
+//! The provider simulator: one HTTP server on 127.0.0.1 that speaks Meta's
+//! WhatsApp Cloud API, Twilio's Messaging and Content APIs, Gupshup's
+//! messaging and partner APIs and a Dinstar-style SMS gateway under their real
+//! paths, as /work/shared/providers.md documents them, plus `/_sim/…` control
+//! endpoints (rules, stats, messages, reset, senders, webhooks, templates)
+//! that let a test prove "exactly once" and "never over the rate" from
+//! outside. It imports no Pregón crate: both sides meet only in the
+//! documented payloads. This file only assembles the rooms.
+
+pub mod callbacks;
+pub mod conn;
+pub mod control;
+pub mod gateway;
+pub mod gupshup;
+pub mod ids;
+pub mod meta;
+pub mod phone;
+pub mod rate;
+pub mod rules;
+pub mod signing;
+pub mod sim;
+pub mod templates;
+pub mod twilio;
+pub mod wire;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use axum::Router;
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use sim::Sim;
+
+/// The providers the simulator plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Provider {
+    Meta,
+    Twilio,
+    Gupshup,
+    Gateway,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Messages per second per sender unless `/_sim/senders` says otherwise.
+    pub default_rate: u32,
+    /// How long a submitted template stays `PENDING` without a rule.
+    pub approve_after_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            port: 0,
+            default_rate: 1000,
+            approve_after_ms: 1000,
+        }
+    }
+}
+
+/// Every route the simulator answers.
+pub fn router(sim: Arc<Sim>) -> Router {
+    Router::new()
+        .merge(meta::routes())
+        .merge(twilio::routes())
+        .merge(gupshup::routes())
+        .merge(gateway::routes())
+        .merge(control::routes())
+        .with_state(sim)
+}
+
+/// A running simulator; dropping it does not stop it, `stop` does.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub base_url: String,
+    pub sim: Arc<Sim>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Running {
+    /// Stops accepting and waits for the server task to end.
+    pub async fn stop(mut self) -> std::io::Result<()> {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        self.task.await.unwrap_or(Ok(()))
+    }
+
+    /// Resolves when the server stops by itself (it does not, unless it fails).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let _keep_running = self.shutdown;
+        self.task.await.unwrap_or(Ok(()))
+    }
+}
+
+/// Binds 127.0.0.1 (never another interface) and serves in the background.
+pub async fn start(config: Config) -> std::io::Result<Running> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).await?;
+    let addr = listener.local_addr()?;
+    let sim = Sim::new(config);
+    let app = router(sim.clone()).into_make_service_with_connect_info::<conn::DropHandle>();
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        axum::serve(conn::SimListener(listener), app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await
+    });
+    Ok(Running {
+        addr,
+        base_url: format!("http://{addr}"),
+        sim,
+        shutdown: Some(tx),
+        task,
+    })
+}
+
+/// Milliseconds since the unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or_default()
+}
+
+/// RFC 3339 text of a unix time in milliseconds.
+pub fn rfc3339(ms: u64) -> String {
+    OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_default()
+}
