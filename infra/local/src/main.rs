@@ -132,6 +132,39 @@ async fn main() -> Result<()> {
         .context("starting moto_server")?;
     wait_for_port(ddb_port, "DynamoDB Local", &mut dynamodb).await?;
     wait_for_port(moto_port, "moto", &mut moto).await?;
+    // The provider simulator, when built (target/<profile>/pregon-sim): the senders call it.
+    let exe_dir = std::env::current_exe()?
+        .parent()
+        .map(Path::to_path_buf)
+        .ok_or_else(|| anyhow!("no exe dir"))?;
+    let sim_bin = exe_dir.join("pregon-sim");
+    let (_simulator, simulator_url) = if sim_bin.exists() {
+        let ready = state.join("simulator.url");
+        let _ = std::fs::remove_file(&ready);
+        let child = Command::new(&sim_bin)
+            .args(["--port", "0", "--ready-file"])
+            .arg(&ready)
+            .stdout(log_file(&logs, "simulator")?)
+            .stderr(log_file(&logs, "simulator.err")?)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting pregon-sim")?;
+        let start = Instant::now();
+        let url = loop {
+            if let Ok(u) = std::fs::read_to_string(&ready) {
+                if !u.trim().is_empty() {
+                    break u.trim().to_string();
+                }
+            }
+            if start.elapsed() > Duration::from_secs(30) {
+                bail!("pregon-sim did not start in 30 s; see .cache/local/logs/simulator.err.log");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
+        (Some(child), Some(url))
+    } else {
+        (None, None)
+    };
     let ddb_url = format!("http://127.0.0.1:{ddb_port}");
     let moto_url = format!("http://127.0.0.1:{moto_port}");
 
@@ -329,6 +362,10 @@ async fn main() -> Result<()> {
             ("AWS_ENDPOINT_URL_SQS".into(), moto_url.clone()),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), moto_url.clone()),
         ]);
+        if let Some(u) = &simulator_url {
+            env.insert("PROVIDER_BASE_URL".into(), u.clone());
+            env.insert("PREGON_ALLOW_HTTP_PROVIDERS".into(), "1".into());
+        }
         let (exe, logs_dir, name) = (exe.clone(), logs.clone(), id.to_string());
         let spawn = move || -> Result<Child> {
             Command::new(&exe)
@@ -342,26 +379,33 @@ async fn main() -> Result<()> {
                 .spawn()
                 .with_context(|| format!("starting {}", exe.display()))
         };
-        let first = spawn()?;
-        let supervised = function.clone();
-        // Like Lambda, a crashed function fails its invocation and a new process takes over.
-        children.push(tokio::spawn(async move {
-            let mut child = first;
-            loop {
-                let status = child.wait().await;
-                let why = format!("{} exited ({status:?})", supervised.name);
-                eprintln!("pregon-local: {why}; starting it again");
-                supervised.fail_in_flight(&why).await;
-                tokio::time::sleep(Duration::from_millis(500)).await;
-                child = match spawn() {
-                    Ok(c) => c,
-                    Err(e) => {
-                        eprintln!("pregon-local: {e:#}");
-                        return;
-                    }
-                };
-            }
-        }));
+        // As many instances as the function's SQS sources may run at once (Lambda runs
+        // many instances of a function): `ScalingConfig.MaximumConcurrency`, else 1.
+        let instances = max_concurrency(r);
+        let spawn = std::sync::Arc::new(spawn);
+        for _ in 0..instances {
+            let first = spawn()?;
+            let supervised = function.clone();
+            let spawn = spawn.clone();
+            // Like Lambda, a crashed instance fails its invocation and a new process takes over.
+            children.push(tokio::spawn(async move {
+                let mut child = first;
+                loop {
+                    let status = child.wait().await;
+                    let why = format!("{} exited ({status:?})", supervised.name);
+                    eprintln!("pregon-local: {why}; starting it again");
+                    supervised.fail_in_flight(&why).await;
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                    child = match spawn() {
+                        Ok(c) => c,
+                        Err(e) => {
+                            eprintln!("pregon-local: {e:#}");
+                            return;
+                        }
+                    };
+                }
+            }));
+        }
         let events = prop(r, "Events")
             .and_then(|e| e.as_mapping())
             .cloned()
@@ -393,13 +437,16 @@ async fn main() -> Result<()> {
                         .and_then(scalar)
                         .and_then(|b| b.parse().ok())
                         .unwrap_or(10);
-                    mappings.push(tokio::spawn(lambda::sqs_mapping(
-                        sqs.clone(),
-                        url,
-                        arn,
-                        batch,
-                        function.clone(),
-                    )));
+                    // One poller per concurrent invocation the mapping allows.
+                    for _ in 0..event_concurrency(props) {
+                        mappings.push(tokio::spawn(lambda::sqs_mapping(
+                            sqs.clone(),
+                            url.clone(),
+                            arn.clone(),
+                            batch,
+                            function.clone(),
+                        )));
+                    }
                 }
                 Some("HttpApi") => {
                     let listener =
@@ -429,6 +476,7 @@ async fn main() -> Result<()> {
         "bucket": bucket_name,
         "queues": queue_urls,
         "logs": logs,
+        "simulator_url": simulator_url,
     });
     let tmp = state.join("stack.json.tmp");
     std::fs::write(&tmp, serde_json::to_string_pretty(&info)?)?;
@@ -571,4 +619,31 @@ async fn notify(
         .send()
         .await?;
     Ok(())
+}
+
+/// An SQS event's `ScalingConfig.MaximumConcurrency` (1 when absent).
+fn event_concurrency(props: &serde_yaml::Value) -> usize {
+    props
+        .get("ScalingConfig")
+        .and_then(|c| c.get("MaximumConcurrency"))
+        .and_then(scalar)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// How many instances of a function run at once: the largest concurrency of its SQS sources.
+fn max_concurrency(function: &serde_yaml::Value) -> usize {
+    prop(function, "Events")
+        .and_then(|e| e.as_mapping())
+        .map(|events| {
+            events
+                .values()
+                .filter(|ev| ev.get("Type").and_then(|t| t.as_str()) == Some("SQS"))
+                .filter_map(|ev| ev.get("Properties"))
+                .map(event_concurrency)
+                .max()
+                .unwrap_or(1)
+        })
+        .unwrap_or(1)
 }

@@ -347,9 +347,10 @@ pub struct Campaign {
     /// Sending: where dispatch stands.
     #[serde(default)]
     pub dispatch: Dispatch,
-    #[serde(default)]
+    /// Absent until set (a stored null would defeat `if_not_exists`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sending_started_at: Option<String>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<String>,
 }
 
