@@ -9,13 +9,20 @@ say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 say "A provider account (credentials go to Secrets Manager, never shown again)"
 acc=$("$pregon" account create --provider meta --channel whatsapp --sender 15550001111 \
-      --default-country CL --rate 80 --credentials '{"access_token":"demo-token"}')
+      --default-country CL --rate 50 \
+      --credentials '{"access_token":"demo-token","app_secret":"demo-secret","verify_token":"demo-verify","phone_number_id":"15550001111","waba_id":"demo-waba"}')
 echo "$acc"; acc_id=$(echo "$acc" | field '["id"]')
 
-say "A WhatsApp template with two parameters"
-tpl=$("$pregon" template create --name aviso_cobranza --language es --category UTILITY \
+say "A WhatsApp template with two parameters, registered at the provider (the simulator approves it in about a second)"
+tpl=$("$pregon" template create --name aviso_cobranza --language es --category UTILITY --account "$acc_id" \
       --body 'Hola {{1}}, tu cuota de {{2}} vence mañana.')
 echo "$tpl"; tpl_id=$(echo "$tpl" | field '["id"]')
+for _ in $(seq 1 40); do
+  st=$("$pregon" template show "$tpl_id" | field '["status"]')
+  [ "$st" = approved ] && break
+  sleep 0.5
+done
+echo "template status: $st"
 
 say "A campaign, awaiting its spreadsheet"
 cmp=$("$pregon" campaign create --name "Cobranza noviembre" --account "$acc_id" --template "$tpl_id" \
@@ -43,3 +50,20 @@ say "The same file checked offline, before uploading"
 
 say "Campaigns, newest first"
 "$pregon" campaign list | python3 -c 'import json,sys; [print("  %s  %-22s %s" % (c["id"], c["name"], c["status"])) for c in json.load(sys.stdin)["items"]]'
+
+say "Send a campaign of 300 recipients at the account's 50 messages/s, two of them on the do-not-contact list"
+big="$(mktemp -d)/cobranza_300.csv"
+python3 -c '
+print("phone,nombre,monto")
+for i in range(300):
+    print("+5696210%04d,Cliente %d,$%d.000" % (i, i, 10 + i % 90))' > "$big"
+cmp3=$("$pregon" campaign create --name "Cobranza masiva" --account "$acc_id" --template "$tpl_id" --consent-confirmed | field '["id"]')
+"$pregon" campaign upload "$cmp3" "$big" --wait | python3 -c 'import json,sys; d=json.load(sys.stdin); print("status:", d["status"], "| valid rows:", d["counts"]["valid_rows"])'
+"$pregon" dnc add +56962100007 +56962100042 > /dev/null
+"$pregon" campaign send "$cmp3" | python3 -c 'import json,sys; print("status:", json.load(sys.stdin)["status"])'
+"$pregon" campaign watch "$cmp3"
+"$pregon" campaign show "$cmp3" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("status:", d["status"], "| progress:", json.dumps(d["progress"]))'
+"$pregon" campaign messages "$cmp3" --status blocked | python3 -c 'import json,sys; [print("  blocked:", m["phone"]) for m in json.load(sys.stdin)["items"]]'
+sim=$(python3 -c "import json; print(json.load(open('$PREGON_STACK_FILE'))['simulator_url'])")
+echo "the simulator's count of what it accepted:"
+curl -s "$sim/_sim/stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["accepted_by_recipient"]; print("  accepted:", d["accepted"], "| throttled:", d["throttled"], "| recipients sent more than once:", sum(1 for v in r.values() if v > 1), "| busiest second:", d["max_accepted_in_any_second"])'
