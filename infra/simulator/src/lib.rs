@@ -77,7 +77,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .with_state(sim)
 }
 
-/// A running simulator; dropping it does not stop it, `stop` does.
+/// A running simulator; `stop` ends it (so does the end of the runtime).
 pub struct Running {
     pub addr: SocketAddr,
     pub base_url: String,
@@ -92,12 +92,6 @@ impl Running {
         if let Some(tx) = self.shutdown.take() {
             let _ = tx.send(());
         }
-        self.task.await.unwrap_or(Ok(()))
-    }
-
-    /// Resolves when the server stops by itself (it does not, unless it fails).
-    pub async fn wait(self) -> std::io::Result<()> {
-        let _keep_running = self.shutdown;
         self.task.await.unwrap_or(Ok(()))
     }
 }

@@ -154,11 +154,6 @@ impl Sim {
         self.lock().stats.bump(provider, n, |c| &mut c.rejected);
     }
 
-    /// Counts `n` messages refused by the provider's throttling.
-    pub fn count_throttled(&self, provider: Provider, n: u64) {
-        self.lock().stats.bump(provider, n, |c| &mut c.throttled);
-    }
-
     /// The latency a rule adds to this send, if one matches (spent once).
     pub fn take_latency(&self, key: &SendKey) -> Option<Duration> {
         let spec = self.lock().rules.take(Kind::Latency, key)?;
