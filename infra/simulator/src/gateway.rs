@@ -28,7 +28,6 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 use crate::conn::DropHandle;
-use crate::rules::SendKey;
 use crate::sim::{Admission, Message, NewMessage, Verdict};
 use crate::wire::{basic_auth, segments};
 use crate::{phone, Provider, Sim};
@@ -142,15 +141,6 @@ async fn send_sms(
         }
     };
     let n = params.len() as u64;
-    let recipients: Vec<String> = params.iter().map(|p| p.recipient.clone()).collect();
-    let key = SendKey {
-        provider: Provider::Gateway,
-        sender: &account,
-        recipients: &recipients,
-    };
-    if let Some(latency) = sim.take_latency(&key) {
-        tokio::time::sleep(latency).await;
-    }
     let task_id = {
         let mut state = sim.lock();
         state.gateway_task += 1;
@@ -172,11 +162,13 @@ async fn send_sms(
             ports: Some(ports.clone()),
         })
         .collect();
-    let verdict = sim.admit(Admission {
-        provider: Provider::Gateway,
-        sender: account,
-        messages,
-    });
+    let verdict = sim
+        .admit(Admission {
+            provider: Provider::Gateway,
+            sender: account,
+            messages,
+        })
+        .await;
     match verdict {
         Verdict::Accepted { drop, .. } => {
             if drop {

@@ -23,7 +23,7 @@ use serde_json::{json, Value};
 
 use crate::callbacks::{self, Target};
 use crate::conn::DropHandle;
-use crate::rules::{FailSpec, SendKey};
+use crate::rules::FailSpec;
 use crate::sim::{Admission, NewMessage, Verdict};
 use crate::templates::{self, Status, Template};
 use crate::wire::Form;
@@ -248,27 +248,20 @@ async fn send(
             return refusal.into_response();
         }
     };
-    let recipients = [common.recipient.clone()];
-    let key = SendKey {
-        provider: Provider::Gupshup,
-        sender: &common.source,
-        recipients: &recipients,
-    };
-    if let Some(latency) = sim.take_latency(&key) {
-        tokio::time::sleep(latency).await;
-    }
     let message_id = ids::uuid();
-    let verdict = sim.admit(Admission {
-        provider: Provider::Gupshup,
-        sender: common.source.clone(),
-        messages: vec![NewMessage {
-            recipient: common.recipient.clone(),
-            provider_message_id: message_id.clone(),
-            content,
-            correlation: None,
-            ports: None,
-        }],
-    });
+    let verdict = sim
+        .admit(Admission {
+            provider: Provider::Gupshup,
+            sender: common.source.clone(),
+            messages: vec![NewMessage {
+                recipient: common.recipient.clone(),
+                provider_message_id: message_id.clone(),
+                content,
+                correlation: None,
+                ports: None,
+            }],
+        })
+        .await;
     match verdict {
         Verdict::Accepted { messages, drop } => {
             if let Some(hook) = sim.webhook(Provider::Gupshup, &common.source) {

@@ -30,7 +30,7 @@ use axum::Router;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
-use tokio::net::TcpListener;
+use tokio::net::TcpSocket;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -77,7 +77,7 @@ pub fn router(sim: Arc<Sim>) -> Router {
         .with_state(sim)
 }
 
-/// A running simulator; dropping it does not stop it, `stop` does.
+/// A running simulator; `stop` (or dropping it) ends it.
 pub struct Running {
     pub addr: SocketAddr,
     pub base_url: String,
@@ -94,17 +94,16 @@ impl Running {
         }
         self.task.await.unwrap_or(Ok(()))
     }
-
-    /// Resolves when the server stops by itself (it does not, unless it fails).
-    pub async fn wait(self) -> std::io::Result<()> {
-        let _keep_running = self.shutdown;
-        self.task.await.unwrap_or(Ok(()))
-    }
 }
 
 /// Binds 127.0.0.1 (never another interface) and serves in the background.
 pub async fn start(config: Config) -> std::io::Result<Running> {
-    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, config.port)).await?;
+    let socket = TcpSocket::new_v4()?;
+    socket.set_reuseaddr(true)?;
+    socket.bind(SocketAddr::from((Ipv4Addr::LOCALHOST, config.port)))?;
+    // Bursts of hundreds of concurrent connections are the point; the default
+    // backlog (128) would make some wait for SYN retries.
+    let listener = socket.listen(1024)?;
     let addr = listener.local_addr()?;
     let sim = Sim::new(config);
     let app = router(sim.clone()).into_make_service_with_connect_info::<conn::DropHandle>();

@@ -24,7 +24,7 @@ use serde_json::{json, Value};
 
 use crate::callbacks::{self, Target};
 use crate::conn::DropHandle;
-use crate::rules::{FailSpec, SendKey};
+use crate::rules::FailSpec;
 use crate::sim::{Admission, NewMessage, Verdict};
 use crate::templates::{self, Status, Template};
 use crate::{ids, phone, Provider, Sim};
@@ -328,27 +328,20 @@ async fn send(
         }
     };
 
-    let recipients = [recipient.clone()];
-    let key = SendKey {
-        provider: Provider::Meta,
-        sender: &phone_number_id,
-        recipients: &recipients,
-    };
-    if let Some(latency) = sim.take_latency(&key) {
-        tokio::time::sleep(latency).await;
-    }
     let wamid = ids::wamid(recipient.trim_start_matches('+'));
-    let verdict = sim.admit(Admission {
-        provider: Provider::Meta,
-        sender: phone_number_id.clone(),
-        messages: vec![NewMessage {
-            recipient: recipient.clone(),
-            provider_message_id: wamid.clone(),
-            content,
-            correlation,
-            ports: None,
-        }],
-    });
+    let verdict = sim
+        .admit(Admission {
+            provider: Provider::Meta,
+            sender: phone_number_id.clone(),
+            messages: vec![NewMessage {
+                recipient: recipient.clone(),
+                provider_message_id: wamid.clone(),
+                content,
+                correlation,
+                ports: None,
+            }],
+        })
+        .await;
     match verdict {
         Verdict::Accepted { messages, drop } => {
             if let Some(hook) = sim.webhook(Provider::Meta, &phone_number_id) {

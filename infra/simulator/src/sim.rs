@@ -65,6 +65,12 @@ pub struct Admission {
     pub messages: Vec<NewMessage>,
 }
 
+impl Admission {
+    fn recipients(&self) -> Vec<String> {
+        self.messages.iter().map(|m| m.recipient.clone()).collect()
+    }
+}
+
 pub enum Verdict {
     Accepted { messages: Vec<Message>, drop: bool },
     BadCredentials,
@@ -154,28 +160,29 @@ impl Sim {
         self.lock().stats.bump(provider, n, |c| &mut c.rejected);
     }
 
-    /// Counts `n` messages refused by the provider's throttling.
-    pub fn count_throttled(&self, provider: Provider, n: u64) {
-        self.lock().stats.bump(provider, n, |c| &mut c.throttled);
+    /// One send request after its provider's own checks: a latency rule's
+    /// wait, then [`Sim::decide`].
+    pub async fn admit(&self, admission: Admission) -> Verdict {
+        let recipients = admission.recipients();
+        let key = SendKey {
+            provider: admission.provider,
+            sender: &admission.sender,
+            recipients: &recipients,
+        };
+        let latency = self.lock().rules.take(Kind::Latency, &key);
+        if let Some(ms) = latency.and_then(|spec| spec.latency_ms) {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+        }
+        self.decide(admission)
     }
 
-    /// The latency a rule adds to this send, if one matches (spent once).
-    pub fn take_latency(&self, key: &SendKey) -> Option<Duration> {
-        let spec = self.lock().rules.take(Kind::Latency, key)?;
-        spec.latency_ms.map(Duration::from_millis)
-    }
-
-    /// Rules, rate and acceptance for one send request.
-    pub fn admit(&self, admission: Admission) -> Verdict {
+    /// Rules, rate and acceptance, under one lock.
+    fn decide(&self, admission: Admission) -> Verdict {
         let mut state = self.lock();
         let state = &mut *state;
         let n = admission.messages.len() as u64;
         let provider = admission.provider;
-        let recipients: Vec<String> = admission
-            .messages
-            .iter()
-            .map(|m| m.recipient.clone())
-            .collect();
+        let recipients = admission.recipients();
         let key = SendKey {
             provider,
             sender: &admission.sender,

@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 
 use crate::callbacks::{self, Target};
 use crate::conn::DropHandle;
-use crate::rules::{CallbackSpec, FailSpec, SendKey};
+use crate::rules::{CallbackSpec, FailSpec};
 use crate::sim::{Admission, NewMessage, Verdict};
 use crate::templates::{self, Status, Template};
 use crate::wire::{basic_auth, segments, Form};
@@ -253,30 +253,23 @@ async fn send(
             return error(&fail);
         }
     };
-    let recipients = [send.recipient.clone()];
-    let key = SendKey {
-        provider: Provider::Twilio,
-        sender: &send.sender,
-        recipients: &recipients,
-    };
-    if let Some(latency) = sim.take_latency(&key) {
-        tokio::time::sleep(latency).await;
-    }
     let sid = ids::twilio_sid(if send.media.is_empty() { "SM" } else { "MM" });
-    let verdict = sim.admit(Admission {
-        provider: Provider::Twilio,
-        sender: send.sender.clone(),
-        messages: vec![NewMessage {
-            recipient: send.recipient.clone(),
-            provider_message_id: sid.clone(),
-            content: send.content.clone(),
-            correlation: send
-                .status_callback
-                .as_ref()
-                .map(|url| json!({ "status_callback": url })),
-            ports: None,
-        }],
-    });
+    let verdict = sim
+        .admit(Admission {
+            provider: Provider::Twilio,
+            sender: send.sender.clone(),
+            messages: vec![NewMessage {
+                recipient: send.recipient.clone(),
+                provider_message_id: sid.clone(),
+                content: send.content.clone(),
+                correlation: send
+                    .status_callback
+                    .as_ref()
+                    .map(|url| json!({ "status_callback": url })),
+                ports: None,
+            }],
+        })
+        .await;
     match verdict {
         Verdict::Accepted { messages, drop } => {
             for mut message in messages {

@@ -29,7 +29,7 @@ const SMS: &[(&str, &str)] = &[
     ("To", "+56962000001"),
     ("From", "+15550001111"),
     ("Body", "Hola María, tu deuda es $12.500"),
-    ("StatusCallback", "https://example.com/cb?m=c_1%2Fe_1"),
+    ("StatusCallback", "http://127.0.0.1:9/cb?m=c_1%2Fe_1"),
 ];
 
 fn assert_twilio_error(body: &Value, status: u16, code: i64) {
@@ -68,7 +68,7 @@ async fn the_documented_sms_send_is_created_with_the_documented_body() {
         );
         assert_eq!(
             messages[0]["correlation"]["status_callback"],
-            "https://example.com/cb?m=c_1%2Fe_1"
+            "http://127.0.0.1:9/cb?m=c_1%2Fe_1"
         );
         sim.stop().await;
     })
