@@ -3,8 +3,16 @@
 //! The format is recognised by content, never by name: CSV/TSV (delimiter
 //! `,` `;` tab or `|`, detected; UTF-8 with or without BOM, UTF-16 with BOM,
 //! Windows-1252 as the fallback), XLSX, XLS and ODS (first visible sheet).
-//! CSV is streamed through one reused record buffer; workbooks are read by
-//! `calamine` a sheet at a time.
+//! CSV is streamed through one reused record buffer; XLSX rows are streamed from
+//! `calamine`'s cell reader, one row at a time; ODS and XLS are read by `calamine`
+//! whole, after checks that bound what that can cost.
+//!
+//! Memory is bounded by the limits, not by what a file claims (issue: hostile files):
+//! a cell past the row limit or beyond column XFD is refused before anything is
+//! allocated for it; every zip entry read whole is measured before it is read (its
+//! declared size, then its real size by decompressing it into nothing); an ODS whose
+//! repeated cells would expand past a cap is refused; a CSV row longer than 1 MB is
+//! refused.
 
 use calamine::{Data, Ods, Reader, SheetType, SheetVisible, Xls, Xlsx};
 use encoding_rs::{Encoding, UTF_16BE, UTF_16LE, WINDOWS_1252};
@@ -89,11 +97,35 @@ pub enum FileError {
 /// trailing cells are kept; the caller decides what they mean.
 ///
 /// `visit` may stop early by returning `ControlFlow::Break`.
-pub fn read_rows<R, F>(mut src: R, mut visit: F) -> Result<Format, FileError>
+pub fn read_rows<R, F>(src: R, visit: F) -> Result<Format, FileError>
 where
     R: Read + Seek,
     F: FnMut(u64, &[Cell<'_>]) -> ControlFlow<()>,
 {
+    read_rows_within(src, 1_000_000, visit)
+}
+
+/// The widest sheet a spreadsheet program makes: columns A…XFD.
+pub const MAX_COLUMNS: u32 = 16_384;
+/// The most bytes of one zip entry that is read whole (shared strings, styles, the
+/// workbook, an ODS's content), and of all of them together.
+pub const MAX_WHOLE_ENTRY: u64 = 64 * 1024 * 1024;
+pub const MAX_WHOLE_ENTRIES: u64 = 128 * 1024 * 1024;
+/// The most cells an ODS may expand to once its repeats are counted.
+pub const MAX_ODS_CELLS: u64 = 4_000_000;
+/// The longest CSV row.
+pub const MAX_CSV_ROW: usize = 1024 * 1024;
+
+/// [`read_rows`] for a file of at most `max_rows` data rows: rows past them (with some
+/// slack, so the validator can say how many rows there are) are not read, and cells
+/// that would need memory beyond them are refused as `TooLarge`.
+pub fn read_rows_within<R, F>(mut src: R, max_rows: u64, mut visit: F) -> Result<Format, FileError>
+where
+    R: Read + Seek,
+    F: FnMut(u64, &[Cell<'_>]) -> ControlFlow<()>,
+{
+    // The header, the data rows, and one more so the validator sees there are too many.
+    let max_sheet_rows = max_rows.saturating_add(2);
     let mut head = Vec::with_capacity(SNIFF);
     (&mut src)
         .take(SNIFF as u64)
@@ -102,7 +134,7 @@ where
     src.seek(SeekFrom::Start(0))
         .map_err(|e| FileError::Unreadable(e.to_string()))?;
     match sniff(&head)? {
-        Sniffed::Zip => read_zip(src, &mut visit),
+        Sniffed::Zip => read_zip(src, max_sheet_rows, &mut visit),
         Sniffed::Cfb => {
             let mut wb: Xls<_> =
                 Xls::new(BufReader::new(src)).map_err(|e| workbook_error("XLS", e))?;
@@ -200,17 +232,17 @@ fn workbook_error(kind: &str, e: impl std::fmt::Display) -> FileError {
     ))
 }
 
-fn read_zip<R, F>(mut src: R, visit: &mut F) -> Result<Format, FileError>
+fn read_zip<R, F>(mut src: R, max_sheet_rows: u64, visit: &mut F) -> Result<Format, FileError>
 where
     R: Read + Seek,
     F: FnMut(u64, &[Cell<'_>]) -> ControlFlow<()>,
 {
     // Tell XLSX from ODS from other zip files (DOCX, plain archives) by their entries.
     let kind = {
-        let archive = zip::ZipArchive::new(&mut src)
+        let mut archive = zip::ZipArchive::new(&mut src)
             .map_err(|e| FileError::Unreadable(format!("the zip container is damaged ({e})")))?;
         let names: Vec<&str> = archive.file_names().collect();
-        if names.contains(&"xl/workbook.xml") || names.contains(&"xl/workbook.bin") {
+        let kind = if names.contains(&"xl/workbook.xml") || names.contains(&"xl/workbook.bin") {
             if names.contains(&"xl/workbook.bin") {
                 return Err(FileError::Unsupported(
                     "an XLSB workbook; save it as XLSX".into(),
@@ -223,7 +255,12 @@ where
             return Err(FileError::Unsupported("a Word document".into()));
         } else {
             return Err(FileError::Unsupported("a zip archive".into()));
+        };
+        guard_zip(&mut archive)?;
+        if kind == Format::Ods {
+            guard_ods(&mut archive, max_sheet_rows)?;
         }
+        kind
     };
     src.seek(SeekFrom::Start(0))
         .map_err(|e| FileError::Unreadable(e.to_string()))?;
@@ -231,7 +268,7 @@ where
     match kind {
         Format::Xlsx => {
             let mut wb: Xlsx<_> = Xlsx::new(src).map_err(|e| workbook_error("XLSX", e))?;
-            read_workbook(&mut wb, visit, "XLSX")?;
+            read_xlsx(&mut wb, max_sheet_rows, visit)?;
         }
         _ => {
             let mut wb: Ods<_> = Ods::new(src).map_err(|e| workbook_error("ODS", e))?;
@@ -239,6 +276,252 @@ where
         }
     }
     Ok(kind)
+}
+
+/// Refuses a zip whose entries read whole would take more memory than the limits: by
+/// their declared sizes first, then by decompressing each into nothing (a declared
+/// size can lie). Worksheets are streamed and only need a sane ratio.
+fn guard_zip<R: Read + Seek>(archive: &mut zip::ZipArchive<R>) -> Result<(), FileError> {
+    let mut whole = 0u64;
+    for i in 0..archive.len() {
+        let mut entry = archive
+            .by_index(i)
+            .map_err(|e| FileError::Unreadable(format!("the zip container is damaged ({e})")))?;
+        let name = entry.name().to_string();
+        let streamed = name.starts_with("xl/worksheets/");
+        let declared = entry.size();
+        if streamed {
+            // A worksheet of 1,000,000 rows is a few hundred MB of XML; a bomb is more.
+            if declared > 2 * 1024 * 1024 * 1024 || declared > entry.compressed_size().max(1) * 2000
+            {
+                return Err(FileError::TooLarge(format!(
+                    "the workbook's {name} would expand to {} MB; that is not a spreadsheet we can read",
+                    declared >> 20
+                )));
+            }
+            continue;
+        }
+        let too_big = |n: u64| {
+            FileError::TooLarge(format!(
+                "the workbook's {name} holds {} MB of data read at once; the limit is {} MB (long texts repeated in many cells?)",
+                n >> 20,
+                MAX_WHOLE_ENTRY >> 20
+            ))
+        };
+        if declared > MAX_WHOLE_ENTRY {
+            return Err(too_big(declared));
+        }
+        let real = std::io::copy(
+            &mut (&mut entry).take(MAX_WHOLE_ENTRY + 1),
+            &mut std::io::sink(),
+        )
+        .map_err(|e| FileError::Unreadable(format!("the workbook's {name} is damaged ({e})")))?;
+        if real > MAX_WHOLE_ENTRY {
+            return Err(too_big(real));
+        }
+        whole += real;
+        if whole > MAX_WHOLE_ENTRIES {
+            return Err(FileError::TooLarge(format!(
+                "the workbook's parts read at once hold more than {} MB",
+                MAX_WHOLE_ENTRIES >> 20
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Refuses an ODS whose repeated rows and cells (`number-rows-repeated`,
+/// `number-columns-repeated`) would expand to more cells than it may hold, counting
+/// only repeats that carry content: the blank rows and columns LibreOffice writes at
+/// the end of every sheet cost nothing.
+fn guard_ods<R: Read + Seek>(
+    archive: &mut zip::ZipArchive<R>,
+    max_sheet_rows: u64,
+) -> Result<(), FileError> {
+    use quick_xml::events::Event;
+    let entry = archive
+        .by_name("content.xml")
+        .map_err(|e| FileError::Unreadable(format!("the ODS has no readable content ({e})")))?;
+    let mut xml = quick_xml::Reader::from_reader(BufReader::new(entry));
+    let mut buf = Vec::new();
+    let attr = |e: &quick_xml::events::BytesStart<'_>, name: &str| -> Option<u64> {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.as_ref() == name)
+            .and_then(|a| a.value.trim().parse().ok())
+    };
+    let (mut cells, mut rows) = (0u64, 0u64);
+    let (mut row_repeat, mut row_cells, mut in_cell, mut cell_repeat, mut cell_has) =
+        (1u64, 0u64, false, 1u64, false);
+    loop {
+        match xml.read_event_into(&mut buf) {
+            Ok(Event::Start(e)) | Ok(Event::Empty(e)) if e.local_name().as_ref() == "table-row" => {
+                row_repeat = attr(&e, "table:number-rows-repeated").unwrap_or(1);
+                row_cells = 0;
+            }
+            Ok(Event::End(e)) if e.local_name().as_ref() == "table-row" => {
+                if row_cells > 0 {
+                    rows = rows.saturating_add(row_repeat);
+                    cells = cells.saturating_add(row_cells.saturating_mul(row_repeat));
+                }
+                if rows > max_sheet_rows || cells > MAX_ODS_CELLS || row_cells > MAX_COLUMNS as u64
+                {
+                    return Err(FileError::TooLarge(format!(
+                        "the sheet's repeated rows and cells expand past {} rows or {MAX_ODS_CELLS} cells",
+                        max_sheet_rows.saturating_sub(2)
+                    )));
+                }
+            }
+            Ok(Event::Start(e))
+                if matches!(e.local_name().as_ref(), "table-cell" | "covered-table-cell") =>
+            {
+                in_cell = true;
+                cell_repeat = attr(&e, "table:number-columns-repeated").unwrap_or(1);
+                cell_has = e
+                    .attributes()
+                    .flatten()
+                    .any(|a| a.key.as_ref() == "office:value-type");
+            }
+            Ok(Event::End(e))
+                if matches!(e.local_name().as_ref(), "table-cell" | "covered-table-cell") =>
+            {
+                in_cell = false;
+                if cell_has {
+                    row_cells = row_cells.saturating_add(cell_repeat);
+                }
+            }
+            Ok(Event::Empty(e))
+                if matches!(e.local_name().as_ref(), "table-cell" | "covered-table-cell") =>
+            {
+                if e.attributes()
+                    .flatten()
+                    .any(|a| a.key.as_ref() == "office:value-type")
+                {
+                    row_cells = row_cells
+                        .saturating_add(attr(&e, "table:number-columns-repeated").unwrap_or(1));
+                }
+            }
+            Ok(Event::Text(_)) if in_cell => cell_has = true,
+            Ok(Event::Eof) => return Ok(()),
+            Err(e) => {
+                return Err(FileError::Unreadable(format!(
+                    "the ODS content is damaged ({e})"
+                )))
+            }
+            _ => {}
+        }
+        buf.clear();
+    }
+}
+
+/// XLSX, streamed: the first visible worksheet's cells in order, assembled a row at a
+/// time; no grid of the sheet's extent is ever allocated.
+fn read_xlsx<RS, F>(wb: &mut Xlsx<RS>, max_sheet_rows: u64, visit: &mut F) -> Result<(), FileError>
+where
+    RS: Read + Seek,
+    F: FnMut(u64, &[Cell<'_>]) -> ControlFlow<()>,
+{
+    let name = first_visible_sheet(wb, "XLSX")?;
+    let mut reader = wb
+        .worksheet_cells_reader(&name)
+        .map_err(|e| workbook_error("XLSX", e))?;
+    let mut row: Vec<Cell<'_>> = Vec::new();
+    // The 1-based sheet row `row` holds, and the next row to visit.
+    let mut current: Option<u64> = None;
+    let mut next = 1u64;
+    let mut any = false;
+    loop {
+        let cell = reader.next_cell().map_err(|e| workbook_error("XLSX", e))?;
+        let Some(cell) = cell else { break };
+        any = true;
+        let (r, c) = cell.get_position();
+        let (r, c) = (r as u64 + 1, c);
+        if r > max_sheet_rows {
+            // Stop: the rows up to here are enough for the validator to say the file
+            // is over the limit, and nothing is allocated for this far cell.
+            if let Some(cur) = current.take() {
+                if visit(cur, &row).is_break() {
+                    return Ok(());
+                }
+            }
+            for blank in next.max(current.unwrap_or(0) + 1)..=max_sheet_rows {
+                if visit(blank, &[]).is_break() {
+                    return Ok(());
+                }
+            }
+            return Ok(());
+        }
+        if c >= MAX_COLUMNS {
+            return Err(FileError::TooLarge(format!(
+                "the sheet has a cell beyond column XFD (row {r})"
+            )));
+        }
+        if current != Some(r) {
+            if let Some(cur) = current {
+                if r < cur {
+                    return Err(FileError::Unreadable(format!(
+                        "the sheet's rows are out of order (row {r} after row {cur})"
+                    )));
+                }
+                if visit(cur, &row).is_break() {
+                    return Ok(());
+                }
+                next = cur + 1;
+            }
+            // Rows with no cells in between are blank rows.
+            while next < r {
+                if visit(next, &[]).is_break() {
+                    return Ok(());
+                }
+                next += 1;
+            }
+            row.clear();
+            current = Some(r);
+        }
+        let value = data_ref_cell(cell.get_value());
+        let c = c as usize;
+        if c < row.len() {
+            row[c] = value;
+        } else {
+            row.resize(c, Cell::Empty);
+            row.push(value);
+        }
+    }
+    if let Some(cur) = current {
+        let _ = visit(cur, &row);
+    }
+    if !any {
+        return Err(FileError::Empty);
+    }
+    Ok(())
+}
+
+fn data_ref_cell<'a>(d: &calamine::DataRef<'a>) -> Cell<'a> {
+    use calamine::DataRef as D;
+    match d {
+        D::Empty => Cell::Empty,
+        D::SharedString(s) => Cell::Text(Cow::Borrowed(s)),
+        D::String(s) | D::DateTimeIso(s) | D::DurationIso(s) => Cell::Text(Cow::Owned(s.clone())),
+        D::Float(f) => Cell::Number(*f),
+        D::Int(i) => Cell::Number(*i as f64),
+        D::Bool(b) => Cell::Bool(*b),
+        D::DateTime(dt) => Cell::Text(Cow::Owned(excel_date(dt.as_f64(), dt.is_duration()))),
+        D::Error(e) => Cell::Text(Cow::Owned(format!("#{e:?}"))),
+    }
+}
+
+fn first_visible_sheet<RS, W>(wb: &W, kind: &str) -> Result<String, FileError>
+where
+    RS: Read + Seek,
+    W: Reader<RS>,
+{
+    wb.sheets_metadata()
+        .iter()
+        .find(|s| s.visible == SheetVisible::Visible && s.typ == SheetType::WorkSheet)
+        .map(|s| s.name.clone())
+        .ok_or_else(|| {
+            FileError::Unreadable(format!("the {kind} workbook has no visible worksheet"))
+        })
 }
 
 fn read_workbook<RS, W, F>(wb: &mut W, visit: &mut F, kind: &str) -> Result<(), FileError>
@@ -378,6 +661,10 @@ struct BlankLines<R> {
     line_start: bool,
     buf: Vec<u8>,
     pos: usize,
+    /// Bytes of the current row so far: a row past [`MAX_CSV_ROW`] is refused, so one
+    /// huge field cannot grow the record buffer without bound.
+    row_bytes: usize,
+    row: u64,
 }
 
 impl<R: Read> BlankLines<R> {
@@ -389,6 +676,8 @@ impl<R: Read> BlankLines<R> {
             line_start: true,
             buf: Vec::new(),
             pos: 0,
+            row_bytes: 0,
+            row: 1,
         }
     }
 
@@ -399,6 +688,7 @@ impl<R: Read> BlankLines<R> {
         self.pos = 0;
         let chunk = &chunk[..n];
         let mut from = 0;
+        let mut row_from = 0;
         for i in memchr::memchr3_iter(b'"', b'\n', b'\r', chunk) {
             // Anything between interesting bytes is ordinary text.
             if i > from {
@@ -415,6 +705,11 @@ impl<R: Read> BlankLines<R> {
                     self.buf.push(self.delimiter);
                 }
                 self.line_start = b == b'\n';
+                if b == b'\n' {
+                    self.row_bytes = 0;
+                    self.row += 1;
+                    row_from = i + 1;
+                }
             }
             self.buf.push(b);
         }
@@ -422,6 +717,13 @@ impl<R: Read> BlankLines<R> {
             self.line_start = false;
         }
         self.buf.extend_from_slice(&chunk[from..]);
+        self.row_bytes += n - row_from;
+        if self.row_bytes > MAX_CSV_ROW {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("row {} is longer than {} KB", self.row, MAX_CSV_ROW >> 10),
+            ));
+        }
         Ok(n > 0)
     }
 }

@@ -375,7 +375,8 @@ pub fn validate<R: Read + Seek>(src: R, size: u64, rules: &Rules, sink: &mut dyn
         v.file_problem(Code::EmptyFile, "the file is empty");
         return v.finish(None);
     }
-    let result = spreadsheet::read_rows(src, |row, cells| v.row(row, cells));
+    let result =
+        spreadsheet::read_rows_within(src, rules.limits.max_rows, |row, cells| v.row(row, cells));
     match result {
         Ok(format) => v.finish(Some(format)),
         Err(e) => {

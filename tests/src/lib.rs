@@ -2,6 +2,8 @@
 //! `pregon-local up`; `make test` starts it), a fresh tenant per test, and the AWS
 //! clients to look behind the API.
 
+pub mod hostile;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{json, Value};
 use std::path::PathBuf;
