@@ -391,15 +391,13 @@ fn guard_ods<R: Read + Seek>(
                 }
             }
             Ok(Event::Empty(e))
-                if matches!(e.local_name().as_ref(), "table-cell" | "covered-table-cell") =>
+                if matches!(e.local_name().as_ref(), "table-cell" | "covered-table-cell")
+                    && e.attributes()
+                        .flatten()
+                        .any(|a| a.key.as_ref() == "office:value-type") =>
             {
-                if e.attributes()
-                    .flatten()
-                    .any(|a| a.key.as_ref() == "office:value-type")
-                {
-                    row_cells = row_cells
-                        .saturating_add(attr(&e, "table:number-columns-repeated").unwrap_or(1));
-                }
+                row_cells = row_cells
+                    .saturating_add(attr(&e, "table:number-columns-repeated").unwrap_or(1));
             }
             Ok(Event::Text(_)) if in_cell => cell_has = true,
             Ok(Event::Eof) => return Ok(()),
