@@ -6,7 +6,6 @@
 
 use pregon_tests::hostile;
 use serde_json::Value;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -31,7 +30,7 @@ fn validate(file: &Path, args: &[&str]) -> (i32, Value, i64, Duration) {
     let out_path = file.with_extension("json");
     let out = std::fs::File::create(&out_path).unwrap();
     let started = Instant::now();
-    let child = Command::new(pregon())
+    let mut child = Command::new(pregon())
         .arg("validate")
         .arg(file)
         .arg("--json")
@@ -40,23 +39,22 @@ fn validate(file: &Path, args: &[&str]) -> (i32, Value, i64, Duration) {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let pid = child.id() as libc::pid_t;
-    let mut status: libc::c_int = 0;
+    let pid = child.id();
     let mut peak_kb = 0i64;
-    loop {
+    let status = loop {
         if let Some(kb) = vm_hwm_kb(pid) {
             peak_kb = peak_kb.max(kb);
         }
-        let r = unsafe { libc::waitpid(pid, &mut status, libc::WNOHANG) };
-        if r == pid {
-            break;
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
         }
         if started.elapsed() > Duration::from_secs(120) {
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = child.kill();
+            let _ = child.wait();
             panic!("{} ran over 120 s", file.display());
         }
         std::thread::sleep(Duration::from_millis(3));
-    }
+    };
     let took = started.elapsed();
     let code = std::process::ExitStatus::from_raw(status)
         .code()
@@ -67,7 +65,7 @@ fn validate(file: &Path, args: &[&str]) -> (i32, Value, i64, Duration) {
 }
 
 /// The process's peak resident set so far (KB), while it runs.
-fn vm_hwm_kb(pid: libc::pid_t) -> Option<i64> {
+fn vm_hwm_kb(pid: u32) -> Option<i64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
