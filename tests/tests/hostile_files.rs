@@ -56,9 +56,7 @@ fn validate(file: &Path, args: &[&str]) -> (i32, Value, i64, Duration) {
         std::thread::sleep(Duration::from_millis(3));
     };
     let took = started.elapsed();
-    let code = std::process::ExitStatus::from_raw(status)
-        .code()
-        .unwrap_or(-1);
+    let code = status.code().unwrap_or(-1);
     let json: Value =
         serde_json::from_slice(&std::fs::read(&out_path).unwrap()).unwrap_or(Value::Null);
     (code, json, peak_kb, took)
