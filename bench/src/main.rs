@@ -234,7 +234,7 @@ fn ingest(csv_path: &Path) {
         let post = |path: &str, body: serde_json::Value| {
             http.post(format!("{api}{path}")).bearer_auth(&key).json(&body).send()
         };
-        let acc: serde_json::Value = post("/v1/accounts", serde_json::json!({"provider":"meta","channel":"whatsapp","sender":"15550001111","default_country":"CL"}))
+        let acc: serde_json::Value = post("/v1/accounts", serde_json::json!({"provider":"meta","channel":"whatsapp","sender":"15550001111","default_country":"CL","credentials":{"access_token":"EAAtoken","app_secret":"secret","verify_token":"verify","phone_number_id":"15550001111","waba_id":"waba1"}}))
             .await.unwrap().json().await.unwrap();
         let tpl: serde_json::Value = post("/v1/templates", serde_json::json!({"name":"bench","channel":"whatsapp","language":"es","category":"UTILITY","body":"Hola {{1}}, debes {{2}}"}))
             .await.unwrap().json().await.unwrap();

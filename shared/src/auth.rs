@@ -49,3 +49,24 @@ mod tests {
         assert_eq!(bearer(None), None);
     }
 }
+
+/// A tenant id that keys and S3 paths can carry safely (`uploads/{tenant}/…`,
+/// `TENANT#{tenant}`): 1–64 of `a-z 0-9 _ -`.
+pub fn valid_tenant_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+#[cfg(test)]
+mod tenant_tests {
+    #[test]
+    fn tenant_ids_cannot_break_keys_or_paths() {
+        assert!(super::valid_tenant_id("ten_01m872d721f5dczfhycw1w49st"));
+        for bad in ["", "a/b", "a#b", "A", "a b", &"x".repeat(65)] {
+            assert!(!super::valid_tenant_id(bad), "{bad}");
+        }
+    }
+}

@@ -292,7 +292,7 @@ impl Tenant<'_> {
     /// An account and a 2-parameter WhatsApp template, and a campaign using them.
     pub async fn whatsapp_campaign(&self, extra: Value) -> Value {
         let acc = self
-            .post("/v1/accounts", json!({"provider":"meta","channel":"whatsapp","sender":"15550001111","default_country":"CL"}))
+            .post("/v1/accounts", json!({"provider":"meta","channel":"whatsapp","sender":"15550001111","default_country":"CL","credentials":{"access_token":"EAAtoken","app_secret":"secret","verify_token":"verify","phone_number_id":"15550001111","waba_id":"waba1"}}))
             .await;
         assert_eq!(acc.status, 201, "{}", acc.body);
         let tpl = self

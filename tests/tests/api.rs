@@ -1,7 +1,7 @@
 //! SPEC §10 and the tenant API: authentication, tenant isolation, request validation.
 
 use pregon_tests::Stack;
-use serde_json::json;
+use serde_json::{json, Value};
 
 #[tokio::test]
 async fn unauthenticated_or_unknown_keys_get_401_and_change_nothing() {
@@ -278,4 +278,147 @@ async fn templates_count_their_parameters_and_give_the_sheet_layout() {
         .await;
     assert_eq!(bad.status, 400);
     assert_eq!(bad.body["fields"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn hostile_bodies_get_400_or_413_naming_the_field_never_500() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let base = json!({"name":"x","channel":"whatsapp","account_id":c["account_id"],"template_id":c["template_id"],"consent_confirmed":true});
+    let with = |k: &str, v: Value| {
+        let mut b = base.clone();
+        b[k] = v;
+        b
+    };
+    let many: Vec<Value> = (0..30_000)
+        .map(|i| json!({"name": format!("f{i}"), "type": "text"}))
+        .collect();
+    let cases = [
+        (with("metadata", json!(many)), "metadata"),
+        (
+            with(
+                "send_window",
+                json!({"timezone": "x".repeat(450_000), "days": ["mon"], "from": "09:00", "to": "18:00"}),
+            ),
+            "send_window.timezone",
+        ),
+        (
+            with(
+                "send_window",
+                json!({"timezone": "x", "days": ["mon"], "from": "09:00", "to": "18:00"}),
+            ),
+            "send_window.timezone",
+        ),
+        (
+            with(
+                "send_window",
+                json!({"timezone": "America/Santiago", "days": ["mon"], "from": "09:00", "to": "18:00", "tz": 1}),
+            ),
+            "send_window.tz",
+        ),
+        (
+            with(
+                "send_window",
+                json!({"timezone": "America/Santiago", "days": ["mon", "mon"], "from": "09:00", "to": "18:00"}),
+            ),
+            "send_window.days",
+        ),
+        (
+            with(
+                "metadata",
+                json!([{"name": "Segmento", "type": "text", "colour": "red"}]),
+            ),
+            "metadata[0].colour",
+        ),
+        (
+            with(
+                "header_image",
+                json!("http://169.254.169.254/latest/meta-data"),
+            ),
+            "header_image",
+        ),
+        (
+            with("header_image", json!("https://169.254.169.254/x.png")),
+            "header_image",
+        ),
+        (
+            with("report_email", json!("a@b.c\r\nBcc:victim@x.io")),
+            "report_email",
+        ),
+    ];
+    for (body, field) in cases {
+        let r = t.post("/v1/campaigns", body).await;
+        assert_eq!(r.status, 400, "{field}: {}", r.body);
+        assert!(
+            r.body["fields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|f| f["field"] == field),
+            "{field}: {}",
+            r.body
+        );
+    }
+    let tpl = t
+        .post("/v1/templates", json!({"name":"t","channel":"whatsapp","language":"es","category":"UTILITY","body":"Hola",
+            "header":{"type":"text","text":"Hola","link":"https://cdn.empresa.cl/x.png"}}))
+        .await;
+    assert_eq!(tpl.status, 400, "{}", tpl.body);
+    assert_eq!(tpl.body["fields"][0]["field"], "header.link");
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"meta","channel":"whatsapp","sender":"1555","credentials":{"access_token":"x"}}))
+        .await;
+    assert_eq!(acc.status, 400);
+    let missing: Vec<&str> = acc.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        missing,
+        [
+            "credentials.app_secret",
+            "credentials.verify_token",
+            "credentials.phone_number_id",
+            "credentials.waba_id"
+        ]
+    );
+    let huge = stack
+        .http
+        .post(stack.api("/v1/campaigns"))
+        .bearer_auth(&t.key)
+        .body(vec![b' '; 3 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(huge.status(), 413);
+}
+
+#[tokio::test]
+async fn accounts_and_templates_are_listed_page_by_page() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    for i in 0..3 {
+        let r = t
+            .post(
+                "/v1/accounts",
+                json!({"provider":"twilio","channel":"sms","sender":format!("+1555000{i}"),
+                "credentials":{"account_sid":"AC1","auth_token":"t"}}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let first = t.get("/v1/accounts?limit=2").await.body;
+    assert_eq!(first["items"].as_array().unwrap().len(), 2);
+    let cursor = first["next_cursor"].as_str().unwrap();
+    let second = t
+        .get(&format!("/v1/accounts?limit=2&cursor={cursor}"))
+        .await
+        .body;
+    assert_eq!(second["items"].as_array().unwrap().len(), 1);
+    assert_ne!(second["items"][0]["id"], first["items"][0]["id"]);
+    assert_eq!(t.get("/v1/accounts?limit=0").await.status, 400);
+    assert_eq!(t.get("/v1/templates?cursor=x%23y").await.status, 400);
 }

@@ -52,9 +52,10 @@ async fn meta_campaign(t: &Tenant<'_>, sender: &str, rate: u32, phones: &[String
         .await;
     assert_eq!(acc.status, 201, "{}", acc.body);
     let tpl = t
+        // One template name per test: the simulator finds a template by name in any WABA.
         .post(
             "/v1/templates",
-            json!({"name":"aviso_pago","channel":"whatsapp","language":"es","category":"UTILITY",
+            json!({"name":format!("aviso_pago_{sender}"),"channel":"whatsapp","language":"es","category":"UTILITY",
             "body":"Hola {{1}}, tu pago vence mañana","account_id":acc.body["id"]}),
         )
         .await;

@@ -310,7 +310,7 @@ async fn an_sms_campaign_without_template_takes_each_rows_message_and_priority()
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     let acc = t
-        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL"}))
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL","credentials":{"account_sid":"AC123","auth_token":"tok"}}))
         .await;
     let c = t
         .post("/v1/campaigns", json!({"name":"Avisos","channel":"sms","account_id":acc.body["id"],"consent_confirmed":true}))

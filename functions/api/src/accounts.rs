@@ -5,7 +5,7 @@ use pregon::keys;
 use pregon::model::{new_id, now_rfc3339, Account, NewAccount};
 use pregon_aws::store::StoreError;
 use serde_json::Value;
-use tracing::info;
+use tracing::{info, warn};
 
 impl Api {
     pub(crate) async fn create_account(
@@ -13,7 +13,9 @@ impl Api {
         tenant: &str,
         body: &[u8],
     ) -> Result<Reply, StoreError> {
-        let new = match parse_body(body).and_then(|b| NewAccount::parse(&b)) {
+        // The local stack's gateway simulator listens on plain http.
+        let allow_http = std::env::var("PREGON_ALLOW_HTTP_PROVIDERS").as_deref() == Ok("1");
+        let new = match parse_body(body).and_then(|b| NewAccount::parse_with(&b, allow_http)) {
             Ok(n) => n,
             Err(e) => return Ok(invalid(e)),
         };
@@ -42,12 +44,30 @@ impl Api {
             default_country: new.default_country,
             rate: new.rate,
             credentials_secret_arn,
-            ports: Vec::new(),
+            ports: new.ports,
             created_at: now_rfc3339(),
         };
-        self.store
+        if let Err(e) = self
+            .store
             .create(keys::account(tenant, &id), &account)
-            .await?;
+            .await
+        {
+            // No secret without its account: remove it again.
+            if let Some(arn) = &account.credentials_secret_arn {
+                let deleted = self
+                    .aws
+                    .secrets
+                    .delete_secret()
+                    .secret_id(arn)
+                    .force_delete_without_recovery(true)
+                    .send()
+                    .await;
+                if let Err(d) = deleted {
+                    warn!(tenant, account = %id, error = ?d, "could not delete the secret of an account that was not created");
+                }
+            }
+            return Err(e);
+        }
         info!(tenant, account = %id, "account created");
         Ok(reply(201, account.public()))
     }

@@ -282,17 +282,9 @@ impl Api {
         query: &[(String, String)],
     ) -> Result<Reply, StoreError> {
         let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
-        let mut bad = Vec::new();
-        let limit = match get("limit").map(|l| l.parse::<i32>()) {
-            None => 20,
-            Some(Ok(l)) if (1..=100).contains(&l) => l,
-            Some(_) => {
-                bad.push(FieldError {
-                    field: "limit".into(),
-                    message: "must be a whole number from 1 to 100".into(),
-                });
-                20
-            }
+        let (mut bad, (limit, cursor)) = match crate::page(query, "cmp_") {
+            Ok(p) => (Vec::new(), p),
+            Err(e) => (e, (20, None)),
         };
         let mut filters = Vec::new();
         if let Some(st) = get("status") {
@@ -306,16 +298,6 @@ impl Api {
         }
         if let Some(d) = get("department") {
             filters.push(("department", d));
-        }
-        let cursor = get("cursor");
-        if cursor
-            .as_deref()
-            .is_some_and(|c| !c.starts_with("cmp_") || c.len() > 64)
-        {
-            bad.push(FieldError {
-                field: "cursor".into(),
-                message: "is not a cursor this API gave".into(),
-            });
         }
         if !bad.is_empty() {
             return Ok(invalid(bad));

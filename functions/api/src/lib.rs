@@ -27,6 +27,9 @@ mod campaigns;
 mod sending;
 mod templates;
 
+/// The largest request body: room for 10,000 inline recipients.
+pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
+
 /// How long a pre-signed upload URL stays valid.
 pub(crate) const UPLOAD_URL_TTL: Duration = Duration::from_secs(15 * 60);
 /// How long a pre-signed report download link stays valid.
@@ -123,12 +126,24 @@ impl Api {
                 Err(e) => return e.into(),
             },
         };
+        if body.len() > MAX_BODY_BYTES {
+            return problem(
+                413,
+                "payload_too_large",
+                &format!(
+                    "the request body has {} bytes; the limit is {MAX_BODY_BYTES} (upload spreadsheets through an upload URL)",
+                    body.len()
+                ),
+            );
+        }
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let r = match (method, segments.as_slice()) {
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
             ("GET", ["v1", "accounts"]) => {
-                self.list_plain::<Account>(&tenant, keys::ACCOUNT_PREFIX, |a| a.public())
-                    .await
+                self.list_plain::<Account>(&tenant, keys::ACCOUNT_PREFIX, "acc_", query, |a| {
+                    a.public()
+                })
+                .await
             }
             ("GET", ["v1", "accounts", id]) => {
                 match self.store.get::<Account>(keys::account(&tenant, id)).await {
@@ -139,7 +154,7 @@ impl Api {
             }
             ("POST", ["v1", "templates"]) => self.create_template(&tenant, body).await,
             ("GET", ["v1", "templates"]) => {
-                self.list_plain::<Template>(&tenant, keys::TEMPLATE_PREFIX, |t| {
+                self.list_plain::<Template>(&tenant, keys::TEMPLATE_PREFIX, "tpl_", query, |t| {
                     serde_json::to_value(t).expect("json")
                 })
                 .await
@@ -193,20 +208,65 @@ impl Api {
         r.unwrap_or_else(Reply::from)
     }
 
+    /// `GET /v1/accounts` and `/v1/templates`: oldest first, `limit`/`cursor` paging.
     pub(crate) async fn list_plain<T: serde::de::DeserializeOwned>(
         &self,
         tenant: &str,
         prefix: &str,
+        id_prefix: &str,
+        query: &[(String, String)],
         view: impl Fn(&T) -> Value,
     ) -> Result<Reply, StoreError> {
-        let (items, _) = self
+        let (limit, cursor) = match page(query, id_prefix) {
+            Ok(p) => p,
+            Err(e) => return Ok(invalid(e)),
+        };
+        let after = cursor.map(|c| format!("{prefix}{c}"));
+        let (items, next) = self
             .store
-            .list::<T>(keys::tenant_pk(tenant), prefix, false, 1000, None, &[])
+            .list::<T>(keys::tenant_pk(tenant), prefix, false, limit, after, &[])
             .await?;
+        let next_cursor = next.map(|sk| sk.trim_start_matches(prefix).to_string());
         Ok(reply(
             200,
-            json!({"items": items.iter().map(view).collect::<Vec<_>>()}),
+            json!({"items": items.iter().map(view).collect::<Vec<_>>(), "next_cursor": next_cursor}),
         ))
+    }
+}
+
+/// A list's `limit` (1–100, default 20) and `cursor` (an id this API gave, starting
+/// with `id_prefix`), each bad one named.
+pub(crate) fn page(
+    query: &[(String, String)],
+    id_prefix: &str,
+) -> Result<(i32, Option<String>), Vec<FieldError>> {
+    let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+    let mut bad = Vec::new();
+    let limit = match get("limit").map(|l| l.parse::<i32>()) {
+        None => 20,
+        Some(Ok(l)) if (1..=100).contains(&l) => l,
+        Some(_) => {
+            bad.push(FieldError {
+                field: "limit".into(),
+                message: "must be a whole number from 1 to 100".into(),
+            });
+            20
+        }
+    };
+    let cursor = get("cursor");
+    if cursor
+        .as_deref()
+        .is_some_and(|c| !c.starts_with(id_prefix) || c.len() > 64 || c.contains(['#', '/']))
+    {
+        bad.push(FieldError {
+            field: "cursor".into(),
+            message: "is not a cursor this API gave".into(),
+        });
+    }
+    if bad.is_empty() {
+        Ok((limit, cursor))
+    } else {
+        Err(bad)
     }
 }
 

@@ -302,11 +302,20 @@ impl Store {
         Ok((items, next))
     }
 
+    /// The tenant an API key belongs to; a stored tenant id that could break keys or
+    /// paths is refused (logged) as if the key were unknown.
     pub async fn tenant_for_key_hash(&self, hash: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .get::<ApiKeyItem>(keys::api_key(hash))
             .await?
-            .map(|k| k.tenant_id))
+            .map(|k| k.tenant_id)
+            .filter(|t| {
+                let ok = pregon::auth::valid_tenant_id(t);
+                if !ok {
+                    tracing::error!("an API key names a malformed tenant id; refused");
+                }
+                ok
+            }))
     }
 
     /// A tenant and its first API key (given as its hash).
@@ -316,6 +325,11 @@ impl Store {
         name: &str,
         key_hash: &str,
     ) -> Result<(), StoreError> {
+        if !pregon::auth::valid_tenant_id(tenant_id) {
+            return Err(StoreError::Shape(format!(
+                "'{tenant_id}' is not a tenant id (1–64 of a-z, 0-9, _ and -)"
+            )));
+        }
         let now = pregon::model::now_rfc3339();
         self.create(
             keys::tenant(tenant_id),

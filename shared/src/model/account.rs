@@ -63,10 +63,83 @@ pub struct NewAccount {
     pub rate: u32,
     /// Provider credentials, to be stored in Secrets Manager as given.
     pub credentials: Option<Map<String, Value>>,
+    /// SMS gateways: the ports messages rotate over.
+    pub ports: Vec<u16>,
+}
+
+/// The credentials each provider kind needs (SPEC §9).
+pub fn required_credentials(p: ProviderKind) -> &'static [&'static str] {
+    match p {
+        ProviderKind::Meta => &[
+            "access_token",
+            "app_secret",
+            "verify_token",
+            "phone_number_id",
+            "waba_id",
+        ],
+        ProviderKind::Twilio => &["account_sid", "auth_token"],
+        ProviderKind::Gupshup => &["api_key", "app_name", "app_id", "partner_token"],
+        ProviderKind::SmsGateway => &["url", "user", "password"],
+    }
+}
+
+/// `ports`: a list of port numbers (0–63) or a range/list as text: `"0-3"`, `"0,2"`.
+pub fn parse_ports(v: &Value) -> Result<Vec<u16>, String> {
+    let bad =
+        || "must be port numbers 0–63: a list, or text such as \"0-3\" or \"0,2\"".to_string();
+    let mut ports: Vec<u16> = match v {
+        Value::Array(a) => a
+            .iter()
+            .map(|x| {
+                x.as_u64()
+                    .filter(|p| *p < 64)
+                    .map(|p| p as u16)
+                    .ok_or_else(bad)
+            })
+            .collect::<Result<_, _>>()?,
+        Value::String(s) => {
+            let mut out = Vec::new();
+            for part in s.split(',') {
+                let part = part.trim();
+                match part.split_once('-') {
+                    Some((a, b)) => {
+                        let (a, b): (u16, u16) = (
+                            a.trim().parse().map_err(|_| bad())?,
+                            b.trim().parse().map_err(|_| bad())?,
+                        );
+                        if a > b || b >= 64 {
+                            return Err(bad());
+                        }
+                        out.extend(a..=b);
+                    }
+                    None => out.push(
+                        part.parse::<u16>()
+                            .ok()
+                            .filter(|p| *p < 64)
+                            .ok_or_else(bad)?,
+                    ),
+                }
+            }
+            out
+        }
+        _ => return Err(bad()),
+    };
+    let n = ports.len();
+    ports.dedup();
+    if ports.is_empty() || ports.len() != n {
+        return Err(bad());
+    }
+    Ok(ports)
 }
 
 impl NewAccount {
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
+        Self::parse_with(body, false)
+    }
+
+    /// `allow_http`: a gateway `url` may be plain http to a loopback host (the local
+    /// stack's simulator); anywhere else it must be https.
+    pub fn parse_with(body: &Value, allow_http: bool) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(body)?;
         let provider = f.one_of("provider", true, "meta, twilio, gupshup, sms_gateway");
         let channel: Option<Channel> = f.one_of("channel", true, "whatsapp, sms");
@@ -79,13 +152,29 @@ impl NewAccount {
         }
         let rate = f.integer("rate", 1..=1000).unwrap_or(20) as u32;
         let credentials = match f.get("credentials") {
-            None => None,
-            Some(Value::Object(m)) if !m.is_empty() => Some(m.clone()),
-            Some(_) => {
-                f.errors
-                    .push(err("credentials", "must be a non-empty JSON object"));
+            None => {
+                f.fail("credentials", "is required: the provider's credentials (stored in Secrets Manager, never shown again)");
                 None
             }
+            Some(Value::Object(m)) => {
+                check_credentials(provider, m, allow_http, &mut f.errors);
+                Some(m.clone())
+            }
+            Some(_) => {
+                f.fail("credentials", "must be a JSON object");
+                None
+            }
+        };
+        let ports = match f.get("ports") {
+            None => Vec::new(),
+            Some(_) if provider != Some(ProviderKind::SmsGateway) => {
+                f.fail("ports", "only SMS gateways have ports");
+                Vec::new()
+            }
+            Some(v) => parse_ports(v).unwrap_or_else(|e| {
+                f.fail("ports", e);
+                Vec::new()
+            }),
         };
         if let (Some(ProviderKind::Twilio | ProviderKind::SmsGateway), Some(Channel::Whatsapp)) =
             (provider, channel)
@@ -107,6 +196,53 @@ impl NewAccount {
             default_country: default_country.map(|c| c.to_ascii_uppercase()),
             rate,
             credentials,
+            ports,
         })
+    }
+}
+
+/// Credentials: at most 20 string values of at most 4 KB, and every field the provider
+/// kind needs (SPEC §9), each missing one named (`credentials.access_token`).
+fn check_credentials(
+    provider: Option<ProviderKind>,
+    m: &Map<String, Value>,
+    allow_http: bool,
+    errors: &mut Vec<FieldError>,
+) {
+    if m.len() > 20 {
+        errors.push(err("credentials", "must have at most 20 fields"));
+        return;
+    }
+    for (k, v) in m {
+        let path = format!("credentials.{}", crate::validate::excerpt(k));
+        match v.as_str() {
+            _ if k.chars().count() > 64 => errors.push(err(&path, "names at most 64 characters")),
+            Some(s) if s.len() > 4096 => errors.push(err(&path, "must be at most 4 KB")),
+            Some(s) if s.trim().is_empty() => errors.push(err(&path, "must not be empty")),
+            Some(_) => {}
+            None => errors.push(err(&path, "must be a string")),
+        }
+    }
+    let Some(p) = provider else { return };
+    for need in required_credentials(p) {
+        if !m.contains_key(*need) {
+            errors.push(err(
+                &format!("credentials.{need}"),
+                "is required for this provider",
+            ));
+        }
+    }
+    if p == ProviderKind::SmsGateway {
+        if let Some(url) = m.get("url").and_then(Value::as_str) {
+            let local = ["http://127.0.0.1", "http://localhost"]
+                .iter()
+                .any(|h| url.starts_with(h));
+            if !(url.starts_with("https://") || (allow_http && local)) {
+                errors.push(err(
+                    "credentials.url",
+                    "must be an https:// link to the gateway",
+                ));
+            }
+        }
     }
 }

@@ -141,26 +141,7 @@ impl CampaignSettings {
         }
         let metadata = match f.get("metadata") {
             None => Vec::new(),
-            Some(v) => match Vec::<MetadataField>::deserialize(v) {
-                Ok(m) => {
-                    let mut names: Vec<String> =
-                        m.iter().map(|x| crate::validate::fold(&x.name)).collect();
-                    let n = names.len();
-                    names.sort();
-                    names.dedup();
-                    if names.len() != n || names.iter().any(|x| x.is_empty()) {
-                        f.errors.push(err(
-                            "metadata",
-                            "field names must be non-empty and distinct",
-                        ));
-                    }
-                    m
-                }
-                Err(_) => {
-                    f.errors.push(err("metadata", "must be a list of {\"name\": …, \"type\": \"text\"|\"paragraph\"|\"yes_no\"}"));
-                    Vec::new()
-                }
-            },
+            Some(v) => parse_metadata(v, &mut f.errors),
         };
         let send_at = f.string("send_at", false, 64);
         if let Some(t) = &send_at {
@@ -175,30 +156,18 @@ impl CampaignSettings {
         }
         let send_window = match f.get("send_window") {
             None => None,
-            Some(v) => match SendWindow::deserialize(v) {
-                Ok(w) if valid_window(&w) => Some(w),
-                _ => {
-                    f.errors.push(err(
-                        "send_window",
-                        "must be {\"timezone\": \"America/Santiago\", \"days\": [\"mon\",…], \"from\": \"09:00\", \"to\": \"20:00\"}",
-                    ));
-                    None
-                }
-            },
+            Some(v) => parse_window(v, &mut f.errors),
         };
         let on_invalid_rows = f
             .one_of("on_invalid_rows", false, "reject, skip")
             .unwrap_or_default();
         let header_image = f.string("header_image", false, 2048);
+        if let Some(Err(e)) = header_image.as_deref().map(super::public_https_url) {
+            f.fail("header_image", e);
+        }
         let report_email = f.string("report_email", false, 254);
-        if let Some(e) = &report_email {
-            let ok = e
-                .split_once('@')
-                .is_some_and(|(u, d)| !u.is_empty() && d.contains('.') && !e.contains(' '));
-            if !ok {
-                f.errors
-                    .push(err("report_email", "must be an email address"));
-            }
+        if let Some(Err(e)) = report_email.as_deref().map(super::valid_email) {
+            f.fail("report_email", e);
         }
         f.finish()?;
         Ok(CampaignSettings {
@@ -249,7 +218,104 @@ impl CampaignSettings {
     }
 }
 
-fn valid_window(w: &SendWindow) -> bool {
+/// At most this many metadata fields per campaign, names at most 64 characters.
+pub const MAX_METADATA_FIELDS: usize = 50;
+
+/// `metadata`: a list of `{name, type}`, every unknown key refused by its path.
+fn parse_metadata(v: &Value, errors: &mut Vec<FieldError>) -> Vec<MetadataField> {
+    let Some(list) = v.as_array() else {
+        errors.push(err(
+            "metadata",
+            "must be a list of {\"name\": …, \"type\": \"text\"|\"paragraph\"|\"yes_no\"}",
+        ));
+        return Vec::new();
+    };
+    if list.len() > MAX_METADATA_FIELDS {
+        errors.push(err(
+            "metadata",
+            format!("must have at most {MAX_METADATA_FIELDS} fields"),
+        ));
+        return Vec::new();
+    }
+    let mut fields = Vec::new();
+    for (i, item) in list.iter().enumerate() {
+        let mut f = match Fields::nested(item, &format!("metadata[{i}]")) {
+            Ok(f) => f,
+            Err(e) => {
+                errors.extend(e);
+                continue;
+            }
+        };
+        let name = f.string("name", true, 64);
+        let kind = f.one_of("type", true, "text, paragraph, yes_no");
+        match f.finish() {
+            Ok(()) => fields.push(MetadataField {
+                name: name.expect("checked"),
+                kind: kind.expect("checked"),
+            }),
+            Err(e) => errors.extend(e),
+        }
+    }
+    let mut names: Vec<String> = fields
+        .iter()
+        .map(|x| crate::validate::fold(&x.name))
+        .collect();
+    let n = names.len();
+    names.sort();
+    names.dedup();
+    if names.len() != n {
+        errors.push(err(
+            "metadata",
+            "field names must be distinct (case, accents and spaces aside)",
+        ));
+    }
+    fields
+}
+
+/// `send_window`: `{timezone (IANA), days, from, to}`, each part checked and named.
+fn parse_window(v: &Value, errors: &mut Vec<FieldError>) -> Option<SendWindow> {
+    let mut f = match Fields::nested(v, "send_window") {
+        Ok(f) => f,
+        Err(e) => {
+            errors.extend(e);
+            return None;
+        }
+    };
+    let timezone = f.string("timezone", true, 64);
+    if let Some(tz) = &timezone {
+        if jiff::tz::TimeZone::get(tz).is_err() {
+            f.fail(
+                "timezone",
+                "must be an IANA time zone such as America/Santiago",
+            );
+        }
+    }
+    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
+    let days: Vec<String> = match f.get("days") {
+        Some(Value::Array(d)) if (1..=7).contains(&d.len()) => {
+            let days: Vec<String> = d
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect();
+            let mut distinct = days.clone();
+            distinct.sort();
+            distinct.dedup();
+            if days.len() != d.len()
+                || !days.iter().all(|x| DAYS.contains(&x.as_str()))
+                || distinct.len() != days.len()
+            {
+                f.fail(
+                    "days",
+                    "must be distinct days among mon, tue, wed, thu, fri, sat, sun",
+                );
+            }
+            days
+        }
+        _ => {
+            f.fail("days", "must be a list of 1 to 7 days (mon…sun)");
+            Vec::new()
+        }
+    };
     let hhmm = |s: &str| {
         s.split_once(':').is_some_and(|(h, m)| {
             h.len() == 2
@@ -258,12 +324,31 @@ fn valid_window(w: &SendWindow) -> bool {
                 && m.parse::<u8>().is_ok_and(|m| m < 60)
         })
     };
-    const DAYS: [&str; 7] = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
-    !w.timezone.trim().is_empty()
-        && !w.days.is_empty()
-        && w.days.iter().all(|d| DAYS.contains(&d.as_str()))
-        && hhmm(&w.from)
-        && hhmm(&w.to)
+    let from = f.string("from", true, 5);
+    let to = f.string("to", true, 5);
+    for (name, t) in [("from", &from), ("to", &to)] {
+        if t.as_deref().is_some_and(|t| !hhmm(t)) {
+            f.fail(name, "must be a time as HH:MM (24 h)");
+        }
+    }
+    if from.is_some() && from == to {
+        f.fail(
+            "to",
+            "must differ from `from` (a window earlier than `from` runs past midnight)",
+        );
+    }
+    match f.finish() {
+        Ok(()) => Some(SendWindow {
+            timezone: timezone.expect("checked"),
+            days,
+            from: from.expect("checked"),
+            to: to.expect("checked"),
+        }),
+        Err(e) => {
+            errors.extend(e);
+            None
+        }
+    }
 }
 
 /// How many problems a campaign record carries; the rest are in the CSV report.

@@ -39,6 +39,8 @@ pub(crate) struct Fields<'a> {
     pub(crate) obj: &'a Map<String, Value>,
     pub(crate) known: Vec<&'static str>,
     pub(crate) errors: Vec<FieldError>,
+    /// The path of this object in the request (`send_window.`, `metadata[2].`).
+    pub(crate) prefix: String,
 }
 
 impl<'a> Fields<'a> {
@@ -48,9 +50,34 @@ impl<'a> Fields<'a> {
                 obj,
                 known: Vec::new(),
                 errors: Vec::new(),
+                prefix: String::new(),
             }),
             None => Err(vec![err("body", "the request body must be a JSON object")]),
         }
+    }
+
+    /// A nested object, read the same way, its errors named by their full path.
+    pub(crate) fn nested(value: &'a Value, path: &str) -> Result<Self, Vec<FieldError>> {
+        match value.as_object() {
+            Some(obj) => Ok(Fields {
+                obj,
+                known: Vec::new(),
+                errors: Vec::new(),
+                prefix: format!("{path}."),
+            }),
+            None => Err(vec![err(path, "must be a JSON object")]),
+        }
+    }
+
+    /// A field's full path.
+    pub(crate) fn path(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    /// Records an error on one of this object's fields.
+    pub(crate) fn fail(&mut self, name: &str, message: impl Into<String>) {
+        let path = self.path(name);
+        self.errors.push(err(&path, message));
     }
 
     pub(crate) fn get(&mut self, name: &'static str) -> Option<&'a Value> {
@@ -66,22 +93,21 @@ impl<'a> Fields<'a> {
     ) -> Option<String> {
         match self.get(name) {
             None if required => {
-                self.errors.push(err(name, "is required"));
+                self.fail(name, "is required");
                 None
             }
             None => None,
             Some(Value::String(s)) if s.trim().is_empty() && required => {
-                self.errors.push(err(name, "must not be empty"));
+                self.fail(name, "must not be empty");
                 None
             }
             Some(Value::String(s)) if s.chars().count() > max => {
-                self.errors
-                    .push(err(name, format!("must be at most {max} characters")));
+                self.fail(name, format!("must be at most {max} characters"));
                 None
             }
             Some(Value::String(s)) => Some(s.trim().to_string()),
             Some(_) => {
-                self.errors.push(err(name, "must be a string"));
+                self.fail(name, "must be a string");
                 None
             }
         }
@@ -92,7 +118,7 @@ impl<'a> Fields<'a> {
             None => None,
             Some(Value::Bool(b)) => Some(*b),
             Some(_) => {
-                self.errors.push(err(name, "must be true or false"));
+                self.fail(name, "must be true or false");
                 None
             }
         }
@@ -127,16 +153,14 @@ impl<'a> Fields<'a> {
     ) -> Option<T> {
         match self.get(name) {
             None if required => {
-                self.errors
-                    .push(err(name, format!("is required (one of {options})")));
+                self.fail(name, format!("is required (one of {options})"));
                 None
             }
             None => None,
             Some(v) => match T::deserialize(v) {
                 Ok(t) => Some(t),
                 Err(_) => {
-                    self.errors
-                        .push(err(name, format!("must be one of {options}")));
+                    self.fail(name, format!("must be one of {options}"));
                     None
                 }
             },
@@ -146,7 +170,8 @@ impl<'a> Fields<'a> {
     pub(crate) fn finish(mut self) -> Result<(), Vec<FieldError>> {
         for key in self.obj.keys() {
             if !self.known.contains(&key.as_str()) {
-                self.errors.push(err(key, "is not a known field"));
+                let path = self.path(key);
+                self.errors.push(err(&path, "is not a known field"));
             }
         }
         if self.errors.is_empty() {
@@ -164,3 +189,147 @@ mod template;
 pub use account::*;
 pub use campaign::*;
 pub use template::*;
+
+/// An email address a report can be sent to: one `@`, no spaces or control characters
+/// (a `\r\nBcc:` cannot ride along), a domain of dot-separated labels.
+pub fn valid_email(e: &str) -> Result<(), String> {
+    if e.len() > 254 || e.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("must be an email address (no spaces or control characters)".into());
+    }
+    let Some((user, domain)) = e.split_once('@') else {
+        return Err("must be an email address".into());
+    };
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+    };
+    let labels: Vec<&str> = domain.split('.').collect();
+    if user.is_empty()
+        || user.len() > 64
+        || user.contains('@')
+        || user.contains(['<', '>', '(', ')', ',', ';', ':', '\\', '"', '[', ']'])
+        || labels.len() < 2
+        || !labels.iter().all(|l| label_ok(l))
+    {
+        return Err("must be an email address".into());
+    }
+    Ok(())
+}
+
+/// A link Pregón may hand to a provider to fetch: https on port 443 to a public host —
+/// not an IP literal in a private, loopback, link-local, shared or reserved range, not
+/// `localhost` or a `.local`/`.internal` name, no credentials in it. (Whoever fetches
+/// it must not follow redirects either.)
+pub fn public_https_url(u: &str) -> Result<(), String> {
+    let rest = u
+        .strip_prefix("https://")
+        .ok_or("must be an https:// link")?;
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return Err("must not carry credentials".into());
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => {
+            let (h, after) = v6.split_once(']').ok_or("has a malformed host")?;
+            (h, after.strip_prefix(':'))
+        }
+        None => match authority.rsplit_once(':') {
+            Some((h, p)) => (h, Some(p)),
+            None => (authority, None),
+        },
+    };
+    if port.is_some_and(|p| p != "443") {
+        return Err("must use the https port (443)".into());
+    }
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    if host.is_empty() {
+        return Err("has no host".into());
+    }
+    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+        let private = match ip {
+            std::net::IpAddr::V4(v4) => v4_private(v4),
+            std::net::IpAddr::V6(v6) => {
+                v6.is_loopback()
+                    || v6.is_unspecified()
+                    || v6.is_multicast()
+                    || (v6.segments()[0] & 0xfe00) == 0xfc00
+                    || (v6.segments()[0] & 0xffc0) == 0xfe80
+                    || v6.to_ipv4_mapped().is_some_and(v4_private)
+            }
+        };
+        return if private {
+            Err("must point to a public host, not a private or local address".into())
+        } else {
+            Err("must name a host, not an IP address".into())
+        };
+    }
+    if host == "localhost"
+        || [
+            ".localhost",
+            ".local",
+            ".internal",
+            ".localdomain",
+            ".home.arpa",
+        ]
+        .iter()
+        .any(|s| host.ends_with(s))
+        || !host.contains('.')
+        || !host
+            .split('.')
+            .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        return Err("must point to a public host".into());
+    }
+    Ok(())
+}
+
+fn v4_private(ip: std::net::Ipv4Addr) -> bool {
+    let o = ip.octets();
+    ip.is_private()
+        || ip.is_loopback()
+        || ip.is_link_local()
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || o[0] == 0
+        || (o[0] == 100 && (o[1] & 0xc0) == 64)
+        || o[0] >= 240
+}
+
+#[cfg(test)]
+mod shape_tests {
+    use super::*;
+
+    #[test]
+    fn report_emails_refuse_header_injection() {
+        assert!(valid_email("cobranza@empresa.cl").is_ok());
+        assert!(valid_email("a@b.c\r\nBcc:victim@x.io").is_err());
+        assert!(valid_email("a b@c.cl").is_err());
+        assert!(valid_email("a@cl").is_err());
+        assert!(valid_email("@c.cl").is_err());
+    }
+
+    #[test]
+    fn links_must_be_public_https() {
+        assert!(public_https_url("https://cdn.empresa.cl/promo.png").is_ok());
+        for bad in [
+            "http://cdn.empresa.cl/x.png",
+            "https://169.254.169.254/latest/meta-data",
+            "https://10.0.0.1/x",
+            "https://[::1]/x",
+            "https://[::ffff:127.0.0.1]/x",
+            "https://localhost/x",
+            "https://metadata.google.internal/x",
+            "https://user:pw@cdn.empresa.cl/x",
+            "https://cdn.empresa.cl:8443/x",
+            "https://100.64.0.1/x",
+            "https://intranet/x",
+        ] {
+            assert!(public_https_url(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -140,24 +140,7 @@ impl NewTemplate {
         };
         let header = match f.get("header") {
             None => None,
-            Some(v) => match TemplateHeader::deserialize(v) {
-                Ok(h)
-                    if h.kind == "text"
-                        && h.text.as_deref().is_some_and(|t| !t.trim().is_empty()) =>
-                {
-                    Some(h)
-                }
-                Ok(h)
-                    if h.kind == "image"
-                        && h.link.as_deref().is_some_and(|l| l.starts_with("https://")) =>
-                {
-                    Some(h)
-                }
-                _ => {
-                    f.errors.push(err("header", "must be {\"type\":\"text\",\"text\":…} or {\"type\":\"image\",\"link\":\"https://…\"}"));
-                    None
-                }
-            },
+            Some(v) => parse_header(v, &mut f.errors),
         };
         f.finish()?;
         Ok(NewTemplate {
@@ -169,5 +152,50 @@ impl NewTemplate {
             params,
             header,
         })
+    }
+}
+
+/// WhatsApp's limit on a text header.
+pub const MAX_HEADER_TEXT: usize = 60;
+
+/// `header`: `{"type":"text","text":…}` (at most 60 characters) or
+/// `{"type":"image","link":"https://…"}` to a public host; nothing else in either.
+fn parse_header(v: &Value, errors: &mut Vec<FieldError>) -> Option<TemplateHeader> {
+    let mut f = match Fields::nested(v, "header") {
+        Ok(f) => f,
+        Err(e) => {
+            errors.extend(e);
+            return None;
+        }
+    };
+    let kind = f.string("type", true, 16);
+    let (text, link) = match kind.as_deref() {
+        Some("text") => {
+            let t = f.string("text", true, MAX_HEADER_TEXT);
+            (t, None)
+        }
+        Some("image") => {
+            let l = f.string("link", true, 2048);
+            if let Some(Err(e)) = l.as_deref().map(super::public_https_url) {
+                f.fail("link", e);
+            }
+            (None, l)
+        }
+        Some(_) => {
+            f.fail("type", "must be text or image");
+            (None, None)
+        }
+        None => (None, None),
+    };
+    match f.finish() {
+        Ok(()) => Some(TemplateHeader {
+            kind: kind.expect("checked"),
+            text,
+            link,
+        }),
+        Err(e) => {
+            errors.extend(e);
+            None
+        }
     }
 }
