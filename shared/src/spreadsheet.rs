@@ -136,6 +136,9 @@ where
     match sniff(&head)? {
         Sniffed::Zip => read_zip(src, max_sheet_rows, &mut visit),
         Sniffed::Cfb => {
+            guard_xls(&mut src, max_sheet_rows)?;
+            src.seek(SeekFrom::Start(0))
+                .map_err(|e| FileError::Unreadable(e.to_string()))?;
             let mut wb: Xls<_> =
                 Xls::new(BufReader::new(src)).map_err(|e| workbook_error("XLS", e))?;
             read_workbook(&mut wb, &mut visit, "XLS")?;
@@ -410,6 +413,57 @@ fn guard_ods<R: Read + Seek>(
         }
         buf.clear();
     }
+}
+
+/// The most cells an XLS's sheets may span (calamine builds each sheet's whole grid).
+pub const MAX_XLS_CELLS: u64 = 4_000_000;
+
+/// Refuses an XLS whose sheets span more rows or cells than may be held, from the cell
+/// records' own positions, before calamine builds any grid: two cells at opposite
+/// corners once made a 65,536 × 256 grid.
+fn guard_xls<R: Read + Seek>(src: &mut R, max_sheet_rows: u64) -> Result<(), FileError> {
+    let damaged =
+        |e: std::io::Error| FileError::Unreadable(format!("this XLS workbook is damaged ({e})"));
+    let mut cf = cfb::CompoundFile::open(&mut *src).map_err(damaged)?;
+    let name = ["/Workbook", "/Book"]
+        .into_iter()
+        .find(|n| cf.is_stream(n))
+        .ok_or_else(|| FileError::Unreadable("this XLS workbook has no workbook stream".into()))?;
+    let mut stream = BufReader::new(cf.open_stream(name).map_err(damaged)?);
+    // Cell records start with (row: u16, column: u16); MULRK/MULBLANK end with the last column.
+    const CELLS: [u16; 9] = [
+        0x00FD, 0x0203, 0x027E, 0x00BD, 0x0201, 0x00BE, 0x0006, 0x0205, 0x0204,
+    ];
+    let (mut max_row, mut max_col) = (0u64, 0u64);
+    let mut head = [0u8; 4];
+    let mut body = vec![0u8; 8224];
+    loop {
+        match stream.read_exact(&mut head) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => break,
+            Err(e) => return Err(damaged(e)),
+        }
+        let kind = u16::from_le_bytes([head[0], head[1]]);
+        let len = u16::from_le_bytes([head[2], head[3]]) as usize;
+        let rec = &mut body[..len];
+        stream.read_exact(rec).map_err(damaged)?;
+        if CELLS.contains(&kind) && len >= 4 {
+            let row = u16::from_le_bytes([rec[0], rec[1]]) as u64;
+            let mut col = u16::from_le_bytes([rec[2], rec[3]]) as u64;
+            if matches!(kind, 0x00BD | 0x00BE) && len >= 6 {
+                col = u16::from_le_bytes([rec[len - 2], rec[len - 1]]) as u64;
+            }
+            max_row = max_row.max(row + 1);
+            max_col = max_col.max(col + 1);
+        }
+    }
+    if max_row > max_sheet_rows || max_row * max_col > MAX_XLS_CELLS {
+        return Err(FileError::TooLarge(format!(
+            "the XLS sheet spans {max_row} rows × {max_col} columns; at most {} rows and {MAX_XLS_CELLS} cells are read from an XLS (save it as XLSX or CSV)",
+            max_sheet_rows.saturating_sub(2)
+        )));
+    }
+    Ok(())
 }
 
 /// XLSX, streamed: the first visible worksheet's cells in order, assembled a row at a

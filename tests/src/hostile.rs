@@ -144,3 +144,32 @@ pub fn csv_rows_of_x(path: &Path, params: usize, rows: usize) -> std::io::Result
     }
     f.flush()
 }
+
+/// An XLS (a compound file with a BIFF8 workbook stream) with two number cells at
+/// opposite corners of the sheet: (0, 0) and (`row`, `col`).
+pub fn xls_corners(path: &Path, row: u16, col: u16) -> std::io::Result<()> {
+    let mut cf = cfb::create(path)?;
+    let mut s = cf.create_stream("/Workbook")?;
+    let record = |s: &mut dyn Write, kind: u16, body: &[u8]| -> std::io::Result<()> {
+        s.write_all(&kind.to_le_bytes())?;
+        s.write_all(&(body.len() as u16).to_le_bytes())?;
+        s.write_all(body)
+    };
+    // BOF (BIFF8, worksheet), two NUMBER cells, EOF.
+    record(
+        &mut s,
+        0x0809,
+        &[0x00, 0x06, 0x10, 0x00, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+    )?;
+    for (r, c) in [(0u16, 0u16), (row, col)] {
+        let mut body = Vec::new();
+        body.extend_from_slice(&r.to_le_bytes());
+        body.extend_from_slice(&c.to_le_bytes());
+        body.extend_from_slice(&0u16.to_le_bytes());
+        body.extend_from_slice(&1.0f64.to_le_bytes());
+        record(&mut s, 0x0203, &body)?;
+    }
+    record(&mut s, 0x000A, &[])?;
+    drop(s);
+    cf.flush()
+}

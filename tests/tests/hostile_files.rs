@@ -233,3 +233,11 @@ fn a_csv_of_a_million_bad_rows_against_100_parameters_caps_its_report() {
         .sum();
     assert_eq!(omitted, 101_000_000 - 100_000);
 }
+
+#[test]
+fn an_xls_with_cells_at_opposite_corners_is_file_too_large_before_any_grid() {
+    let d = dir();
+    let f = d.0.join("corners.xls");
+    hostile::xls_corners(&f, 65_535, 255).unwrap();
+    check("xls A1 + IV65536", &f, &["--params", "0"], "file_too_large");
+}

@@ -622,3 +622,67 @@ async fn recipients_a_failed_clean_up_left_behind_are_deleted_by_the_next_run() 
     assert_eq!(after.validated_at, loaded.validated_at, "validated again");
     assert_eq!(stack.current_recipients(&t.id, id).await.len(), 1);
 }
+
+/// Peak resident memory (KB) of every running `pregon-ingest` of this checkout.
+fn ingest_peaks_kb() -> Vec<i64> {
+    let exe = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/debug/pregon-ingest")
+        .canonicalize()
+        .unwrap();
+    let mut peaks = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let p = entry.path();
+        if std::fs::read_link(p.join("exe")).ok().as_deref() != Some(exe.as_path()) {
+            continue;
+        }
+        let status = std::fs::read_to_string(p.join("status")).unwrap_or_default();
+        if let Some(kb) = status
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+        {
+            peaks.push(kb);
+        }
+    }
+    peaks
+}
+
+#[tokio::test]
+async fn hostile_workbooks_end_invalid_and_the_ingest_function_stays_under_200_mb() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let dir = std::env::temp_dir().join(pregon::model::new_id("hostile"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let far = dir.join("far.xlsx");
+    pregon_tests::hostile::xlsx_far_cell(&far, "XFD1048576").unwrap();
+    let ods = dir.join("repeats.ods");
+    pregon_tests::hostile::ods_repeats(&ods, 30_000, 3_000).unwrap();
+    let sst = dir.join("sst.xlsx");
+    pregon_tests::hostile::xlsx_huge_shared_string(&sst, 400).unwrap();
+    let xls = dir.join("corners.xls");
+    pregon_tests::hostile::xls_corners(&xls, 65_535, 255).unwrap();
+    for f in [&far, &ods, &sst, &xls] {
+        let c = t.whatsapp_campaign(json!({})).await;
+        let id = c["id"].as_str().unwrap();
+        let done = t.upload(id, std::fs::read(f).unwrap()).await;
+        assert_eq!(done["status"], "invalid", "{}: {done}", f.display());
+        assert!(
+            codes(&done)
+                .iter()
+                .any(|(_, _, code)| code == "file_too_large"),
+            "{}: {done}",
+            f.display()
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    let peaks = ingest_peaks_kb();
+    assert!(!peaks.is_empty(), "no pregon-ingest process found");
+    for kb in peaks {
+        assert!(
+            kb <= 200 * 1024,
+            "an ingest process peaked at {} MB",
+            kb / 1024
+        );
+    }
+}
