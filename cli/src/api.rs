@@ -263,6 +263,11 @@ impl Client {
         if let Some(b) = body {
             req = req.json(&b);
         }
+        self.answer(req).await
+    }
+
+    /// Sends a request and reads the API's JSON answer (an error status is a `Refused`).
+    async fn answer(&self, req: reqwest::RequestBuilder) -> Result<Value, Failure> {
         let resp = req
             .send()
             .await
@@ -287,23 +292,13 @@ impl Client {
         content_type: &str,
         body: Vec<u8>,
     ) -> Result<Value, Failure> {
-        let resp = self
+        let req = self
             .http
             .request(method, format!("{}{path}", self.base))
             .bearer_auth(&self.key)
             .header("content-type", content_type)
-            .body(body)
-            .send()
-            .await
-            .map_err(|e| Failure::Io(format!("cannot reach {}: {e}", self.base)))?;
-        let status = resp.status().as_u16();
-        let text = resp.text().await.map_err(|e| Failure::Io(e.to_string()))?;
-        let v: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        if status >= 400 {
-            Err(Failure::Refused(status, v))
-        } else {
-            Ok(v)
-        }
+            .body(body);
+        self.answer(req).await
     }
 }
 

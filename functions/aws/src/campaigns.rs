@@ -33,16 +33,10 @@ pub async fn maybe_complete(
     }
     let end = end_state(p.sent, p.failed);
     let now = pregon::model::now_rfc3339();
-    let (pk, sk) = pregon::keys::campaign(tenant, campaign);
     let res = store
-        .client
-        .update_item()
-        .table_name(&store.table)
-        .key("pk", s(pk))
-        .key("sk", s(sk))
+        .update_campaign(tenant, campaign)
         .update_expression("SET #st = :end, ended_at = :now, updated_at = :now")
         .condition_expression("#st = :sending")
-        .expression_attribute_names("#st", "status")
         .expression_attribute_values(":end", s(end.as_str()))
         .expression_attribute_values(":sending", s("sending"))
         .expression_attribute_values(":now", s(now))
@@ -66,16 +60,10 @@ impl Store {
         shard: u32,
         row: u64,
     ) -> Result<bool, StoreError> {
-        let (pk, sk) = pregon::keys::campaign(tenant, campaign);
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_campaign(tenant, campaign)
             .update_expression("SET dispatch.#after.#shard = :row")
             .condition_expression("#st = :sending")
-            .expression_attribute_names("#st", "status")
             .expression_attribute_names("#after", "after")
             .expression_attribute_names("#shard", shard.to_string())
             .expression_attribute_values(
@@ -90,16 +78,10 @@ impl Store {
 
     /// Marks dispatch finished: every recipient was enqueued or blocked.
     pub async fn dispatch_done(&self, tenant: &str, campaign: &str) -> Result<bool, StoreError> {
-        let (pk, sk) = pregon::keys::campaign(tenant, campaign);
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_campaign(tenant, campaign)
             .update_expression("SET dispatch.done = :t")
             .condition_expression("#st = :sending")
-            .expression_attribute_names("#st", "status")
             .expression_attribute_values(":t", aws_sdk_dynamodb::types::AttributeValue::Bool(true))
             .expression_attribute_values(":sending", s("sending"))
             .send()
@@ -120,16 +102,10 @@ impl Store {
         now: &str,
         send_at: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let (pk, sk) = pregon::keys::campaign(tenant, campaign);
         let mut expr = "SET #st = :to, updated_at = :now".to_string();
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_campaign(tenant, campaign)
             .condition_expression("#st = :from")
-            .expression_attribute_names("#st", "status")
             .expression_attribute_values(":to", s(to.as_str()))
             .expression_attribute_values(":from", s(from.as_str()))
             .expression_attribute_values(":now", s(now));

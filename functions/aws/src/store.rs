@@ -355,7 +355,17 @@ impl Store {
     }
 
     /// A conditional update of one campaign item; `#st` names its `status`.
-    fn update_campaign(
+    pub(crate) fn update_campaign(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.update_campaign_item(tenant, id)
+            .expression_attribute_names("#st", "status")
+    }
+
+    /// An update of one campaign item that does not look at its status.
+    pub(crate) fn update_campaign_item(
         &self,
         tenant: &str,
         id: &str,
@@ -366,7 +376,6 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
-            .expression_attribute_names("#st", "status")
     }
 
     pub async fn campaign(&self, tenant: &str, id: &str) -> Result<Option<Campaign>, StoreError> {
@@ -562,13 +571,8 @@ impl Store {
 
     /// Records that every recipient generation below `gen` is deleted.
     pub async fn mark_cleaned(&self, tenant: &str, id: &str, gen: u32) -> Result<(), StoreError> {
-        let (pk, sk) = keys::campaign(tenant, id);
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_campaign_item(tenant, id)
             .update_expression("SET clean_below = :gen")
             .condition_expression("attribute_exists(pk) AND (attribute_not_exists(clean_below) OR clean_below < :gen)")
             .expression_attribute_values(":gen", AttributeValue::N(gen.to_string()))

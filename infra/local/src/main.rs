@@ -130,8 +130,25 @@ async fn main() -> Result<()> {
         .kill_on_drop(true)
         .spawn()
         .context("starting moto_server")?;
+    let fauxqs_port = free_port().await?;
+    let fauxqs_dir = cache.join("fauxqs");
+    let mut fauxqs = Command::new(fauxqs_dir.join("node/bin/node"))
+        .current_dir(&fauxqs_dir)
+        .args([
+            "--no-warnings",
+            "--experimental-sqlite",
+            "start.mjs",
+            &fauxqs_port.to_string(),
+        ])
+        .stdout(log_file(&logs, "fauxqs")?)
+        .stderr(log_file(&logs, "fauxqs.err")?)
+        .kill_on_drop(true)
+        .spawn()
+        .context("starting fauxqs (node)")?;
     wait_for_port(ddb_port, "DynamoDB Local", &mut dynamodb).await?;
     wait_for_port(moto_port, "moto", &mut moto).await?;
+    wait_for_port(fauxqs_port, "fauxqs", &mut fauxqs).await?;
+    let fauxqs_url = format!("http://127.0.0.1:{fauxqs_port}");
     // The provider simulator, when built (target/<profile>/pregon-sim): the senders call it.
     let exe_dir = std::env::current_exe()?
         .parent()
@@ -189,6 +206,11 @@ async fn main() -> Result<()> {
             .endpoint_url(&moto_url)
             .build(),
     );
+    let jobs_sqs = aws_sdk_sqs::Client::from_conf(
+        aws_sdk_sqs::config::Builder::from(&shared)
+            .endpoint_url(&fauxqs_url)
+            .build(),
+    );
 
     // --- resources, from template.yaml
     let tpl = Template::load(&root.join("template.yaml"))?;
@@ -233,7 +255,13 @@ async fn main() -> Result<()> {
         }
     }
     let mut queue_urls = HashMap::new();
+    // S3 notifies moto's own SQS: the queues S3 notifies, and those they redrive to,
+    // live in moto; every other queue (send jobs: volume) in fauxqs.
+    let in_moto = template::s3_fed_queues(&tpl);
+    let mut fauxqs_urls: Vec<String> = Vec::new();
     for (id, r) in queues {
+        let on_moto = in_moto.contains(id);
+        let sqs = if on_moto { &sqs } else { &jobs_sqs };
         let name = tpl.resolve(
             prop(r, "QueueName").ok_or_else(|| anyhow!("{id}: no QueueName"))?,
             &names,
@@ -270,9 +298,21 @@ async fn main() -> Result<()> {
             .with_context(|| format!("creating queue {name}"))?
             .queue_url
             .unwrap_or_default();
-        names
-            .arns
-            .insert(id.into(), format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"));
+        // Each server names its queues' ARNs its own way: ask it.
+        let arn = sqs
+            .get_queue_attributes()
+            .queue_url(&url)
+            .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+            .send()
+            .await
+            .ok()
+            .and_then(|a| a.attributes)
+            .and_then(|mut a| a.remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+            .unwrap_or_else(|| format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"));
+        names.arns.insert(id.into(), arn);
+        if !on_moto {
+            fauxqs_urls.push(url.clone());
+        }
         names.refs.insert(id.into(), url.clone());
         queue_urls.insert(id.to_string(), url);
     }
@@ -359,7 +399,15 @@ async fn main() -> Result<()> {
             ("AWS_SECRET_ACCESS_KEY".into(), "local".into()),
             ("AWS_ENDPOINT_URL_DYNAMODB".into(), ddb_url.clone()),
             ("AWS_ENDPOINT_URL_S3".into(), moto_url.clone()),
-            ("AWS_ENDPOINT_URL_SQS".into(), moto_url.clone()),
+            // The SQS server holding the queues this function names.
+            (
+                "AWS_ENDPOINT_URL_SQS".into(),
+                if env.values().any(|v| fauxqs_urls.contains(v)) {
+                    fauxqs_url.clone()
+                } else {
+                    moto_url.clone()
+                },
+            ),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), moto_url.clone()),
         ]);
         if let Some(u) = &simulator_url {
@@ -439,8 +487,13 @@ async fn main() -> Result<()> {
                         .unwrap_or(10);
                     // One poller per concurrent invocation the mapping allows.
                     for _ in 0..event_concurrency(props) {
+                        let client = if fauxqs_urls.contains(&url) {
+                            jobs_sqs.clone()
+                        } else {
+                            sqs.clone()
+                        };
                         mappings.push(tokio::spawn(lambda::sqs_mapping(
-                            sqs.clone(),
+                            client,
                             url.clone(),
                             arn.clone(),
                             batch,
@@ -471,7 +524,7 @@ async fn main() -> Result<()> {
         "demo_tenant": "ten_demo",
         "demo_api_key": demo_key,
         "region": REGION,
-        "endpoints": {"dynamodb": ddb_url, "s3": moto_url, "sqs": moto_url, "secretsmanager": moto_url},
+        "endpoints": {"dynamodb": ddb_url, "s3": moto_url, "sqs": moto_url, "sqs_jobs": fauxqs_url, "secretsmanager": moto_url},
         "table": table,
         "bucket": bucket_name,
         "queues": queue_urls,

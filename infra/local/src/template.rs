@@ -24,6 +24,34 @@ pub fn getatt_resource(v: &Value) -> Option<String> {
     }
 }
 
+/// The queues S3 notifies (a bucket's `QueueConfigurations`) and every queue reachable
+/// from them by redrive: they must live where S3 sends its events (moto).
+pub fn s3_fed_queues(tpl: &Template) -> std::collections::HashSet<String> {
+    let mut fed: std::collections::HashSet<String> = tpl
+        .of_type("AWS::S3::Bucket")
+        .filter_map(|(_, b)| prop(b, "NotificationConfiguration"))
+        .filter_map(|n| n.get("QueueConfigurations")?.as_sequence().cloned())
+        .flatten()
+        .filter_map(|q| q.get("Queue").and_then(getatt_resource))
+        .collect();
+    loop {
+        let more: Vec<String> = tpl
+            .of_type("AWS::SQS::Queue")
+            .filter(|(id, _)| fed.contains(*id))
+            .filter_map(|(_, q)| {
+                prop(q, "RedrivePolicy")?
+                    .get("deadLetterTargetArn")
+                    .and_then(getatt_resource)
+            })
+            .filter(|t| !fed.contains(t))
+            .collect();
+        if more.is_empty() {
+            return fed;
+        }
+        fed.extend(more);
+    }
+}
+
 /// What a logical id resolves to: `Ref` and `GetAtt …Arn`.
 #[derive(Default)]
 pub struct Names {
@@ -217,6 +245,21 @@ mod tests {
             Value::Tagged(t) => strings(&t.value),
             Value::Sequence(seq) => seq.iter().flat_map(strings).collect(),
             _ => Vec::new(),
+        }
+    }
+
+    #[test]
+    fn the_upload_queues_stay_where_s3_notifies_and_send_jobs_go_elsewhere() {
+        let fed = s3_fed_queues(&template());
+        for q in [
+            "UploadEventsQueue",
+            "UploadFailuresQueue",
+            "UploadEventsDLQ",
+        ] {
+            assert!(fed.contains(q), "{q}");
+        }
+        for q in ["SendMetaQueue", "DispatchQueue", "SendDLQ"] {
+            assert!(!fed.contains(q), "{q}");
         }
     }
 
