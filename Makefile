@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest clean
+.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest bench-send clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -51,3 +51,10 @@ clean:
 bench-ingest: setup
 	$(CARGO) build --release --locked --workspace
 	PREGON_PROFILE=release bash infra/local/with-stack.sh ./target/release/pregon-bench ingest
+
+## Benchmark: a campaign sent through the simulator (ROWS at RATE/s, LATENCY ms at the provider).
+ROWS ?= 20000
+RATE ?= 200
+LATENCY ?= 100
+bench-send: setup build
+	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench send $(ROWS) $(RATE) $(LATENCY)

@@ -8,6 +8,8 @@
 //! uploads the 1,000,000-row file to a campaign and times the ingest function.
 //! Files are generated once into `.cache/bench/`.
 
+mod send;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -167,6 +169,15 @@ fn validate(pregon: &Path, file: &Path) -> (Duration, f64, String) {
 
 fn main() {
     let mode = std::env::args().nth(1).unwrap_or_default();
+    if mode == "send" {
+        let arg = |i: usize, d: u64| {
+            std::env::args()
+                .nth(i)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(d)
+        };
+        return send::run(arg(2, 20_000) as usize, arg(3, 200) as u32, arg(4, 100));
+    }
     let dir = root().join(".cache/bench");
     std::fs::create_dir_all(&dir).unwrap();
     let csv_path = dir.join("rows_1m.csv");

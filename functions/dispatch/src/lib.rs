@@ -293,11 +293,13 @@ impl Dispatch {
             self.enqueue(queue, &jobs).await?;
             if !jobs.is_empty() {
                 let rows: Vec<u64> = jobs.iter().map(|j| j.row).collect();
-                let applied = self
-                    .store
+                // A sender may already have recorded some: the mark is for the listing;
+                // `queued` counts jobs enqueued and not yet recorded (the sender takes
+                // each one off when it records its outcome).
+                self.store
                     .mark_messages(tenant, id, gen, &rows, MessageStatus::Queued, &now)
                     .await?;
-                delta.queued += applied.iter().filter(|a| **a).count() as i64;
+                delta.queued += jobs.len() as i64;
             }
             self.store.add_progress(tenant, id, shard, &delta).await?;
             if !self.store.checkpoint(tenant, id, shard, last).await? {
