@@ -101,29 +101,7 @@ impl Api {
             return Ok(None);
         };
         let t = self.refreshed_template(tenant, tid).await?;
-        Ok(match t {
-            Some(t) if t.status == TemplateStatus::Approved => None,
-            Some(t) => Some(problem(
-                409,
-                "template_not_approved",
-                &format!(
-                    "the template {} is {}; only approved templates can be sent{}",
-                    t.spec.name,
-                    serde_json::to_value(t.status)
-                        .expect("json")
-                        .as_str()
-                        .unwrap_or(""),
-                    t.rejected_reason
-                        .map(|r| format!(" (rejected: {r})"))
-                        .unwrap_or_default()
-                ),
-            )),
-            None => Some(problem(
-                409,
-                "template_not_approved",
-                "the campaign's template no longer exists",
-            )),
-        })
+        Ok(not_approved(t.as_ref()))
     }
 
     pub(crate) async fn request_dispatch(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
@@ -234,6 +212,34 @@ impl Api {
             200,
             json!({"items": items, "next_cursor": next_cursor}),
         ))
+    }
+}
+
+/// A 409 when a template cannot be sent (not `approved`, or gone).
+fn not_approved(t: Option<&Template>) -> Option<Reply> {
+    match t {
+        Some(t) if t.status == TemplateStatus::Approved => None,
+        Some(t) => Some(problem(
+            409,
+            "template_not_approved",
+            &format!(
+                "the template {} is {}; only approved templates can be sent{}",
+                t.spec.name,
+                serde_json::to_value(t.status)
+                    .expect("json")
+                    .as_str()
+                    .unwrap_or(""),
+                t.rejected_reason
+                    .as_ref()
+                    .map(|r| format!(" (rejected: {r})"))
+                    .unwrap_or_default()
+            ),
+        )),
+        None => Some(problem(
+            409,
+            "template_not_approved",
+            "the campaign's template no longer exists",
+        )),
     }
 }
 
@@ -459,7 +465,7 @@ impl Api {
             account.default_country.clone(),
             &now,
         );
-        if let Some(r) = self.unsendable(tenant, &c).await? {
+        if let Some(r) = template_id.and_then(|_| not_approved(template.as_ref())) {
             return Ok(r);
         }
         // The same rules as a spreadsheet row.
