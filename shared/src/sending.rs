@@ -125,9 +125,14 @@ pub const RATE_SLOT_CUTOFF_MS: u64 = 800;
 
 /// The second to count calls in at `now_ms` (unix milliseconds).
 pub fn rate_slot(now_ms: i64) -> RateSlot {
+    rate_slot_within(now_ms, RATE_SLOT_CUTOFF_MS)
+}
+
+/// [`rate_slot`] with calls starting no later than `cutoff_ms` into their second.
+pub fn rate_slot_within(now_ms: i64, cutoff_ms: u64) -> RateSlot {
     let second = now_ms.div_euclid(1000);
     let into = now_ms.rem_euclid(1000) as u64;
-    if into <= RATE_SLOT_CUTOFF_MS {
+    if into <= cutoff_ms {
         RateSlot { second, wait_ms: 0 }
     } else {
         RateSlot {

@@ -22,12 +22,13 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use pregon::model::{Account, ProviderKind, Template};
 use pregon::providers::{self, Accepted, Content, Credentials, HttpReply, Outgoing, ProviderError};
-use pregon::sending::{rate_slot, SendJob};
+use pregon::sending::{rate_slot_within, SendJob, RATE_SLOT_CUTOFF_MS};
 use pregon_aws::config::Aws;
 use pregon_aws::messages::{ClaimResult, Outcome, Progress};
 use pregon_aws::store::Store;
 use pregon_aws::transport::{CallError, Transport, REQUEST_TIMEOUT};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
@@ -48,6 +49,8 @@ pub struct Sender {
     /// This function's send queue (`SEND_QUEUE_URL`), to time retries.
     queue_url: Option<String>,
     cache: Mutex<HashMap<String, (Instant, Context)>>,
+    /// Recent provider answer time (ms), smoothed.
+    answer_ms: AtomicU64,
 }
 
 /// What a job's account needs to send: its record, credentials and template.
@@ -102,6 +105,7 @@ impl Sender {
                 .ok()
                 .filter(|s| !s.is_empty()),
             cache: Mutex::new(HashMap::new()),
+            answer_ms: AtomicU64::new(100),
         })
     }
 
@@ -246,7 +250,10 @@ impl Sender {
             if now_ms() + REQUEST_TIMEOUT.as_millis() as i64 + 3_000 > deadline as i64 {
                 break;
             }
-            let slot = rate_slot(now_ms());
+            // Calls must reach the provider inside the second they were counted in: start
+            // them early enough for the provider's observed answer time to fit.
+            let cutoff = self.start_cutoff_ms();
+            let slot = rate_slot_within(now_ms(), cutoff);
             if slot.wait_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(slot.wait_ms)).await;
             }
@@ -269,7 +276,12 @@ impl Sender {
                 continue;
             }
             let take = &group[next..next + granted];
-            let outcomes = self.send_some(&ctx, take).await;
+            let latest_start = slot.second * 1000 + cutoff as i64;
+            let Some(outcomes) = self.send_some(&ctx, take, latest_start).await else {
+                // Too late in the second to call: the count is spent, the claims were
+                // given back; the next second takes them.
+                continue;
+            };
             for (i, r) in outcomes.into_iter().enumerate() {
                 results[next + i] = Some(r);
             }
@@ -281,14 +293,41 @@ impl Sender {
             .collect()
     }
 
-    /// Claims, calls and records a few jobs the rate allows now.
-    async fn send_some(&self, ctx: &Context, take: &[(String, SendJob)]) -> Vec<JobResult> {
+    /// How far into a second calls may start: 900 ms less the provider's recent answer
+    /// time, between 300 and 800 ms.
+    fn start_cutoff_ms(&self) -> u64 {
+        let answer = self.answer_ms.load(Ordering::Relaxed);
+        900u64
+            .saturating_sub(answer)
+            .clamp(300, RATE_SLOT_CUTOFF_MS)
+    }
+
+    /// Claims, calls and records a few jobs the rate allows now; `None` (nothing called,
+    /// claims given back) when the claims took past `latest_start` (unix ms).
+    async fn send_some(
+        &self,
+        ctx: &Context,
+        take: &[(String, SendJob)],
+        latest_start: i64,
+    ) -> Option<Vec<JobResult>> {
         let claim = now_ms() + CLAIM_MS;
         let jobs: Vec<&SendJob> = take.iter().map(|(_, j)| j).collect();
         let claims = match self.store.claim_messages(&jobs, claim).await {
             Ok(c) => c,
-            Err(e) => return take.iter().map(|_| retry(e.to_string())).collect(),
+            Err(e) => return Some(take.iter().map(|_| retry(e.to_string())).collect()),
         };
+        if now_ms() > latest_start {
+            let mine: Vec<&SendJob> = jobs
+                .iter()
+                .zip(&claims)
+                .filter(|(_, c)| **c == ClaimResult::Claimed)
+                .map(|(j, _)| *j)
+                .collect();
+            if let Err(e) = self.store.release_claims(&mine, claim).await {
+                warn!(error = %e, "could not release claims (they expire)");
+            }
+            return None;
+        }
         let calls = jobs.iter().zip(&claims).map(|(job, c)| async move {
             match c {
                 ClaimResult::Claimed => Some(self.call(ctx, job).await),
@@ -356,11 +395,11 @@ impl Sender {
                     // The provider has them; the claims stay and the redelivery settles
                     // them as outcome_unknown rather than sending again.
                     warn!(error = %e, "could not record outcomes");
-                    return take.iter().map(|_| retry(e.to_string())).collect();
+                    return Some(take.iter().map(|_| retry(e.to_string())).collect());
                 }
             }
         }
-        results
+        Some(results)
     }
 
     /// A job whose message could not be claimed: a duplicate, or a claim to settle.
@@ -528,7 +567,14 @@ impl Sender {
             }
         };
         let req = req.map_err(Ok)?;
-        let (status, body) = self.transport.send(req).await.map_err(Err)?;
+        let started = std::time::Instant::now();
+        let sent = self.transport.send(req).await;
+        // The provider's answer time, smoothed (the start cutoff follows it).
+        let took = started.elapsed().as_millis() as u64;
+        let old = self.answer_ms.load(Ordering::Relaxed);
+        self.answer_ms
+            .store((old * 7 + took) / 8, Ordering::Relaxed);
+        let (status, body) = sent.map_err(Err)?;
         let reply = HttpReply {
             status,
             body: &body,
