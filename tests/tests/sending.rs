@@ -4,13 +4,20 @@ use pregon_tests::Stack;
 use serde_json::json;
 use std::time::{Duration, Instant};
 
-/// An SMS account (Twilio), an SMS template with one parameter, and a loaded campaign
-/// of `phones`.
-async fn loaded_sms_campaign(t: &pregon_tests::Tenant<'_>, phones: &[&str]) -> String {
+/// An SMS account at Twilio.
+async fn sms_account(t: &pregon_tests::Tenant<'_>) -> pregon_tests::Reply {
     let acc = t
         .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL",
             "credentials":{"account_sid":"AC123","auth_token":"tok"}}))
         .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    acc
+}
+
+/// An SMS account (Twilio), an SMS template with one parameter, and a loaded campaign
+/// of `phones`.
+async fn loaded_sms_campaign(t: &pregon_tests::Tenant<'_>, phones: &[&str]) -> String {
+    let acc = sms_account(t).await;
     assert_eq!(acc.status, 201, "{}", acc.body);
     let tpl = t
         .post(
@@ -180,10 +187,7 @@ async fn outside_its_send_window_a_campaign_enqueues_nothing() {
         .filter(|(i, _)| *i as i64 != today)
         .map(|(_, d)| *d)
         .collect();
-    let acc = t
-        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL",
-            "credentials":{"account_sid":"AC123","auth_token":"tok"}}))
-        .await;
+    let acc = sms_account(&t).await;
     let c = t
         .post("/v1/campaigns", json!({"name":"Ventana","channel":"sms","account_id":acc.body["id"],"consent_confirmed":true,
             "send_window":{"timezone":"UTC","days":days,"from":"00:00","to":"23:59"}}))
@@ -225,10 +229,7 @@ async fn outside_its_send_window_a_campaign_enqueues_nothing() {
 async fn a_single_message_is_checked_like_a_row_and_answers_its_id() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
-    let acc = t
-        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL",
-            "credentials":{"account_sid":"AC123","auth_token":"tok"}}))
-        .await;
+    let acc = sms_account(&t).await;
     let bad = t
         .post(
             "/v1/messages",
@@ -262,10 +263,7 @@ async fn a_single_message_is_checked_like_a_row_and_answers_its_id() {
 async fn inline_recipients_are_validated_like_a_file() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
-    let acc = t
-        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002222","default_country":"CL",
-            "credentials":{"account_sid":"AC123","auth_token":"tok"}}))
-        .await;
+    let acc = sms_account(&t).await;
     let c = t
         .post("/v1/campaigns", json!({"name":"Lista","channel":"sms","account_id":acc.body["id"],"consent_confirmed":true,
             "recipients":[{"phone":"+56962000001","message":"Hola Ana"},{"phone":"abc","message":"Hola"}]}))

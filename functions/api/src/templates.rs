@@ -82,6 +82,21 @@ impl Api {
     /// Registers a template at the account's provider; `None` where this provider's
     /// registration is not done here (it stays `pending`).
     async fn register(&self, a: &Account, t: &Template) -> Result<Option<TemplateState>, String> {
+        self.template_call(a, &t.spec.language, |graph, token, waba| {
+            providers::meta::register_template_request(graph, token, waba, &t.spec)
+        })
+        .await
+    }
+
+    /// One template request to the account's provider (Meta: the WhatsApp Business
+    /// account's `message_templates`), its answer read as the template's state; `None`
+    /// for providers whose templates are not handled here yet.
+    async fn template_call(
+        &self,
+        a: &Account,
+        language: &str,
+        build: impl FnOnce(&str, &str, &str) -> pregon::providers::HttpRequest,
+    ) -> Result<Option<TemplateState>, String> {
         let creds = pregon_aws::transport::credentials(&self.aws, a).await?;
         let Credentials::Meta {
             access_token,
@@ -91,19 +106,14 @@ impl Api {
         else {
             return Ok(None);
         };
-        let req = providers::meta::register_template_request(
-            &self.transport.endpoints.meta,
-            &access_token,
-            &waba_id,
-            &t.spec,
-        );
+        let req = build(&self.transport.endpoints.meta, &access_token, &waba_id);
         let (status, body) = self.transport.send(req).await.map_err(|e| e.to_string())?;
         providers::meta::read_template_reply(
             HttpReply {
                 status,
                 body: &body,
             },
-            &t.spec.language,
+            language,
         )
         .map(Some)
         .map_err(|e| e.to_string())
@@ -131,34 +141,11 @@ impl Api {
         else {
             return Ok(t);
         };
-        let state = async {
-            let creds = pregon_aws::transport::credentials(&self.aws, &a).await?;
-            let Credentials::Meta {
-                access_token,
-                waba_id,
-                ..
-            } = creds
-            else {
-                return Ok(None);
-            };
-            let req = providers::meta::template_status_request(
-                &self.transport.endpoints.meta,
-                &access_token,
-                &waba_id,
-                &t.spec.name,
-            );
-            let (status, body) = self.transport.send(req).await.map_err(|e| e.to_string())?;
-            providers::meta::read_template_reply(
-                HttpReply {
-                    status,
-                    body: &body,
-                },
-                &t.spec.language,
-            )
-            .map(Some)
-            .map_err(|e| e.to_string())
-        }
-        .await;
+        let state = self
+            .template_call(&a, &t.spec.language, |graph, token, waba| {
+                providers::meta::template_status_request(graph, token, waba, &t.spec.name)
+            })
+            .await;
         match state {
             Ok(Some(s)) if s.status != t.status || s.rejected_reason != t.rejected_reason => {
                 apply(&mut t, s);
