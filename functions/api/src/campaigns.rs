@@ -250,7 +250,11 @@ impl Api {
         obj.extend(shown.as_object().expect("object").clone());
         if with_report && c.sending_started_at.is_some() {
             // Progress counters, summed over their shards (one query).
-            if let Ok(p) = self.store.progress(&c.tenant_id, &c.id).await {
+            if let Ok(mut p) = self.store.progress(&c.tenant_id, &c.id).await {
+                // A page enqueued twice (after a crash or a pause) is counted twice; what
+                // is in the queue can never exceed what has no outcome yet.
+                let left = (pregon_aws::campaigns::total(c) as i64 - p.done()).max(0);
+                p.queued = p.queued.clamp(0, left);
                 obj.insert("progress".into(), json!(p));
             }
             obj.insert("sending_started_at".into(), json!(c.sending_started_at));

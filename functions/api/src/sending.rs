@@ -182,7 +182,21 @@ impl Api {
         if !bad.is_empty() {
             return Ok(invalid(bad));
         }
-        let filters: Vec<(&str, String)> = status.into_iter().map(|s| ("status", s)).collect();
+        // `queued` is a view of `pending` records (see `shown_status`): ask the table for
+        // `pending` and keep the ones shown with the status asked for.
+        let filters: Vec<(&str, String)> = status
+            .iter()
+            .map(|s| {
+                (
+                    "status",
+                    if s == "queued" {
+                        "pending".into()
+                    } else {
+                        s.clone()
+                    },
+                )
+            })
+            .collect();
         let mut items: Vec<Value> = Vec::new();
         let mut next_cursor = None;
         while shard < keys::RECIPIENT_SHARDS {
@@ -192,7 +206,11 @@ impl Api {
                 .store
                 .list::<RecipientItem>(pk, "", false, want, after.take(), &filters)
                 .await?;
-            items.extend(page.iter().map(|m| message_view(tenant, &c, m)));
+            items.extend(
+                page.iter()
+                    .filter(|m| status.as_deref().is_none_or(|s| shown_status(&c, m) == s))
+                    .map(|m| message_view(tenant, &c, m)),
+            );
             match next {
                 Some(sk) if items.len() as i32 >= limit => {
                     next_cursor = Some(format!("{shard}:{}", sk.trim_start_matches('0')));
@@ -243,13 +261,27 @@ fn not_approved(t: Option<&Template>) -> Option<Reply> {
     }
 }
 
+/// A message's status as tenants see it: a `pending` record whose job dispatch has put
+/// on the queue of a sending campaign is `queued` (the record itself is not rewritten).
+fn shown_status<'a>(c: &Campaign, m: &'a RecipientItem) -> &'a str {
+    if m.status == "pending"
+        && c.status == CampaignStatus::Sending
+        && m.parked.is_none()
+        && c.dispatch.passed(m.row)
+    {
+        "queued"
+    } else {
+        &m.status
+    }
+}
+
 /// A message as tenants see it: the listed fields only.
 fn message_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Value {
     json!({
         "id": pregon::sending::message_id(tenant, &c.id, c.recipient_gen, m.row),
         "row": m.row,
         "phone": m.phone,
-        "status": m.status,
+        "status": shown_status(c, m),
         "provider_message_id": m.provider_message_id,
         "error_code": m.error_code,
         "error_message": m.error_message,

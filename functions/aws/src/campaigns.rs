@@ -2,6 +2,7 @@
 //! message has an outcome, written once for the sender, dispatch and the controls.
 
 use crate::store::{conditional, s, Store, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
 use pregon::model::{Campaign, CampaignStatus};
 
 /// The end state a campaign reaches from its counts: no failure → `completed`; some
@@ -76,6 +77,19 @@ impl Store {
         conditional(res)
     }
 
+    /// Clears resume's sweep flag once every parked job is back on the queue.
+    pub async fn sweep_done(&self, tenant: &str, campaign: &str) -> Result<bool, StoreError> {
+        let res = self
+            .update_campaign(tenant, campaign)
+            .update_expression("SET dispatch.sweep = :f")
+            .condition_expression("#st = :sending")
+            .expression_attribute_values(":f", AttributeValue::Bool(false))
+            .expression_attribute_values(":sending", s("sending"))
+            .send()
+            .await;
+        conditional(res)
+    }
+
     /// Marks dispatch finished: every recipient was enqueued or blocked.
     pub async fn dispatch_done(&self, tenant: &str, campaign: &str) -> Result<bool, StoreError> {
         let res = self
@@ -114,6 +128,11 @@ impl Store {
         }
         if to == CampaignStatus::Cancelled {
             expr.push_str(", ended_at = :now");
+        }
+        if from == CampaignStatus::Paused && to == CampaignStatus::Sending {
+            // Jobs senders parked during the pause go back on the queue (dispatch).
+            expr.push_str(", dispatch.sweep = :t");
+            req = req.expression_attribute_values(":t", AttributeValue::Bool(true));
         }
         if let Some(t) = send_at {
             expr.push_str(", send_at = :send_at");

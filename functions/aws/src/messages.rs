@@ -28,6 +28,19 @@ pub enum ClaimResult {
     Taken,
 }
 
+/// The value of a parked message's `parked` attribute.
+pub const PARKED: &str = "yes";
+
+/// What parking a message found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Park {
+    Parked,
+    /// The campaign is no longer paused: send the job.
+    NotPaused,
+    /// The message is not waiting (claimed, sent, already parked…): nothing to do.
+    NotPending,
+}
+
 /// Progress counters of a campaign, summed over its shards.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Progress {
@@ -132,6 +145,94 @@ impl Store {
                 }
             })
             .collect())
+    }
+
+    /// Parks a job's message while its campaign is paused: the job leaves the queue and
+    /// the message stays `pending` with `parked` set, for resume to enqueue again. One
+    /// transaction: the park holds only if the campaign is still `paused` (a resume that
+    /// committed first makes it [`Park::NotPaused`], and the job is sent).
+    pub async fn park_message(&self, job: &SendJob) -> Result<Park, StoreError> {
+        use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
+        let (cpk, csk) = keys::campaign(&job.tenant, &job.campaign);
+        let (pk, sk) = Self::message_key(job);
+        let check = ConditionCheck::builder()
+            .table_name(&self.table)
+            .key("pk", s(cpk))
+            .key("sk", s(csk))
+            .condition_expression("#st = :paused")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":paused", s("paused"))
+            .build()
+            .map_err(dynamo)?;
+        let park = Update::builder()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET parked = :yes")
+            .condition_expression(
+                "#st IN (:pending, :queued) AND attribute_not_exists(claim_until) AND attribute_not_exists(parked)",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":yes", s(PARKED))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":queued", s("queued"))
+            .build()
+            .map_err(dynamo)?;
+        let res = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().condition_check(check).build())
+            .transact_items(TransactWriteItem::builder().update(park).build())
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(Park::Parked),
+            Err(e) => {
+                use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+                let reasons = match e.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(tc)) => {
+                        Some(tc.cancellation_reasons().to_vec())
+                    }
+                    _ => None,
+                };
+                match reasons {
+                    Some(r)
+                        if r.first().and_then(|x| x.code()) == Some("ConditionalCheckFailed") =>
+                    {
+                        Ok(Park::NotPaused)
+                    }
+                    Some(r)
+                        if r.get(1).and_then(|x| x.code()) == Some("ConditionalCheckFailed") =>
+                    {
+                        Ok(Park::NotPending)
+                    }
+                    _ => Err(dynamo(e)),
+                }
+            }
+        }
+    }
+
+    /// Takes the park off messages that resume has enqueued again; `true` for each that
+    /// was parked.
+    pub async fn unpark_messages(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        gen: u32,
+        rows: &[u64],
+    ) -> Result<Vec<bool>, StoreError> {
+        let sql = format!(
+            "UPDATE \"{}\" REMOVE parked WHERE pk = ? AND sk = ? AND parked = ?",
+            self.table
+        );
+        let statements = rows
+            .iter()
+            .map(|row| {
+                let (pk, sk) = keys::recipient(tenant, campaign, gen, *row);
+                self.statement(sql.clone(), vec![s(pk), s(sk), s(PARKED)])
+            })
+            .collect();
+        self.execute_batch(statements).await
     }
 
     /// Records the outcomes of messages this sender claimed (token `claim`).
@@ -369,7 +470,69 @@ pub fn granted(used: i64, want: u32, rate: u32) -> u32 {
     (rate as i64 - before).clamp(0, want as i64) as u32
 }
 
+/// A tenant's do-not-contact entries that concern one campaign, read whole when the
+/// list is small: dispatch then checks each recipient in memory instead of reading
+/// two keys per recipient.
+#[derive(Debug, Default)]
+pub struct DncSnapshot {
+    phones: std::collections::HashSet<String>,
+}
+
+impl DncSnapshot {
+    pub fn contains(&self, phone: &str) -> bool {
+        self.phones.contains(phone)
+    }
+}
+
 impl Store {
+    /// The tenant's do-not-contact entries, tenant-wide and for `campaign`, when there
+    /// are at most `cap` entries in all; `None` when there are more (check by key then).
+    pub async fn do_not_contact_snapshot(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        cap: usize,
+    ) -> Result<Option<DncSnapshot>, StoreError> {
+        let mut snapshot = DncSnapshot::default();
+        let mut seen = 0usize;
+        let mut after: Option<HashMap<String, AttributeValue>> = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(keys::dnc_pk(tenant)))
+                .projection_expression("sk")
+                .set_exclusive_start_key(after.take())
+                .send()
+                .await
+                .map_err(dynamo)?;
+            for item in out.items.unwrap_or_default() {
+                seen += 1;
+                if seen > cap {
+                    return Ok(None);
+                }
+                let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) else {
+                    continue;
+                };
+                match sk.split_once('#') {
+                    None => {
+                        snapshot.phones.insert(sk.clone());
+                    }
+                    Some((phone, c)) if c == campaign => {
+                        snapshot.phones.insert(phone.to_string());
+                    }
+                    Some(_) => {}
+                }
+            }
+            match out.last_evaluated_key {
+                Some(k) => after = Some(k),
+                None => return Ok(Some(snapshot)),
+            }
+        }
+    }
+
     /// Which of `phones` are on the tenant's do-not-contact list, tenant-wide or for this
     /// campaign (SPEC §8): batched reads, 100 keys a request.
     pub async fn do_not_contact(

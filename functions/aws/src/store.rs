@@ -110,6 +110,9 @@ pub struct RecipientItem {
     /// A sender's claim (unix ms until which it holds the message); see `messages.rs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_until: Option<i64>,
+    /// Set while a paused campaign's job for this message is out of the queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parked: Option<String>,
 }
 
 impl From<&Recipient> for RecipientItem {
@@ -135,6 +138,7 @@ impl From<&Recipient> for RecipientItem {
             sent_at: None,
             updated_at: None,
             claim_until: None,
+            parked: None,
         }
     }
 }

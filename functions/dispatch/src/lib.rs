@@ -14,14 +14,17 @@ use pregon::keys;
 use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind};
 use pregon::sending::{MessageStatus, SendJob};
 use pregon_aws::config::Aws;
-use pregon_aws::messages::Progress;
+use pregon_aws::messages::{DncSnapshot, Progress};
 use pregon_aws::sqs::{for_each_record, Outcome};
 use pregon_aws::store::{RecipientItem, Store, StoreError};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
-/// Recipients read per query.
-const PAGE: i32 = 250;
+/// Recipients read per query (DynamoDB also stops a page at 1 MB).
+const PAGE: i32 = 1000;
+/// A do-not-contact list up to this size is read whole at the start of an invocation
+/// and checked in memory; a longer one is checked by key, page by page.
+const DNC_IN_MEMORY: usize = 50_000;
 /// An invocation hands over to a new one after this long (Lambda stops at 15 minutes).
 const BUDGET: Duration = Duration::from_secs(600);
 
@@ -90,7 +93,7 @@ impl Dispatch {
             CampaignStatus::Cancelled => return self.skip_unsent(&c).await,
             _ => c,
         };
-        if c.status != CampaignStatus::Sending || c.dispatch.done {
+        if c.status != CampaignStatus::Sending || (c.dispatch.done && !c.dispatch.sweep) {
             info!(campaign = %c.id, status = c.status.as_str(), "nothing to dispatch");
             return Ok(());
         }
@@ -116,9 +119,19 @@ impl Dispatch {
             .find(|(k, _)| *k == account.provider)
             .map(|(_, q)| q.clone())
             .ok_or_else(|| StoreError::Shape("no send queue for the provider".into()))?;
+        if c.dispatch.sweep {
+            if !self.sweep_parked(&c, &queue).await? {
+                return Ok(());
+            }
+            self.store.sweep_done(&c.tenant_id, &c.id).await?;
+        }
+        let dnc = self
+            .store
+            .do_not_contact_snapshot(&c.tenant_id, &c.id, DNC_IN_MEMORY)
+            .await?;
         let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| {
-            let (c, queue) = (&c, queue.as_str());
-            async move { self.shard(c, shard, queue, started).await }
+            let (c, queue, dnc) = (&c, queue.as_str(), dnc.as_ref());
+            async move { self.shard(c, shard, queue, dnc, started).await }
         });
         let results = futures::future::join_all(shards).await;
         let mut finished = true;
@@ -185,24 +198,27 @@ impl Dispatch {
                     .store
                     .list::<RecipientItem>(pk.clone(), "", false, PAGE, after.take(), &filters)
                     .await?;
-                let rows: Vec<u64> = items
+                let unsent: Vec<&RecipientItem> = items
                     .iter()
                     .filter(|i| i.status == "pending" || i.status == "queued")
-                    .map(|i| i.row)
                     .collect();
-                let was_queued = items.iter().filter(|i| i.status == "queued").count() as i64;
+                let rows: Vec<u64> = unsent.iter().map(|i| i.row).collect();
                 let now = pregon::model::now_rfc3339();
                 let applied = self
                     .store
                     .mark_messages(tenant, id, gen, &rows, MessageStatus::Skipped, &now)
                     .await?;
-                let n = applied.iter().filter(|a| **a).count() as i64;
-                skipped += n;
-                let delta = Progress {
-                    skipped: n,
-                    queued: -was_queued.min(n),
-                    ..Default::default()
-                };
+                let mut delta = Progress::default();
+                for (i, ok) in unsent.iter().zip(&applied) {
+                    if *ok {
+                        delta.skipped += 1;
+                        // Its job was counted `queued` when enqueued (and not parked since).
+                        if c.dispatch.passed(i.row) && i.parked.is_none() {
+                            delta.queued -= 1;
+                        }
+                    }
+                }
+                skipped += delta.skipped;
                 self.store.add_progress(tenant, id, shard, &delta).await?;
                 match next {
                     Some(n) => after = Some(n),
@@ -222,6 +238,54 @@ impl Dispatch {
         Ok(())
     }
 
+    /// After a resume: enqueues again the jobs senders parked during the pause (they left
+    /// the queue; their messages wait `pending` with `parked`). `Ok(false)` when the
+    /// campaign stopped sending meanwhile (the flag stays for the next resume).
+    async fn sweep_parked(&self, c: &Campaign, queue: &str) -> Result<bool, StoreError> {
+        let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
+        let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| async move {
+            let pk = keys::recipient_pk(tenant, id, gen, shard);
+            let filters = [("parked", pregon_aws::messages::PARKED.to_string())];
+            let mut after = None;
+            let mut swept = 0i64;
+            loop {
+                let (items, next) = self
+                    .store
+                    .list::<RecipientItem>(pk.clone(), "", false, PAGE, after.take(), &filters)
+                    .await?;
+                let waiting: Vec<&RecipientItem> =
+                    items.iter().filter(|i| i.status == "pending").collect();
+                let jobs: Vec<SendJob> = waiting.iter().map(|i| send_job(c, i)).collect();
+                self.enqueue(queue, &jobs).await?;
+                let rows: Vec<u64> = waiting.iter().map(|i| i.row).collect();
+                let unparked = self.store.unpark_messages(tenant, id, gen, &rows).await?;
+                let n = unparked.iter().filter(|u| **u).count() as i64;
+                if n > 0 {
+                    let delta = Progress {
+                        queued: n,
+                        ..Default::default()
+                    };
+                    self.store.add_progress(tenant, id, shard, &delta).await?;
+                }
+                swept += n;
+                match next {
+                    Some(n) => after = Some(n),
+                    None => return Ok::<i64, StoreError>(swept),
+                }
+            }
+        });
+        let mut total = 0;
+        for r in futures::future::join_all(shards).await {
+            total += r?;
+        }
+        info!(
+            campaign = id,
+            jobs = total,
+            "resumed: parked jobs enqueued again"
+        );
+        self.still_sending(c).await
+    }
+
     async fn still_sending(&self, c: &Campaign) -> Result<bool, StoreError> {
         Ok(self
             .store
@@ -237,6 +301,7 @@ impl Dispatch {
         c: &Campaign,
         shard: u32,
         queue: &str,
+        dnc: Option<&DncSnapshot>,
         started: Instant,
     ) -> Result<bool, StoreError> {
         let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
@@ -259,14 +324,23 @@ impl Dispatch {
             };
             let pending: Vec<&RecipientItem> =
                 items.iter().filter(|i| i.status == "pending").collect();
-            let phones: Vec<&str> = pending.iter().map(|i| i.phone.as_str()).collect();
-            let blocked = self.store.do_not_contact(tenant, id, &phones).await?;
-            let now = pregon::model::now_rfc3339();
+            let blocked = match dnc {
+                Some(list) => pending
+                    .iter()
+                    .filter(|i| list.contains(&i.phone))
+                    .map(|i| i.phone.clone())
+                    .collect(),
+                None => {
+                    let phones: Vec<&str> = pending.iter().map(|i| i.phone.as_str()).collect();
+                    self.store.do_not_contact(tenant, id, &phones).await?
+                }
+            };
             let (stop, go): (Vec<&RecipientItem>, Vec<&RecipientItem>) = pending
                 .into_iter()
                 .partition(|i| blocked.contains(&i.phone));
             let mut delta = Progress::default();
             if !stop.is_empty() {
+                let now = pregon::model::now_rfc3339();
                 let rows: Vec<u64> = stop.iter().map(|i| i.row).collect();
                 let applied = self
                     .store
@@ -274,35 +348,23 @@ impl Dispatch {
                     .await?;
                 delta.blocked += applied.iter().filter(|a| **a).count() as i64;
             }
-            let jobs: Vec<SendJob> = go
-                .iter()
-                .map(|i| SendJob {
-                    tenant: tenant.to_string(),
-                    campaign: id.to_string(),
-                    gen,
-                    row: i.row,
-                    account: c.settings.account_id.clone(),
-                    phone: i.phone.clone(),
-                    params: i.params.clone(),
-                    text: i.message.clone(),
-                    template: c.settings.template_id.clone(),
-                    // Rows are consecutive in the sheet: the sending order for port rotation.
-                    seq: i.row.saturating_sub(2),
-                })
-                .collect();
+            let jobs: Vec<SendJob> = go.iter().map(|i| send_job(c, i)).collect();
             self.enqueue(queue, &jobs).await?;
-            if !jobs.is_empty() {
-                let rows: Vec<u64> = jobs.iter().map(|j| j.row).collect();
-                // A sender may already have recorded some: the mark is for the listing;
-                // `queued` counts jobs enqueued and not yet recorded (the sender takes
-                // each one off when it records its outcome).
-                self.store
-                    .mark_messages(tenant, id, gen, &rows, MessageStatus::Queued, &now)
-                    .await?;
+            // The records stay `pending` (one write per recipient saved): the shard's
+            // checkpoint says which were enqueued, and views show those as `queued`.
+            // `queued` counts jobs enqueued and not yet recorded (the sender takes each
+            // one off when it records its outcome).
+            // A page is counted `queued` once its checkpoint holds: a page enqueued again
+            // after a crash or a pause is counted once, and cancel's count of what was
+            // dispatched (the checkpoints) agrees with it.
+            let passed = self.store.checkpoint(tenant, id, shard, last).await?;
+            if passed {
                 delta.queued += jobs.len() as i64;
             }
-            self.store.add_progress(tenant, id, shard, &delta).await?;
-            if !self.store.checkpoint(tenant, id, shard, last).await? {
+            if delta != Progress::default() {
+                self.store.add_progress(tenant, id, shard, &delta).await?;
+            }
+            if !passed {
                 info!(
                     campaign = id,
                     shard, "dispatch stopped: the campaign is no longer sending"
@@ -357,6 +419,23 @@ impl Dispatch {
             r?;
         }
         Ok(())
+    }
+}
+
+/// The send job of one recipient: everything the sender needs without reading it back.
+fn send_job(c: &Campaign, i: &RecipientItem) -> SendJob {
+    SendJob {
+        tenant: c.tenant_id.clone(),
+        campaign: c.id.clone(),
+        gen: c.recipient_gen,
+        row: i.row,
+        account: c.settings.account_id.clone(),
+        phone: i.phone.clone(),
+        params: i.params.clone(),
+        text: i.message.clone(),
+        template: c.settings.template_id.clone(),
+        // Rows are consecutive in the sheet: the sending order for port rotation.
+        seq: i.row.saturating_sub(2),
     }
 }
 

@@ -12,6 +12,12 @@
 //! 4. record `sent` + provider id or `failed` + code (batched), update the campaign's
 //!    progress counters, and end the campaign when every message has an outcome.
 //!
+//! Before any of that, a job of a campaign that is not sending is not sent: a paused
+//! campaign's job is parked (it leaves the queue, its message waits `pending` for resume
+//! to enqueue it again), a cancelled campaign's job is dropped (dispatch marks its message
+//! `skipped`). A pause therefore stops the sending within about a second (the campaign's
+//! status is re-read at most once a second), not after the queue drains.
+//!
 //! Transient errors (429, 5xx, a connection refused) release the claim and the job
 //! comes back through the queue's visibility timeout (never a sleep here); permanent
 //! ones fail the message at once. A call whose outcome is unknown (a timeout after the
@@ -20,11 +26,11 @@
 //! status callback settled it — and never calls again.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use pregon::model::{Account, ProviderKind, Template};
+use pregon::model::{Account, CampaignStatus, ProviderKind, Template};
 use pregon::providers::{self, Accepted, Content, Credentials, HttpReply, Outgoing, ProviderError};
 use pregon::sending::{rate_slot_within, SendJob, RATE_SLOT_CUTOFF_MS};
 use pregon_aws::config::Aws;
-use pregon_aws::messages::{ClaimResult, Outcome, Progress};
+use pregon_aws::messages::{ClaimResult, Outcome, Park, Progress};
 use pregon_aws::store::Store;
 use pregon_aws::transport::{CallError, Transport, REQUEST_TIMEOUT};
 use std::collections::HashMap;
@@ -39,6 +45,8 @@ use tracing::{info, warn};
 pub const CLAIM_MS: i64 = 30_000;
 /// Account, template and credentials are re-read after this long.
 const CACHE_FOR: Duration = Duration::from_secs(60);
+/// A campaign's status (paused, cancelled) is re-read after this long.
+const STATUS_FOR: Duration = Duration::from_secs(1);
 
 pub struct Sender {
     aws: Aws,
@@ -49,6 +57,8 @@ pub struct Sender {
     /// This function's send queue (`SEND_QUEUE_URL`), to time retries.
     queue_url: Option<String>,
     cache: Mutex<HashMap<String, (Instant, Context)>>,
+    /// Campaign statuses, by tenant and campaign (`None`: the campaign is gone).
+    statuses: Mutex<HashMap<(String, String), (Instant, Option<CampaignStatus>)>>,
     /// Recent provider answer time (ms), smoothed.
     answer_ms: AtomicU64,
 }
@@ -105,6 +115,7 @@ impl Sender {
                 .ok()
                 .filter(|s| !s.is_empty()),
             cache: Mutex::new(HashMap::new()),
+            statuses: Mutex::new(HashMap::new()),
             answer_ms: AtomicU64::new(100),
         })
     }
@@ -155,6 +166,75 @@ impl Sender {
             response.batch_item_failures.push(f);
         }
         response
+    }
+
+    /// A campaign's status, read at most once a second per campaign.
+    async fn campaign_status(
+        &self,
+        tenant: &str,
+        campaign: &str,
+    ) -> Result<Option<CampaignStatus>, String> {
+        let key = (tenant.to_string(), campaign.to_string());
+        if let Some((at, st)) = self.statuses.lock().expect("statuses").get(&key) {
+            if at.elapsed() < STATUS_FOR {
+                return Ok(*st);
+            }
+        }
+        let st = self
+            .store
+            .campaign(tenant, campaign)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(|c| c.status);
+        self.statuses
+            .lock()
+            .expect("statuses")
+            .insert(key, (Instant::now(), st));
+        Ok(st)
+    }
+
+    /// Whether a job's campaign is still sending; else what became of the job: a paused
+    /// campaign's job is parked, a cancelled (or gone) campaign's job is dropped.
+    async fn gate(&self, job: &SendJob) -> Option<JobResult> {
+        match self.campaign_status(&job.tenant, &job.campaign).await {
+            Ok(Some(CampaignStatus::Paused)) => match self.park(job).await {
+                Ok(true) => Some(JobResult::Done),
+                Ok(false) => None,
+                Err(why) => Some(retry(format!("could not park: {why}"))),
+            },
+            // Dispatch marks a cancelled campaign's unsent messages `skipped`.
+            Ok(Some(CampaignStatus::Cancelled)) | Ok(None) => Some(JobResult::Done),
+            Ok(Some(_)) => None,
+            Err(why) => Some(retry(format!("campaign unreadable: {why}"))),
+        }
+    }
+
+    /// Parks a paused campaign's job; `Ok(false)` when the campaign was resumed meanwhile
+    /// (send it).
+    async fn park(&self, job: &SendJob) -> Result<bool, String> {
+        match self
+            .store
+            .park_message(job)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            Park::Parked => {
+                let delta = Progress {
+                    queued: -1,
+                    ..Default::default()
+                };
+                self.add_progress(job, &delta).await;
+                Ok(true)
+            }
+            Park::NotPending => Ok(true),
+            Park::NotPaused => {
+                self.statuses
+                    .lock()
+                    .expect("statuses")
+                    .remove(&(job.tenant.clone(), job.campaign.clone()));
+                Ok(false)
+            }
+        }
     }
 
     /// Makes retried jobs visible again after their own back-off rather than the queue's
@@ -244,10 +324,23 @@ impl Sender {
             Err(e) => return group.iter().map(|_| retry(e.clone())).collect(),
         };
         let mut results: Vec<Option<JobResult>> = group.iter().map(|_| None).collect();
-        let mut next = 0;
-        while next < group.len() {
+        let mut waiting: Vec<usize> = (0..group.len()).collect();
+        while !waiting.is_empty() {
             // Leave time to record what was sent before the invocation ends.
             if now_ms() + REQUEST_TIMEOUT.as_millis() as i64 + 3_000 > deadline as i64 {
+                break;
+            }
+            // A batch can wait seconds for the rate: a pause or a cancel meanwhile takes
+            // hold before the next call, not after the batch.
+            let mut still = Vec::with_capacity(waiting.len());
+            for i in waiting {
+                match self.gate(&group[i].1).await {
+                    None => still.push(i),
+                    Some(r) => results[i] = Some(r),
+                }
+            }
+            waiting = still;
+            if waiting.is_empty() {
                 break;
             }
             // Calls must reach the provider inside the second they were counted in: start
@@ -257,7 +350,7 @@ impl Sender {
             if slot.wait_ms > 0 {
                 tokio::time::sleep(Duration::from_millis(slot.wait_ms)).await;
             }
-            let want = (group.len() - next) as u32;
+            let want = waiting.len() as u32;
             let granted = match self
                 .store
                 .reserve_rate(account, slot, ctx.account.rate, want)
@@ -275,17 +368,20 @@ impl Sender {
                 tokio::time::sleep(Duration::from_millis((1000 - into) as u64)).await;
                 continue;
             }
-            let take = &group[next..next + granted];
+            let picked: Vec<usize> = waiting.drain(..granted).collect();
+            let take: Vec<(String, SendJob)> = picked.iter().map(|i| group[*i].clone()).collect();
             let latest_start = slot.second * 1000 + cutoff as i64;
-            let Some(outcomes) = self.send_some(&ctx, take, latest_start).await else {
+            let Some(outcomes) = self.send_some(&ctx, &take, latest_start).await else {
                 // Too late in the second to call: the count is spent, the claims were
                 // given back; the next second takes them.
+                let mut back = picked;
+                back.append(&mut waiting);
+                waiting = back;
                 continue;
             };
-            for (i, r) in outcomes.into_iter().enumerate() {
-                results[next + i] = Some(r);
+            for (i, r) in picked.into_iter().zip(outcomes) {
+                results[i] = Some(r);
             }
-            next += granted;
         }
         results
             .into_iter()

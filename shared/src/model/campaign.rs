@@ -453,6 +453,21 @@ pub struct Dispatch {
     /// Every recipient has been enqueued or blocked.
     #[serde(default)]
     pub done: bool,
+    /// Set by resume: the jobs senders parked while the campaign was paused are to be
+    /// enqueued again before dispatch goes on.
+    #[serde(default)]
+    pub sweep: bool,
+}
+
+impl Dispatch {
+    /// Whether dispatch has enqueued (or blocked) the recipient of `row`.
+    pub fn passed(&self, row: u64) -> bool {
+        self.done
+            || self
+                .after
+                .get(&crate::keys::recipient_shard(row).to_string())
+                .is_some_and(|last| *last >= row)
+    }
 }
 
 impl Campaign {
