@@ -45,6 +45,8 @@ use tracing::{info, warn};
 pub const CLAIM_MS: i64 = 30_000;
 /// Account, template and credentials are re-read after this long.
 const CACHE_FOR: Duration = Duration::from_secs(60);
+/// A campaign's status as last read, and when (`None`: the campaign is gone).
+type SeenStatus = (Instant, Option<CampaignStatus>);
 /// A campaign's status (paused, cancelled) is re-read after this long.
 const STATUS_FOR: Duration = Duration::from_secs(1);
 
@@ -58,7 +60,7 @@ pub struct Sender {
     queue_url: Option<String>,
     cache: Mutex<HashMap<String, (Instant, Context)>>,
     /// Campaign statuses, by tenant and campaign (`None`: the campaign is gone).
-    statuses: Mutex<HashMap<(String, String), (Instant, Option<CampaignStatus>)>>,
+    statuses: Mutex<HashMap<(String, String), SeenStatus>>,
     /// Recent provider answer time (ms), smoothed.
     answer_ms: AtomicU64,
 }
