@@ -8,6 +8,7 @@
 //! [`gateway`] (no signature: a per-account URL secret, [`verify_url_secret`]).
 
 pub mod meta;
+pub mod twilio;
 
 use std::fmt;
 
