@@ -7,6 +7,7 @@
 //! batches), [`twilio`] (HMAC-SHA1 signature over URL and form), [`gupshup`] and
 //! [`gateway`] (no signature: a per-account URL secret, [`verify_url_secret`]).
 
+pub mod gupshup;
 pub mod meta;
 pub mod twilio;
 
@@ -259,6 +260,14 @@ pub(crate) fn rfc3339_from_secs(secs: i64) -> Option<String> {
         .ok()
 }
 
+/// Unix milliseconds → RFC 3339 (UTC).
+pub(crate) fn rfc3339_from_millis(ms: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
 /// A non-empty string.
 pub(crate) fn non_empty(s: Option<&str>) -> Option<String> {
     s.filter(|s| !s.is_empty()).map(str::to_string)
@@ -440,6 +449,10 @@ mod tests {
         assert_eq!(
             rfc3339_from_secs(1763800000).as_deref(),
             Some("2025-11-22T08:26:40Z")
+        );
+        assert_eq!(
+            rfc3339_from_millis(1763800000123).as_deref(),
+            Some("2025-11-22T08:26:40.123Z")
         );
     }
 }
