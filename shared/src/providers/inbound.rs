@@ -7,6 +7,7 @@
 //! batches), [`twilio`] (HMAC-SHA1 signature over URL and form), [`gupshup`] and
 //! [`gateway`] (no signature: a per-account URL secret, [`verify_url_secret`]).
 
+pub mod gateway;
 pub mod gupshup;
 pub mod meta;
 pub mod twilio;
