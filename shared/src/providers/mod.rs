@@ -10,6 +10,7 @@
 
 pub mod gateway;
 pub mod gupshup;
+pub mod inbound;
 pub mod meta;
 pub mod twilio;
 

@@ -1,0 +1,459 @@
+//! Provider callbacks read (SPEC §2 step 5, §5, §8, §10; providers.md "Webhooks",
+//! "Status callback", "Callbacks"). No I/O: the webhook function checks a callback's
+//! authenticity with its provider's module, parses it into [`Inbound`] events, and
+//! applies each status only when [`advances`] says so.
+//!
+//! One module per provider: [`meta`] (HMAC-SHA256 signature, GET handshake, JSON
+//! batches), [`twilio`] (HMAC-SHA1 signature over URL and form), [`gupshup`] and
+//! [`gateway`] (no signature: a per-account URL secret, [`verify_url_secret`]).
+
+pub mod gateway;
+pub mod gupshup;
+pub mod meta;
+pub mod twilio;
+
+use std::fmt;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::model::TemplateStatus;
+use crate::sending::MessageStatus;
+
+/// One event of a callback. A callback may hold several (Meta batches them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Inbound {
+    /// A status of a message we sent.
+    Status(StatusUpdate),
+    /// A message from a customer.
+    Reply(Reply),
+    /// A template's review status changed (Meta `message_template_status_update`).
+    TemplateStatus(TemplateStatusUpdate),
+    /// Something that is not ours to act on (another event kind, a status we do not
+    /// track); answered 200 and dropped.
+    Ignored { why: String },
+}
+
+/// A provider's status for one of our messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusUpdate {
+    /// The id the provider gave at send (gateway: the `user_id`, see
+    /// [`gateway::user_id_of`]).
+    pub provider_message_id: String,
+    pub status: MessageStatus,
+    /// The provider's own name for it (`sent`, `SENT_OK`, `enqueued`, …).
+    pub provider_status: String,
+    /// RFC 3339, UTC; `None` when the provider gives no time (Twilio).
+    pub at: Option<String>,
+    pub error_code: Option<String>,
+    pub error_message: Option<String>,
+    /// Our id echoed back (Meta `biz_opaque_callback_data`).
+    pub correlation: Option<String>,
+}
+
+/// A customer's message.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Reply {
+    /// E.164 with `+`.
+    pub from_phone: String,
+    pub provider_message_id: String,
+    pub kind: ReplyKind,
+    /// The text, a button's title, a media caption, a reaction's emoji.
+    pub text: Option<String>,
+    pub media: Vec<Media>,
+    /// A quick-reply button's payload (Meta `button.payload`, interactive reply id,
+    /// Twilio `ButtonPayload`, Gupshup `postbackText`).
+    pub button_payload: Option<String>,
+    /// The provider id of the message this answers (Meta `context.id`, Twilio
+    /// `OriginalRepliedMessageSid`, Gupshup `context.gsId`).
+    pub replied_to: Option<String>,
+    /// RFC 3339, UTC.
+    pub at: Option<String>,
+}
+
+/// Phones stay out of logs: a reply's `Debug` masks the sender.
+impl fmt::Debug for Reply {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reply")
+            .field("from_phone", &crate::phone::mask(&self.from_phone))
+            .field("provider_message_id", &self.provider_message_id)
+            .field("kind", &self.kind)
+            .field("text", &self.text)
+            .field("media", &self.media)
+            .field("button_payload", &self.button_payload)
+            .field("replied_to", &self.replied_to)
+            .field("at", &self.at)
+            .finish()
+    }
+}
+
+impl Reply {
+    /// Whether this reply asks to stop messages (SPEC §8): its text is an opt-out
+    /// word, or its button payload is `stop` or an opt-out word.
+    pub fn is_opt_out(&self, words: &[&str]) -> bool {
+        let by_text = self.text.as_deref().is_some_and(|t| is_opt_out(t, words));
+        let by_button = self
+            .button_payload
+            .as_deref()
+            .is_some_and(|p| is_opt_out(p, &["stop"]) || is_opt_out(p, words));
+        by_text || by_button
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyKind {
+    Text,
+    /// A quick-reply or interactive button / list choice.
+    Button,
+    Media,
+    Reaction,
+    Location,
+    /// Anything else a customer can send (contacts, orders, unsupported types): kept,
+    /// never dropped (SPEC §5).
+    Other,
+}
+
+/// A media attachment: the provider's id (Meta) or URL (Twilio, Gupshup).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Media {
+    pub id: Option<String>,
+    pub url: Option<String>,
+    pub mime: Option<String>,
+}
+
+/// A template's new review status (Meta `message_template_status_update`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateStatusUpdate {
+    pub provider_template_id: String,
+    pub name: String,
+    pub language: String,
+    /// Meta's `event` as sent (`APPROVED`, `REJECTED`, `FLAGGED`, …).
+    pub event: String,
+    /// Ours, for the events that name one of our statuses; `None` for the others
+    /// (`FLAGGED`, `IN_APPEAL`, `PENDING_DELETION`, …): no change of ours.
+    pub status: Option<TemplateStatus>,
+    /// Meta's reason, absent when `NONE`.
+    pub reason: Option<String>,
+}
+
+/// A callback that could not be read: the field and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {reason}")]
+pub struct InboundError {
+    pub field: String,
+    pub reason: String,
+}
+
+pub(crate) fn bad(field: impl Into<String>, reason: impl Into<String>) -> InboundError {
+    InboundError {
+        field: field.into(),
+        reason: reason.into(),
+    }
+}
+
+/// Why a callback is not authentic (answer 401/403 and change nothing, SPEC §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    #[error("the callback carries no signature or secret")]
+    Missing,
+    #[error("the callback's signature or secret does not match")]
+    Mismatch,
+}
+
+/// Compares a secret in constant time (over SHA-256 digests, so the length does not
+/// leak either). An empty expected secret matches nothing.
+pub(crate) fn secret_eq(given: &str, expected: &str) -> bool {
+    if expected.is_empty() {
+        return false;
+    }
+    let (a, b) = (
+        Sha256::digest(given.as_bytes()),
+        Sha256::digest(expected.as_bytes()),
+    );
+    bool::from(a.as_slice().ct_eq(b.as_slice()))
+}
+
+/// Gupshup and the SMS gateway sign nothing (providers.md): each account's callback
+/// URL carries a long random secret, checked here in constant time.
+pub fn verify_url_secret(given: Option<&str>, expected: &str) -> Result<(), AuthError> {
+    match given {
+        None | Some("") => Err(AuthError::Missing),
+        Some(g) if secret_eq(g, expected) => Ok(()),
+        Some(_) => Err(AuthError::Mismatch),
+    }
+}
+
+/// A new URL secret for an account's callback URL: 64 hex characters.
+pub fn new_url_secret() -> String {
+    use rand::RngCore;
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    hex::encode(bytes)
+}
+
+/// Whether a callback's status moves a message in state `current` forward (SPEC §5).
+///
+/// SPEC §5: "`pending` → `queued` → `sent` → `delivered` → `read` → `replied`, or
+/// `failed` (provider refused or gave up), `undelivered` (provider accepted, handset
+/// never got it), `blocked` (do-not-contact), `skipped` (cancelled before sending). A
+/// message whose send outcome is unknown after a crash is settled by a later status
+/// callback, or ends `failed` with error code `outcome_unknown` […]. Status only moves
+/// forward: a late `delivered` after `read` changes nothing; a duplicate callback
+/// changes nothing."
+///
+/// So: a step up the ladder may skip steps (`read` before `delivered` arrives);
+/// `failed`/`undelivered` end a message not yet delivered (SPEC §6 counts "failed
+/// after acceptance"); `blocked`/`skipped` only before sending; `replied`, `failed`,
+/// `undelivered`, `blocked`, `skipped` are final. A `pending`/`queued` message (its
+/// outcome unknown) is settled by any later status. Once it has ended `failed` with
+/// `outcome_unknown`, it is final like any other failure.
+pub fn advances(current: MessageStatus, next: MessageStatus) -> bool {
+    use MessageStatus as S;
+    fn ladder(s: MessageStatus) -> Option<u8> {
+        match s {
+            S::Pending => Some(0),
+            S::Queued => Some(1),
+            S::Sent => Some(2),
+            S::Delivered => Some(3),
+            S::Read => Some(4),
+            S::Replied => Some(5),
+            S::Failed | S::Undelivered | S::Blocked | S::Skipped => None,
+        }
+    }
+    match next {
+        S::Failed | S::Undelivered => matches!(current, S::Pending | S::Queued | S::Sent),
+        S::Blocked | S::Skipped => matches!(current, S::Pending | S::Queued),
+        _ => match (ladder(current), ladder(next)) {
+            (Some(c), Some(n)) => n > c,
+            _ => false,
+        },
+    }
+}
+
+/// The opt-out words of SPEC §8, used when a tenant configures none.
+pub const DEFAULT_OPT_OUT_WORDS: &[&str] = &["STOP", "BAJA", "CANCELAR", "UNSUBSCRIBE"];
+
+/// Whether `text` is an opt-out word (SPEC §8): the whole message, trimmed, without
+/// case or accents, and without surrounding punctuation (`¡Baja!`, `stop.`).
+pub fn is_opt_out(text: &str, words: &[&str]) -> bool {
+    let said = crate::validate::fold(text.trim_matches(|c: char| {
+        c.is_whitespace() || matches!(c, '.' | ',' | ';' | ':' | '!' | '¡' | '?' | '¿' | '"')
+    }));
+    !said.is_empty() && words.iter().any(|w| crate::validate::fold(w) == said)
+}
+
+/// `56962000001`, `+56962000001` or `whatsapp:+56962000001` → `+56962000001`.
+pub(crate) fn e164(field: &str, raw: &str) -> Result<String, InboundError> {
+    let d = raw.trim();
+    let d = d.strip_prefix("whatsapp:").unwrap_or(d);
+    let d = d.strip_prefix('+').unwrap_or(d);
+    if d.is_empty() || d.len() > 15 || !d.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(bad(field, "not a phone number"));
+    }
+    Ok(format!("+{d}"))
+}
+
+/// Unix seconds → RFC 3339 (UTC).
+pub(crate) fn rfc3339_from_secs(secs: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp(secs)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// Unix milliseconds → RFC 3339 (UTC).
+pub(crate) fn rfc3339_from_millis(ms: i64) -> Option<String> {
+    time::OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .ok()?
+        .format(&time::format_description::well_known::Rfc3339)
+        .ok()
+}
+
+/// A non-empty string.
+pub(crate) fn non_empty(s: Option<&str>) -> Option<String> {
+    s.filter(|s| !s.is_empty()).map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use MessageStatus as S;
+
+    const ALL: [MessageStatus; 10] = [
+        S::Pending,
+        S::Queued,
+        S::Sent,
+        S::Delivered,
+        S::Read,
+        S::Replied,
+        S::Failed,
+        S::Undelivered,
+        S::Blocked,
+        S::Skipped,
+    ];
+
+    #[test]
+    fn status_moves_up_the_ladder_and_may_skip_steps() {
+        assert!(advances(S::Sent, S::Delivered));
+        assert!(advances(S::Delivered, S::Read));
+        assert!(advances(S::Read, S::Replied));
+        // read may arrive before delivered (providers.md: order is not guaranteed)
+        assert!(advances(S::Sent, S::Read));
+        assert!(advances(S::Sent, S::Replied));
+    }
+
+    #[test]
+    fn a_late_delivered_after_read_changes_nothing() {
+        assert!(!advances(S::Read, S::Delivered));
+        assert!(!advances(S::Read, S::Sent));
+        assert!(!advances(S::Replied, S::Read));
+    }
+
+    #[test]
+    fn a_duplicate_callback_changes_nothing() {
+        for s in ALL {
+            assert!(!advances(s, s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_status_settles_a_message_whose_outcome_is_unknown() {
+        for next in [S::Sent, S::Delivered, S::Read, S::Failed, S::Undelivered] {
+            assert!(advances(S::Queued, next), "{next:?}");
+            assert!(advances(S::Pending, next), "{next:?}");
+        }
+    }
+
+    #[test]
+    fn failure_after_acceptance_ends_a_sent_message_but_not_a_delivered_one() {
+        assert!(advances(S::Sent, S::Failed));
+        assert!(advances(S::Sent, S::Undelivered));
+        for cur in [S::Delivered, S::Read, S::Replied] {
+            assert!(!advances(cur, S::Failed), "{cur:?}");
+            assert!(!advances(cur, S::Undelivered), "{cur:?}");
+        }
+    }
+
+    #[test]
+    fn final_states_stay_final() {
+        for cur in [
+            S::Failed,
+            S::Undelivered,
+            S::Blocked,
+            S::Skipped,
+            S::Replied,
+        ] {
+            for next in ALL {
+                assert!(!advances(cur, next), "{cur:?} → {next:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_and_skipped_only_before_sending() {
+        assert!(advances(S::Pending, S::Blocked));
+        assert!(advances(S::Queued, S::Skipped));
+        assert!(!advances(S::Sent, S::Skipped));
+        assert!(!advances(S::Sent, S::Blocked));
+        assert!(advances(S::Pending, S::Queued));
+        assert!(!advances(S::Sent, S::Queued));
+        assert!(!advances(S::Queued, S::Pending));
+    }
+
+    #[test]
+    fn opt_out_words_ignore_case_accents_spaces_and_punctuation() {
+        let w = DEFAULT_OPT_OUT_WORDS;
+        for t in [
+            "STOP",
+            "stop",
+            "  Baja ",
+            "báJA",
+            "Cancelar",
+            "unsubscribe\n",
+            "¡Baja!",
+        ] {
+            assert!(is_opt_out(t, w), "{t:?}");
+        }
+        for t in [
+            "",
+            "  ",
+            "no quiero la baja",
+            "stopp",
+            "Hola, ya pagué",
+            "STOP ya",
+        ] {
+            assert!(!is_opt_out(t, w), "{t:?}");
+        }
+    }
+
+    #[test]
+    fn tenant_words_replace_the_defaults_and_are_folded_too() {
+        assert!(is_opt_out("no más", &["NO MAS"]));
+        assert!(is_opt_out("No  Más", &["no más"]));
+        assert!(!is_opt_out("STOP", &["NO MAS"]));
+    }
+
+    fn reply(text: Option<&str>, payload: Option<&str>) -> Reply {
+        Reply {
+            from_phone: "+56962000001".into(),
+            provider_message_id: "m".into(),
+            kind: ReplyKind::Button,
+            text: text.map(str::to_string),
+            media: vec![],
+            button_payload: payload.map(str::to_string),
+            replied_to: None,
+            at: None,
+        }
+    }
+
+    #[test]
+    fn a_stop_button_payload_opts_out_whatever_the_words() {
+        assert!(reply(Some("No quiero recibir más"), Some("STOP")).is_opt_out(&["BAJA"]));
+        assert!(reply(None, Some("stop")).is_opt_out(&[]));
+        assert!(reply(Some("Baja"), None).is_opt_out(DEFAULT_OPT_OUT_WORDS));
+        assert!(!reply(Some("Sí, pagaré"), Some("PAY_TOMORROW")).is_opt_out(DEFAULT_OPT_OUT_WORDS));
+    }
+
+    #[test]
+    fn a_reply_debug_masks_the_phone() {
+        let d = format!("{:?}", reply(Some("x"), None));
+        assert!(!d.contains("56962000001"), "{d}");
+    }
+
+    #[test]
+    fn url_secrets_compare_whole() {
+        let s = new_url_secret();
+        assert_eq!(s.len(), 64);
+        assert_eq!(verify_url_secret(Some(&s), &s), Ok(()));
+        assert_eq!(
+            verify_url_secret(Some(&s[..63]), &s),
+            Err(AuthError::Mismatch)
+        );
+        assert_eq!(
+            verify_url_secret(Some(&format!("{s}0")), &s),
+            Err(AuthError::Mismatch)
+        );
+        assert_eq!(verify_url_secret(None, &s), Err(AuthError::Missing));
+        assert_eq!(verify_url_secret(Some(""), &s), Err(AuthError::Missing));
+        // An account without a configured secret accepts nothing.
+        assert_eq!(verify_url_secret(Some(""), ""), Err(AuthError::Missing));
+        assert_eq!(verify_url_secret(Some("x"), ""), Err(AuthError::Mismatch));
+        assert_ne!(new_url_secret(), s);
+    }
+
+    #[test]
+    fn phones_and_times_are_normalised() {
+        assert_eq!(e164("f", "56962000001").unwrap(), "+56962000001");
+        assert_eq!(e164("f", "whatsapp:+56962000001").unwrap(), "+56962000001");
+        assert_eq!(e164("From", "Movistar").unwrap_err().field, "From");
+        assert!(e164("f", "+").is_err());
+        assert_eq!(
+            rfc3339_from_secs(1763800000).as_deref(),
+            Some("2025-11-22T08:26:40Z")
+        );
+        assert_eq!(
+            rfc3339_from_millis(1763800000123).as_deref(),
+            Some("2025-11-22T08:26:40.123Z")
+        );
+    }
+}
