@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest bench-send clean
+.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest bench-send bench-requests clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -58,3 +58,8 @@ RATE ?= 200
 LATENCY ?= 100
 bench-send: setup build
 	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench send $(ROWS) $(RATE) $(LATENCY)
+
+## Benchmark: AWS requests and DynamoDB write units per 1,000 recipients, counted by
+## proxies in front of the stack's AWS servers (5,000 recipients at 500/s by default).
+bench-requests: setup build
+	PREGON_COUNT_AWS=1 PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench send $(or $(REQ_ROWS),5000) $(or $(REQ_RATE),500) 50

@@ -60,6 +60,12 @@ pub fn run(rows: usize, rate: u32, latency_ms: u64) {
             assert_ne!(v["status"], "invalid", "{v}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
+        // With PREGON_COUNT_AWS=1 the stack's AWS servers sit behind counting proxies.
+        let proxies: Vec<String> = ["dynamodb", "s3", "sqs_jobs"]
+            .iter()
+            .filter_map(|k| info["endpoints"][k].as_str().map(str::to_string))
+            .collect();
+        let counts_before = aws_counts(&http, &proxies).await;
         let started = Instant::now();
         call(reqwest::Method::POST, format!("/v1/campaigns/{id}/send"), Some(json!({}))).await;
         let mut dispatched = None;
@@ -100,5 +106,65 @@ pub fn run(rows: usize, rate: u32, latency_ms: u64) {
         println!("  accepted once / twice+ / never  {} / {} / {}", by.iter().filter(|n| **n == 1).count(),
             by.iter().filter(|n| **n > 1).count(), by.iter().filter(|n| **n == 0).count());
         println!("  progress                  {}", v["progress"]);
+        if let (Some(before), Some(after)) = (counts_before, aws_counts(&http, &proxies).await) {
+            print_counts(rows, took.as_secs_f64(), &before, &after);
+        }
     });
+}
+
+type Counts = std::collections::BTreeMap<String, (u64, u64)>;
+
+/// Requests and write units by `service.Action`, summed over the counting proxies;
+/// `None` when the stack has none.
+async fn aws_counts(http: &reqwest::Client, proxies: &[String]) -> Option<Counts> {
+    let mut all = Counts::new();
+    let mut seen = std::collections::HashSet::new();
+    for p in proxies {
+        if !seen.insert(p.clone()) {
+            continue;
+        }
+        let v: Value = http
+            .get(format!("{p}/_pregon/counts"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        for (k, n) in v["requests"].as_object()? {
+            all.entry(k.clone()).or_default().0 += n.as_u64().unwrap_or(0);
+        }
+        for (k, n) in v["write_units"].as_object()? {
+            all.entry(k.clone()).or_default().1 += n.as_u64().unwrap_or(0);
+        }
+    }
+    Some(all)
+}
+
+fn print_counts(rows: usize, secs: f64, before: &Counts, after: &Counts) {
+    let per = 1000.0 / rows as f64;
+    println!("  AWS requests from send to end, per 1,000 recipients (counting proxies):");
+    let (mut total, mut idle, mut units) = (0.0, 0.0, 0.0);
+    for (k, (n, w)) in after {
+        let (n0, w0) = before.get(k).copied().unwrap_or((0, 0));
+        let (n, w) = ((n - n0) as f64 * per, (w - w0) as f64 * per);
+        if n == 0.0 {
+            continue;
+        }
+        println!("    {k:<40} {n:>9.1}   write units {w:>8.1}");
+        if k.ends_with("(empty)") {
+            idle += n;
+        } else {
+            total += n;
+        }
+        units += w;
+    }
+    println!(
+        "    {:<40} {total:>9.1}   write units {units:>8.1}",
+        "total (without empty polls)"
+    );
+    println!(
+        "    {:<40} {idle:>9.1}   (idle event-source polls over {secs:.0} s; not per message)",
+        "empty ReceiveMessage polls"
+    );
 }

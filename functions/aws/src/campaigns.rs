@@ -46,6 +46,22 @@ pub async fn maybe_complete(
     Ok(conditional(res)?.then_some(end))
 }
 
+/// [`maybe_complete`] for a caller that knows the campaign's message count (it does not
+/// change while sending): one read of the counters, and the campaign is read only once
+/// they say every message has an outcome.
+pub async fn maybe_complete_of(
+    store: &Store,
+    tenant: &str,
+    campaign: &str,
+    total: u64,
+) -> Result<Option<CampaignStatus>, StoreError> {
+    let p = store.progress(tenant, campaign).await?;
+    if (p.done() as u64) < total {
+        return Ok(None);
+    }
+    maybe_complete(store, tenant, campaign).await
+}
+
 /// How many messages the campaign has: its valid rows.
 pub fn total(c: &Campaign) -> u64 {
     c.counts.valid_rows

@@ -45,8 +45,9 @@ use tracing::{info, warn};
 pub const CLAIM_MS: i64 = 30_000;
 /// Account, template and credentials are re-read after this long.
 const CACHE_FOR: Duration = Duration::from_secs(60);
-/// A campaign's status as last read, and when (`None`: the campaign is gone).
-type SeenStatus = (Instant, Option<CampaignStatus>);
+/// A campaign's status and message count as last read, and when (`None`: the campaign
+/// is gone).
+type SeenStatus = (Instant, Option<(CampaignStatus, u64)>);
 /// A campaign's status (paused, cancelled) is re-read after this long.
 const STATUS_FOR: Duration = Duration::from_secs(1);
 
@@ -176,6 +177,18 @@ impl Sender {
         tenant: &str,
         campaign: &str,
     ) -> Result<Option<CampaignStatus>, String> {
+        Ok(self
+            .campaign_seen(tenant, campaign)
+            .await?
+            .map(|(st, _)| st))
+    }
+
+    /// A campaign's status and message count, read at most once a second per campaign.
+    async fn campaign_seen(
+        &self,
+        tenant: &str,
+        campaign: &str,
+    ) -> Result<Option<(CampaignStatus, u64)>, String> {
         let key = (tenant.to_string(), campaign.to_string());
         if let Some((at, st)) = self.statuses.lock().expect("statuses").get(&key) {
             if at.elapsed() < STATUS_FOR {
@@ -187,7 +200,7 @@ impl Sender {
             .campaign(tenant, campaign)
             .await
             .map_err(|e| e.to_string())?
-            .map(|c| c.status);
+            .map(|c| (c.status, pregon_aws::campaigns::total(&c)));
         self.statuses
             .lock()
             .expect("statuses")
@@ -573,8 +586,17 @@ impl Sender {
     }
 
     /// Ends the campaign once dispatch is done and every message has an outcome.
+    /// Ends the campaign if every message has an outcome: one read of its counters (the
+    /// campaign itself is read only when they say so).
     async fn maybe_complete(&self, tenant: &str, campaign: &str) {
-        if let Err(e) = pregon_aws::campaigns::maybe_complete(&self.store, tenant, campaign).await {
+        let total = match self.campaign_seen(tenant, campaign).await {
+            Ok(Some((_, total))) => total,
+            _ => 0,
+        };
+        let store = &self.store;
+        if let Err(e) =
+            pregon_aws::campaigns::maybe_complete_of(store, tenant, campaign, total).await
+        {
             warn!(error = %e, "could not check the campaign's end");
         }
     }

@@ -326,21 +326,31 @@ pub async fn sqs_mapping(
             }
         };
         let Some(failed) = failed else { continue };
-        for m in &messages {
-            if failed
-                .iter()
-                .any(|f| Some(f.as_str()) == m.message_id.as_deref())
-            {
-                continue;
-            }
-            if let Some(h) = &m.receipt_handle {
-                let _ = sqs
-                    .delete_message()
-                    .queue_url(&queue_url)
+        // What succeeded is deleted ten to a request, as Lambda's poller does.
+        let done: Vec<_> = messages
+            .iter()
+            .filter(|m| {
+                !failed
+                    .iter()
+                    .any(|f| Some(f.as_str()) == m.message_id.as_deref())
+            })
+            .filter_map(|m| m.receipt_handle.as_ref())
+            .enumerate()
+            .filter_map(|(i, h)| {
+                aws_sdk_sqs::types::DeleteMessageBatchRequestEntry::builder()
+                    .id(i.to_string())
                     .receipt_handle(h)
-                    .send()
-                    .await;
-            }
+                    .build()
+                    .ok()
+            })
+            .collect();
+        for chunk in done.chunks(10) {
+            let _ = sqs
+                .delete_message_batch()
+                .queue_url(&queue_url)
+                .set_entries(Some(chunk.to_vec()))
+                .send()
+                .await;
         }
     }
 }

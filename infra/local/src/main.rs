@@ -7,6 +7,7 @@
 //! events and the event source mapping for SQS events. Writes `.cache/local/stack.json`
 //! when ready, and stops everything on Ctrl-C or SIGTERM.
 
+mod count;
 mod lambda;
 mod template;
 
@@ -148,7 +149,7 @@ async fn main() -> Result<()> {
     wait_for_port(ddb_port, "DynamoDB Local", &mut dynamodb).await?;
     wait_for_port(moto_port, "moto", &mut moto).await?;
     wait_for_port(fauxqs_port, "fauxqs", &mut fauxqs).await?;
-    let fauxqs_url = format!("http://127.0.0.1:{fauxqs_port}");
+    let mut fauxqs_url = format!("http://127.0.0.1:{fauxqs_port}");
     // The provider simulator, when built (target/<profile>/pregon-sim): the senders call it.
     let exe_dir = std::env::current_exe()?
         .parent()
@@ -182,8 +183,14 @@ async fn main() -> Result<()> {
     } else {
         (None, None)
     };
-    let ddb_url = format!("http://127.0.0.1:{ddb_port}");
-    let moto_url = format!("http://127.0.0.1:{moto_port}");
+    let mut ddb_url = format!("http://127.0.0.1:{ddb_port}");
+    let mut moto_url = format!("http://127.0.0.1:{moto_port}");
+    // A benchmark of AWS requests puts every AWS server behind a counting proxy.
+    if std::env::var("PREGON_COUNT_AWS").is_ok_and(|v| v == "1") {
+        ddb_url = count::start(ddb_url).await?;
+        moto_url = count::start(moto_url).await?;
+        fauxqs_url = count::start(fauxqs_url).await?;
+    }
 
     // SDK clients for set-up: any credentials, one region.
     std::env::set_var("AWS_ACCESS_KEY_ID", "local");
