@@ -21,10 +21,12 @@ up: setup build
 demo: setup build
 	PREGON_API_PORT=0 bash infra/local/with-stack.sh bash infra/local/demo.sh
 
-## Every test: unit tests, cfn-lint, then integration tests on the local stack.
-test: setup build unit lint-template integration
+## Every test: cfn-lint, then every test of the workspace (unit and integration) in one
+## cargo run on the local stack, so dependencies are compiled once, as `build` did.
+test: setup build lint-template integration
 	$(CARGO) fmt --all --check
 
+## Unit tests only (no servers).
 unit:
 	$(CARGO) test --workspace --locked --exclude pregon-tests
 
@@ -37,7 +39,7 @@ lint:
 	$(CARGO) fmt --all --check
 
 integration: setup build
-	bash infra/local/with-stack.sh $(CARGO) test --locked -p pregon-tests
+	bash infra/local/with-stack.sh $(CARGO) test --workspace --locked
 
 ## Benchmark (not a test): validation speed and memory against bare csv/calamine reads.
 bench:

@@ -19,6 +19,66 @@ pub struct Stack {
     pub store: pregon_aws::store::Store,
 }
 
+impl Stack {
+    /// The provider simulator's base URL (`simulator_url` in stack.json).
+    pub fn sim(&self) -> String {
+        self.info["simulator_url"]
+            .as_str()
+            .expect("the local stack runs the provider simulator (simulator_url in stack.json)")
+            .trim_end_matches('/')
+            .to_string()
+    }
+
+    /// `GET` one of the simulator's documented `/_sim` endpoints.
+    pub async fn sim_get(&self, path: &str) -> Value {
+        self.http
+            .get(format!("{}{path}", self.sim()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// `POST` to one of the simulator's documented `/_sim` endpoints.
+    pub async fn sim_post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.sim()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    /// The process ids of a function's instances in this stack (matched by the function
+    /// name and this stack's DynamoDB endpoint in their environment).
+    pub fn function_pids(&self, function: &str) -> Vec<u32> {
+        let ddb = self.info["endpoints"]["dynamodb"]
+            .as_str()
+            .unwrap_or_default();
+        let want_name = format!("AWS_LAMBDA_FUNCTION_NAME={function}");
+        let want_ddb = format!("AWS_ENDPOINT_URL_DYNAMODB={ddb}");
+        let mut pids = Vec::new();
+        for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let Ok(env) = std::fs::read(entry.path().join("environ")) else {
+                continue;
+            };
+            let vars: Vec<&[u8]> = env.split(|b| *b == 0).collect();
+            if vars.contains(&want_name.as_bytes()) && vars.contains(&want_ddb.as_bytes()) {
+                pids.push(pid);
+            }
+        }
+        pids
+    }
+}
+
 pub fn fixture(name: &str) -> Vec<u8> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../shared/tests/data")

@@ -6,38 +6,6 @@ use pregon_tests::{Stack, Tenant};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-fn sim(stack: &Stack) -> String {
-    stack.info["simulator_url"]
-        .as_str()
-        .expect("the local stack runs the provider simulator (simulator_url in stack.json)")
-        .trim_end_matches('/')
-        .to_string()
-}
-
-async fn sim_get(stack: &Stack, path: &str) -> Value {
-    stack
-        .http
-        .get(format!("{}{path}", sim(stack)))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
-
-async fn sim_post(stack: &Stack, path: &str, body: Value) -> Value {
-    let r = stack
-        .http
-        .post(format!("{}{path}", sim(stack)))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(r.status().is_success(), "{path}: {}", r.status());
-    r.json().await.unwrap_or(Value::Null)
-}
-
 /// Phones no other test uses: `+56962{block}{i:04}`.
 fn phones(block: u32, n: usize) -> Vec<String> {
     (0..n).map(|i| format!("+56962{block:02}{i:04}")).collect()
@@ -148,7 +116,7 @@ async fn every_recipient_is_sent_exactly_once_even_when_sqs_delivers_jobs_twice(
 
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["progress"]["sent"], 20, "{}", done["progress"]);
-    let stats = sim_get(&stack, "/_sim/stats").await;
+    let stats = stack.sim_get("/_sim/stats").await;
     for p in &to {
         assert_eq!(accepted(&stats, p), 1, "{p}");
     }
@@ -160,11 +128,9 @@ async fn every_recipient_is_sent_exactly_once_even_when_sqs_delivers_jobs_twice(
             .unwrap()
             .starts_with("wamid.")));
     // What the provider got is the rendered template, with our id for its callbacks.
-    let got = sim_get(
-        &stack,
-        &format!("/_sim/messages?recipient=%2B{}", &to[0][1..]),
-    )
-    .await;
+    let got = stack
+        .sim_get(&format!("/_sim/messages?recipient=%2B{}", &to[0][1..]))
+        .await;
     let text = got.to_string();
     assert!(
         text.contains("aviso_pago") && text.contains("Ana"),
@@ -188,7 +154,7 @@ async fn every_recipient_is_sent_exactly_once_even_when_sqs_delivers_jobs_twice(
             .unwrap();
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let stats = sim_get(&stack, "/_sim/stats").await;
+    let stats = stack.sim_get("/_sim/stats").await;
     for p in &to {
         assert_eq!(accepted(&stats, p), 1, "{p} sent twice");
     }
@@ -205,7 +171,7 @@ async fn the_accounts_rate_holds_across_concurrent_senders_and_gets_close_to_it(
     let done = send_and_wait(&t, &id, Duration::from_secs(90)).await;
 
     assert_eq!(done["status"], "completed", "{done}");
-    let stats = sim_get(&stack, "/_sim/stats").await;
+    let stats = stack.sim_get("/_sim/stats").await;
     let busiest = stats["max_accepted_in_any_second"]["155500011"]
         .as_u64()
         .unwrap();
@@ -225,7 +191,7 @@ async fn a_permanent_provider_error_fails_the_message_at_once_with_its_code() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     let to = phones(12, 5);
-    sim_post(&stack, "/_sim/rules", json!({"recipient": to[2], "fail": {"code": 131026, "status": 400, "message": "Message undeliverable"}})).await;
+    stack.sim_post("/_sim/rules", json!({"recipient": to[2], "fail": {"code": 131026, "status": 400, "message": "Message undeliverable"}})).await;
     let id = meta_campaign(&t, "155500012", 80, &to).await;
 
     let done = send_and_wait(&t, &id, Duration::from_secs(60)).await;
@@ -237,7 +203,7 @@ async fn a_permanent_provider_error_fails_the_message_at_once_with_its_code() {
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["phone"], to[2]);
     assert_eq!(failed[0]["error_code"], "131026");
-    let stats = sim_get(&stack, "/_sim/stats").await;
+    let stats = stack.sim_get("/_sim/stats").await;
     assert_eq!(accepted(&stats, &to[2]), 0);
 }
 
@@ -255,7 +221,7 @@ async fn a_number_put_on_the_do_not_contact_list_after_upload_is_blocked_at_disp
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["progress"]["blocked"], 1);
     assert_eq!(done["progress"]["sent"], 3);
-    let stats = sim_get(&stack, "/_sim/stats").await;
+    let stats = stack.sim_get("/_sim/stats").await;
     assert_eq!(
         accepted(&stats, &to[1]),
         0,
@@ -272,12 +238,12 @@ async fn an_answer_lost_after_the_provider_accepted_ends_outcome_unknown_never_r
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     let to = phones(14, 3);
-    sim_post(
-        &stack,
-        "/_sim/rules",
-        json!({"recipient": to[0], "drop_after_accept": true}),
-    )
-    .await;
+    stack
+        .sim_post(
+            "/_sim/rules",
+            json!({"recipient": to[0], "drop_after_accept": true}),
+        )
+        .await;
     let id = meta_campaign(&t, "155500014", 80, &to).await;
 
     // The claim lasts 30 s; the job comes back just after and settles the message.
@@ -288,7 +254,7 @@ async fn an_answer_lost_after_the_provider_accepted_ends_outcome_unknown_never_r
     let lost = m.iter().find(|m| m["phone"] == to[0]).unwrap();
     assert_eq!(lost["status"], "failed");
     assert_eq!(lost["error_code"], "outcome_unknown");
-    let stats = sim_get(&stack, "/_sim/stats").await;
+    let stats = stack.sim_get("/_sim/stats").await;
     assert_eq!(accepted(&stats, &to[0]), 1, "sent again on a guess");
 }
 
@@ -315,9 +281,9 @@ async fn pause_stops_sending_within_seconds_and_resume_sends_the_rest_once() {
 
     // Calls already started may still land; after that, nothing more goes out.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let at_pause = accepted_of(&sim_get(&stack, "/_sim/stats").await, &to);
+    let at_pause = accepted_of(&stack.sim_get("/_sim/stats").await, &to);
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let later = accepted_of(&sim_get(&stack, "/_sim/stats").await, &to);
+    let later = accepted_of(&stack.sim_get("/_sim/stats").await, &to);
     assert_eq!(later, at_pause, "messages kept going out while paused");
     assert!(
         at_pause > 0 && at_pause < 200,
@@ -345,7 +311,7 @@ async fn pause_stops_sending_within_seconds_and_resume_sends_the_rest_once() {
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["progress"]["sent"], 240, "{done}");
     assert_eq!(done["progress"]["queued"], 0, "{done}");
-    let stats = sim_get(&stack, "/_sim/stats").await;
+    let stats = stack.sim_get("/_sim/stats").await;
     let twice: Vec<&String> = to.iter().filter(|p| accepted(&stats, p) != 1).collect();
     assert!(twice.is_empty(), "not sent exactly once: {twice:?}");
 }

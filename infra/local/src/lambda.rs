@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{mpsc, oneshot, Mutex};
+use tokio::sync::{mpsc, oneshot, watch, Mutex};
 
 struct Invocation {
     id: String,
@@ -23,11 +23,20 @@ struct Invocation {
     reply: oneshot::Sender<Result<Value, Value>>,
 }
 
-struct Runtime {
+/// What every instance of a function shares: its invocation queue.
+struct Shared {
     function: String,
     queue: Mutex<mpsc::Receiver<Invocation>>,
-    pending: Mutex<HashMap<String, oneshot::Sender<Result<Value, Value>>>>,
+    /// To put back an invocation an instance took but could not run.
+    requeue: mpsc::Sender<Invocation>,
     timeout: Duration,
+}
+
+/// One instance's runtime API (one process): what it is running, and whether it died.
+struct Runtime {
+    shared: Arc<Shared>,
+    pending: Mutex<HashMap<String, oneshot::Sender<Result<Value, Value>>>>,
+    dead: watch::Receiver<bool>,
 }
 
 /// A function as callers see it: hand it an event, get its response or its error.
@@ -36,15 +45,62 @@ pub struct Function {
     pub name: String,
     tx: mpsc::Sender<Invocation>,
     timeout: Duration,
-    runtime: Arc<Runtime>,
+    shared: Arc<Shared>,
 }
 
-impl Function {
-    /// The function's process died: what it was running fails, as in Lambda.
-    pub async fn fail_in_flight(&self, why: &str) {
+/// One instance's runtime API, for one process: `addr` goes in its
+/// `AWS_LAMBDA_RUNTIME_API`.
+pub struct Instance {
+    pub addr: String,
+    runtime: Arc<Runtime>,
+    kill: watch::Sender<bool>,
+}
+
+impl Instance {
+    /// The instance's process died: a `next` it left waiting takes nothing more, and
+    /// what it was running fails, as in Lambda.
+    pub async fn died(self, why: &str) {
+        let _ = self.kill.send(true);
         for (_, tx) in self.runtime.pending.lock().await.drain() {
             let _ = tx.send(Err(Value::String(why.to_string())));
         }
+    }
+}
+
+impl Function {
+    /// A new instance's runtime API on a free loopback port. Each process has its own,
+    /// so a crash fails only the invocation that process was running.
+    pub async fn instance(&self) -> Result<Instance> {
+        let (kill, dead) = watch::channel(false);
+        let rt = Arc::new(Runtime {
+            shared: self.shared.clone(),
+            pending: Mutex::new(HashMap::new()),
+            dead,
+        });
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(respond),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(rt.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?.to_string();
+        let mut stop = kill.subscribe();
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop.wait_for(|d| *d).await;
+                })
+                .await;
+        });
+        Ok(Instance {
+            addr,
+            runtime: rt,
+            kill,
+        })
     }
 
     pub async fn invoke(&self, event: Value) -> Result<Value> {
@@ -63,49 +119,58 @@ impl Function {
     }
 }
 
-/// Serves the runtime API for one function on a free loopback port; returns the function
-/// handle and the `AWS_LAMBDA_RUNTIME_API` value for its process.
-pub async fn runtime_api(function: &str, timeout: Duration) -> Result<(Function, String)> {
+/// A function's invocation queue; its instances' runtime APIs come from
+/// [`Function::instance`].
+pub fn function(name: &str, timeout: Duration) -> Function {
     let (tx, rx) = mpsc::channel(64);
-    let rt = Arc::new(Runtime {
-        function: function.to_string(),
+    let shared = Arc::new(Shared {
+        function: name.to_string(),
         queue: Mutex::new(rx),
-        pending: Mutex::new(HashMap::new()),
+        requeue: tx.clone(),
         timeout,
     });
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(respond),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(fail))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(rt.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    Ok((
-        Function {
-            name: function.to_string(),
-            tx,
-            timeout,
-            runtime: rt,
-        },
-        addr.to_string(),
-    ))
+    Function {
+        name: name.to_string(),
+        tx,
+        timeout,
+        shared,
+    }
 }
 
 async fn next(State(rt): State<Arc<Runtime>>) -> Response {
+    // A process that dies while waiting here must not take an invocation it can never
+    // run (its connection is gone, but this handler would go on): wait for the next
+    // invocation or the instance's death, whichever comes first.
+    let mut dead = rt.dead.clone();
     let inv = {
-        let mut q = rt.queue.lock().await;
-        match q.recv().await {
-            Some(i) => i,
-            None => return StatusCode::GONE.into_response(),
+        let mut q = rt.shared.queue.lock().await;
+        tokio::select! {
+            i = q.recv() => match i {
+                Some(i) => i,
+                None => return StatusCode::GONE.into_response(),
+            },
+            _ = dead.wait_for(|d| *d) => return StatusCode::GONE.into_response(),
         }
     };
-    rt.pending.lock().await.insert(inv.id.clone(), inv.reply);
-    let deadline = std::time::SystemTime::now() + rt.timeout;
+    if *rt.dead.borrow() {
+        // Taken as the instance died: it never reached a process; put it back.
+        let _ = rt.shared.requeue.send(inv).await;
+        return StatusCode::GONE.into_response();
+    }
+    let Invocation { id, event, reply } = inv;
+    rt.pending.lock().await.insert(id.clone(), reply);
+    if *rt.dead.borrow() {
+        // Died meanwhile: if its death did not fail this one already, put it back.
+        if let Some(reply) = rt.pending.lock().await.remove(&id) {
+            let _ = rt
+                .shared
+                .requeue
+                .send(Invocation { id, event, reply })
+                .await;
+        }
+        return StatusCode::GONE.into_response();
+    }
+    let deadline = std::time::SystemTime::now() + rt.shared.timeout;
     let ms = deadline
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis())
@@ -115,11 +180,11 @@ async fn next(State(rt): State<Arc<Runtime>>) -> Response {
         "arn:aws:lambda:{}:{}:function:{}",
         crate::template::REGION,
         crate::template::ACCOUNT,
-        rt.function
+        rt.shared.function
     );
     h.insert(
         "lambda-runtime-aws-request-id",
-        HeaderValue::from_str(&inv.id).expect("ascii"),
+        HeaderValue::from_str(&id).expect("ascii"),
     );
     h.insert(
         "lambda-runtime-deadline-ms",
@@ -134,7 +199,7 @@ async fn next(State(rt): State<Arc<Runtime>>) -> Response {
         HeaderValue::from_static("Root=1-00000000-000000000000000000000000;Sampled=0"),
     );
     h.insert("content-type", HeaderValue::from_static("application/json"));
-    (h, inv.event.to_string()).into_response()
+    (h, event.to_string()).into_response()
 }
 
 async fn respond(
@@ -161,7 +226,7 @@ async fn fail(State(rt): State<Arc<Runtime>>, Path(id): Path<String>, body: Byte
 async fn init_error(State(rt): State<Arc<Runtime>>, body: Bytes) -> StatusCode {
     eprintln!(
         "pregon-local: {} failed to start: {}",
-        rt.function,
+        rt.shared.function,
         String::from_utf8_lossy(&body)
     );
     StatusCode::ACCEPTED

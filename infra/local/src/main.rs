@@ -384,11 +384,10 @@ async fn main() -> Result<()> {
             .and_then(scalar)
             .and_then(|t| t.parse().ok())
             .unwrap_or(30u64);
-        let (function, runtime_api) = lambda::runtime_api(id, Duration::from_secs(timeout)).await?;
+        let function = lambda::function(id, Duration::from_secs(timeout));
         let mut env = tpl.function_env(r, &names)?;
         env.extend([
-            ("AWS_LAMBDA_RUNTIME_API".to_string(), runtime_api),
-            ("AWS_LAMBDA_FUNCTION_NAME".into(), id.to_string()),
+            ("AWS_LAMBDA_FUNCTION_NAME".to_string(), id.to_string()),
             ("AWS_LAMBDA_FUNCTION_VERSION".into(), "$LATEST".into()),
             (
                 "AWS_LAMBDA_FUNCTION_MEMORY_SIZE".into(),
@@ -422,12 +421,14 @@ async fn main() -> Result<()> {
             env.insert("PREGON_ALLOW_HTTP_PROVIDERS".into(), "1".into());
         }
         let (exe, logs_dir, name) = (exe.clone(), logs.clone(), id.to_string());
-        let spawn = move || -> Result<Child> {
+        // Each process gets its own runtime API (its own address).
+        let spawn = move |runtime_api: &str| -> Result<Child> {
             Command::new(&exe)
                 .env_clear()
                 .env("PATH", std::env::var("PATH").unwrap_or_default())
                 .env("TMPDIR", std::env::temp_dir())
                 .envs(&env)
+                .env("AWS_LAMBDA_RUNTIME_API", runtime_api)
                 .stdout(log_file(&logs_dir, &name)?)
                 .stderr(log_file(&logs_dir, &format!("{name}.err"))?)
                 .kill_on_drop(true)
@@ -439,25 +440,34 @@ async fn main() -> Result<()> {
         let instances = max_concurrency(r);
         let spawn = std::sync::Arc::new(spawn);
         for _ in 0..instances {
-            let first = spawn()?;
+            let first = function.instance().await?;
+            let first_child = spawn(&first.addr)?;
             let supervised = function.clone();
             let spawn = spawn.clone();
             // Like Lambda, a crashed instance fails its invocation and a new process takes over.
             children.push(tokio::spawn(async move {
-                let mut child = first;
+                let (mut instance, mut child) = (first, first_child);
                 loop {
                     let status = child.wait().await;
                     let why = format!("{} exited ({status:?})", supervised.name);
                     eprintln!("pregon-local: {why}; starting it again");
-                    supervised.fail_in_flight(&why).await;
+                    instance.died(&why).await;
                     tokio::time::sleep(Duration::from_millis(500)).await;
-                    child = match spawn() {
+                    let next = match supervised.instance().await {
+                        Ok(i) => i,
+                        Err(e) => {
+                            eprintln!("pregon-local: {e:#}");
+                            return;
+                        }
+                    };
+                    child = match spawn(&next.addr) {
                         Ok(c) => c,
                         Err(e) => {
                             eprintln!("pregon-local: {e:#}");
                             return;
                         }
                     };
+                    instance = next;
                 }
             }));
         }

@@ -1,0 +1,159 @@
+//! SPEC §5, §9, §10 on the local stack, where things go wrong: sender processes killed
+//! in the middle of a campaign, and an SMS gateway's ports taken in turn. These tests
+//! kill real processes of the stack, so they live in their own test binary (cargo runs
+//! test binaries one after another) and use providers no other test here sends through.
+
+use pregon_tests::{Stack, Tenant};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+/// An SMS account of `provider`, an SMS template with one parameter and a loaded campaign
+/// of `phones` (row 2 is the first phone).
+async fn sms_campaign(t: &Tenant<'_>, account: Value, phones: &[String]) -> String {
+    let acc = t.post("/v1/accounts", account).await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    let tpl = t
+        .post("/v1/templates", json!({"name":"recordatorio","channel":"sms","body":"Hola {{1}}, te recordamos tu cita"}))
+        .await;
+    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    let c = t
+        .post(
+            "/v1/campaigns",
+            json!({"name":"Citas","channel":"sms","account_id":acc.body["id"],
+            "template_id":tpl.body["id"],"consent_confirmed":true}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let id = c.body["id"].as_str().unwrap().to_string();
+    let mut csv = String::from("phone,nombre\n");
+    for p in phones {
+        csv.push_str(&format!("{p},Ana\n"));
+    }
+    let done = t.upload(&id, csv.into_bytes()).await;
+    assert_eq!(done["status"], "loaded", "{done}");
+    id
+}
+
+async fn wait_end(t: &Tenant<'_>, id: &str, within: Duration) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let c = t.get(&format!("/v1/campaigns/{id}")).await.body;
+        let st = c["status"].as_str().unwrap_or_default();
+        if ["completed", "completed_with_errors", "error", "cancelled"].contains(&st) {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "still {st}: {}", c["progress"]);
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+async fn all_messages(t: &Tenant<'_>, id: &str) -> Vec<Value> {
+    let page = t
+        .get(&format!("/v1/campaigns/{id}/messages?limit=500"))
+        .await
+        .body;
+    assert!(page["next_cursor"].is_null());
+    page["items"].as_array().unwrap().clone()
+}
+
+/// How many times the simulator accepted a message for each of `phones`.
+async fn accepted(stack: &Stack, phones: &[String]) -> HashMap<String, u64> {
+    let stats = stack.sim_get("/_sim/stats").await;
+    phones
+        .iter()
+        .map(|p| {
+            let n = stats["accepted_by_recipient"][p].as_u64().unwrap_or(0);
+            (p.clone(), n)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn senders_killed_mid_campaign_never_send_twice_and_the_campaign_still_ends() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let phones: Vec<String> = (0..60).map(|i| format!("+5696301{i:04}")).collect();
+    let account = json!({"provider":"twilio","channel":"sms","sender":"+15550003333","default_country":"CL",
+        "rate":10,"credentials":{"account_sid":"AC_resilience","auth_token":"tok"}});
+    let id = sms_campaign(&t, account, &phones).await;
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Once some have gone, every Twilio sender instance dies at once (SIGKILL: no
+    // clean-up, claims held, answers unrecorded).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while accepted(&stack, &phones).await.values().sum::<u64>() < 10 {
+        assert!(Instant::now() < deadline, "nothing was sent");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let pids = stack.function_pids("TwilioSenderFunction");
+    assert!(!pids.is_empty(), "no Twilio sender process found");
+    for pid in &pids {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    let at_kill: u64 = accepted(&stack, &phones).await.values().sum();
+
+    // The killed invocations' jobs come back after the queue's visibility timeout
+    // (120 s); new instances take them.
+    let done = wait_end(&t, &id, Duration::from_secs(240)).await;
+    assert!(
+        ["completed", "completed_with_errors"].contains(&done["status"].as_str().unwrap()),
+        "{done}"
+    );
+    let counts = accepted(&stack, &phones).await;
+    let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "sent twice: {twice:?}");
+    let messages = all_messages(&t, &id).await;
+    assert_eq!(messages.len(), 60);
+    for m in &messages {
+        let phone = m["phone"].as_str().unwrap();
+        match m["status"].as_str().unwrap() {
+            "sent" => assert_eq!(counts[phone], 1, "{m}"),
+            // Its sender died between the call and the record: never re-sent on a guess.
+            "failed" => assert_eq!(m["error_code"], "outcome_unknown", "{m}"),
+            other => panic!("message left {other}: {m}"),
+        }
+    }
+    let total: u64 = counts.values().sum();
+    assert!(total > at_kill, "nothing was sent after the restart");
+    assert_eq!(
+        done["progress"]["sent"].as_u64().unwrap() + done["progress"]["failed"].as_u64().unwrap(),
+        60,
+        "{done}"
+    );
+}
+
+#[tokio::test]
+async fn a_gateway_campaign_takes_the_ports_in_turn() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let phones: Vec<String> = (0..10).map(|i| format!("+5696302{i:04}")).collect();
+    let account = json!({"provider":"sms_gateway","channel":"sms","sender":"gw-resilience","default_country":"CL",
+        "rate":20,"ports":"0-3","credentials":{"url":stack.sim(),"user":"admin","password":"pw"}});
+    let id = sms_campaign(&t, account, &phones).await;
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = wait_end(&t, &id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    // The simulator records the port each message went out on; the sheet's order
+    // decides it: rows 2, 3, 4, 5, 6 … on ports 0, 1, 2, 3, 0 …
+    let sent = stack.sim_get("/_sim/messages?provider=gateway").await;
+    let port_of: HashMap<String, u64> = sent
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| {
+            Some((
+                m["recipient"].as_str()?.to_string(),
+                m["content"]["port"].as_u64().or(m["port"].as_u64())?,
+            ))
+        })
+        .collect();
+    for (i, p) in phones.iter().enumerate() {
+        assert_eq!(port_of.get(p), Some(&(i as u64 % 4)), "row {} ({p})", i + 2);
+    }
+}
