@@ -77,3 +77,26 @@ pub fn dnc_sk(phone: &str, campaign: Option<&str>) -> String {
         None => phone.to_string(),
     }
 }
+
+/// Which tenant an account belongs to, for the webhook (its URL names only the account).
+pub fn webhook_account(account: &str) -> (String, String) {
+    (format!("WEBHOOK#{account}"), "ACCOUNT".to_string())
+}
+
+/// The message a provider's message id names, per account (written with the `sent`
+/// record, so callbacks and replies find their message).
+pub fn provider_message(account: &str, provider_message_id: &str) -> (String, String) {
+    (
+        format!("PMID#{account}#{provider_message_id}"),
+        "MSG".to_string(),
+    )
+}
+
+/// A status callback that arrived before its message's `sent` record: kept until the
+/// sender records the message and applies it.
+pub fn early_status(account: &str, provider_message_id: &str) -> (String, String) {
+    (
+        format!("EARLY#{account}#{provider_message_id}"),
+        "STATUS".to_string(),
+    )
+}

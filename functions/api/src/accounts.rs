@@ -3,7 +3,9 @@
 use crate::{invalid, parse_body, reply, Api, Reply};
 use pregon::keys;
 use pregon::model::{new_id, now_rfc3339, Account, NewAccount};
+use pregon::providers::inbound::new_url_secret;
 use pregon_aws::store::StoreError;
+use pregon_aws::transport::{account_secret, WEBHOOK_SECRET};
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -24,12 +26,16 @@ impl Api {
             None => None,
             Some(c) => {
                 let name = format!("{}{tenant}/accounts/{id}", self.aws.secret_prefix);
+                // The secret in the webhook URL (Gupshup and gateways sign nothing) lives
+                // beside the credentials.
+                let mut secret = c.clone();
+                secret.insert(WEBHOOK_SECRET.into(), Value::from(new_url_secret()));
                 let out = self
                     .aws
                     .secrets
                     .create_secret()
                     .name(&name)
-                    .secret_string(Value::Object(c.clone()).to_string())
+                    .secret_string(Value::Object(secret).to_string())
                     .send()
                     .await
                     .map_err(|e| StoreError::Dynamo(format!("Secrets Manager: {e:?}")))?;
@@ -68,7 +74,29 @@ impl Api {
             }
             return Err(e);
         }
+        self.store.put_webhook_account(&id, tenant).await?;
         info!(tenant, account = %id, "account created");
-        Ok(reply(201, account.public()))
+        Ok(reply(201, self.account_view(&account).await))
+    }
+
+    /// An account as tenants see it, with its `webhook_url`: the full URL to paste into
+    /// the provider's console (null until the stack's public webhook base URL is set).
+    pub(crate) async fn account_view(&self, a: &Account) -> Value {
+        let mut v = a.public();
+        let url = match std::env::var("WEBHOOK_BASE_URL") {
+            Ok(base) if !base.is_empty() => {
+                let secret = match account_secret(&self.aws, a).await {
+                    Ok(s) => s.webhook_secret,
+                    Err(e) => {
+                        warn!(account = %a.id, error = %e, "account secret unreadable");
+                        None
+                    }
+                };
+                Some(pregon::model::webhook_url(&base, &a.id, secret.as_deref()))
+            }
+            _ => None,
+        };
+        v["webhook_url"] = Value::from(url);
+        v
     }
 }

@@ -147,7 +147,7 @@ impl Api {
             }
             ("GET", ["v1", "accounts", id]) => {
                 match self.store.get::<Account>(keys::account(&tenant, id)).await {
-                    Ok(Some(a)) => Ok(reply(200, a.public())),
+                    Ok(Some(a)) => Ok(reply(200, self.account_view(&a).await)),
                     Ok(None) => Ok(not_found("account")),
                     Err(e) => Err(e),
                 }

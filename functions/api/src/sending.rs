@@ -286,6 +286,8 @@ fn message_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Value {
         "error_code": m.error_code,
         "error_message": m.error_message,
         "sent_at": m.sent_at,
+        "delivered_at": m.delivered_at,
+        "read_at": m.read_at,
         "updated_at": m.updated_at,
     })
 }

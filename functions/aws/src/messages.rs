@@ -9,6 +9,10 @@ use pregon::keys;
 use pregon::sending::{MessageStatus, RateSlot, SendJob};
 use std::collections::HashMap;
 
+/// How long a provider id keeps finding its message (callbacks, replies, a late reply
+/// to a campaign).
+pub const INDEX_DAYS: i64 = 30;
+
 /// DynamoDB's limit of statements per `BatchExecuteStatement`.
 pub const STATEMENTS_PER_BATCH: usize = 25;
 
@@ -85,9 +89,12 @@ impl Store {
             for r in out.responses.unwrap_or_default() {
                 match r.error {
                     None => applied.push(true),
+                    // A condition that did not hold, or an INSERT of an item that exists.
                     Some(e)
-                        if e.code.as_ref().map(|c| c.as_str())
-                            == Some("ConditionalCheckFailed") =>
+                        if matches!(
+                            e.code.as_ref().map(|c| c.as_str()),
+                            Some("ConditionalCheckFailed") | Some("DuplicateItem")
+                        ) =>
                     {
                         applied.push(false)
                     }
@@ -250,7 +257,12 @@ impl Store {
             "UPDATE \"{}\" SET \"status\" = 'failed' SET error_code = ? SET error_message = ? SET updated_at = ? REMOVE claim_until WHERE pk = ? AND sk = ? AND claim_until = ?",
             self.table
         );
-        let statements = done
+        let index = format!(
+            "INSERT INTO \"{}\" VALUE {{'pk': ?, 'sk': ?, 'm': ?, 'expires_at': ?}}",
+            self.table
+        );
+        let keep_until = crate::inbound::unix_now() + INDEX_DAYS * 86_400;
+        let mut statements: Vec<BatchStatementRequest> = done
             .iter()
             .map(|(j, o)| {
                 let (pk, sk) = Self::message_key(j);
@@ -275,7 +287,23 @@ impl Store {
                 }
             })
             .collect();
-        self.execute_batch(statements).await
+        // In the same requests: the provider's id → our message, for callbacks and
+        // replies (10 records and their 10 index items fit one request of 25).
+        for (j, o) in done {
+            if let Outcome::Sent {
+                provider_message_id,
+            } = o
+            {
+                let (pk, sk) = keys::provider_message(&j.account, provider_message_id);
+                statements.push(self.statement(
+                    index.clone(),
+                    vec![s(pk), s(sk), s(j.message_id()), n(keep_until)],
+                ));
+            }
+        }
+        let mut applied = self.execute_batch(statements).await?;
+        applied.truncate(done.len());
+        Ok(applied)
     }
 
     /// Gives back claims on messages the provider certainly did not take (a 429, a 5xx,

@@ -110,6 +110,11 @@ pub struct RecipientItem {
     /// A sender's claim (unix ms until which it holds the message); see `messages.rs`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub claim_until: Option<i64>,
+    /// Provider callbacks (SPEC §5): when it was delivered and read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub read_at: Option<String>,
     /// Set while a paused campaign's job for this message is out of the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parked: Option<String>,
@@ -138,6 +143,8 @@ impl From<&Recipient> for RecipientItem {
             sent_at: None,
             updated_at: None,
             claim_until: None,
+            delivered_at: None,
+            read_at: None,
             parked: None,
         }
     }

@@ -74,6 +74,23 @@ pub async fn credentials(
     aws: &crate::config::Aws,
     account: &pregon::model::Account,
 ) -> Result<Credentials, String> {
+    Ok(account_secret(aws, account).await?.credentials)
+}
+
+/// An account's secret: its provider credentials and its webhook URL secret.
+pub struct AccountSecret {
+    pub credentials: Credentials,
+    /// The secret in the account's `webhook_url` (Gupshup and gateways sign nothing).
+    pub webhook_secret: Option<String>,
+}
+
+/// The name of the webhook URL secret inside an account's secret.
+pub const WEBHOOK_SECRET: &str = "webhook_secret";
+
+pub async fn account_secret(
+    aws: &crate::config::Aws,
+    account: &pregon::model::Account,
+) -> Result<AccountSecret, String> {
     let arn = account
         .credentials_secret_arn
         .clone()
@@ -85,12 +102,18 @@ pub async fn credentials(
         .send()
         .await
         .map_err(|e| format!("Secrets Manager: {e}"))?;
-    let map: serde_json::Map<String, serde_json::Value> =
+    let mut map: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(secret.secret_string().unwrap_or("{}"))
             .map_err(|e| format!("the account's secret is not a JSON object: {e}"))?;
+    let webhook_secret = map
+        .remove(WEBHOOK_SECRET)
+        .and_then(|v| v.as_str().map(str::to_string));
     let provider = serde_json::to_value(account.provider)
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
-    Credentials::from_secret(&provider, &map)
+    Ok(AccountSecret {
+        credentials: Credentials::from_secret(&provider, &map)?,
+        webhook_secret,
+    })
 }

@@ -501,7 +501,10 @@ impl Sender {
         }
         if !record.is_empty() {
             match self.store.record_outcomes(&record, claim, &now).await {
-                Ok(applied) => self.progress(&record, &applied).await,
+                Ok(applied) => {
+                    self.progress(&record, &applied).await;
+                    self.apply_early(ctx, &record, &now).await;
+                }
                 Err(e) => {
                     // The provider has them; the claims stay and the redelivery settles
                     // them as outcome_unknown rather than sending again.
@@ -511,6 +514,39 @@ impl Sender {
             }
         }
         Some(results)
+    }
+
+    /// Statuses the provider called back before these messages were recorded (the
+    /// webhook kept them): applied now, forward only.
+    async fn apply_early(&self, ctx: &Context, record: &[(&SendJob, Outcome)], now: &str) {
+        let sent: Vec<(&str, String)> = record
+            .iter()
+            .filter_map(|(j, o)| match o {
+                Outcome::Sent {
+                    provider_message_id,
+                } => Some((provider_message_id.as_str(), j.message_id())),
+                _ => None,
+            })
+            .collect();
+        if sent.is_empty() {
+            return;
+        }
+        let ids: Vec<&str> = sent.iter().map(|(p, _)| *p).collect();
+        let early = match self.store.take_early_statuses(&ctx.account.id, &ids).await {
+            Ok(e) => e,
+            Err(e) => {
+                warn!(error = %e, "early statuses unreadable (they stay kept)");
+                return;
+            }
+        };
+        for u in early {
+            let Some((_, message)) = sent.iter().find(|(p, _)| *p == u.provider_message_id) else {
+                continue;
+            };
+            if let Err(e) = pregon_aws::inbound::apply(&self.store, message, &u, now).await {
+                warn!(error = %e, "an early status was not applied");
+            }
+        }
     }
 
     /// A job whose message could not be claimed: a duplicate, or a claim to settle.

@@ -232,14 +232,51 @@ async fn init_error(State(rt): State<Arc<Runtime>>, body: Bytes) -> StatusCode {
     StatusCode::ACCEPTED
 }
 
-/// API Gateway HTTP API in front of a function, on `addr`.
-pub async fn http_api(listener: tokio::net::TcpListener, function: Function) {
-    let app = Router::new().fallback(gateway).with_state(function);
+/// One `HttpApi` event of the template: a route (`Method`, `Path` such as
+/// `/v1/webhooks/{account_id}` or `/{proxy+}`) to a function.
+#[derive(Clone)]
+pub struct Route {
+    pub method: String,
+    pub path: String,
+    pub function: Function,
+}
+
+impl Route {
+    /// How well the route matches: `None` when it does not; more literal segments win,
+    /// as API Gateway picks the most specific route.
+    fn matches(&self, method: &Method, path: &str) -> Option<usize> {
+        if self.method != "ANY" && !self.method.eq_ignore_ascii_case(method.as_str()) {
+            return None;
+        }
+        let want: Vec<&str> = self.path.trim_matches('/').split('/').collect();
+        let got: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let mut literal = 0;
+        for (i, w) in want.iter().enumerate() {
+            if w.ends_with("+}") {
+                return Some(literal);
+            }
+            let g = got.get(i)?;
+            if w.starts_with('{') {
+                continue;
+            }
+            if w != g {
+                return None;
+            }
+            literal += 1;
+        }
+        (want.len() == got.len()).then_some(literal + 1)
+    }
+}
+
+/// API Gateway HTTP API on `listener`, routing each request to the most specific
+/// matching route's function.
+pub async fn http_api(listener: tokio::net::TcpListener, routes: Vec<Route>) {
+    let app = Router::new().fallback(gateway).with_state(Arc::new(routes));
     let _ = axum::serve(listener, app).await;
 }
 
 async fn gateway(
-    State(f): State<Function>,
+    State(routes): State<Arc<Vec<Route>>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
@@ -253,6 +290,16 @@ async fn gateway(
         );
     }
     let path = uri.path().to_string();
+    let Some(route) = routes
+        .iter()
+        .filter_map(|r| Some((r.matches(&method, &path)?, r)))
+        .max_by_key(|(score, _)| *score)
+        .map(|(_, r)| r)
+    else {
+        return (StatusCode::NOT_FOUND, "{\"message\":\"Not Found\"}").into_response();
+    };
+    let f = &route.function;
+    let route_key = format!("{} {}", route.method, route.path);
     let raw_query = uri.query().unwrap_or_default().to_string();
     let mut query = serde_json::Map::new();
     for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
@@ -265,7 +312,7 @@ async fn gateway(
     let now = time::OffsetDateTime::now_utc();
     let event = json!({
         "version": "2.0",
-        "routeKey": "ANY /{proxy+}",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": raw_query,
         "headers": hs,
@@ -279,7 +326,7 @@ async fn gateway(
             "http": {"method": method.as_str(), "path": path, "protocol": "HTTP/1.1", "sourceIp": "127.0.0.1",
                      "userAgent": headers.get("user-agent").and_then(|v| v.to_str().ok()).unwrap_or("")},
             "requestId": ulid::Ulid::new().to_string(),
-            "routeKey": "ANY /{proxy+}",
+            "routeKey": route_key,
             "stage": "$default",
             "time": now.to_string(),
             "timeEpoch": (now.unix_timestamp_nanos() / 1_000_000) as i64

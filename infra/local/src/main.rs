@@ -367,7 +367,14 @@ async fn main() -> Result<()> {
         .map(Path::to_path_buf)
         .ok_or_else(|| anyhow!("no exe dir"))?;
     let mut children = Vec::new();
-    let mut api_url = String::new();
+    // API Gateway: one listener for every HttpApi route, bound first so the functions
+    // know the public URL providers call back (WEBHOOK_BASE_URL).
+    let api_listener = match tokio::net::TcpListener::bind(("127.0.0.1", api_port)).await {
+        Ok(l) => l,
+        Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
+    };
+    let api_url = format!("http://{}", api_listener.local_addr()?);
+    let mut routes = Vec::new();
     let mut mappings = Vec::new();
     for (id, r) in tpl.of_type("AWS::Serverless::Function") {
         let binary = r
@@ -416,6 +423,7 @@ async fn main() -> Result<()> {
             ),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), moto_url.clone()),
         ]);
+        env.insert("WEBHOOK_BASE_URL".into(), api_url.clone());
         if let Some(u) = &simulator_url {
             env.insert("PROVIDER_BASE_URL".into(), u.clone());
             env.insert("PREGON_ALLOW_HTTP_PROVIDERS".into(), "1".into());
@@ -519,13 +527,13 @@ async fn main() -> Result<()> {
                     }
                 }
                 Some("HttpApi") => {
-                    let listener =
-                        match tokio::net::TcpListener::bind(("127.0.0.1", api_port)).await {
-                            Ok(l) => l,
-                            Err(_) => tokio::net::TcpListener::bind("127.0.0.1:0").await?,
-                        };
-                    api_url = format!("http://{}", listener.local_addr()?);
-                    mappings.push(tokio::spawn(lambda::http_api(listener, function.clone())));
+                    let props = ev.get("Properties");
+                    let get = |k: &str| props.and_then(|p| p.get(k)).and_then(scalar);
+                    routes.push(lambda::Route {
+                        method: get("Method").unwrap_or_else(|| "ANY".into()),
+                        path: get("Path").unwrap_or_else(|| "/{proxy+}".into()),
+                        function: function.clone(),
+                    });
                 }
                 Some(other) => {
                     eprintln!("pregon-local: {id}: event type {other} is not played locally yet")
@@ -535,6 +543,7 @@ async fn main() -> Result<()> {
         }
     }
 
+    mappings.push(tokio::spawn(lambda::http_api(api_listener, routes)));
     let info = json!({
         "stack_name": stack_name,
         "api_url": api_url,

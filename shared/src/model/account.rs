@@ -53,6 +53,17 @@ impl Account {
     }
 }
 
+/// An account's webhook URL: `{base}/v1/webhooks/{account}`, with `?key={secret}`
+/// when the account has a URL secret (what authenticates Gupshup and gateway callbacks).
+pub fn webhook_url(base: &str, account: &str, secret: Option<&str>) -> String {
+    let mut url = format!("{}/v1/webhooks/{account}", base.trim_end_matches('/'));
+    if let Some(k) = secret {
+        url.push_str("?key=");
+        url.push_str(k);
+    }
+    url
+}
+
 /// `POST /v1/accounts`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAccount {

@@ -1,0 +1,394 @@
+//! What provider callbacks change in the store (SPEC §5): message statuses, forward
+//! only, each a conditional write; statuses that arrive before their message's `sent`
+//! record, kept until it exists; and which tenant an account's webhook belongs to.
+
+use crate::messages::Progress;
+use crate::store::{conditional, dynamo, s, Store, StoreError};
+use aws_sdk_dynamodb::types::AttributeValue;
+use pregon::keys;
+use pregon::providers::inbound::{advances, StatusUpdate};
+use pregon::sending::MessageStatus;
+use std::collections::HashMap;
+
+/// An early status is kept this long for its message to appear.
+const EARLY_DAYS: i64 = 7;
+
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// What applying a status did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    /// The message moved forward; `settled` when it had no send outcome yet (a status
+    /// callback settled a claim whose answer was lost).
+    Moved { settled: bool },
+    /// Not forward of where the message is (late, duplicated): nothing changed.
+    Unchanged,
+}
+
+impl Store {
+    /// Records which tenant an account's webhook belongs to.
+    pub async fn put_webhook_account(&self, account: &str, tenant: &str) -> Result<(), StoreError> {
+        let (pk, sk) = keys::webhook_account(account);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(pk))
+            .item("sk", s(sk))
+            .item("tenant", s(tenant))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    /// The tenant of the account a webhook URL names.
+    pub async fn webhook_tenant(&self, account: &str) -> Result<Option<String>, StoreError> {
+        let (pk, sk) = keys::webhook_account(account);
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(out
+            .item
+            .and_then(|i| i.get("tenant").and_then(|v| v.as_s().ok()).cloned()))
+    }
+
+    /// Our message ids for provider message ids of one account (absent: not recorded
+    /// yet, or not ours).
+    pub async fn messages_by_provider_id(
+        &self,
+        account: &str,
+        ids: &[&str],
+    ) -> Result<HashMap<String, String>, StoreError> {
+        let mut found = HashMap::new();
+        for chunk in ids.chunks(100) {
+            let keys_: Vec<_> = chunk
+                .iter()
+                .map(|id| {
+                    let (pk, sk) = keys::provider_message(account, id);
+                    HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+                })
+                .collect();
+            for item in self.batch_get(keys_, "pk, m").await? {
+                let pk = item.get("pk").and_then(|v| v.as_s().ok());
+                let m = item.get("m").and_then(|v| v.as_s().ok());
+                if let (Some(pk), Some(m)) = (pk, m) {
+                    let prefix = format!("PMID#{account}#");
+                    if let Some(id) = pk.strip_prefix(&prefix) {
+                        found.insert(id.to_string(), m.clone());
+                    }
+                }
+            }
+        }
+        Ok(found)
+    }
+
+    async fn batch_get(
+        &self,
+        keys_: Vec<HashMap<String, AttributeValue>>,
+        projection: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut items = Vec::new();
+        let mut pending = keys_;
+        for _ in 0..8 {
+            if pending.is_empty() {
+                break;
+            }
+            let ka = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .projection_expression(projection)
+                .build()
+                .map_err(dynamo)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, ka)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            items.extend(
+                out.responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default(),
+            );
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut m| m.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        Ok(items)
+    }
+
+    /// Moves a message to `u.status` if that is forward of where it is (SPEC §5), in one
+    /// conditional write: a late or duplicated status changes nothing. A failure keeps
+    /// the provider's code and message; `delivered_at`/`read_at` record when.
+    pub async fn apply_status(
+        &self,
+        message_id: &str,
+        u: &StatusUpdate,
+        now: &str,
+    ) -> Result<Applied, StoreError> {
+        let Some((t, c, gen, row)) = pregon::sending::parse_message_id(message_id) else {
+            return Ok(Applied::Unchanged);
+        };
+        let (pk, sk) = keys::recipient(t, c, gen, row);
+        let from: Vec<MessageStatus> = ALL
+            .iter()
+            .copied()
+            .filter(|cur| advances(*cur, u.status))
+            .collect();
+        if from.is_empty() {
+            return Ok(Applied::Unchanged);
+        }
+        let at = u.at.clone().unwrap_or_else(|| now.to_string());
+        let mut set = vec!["#st = :next", "updated_at = :now"];
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":next", s(u.status.as_str()))
+            .expression_attribute_values(":now", s(now))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld);
+        match u.status {
+            MessageStatus::Delivered => set.push("delivered_at = :at"),
+            MessageStatus::Read => set.push("read_at = :at"),
+            MessageStatus::Failed | MessageStatus::Undelivered => {
+                set.push("error_code = :code");
+                set.push("error_message = :msg");
+                req = req
+                    .expression_attribute_values(
+                        ":code",
+                        s(u.error_code
+                            .clone()
+                            .unwrap_or_else(|| u.provider_status.clone())),
+                    )
+                    .expression_attribute_values(
+                        ":msg",
+                        s(u.error_message.clone().unwrap_or_default()),
+                    );
+            }
+            _ => {}
+        }
+        if set.iter().any(|x| x.ends_with(":at")) {
+            req = req.expression_attribute_values(":at", s(&at));
+        }
+        // A message whose answer was lost is settled by its provider id and sent time.
+        set.push("provider_message_id = if_not_exists(provider_message_id, :pmid)");
+        set.push("sent_at = if_not_exists(sent_at, :at_sent)");
+        req = req
+            .expression_attribute_values(":pmid", s(&u.provider_message_id))
+            .expression_attribute_values(":at_sent", s(&at));
+        let mut cond = Vec::new();
+        for (i, st) in from.iter().enumerate() {
+            let k = format!(":f{i}");
+            cond.push(k.clone());
+            req = req.expression_attribute_values(k, s(st.as_str()));
+        }
+        let expr = format!("SET {} REMOVE claim_until", set.join(", "));
+        let res = req
+            .update_expression(expr)
+            .condition_expression(format!(
+                "attribute_exists(pk) AND #st IN ({})",
+                cond.join(", ")
+            ))
+            .send()
+            .await;
+        match res {
+            Ok(out) => {
+                let before = out
+                    .attributes
+                    .and_then(|a| a.get("status").and_then(|v| v.as_s().ok()).cloned())
+                    .unwrap_or_default();
+                Ok(Applied::Moved {
+                    settled: before == "pending" || before == "queued",
+                })
+            }
+            Err(e) => {
+                // A condition that did not hold: not forward; anything else is an error.
+                conditional::<(), _, _>(Err(e))?;
+                Ok(Applied::Unchanged)
+            }
+        }
+    }
+
+    /// Keeps a status whose message is not recorded yet (a week, TTL).
+    pub async fn keep_early_status(
+        &self,
+        account: &str,
+        u: &StatusUpdate,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = keys::early_status(account, &u.provider_message_id);
+        let body = serde_json::to_string(&EarlyStatus::from(u)).expect("json");
+        // Several early statuses of one message: keep the furthest (a later write of a
+        // status that is not forward changes nothing).
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression(
+                "SET body = list_append(if_not_exists(body, :empty), :one), expires_at = :exp",
+            )
+            .expression_attribute_values(":empty", AttributeValue::L(vec![]))
+            .expression_attribute_values(":one", AttributeValue::L(vec![s(body)]))
+            .expression_attribute_values(
+                ":exp",
+                AttributeValue::N((unix_now() + EARLY_DAYS * 86_400).to_string()),
+            )
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    /// The early statuses kept for these provider ids of an account, removed as read.
+    pub async fn take_early_statuses(
+        &self,
+        account: &str,
+        ids: &[&str],
+    ) -> Result<Vec<StatusUpdate>, StoreError> {
+        let keys_: Vec<_> = ids
+            .iter()
+            .map(|id| {
+                let (pk, sk) = keys::early_status(account, id);
+                HashMap::from([("pk".to_string(), s(pk)), ("sk".to_string(), s(sk))])
+            })
+            .collect();
+        let mut found = Vec::new();
+        for chunk in keys_.chunks(100) {
+            for item in self.batch_get(chunk.to_vec(), "pk, sk, body").await? {
+                for v in item
+                    .get("body")
+                    .and_then(|b| b.as_l().ok())
+                    .into_iter()
+                    .flatten()
+                {
+                    if let Some(e) = v
+                        .as_s()
+                        .ok()
+                        .and_then(|t| serde_json::from_str::<EarlyStatus>(t).ok())
+                    {
+                        found.push(e.into());
+                    }
+                }
+                if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
+                    let _ = self
+                        .client
+                        .delete_item()
+                        .table_name(&self.table)
+                        .key("pk", pk.clone())
+                        .key("sk", sk.clone())
+                        .send()
+                        .await;
+                }
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// Every message status, for the forward-only condition.
+const ALL: [MessageStatus; 10] = [
+    MessageStatus::Pending,
+    MessageStatus::Queued,
+    MessageStatus::Sent,
+    MessageStatus::Delivered,
+    MessageStatus::Read,
+    MessageStatus::Replied,
+    MessageStatus::Failed,
+    MessageStatus::Undelivered,
+    MessageStatus::Blocked,
+    MessageStatus::Skipped,
+];
+
+/// A kept status, as stored.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EarlyStatus {
+    id: String,
+    status: MessageStatus,
+    provider_status: String,
+    at: Option<String>,
+    error_code: Option<String>,
+    error_message: Option<String>,
+}
+
+impl From<&StatusUpdate> for EarlyStatus {
+    fn from(u: &StatusUpdate) -> Self {
+        EarlyStatus {
+            id: u.provider_message_id.clone(),
+            status: u.status,
+            provider_status: u.provider_status.clone(),
+            at: u.at.clone(),
+            error_code: u.error_code.clone(),
+            error_message: u.error_message.clone(),
+        }
+    }
+}
+
+impl From<EarlyStatus> for StatusUpdate {
+    fn from(e: EarlyStatus) -> Self {
+        StatusUpdate {
+            provider_message_id: e.id,
+            status: e.status,
+            provider_status: e.provider_status,
+            at: e.at,
+            error_code: e.error_code,
+            error_message: e.error_message,
+            correlation: None,
+        }
+    }
+}
+
+/// The progress-counter change when a status settled a message that had no outcome
+/// (its sender died between the call and the record).
+pub fn settled_delta(status: MessageStatus) -> Progress {
+    let mut p = Progress {
+        queued: -1,
+        ..Default::default()
+    };
+    match status {
+        MessageStatus::Failed | MessageStatus::Undelivered => p.failed += 1,
+        _ => p.sent += 1,
+    }
+    p
+}
+
+/// Applies one status to one of our messages (the webhook, and the sender for a status
+/// that came early); a message it settles counts in its campaign's progress and may
+/// end the campaign.
+pub async fn apply(
+    store: &Store,
+    message: &str,
+    u: &StatusUpdate,
+    now: &str,
+) -> Result<Applied, StoreError> {
+    let applied = store.apply_status(message, u, now).await?;
+    if applied == (Applied::Moved { settled: true }) {
+        if let Some((t, c, _, _)) = pregon::sending::parse_message_id(message) {
+            let shard = message
+                .bytes()
+                .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+            store
+                .add_progress(t, c, shard, &settled_delta(u.status))
+                .await?;
+            crate::campaigns::maybe_complete(store, t, c).await?;
+        }
+    }
+    Ok(applied)
+}

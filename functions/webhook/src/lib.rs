@@ -1,0 +1,315 @@
+//! Provider callbacks (SPEC §2 steps 5–6, §5, §8, §10): `POST /v1/webhooks/{account_id}`
+//! for every provider kind, `GET` for Meta's verification handshake.
+//!
+//! Each request is authenticated by its provider's own scheme before its body is read:
+//! Meta `X-Hub-Signature-256` with the account's `app_secret`; Twilio
+//! `X-Twilio-Signature` over the configured public URL (`WEBHOOK_BASE_URL`, never the
+//! request's `Host`) and the form parameters, with the account's `auth_token`; Gupshup
+//! and gateways, which sign nothing, by the long random `key` in the account's
+//! `webhook_url`. All comparisons are constant time. A missing signature is 401, a
+//! wrong one 403, and neither changes anything.
+//!
+//! Statuses move messages forward only (one conditional write each; a late or repeated
+//! status changes nothing) and only messages of the account the callback came for (its
+//! provider ids are looked up under that account). A status for a message not recorded
+//! yet is kept, and the sender applies it when it records the message. A status that
+//! settles a message whose send answer was lost counts it `sent` (or `failed`). A reply
+//! marks the message it answers `replied`; an opt-out word or a "stop" button puts the
+//! phone on the tenant's do-not-contact list.
+
+use pregon::model::{Account, ProviderKind};
+use pregon::providers::inbound::{self, AuthError, Inbound, Reply, StatusUpdate};
+use pregon::providers::Credentials;
+use pregon::sending::MessageStatus;
+use pregon_aws::config::Aws;
+use pregon_aws::inbound::apply;
+use pregon_aws::store::{Store, StoreError};
+use pregon_aws::transport::{account_secret, AccountSecret};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tracing::{info, warn};
+
+/// An account, its tenant and secret are re-read after this long.
+const CACHE_FOR: Duration = Duration::from_secs(60);
+
+/// The signature headers a callback may carry.
+#[derive(Debug, Default, Clone)]
+pub struct Headers {
+    pub meta_signature: Option<String>,
+    pub twilio_signature: Option<String>,
+}
+
+/// The HTTP answer.
+#[derive(Debug)]
+pub struct Answer {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+fn answer(status: u16, body: &str) -> Answer {
+    Answer {
+        status,
+        content_type: "application/json",
+        body: serde_json::json!({ "message": body }).to_string(),
+    }
+}
+
+struct Known {
+    tenant: String,
+    account: Account,
+    secret: AccountSecret,
+}
+
+pub struct Webhook {
+    aws: Aws,
+    store: Store,
+    /// The public base URL providers call (`WEBHOOK_BASE_URL`): what Twilio signs.
+    base: Option<String>,
+    accounts: Mutex<HashMap<String, (Instant, Arc<Known>)>>,
+}
+
+impl Webhook {
+    pub fn new(aws: Aws) -> Self {
+        let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
+        Webhook {
+            aws,
+            store,
+            base: std::env::var("WEBHOOK_BASE_URL")
+                .ok()
+                .filter(|b| !b.is_empty())
+                .map(|b| b.trim_end_matches('/').to_string()),
+            accounts: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub async fn handle(
+        &self,
+        method: &str,
+        path: &str,
+        query: &str,
+        headers: &Headers,
+        body: &[u8],
+    ) -> Answer {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        let ["v1", "webhooks", account_id] = segments.as_slice() else {
+            return answer(404, "not found");
+        };
+        let known = match self.account(account_id).await {
+            Ok(Some(k)) => k,
+            Ok(None) => return answer(404, "no such account"),
+            Err(e) => {
+                warn!(error = %e, "account unreadable");
+                return answer(500, "try again");
+            }
+        };
+        match method {
+            "GET" => self.verify_subscription(&known, query),
+            "POST" => match self.authenticate(&known, path, query, headers, body) {
+                Err(AuthError::Missing) => answer(401, "signature missing"),
+                Err(AuthError::Mismatch) => answer(403, "signature does not match"),
+                Ok(()) => match self.receive(&known, query, body).await {
+                    Ok(n) => answer(200, &format!("{n} events")),
+                    Err(Bad::Payload(e)) => answer(400, &e),
+                    Err(Bad::Store(e)) => {
+                        warn!(error = %e, "callback not applied; the provider retries");
+                        answer(500, "try again")
+                    }
+                },
+            },
+            _ => answer(405, "method not allowed"),
+        }
+    }
+
+    async fn account(&self, id: &str) -> Result<Option<Arc<Known>>, String> {
+        if let Some((at, k)) = self.accounts.lock().expect("cache").get(id) {
+            if at.elapsed() < CACHE_FOR {
+                return Ok(Some(k.clone()));
+            }
+        }
+        let Some(tenant) = self
+            .store
+            .webhook_tenant(id)
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let Some(account) = self
+            .store
+            .get::<Account>(pregon::keys::account(&tenant, id))
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(None);
+        };
+        let secret = account_secret(&self.aws, &account).await?;
+        let k = Arc::new(Known {
+            tenant,
+            account,
+            secret,
+        });
+        self.accounts
+            .lock()
+            .expect("cache")
+            .insert(id.to_string(), (Instant::now(), k.clone()));
+        Ok(Some(k))
+    }
+
+    /// Meta's `GET` handshake: `hub.challenge` back when `hub.verify_token` is the
+    /// account's.
+    fn verify_subscription(&self, k: &Known, query: &str) -> Answer {
+        let Credentials::Meta { verify_token, .. } = &k.secret.credentials else {
+            return answer(405, "only Meta accounts verify by GET");
+        };
+        match inbound::meta::verify_subscription(query, verify_token) {
+            Ok(challenge) => Answer {
+                status: 200,
+                content_type: "text/plain",
+                body: challenge,
+            },
+            Err(_) => answer(403, "verify token does not match"),
+        }
+    }
+
+    fn authenticate(
+        &self,
+        k: &Known,
+        path: &str,
+        query: &str,
+        h: &Headers,
+        body: &[u8],
+    ) -> Result<(), AuthError> {
+        match &k.secret.credentials {
+            Credentials::Meta { app_secret, .. } => {
+                inbound::meta::verify_signature(app_secret, body, h.meta_signature.as_deref())
+            }
+            Credentials::Twilio { auth_token, .. } => {
+                // Without a configured public URL nothing can be checked: refuse.
+                let Some(base) = &self.base else {
+                    return Err(AuthError::Mismatch);
+                };
+                let mut url = format!("{base}{path}");
+                if !query.is_empty() {
+                    url.push('?');
+                    url.push_str(query);
+                }
+                inbound::twilio::verify_signature(
+                    auth_token,
+                    &url,
+                    body,
+                    h.twilio_signature.as_deref(),
+                )
+            }
+            Credentials::Gupshup { .. } | Credentials::SmsGateway { .. } => {
+                let key = form_urlencoded::parse(query.as_bytes())
+                    .find(|(n, _)| n == "key")
+                    .map(|(_, v)| v.into_owned());
+                let expected = k.secret.webhook_secret.as_deref().unwrap_or("");
+                inbound::verify_url_secret(key.as_deref(), expected)
+            }
+        }
+    }
+
+    /// Reads an authenticated callback and applies what it says; how many events.
+    async fn receive(&self, k: &Known, query: &str, body: &[u8]) -> Result<usize, Bad> {
+        let events = match k.account.provider {
+            ProviderKind::Meta => inbound::meta::parse(body),
+            ProviderKind::Twilio => inbound::twilio::parse(body),
+            ProviderKind::Gupshup => inbound::gupshup::parse(body),
+            ProviderKind::SmsGateway => inbound::gateway::parse_results(body),
+        }
+        .map_err(|e| Bad::Payload(e.to_string()))?;
+        let _ = query;
+        let n = events.len();
+        let mut statuses = Vec::new();
+        let mut replies = Vec::new();
+        for e in events {
+            match e {
+                Inbound::Status(s) => statuses.push(s),
+                Inbound::Reply(r) => replies.push(r),
+                Inbound::TemplateStatus(t) => {
+                    info!(account = %k.account.id, template = ?t.name, status = ?t.status, "template status callback")
+                }
+                Inbound::Ignored { why } => {
+                    info!(account = %k.account.id, why, "callback event ignored")
+                }
+            }
+        }
+        self.statuses(k, &statuses).await?;
+        for r in &replies {
+            self.reply(k, r).await?;
+        }
+        Ok(n)
+    }
+
+    /// Applies statuses, forward only, to this account's messages; keeps those whose
+    /// message is not recorded yet.
+    async fn statuses(&self, k: &Known, statuses: &[StatusUpdate]) -> Result<(), Bad> {
+        if statuses.is_empty() {
+            return Ok(());
+        }
+        let acc = k.account.id.as_str();
+        let ids: Vec<&str> = statuses
+            .iter()
+            .map(|s| s.provider_message_id.as_str())
+            .collect();
+        let ours = self.store.messages_by_provider_id(acc, &ids).await?;
+        let now = pregon::model::now_rfc3339();
+        for u in statuses {
+            match ours.get(&u.provider_message_id) {
+                Some(message) => {
+                    apply(&self.store, message, u, &now).await?;
+                }
+                None => self.store.keep_early_status(acc, u).await?,
+            }
+        }
+        Ok(())
+    }
+
+    async fn reply(&self, k: &Known, r: &Reply) -> Result<(), Bad> {
+        let acc = k.account.id.as_str();
+        if let Some(to) = &r.replied_to {
+            let ours = self
+                .store
+                .messages_by_provider_id(acc, &[to.as_str()])
+                .await?;
+            if let Some(message) = ours.get(to) {
+                let u = StatusUpdate {
+                    provider_message_id: to.clone(),
+                    status: MessageStatus::Replied,
+                    provider_status: "reply".into(),
+                    at: r.at.clone(),
+                    error_code: None,
+                    error_message: None,
+                    correlation: None,
+                };
+                apply(&self.store, message, &u, &pregon::model::now_rfc3339()).await?;
+            }
+        }
+        if r.is_opt_out(inbound::DEFAULT_OPT_OUT_WORDS) {
+            let now = pregon::model::now_rfc3339();
+            self.store
+                .dnc_put(&k.tenant, &[(r.from_phone.clone(), None)], &now)
+                .await?;
+            info!(
+                account = acc,
+                phone = %pregon::phone::mask(&r.from_phone),
+                "opt-out: the phone is on the do-not-contact list"
+            );
+        }
+        Ok(())
+    }
+}
+
+enum Bad {
+    Payload(String),
+    Store(StoreError),
+}
+
+impl From<StoreError> for Bad {
+    fn from(e: StoreError) -> Self {
+        Bad::Store(e)
+    }
+}

@@ -1,0 +1,260 @@
+//! SPEC §2 steps 5–6, §5, §8, §10 on the local stack: the simulator calls our webhook
+//! as each provider documents (signed as each provider signs), and messages move
+//! forward to `delivered` and `read`; forged or unsigned callbacks change nothing.
+
+use pregon::providers::inbound::meta::signature;
+use pregon_tests::{Stack, Tenant};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+const APP_SECRET: &str = "webhook-test-app-secret";
+
+/// A Meta account whose webhook the simulator calls (signed with `APP_SECRET`), an
+/// approved template and a loaded campaign of `phones`; (account, campaign).
+async fn meta_campaign(
+    stack: &Stack,
+    t: &Tenant<'_>,
+    sender: &str,
+    phones: &[String],
+) -> (Value, String) {
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"meta","channel":"whatsapp","sender":sender,"default_country":"CL","rate":50,
+            "credentials":{"access_token":"EAAtoken","app_secret":APP_SECRET,"verify_token":"verify-me","phone_number_id":sender,"waba_id":format!("waba{sender}")}}))
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    let url = acc.body["webhook_url"]
+        .as_str()
+        .expect("webhook_url")
+        .to_string();
+    assert!(
+        url.contains(&format!(
+            "/v1/webhooks/{}",
+            acc.body["id"].as_str().unwrap()
+        )),
+        "{url}"
+    );
+    stack
+        .sim_post(
+            "/_sim/webhooks",
+            json!({"provider":"meta","sender":sender,"url":url,"app_secret":APP_SECRET}),
+        )
+        .await;
+    let tpl = t
+        .post(
+            "/v1/templates",
+            json!({"name":format!("estado_{sender}"),"channel":"whatsapp","language":"es",
+            "category":"UTILITY","body":"Hola {{1}}","account_id":acc.body["id"]}),
+        )
+        .await;
+    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    let tpl_id = tpl.body["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while t.get(&format!("/v1/templates/{tpl_id}")).await.body["status"] != "approved" {
+        assert!(Instant::now() < deadline, "template not approved");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let c = t
+        .post(
+            "/v1/campaigns",
+            json!({"name":"Estados","channel":"whatsapp","account_id":acc.body["id"],
+            "template_id":tpl_id,"consent_confirmed":true}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    let id = c.body["id"].as_str().unwrap().to_string();
+    let mut csv = String::from("phone,nombre\n");
+    for p in phones {
+        csv.push_str(&format!("{p},Ana\n"));
+    }
+    assert_eq!(t.upload(&id, csv.into_bytes()).await["status"], "loaded");
+    (acc.body, id)
+}
+
+async fn messages(t: &Tenant<'_>, id: &str) -> Vec<Value> {
+    t.get(&format!("/v1/campaigns/{id}/messages?limit=500"))
+        .await
+        .body["items"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+/// Waits until every message of the campaign has `status`.
+async fn wait_all(t: &Tenant<'_>, id: &str, status: &str, within: Duration) -> Vec<Value> {
+    let deadline = Instant::now() + within;
+    loop {
+        let ms = messages(t, id).await;
+        if !ms.is_empty() && ms.iter().all(|m| m["status"] == status) {
+            return ms;
+        }
+        assert!(Instant::now() < deadline, "not all {status}: {ms:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+/// POSTs a body to a webhook URL with the headers given.
+async fn post_raw(stack: &Stack, url: &str, body: &str, headers: &[(&str, String)]) -> u16 {
+    let mut r = stack
+        .http
+        .post(url)
+        .body(body.to_string())
+        .header("content-type", "application/json");
+    for (k, v) in headers {
+        r = r.header(*k, v);
+    }
+    r.send().await.unwrap().status().as_u16()
+}
+
+fn meta_status(phone_number_id: &str, wamid: &str, status: &str) -> String {
+    json!({"object":"whatsapp_business_account","entry":[{"id":"waba","changes":[{"field":"messages","value":{
+        "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":phone_number_id},
+        "statuses":[{"id":wamid,"status":status,"timestamp":"1763800000","recipient_id":"56962000001"}]}}]}]})
+    .to_string()
+}
+
+#[tokio::test]
+async fn signed_meta_callbacks_move_messages_to_read_and_forged_ones_change_nothing() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let phones: Vec<String> = (0..5).map(|i| format!("+5696303{i:04}")).collect();
+    let (acc, id) = meta_campaign(&stack, &t, "155500030", &phones).await;
+    let url = acc["webhook_url"].as_str().unwrap().to_string();
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // The simulator posts sent, delivered, read for each, signed; they land in order or not.
+    let ms = wait_all(&t, &id, "read", Duration::from_secs(60)).await;
+    for m in &ms {
+        assert!(
+            m["delivered_at"].is_string() && m["read_at"].is_string(),
+            "{m}"
+        );
+    }
+    let wamid = ms[0]["provider_message_id"].as_str().unwrap().to_string();
+
+    // A late `delivered` after `read`, correctly signed: 200, and nothing moves back.
+    let late = meta_status("155500030", &wamid, "delivered");
+    let sig = signature(APP_SECRET, late.as_bytes());
+    assert_eq!(
+        post_raw(&stack, &url, &late, &[("x-hub-signature-256", sig)]).await,
+        200
+    );
+    // A forged `failed` (wrong secret) and an unsigned one: refused, nothing changes.
+    let forged = meta_status("155500030", &wamid, "failed");
+    let bad = signature("not-the-secret", forged.as_bytes());
+    assert_eq!(
+        post_raw(&stack, &url, &forged, &[("x-hub-signature-256", bad)]).await,
+        403
+    );
+    assert_eq!(post_raw(&stack, &url, &forged, &[]).await, 401);
+    // The signature covers the body: a valid one for another body does not pass.
+    let other = signature(APP_SECRET, late.as_bytes());
+    assert_eq!(
+        post_raw(&stack, &url, &forged, &[("x-hub-signature-256", other)]).await,
+        403
+    );
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let again = messages(&t, &id).await;
+    assert!(again.iter().all(|m| m["status"] == "read"), "{again:?}");
+
+    // Meta's verification handshake.
+    let base = url.split('?').next().unwrap();
+    let ok = stack
+        .http
+        .get(format!(
+            "{base}?hub.mode=subscribe&hub.verify_token=verify-me&hub.challenge=8412"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    assert_eq!(ok.text().await.unwrap(), "8412");
+    let no = stack
+        .http
+        .get(format!(
+            "{base}?hub.mode=subscribe&hub.verify_token=guess&hub.challenge=8412"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(no.status(), 403);
+}
+
+#[tokio::test]
+async fn an_opt_out_reply_puts_the_phone_on_the_do_not_contact_list() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let phones: Vec<String> = vec!["+56963040001".into()];
+    let (acc, _id) = meta_campaign(&stack, &t, "155500031", &phones).await;
+    let url = acc["webhook_url"].as_str().unwrap().to_string();
+    let reply = json!({"object":"whatsapp_business_account","entry":[{"id":"waba","changes":[{"field":"messages","value":{
+        "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"155500031"},
+        "contacts":[{"profile":{"name":"Pedro"},"wa_id":"56963040001"}],
+        "messages":[{"from":"56963040001","id":"wamid.optout1","timestamp":"1763800200","type":"text","text":{"body":"  Baja "}}]}}]}]})
+    .to_string();
+    let sig = signature(APP_SECRET, reply.as_bytes());
+    assert_eq!(
+        post_raw(&stack, &url, &reply, &[("x-hub-signature-256", sig)]).await,
+        200
+    );
+    let dnc = t.get("/v1/dnc?limit=100").await.body;
+    let listed: Vec<&str> = dnc["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|i| i["phone"].as_str())
+        .collect();
+    assert!(listed.contains(&"+56963040001"), "{dnc}");
+}
+
+#[tokio::test]
+async fn twilio_status_callbacks_signed_over_the_public_url_are_applied() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550004444","default_country":"CL","rate":20,
+            "credentials":{"account_sid":"AC_webhooks","auth_token":"twilio-token"}}))
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    let tpl = t
+        .post(
+            "/v1/templates",
+            json!({"name":"aviso_sms","channel":"sms","body":"Hola {{1}}"}),
+        )
+        .await;
+    let c = t
+        .post(
+            "/v1/campaigns",
+            json!({"name":"SMS","channel":"sms","account_id":acc.body["id"],
+            "template_id":tpl.body["id"],"consent_confirmed":true}),
+        )
+        .await;
+    let id = c.body["id"].as_str().unwrap().to_string();
+    let csv = "phone,nombre\n+56963050001,Ana\n+56963050002,Luis\n";
+    assert_eq!(
+        t.upload(&id, csv.as_bytes().to_vec()).await["status"],
+        "loaded"
+    );
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    // Twilio posts `sent` then `delivered` to each message's StatusCallback, signed with
+    // the auth token over the URL and the sorted parameters.
+    let ms = wait_all(&t, &id, "delivered", Duration::from_secs(60)).await;
+    assert_eq!(ms.len(), 2);
+    let calls = stack.sim_get("/_sim/callbacks").await;
+    let ours: Vec<&Value> = calls
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["provider"] == "twilio"
+                && c["recipient"]
+                    .as_str()
+                    .is_some_and(|r| r.starts_with("+5696305"))
+        })
+        .collect();
+    assert!(
+        !ours.is_empty() && ours.iter().all(|c| c["http_status"] == 200),
+        "{ours:?}"
+    );
+}
