@@ -258,3 +258,31 @@ async fn twilio_status_callbacks_signed_over_the_public_url_are_applied() {
         "{ours:?}"
     );
 }
+
+#[tokio::test]
+async fn a_meta_template_review_callback_changes_the_template_at_once() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let phones: Vec<String> = vec!["+56963060001".into()];
+    let (acc, id) = meta_campaign(&stack, &t, "155500032", &phones).await;
+    let url = acc["webhook_url"].as_str().unwrap().to_string();
+    let c = t.get(&format!("/v1/campaigns/{id}")).await.body;
+    let tpl_id = c["template_id"].as_str().unwrap().to_string();
+    let tpl = t.get(&format!("/v1/templates/{tpl_id}")).await.body;
+    assert_eq!(tpl["status"], "approved");
+    let body = json!({"object":"whatsapp_business_account","entry":[{"id":"waba155500032","time":1763800300,"changes":[{
+        "field":"message_template_status_update","value":{"event":"REJECTED",
+        "message_template_id": tpl["provider_template_id"].as_str().unwrap().parse::<u64>().unwrap_or(0),
+        "message_template_name": tpl["name"], "message_template_language":"es","reason":"INCORRECT_CATEGORY"}}]}]})
+    .to_string();
+    let sig = signature(APP_SECRET, body.as_bytes());
+    assert_eq!(
+        post_raw(&stack, &url, &body, &[("x-hub-signature-256", sig)]).await,
+        200
+    );
+    let tpl = t.get(&format!("/v1/templates/{tpl_id}")).await.body;
+    assert_eq!(tpl["status"], "rejected", "{tpl}");
+    assert_eq!(tpl["rejected_reason"], "INCORRECT_CATEGORY", "{tpl}");
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+}

@@ -17,8 +17,10 @@
 //! marks the message it answers `replied`; an opt-out word or a "stop" button puts the
 //! phone on the tenant's do-not-contact list.
 
-use pregon::model::{Account, ProviderKind};
-use pregon::providers::inbound::{self, AuthError, Inbound, Reply, StatusUpdate};
+use pregon::model::{Account, ProviderKind, Template};
+use pregon::providers::inbound::{
+    self, AuthError, Inbound, Reply, StatusUpdate, TemplateStatusUpdate,
+};
 use pregon::providers::Credentials;
 use pregon::sending::MessageStatus;
 use pregon_aws::config::Aws;
@@ -229,9 +231,7 @@ impl Webhook {
             match e {
                 Inbound::Status(s) => statuses.push(s),
                 Inbound::Reply(r) => replies.push(r),
-                Inbound::TemplateStatus(t) => {
-                    info!(account = %k.account.id, template = ?t.name, status = ?t.status, "template status callback")
-                }
+                Inbound::TemplateStatus(t) => self.template_status(k, &t).await?,
                 Inbound::Ignored { why } => {
                     info!(account = %k.account.id, why, "callback event ignored")
                 }
@@ -266,6 +266,48 @@ impl Webhook {
             }
         }
         Ok(())
+    }
+
+    /// Meta's `message_template_status_update`: the template registered with this
+    /// account (by Meta's id, else name and language) takes the new status at once.
+    async fn template_status(&self, k: &Known, u: &TemplateStatusUpdate) -> Result<(), Bad> {
+        let Some(status) = u.status else {
+            info!(account = %k.account.id, event = %u.event, "template event with no status of ours");
+            return Ok(());
+        };
+        let pk = pregon::keys::tenant_pk(&k.tenant);
+        let mut after = None;
+        loop {
+            let (page, next) = self
+                .store
+                .list::<Template>(
+                    pk.clone(),
+                    pregon::keys::TEMPLATE_PREFIX,
+                    false,
+                    100,
+                    after.take(),
+                    &[],
+                )
+                .await?;
+            for mut t in page {
+                let ours = t.account_id.as_deref() == Some(k.account.id.as_str());
+                let same = t.provider_template_id.as_deref()
+                    == Some(u.provider_template_id.as_str())
+                    || (t.spec.name == u.name && t.spec.language == u.language);
+                if ours && same && (t.status != status || t.rejected_reason != u.reason) {
+                    t.status = status;
+                    t.rejected_reason = u.reason.clone();
+                    self.store
+                        .put(pregon::keys::template(&k.tenant, &t.id), &t)
+                        .await?;
+                    info!(account = %k.account.id, template = %t.id, event = %u.event, "template status from the provider");
+                }
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => return Ok(()),
+            }
+        }
     }
 
     async fn reply(&self, k: &Known, r: &Reply) -> Result<(), Bad> {
