@@ -5,7 +5,7 @@ use pregon::keys;
 use pregon::model::{
     new_id, now_rfc3339, Account, FieldError, NewTemplate, Template, TemplateStatus,
 };
-use pregon::providers::{self, meta::TemplateState, Credentials, HttpReply};
+use pregon::providers::{self, Credentials, HttpReply, TemplateState};
 use pregon_aws::store::StoreError;
 use serde_json::Value;
 use tracing::warn;
@@ -79,44 +79,135 @@ impl Api {
         Ok(reply(201, serde_json::to_value(&t).expect("json")))
     }
 
-    /// Registers a template at the account's provider; `None` where this provider's
-    /// registration is not done here (it stays `pending`).
+    /// Registers a template at the account's provider; `None` where the provider has no
+    /// templates to register (it stays `pending`).
     async fn register(&self, a: &Account, t: &Template) -> Result<Option<TemplateState>, String> {
-        self.template_call(a, &t.spec.language, |graph, token, waba| {
-            providers::meta::register_template_request(graph, token, waba, &t.spec)
-        })
-        .await
+        self.template_call(a, t, TemplateOp::Register).await
     }
 
-    /// One template request to the account's provider (Meta: the WhatsApp Business
-    /// account's `message_templates`), its answer read as the template's state; `None`
-    /// for providers whose templates are not handled here yet.
+    /// One provider call, by the account's provider kind: the `op` on template `t`, the
+    /// answer read as the template's state. Meta: `message_templates` of the WhatsApp
+    /// Business account; Twilio: the Content API (content, then its WhatsApp approval
+    /// request); Gupshup: the partner API with an app token bought by the partner token.
+    /// `None` for providers without templates (SMS gateways).
     async fn template_call(
         &self,
         a: &Account,
-        language: &str,
-        build: impl FnOnce(&str, &str, &str) -> pregon::providers::HttpRequest,
+        t: &Template,
+        op: TemplateOp,
     ) -> Result<Option<TemplateState>, String> {
-        let creds = pregon_aws::transport::credentials(&self.aws, a).await?;
-        let Credentials::Meta {
-            access_token,
-            waba_id,
-            ..
-        } = creds
-        else {
-            return Ok(None);
+        use providers::{gupshup, meta, twilio};
+        let ep = &self.transport.endpoints;
+        let spec = &t.spec;
+        let state = match pregon_aws::transport::credentials(&self.aws, a).await? {
+            Credentials::Meta {
+                access_token,
+                waba_id,
+                ..
+            } => {
+                let req = match op {
+                    TemplateOp::Register => {
+                        meta::register_template_request(&ep.meta, &access_token, &waba_id, spec)
+                    }
+                    TemplateOp::Refresh => {
+                        meta::template_status_request(&ep.meta, &access_token, &waba_id, &spec.name)
+                    }
+                };
+                let (status, body) = self.call(req).await?;
+                meta::read_template_reply(
+                    HttpReply {
+                        status,
+                        body: &body,
+                    },
+                    &spec.language,
+                )
+            }
+            Credentials::Twilio {
+                account_sid,
+                auth_token,
+            } => {
+                let base = &ep.twilio_content;
+                let (sid, req) = match op {
+                    TemplateOp::Register => {
+                        let (status, body) = self
+                            .call(twilio::create_content_request(
+                                base,
+                                &account_sid,
+                                &auth_token,
+                                spec,
+                            ))
+                            .await?;
+                        let sid = twilio::read_content_reply(HttpReply {
+                            status,
+                            body: &body,
+                        })
+                        .map_err(|e| e.to_string())?;
+                        let req =
+                            twilio::approval_request(base, &account_sid, &auth_token, &sid, spec);
+                        (sid, req)
+                    }
+                    TemplateOp::Refresh => {
+                        let sid = t
+                            .provider_template_id
+                            .clone()
+                            .ok_or("the template has no Content SID")?;
+                        let req =
+                            twilio::approval_status_request(base, &account_sid, &auth_token, &sid);
+                        (sid, req)
+                    }
+                };
+                let (status, body) = self.call(req).await?;
+                twilio::read_approval_reply(
+                    HttpReply {
+                        status,
+                        body: &body,
+                    },
+                    &sid,
+                )
+            }
+            Credentials::Gupshup {
+                app_id,
+                partner_token,
+                ..
+            } => {
+                let base = &ep.gupshup_partner;
+                let (status, body) = self
+                    .call(gupshup::app_token_request(base, &app_id, &partner_token))
+                    .await?;
+                let token = gupshup::read_app_token_reply(HttpReply {
+                    status,
+                    body: &body,
+                })
+                .map_err(|e| e.to_string())?;
+                let req = match op {
+                    TemplateOp::Register => {
+                        gupshup::apply_template_request(base, &app_id, &token, spec)
+                    }
+                    TemplateOp::Refresh => gupshup::list_templates_request(base, &app_id, &token),
+                };
+                let (status, body) = self.call(req).await?;
+                let id = match op {
+                    TemplateOp::Register => None,
+                    TemplateOp::Refresh => t.provider_template_id.as_deref(),
+                };
+                gupshup::read_template_reply(
+                    HttpReply {
+                        status,
+                        body: &body,
+                    },
+                    id,
+                    &spec.name,
+                    &spec.language,
+                )
+            }
+            Credentials::SmsGateway { .. } => return Ok(None),
         };
-        let req = build(&self.transport.endpoints.meta, &access_token, &waba_id);
-        let (status, body) = self.transport.send(req).await.map_err(|e| e.to_string())?;
-        providers::meta::read_template_reply(
-            HttpReply {
-                status,
-                body: &body,
-            },
-            language,
-        )
-        .map(Some)
-        .map_err(|e| e.to_string())
+        state.map(Some).map_err(|e| e.to_string())
+    }
+
+    /// Sends one request to a provider.
+    async fn call(&self, req: providers::HttpRequest) -> Result<(u16, Vec<u8>), String> {
+        self.transport.send(req).await.map_err(|e| e.to_string())
     }
 
     /// A template with its approval status brought up to date from the provider, while it
@@ -141,11 +232,7 @@ impl Api {
         else {
             return Ok(t);
         };
-        let state = self
-            .template_call(&a, &t.spec.language, |graph, token, waba| {
-                providers::meta::template_status_request(graph, token, waba, &t.spec.name)
-            })
-            .await;
+        let state = self.template_call(&a, &t, TemplateOp::Refresh).await;
         match state {
             Ok(Some(s)) if s.status != t.status || s.rejected_reason != t.rejected_reason => {
                 apply(&mut t, s);
@@ -204,6 +291,15 @@ impl Api {
             file: Some(file),
         })
     }
+}
+
+/// What a template call does at the provider.
+#[derive(Clone, Copy)]
+enum TemplateOp {
+    /// Registers the template (and, at Twilio, submits it to WhatsApp's review).
+    Register,
+    /// Reads its current approval status.
+    Refresh,
 }
 
 fn apply(t: &mut Template, s: TemplateState) {

@@ -209,7 +209,7 @@ pub fn register_template_request(
     waba_id: &str,
     t: &crate::model::NewTemplate,
 ) -> HttpRequest {
-    let examples: Vec<String> = (1..=t.params).map(|n| format!("ejemplo {n}")).collect();
+    let examples = super::examples(t.params);
     let mut body_component = json!({"type": "BODY", "text": t.body});
     if !examples.is_empty() {
         body_component["example"] = json!({"body_text": [examples]});
@@ -267,13 +267,7 @@ pub fn template_status_request(
     }
 }
 
-/// A template as the provider sees it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TemplateState {
-    pub provider_template_id: Option<String>,
-    pub status: crate::model::TemplateStatus,
-    pub rejected_reason: Option<String>,
-}
+pub use super::TemplateState;
 
 /// Meta's template statuses in ours: `APPROVED`, `PENDING`, `REJECTED`, `PAUSED` and
 /// `DISABLED` (which cannot be sent either: paused).

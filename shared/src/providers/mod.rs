@@ -152,7 +152,11 @@ impl Credentials {
 pub struct Endpoints {
     pub meta: String,
     pub twilio: String,
+    /// Twilio's Content API (WhatsApp templates): content.twilio.com.
+    pub twilio_content: String,
     pub gupshup: String,
+    /// Gupshup's partner API (templates): partner.gupshup.io.
+    pub gupshup_partner: String,
 }
 
 /// The Graph API version the Meta adapter speaks.
@@ -163,7 +167,9 @@ impl Default for Endpoints {
         Endpoints {
             meta: format!("https://graph.facebook.com/{META_GRAPH_VERSION}"),
             twilio: "https://api.twilio.com".into(),
+            twilio_content: "https://content.twilio.com".into(),
             gupshup: "https://api.gupshup.io".into(),
+            gupshup_partner: "https://partner.gupshup.io".into(),
         }
     }
 }
@@ -175,9 +181,26 @@ impl Endpoints {
         Endpoints {
             meta: format!("{base}/{META_GRAPH_VERSION}"),
             twilio: base.to_string(),
+            twilio_content: base.to_string(),
             gupshup: base.to_string(),
+            gupshup_partner: base.to_string(),
         }
     }
+}
+
+/// A template as its provider sees it, in our terms: the provider's id for it (Meta
+/// template id, Twilio Content SID `HX…`, Gupshup template uuid), its approval status,
+/// and why it was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateState {
+    pub provider_template_id: Option<String>,
+    pub status: crate::model::TemplateStatus,
+    pub rejected_reason: Option<String>,
+}
+
+/// Example values for a template's `{{1}}`…`{{n}}`, as providers require for review.
+pub(crate) fn examples(params: usize) -> Vec<String> {
+    (1..=params).map(|n| format!("ejemplo {n}")).collect()
 }
 
 /// `+56962000001` → `56962000001`, as Meta, Gupshup and gateways write numbers.
