@@ -326,6 +326,46 @@ pub struct Reply {
 }
 
 impl Tenant<'_> {
+    /// Waits for a campaign's end state (`completed`, `completed_with_errors`, `error`,
+    /// `cancelled`); panics with its progress after `within`.
+    pub async fn wait_end(&self, id: &str, within: Duration) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let c = self.get(&format!("/v1/campaigns/{id}")).await.body;
+            let st = c["status"].as_str().unwrap_or_default();
+            if ["completed", "completed_with_errors", "error", "cancelled"].contains(&st) {
+                return c;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "campaign {id} still {st}: {}",
+                c["progress"]
+            );
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    /// Every message of a campaign, following `next_cursor`.
+    pub async fn messages(&self, id: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let q = cursor
+                .as_ref()
+                .map(|c| format!("&cursor={c}"))
+                .unwrap_or_default();
+            let page = self
+                .get(&format!("/v1/campaigns/{id}/messages?limit=500{q}"))
+                .await
+                .body;
+            all.extend(page["items"].as_array().unwrap().iter().cloned());
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return all,
+            }
+        }
+    }
+
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Reply {
         let mut req = self
             .stack

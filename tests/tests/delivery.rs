@@ -61,44 +61,7 @@ async fn meta_campaign(t: &Tenant<'_>, sender: &str, rate: u32, phones: &[String
 async fn send_and_wait(t: &Tenant<'_>, id: &str, within: Duration) -> Value {
     let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    wait_end(t, id, within).await
-}
-
-async fn wait_end(t: &Tenant<'_>, id: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let c = t.get(&format!("/v1/campaigns/{id}")).await.body;
-        let st = c["status"].as_str().unwrap_or_default();
-        if ["completed", "completed_with_errors", "error", "cancelled"].contains(&st) {
-            return c;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "campaign {id} still {st}: {}",
-            c["progress"]
-        );
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
-
-async fn messages(t: &Tenant<'_>, id: &str) -> Vec<Value> {
-    let mut all = Vec::new();
-    let mut cursor: Option<String> = None;
-    loop {
-        let q = cursor
-            .as_ref()
-            .map(|c| format!("&cursor={c}"))
-            .unwrap_or_default();
-        let page = t
-            .get(&format!("/v1/campaigns/{id}/messages?limit=500{q}"))
-            .await
-            .body;
-        all.extend(page["items"].as_array().unwrap().iter().cloned());
-        match page["next_cursor"].as_str() {
-            Some(c) => cursor = Some(c.to_string()),
-            None => return all,
-        }
-    }
+    t.wait_end(id, within).await
 }
 
 fn accepted(stats: &Value, phone: &str) -> u64 {
@@ -120,7 +83,7 @@ async fn every_recipient_is_sent_exactly_once_even_when_sqs_delivers_jobs_twice(
     for p in &to {
         assert_eq!(accepted(&stats, p), 1, "{p}");
     }
-    let m = messages(&t, &id).await;
+    let m = t.messages(&id).await;
     assert_eq!(m.len(), 20);
     assert!(m.iter().all(|m| m["status"] == "sent"
         && m["provider_message_id"]
@@ -198,7 +161,7 @@ async fn a_permanent_provider_error_fails_the_message_at_once_with_its_code() {
 
     assert_eq!(done["status"], "completed_with_errors", "{done}");
     assert_eq!(done["progress"]["failed"], 1);
-    let m = messages(&t, &id).await;
+    let m = t.messages(&id).await;
     let failed: Vec<&Value> = m.iter().filter(|m| m["status"] == "failed").collect();
     assert_eq!(failed.len(), 1);
     assert_eq!(failed[0]["phone"], to[2]);
@@ -227,7 +190,7 @@ async fn a_number_put_on_the_do_not_contact_list_after_upload_is_blocked_at_disp
         0,
         "a do-not-contact number reached the provider"
     );
-    let m = messages(&t, &id).await;
+    let m = t.messages(&id).await;
     assert!(m
         .iter()
         .any(|m| m["phone"] == to[1] && m["status"] == "blocked"));
@@ -250,7 +213,7 @@ async fn an_answer_lost_after_the_provider_accepted_ends_outcome_unknown_never_r
     let done = send_and_wait(&t, &id, Duration::from_secs(90)).await;
 
     assert_eq!(done["status"], "completed_with_errors", "{done}");
-    let m = messages(&t, &id).await;
+    let m = t.messages(&id).await;
     let lost = m.iter().find(|m| m["phone"] == to[0]).unwrap();
     assert_eq!(lost["status"], "failed");
     assert_eq!(lost["error_code"], "outcome_unknown");
@@ -292,7 +255,8 @@ async fn pause_stops_sending_within_seconds_and_resume_sends_the_rest_once() {
     let c = t.get(&format!("/v1/campaigns/{id}")).await.body;
     assert_eq!(c["status"], "paused");
     assert_eq!(c["progress"]["sent"].as_u64(), Some(at_pause), "{c}");
-    let waiting = messages(&t, &id)
+    let waiting = t
+        .messages(&id)
         .await
         .iter()
         .filter(|m| m["status"] == "pending")
@@ -307,7 +271,7 @@ async fn pause_stops_sending_within_seconds_and_resume_sends_the_rest_once() {
         .post(&format!("/v1/campaigns/{id}/resume"), json!({}))
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let done = wait_end(&t, &id, Duration::from_secs(60)).await;
+    let done = t.wait_end(&id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["progress"]["sent"], 240, "{done}");
     assert_eq!(done["progress"]["queued"], 0, "{done}");

@@ -35,28 +35,6 @@ async fn sms_campaign(t: &Tenant<'_>, account: Value, phones: &[String]) -> Stri
     id
 }
 
-async fn wait_end(t: &Tenant<'_>, id: &str, within: Duration) -> Value {
-    let deadline = Instant::now() + within;
-    loop {
-        let c = t.get(&format!("/v1/campaigns/{id}")).await.body;
-        let st = c["status"].as_str().unwrap_or_default();
-        if ["completed", "completed_with_errors", "error", "cancelled"].contains(&st) {
-            return c;
-        }
-        assert!(Instant::now() < deadline, "still {st}: {}", c["progress"]);
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-}
-
-async fn all_messages(t: &Tenant<'_>, id: &str) -> Vec<Value> {
-    let page = t
-        .get(&format!("/v1/campaigns/{id}/messages?limit=500"))
-        .await
-        .body;
-    assert!(page["next_cursor"].is_null());
-    page["items"].as_array().unwrap().clone()
-}
-
 /// How many times the simulator accepted a message for each of `phones`.
 async fn accepted(stack: &Stack, phones: &[String]) -> HashMap<String, u64> {
     let stats = stack.sim_get("/_sim/stats").await;
@@ -98,7 +76,28 @@ async fn senders_killed_mid_campaign_never_send_twice_and_the_campaign_still_end
 
     // The killed invocations' jobs come back after the queue's visibility timeout
     // (120 s); new instances take them.
-    let done = wait_end(&t, &id, Duration::from_secs(240)).await;
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let done = loop {
+        let c = t.get(&format!("/v1/campaigns/{id}")).await.body;
+        if c["status"] != "sending" {
+            break c;
+        }
+        if Instant::now() > deadline {
+            let stuck: Vec<Value> = t
+                .messages(&id)
+                .await
+                .into_iter()
+                .filter(|m| m["status"] == "pending" || m["status"] == "queued")
+                .collect();
+            let counts = accepted(&stack, &phones).await;
+            let seen: Vec<u64> = stuck
+                .iter()
+                .map(|m| counts[m["phone"].as_str().unwrap()])
+                .collect();
+            panic!("still sending: {} (killed {pids:?} at {at_kill} accepted); unfinished: {stuck:?}; accepted for them: {seen:?}", c["progress"]);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    };
     assert!(
         ["completed", "completed_with_errors"].contains(&done["status"].as_str().unwrap()),
         "{done}"
@@ -106,7 +105,7 @@ async fn senders_killed_mid_campaign_never_send_twice_and_the_campaign_still_end
     let counts = accepted(&stack, &phones).await;
     let twice: Vec<_> = counts.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "sent twice: {twice:?}");
-    let messages = all_messages(&t, &id).await;
+    let messages = t.messages(&id).await;
     assert_eq!(messages.len(), 60);
     for m in &messages {
         let phone = m["phone"].as_str().unwrap();
@@ -138,7 +137,7 @@ async fn a_gateway_campaign_takes_the_ports_in_turn() {
     let id = sms_campaign(&t, account, &phones).await;
     let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let done = wait_end(&t, &id, Duration::from_secs(60)).await;
+    let done = t.wait_end(&id, Duration::from_secs(60)).await;
     assert_eq!(done["status"], "completed", "{done}");
 
     // The simulator records the port each message went out on; the sheet's order

@@ -70,20 +70,11 @@ async fn meta_campaign(
     (acc.body, id)
 }
 
-async fn messages(t: &Tenant<'_>, id: &str) -> Vec<Value> {
-    t.get(&format!("/v1/campaigns/{id}/messages?limit=500"))
-        .await
-        .body["items"]
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
 /// Waits until every message of the campaign has `status`.
 async fn wait_all(t: &Tenant<'_>, id: &str, status: &str, within: Duration) -> Vec<Value> {
     let deadline = Instant::now() + within;
     loop {
-        let ms = messages(t, id).await;
+        let ms = t.messages(id).await;
         if !ms.is_empty() && ms.iter().all(|m| m["status"] == status) {
             return ms;
         }
@@ -154,7 +145,7 @@ async fn signed_meta_callbacks_move_messages_to_read_and_forged_ones_change_noth
         403
     );
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let again = messages(&t, &id).await;
+    let again = t.messages(&id).await;
     assert!(again.iter().all(|m| m["status"] == "read"), "{again:?}");
 
     // Meta's verification handshake.

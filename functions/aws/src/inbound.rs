@@ -93,45 +93,6 @@ impl Store {
         Ok(found)
     }
 
-    async fn batch_get(
-        &self,
-        keys_: Vec<HashMap<String, AttributeValue>>,
-        projection: &str,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
-        let mut items = Vec::new();
-        let mut pending = keys_;
-        for _ in 0..8 {
-            if pending.is_empty() {
-                break;
-            }
-            let ka = KeysAndAttributes::builder()
-                .set_keys(Some(std::mem::take(&mut pending)))
-                .projection_expression(projection)
-                .build()
-                .map_err(dynamo)?;
-            let out = self
-                .client
-                .batch_get_item()
-                .request_items(&self.table, ka)
-                .send()
-                .await
-                .map_err(dynamo)?;
-            items.extend(
-                out.responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default(),
-            );
-            pending = out
-                .unprocessed_keys
-                .and_then(|mut m| m.remove(&self.table))
-                .map(|k| k.keys)
-                .unwrap_or_default();
-        }
-        Ok(items)
-    }
-
     /// Moves a message to `u.status` if that is forward of where it is (SPEC §5), in one
     /// conditional write: a late or duplicated status changes nothing. A failure keeps
     /// the provider's code and message; `delivered_at`/`read_at` record when.

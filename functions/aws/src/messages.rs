@@ -513,6 +513,46 @@ impl DncSnapshot {
 }
 
 impl Store {
+    /// Reads items by key, 100 to a request, retrying what DynamoDB left unprocessed.
+    pub(crate) async fn batch_get(
+        &self,
+        keys_: Vec<HashMap<String, AttributeValue>>,
+        projection: &str,
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+        use aws_sdk_dynamodb::types::KeysAndAttributes;
+        let mut items = Vec::new();
+        let mut pending = keys_;
+        for _ in 0..8 {
+            if pending.is_empty() {
+                break;
+            }
+            let ka = KeysAndAttributes::builder()
+                .set_keys(Some(std::mem::take(&mut pending)))
+                .projection_expression(projection)
+                .build()
+                .map_err(dynamo)?;
+            let out = self
+                .client
+                .batch_get_item()
+                .request_items(&self.table, ka)
+                .send()
+                .await
+                .map_err(dynamo)?;
+            items.extend(
+                out.responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default(),
+            );
+            pending = out
+                .unprocessed_keys
+                .and_then(|mut m| m.remove(&self.table))
+                .map(|k| k.keys)
+                .unwrap_or_default();
+        }
+        Ok(items)
+    }
+
     /// The tenant's do-not-contact entries, tenant-wide and for `campaign`, when there
     /// are at most `cap` entries in all; `None` when there are more (check by key then).
     pub async fn do_not_contact_snapshot(
@@ -569,7 +609,6 @@ impl Store {
         campaign: &str,
         phones: &[&str],
     ) -> Result<std::collections::HashSet<String>, StoreError> {
-        use aws_sdk_dynamodb::types::KeysAndAttributes;
         let pk = keys::dnc_pk(tenant);
         let mut wanted: Vec<String> = Vec::with_capacity(phones.len() * 2);
         for p in phones {
@@ -580,44 +619,17 @@ impl Store {
         wanted.dedup();
         let mut blocked = std::collections::HashSet::new();
         for chunk in wanted.chunks(100) {
-            let mut pending: Vec<HashMap<String, AttributeValue>> = chunk
+            let keys_: Vec<HashMap<String, AttributeValue>> = chunk
                 .iter()
                 .map(|sk| {
                     HashMap::from([("pk".to_string(), s(pk.clone())), ("sk".to_string(), s(sk))])
                 })
                 .collect();
-            for _ in 0..8 {
-                if pending.is_empty() {
-                    break;
+            for item in self.batch_get(keys_, "sk").await? {
+                if let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) {
+                    let phone = sk.split('#').next().unwrap_or(sk);
+                    blocked.insert(phone.to_string());
                 }
-                let ka = KeysAndAttributes::builder()
-                    .set_keys(Some(std::mem::take(&mut pending)))
-                    .projection_expression("sk")
-                    .build()
-                    .map_err(dynamo)?;
-                let out = self
-                    .client
-                    .batch_get_item()
-                    .request_items(&self.table, ka)
-                    .send()
-                    .await
-                    .map_err(dynamo)?;
-                for item in out
-                    .responses
-                    .unwrap_or_default()
-                    .remove(&self.table)
-                    .unwrap_or_default()
-                {
-                    if let Some(sk) = item.get("sk").and_then(|v| v.as_s().ok()) {
-                        let phone = sk.split('#').next().unwrap_or(sk);
-                        blocked.insert(phone.to_string());
-                    }
-                }
-                pending = out
-                    .unprocessed_keys
-                    .and_then(|mut m| m.remove(&self.table))
-                    .map(|k| k.keys)
-                    .unwrap_or_default();
             }
         }
         Ok(blocked)

@@ -327,14 +327,11 @@ pub fn read_template_reply(
         });
     };
     let status = template_status(entry["status"].as_str().unwrap_or("PENDING"));
-    Ok(TemplateState {
-        provider_template_id: Some(template_id.to_string()),
+    Ok(TemplateState::reported(
+        Some(template_id),
         status,
-        rejected_reason: entry["reason"]
-            .as_str()
-            .filter(|r| !r.is_empty() && status == TemplateStatus::Rejected)
-            .map(str::to_string),
-    })
+        entry["reason"].as_str(),
+    ))
 }
 
 #[cfg(test)]

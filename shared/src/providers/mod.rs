@@ -198,6 +198,28 @@ pub struct TemplateState {
     pub rejected_reason: Option<String>,
 }
 
+impl TemplateState {
+    /// A state as a provider reports it: the reason is kept only for a rejection, and
+    /// only when the provider gave one (not empty, not Meta's `NONE`).
+    pub fn reported(
+        provider_template_id: Option<&str>,
+        status: crate::model::TemplateStatus,
+        reason: Option<&str>,
+    ) -> Self {
+        TemplateState {
+            provider_template_id: provider_template_id.map(str::to_string),
+            status,
+            rejected_reason: reason
+                .filter(|r| {
+                    !r.is_empty()
+                        && *r != "NONE"
+                        && status == crate::model::TemplateStatus::Rejected
+                })
+                .map(str::to_string),
+        }
+    }
+}
+
 /// Example values for a template's `{{1}}`…`{{n}}`, as providers require for review.
 pub(crate) fn examples(params: usize) -> Vec<String> {
     (1..=params).map(|n| format!("ejemplo {n}")).collect()

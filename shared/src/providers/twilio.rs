@@ -381,14 +381,11 @@ pub fn read_approval_reply(
         &v
     };
     let status = approval_status(w["status"].as_str().unwrap_or("pending"));
-    Ok(TemplateState {
-        provider_template_id: Some(content_sid.to_string()),
+    Ok(TemplateState::reported(
+        Some(content_sid),
         status,
-        rejected_reason: w["rejection_reason"]
-            .as_str()
-            .filter(|r| !r.is_empty() && status == TemplateStatus::Rejected)
-            .map(str::to_string),
-    })
+        w["rejection_reason"].as_str(),
+    ))
 }
 
 #[cfg(test)]
