@@ -33,7 +33,20 @@ const BUDGET: Duration = Duration::from_secs(600);
 pub struct DispatchRequest {
     pub tenant: String,
     pub campaign: String,
+    /// A watch over a dispatched campaign until it ends (see [`Dispatch::watch`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<Watch>,
 }
+
+/// What a watch saw last time: how many messages had an outcome, and how long it waited.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Watch {
+    pub done: i64,
+    pub wait: i32,
+}
+
+/// The first wait of a watch; it doubles while nothing moves, up to SQS's 15 minutes.
+const WATCH_SECS: i32 = 30;
 
 pub struct Dispatch {
     aws: Aws,
@@ -81,6 +94,9 @@ impl Dispatch {
     }
 
     async fn run(&self, r: &DispatchRequest) -> Result<(), StoreError> {
+        if let Some(w) = r.watch {
+            return self.watch(r, w).await;
+        }
         let started = Instant::now();
         let Some(c) = self.store.campaign(&r.tenant, &r.campaign).await? else {
             return Ok(());
@@ -142,7 +158,16 @@ impl Dispatch {
             if self.store.dispatch_done(&c.tenant_id, &c.id).await? {
                 info!(campaign = %c.id, seconds = started.elapsed().as_secs_f64(), "dispatch done");
             }
-            pregon_aws::campaigns::maybe_complete(&self.store, &c.tenant_id, &c.id).await?;
+            if pregon_aws::campaigns::maybe_complete(&self.store, &c.tenant_id, &c.id)
+                .await?
+                .is_none()
+            {
+                let first = Watch {
+                    done: -1,
+                    wait: WATCH_SECS,
+                };
+                self.send_watch(&c.tenant_id, &c.id, first).await?;
+            }
         } else if self.still_sending(&c).await? {
             // Out of time, or the window closed: a fresh invocation continues from the
             // checkpoints (at the next opening).
@@ -235,6 +260,111 @@ impl Dispatch {
             skipped = total,
             "cancelled: unsent messages skipped"
         );
+        Ok(())
+    }
+
+    /// Watches a dispatched campaign until it ends. Its counters are kept by the senders
+    /// and the webhook with a write after each record; a process killed between the
+    /// two leaves them short, and the campaign would never end. So while the campaign
+    /// is `sending`, this looks at its counters every little while (30 s, doubling while
+    /// nothing moves, at most 15 minutes): when they have not moved since last time and
+    /// still say some messages have no outcome, it counts the messages themselves and
+    /// corrects the counters (then the campaign ends if every message has an outcome).
+    async fn watch(&self, r: &DispatchRequest, w: Watch) -> Result<(), StoreError> {
+        let Some(c) = self.store.campaign(&r.tenant, &r.campaign).await? else {
+            return Ok(());
+        };
+        if c.status != CampaignStatus::Sending || !c.dispatch.done {
+            return Ok(());
+        }
+        let p = self.store.progress(&c.tenant_id, &c.id).await?;
+        let total = pregon_aws::campaigns::total(&c) as i64;
+        let mut next = Watch {
+            done: p.done(),
+            wait: WATCH_SECS,
+        };
+        if p.done() == w.done && p.done() < total {
+            let counted = self.recount(&c).await?;
+            if counted != p {
+                warn!(campaign = %c.id, counters = ?p, messages = ?counted, "progress counters corrected from the messages");
+                let delta = Progress {
+                    queued: counted.queued - p.queued,
+                    sent: counted.sent - p.sent,
+                    failed: counted.failed - p.failed,
+                    blocked: counted.blocked - p.blocked,
+                    skipped: counted.skipped - p.skipped,
+                };
+                self.store.add_progress(&c.tenant_id, &c.id, 0, &delta).await?;
+                if pregon_aws::campaigns::maybe_complete(&self.store, &c.tenant_id, &c.id)
+                    .await?
+                    .is_some()
+                {
+                    return Ok(());
+                }
+                next.done = counted.done();
+            } else {
+                next.wait = (w.wait * 2).min(900);
+            }
+        }
+        self.send_watch(&c.tenant_id, &c.id, next).await
+    }
+
+    /// The campaign's progress counted from its messages (every shard, one query a page).
+    async fn recount(&self, c: &Campaign) -> Result<Progress, StoreError> {
+        let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
+        let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| async move {
+            let pk = keys::recipient_pk(tenant, id, gen, shard);
+            let mut p = Progress::default();
+            let mut after = None;
+            loop {
+                let (items, next) = self
+                    .store
+                    .list::<RecipientItem>(pk.clone(), "", false, PAGE, after.take(), &[])
+                    .await?;
+                for i in &items {
+                    match i.status.as_str() {
+                        "sent" | "delivered" | "read" | "replied" => p.sent += 1,
+                        "failed" | "undelivered" => p.failed += 1,
+                        "blocked" => p.blocked += 1,
+                        "skipped" => p.skipped += 1,
+                        _ if i.parked.is_none() && c.dispatch.passed(i.row) => p.queued += 1,
+                        _ => {}
+                    }
+                }
+                match next {
+                    Some(n) => after = Some(n),
+                    None => return Ok::<Progress, StoreError>(p),
+                }
+            }
+        });
+        let mut total = Progress::default();
+        for r in futures::future::join_all(shards).await {
+            let p = r?;
+            total.queued += p.queued;
+            total.sent += p.sent;
+            total.failed += p.failed;
+            total.blocked += p.blocked;
+            total.skipped += p.skipped;
+        }
+        Ok(total)
+    }
+
+    async fn send_watch(&self, tenant: &str, campaign: &str, w: Watch) -> Result<(), StoreError> {
+        let body = serde_json::to_string(&DispatchRequest {
+            tenant: tenant.into(),
+            campaign: campaign.into(),
+            watch: Some(w),
+        })
+        .expect("json");
+        self.aws
+            .sqs
+            .send_message()
+            .queue_url(&self.queue_url)
+            .message_body(body)
+            .delay_seconds(w.wait.clamp(0, 900))
+            .send()
+            .await
+            .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
         Ok(())
     }
 
@@ -451,6 +581,7 @@ pub async fn request_dispatch(
     let body = serde_json::to_string(&DispatchRequest {
         tenant: tenant.into(),
         campaign: campaign.into(),
+        watch: None,
     })
     .expect("json");
     sqs.send_message()
