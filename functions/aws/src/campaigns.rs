@@ -29,7 +29,7 @@ pub async fn maybe_complete(
         return Ok(None);
     }
     let p = store.progress(tenant, campaign).await?;
-    if (p.done() as u64) < total(&c) {
+    if p.done() < total(&c) as i64 {
         return Ok(None);
     }
     let end = end_state(p.sent, p.failed);
@@ -56,7 +56,7 @@ pub async fn maybe_complete_of(
     total: u64,
 ) -> Result<Option<CampaignStatus>, StoreError> {
     let p = store.progress(tenant, campaign).await?;
-    if (p.done() as u64) < total {
+    if p.done() < total as i64 {
         return Ok(None);
     }
     maybe_complete(store, tenant, campaign).await

@@ -294,7 +294,9 @@ impl Dispatch {
                     blocked: counted.blocked - p.blocked,
                     skipped: counted.skipped - p.skipped,
                 };
-                self.store.add_progress(&c.tenant_id, &c.id, 0, &delta).await?;
+                self.store
+                    .add_progress(&c.tenant_id, &c.id, 0, &delta)
+                    .await?;
                 if pregon_aws::campaigns::maybe_complete(&self.store, &c.tenant_id, &c.id)
                     .await?
                     .is_some()
