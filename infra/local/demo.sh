@@ -12,6 +12,13 @@ acc=$("$pregon" account create --provider meta --channel whatsapp --sender 15550
       --default-country CL --rate 50 \
       --credentials '{"access_token":"demo-token","app_secret":"demo-secret","verify_token":"demo-verify","phone_number_id":"15550001111","waba_id":"demo-waba"}')
 echo "$acc"; acc_id=$(echo "$acc" | field '["id"]')
+# The simulator calls the account's webhook_url with each message's statuses, signed
+# with the app secret, as Meta does once the URL is set in its console.
+sim=$(python3 -c "import json; print(json.load(open('$PREGON_STACK_FILE'))['simulator_url'])")
+hook=$(echo "$acc" | field '["webhook_url"]')
+curl -s -X POST "$sim/_sim/webhooks" -H 'content-type: application/json' \
+  -d "{\"provider\":\"meta\",\"sender\":\"15550001111\",\"url\":\"$hook\",\"app_secret\":\"demo-secret\"}" > /dev/null
+echo "webhook_url: $hook (registered with the simulator)"
 
 say "A WhatsApp template with two parameters, registered at the provider (the simulator approves it in about a second)"
 tpl=$("$pregon" template create --name aviso_cobranza --language es --category UTILITY --account "$acc_id" \
@@ -64,6 +71,12 @@ cmp3=$("$pregon" campaign create --name "Cobranza masiva" --account "$acc_id" --
 "$pregon" campaign watch "$cmp3"
 "$pregon" campaign show "$cmp3" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("status:", d["status"], "| progress:", json.dumps(d["progress"]))'
 "$pregon" campaign messages "$cmp3" --status blocked | python3 -c 'import json,sys; [print("  blocked:", m["phone"]) for m in json.load(sys.stdin)["items"]]'
-sim=$(python3 -c "import json; print(json.load(open('$PREGON_STACK_FILE'))['simulator_url'])")
 echo "the simulator's count of what it accepted:"
 curl -s "$sim/_sim/stats" | python3 -c 'import json,sys; d=json.load(sys.stdin); r=d["accepted_by_recipient"]; print("  accepted:", d["accepted"], "| throttled:", d["throttled"], "| recipients sent more than once:", sum(1 for v in r.values() if v > 1), "| busiest second:", d["max_accepted_in_any_second"])'
+
+say "Delivery and read statuses, as the provider called them back (signed) to the webhook"
+sleep 3
+"$pregon" campaign messages "$cmp3" --limit 500 | python3 -c '
+import json,sys,collections
+d=json.load(sys.stdin); c=collections.Counter(m["status"] for m in d["items"])
+print("  first 500 messages by status:", dict(sorted(c.items())))'
