@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest bench-send bench-requests clean
+.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -65,3 +65,7 @@ bench-send: setup build
 ## proxies in front of the stack's AWS servers (5,000 recipients at 500/s by default).
 bench-requests: setup build
 	PREGON_COUNT_AWS=1 PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench send $(or $(REQ_ROWS),5000) $(or $(REQ_RATE),500) 50
+
+## Benchmark: the dispatch function alone on a 100,000-recipient campaign (senders idle).
+bench-dispatch: setup build
+	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench dispatch $(or $(DISPATCH_ROWS),100000)

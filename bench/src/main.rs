@@ -178,6 +178,13 @@ fn main() {
         };
         return send::run(arg(2, 20_000) as usize, arg(3, 200) as u32, arg(4, 100));
     }
+    if mode == "dispatch" {
+        let rows = std::env::args()
+            .nth(2)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(100_000);
+        return send::dispatch(rows);
+    }
     let dir = root().join(".cache/bench");
     std::fs::create_dir_all(&dir).unwrap();
     let csv_path = dir.join("rows_1m.csv");

@@ -8,6 +8,17 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 pub fn run(rows: usize, rate: u32, latency_ms: u64) {
+    run_mode(rows, rate, latency_ms, false)
+}
+
+/// `pregon-bench dispatch ROWS`: the dispatch function alone, for a campaign whose
+/// account may send one message a second (the senders stay nearly idle): its own time
+/// to enqueue every recipient.
+pub fn dispatch(rows: usize) {
+    run_mode(rows, 1, 0, true)
+}
+
+fn run_mode(rows: usize, rate: u32, latency_ms: u64, dispatch_only: bool) {
     let stack_file =
         std::env::var("PREGON_STACK_FILE").expect("run under infra/local/with-stack.sh");
     let info: Value = serde_json::from_str(&std::fs::read_to_string(stack_file).unwrap()).unwrap();
@@ -68,6 +79,25 @@ pub fn run(rows: usize, rate: u32, latency_ms: u64) {
         let counts_before = aws_counts(&http, &proxies).await;
         let started = Instant::now();
         call(reqwest::Method::POST, format!("/v1/campaigns/{id}/send"), Some(json!({}))).await;
+        if dispatch_only {
+            let logs = std::path::Path::new(info["logs"].as_str().unwrap()).join("DispatchFunction.log");
+            let secs = loop {
+                let text = std::fs::read_to_string(&logs).unwrap_or_default();
+                let done = text
+                    .lines()
+                    .filter(|l| l.contains(&id) && l.contains("dispatch done"))
+                    .filter_map(|l| serde_json::from_str::<Value>(l).ok()?["fields"]["seconds"].as_f64())
+                    .next();
+                if let Some(s) = done {
+                    break s;
+                }
+                assert!(started.elapsed() < Duration::from_secs(600), "dispatch did not finish");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            };
+            println!("dispatch benchmark: {rows} recipients (senders nearly idle: account rate 1/s)");
+            println!("  dispatch (all enqueued, its own time)  {secs:.2} s  ({:.0} recipients/s)", rows as f64 / secs);
+            return;
+        }
         let mut dispatched = None;
         let v = loop {
             let v = call(reqwest::Method::GET, format!("/v1/campaigns/{id}"), None).await;
