@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch clean
+.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch test-crash clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -69,3 +69,7 @@ bench-requests: setup build
 ## Benchmark: the dispatch function alone on a 100,000-recipient campaign (senders idle).
 bench-dispatch: setup build
 	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench dispatch $(or $(DISPATCH_ROWS),100000)
+
+## Fault test (not in `make test`): every Twilio sender process killed mid-campaign.
+test-crash: setup build
+	bash infra/local/with-stack.sh $(CARGO) test --locked -p pregon-tests --test resilience -- --ignored

@@ -285,7 +285,13 @@ impl Dispatch {
         };
         if p.done() == w.done && p.done() < total {
             let counted = self.recount(&c).await?;
-            if counted != p {
+            // A sender that recorded while the messages were counted has its counter
+            // write in flight: correcting now would count it twice. Only counters that
+            // stood still through the count are corrected.
+            let still = self.store.progress(&c.tenant_id, &c.id).await?;
+            if still != p {
+                next.done = still.done();
+            } else if counted != p {
                 warn!(campaign = %c.id, counters = ?p, messages = ?counted, "progress counters corrected from the messages");
                 let delta = Progress {
                     queued: counted.queued - p.queued,

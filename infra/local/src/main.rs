@@ -9,6 +9,8 @@
 
 mod count;
 mod lambda;
+mod resources;
+mod servers;
 mod template;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -100,97 +102,11 @@ async fn main() -> Result<()> {
     }
 
     // --- servers
-    let ddb_port = free_port().await?;
-    let emulator = cache.join("dynamodb-local/package/emulator");
-    let classes = cache.join("dynamodb-local/classes");
-    let mut dynamodb = Command::new("java")
-        .current_dir(&emulator)
-        .arg("-Djava.library.path=DynamoDBLocal_lib")
-        .arg("-cp")
-        .arg(format!(
-            "DynamoDBLocal.jar:DynamoDBLocal_lib/*:{}",
-            classes.display()
-        ))
-        .arg("LoopbackDynamoDB")
-        .args([
-            "-inMemory",
-            "-disableTelemetry",
-            "-port",
-            &ddb_port.to_string(),
-        ])
-        .stdout(log_file(&logs, "dynamodb")?)
-        .stderr(log_file(&logs, "dynamodb.err")?)
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting DynamoDB Local (java)")?;
-    let moto_port = free_port().await?;
-    let mut moto = Command::new(cache.join("venv/bin/moto_server"))
-        .args(["-H", "127.0.0.1", "-p", &moto_port.to_string()])
-        .stdout(log_file(&logs, "moto")?)
-        .stderr(log_file(&logs, "moto.err")?)
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting moto_server")?;
-    let fauxqs_port = free_port().await?;
-    let fauxqs_dir = cache.join("fauxqs");
-    let mut fauxqs = Command::new(fauxqs_dir.join("node/bin/node"))
-        .current_dir(&fauxqs_dir)
-        .args([
-            "--no-warnings",
-            "--experimental-sqlite",
-            "start.mjs",
-            &fauxqs_port.to_string(),
-        ])
-        .stdout(log_file(&logs, "fauxqs")?)
-        .stderr(log_file(&logs, "fauxqs.err")?)
-        .kill_on_drop(true)
-        .spawn()
-        .context("starting fauxqs (node)")?;
-    wait_for_port(ddb_port, "DynamoDB Local", &mut dynamodb).await?;
-    wait_for_port(moto_port, "moto", &mut moto).await?;
-    wait_for_port(fauxqs_port, "fauxqs", &mut fauxqs).await?;
-    let mut fauxqs_url = format!("http://127.0.0.1:{fauxqs_port}");
-    // The provider simulator, when built (target/<profile>/pregon-sim): the senders call it.
-    let exe_dir = std::env::current_exe()?
-        .parent()
-        .map(Path::to_path_buf)
-        .ok_or_else(|| anyhow!("no exe dir"))?;
-    let sim_bin = exe_dir.join("pregon-sim");
-    let (_simulator, simulator_url) = if sim_bin.exists() {
-        let ready = state.join("simulator.url");
-        let _ = std::fs::remove_file(&ready);
-        let child = Command::new(&sim_bin)
-            .args(["--port", "0", "--ready-file"])
-            .arg(&ready)
-            .stdout(log_file(&logs, "simulator")?)
-            .stderr(log_file(&logs, "simulator.err")?)
-            .kill_on_drop(true)
-            .spawn()
-            .context("starting pregon-sim")?;
-        let start = Instant::now();
-        let url = loop {
-            if let Ok(u) = std::fs::read_to_string(&ready) {
-                if !u.trim().is_empty() {
-                    break u.trim().to_string();
-                }
-            }
-            if start.elapsed() > Duration::from_secs(30) {
-                bail!("pregon-sim did not start in 30 s; see .cache/local/logs/simulator.err.log");
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        };
-        (Some(child), Some(url))
-    } else {
-        (None, None)
-    };
-    let mut ddb_url = format!("http://127.0.0.1:{ddb_port}");
-    let mut moto_url = format!("http://127.0.0.1:{moto_port}");
-    // A benchmark of AWS requests puts every AWS server behind a counting proxy.
-    if std::env::var("PREGON_COUNT_AWS").is_ok_and(|v| v == "1") {
-        ddb_url = count::start(ddb_url).await?;
-        moto_url = count::start(moto_url).await?;
-        fauxqs_url = count::start(fauxqs_url).await?;
-    }
+    let srv = servers::start(&cache, &state, &logs).await?;
+    let (mut dynamodb, mut moto, _fauxqs, _simulator) =
+        (srv.dynamodb, srv.moto, srv.fauxqs, srv.simulator);
+    let (ddb_url, moto_url, fauxqs_url, simulator_url) =
+        (srv.ddb_url, srv.moto_url, srv.fauxqs_url, srv.simulator_url);
 
     // SDK clients for set-up: any credentials, one region.
     std::env::set_var("AWS_ACCESS_KEY_ID", "local");
@@ -230,7 +146,7 @@ async fn main() -> Result<()> {
             prop(r, "TableName").ok_or_else(|| anyhow!("{id}: no TableName"))?,
             &names,
         )?;
-        create_table(&ddb, &name, r)
+        resources::create_table(&ddb, &name, r)
             .await
             .with_context(|| format!("creating table {name}"))?;
         names.arns.insert(
@@ -335,7 +251,7 @@ async fn main() -> Result<()> {
             .await
             .with_context(|| format!("creating bucket {name}"))?;
         if let Some(n) = prop(r, "NotificationConfiguration") {
-            notify(&s3, &tpl, &names, &name, n)
+            resources::notify(&s3, &tpl, &names, &name, n)
                 .await
                 .with_context(|| format!("bucket {name} notifications"))?;
         }
@@ -445,7 +361,7 @@ async fn main() -> Result<()> {
         };
         // As many instances as the function's SQS sources may run at once (Lambda runs
         // many instances of a function): `ScalingConfig.MaximumConcurrency`, else 1.
-        let instances = max_concurrency(r);
+        let instances = resources::max_concurrency(r);
         let spawn = std::sync::Arc::new(spawn);
         for _ in 0..instances {
             let first = function.instance().await?;
@@ -511,7 +427,7 @@ async fn main() -> Result<()> {
                         .and_then(|b| b.parse().ok())
                         .unwrap_or(10);
                     // One poller per concurrent invocation the mapping allows.
-                    for _ in 0..event_concurrency(props) {
+                    for _ in 0..resources::event_concurrency(props) {
                         let client = if fauxqs_urls.contains(&url) {
                             jobs_sqs.clone()
                         } else {
@@ -586,143 +502,4 @@ async fn main() -> Result<()> {
     let _ = std::fs::remove_file(&stack_file);
     println!("pregon-local: stopped");
     Ok(())
-}
-
-async fn create_table(
-    ddb: &aws_sdk_dynamodb::Client,
-    name: &str,
-    r: &serde_yaml::Value,
-) -> Result<()> {
-    use aws_sdk_dynamodb::types::{
-        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    };
-    let mut req = ddb
-        .create_table()
-        .table_name(name)
-        .billing_mode(BillingMode::PayPerRequest);
-    for a in prop(r, "AttributeDefinitions")
-        .and_then(|v| v.as_sequence())
-        .ok_or_else(|| anyhow!("no AttributeDefinitions"))?
-    {
-        req = req.attribute_definitions(
-            AttributeDefinition::builder()
-                .attribute_name(a.get("AttributeName").and_then(scalar).unwrap_or_default())
-                .attribute_type(ScalarAttributeType::from(
-                    a.get("AttributeType")
-                        .and_then(scalar)
-                        .unwrap_or_default()
-                        .as_str(),
-                ))
-                .build()?,
-        );
-    }
-    for k in prop(r, "KeySchema")
-        .and_then(|v| v.as_sequence())
-        .ok_or_else(|| anyhow!("no KeySchema"))?
-    {
-        req = req.key_schema(
-            KeySchemaElement::builder()
-                .attribute_name(k.get("AttributeName").and_then(scalar).unwrap_or_default())
-                .key_type(KeyType::from(
-                    k.get("KeyType")
-                        .and_then(scalar)
-                        .unwrap_or_default()
-                        .as_str(),
-                ))
-                .build()?,
-        );
-    }
-    req.send().await?;
-    Ok(())
-}
-
-async fn notify(
-    s3: &aws_sdk_s3::Client,
-    tpl: &Template,
-    names: &Names,
-    bucket: &str,
-    n: &serde_yaml::Value,
-) -> Result<()> {
-    use aws_sdk_s3::types::{
-        Event, FilterRule, FilterRuleName, NotificationConfiguration,
-        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
-    };
-    let mut cfg = NotificationConfiguration::builder();
-    for q in n
-        .get("QueueConfigurations")
-        .and_then(|v| v.as_sequence())
-        .cloned()
-        .unwrap_or_default()
-    {
-        let arn = tpl.resolve(
-            q.get("Queue")
-                .ok_or_else(|| anyhow!("queue configuration without Queue"))?,
-            names,
-        )?;
-        let mut qc = QueueConfiguration::builder()
-            .queue_arn(arn)
-            .events(Event::from(
-                q.get("Event").and_then(scalar).unwrap_or_default().as_str(),
-            ));
-        if let Some(rules) = q
-            .get("Filter")
-            .and_then(|f| f.get("S3Key"))
-            .and_then(|k| k.get("Rules"))
-            .and_then(|r| r.as_sequence())
-        {
-            let mut key = S3KeyFilter::builder();
-            for rule in rules {
-                key = key.filter_rules(
-                    FilterRule::builder()
-                        .name(FilterRuleName::from(
-                            rule.get("Name")
-                                .and_then(scalar)
-                                .unwrap_or_default()
-                                .as_str(),
-                        ))
-                        .value(rule.get("Value").and_then(scalar).unwrap_or_default())
-                        .build(),
-                );
-            }
-            qc = qc.filter(
-                NotificationConfigurationFilter::builder()
-                    .key(key.build())
-                    .build(),
-            );
-        }
-        cfg = cfg.queue_configurations(qc.build()?);
-    }
-    s3.put_bucket_notification_configuration()
-        .bucket(bucket)
-        .notification_configuration(cfg.build())
-        .send()
-        .await?;
-    Ok(())
-}
-
-/// An SQS event's `ScalingConfig.MaximumConcurrency` (1 when absent).
-fn event_concurrency(props: &serde_yaml::Value) -> usize {
-    props
-        .get("ScalingConfig")
-        .and_then(|c| c.get("MaximumConcurrency"))
-        .and_then(scalar)
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(1)
-        .max(1)
-}
-
-/// How many instances of a function run at once: the largest concurrency of its SQS sources.
-fn max_concurrency(function: &serde_yaml::Value) -> usize {
-    prop(function, "Events")
-        .and_then(|e| e.as_mapping())
-        .map(|events| {
-            events
-                .values()
-                .filter(|ev| ev.get("Type").and_then(|t| t.as_str()) == Some("SQS"))
-                .filter_map(|ev| ev.get("Properties"))
-                .map(event_concurrency)
-                .max()
-                .unwrap_or(1)
-        })
-        .unwrap_or(1)
 }

@@ -1,0 +1,144 @@
+//! Creating what template.yaml declares, on the local servers: the table, the bucket's
+//! notifications, and reading the functions' SQS concurrency.
+
+use crate::template::{prop, scalar, Names, Template};
+use anyhow::{anyhow, Result};
+
+pub async fn create_table(
+    ddb: &aws_sdk_dynamodb::Client,
+    name: &str,
+    r: &serde_yaml::Value,
+) -> Result<()> {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    };
+    let mut req = ddb
+        .create_table()
+        .table_name(name)
+        .billing_mode(BillingMode::PayPerRequest);
+    for a in prop(r, "AttributeDefinitions")
+        .and_then(|v| v.as_sequence())
+        .ok_or_else(|| anyhow!("no AttributeDefinitions"))?
+    {
+        req = req.attribute_definitions(
+            AttributeDefinition::builder()
+                .attribute_name(a.get("AttributeName").and_then(scalar).unwrap_or_default())
+                .attribute_type(ScalarAttributeType::from(
+                    a.get("AttributeType")
+                        .and_then(scalar)
+                        .unwrap_or_default()
+                        .as_str(),
+                ))
+                .build()?,
+        );
+    }
+    for k in prop(r, "KeySchema")
+        .and_then(|v| v.as_sequence())
+        .ok_or_else(|| anyhow!("no KeySchema"))?
+    {
+        req = req.key_schema(
+            KeySchemaElement::builder()
+                .attribute_name(k.get("AttributeName").and_then(scalar).unwrap_or_default())
+                .key_type(KeyType::from(
+                    k.get("KeyType")
+                        .and_then(scalar)
+                        .unwrap_or_default()
+                        .as_str(),
+                ))
+                .build()?,
+        );
+    }
+    req.send().await?;
+    Ok(())
+}
+
+pub async fn notify(
+    s3: &aws_sdk_s3::Client,
+    tpl: &Template,
+    names: &Names,
+    bucket: &str,
+    n: &serde_yaml::Value,
+) -> Result<()> {
+    use aws_sdk_s3::types::{
+        Event, FilterRule, FilterRuleName, NotificationConfiguration,
+        NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter,
+    };
+    let mut cfg = NotificationConfiguration::builder();
+    for q in n
+        .get("QueueConfigurations")
+        .and_then(|v| v.as_sequence())
+        .cloned()
+        .unwrap_or_default()
+    {
+        let arn = tpl.resolve(
+            q.get("Queue")
+                .ok_or_else(|| anyhow!("queue configuration without Queue"))?,
+            names,
+        )?;
+        let mut qc = QueueConfiguration::builder()
+            .queue_arn(arn)
+            .events(Event::from(
+                q.get("Event").and_then(scalar).unwrap_or_default().as_str(),
+            ));
+        if let Some(rules) = q
+            .get("Filter")
+            .and_then(|f| f.get("S3Key"))
+            .and_then(|k| k.get("Rules"))
+            .and_then(|r| r.as_sequence())
+        {
+            let mut key = S3KeyFilter::builder();
+            for rule in rules {
+                key = key.filter_rules(
+                    FilterRule::builder()
+                        .name(FilterRuleName::from(
+                            rule.get("Name")
+                                .and_then(scalar)
+                                .unwrap_or_default()
+                                .as_str(),
+                        ))
+                        .value(rule.get("Value").and_then(scalar).unwrap_or_default())
+                        .build(),
+                );
+            }
+            qc = qc.filter(
+                NotificationConfigurationFilter::builder()
+                    .key(key.build())
+                    .build(),
+            );
+        }
+        cfg = cfg.queue_configurations(qc.build()?);
+    }
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(cfg.build())
+        .send()
+        .await?;
+    Ok(())
+}
+
+/// An SQS event's `ScalingConfig.MaximumConcurrency` (1 when absent).
+pub fn event_concurrency(props: &serde_yaml::Value) -> usize {
+    props
+        .get("ScalingConfig")
+        .and_then(|c| c.get("MaximumConcurrency"))
+        .and_then(scalar)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(1)
+        .max(1)
+}
+
+/// How many instances of a function run at once: the largest concurrency of its SQS sources.
+pub fn max_concurrency(function: &serde_yaml::Value) -> usize {
+    prop(function, "Events")
+        .and_then(|e| e.as_mapping())
+        .map(|events| {
+            events
+                .values()
+                .filter(|ev| ev.get("Type").and_then(|t| t.as_str()) == Some("SQS"))
+                .filter_map(|ev| ev.get("Properties"))
+                .map(event_concurrency)
+                .max()
+                .unwrap_or(1)
+        })
+        .unwrap_or(1)
+}
