@@ -345,6 +345,47 @@ impl Tenant<'_> {
         }
     }
 
+    /// A template once its provider has reviewed it (no longer `pending`; the simulator
+    /// decides in about a second); panics after 20 s.
+    pub async fn reviewed_template(&self, id: &str) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let body = self.get(&format!("/v1/templates/{id}")).await.body;
+            if body["status"] != "pending" {
+                return body;
+            }
+            assert!(Instant::now() < deadline, "template still pending: {body}");
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    }
+
+    /// A `loaded` campaign of `channel` with this account and template, whose file has
+    /// the header `phone,nombre` and one row per phone (row 2 is the first).
+    pub async fn loaded_campaign(
+        &self,
+        channel: &str,
+        account: &str,
+        template: &str,
+        phones: &[String],
+    ) -> String {
+        let c = self
+            .post(
+                "/v1/campaigns",
+                json!({"name":"Campaña","channel":channel,"account_id":account,
+                "template_id":template,"consent_confirmed":true}),
+            )
+            .await;
+        assert_eq!(c.status, 201, "{}", c.body);
+        let id = c.body["id"].as_str().unwrap().to_string();
+        let mut csv = String::from("phone,nombre\n");
+        for p in phones {
+            csv.push_str(&format!("{p},Ana\n"));
+        }
+        let done = self.upload(&id, csv.into_bytes()).await;
+        assert_eq!(done["status"], "loaded", "{done}");
+        id
+    }
+
     /// Every message of a campaign, following `next_cursor`.
     pub async fn messages(&self, id: &str) -> Vec<Value> {
         let mut all = Vec::new();

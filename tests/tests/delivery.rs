@@ -30,31 +30,11 @@ async fn meta_campaign(t: &Tenant<'_>, sender: &str, rate: u32, phones: &[String
     assert_eq!(tpl.status, 201, "{}", tpl.body);
     let tpl_id = tpl.body["id"].as_str().unwrap().to_string();
     // The simulator approves a template about a second after registration.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let t = t.get(&format!("/v1/templates/{tpl_id}")).await.body;
-        if t["status"] == "approved" {
-            break;
-        }
-        assert!(Instant::now() < deadline, "template still {}", t["status"]);
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let c = t
-        .post(
-            "/v1/campaigns",
-            json!({"name":"Pagos","channel":"whatsapp","account_id":acc.body["id"],
-            "template_id":tpl_id,"consent_confirmed":true}),
-        )
-        .await;
-    assert_eq!(c.status, 201, "{}", c.body);
-    let id = c.body["id"].as_str().unwrap().to_string();
-    let mut csv = String::from("phone,nombre\n");
-    for p in phones {
-        csv.push_str(&format!("{p},Ana\n"));
-    }
-    let done = t.upload(&id, csv.into_bytes()).await;
-    assert_eq!(done["status"], "loaded", "{done}");
-    id
+    let reviewed = t.reviewed_template(&tpl_id).await;
+    assert_eq!(reviewed["status"], "approved", "{reviewed}");
+    let account = acc.body["id"].as_str().unwrap();
+    t.loaded_campaign("whatsapp", account, &tpl_id, phones)
+        .await
 }
 
 /// Sends and waits for the campaign's end state.

@@ -17,22 +17,11 @@ async fn sms_campaign(t: &Tenant<'_>, account: Value, phones: &[String]) -> Stri
         .post("/v1/templates", json!({"name":"recordatorio","channel":"sms","body":"Hola {{1}}, te recordamos tu cita"}))
         .await;
     assert_eq!(tpl.status, 201, "{}", tpl.body);
-    let c = t
-        .post(
-            "/v1/campaigns",
-            json!({"name":"Citas","channel":"sms","account_id":acc.body["id"],
-            "template_id":tpl.body["id"],"consent_confirmed":true}),
-        )
-        .await;
-    assert_eq!(c.status, 201, "{}", c.body);
-    let id = c.body["id"].as_str().unwrap().to_string();
-    let mut csv = String::from("phone,nombre\n");
-    for p in phones {
-        csv.push_str(&format!("{p},Ana\n"));
-    }
-    let done = t.upload(&id, csv.into_bytes()).await;
-    assert_eq!(done["status"], "loaded", "{done}");
-    id
+    let (account, template) = (
+        acc.body["id"].as_str().unwrap(),
+        tpl.body["id"].as_str().unwrap(),
+    );
+    t.loaded_campaign("sms", account, template, phones).await
 }
 
 /// How many times the simulator accepted a message for each of `phones`.

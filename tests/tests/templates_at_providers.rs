@@ -56,19 +56,6 @@ async fn template(t: &Tenant<'_>, account: &str, name: &str) -> Value {
     tpl.body
 }
 
-/// Polls the template until it leaves `pending`.
-async fn reviewed(t: &Tenant<'_>, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let body = t.get(&format!("/v1/templates/{id}")).await.body;
-        if body["status"] != "pending" {
-            return body;
-        }
-        assert!(Instant::now() < deadline, "template still pending: {body}");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-}
-
 /// The simulator's registration of the template with this provider id.
 async fn at_simulator(stack: &Stack, provider_id: &str) -> Value {
     let all = stack.sim_get("/_sim/templates").await;
@@ -78,31 +65,6 @@ async fn at_simulator(stack: &Stack, provider_id: &str) -> Value {
         .find(|t| t["id"] == provider_id)
         .cloned()
         .unwrap_or_else(|| panic!("the simulator has no template {provider_id}"))
-}
-
-/// A loaded campaign of `phones` with this account and template.
-async fn loaded_campaign(
-    t: &Tenant<'_>,
-    account: &str,
-    template: &str,
-    phones: &[String],
-) -> String {
-    let c = t
-        .post(
-            "/v1/campaigns",
-            json!({"name":"Pagos","channel":"whatsapp","account_id":account,
-            "template_id":template,"consent_confirmed":true}),
-        )
-        .await;
-    assert_eq!(c.status, 201, "{}", c.body);
-    let id = c.body["id"].as_str().unwrap().to_string();
-    let mut csv = String::from("phone,nombre\n");
-    for p in phones {
-        csv.push_str(&format!("{p},Ana\n"));
-    }
-    let done = t.upload(&id, csv.into_bytes()).await;
-    assert_eq!(done["status"], "loaded", "{done}");
-    id
 }
 
 async fn send_and_wait(t: &Tenant<'_>, id: &str) -> Value {
@@ -135,7 +97,7 @@ async fn approved_and_sent(
         .as_str()
         .expect("registered at once: the provider's id is kept")
         .to_string();
-    let done = reviewed(t, tpl["id"].as_str().unwrap()).await;
+    let done = t.reviewed_template(tpl["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "approved", "{done}");
     assert_eq!(done["provider_template_id"], provider_id.as_str());
 
@@ -145,7 +107,9 @@ async fn approved_and_sent(
     assert_eq!(registered["status"], "APPROVED", "{registered}");
     assert_eq!(registered["body"], "Hola {{1}}, tu pago vence mañana");
 
-    let id = loaded_campaign(t, account, tpl["id"].as_str().unwrap(), to).await;
+    let id = t
+        .loaded_campaign("whatsapp", account, tpl["id"].as_str().unwrap(), to)
+        .await;
     let end = send_and_wait(t, &id).await;
     assert_eq!(end["status"], "completed", "{end}");
 
@@ -225,11 +189,18 @@ async fn rejected_is_shown_and_blocks_sending(
         )
         .await;
     let tpl = template(t, account, &name).await;
-    let done = reviewed(t, tpl["id"].as_str().unwrap()).await;
+    let done = t.reviewed_template(tpl["id"].as_str().unwrap()).await;
     assert_eq!(done["status"], "rejected", "{done}");
     assert_eq!(done["rejected_reason"], "INVALID_FORMAT", "{done}");
 
-    let id = loaded_campaign(t, account, tpl["id"].as_str().unwrap(), &phones(block, 1)).await;
+    let id = t
+        .loaded_campaign(
+            "whatsapp",
+            account,
+            tpl["id"].as_str().unwrap(),
+            &phones(block, 1),
+        )
+        .await;
     let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
     assert_eq!(r.status, 409, "{}", r.body);
     assert_eq!(r.body["error"], "template_not_approved");

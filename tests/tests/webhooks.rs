@@ -48,25 +48,12 @@ async fn meta_campaign(
         .await;
     assert_eq!(tpl.status, 201, "{}", tpl.body);
     let tpl_id = tpl.body["id"].as_str().unwrap().to_string();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while t.get(&format!("/v1/templates/{tpl_id}")).await.body["status"] != "approved" {
-        assert!(Instant::now() < deadline, "template not approved");
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
-    let c = t
-        .post(
-            "/v1/campaigns",
-            json!({"name":"Estados","channel":"whatsapp","account_id":acc.body["id"],
-            "template_id":tpl_id,"consent_confirmed":true}),
-        )
+    let reviewed = t.reviewed_template(&tpl_id).await;
+    assert_eq!(reviewed["status"], "approved", "{reviewed}");
+    let account = acc.body["id"].as_str().unwrap();
+    let id = t
+        .loaded_campaign("whatsapp", account, &tpl_id, phones)
         .await;
-    assert_eq!(c.status, 201, "{}", c.body);
-    let id = c.body["id"].as_str().unwrap().to_string();
-    let mut csv = String::from("phone,nombre\n");
-    for p in phones {
-        csv.push_str(&format!("{p},Ana\n"));
-    }
-    assert_eq!(t.upload(&id, csv.into_bytes()).await["status"], "loaded");
     (acc.body, id)
 }
 
