@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch test-crash clean
+.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-webhook test-crash clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -70,6 +70,11 @@ bench-requests: setup build
 bench-dispatch: setup build
 	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench dispatch $(or $(DISPATCH_ROWS),100000)
 
-## Fault test (not in `make test`): every Twilio sender process killed mid-campaign.
+## Benchmark: signed status callbacks through the webhook beside a raw conditional
+## UpdateItem, and a 10,000-message campaign's time from completed to all read.
+bench-webhook: setup build
+	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench webhook $(or $(HOOK_MESSAGES),2000) $(or $(HOOK_CONCURRENCY),16) $(or $(HOOK_CAMPAIGN),10000)
+
+## The fault test alone (it is in `make test` too): every Twilio sender process killed mid-campaign.
 test-crash: setup build
-	bash infra/local/with-stack.sh $(CARGO) test --locked -p pregon-tests --test resilience -- --ignored
+	bash infra/local/with-stack.sh $(CARGO) test --locked -p pregon-tests --test resilience -- senders_killed

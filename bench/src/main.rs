@@ -9,6 +9,7 @@
 //! Files are generated once into `.cache/bench/`.
 
 mod send;
+mod webhook;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -177,6 +178,15 @@ fn main() {
                 .unwrap_or(d)
         };
         return send::run(arg(2, 20_000) as usize, arg(3, 200) as u32, arg(4, 100));
+    }
+    if mode == "webhook" {
+        let arg = |i: usize, d: usize| {
+            std::env::args()
+                .nth(i)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(d)
+        };
+        return webhook::run(arg(2, 2_000), arg(3, 16), arg(4, 10_000));
     }
     if mode == "dispatch" {
         let rows = std::env::args()

@@ -157,6 +157,45 @@ pub enum Cmd {
     Template(TemplateCmd),
     Dnc(DncCmd),
     Message(MessageCmd),
+    Ticket(TicketCmd),
+    Settings(SettingsArgs),
+}
+
+#[derive(Subcommand)]
+pub enum TicketCmd {
+    /// List tickets (newest campaigns' and inbound conversations), filtered.
+    List {
+        /// open or closed
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long = "campaign")]
+        campaign_id: Option<String>,
+        #[arg(long)]
+        department: Option<String>,
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// A ticket and its conversation.
+    Show { id: String },
+    /// Reply with free text (WhatsApp: within 24 hours of the customer's last message).
+    Reply { id: String, text: String },
+    /// Mark the ticket as taken by a person.
+    Attend { id: String },
+    /// Close the ticket (reason `agent`).
+    Close { id: String },
+}
+
+/// Show the tenant's ticket settings, or change them.
+#[derive(clap::Args)]
+pub struct SettingsArgs {
+    /// Close a replied ticket after this many hours without activity (1–168).
+    #[arg(long)]
+    pub idle_close_hours: Option<u16>,
+    /// Replace the opt-out words (comma-separated, e.g. "STOP,BAJA,NO MAS").
+    #[arg(long, value_delimiter = ',')]
+    pub opt_out_words: Option<Vec<String>>,
 }
 
 #[derive(Subcommand)]
@@ -548,6 +587,64 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
                     }
                 })
         }
+        Cmd::Ticket(TicketCmd::List {
+            status,
+            campaign_id,
+            department,
+            limit,
+            cursor,
+        }) => {
+            let qs = query(&[
+                ("status", status),
+                ("campaign_id", campaign_id),
+                ("department", department),
+                ("limit", limit.map(|l| l.to_string())),
+                ("cursor", cursor),
+            ]);
+            c.call(Method::GET, &format!("/v1/tickets{qs}"), None).await
+        }
+        Cmd::Ticket(TicketCmd::Show { id }) => {
+            c.call(Method::GET, &format!("/v1/tickets/{}", seg(&id)), None)
+                .await
+        }
+        Cmd::Ticket(TicketCmd::Reply { id, text }) => {
+            c.call(
+                Method::POST,
+                &format!("/v1/tickets/{}/reply", seg(&id)),
+                Some(json!({ "text": text })),
+            )
+            .await
+        }
+        Cmd::Ticket(TicketCmd::Attend { id }) => {
+            c.call(
+                Method::POST,
+                &format!("/v1/tickets/{}/attend", seg(&id)),
+                None,
+            )
+            .await
+        }
+        Cmd::Ticket(TicketCmd::Close { id }) => {
+            c.call(
+                Method::POST,
+                &format!("/v1/tickets/{}/close", seg(&id)),
+                None,
+            )
+            .await
+        }
+        Cmd::Settings(SettingsArgs {
+            idle_close_hours,
+            opt_out_words,
+        }) => {
+            if idle_close_hours.is_none() && opt_out_words.is_none() {
+                c.call(Method::GET, "/v1/settings", None).await
+            } else {
+                let mut body = Map::new();
+                put(&mut body, "idle_close_hours", idle_close_hours);
+                put(&mut body, "opt_out_words", opt_out_words);
+                c.call(Method::PATCH, "/v1/settings", Some(Value::Object(body)))
+                    .await
+            }
+        }
         Cmd::Dnc(DncCmd::List { limit, cursor }) => {
             let q = query(&[("limit", limit.map(|l| l.to_string())), ("cursor", cursor)]);
             c.call(Method::GET, &format!("/v1/dnc{q}"), None).await
@@ -658,6 +755,11 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
 }
 
 /// `?k=v&…` of the parameters that are set, percent-encoded.
+/// One path segment, percent-encoded.
+fn seg(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
 fn query(pairs: &[(&str, Option<String>)]) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     let mut any = false;

@@ -41,6 +41,11 @@ enum Command {
     /// Single messages: send, show.
     #[command(subcommand)]
     Message(api::MessageCmd),
+    /// Tickets: list, show, reply, attend, close.
+    #[command(subcommand)]
+    Ticket(api::TicketCmd),
+    /// The tenant's ticket settings (idle close, opt-out words): show or change.
+    Settings(api::SettingsArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,5 +67,7 @@ fn main() -> ExitCode {
         Command::Template(c) => api::run(api::Cmd::Template(c)),
         Command::Dnc(c) => api::run(api::Cmd::Dnc(c)),
         Command::Message(c) => api::run(api::Cmd::Message(c)),
+        Command::Ticket(c) => api::run(api::Cmd::Ticket(c)),
+        Command::Settings(a) => api::run(api::Cmd::Settings(a)),
     }
 }

@@ -58,13 +58,14 @@ say "The same file checked offline, before uploading"
 say "Campaigns, newest first"
 "$pregon" campaign list | python3 -c 'import json,sys; [print("  %s  %-22s %s" % (c["id"], c["name"], c["status"])) for c in json.load(sys.stdin)["items"]]'
 
-say "Send a campaign of 300 recipients at the account's 50 messages/s, two of them on the do-not-contact list"
+say "Send a campaign of 300 recipients at the account's 50 messages/s, two of them on the do-not-contact list; each ticket waits 2 hours for a reply"
 big="$(mktemp -d)/cobranza_300.csv"
 python3 -c '
 print("phone,nombre,monto")
 for i in range(300):
     print("+5696210%04d,Cliente %d,$%d.000" % (i, i, 10 + i % 90))' > "$big"
-cmp3=$("$pregon" campaign create --name "Cobranza masiva" --account "$acc_id" --template "$tpl_id" --consent-confirmed | field '["id"]')
+cmp3=$("$pregon" campaign create --name "Cobranza masiva" --account "$acc_id" --template "$tpl_id" \
+       --department cobranza --wait-for-reply-hours 2 --consent-confirmed | field '["id"]')
 "$pregon" campaign upload "$cmp3" "$big" --wait | python3 -c 'import json,sys; d=json.load(sys.stdin); print("status:", d["status"], "| valid rows:", d["counts"]["valid_rows"])'
 "$pregon" dnc add +56962100007 +56962100042 > /dev/null
 "$pregon" campaign send "$cmp3" | python3 -c 'import json,sys; print("status:", json.load(sys.stdin)["status"])'
@@ -80,3 +81,39 @@ sleep 3
 import json,sys,collections
 d=json.load(sys.stdin); c=collections.Counter(m["status"] for m in d["items"])
 print("  first 500 messages by status:", dict(sorted(c.items())))'
+
+say "Customers answer (the simulator plays their WhatsApp messages to the webhook, signed as Meta signs)"
+pmid() { "$pregon" campaign messages "$cmp3" --limit 500 | python3 -c "import json,sys; print([m['provider_message_id'] for m in json.load(sys.stdin)['items'] if m['phone']=='$1'][0])"; }
+inbound() { curl -s -X POST "$sim/_sim/inbound" -H 'content-type: application/json' -d "$1" | field '["status"]'; }
+echo "  +56962100001 answers the message: webhook $(inbound "{\"provider\":\"meta\",\"sender\":\"15550001111\",\"from\":\"+56962100001\",\"text\":\"Hola, ya pagué ayer\",\"reply_to\":\"$(pmid +56962100001)\"}")"
+echo "  +56962100002 writes BAJA:           webhook $(inbound '{"provider":"meta","sender":"15550001111","from":"+56962100002","text":"BAJA"}')"
+echo "  +56962100003 taps a button:         webhook $(inbound '{"provider":"meta","sender":"15550001111","from":"+56962100003","button":{"text":"Pagaré mañana","payload":"PAY_TOMORROW"}}')"
+echo "  +56968887777 (never contacted):     webhook $(inbound '{"provider":"meta","sender":"15550001111","from":"+56968887777","text":"Hola, ¿quién es?"}')"
+sleep 1
+tickets() { "$pregon" ticket list "$@" --limit 500 | python3 -c '
+import json,sys,collections
+items=json.load(sys.stdin)["items"]
+c=collections.Counter((k["status"], k.get("close_reason") or "-") for k in items)
+print("  tickets:", ", ".join("%s/%s: %d" % (s, r, n) for (s, r), n in sorted(c.items())))'; }
+tickets --campaign "$cmp3"
+first=$("$pregon" ticket list --campaign "$cmp3" --limit 500 | python3 -c 'import json,sys; print([k["id"] for k in json.load(sys.stdin)["items"] if k["phone"]=="+56962100001"][0])')
+"$pregon" ticket show "$first" | python3 -c '
+import json,sys
+d=json.load(sys.stdin)
+print("  %s  %s  %s  deadline %s" % (d["id"], d["phone"], d["status"], d["deadline"]))
+for e in d["conversation"]: print("    %-3s %s" % (e["direction"], e.get("text")))'
+echo "  do-not-contact now holds +56962100002: $("$pregon" dnc list | python3 -c 'import json,sys; print(any(e["phone"]=="+56962100002" for e in json.load(sys.stdin)["items"]))')"
+
+say "An agent takes the replied ticket and answers inside WhatsApp's 24-hour window"
+"$pregon" ticket attend "$first" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  attended_at:", d["attended_at"])'
+"$pregon" ticket reply "$first" "Gracias, ya lo vemos reflejado" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  reply message:", d["message_id"], d["status"])'
+quiet=$("$pregon" ticket list --campaign "$cmp3" --status open --limit 500 | python3 -c 'import json,sys; print([k["id"] for k in json.load(sys.stdin)["items"] if k["replied_at"] is None][0])')
+{ "$pregon" ticket reply "$quiet" "¿Sigue ahí?" 2>/dev/null || true; } \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  to a customer who never wrote: %s — %s" % (d["error"], d["message"]))'
+
+say "The scheduled closer, played 2 hours ahead (its clock is the schedule event's time): unanswered tickets close as no_reply"
+later=$(python3 -c 'import datetime; print((datetime.datetime.now(datetime.timezone.utc)+datetime.timedelta(hours=2, minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+api=$(python3 -c "import json; print(json.load(open('$PREGON_STACK_FILE'))['api_url'])")
+curl -s -X POST "$api/_local/schedules/CloserFunction" -H 'content-type: application/json' -d "{\"time\":\"$later\"}" \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  closer at %s: %d closed no_reply, %d idle" % (d["now"], d["no_reply"], d["idle"]))'
+tickets --campaign "$cmp3"

@@ -12,6 +12,12 @@
 //! | progress counters | `CNT#{t}#{campaign}` | `{shard:02}` |
 //! | rate count | `RATE#{account}` | `{unix second}` |
 //! | do-not-contact entry | `DNC#{t}` | `{phone}` (tenant-wide) or `{phone}#{campaign}` |
+//! | tenant settings | `TENANT#{t}` | `SETTINGS` |
+//! | ticket | `TICKETS#{t}#{shard}` | `{ticket id}` |
+//! | ticket conversation line | `TKMSG#{t}#{ticket id}` | `{at}#{id}` |
+//! | ticket due to close | `DUE#{yyyy-mm-ddThh}` (hour of the due time) | `{due at}#{t}#{ticket id}` |
+//! | inbound message taken in | `INMSG#{account}#{provider message id}` | `MSG` |
+//! | a phone's open ticket / last inbound message | `CONTACT#{account}` | `{phone}#TICKET` / `{phone}#WINDOW` |
 //!
 //! Recipients are spread over [`RECIPIENT_SHARDS`] partitions per campaign so a
 //! million-row ingest is not held to one partition's write rate (1,000 WCU/s).
@@ -98,5 +104,61 @@ pub fn early_status(account: &str, provider_message_id: &str) -> (String, String
     (
         format!("EARLY#{account}#{provider_message_id}"),
         "STATUS".to_string(),
+    )
+}
+
+/// Tickets are spread over this many partitions per tenant (a 1,000 msg/s campaign
+/// with a reply wait opens 1,000 tickets a second).
+pub const TICKET_SHARDS: u32 = 4;
+
+pub fn settings(t: &str) -> (String, String) {
+    (tenant_pk(t), "SETTINGS".into())
+}
+
+pub fn ticket_shard(id: &str) -> u32 {
+    id.bytes()
+        .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
+        % TICKET_SHARDS
+}
+
+pub fn tickets_pk(t: &str, shard: u32) -> String {
+    format!("TICKETS#{t}#{shard}")
+}
+
+pub fn ticket(t: &str, id: &str) -> (String, String) {
+    (tickets_pk(t, ticket_shard(id)), id.to_string())
+}
+
+pub fn ticket_entries_pk(t: &str, id: &str) -> String {
+    format!("TKMSG#{t}#{id}")
+}
+
+/// The partition of tickets due to close within one UTC hour (`2026-12-01T18`).
+pub fn due_pk(hour: &str) -> String {
+    format!("DUE#{hour}")
+}
+
+pub fn due(due_at: &str, t: &str, id: &str) -> (String, String) {
+    (
+        due_pk(due_at.get(..13).unwrap_or(due_at)),
+        format!("{due_at}#{t}#{id}"),
+    )
+}
+
+/// A phone's latest open ticket with an account.
+pub fn contact_ticket(account: &str, phone: &str) -> (String, String) {
+    (format!("CONTACT#{account}"), format!("{phone}#TICKET"))
+}
+
+/// When a phone last wrote to an account (the 24-hour window, SPEC §9).
+pub fn contact_window(account: &str, phone: &str) -> (String, String) {
+    (format!("CONTACT#{account}"), format!("{phone}#WINDOW"))
+}
+
+/// An inbound message already taken in (a provider's repeated callback changes nothing).
+pub fn inbound_message(account: &str, provider_message_id: &str) -> (String, String) {
+    (
+        format!("INMSG#{account}#{provider_message_id}"),
+        "MSG".to_string(),
     )
 }

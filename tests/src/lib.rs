@@ -54,6 +54,20 @@ impl Stack {
         r.json().await.unwrap_or(Value::Null)
     }
 
+    /// Runs a scheduled function of the template now, with its event `time` set to
+    /// `time` (its clock): the local stack's `POST /_local/schedules/{id}`.
+    pub async fn run_schedule(&self, function: &str, time: &str) -> Value {
+        let r = self
+            .http
+            .post(self.api(&format!("/_local/schedules/{function}")))
+            .json(&json!({ "time": time }))
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{function}: {}", r.status());
+        r.json().await.unwrap()
+    }
+
     /// The process ids of a function's instances in this stack (matched by the function
     /// name and this stack's DynamoDB endpoint in their environment).
     pub fn function_pids(&self, function: &str) -> Vec<u32> {
@@ -368,13 +382,26 @@ impl Tenant<'_> {
         template: &str,
         phones: &[String],
     ) -> String {
-        let c = self
-            .post(
-                "/v1/campaigns",
-                json!({"name":"Campaña","channel":channel,"account_id":account,
-                "template_id":template,"consent_confirmed":true}),
-            )
-            .await;
+        self.loaded_campaign_with(channel, account, template, phones, json!({}))
+            .await
+    }
+
+    /// [`Tenant::loaded_campaign`] with more settings (`extra` is merged into the
+    /// creation body, e.g. `{"wait_for_reply_hours": 2}`).
+    pub async fn loaded_campaign_with(
+        &self,
+        channel: &str,
+        account: &str,
+        template: &str,
+        phones: &[String],
+        extra: Value,
+    ) -> String {
+        let mut body = json!({"name":"Campaña","channel":channel,"account_id":account,
+            "template_id":template,"consent_confirmed":true});
+        if let (Some(b), Some(e)) = (body.as_object_mut(), extra.as_object()) {
+            b.extend(e.clone());
+        }
+        let c = self.post("/v1/campaigns", body).await;
         assert_eq!(c.status, 201, "{}", c.body);
         let id = c.body["id"].as_str().unwrap().to_string();
         let mut csv = String::from("phone,nombre\n");
@@ -428,6 +455,25 @@ impl Tenant<'_> {
 
     pub async fn post(&self, path: &str, body: Value) -> Reply {
         self.call(reqwest::Method::POST, path, Some(body)).await
+    }
+
+    /// Every ticket a `GET /v1/tickets` query lists, following `next_cursor`.
+    pub async fn tickets(&self, query: &str) -> Vec<Value> {
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let q = cursor
+                .as_ref()
+                .map(|c| format!("&cursor={c}"))
+                .unwrap_or_default();
+            let page = self.get(&format!("/v1/tickets?limit=100&{query}{q}")).await;
+            assert_eq!(page.status, 200, "{}", page.body);
+            all.extend(page.body["items"].as_array().unwrap().iter().cloned());
+            match page.body["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_string()),
+                None => return all,
+            }
+        }
     }
 
     /// An account and a 2-parameter WhatsApp template, and a campaign using them.

@@ -36,11 +36,10 @@ async fn accepted(stack: &Stack, phones: &[String]) -> HashMap<String, u64> {
         .collect()
 }
 
-// A fault test (`make test-crash`), not in `make test`: it kills processes of the stack
-// and waits out the 120 s visibility timeout, and its counter check still fails about
-// one run in three (progress `sent` ends 63 for 60 messages — see the issue note).
+// A fault test (also alone: `make test-crash`): it kills every Twilio sender process of
+// the stack and waits out the 120 s visibility timeout. No other test of this file
+// sends through Twilio, and test files run one after another.
 #[tokio::test]
-#[ignore = "fault test: make test-crash"]
 async fn senders_killed_mid_campaign_never_send_twice_and_the_campaign_still_ends() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
@@ -177,7 +176,8 @@ async fn a_campaign_whose_counters_a_crash_left_short_still_ends_with_the_right_
 
     // Every message goes out in about 4 s; the counters then still say 3 are missing,
     // until dispatch's watch sees them stand still and counts the messages.
-    let done = t.wait_end(&id, Duration::from_secs(150)).await;
+    // (The watch trusts a count only of messages quiet for 90 s: about 2 minutes.)
+    let done = t.wait_end(&id, Duration::from_secs(200)).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["progress"]["sent"], 20, "{done}");
     assert_eq!(done["progress"]["queued"], 0, "{done}");

@@ -26,6 +26,7 @@ mod accounts;
 mod campaigns;
 mod sending;
 mod templates;
+mod tickets;
 
 /// The largest request body: room for 10,000 inline recipients.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -192,13 +193,22 @@ impl Api {
             ("POST", ["v1", "dnc"]) => self.dnc_add(&tenant, body).await,
             ("GET", ["v1", "dnc"]) => self.dnc_list(&tenant, query).await,
             ("DELETE", ["v1", "dnc", phone]) => self.dnc_remove(&tenant, phone, query).await,
-            (_, ["v1", "accounts" | "templates" | "campaigns" | "dnc" | "messages", ..]) => {
-                Ok(problem(
-                    405,
-                    "method_not_allowed",
-                    &format!("{method} is not allowed on {path}"),
-                ))
-            }
+            ("GET", ["v1", "tickets"]) => self.list_tickets(&tenant, query).await,
+            ("GET", ["v1", "tickets", id]) => self.get_ticket(&tenant, id).await,
+            ("POST", ["v1", "tickets", id, "reply"]) => self.ticket_reply(&tenant, id, body).await,
+            ("POST", ["v1", "tickets", id, "attend"]) => self.ticket_attend(&tenant, id).await,
+            ("POST", ["v1", "tickets", id, "close"]) => self.ticket_close(&tenant, id).await,
+            ("GET", ["v1", "settings"]) => self.get_settings(&tenant).await,
+            ("PATCH", ["v1", "settings"]) => self.patch_settings(&tenant, body).await,
+            (
+                _,
+                ["v1", "accounts" | "templates" | "campaigns" | "dnc" | "messages" | "tickets"
+                | "settings", ..],
+            ) => Ok(problem(
+                405,
+                "method_not_allowed",
+                &format!("{method} is not allowed on {path}"),
+            )),
             _ => Ok(problem(
                 404,
                 "not_found",

@@ -146,6 +146,24 @@ impl Api {
         let Some(c) = self.store.campaign(tenant, id).await? else {
             return Ok(not_found("campaign"));
         };
+        Ok(match self.messages_page(tenant, &c, query).await? {
+            Ok((page, next_cursor)) => {
+                let items: Vec<Value> = page.iter().map(|m| message_view(tenant, &c, m)).collect();
+                reply(200, json!({"items": items, "next_cursor": next_cursor}))
+            }
+            Err(r) => r,
+        })
+    }
+
+    /// A page of a campaign's messages (`status`, `limit`, `cursor` from the query),
+    /// its shards one after another; the cursor is `{shard}:{row}`.
+    pub(crate) async fn messages_page(
+        &self,
+        tenant: &str,
+        c: &Campaign,
+        query: &[(String, String)],
+    ) -> Result<Result<(Vec<RecipientItem>, Option<String>), Reply>, StoreError> {
+        let id = c.id.as_str();
         let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
         let mut bad = Vec::new();
         let limit = match get("limit").map(|l| l.parse::<i32>()) {
@@ -180,7 +198,7 @@ impl Api {
             },
         };
         if !bad.is_empty() {
-            return Ok(invalid(bad));
+            return Ok(Err(invalid(bad)));
         }
         // `queued` is a view of `pending` records (see `shown_status`): ask the table for
         // `pending` and keep the ones shown with the status asked for.
@@ -197,7 +215,7 @@ impl Api {
                 )
             })
             .collect();
-        let mut items: Vec<Value> = Vec::new();
+        let mut items: Vec<RecipientItem> = Vec::new();
         let mut next_cursor = None;
         while shard < keys::RECIPIENT_SHARDS {
             let pk = keys::recipient_pk(tenant, id, c.recipient_gen, shard);
@@ -207,9 +225,8 @@ impl Api {
                 .list::<RecipientItem>(pk, "", false, want, after.take(), &filters)
                 .await?;
             items.extend(
-                page.iter()
-                    .filter(|m| status.as_deref().is_none_or(|s| shown_status(&c, m) == s))
-                    .map(|m| message_view(tenant, &c, m)),
+                page.into_iter()
+                    .filter(|m| status.as_deref().is_none_or(|s| shown_status(c, m) == s)),
             );
             match next {
                 Some(sk) if items.len() as i32 >= limit => {
@@ -226,10 +243,7 @@ impl Api {
                 }
             }
         }
-        Ok(reply(
-            200,
-            json!({"items": items, "next_cursor": next_cursor}),
-        ))
+        Ok(Ok((items, next_cursor)))
     }
 }
 
@@ -276,7 +290,7 @@ fn shown_status<'a>(c: &Campaign, m: &'a RecipientItem) -> &'a str {
 }
 
 /// A message as tenants see it: the listed fields only.
-fn message_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Value {
+pub(crate) fn message_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Value {
     json!({
         "id": pregon::sending::message_id(tenant, &c.id, c.recipient_gen, m.row),
         "row": m.row,
@@ -288,6 +302,7 @@ fn message_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Value {
         "sent_at": m.sent_at,
         "delivered_at": m.delivered_at,
         "read_at": m.read_at,
+        "replied_at": m.replied_at,
         "updated_at": m.updated_at,
     })
 }
@@ -551,6 +566,7 @@ impl Api {
         }
         let recipient = sink.recipients.into_iter().next().expect("one valid row");
         c.status = CampaignStatus::Sending;
+        c.single = true;
         c.counts = summary.counts;
         c.recipient_gen = 1;
         c.clean_below = 1;

@@ -129,6 +129,7 @@ impl Store {
         match u.status {
             MessageStatus::Delivered => set.push("delivered_at = :at"),
             MessageStatus::Read => set.push("read_at = :at"),
+            MessageStatus::Replied => set.push("replied_at = if_not_exists(replied_at, :at)"),
             MessageStatus::Failed | MessageStatus::Undelivered => {
                 set.push("error_code = :code");
                 set.push("error_message = :msg");
@@ -146,13 +147,19 @@ impl Store {
             }
             _ => {}
         }
-        if set.iter().any(|x| x.ends_with(":at")) {
+        if set.iter().any(|x| x.contains(":at")) {
             req = req.expression_attribute_values(":at", s(&at));
         }
         // A message whose answer was lost is settled by its provider id and sent time.
         set.push("provider_message_id = if_not_exists(provider_message_id, :pmid)");
         set.push("sent_at = if_not_exists(sent_at, :at_sent)");
+        // A recorded message has its `counted_at`; one this settles gets it now.
+        set.push("counted_at = if_not_exists(counted_at, :counted)");
         req = req
+            .expression_attribute_values(
+                ":counted",
+                crate::messages::n(crate::messages::counted_now()),
+            )
             .expression_attribute_values(":pmid", s(&u.provider_message_id))
             .expression_attribute_values(":at_sent", s(&at));
         let mut cond = Vec::new();

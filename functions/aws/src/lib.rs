@@ -7,6 +7,7 @@ pub mod inbound;
 pub mod messages;
 pub mod sqs;
 pub mod store;
+pub mod tickets;
 pub mod transport;
 
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).

@@ -32,6 +32,13 @@ pub enum ClaimResult {
     Taken,
 }
 
+/// When a write changed what a message counts as in its campaign's progress (unix
+/// seconds, `counted_at`): dispatch's watch corrects the counters only from messages
+/// that have been quiet longer than any live writer takes to add its count.
+pub fn counted_now() -> i64 {
+    crate::inbound::unix_now()
+}
+
 /// The value of a parked message's `parked` attribute.
 pub const PARKED: &str = "yes";
 
@@ -66,7 +73,7 @@ impl Progress {
 /// second, far from one partition's limit.
 pub const COUNTER_SHARDS: u32 = 16;
 
-fn n(v: i64) -> AttributeValue {
+pub(crate) fn n(v: i64) -> AttributeValue {
     AttributeValue::N(v.to_string())
 }
 
@@ -175,12 +182,13 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
-            .update_expression("SET parked = :yes")
+            .update_expression("SET parked = :yes, counted_at = :at")
             .condition_expression(
                 "#st IN (:pending, :queued) AND attribute_not_exists(claim_until) AND attribute_not_exists(parked)",
             )
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":yes", s(PARKED))
+            .expression_attribute_values(":at", n(counted_now()))
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":queued", s("queued"))
             .build()
@@ -229,14 +237,14 @@ impl Store {
         rows: &[u64],
     ) -> Result<Vec<bool>, StoreError> {
         let sql = format!(
-            "UPDATE \"{}\" REMOVE parked WHERE pk = ? AND sk = ? AND parked = ?",
+            "UPDATE \"{}\" SET counted_at = ? REMOVE parked WHERE pk = ? AND sk = ? AND parked = ?",
             self.table
         );
         let statements = rows
             .iter()
             .map(|row| {
                 let (pk, sk) = keys::recipient(tenant, campaign, gen, *row);
-                self.statement(sql.clone(), vec![s(pk), s(sk), s(PARKED)])
+                self.statement(sql.clone(), vec![n(counted_now()), s(pk), s(sk), s(PARKED)])
             })
             .collect();
         self.execute_batch(statements).await
@@ -250,17 +258,18 @@ impl Store {
         now: &str,
     ) -> Result<Vec<bool>, StoreError> {
         let sent = format!(
-            "UPDATE \"{}\" SET \"status\" = 'sent' SET provider_message_id = ? SET sent_at = ? SET updated_at = ? REMOVE claim_until WHERE pk = ? AND sk = ? AND claim_until = ?",
+            "UPDATE \"{}\" SET \"status\" = 'sent' SET provider_message_id = ? SET sent_at = ? SET updated_at = ? SET counted_at = ? REMOVE claim_until WHERE pk = ? AND sk = ? AND claim_until = ?",
             self.table
         );
         let failed = format!(
-            "UPDATE \"{}\" SET \"status\" = 'failed' SET error_code = ? SET error_message = ? SET updated_at = ? REMOVE claim_until WHERE pk = ? AND sk = ? AND claim_until = ?",
+            "UPDATE \"{}\" SET \"status\" = 'failed' SET error_code = ? SET error_message = ? SET updated_at = ? SET counted_at = ? REMOVE claim_until WHERE pk = ? AND sk = ? AND claim_until = ?",
             self.table
         );
         let index = format!(
             "INSERT INTO \"{}\" VALUE {{'pk': ?, 'sk': ?, 'm': ?, 'expires_at': ?}}",
             self.table
         );
+        let counted = counted_now();
         let keep_until = crate::inbound::unix_now() + INDEX_DAYS * 86_400;
         let mut statements: Vec<BatchStatementRequest> = done
             .iter()
@@ -275,6 +284,7 @@ impl Store {
                             s(provider_message_id),
                             s(now),
                             s(now),
+                            n(counted),
                             s(pk),
                             s(sk),
                             n(claim),
@@ -282,7 +292,15 @@ impl Store {
                     ),
                     Outcome::Failed { code, message } => self.statement(
                         failed.clone(),
-                        vec![s(code), s(message), s(now), s(pk), s(sk), n(claim)],
+                        vec![
+                            s(code),
+                            s(message),
+                            s(now),
+                            n(counted),
+                            s(pk),
+                            s(sk),
+                            n(claim),
+                        ],
                     ),
                 }
             })
@@ -339,7 +357,7 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
-            .update_expression("SET #st = :failed, error_code = :code, error_message = :msg, updated_at = :now REMOVE claim_until")
+            .update_expression("SET #st = :failed, error_code = :code, error_message = :msg, updated_at = :now, counted_at = :at REMOVE claim_until")
             .condition_expression("#st IN (:pending, :queued) AND claim_until < :now_ms")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":failed", s("failed"))
@@ -349,6 +367,7 @@ impl Store {
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":queued", s("queued"))
             .expression_attribute_values(":now_ms", n(now_ms))
+            .expression_attribute_values(":at", n(counted_now()))
             .send()
             .await;
         conditional(res)
@@ -374,14 +393,17 @@ impl Store {
         now: &str,
     ) -> Result<Vec<bool>, StoreError> {
         let sql = format!(
-            "UPDATE \"{}\" SET \"status\" = ? SET updated_at = ? WHERE pk = ? AND sk = ? AND \"status\" IN ['pending', 'queued'] AND claim_until IS MISSING",
+            "UPDATE \"{}\" SET \"status\" = ? SET updated_at = ? SET counted_at = ? WHERE pk = ? AND sk = ? AND \"status\" IN ['pending', 'queued'] AND claim_until IS MISSING",
             self.table
         );
         let statements = rows
             .iter()
             .map(|row| {
                 let (pk, sk) = keys::recipient(tenant, campaign, gen, *row);
-                self.statement(sql.clone(), vec![s(status.as_str()), s(now), s(pk), s(sk)])
+                self.statement(
+                    sql.clone(),
+                    vec![s(status.as_str()), s(now), n(counted_now()), s(pk), s(sk)],
+                )
             })
             .collect();
         self.execute_batch(statements).await

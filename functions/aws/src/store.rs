@@ -115,6 +115,11 @@ pub struct RecipientItem {
     pub delivered_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub read_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replied_at: Option<String>,
+    /// When a write last changed what this message counts as (see `messages::counted_now`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counted_at: Option<i64>,
     /// Set while a paused campaign's job for this message is out of the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parked: Option<String>,
@@ -145,6 +150,8 @@ impl From<&Recipient> for RecipientItem {
             claim_until: None,
             delivered_at: None,
             read_at: None,
+            replied_at: None,
+            counted_at: None,
             parked: None,
         }
     }
@@ -192,7 +199,7 @@ impl Store {
         Store { client, table }
     }
 
-    fn keyed<T: Serialize>(
+    pub(crate) fn keyed<T: Serialize>(
         &self,
         (pk, sk): (String, String),
         value: &T,
@@ -628,10 +635,19 @@ impl Store {
         gen: u32,
         r: &Recipient,
     ) -> Result<WriteRequest, StoreError> {
-        let item = self.keyed(
+        self.put_request(
             keys::recipient(tenant, campaign, gen, r.row),
             &RecipientItem::from(r),
-        )?;
+        )
+    }
+
+    /// One item to put in a [`Store::batch_write`].
+    pub fn put_request<T: Serialize>(
+        &self,
+        key: (String, String),
+        value: &T,
+    ) -> Result<WriteRequest, StoreError> {
+        let item = self.keyed(key, value)?;
         Ok(WriteRequest::builder()
             .put_request(
                 PutRequest::builder()

@@ -48,6 +48,11 @@ pub struct Watch {
 /// The first wait of a watch; it doubles while nothing moves, up to SQS's 15 minutes.
 const WATCH_SECS: i32 = 30;
 
+/// How long every message must have been quiet (no write changing what it counts as)
+/// before the watch trusts a count of them over the counters: longer than a sender's
+/// 60 s timeout, so no live sender still has a counter write to make for them.
+const QUIET_SECS: i64 = 90;
+
 pub struct Dispatch {
     aws: Aws,
     store: Store,
@@ -284,13 +289,17 @@ impl Dispatch {
             wait: WATCH_SECS,
         };
         if p.done() == w.done && p.done() < total {
-            let counted = self.recount(&c).await?;
-            // A sender that recorded while the messages were counted has its counter
-            // write in flight: correcting now would count it twice. Only counters that
-            // stood still through the count are corrected.
+            let (counted, last) = self.recount(&c).await?;
+            // A writer that changed a message recently may still have its counter write
+            // in flight (it records first, then counts): correcting now could count it
+            // twice. Only messages quiet for longer than a live writer can take are
+            // trusted, and only counters that stood still through the count corrected.
             let still = self.store.progress(&c.tenant_id, &c.id).await?;
+            let quiet = pregon_aws::messages::counted_now() - last >= QUIET_SECS;
             if still != p {
                 next.done = still.done();
+            } else if counted != p && !quiet {
+                // Look again soon, once they are quiet.
             } else if counted != p {
                 warn!(campaign = %c.id, counters = ?p, messages = ?counted, "progress counters corrected from the messages");
                 let delta = Progress {
@@ -317,12 +326,14 @@ impl Dispatch {
         self.send_watch(&c.tenant_id, &c.id, next).await
     }
 
-    /// The campaign's progress counted from its messages (every shard, one query a page).
-    async fn recount(&self, c: &Campaign) -> Result<Progress, StoreError> {
+    /// The campaign's progress counted from its messages (every shard, one query a page),
+    /// and the latest `counted_at` among them.
+    async fn recount(&self, c: &Campaign) -> Result<(Progress, i64), StoreError> {
         let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
         let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| async move {
             let pk = keys::recipient_pk(tenant, id, gen, shard);
             let mut p = Progress::default();
+            let mut last = 0i64;
             let mut after = None;
             loop {
                 let (items, next) = self
@@ -330,6 +341,7 @@ impl Dispatch {
                     .list::<RecipientItem>(pk.clone(), "", false, PAGE, after.take(), &[])
                     .await?;
                 for i in &items {
+                    last = last.max(i.counted_at.unwrap_or(0));
                     match i.status.as_str() {
                         "sent" | "delivered" | "read" | "replied" => p.sent += 1,
                         "failed" | "undelivered" => p.failed += 1,
@@ -341,20 +353,22 @@ impl Dispatch {
                 }
                 match next {
                     Some(n) => after = Some(n),
-                    None => return Ok::<Progress, StoreError>(p),
+                    None => return Ok::<(Progress, i64), StoreError>((p, last)),
                 }
             }
         });
         let mut total = Progress::default();
+        let mut latest = 0i64;
         for r in futures::future::join_all(shards).await {
-            let p = r?;
+            let (p, last) = r?;
+            latest = latest.max(last);
             total.queued += p.queued;
             total.sent += p.sent;
             total.failed += p.failed;
             total.blocked += p.blocked;
             total.skipped += p.skipped;
         }
-        Ok(total)
+        Ok((total, latest))
     }
 
     async fn send_watch(&self, tenant: &str, campaign: &str, w: Watch) -> Result<(), StoreError> {

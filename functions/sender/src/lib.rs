@@ -26,7 +26,7 @@
 //! status callback settled it — and never calls again.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
-use pregon::model::{Account, CampaignStatus, ProviderKind, Template};
+use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind, Template};
 use pregon::providers::{self, Accepted, Content, Credentials, HttpReply, Outgoing, ProviderError};
 use pregon::sending::{rate_slot_within, SendJob, RATE_SLOT_CUTOFF_MS};
 use pregon_aws::config::Aws;
@@ -35,7 +35,7 @@ use pregon_aws::store::Store;
 use pregon_aws::transport::{CallError, Transport, REQUEST_TIMEOUT};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
@@ -47,7 +47,7 @@ pub const CLAIM_MS: i64 = 30_000;
 const CACHE_FOR: Duration = Duration::from_secs(60);
 /// A campaign's status and message count as last read, and when (`None`: the campaign
 /// is gone).
-type SeenStatus = (Instant, Option<(CampaignStatus, u64)>);
+type SeenStatus = (Instant, Option<Arc<Campaign>>);
 /// A campaign's status (paused, cancelled) is re-read after this long.
 const STATUS_FOR: Duration = Duration::from_secs(1);
 
@@ -180,32 +180,33 @@ impl Sender {
         Ok(self
             .campaign_seen(tenant, campaign)
             .await?
-            .map(|(st, _)| st))
+            .map(|c| c.status))
     }
 
-    /// A campaign's status and message count, read at most once a second per campaign.
+    /// A job's campaign (its status, size, reply wait), read at most once a second per
+    /// campaign.
     async fn campaign_seen(
         &self,
         tenant: &str,
         campaign: &str,
-    ) -> Result<Option<(CampaignStatus, u64)>, String> {
+    ) -> Result<Option<Arc<Campaign>>, String> {
         let key = (tenant.to_string(), campaign.to_string());
-        if let Some((at, st)) = self.statuses.lock().expect("statuses").get(&key) {
+        if let Some((at, c)) = self.statuses.lock().expect("statuses").get(&key) {
             if at.elapsed() < STATUS_FOR {
-                return Ok(*st);
+                return Ok(c.clone());
             }
         }
-        let st = self
+        let c = self
             .store
             .campaign(tenant, campaign)
             .await
             .map_err(|e| e.to_string())?
-            .map(|c| (c.status, pregon_aws::campaigns::total(&c)));
+            .map(Arc::new);
         self.statuses
             .lock()
             .expect("statuses")
-            .insert(key, (Instant::now(), st));
-        Ok(st)
+            .insert(key, (Instant::now(), c.clone()));
+        Ok(c)
     }
 
     /// Whether a job's campaign is still sending; else what became of the job: a paused
@@ -503,6 +504,7 @@ impl Sender {
             match self.store.record_outcomes(&record, claim, &now).await {
                 Ok(applied) => {
                     self.progress(&record, &applied).await;
+                    self.open_tickets(&record, &applied, &now).await;
                     self.apply_early(ctx, &record, &now).await;
                 }
                 Err(e) => {
@@ -514,6 +516,39 @@ impl Sender {
             }
         }
         Some(results)
+    }
+
+    /// Tickets for the messages just recorded `sent` whose campaign waits for a reply
+    /// (SPEC §5): open until each message's own send time plus the wait. A sender that
+    /// dies before this leaves the message without a ticket; a reply to it then opens
+    /// an inbound ticket (no reply is dropped).
+    async fn open_tickets(&self, record: &[(&SendJob, Outcome)], applied: &[bool], now: &str) {
+        let mut tickets = Vec::new();
+        for ((job, o), ok) in record.iter().zip(applied) {
+            if !ok || !matches!(o, Outcome::Sent { .. }) {
+                continue;
+            }
+            let Ok(Some(c)) = self.campaign_seen(&job.tenant, &job.campaign).await else {
+                continue;
+            };
+            if let Some(t) = pregon_aws::tickets::campaign_ticket(
+                &job.tenant,
+                &c,
+                &job.account,
+                job.gen,
+                job.row,
+                &job.phone,
+                now,
+            ) {
+                tickets.push(t);
+            }
+        }
+        if tickets.is_empty() {
+            return;
+        }
+        if let Err(e) = self.store.open_tickets(&tickets).await {
+            warn!(error = %e, count = tickets.len(), "tickets not opened");
+        }
     }
 
     /// Statuses the provider called back before these messages were recorded (the
@@ -626,7 +661,7 @@ impl Sender {
     /// campaign itself is read only when they say so).
     async fn maybe_complete(&self, tenant: &str, campaign: &str) {
         let total = match self.campaign_seen(tenant, campaign).await {
-            Ok(Some((_, total))) => total,
+            Ok(Some(c)) => pregon_aws::campaigns::total(&c),
             _ => 0,
         };
         let store = &self.store;

@@ -17,7 +17,10 @@
 //! marks the message it answers `replied`; an opt-out word or a "stop" button puts the
 //! phone on the tenant's do-not-contact list.
 
-use pregon::model::{Account, ProviderKind, Template};
+use pregon::model::{
+    Account, CloseReason, MediaRef, ProviderKind, Template, TenantSettings, Ticket, TicketEntry,
+    TicketKind, TicketStatus,
+};
 use pregon::providers::inbound::{
     self, AuthError, Inbound, Reply, StatusUpdate, TemplateStatusUpdate,
 };
@@ -26,6 +29,7 @@ use pregon::sending::MessageStatus;
 use pregon_aws::config::Aws;
 use pregon_aws::inbound::apply;
 use pregon_aws::store::{Store, StoreError};
+use pregon_aws::tickets::CloseIf;
 use pregon_aws::transport::{account_secret, AccountSecret};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -62,6 +66,8 @@ struct Known {
     tenant: String,
     account: Account,
     secret: AccountSecret,
+    /// The tenant's opt-out words and idle close (re-read with the account).
+    settings: TenantSettings,
 }
 
 pub struct Webhook {
@@ -147,10 +153,16 @@ impl Webhook {
             return Ok(None);
         };
         let secret = account_secret(&self.aws, &account).await?;
+        let settings = self
+            .store
+            .settings(&tenant)
+            .await
+            .map_err(|e| e.to_string())?;
         let k = Arc::new(Known {
             tenant,
             account,
             secret,
+            settings,
         });
         self.accounts
             .lock()
@@ -310,37 +322,153 @@ impl Webhook {
         }
     }
 
+    /// A customer's message (SPEC §5): matched to the message it answers (the
+    /// provider's context), else to the phone's latest open ticket with this account,
+    /// else it opens an `inbound` ticket — never dropped. Stored on the ticket; the
+    /// message becomes `replied`; the 24-hour window reopens; an opt-out word or "stop"
+    /// button puts the phone on the do-not-contact list and closes the ticket
+    /// `opted_out`; otherwise the ticket is scheduled to close `idle`.
     async fn reply(&self, k: &Known, r: &Reply) -> Result<(), Bad> {
         let acc = k.account.id.as_str();
+        let tenant = k.tenant.as_str();
+        if self.store.inbound_seen(acc, &r.provider_message_id).await? {
+            info!(
+                account = acc,
+                "a repeated inbound callback: already taken in"
+            );
+            return Ok(());
+        }
+        let now = pregon::model::now_rfc3339();
+        let at = r.at.clone().unwrap_or_else(|| now.clone());
+        let mut answered: Option<String> = None;
         if let Some(to) = &r.replied_to {
             let ours = self
                 .store
                 .messages_by_provider_id(acc, &[to.as_str()])
                 .await?;
-            if let Some(message) = ours.get(to) {
-                let u = StatusUpdate {
-                    provider_message_id: to.clone(),
-                    status: MessageStatus::Replied,
-                    provider_status: "reply".into(),
-                    at: r.at.clone(),
-                    error_code: None,
-                    error_message: None,
-                    correlation: None,
-                };
-                apply(&self.store, message, &u, &pregon::model::now_rfc3339()).await?;
+            answered = ours.get(to).cloned();
+        }
+        let mut ticket: Option<Ticket> = None;
+        if let Some((_, c, gen, row)) = answered
+            .as_deref()
+            .and_then(pregon::sending::parse_message_id)
+        {
+            let id = pregon::model::campaign_ticket_id(c, gen, row);
+            ticket = self
+                .store
+                .ticket(tenant, &id)
+                .await?
+                .filter(|t| t.status == TicketStatus::Open);
+        }
+        if ticket.is_none() {
+            if let Some((t, id)) = self.store.contact_ticket(acc, &r.from_phone).await? {
+                if t == tenant {
+                    ticket = self
+                        .store
+                        .ticket(tenant, &id)
+                        .await?
+                        .filter(|t| t.status == TicketStatus::Open);
+                }
             }
         }
-        if r.is_opt_out(inbound::DEFAULT_OPT_OUT_WORDS) {
-            let now = pregon::model::now_rfc3339();
+        // The message answered: named by the provider, else the matched ticket's.
+        let replied = answered.or_else(|| ticket.as_ref().and_then(|t| t.message_id.clone()));
+        if let Some(message) = &replied {
+            let u = StatusUpdate {
+                provider_message_id: r.replied_to.clone().unwrap_or_default(),
+                status: MessageStatus::Replied,
+                provider_status: "reply".into(),
+                at: Some(at.clone()),
+                error_code: None,
+                error_message: None,
+                correlation: None,
+            };
+            apply(&self.store, message, &u, &now).await?;
+        }
+        let ticket = match ticket {
+            Some(t) => t,
+            None => {
+                let t = Ticket {
+                    id: pregon::model::new_id("tk"),
+                    tenant_id: tenant.to_string(),
+                    kind: TicketKind::Inbound,
+                    account_id: acc.to_string(),
+                    phone: r.from_phone.clone(),
+                    campaign_id: None,
+                    message_id: None,
+                    department: None,
+                    status: TicketStatus::Open,
+                    close_reason: None,
+                    deadline: None,
+                    created_at: now.clone(),
+                    updated_at: now.clone(),
+                    last_activity_at: now.clone(),
+                    replied_at: None,
+                    attended_at: None,
+                    closed_at: None,
+                };
+                self.store.open_inbound_ticket(&t).await?;
+                info!(account = acc, ticket = %t.id, "a message that matched no open ticket opened an inbound ticket");
+                t
+            }
+        };
+        let entry = TicketEntry {
+            direction: "in".into(),
+            kind: format!("{:?}", r.kind).to_lowercase(),
+            text: r.text.clone(),
+            button_payload: r.button_payload.clone(),
+            media: r
+                .media
+                .iter()
+                .map(|m| MediaRef {
+                    id: m.id.clone(),
+                    url: m.url.clone(),
+                    mime: m.mime.clone(),
+                })
+                .collect(),
+            provider_message_id: Some(r.provider_message_id.clone()),
+            message_id: None,
+            at: at.clone(),
+        };
+        self.store.add_entry(tenant, &ticket.id, &entry).await?;
+        self.store.saw_inbound(acc, &r.from_phone, &at).await?;
+        let touched = self
+            .store
+            .touch_ticket(tenant, &ticket.id, &now, true, false)
+            .await?;
+        let words: Vec<&str> = k
+            .settings
+            .opt_out_words
+            .iter()
+            .map(String::as_str)
+            .collect();
+        if r.is_opt_out(&words) {
             self.store
-                .dnc_put(&k.tenant, &[(r.from_phone.clone(), None)], &now)
+                .dnc_put(tenant, &[(r.from_phone.clone(), None)], &now)
+                .await?;
+            self.store
+                .close_ticket(
+                    tenant,
+                    &ticket.id,
+                    CloseReason::OptedOut,
+                    &now,
+                    CloseIf::Open,
+                )
                 .await?;
             info!(
                 account = acc,
                 phone = %pregon::phone::mask(&r.from_phone),
+                ticket = %ticket.id,
                 "opt-out: the phone is on the do-not-contact list"
             );
+        } else if let Some(t) = touched {
+            self.store
+                .schedule_idle(&t, k.settings.idle_close_hours)
+                .await?;
         }
+        self.store
+            .inbound_done(acc, &r.provider_message_id, &ticket.id)
+            .await?;
         Ok(())
     }
 }

@@ -269,10 +269,91 @@ impl Route {
 }
 
 /// API Gateway HTTP API on `listener`, routing each request to the most specific
-/// matching route's function.
-pub async fn http_api(listener: tokio::net::TcpListener, routes: Vec<Route>) {
-    let app = Router::new().fallback(gateway).with_state(Arc::new(routes));
+/// matching route's function. The local stack's own `POST /_local/schedules/{id}`
+/// plays one of the template's `Schedule` events now, at the event `time` the body
+/// gives (`{"time": "…"}`, default now): a scheduled function's clock is its event's
+/// time, so a test or the demo can run the closer as if hours had passed.
+pub async fn http_api(
+    listener: tokio::net::TcpListener,
+    routes: Vec<Route>,
+    schedules: HashMap<String, Function>,
+) {
+    let schedules = Arc::new(schedules);
+    let app = Router::new()
+        .route(
+            "/_local/schedules/{id}",
+            post(move |Path(id): Path<String>, body: Bytes| {
+                let schedules = schedules.clone();
+                async move { play_schedule(&schedules, &id, &body).await }
+            }),
+        )
+        .fallback(gateway)
+        .with_state(Arc::new(routes));
     let _ = axum::serve(listener, app).await;
+}
+
+/// An EventBridge scheduled event, as Lambda receives it.
+pub fn scheduled_event(rule: &str, time: &str) -> Value {
+    json!({
+        "version": "0",
+        "id": ulid::Ulid::new().to_string().to_lowercase(),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": "000000000000",
+        "time": time,
+        "region": "us-east-1",
+        "resources": [format!("arn:aws:events:us-east-1:000000000000:rule/{rule}")],
+        "detail": {}
+    })
+}
+
+pub fn now_rfc3339() -> String {
+    time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+async fn play_schedule(schedules: &HashMap<String, Function>, id: &str, body: &[u8]) -> Response {
+    let Some(f) = schedules.get(id) else {
+        return (StatusCode::NOT_FOUND, "no scheduled function of that name").into_response();
+    };
+    let asked: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+    let at = match asked.get("time").and_then(Value::as_str) {
+        Some(t) => t.to_string(),
+        None => now_rfc3339(),
+    };
+    match f.invoke(scheduled_event(id, &at)).await {
+        Ok(v) => (StatusCode::OK, axum::Json(v)).into_response(),
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+/// Plays a `Schedule` event's `rate(…)` for as long as the stack runs.
+pub async fn schedule(id: String, every: Duration, function: Function) {
+    let mut tick = tokio::time::interval(every);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        if let Err(e) = function.invoke(scheduled_event(&id, &now_rfc3339())).await {
+            eprintln!("pregon-local: {id}: scheduled run failed: {e:#}");
+        }
+    }
+}
+
+/// `rate(1 minute)`, `rate(5 minutes)`, `rate(2 hours)`, `rate(1 day)`.
+pub fn parse_rate(expr: &str) -> Option<Duration> {
+    let inner = expr.trim().strip_prefix("rate(")?.strip_suffix(')')?;
+    let (n, unit) = inner.trim().split_once(' ')?;
+    let n: u64 = n.parse().ok().filter(|n| *n > 0)?;
+    let secs = match unit.trim() {
+        "minute" | "minutes" => 60,
+        "hour" | "hours" => 3_600,
+        "day" | "days" => 86_400,
+        _ => return None,
+    };
+    Some(Duration::from_secs(n * secs))
 }
 
 async fn gateway(

@@ -291,6 +291,7 @@ async fn main() -> Result<()> {
     };
     let api_url = format!("http://{}", api_listener.local_addr()?);
     let mut routes = Vec::new();
+    let mut schedules = HashMap::new();
     let mut mappings = Vec::new();
     for (id, r) in tpl.of_type("AWS::Serverless::Function") {
         let binary = r
@@ -451,6 +452,22 @@ async fn main() -> Result<()> {
                         function: function.clone(),
                     });
                 }
+                Some("Schedule") => {
+                    let expr = ev
+                        .get("Properties")
+                        .and_then(|p| p.get("Schedule"))
+                        .and_then(scalar)
+                        .unwrap_or_default();
+                    let every = lambda::parse_rate(&expr).ok_or_else(|| {
+                        anyhow!("{id}: only rate(…) schedules are played locally, not {expr}")
+                    })?;
+                    schedules.insert(id.to_string(), function.clone());
+                    mappings.push(tokio::spawn(lambda::schedule(
+                        id.to_string(),
+                        every,
+                        function.clone(),
+                    )));
+                }
                 Some(other) => {
                     eprintln!("pregon-local: {id}: event type {other} is not played locally yet")
                 }
@@ -459,7 +476,11 @@ async fn main() -> Result<()> {
         }
     }
 
-    mappings.push(tokio::spawn(lambda::http_api(api_listener, routes)));
+    mappings.push(tokio::spawn(lambda::http_api(
+        api_listener,
+        routes,
+        schedules,
+    )));
     let info = json!({
         "stack_name": stack_name,
         "api_url": api_url,

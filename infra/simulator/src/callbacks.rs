@@ -18,18 +18,27 @@ use crate::rules::FailSpec;
 use crate::sim::Message;
 use crate::{now_ms, rfc3339, signing, Provider, Sim};
 
-/// A registered callback URL (Meta and Gupshup; Twilio uses each message's
-/// `StatusCallback`).
+/// A registered callback URL. Meta and Gupshup get status callbacks and
+/// inbound messages there; Twilio only inbound messages (the number's "A
+/// message comes in" URL), since its status callbacks go to each message's
+/// `StatusCallback`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Webhook {
     pub provider: Provider,
-    /// Meta: `phone_number_id`; Gupshup: `source`.
+    /// Meta: `phone_number_id`; Gupshup: `source`; Twilio: the number
+    /// (`+15550003333`, or `whatsapp:+1…` for a WhatsApp-only URL).
     pub sender: String,
     pub url: String,
     /// Meta: signs the webhook; never shown back.
     #[serde(default, skip_serializing)]
     pub app_secret: Option<String>,
+    /// Twilio: signs inbound messages (`X-Twilio-Signature`); never shown back.
+    #[serde(default, skip_serializing)]
+    pub auth_token: Option<String>,
+    /// Twilio: the inbound message's `AccountSid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_sid: Option<String>,
     /// Meta: `entry[].id` (default "0").
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub waba_id: Option<String>,
@@ -82,11 +91,12 @@ pub struct Delivery {
     pub at: String,
 }
 
-/// A request ready to post.
-struct Prepared {
-    body: Vec<u8>,
-    content_type: &'static str,
-    headers: Vec<(&'static str, String)>,
+/// A request ready to post (status callbacks here, inbound messages in
+/// `inbound`).
+pub(crate) struct Prepared {
+    pub(crate) body: Vec<u8>,
+    pub(crate) content_type: &'static str,
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 /// The statuses a message goes through, in the provider's order.
@@ -381,14 +391,15 @@ async fn post(
     true
 }
 
-/// For `GET /_sim/webhooks`: registrations without secrets.
+/// For `GET /_sim/webhooks`: registrations without secrets (`app_secret`,
+/// `auth_token`).
 pub fn describe(hooks: &[Webhook]) -> Value {
     Value::Array(
         hooks
             .iter()
             .map(|h| {
                 let mut v = serde_json::to_value(h).unwrap_or_default();
-                v["signed"] = Value::Bool(h.app_secret.is_some());
+                v["signed"] = Value::Bool(h.app_secret.is_some() || h.auth_token.is_some());
                 v
             })
             .collect(),

@@ -1,7 +1,8 @@
 //! The simulator's own endpoints under `/_sim/` (README.md lists them):
 //! rules (`/_sim/rules`), counters (`/_sim/stats`), accepted messages
 //! (`/_sim/messages`), reset, per-sender rates (`/_sim/senders`), callback
-//! URLs (`/_sim/webhooks`) and the log of callback attempts
+//! URLs (`/_sim/webhooks`), customers' inbound messages played to them
+//! (`/_sim/inbound`, in `inbound`) and the log of callback attempts
 //! (`/_sim/callbacks`), and seeded templates (`/_sim/templates`). These are
 //! how a test proves from outside that each message went out exactly once and
 //! that no sender ever went over its rate (providers.md, "Limits that shape
@@ -23,7 +24,7 @@ use serde_json::{json, Value};
 use crate::callbacks::{self, Webhook};
 use crate::rules::{Kind, RuleSpec};
 use crate::templates::{Status, Template};
-use crate::{ids, phone, Provider, Sim};
+use crate::{ids, inbound, phone, Provider, Sim};
 
 pub fn routes() -> Router<Arc<Sim>> {
     Router::new()
@@ -38,6 +39,7 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/_sim/reset", post(reset))
         .route("/_sim/senders", post(set_sender).get(list_senders))
         .route("/_sim/webhooks", post(add_webhook).get(list_webhooks))
+        .route("/_sim/inbound", post(inbound::play))
         .route("/_sim/callbacks", get(list_callbacks))
         .route("/_sim/templates", post(seed_template).get(list_templates))
 }
@@ -216,10 +218,17 @@ async fn add_webhook(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     };
     match hook.provider {
         Provider::Meta | Provider::Gupshup => {}
+        // The number's incoming-message URL ("A message comes in"), for
+        // `/_sim/inbound`; status callbacks still go to each message's
+        // StatusCallback.
         Provider::Twilio => {
-            return bad_request(
-                "Twilio posts to each message's StatusCallback; nothing to register",
-            )
+            let missing = |v: &Option<String>| v.as_deref().is_none_or(|v| v.trim().is_empty());
+            if missing(&hook.auth_token) || missing(&hook.account_sid) {
+                return bad_request(
+                    "twilio needs auth_token (signs X-Twilio-Signature) and account_sid; \
+                     its status callbacks still go to each message's StatusCallback",
+                );
+            }
         }
         Provider::Gateway => {
             return bad_request("the gateway's results are read with /api/query_sms_result")

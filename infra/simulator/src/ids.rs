@@ -21,7 +21,28 @@ pub fn wamid(recipient_digits: &str) -> String {
     )
 }
 
-/// A Meta numeric id (templates).
+/// A Meta id for a message a customer sent (inbound): `wamid.IN` and Base64,
+/// so it can never be mistaken for the id of a message we sent.
+pub fn inbound_wamid(sender_digits: &str) -> String {
+    let raw = format!("{sender_digits}:{}", random_hex(10).to_uppercase());
+    format!(
+        "wamid.IN{}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+/// Gupshup's inbound `payload.id` (the WhatsApp message id it relays, e.g.
+/// `ABEGkYaYVSEEAhAL3SLAWwHKeKrt6s3FKB0c` in its docs).
+pub fn gupshup_inbound_id() -> String {
+    let mut b = [0u8; 24];
+    rand::rng().fill(&mut b);
+    format!(
+        "ABEG{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(b)
+    )
+}
+
+/// A Meta numeric id (templates, media).
 pub fn numeric_id() -> String {
     let n: u64 = rand::rng().random_range(100_000_000_000_000..999_999_999_999_999);
     n.to_string()
@@ -74,6 +95,8 @@ mod tests {
         assert_eq!(u.len(), 36);
         assert_eq!(&u[14..15], "4");
         assert!(wamid("56962000001").starts_with("wamid."));
+        assert!(inbound_wamid("56962000001").starts_with("wamid.IN"));
+        assert!(gupshup_inbound_id().starts_with("ABEG"));
         assert!(numeric_id().bytes().all(|b| b.is_ascii_digit()));
     }
 }

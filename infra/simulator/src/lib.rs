@@ -2,9 +2,9 @@
 //! WhatsApp Cloud API, Twilio's Messaging and Content APIs, Gupshup's
 //! messaging and partner APIs and a Dinstar-style SMS gateway under their real
 //! paths, as /work/shared/providers.md documents them, plus `/_sim/…` control
-//! endpoints (rules, stats, messages, reset, senders, webhooks, templates)
-//! that let a test prove "exactly once" and "never over the rate" from
-//! outside. It imports no Pregón crate: both sides meet only in the
+//! endpoints (rules, stats, messages, reset, senders, webhooks, inbound
+//! messages, templates) that let a test prove "exactly once" and "never over
+//! the rate" from outside, and play a customer's reply to our webhooks. It imports no Pregón crate: both sides meet only in the
 //! documented payloads. This file only assembles the rooms.
 
 pub mod callbacks;
@@ -13,6 +13,7 @@ pub mod control;
 pub mod gateway;
 pub mod gupshup;
 pub mod ids;
+pub mod inbound;
 pub mod meta;
 pub mod phone;
 pub mod rate;

@@ -188,6 +188,27 @@ impl CampaignSettings {
         })
     }
 
+    /// The hidden one-message campaign of an agent's free-form reply on a ticket
+    /// (inside WhatsApp's 24-hour window; any time for SMS): no template, no ticket.
+    pub fn free_form(account_id: &str, channel: Channel) -> CampaignSettings {
+        CampaignSettings {
+            name: "ticket reply".into(),
+            channel,
+            account_id: account_id.to_string(),
+            template_id: None,
+            department: None,
+            wait_for_reply_hours: 0,
+            allow_duplicates: false,
+            consent_confirmed: true,
+            metadata: Vec::new(),
+            send_at: None,
+            send_window: None,
+            on_invalid_rows: OnInvalidRows::default(),
+            header_image: None,
+            report_email: None,
+        }
+    }
+
     /// The account and template must exist for this tenant and fit the channel.
     pub fn check_references(
         &self,
@@ -437,6 +458,10 @@ pub struct Campaign {
     pub sending_started_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_at: Option<String>,
+    /// A single message (`POST /v1/messages`, a ticket reply) rather than a campaign a
+    /// supervisor made: its message opens no ticket; a reply to it opens an inbound one.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub single: bool,
 }
 
 /// Dispatch's checkpoint (SPEC §2 step 3): how far it has enqueued each recipient shard,
@@ -503,6 +528,7 @@ impl Campaign {
             dispatch: Default::default(),
             sending_started_at: None,
             ended_at: None,
+            single: false,
         }
     }
 
@@ -739,6 +765,7 @@ mod tests {
             dispatch: Default::default(),
             sending_started_at: None,
             ended_at: None,
+            single: false,
         };
         assert_eq!(
             c.control(Control::Send { scheduled: false }),

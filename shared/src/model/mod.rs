@@ -185,10 +185,12 @@ impl<'a> Fields<'a> {
 mod account;
 mod campaign;
 mod template;
+mod ticket;
 
 pub use account::*;
 pub use campaign::*;
 pub use template::*;
+pub use ticket::*;
 
 /// An email address a report can be sent to: one `@`, no spaces or control characters
 /// (a `\r\nBcc:` cannot ride along), a domain of dot-separated labels.

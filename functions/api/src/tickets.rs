@@ -1,0 +1,455 @@
+//! Tickets (SPEC §5) and the tenant's settings: `GET /v1/tickets`, `GET
+//! /v1/tickets/{id}`, `POST /v1/tickets/{id}/reply|attend|close`, `GET|PATCH
+//! /v1/settings`.
+//!
+//! Stored tickets (campaigns with a reply wait, inbound conversations) are listed from
+//! the tenant's ticket partitions. An informative campaign's tickets are born closed
+//! and never stored: with `campaign_id` of such a campaign the list is a view of its
+//! sent messages (`closed`, `informative`).
+
+use crate::{invalid, not_found, problem, reply, Api, Reply};
+use pregon::keys;
+use pregon::model::{
+    format_time, Account, Campaign, CampaignSettings, CampaignStatus, CloseReason, FieldError,
+    Ticket, TicketEntry, TicketStatus,
+};
+use pregon::validate::Channel;
+use pregon_aws::store::{RecipientItem, StoreError};
+use pregon_aws::tickets::CloseIf;
+use serde_json::{json, Value};
+use tracing::info;
+
+/// A stored ticket as the API shows it.
+fn ticket_view(t: &Ticket) -> Value {
+    json!({
+        "id": t.id,
+        "kind": t.kind,
+        "status": t.status,
+        "close_reason": t.close_reason,
+        "phone": t.phone,
+        "account_id": t.account_id,
+        "campaign_id": t.campaign_id,
+        "message_id": t.message_id,
+        "department": t.department,
+        "deadline": t.deadline,
+        "created_at": t.created_at,
+        "updated_at": t.updated_at,
+        "last_activity_at": t.last_activity_at,
+        "replied_at": t.replied_at,
+        "attended_at": t.attended_at,
+        "closed_at": t.closed_at,
+    })
+}
+
+/// An informative campaign's ticket: a view of its sent message.
+fn informative_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Value {
+    let at = m.sent_at.clone();
+    json!({
+        "id": pregon::model::campaign_ticket_id(&c.id, c.recipient_gen, m.row),
+        "kind": "campaign",
+        "status": "closed",
+        "close_reason": "informative",
+        "phone": m.phone,
+        "account_id": c.settings.account_id,
+        "campaign_id": c.id,
+        "message_id": pregon::sending::message_id(tenant, &c.id, c.recipient_gen, m.row),
+        "department": c.settings.department,
+        "deadline": null,
+        "created_at": at,
+        "updated_at": at,
+        "last_activity_at": at,
+        "replied_at": m.replied_at,
+        "attended_at": null,
+        "closed_at": at,
+    })
+}
+
+fn field(name: &str, message: &str) -> FieldError {
+    FieldError {
+        field: name.to_string(),
+        message: message.to_string(),
+    }
+}
+
+/// Message statuses that mean the provider took it (a ticket exists).
+fn was_sent(status: &str) -> bool {
+    matches!(status, "sent" | "delivered" | "read" | "replied")
+}
+
+impl Api {
+    /// `GET /v1/tickets?status=&campaign_id=&department=&limit=&cursor=`.
+    pub(crate) async fn list_tickets(
+        &self,
+        tenant: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, StoreError> {
+        let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+        let mut bad = Vec::new();
+        let known = ["status", "campaign_id", "department", "limit", "cursor"];
+        for (k, _) in query {
+            if !known.contains(&k.as_str()) {
+                bad.push(field(k, "is not a known filter"));
+            }
+        }
+        let limit = match get("limit").map(|l| l.parse::<i32>()) {
+            None => 50,
+            Some(Ok(l)) if (1..=500).contains(&l) => l,
+            Some(_) => {
+                bad.push(field("limit", "must be a whole number from 1 to 500"));
+                50
+            }
+        };
+        let status = match get("status").map(|s| s.parse::<TicketStatus>()) {
+            None => None,
+            Some(Ok(s)) => Some(s),
+            Some(Err(e)) => {
+                bad.push(field("status", &e));
+                None
+            }
+        };
+        let cursor = get("cursor");
+        let (shard, after) = match cursor.as_deref() {
+            None => (0u32, None),
+            Some(c) => match c.split_once(':').and_then(|(s, id)| {
+                let s = s.parse::<u32>().ok()?;
+                (s < keys::TICKET_SHARDS && id.len() <= 200 && !id.contains('#')).then_some((s, id))
+            }) {
+                Some((s, "")) => (s, None),
+                Some((s, id)) => (s, Some(id.to_string())),
+                None => {
+                    bad.push(field("cursor", "is not a cursor this API gave"));
+                    (0, None)
+                }
+            },
+        };
+        if !bad.is_empty() {
+            return Ok(invalid(bad));
+        }
+        let campaign_id = get("campaign_id");
+        if let Some(cid) = &campaign_id {
+            let Some(c) = self.store.campaign(tenant, cid).await? else {
+                return Ok(invalid(vec![field("campaign_id", "no such campaign")]));
+            };
+            if c.settings.wait_for_reply_hours == 0 {
+                return self
+                    .informative_tickets(tenant, &c, status, get("department"), query)
+                    .await;
+            }
+        }
+        let mut filters: Vec<(&str, String)> = Vec::new();
+        if let Some(s) = status {
+            filters.push(("status", s.as_str().to_string()));
+        }
+        if let Some(c) = campaign_id {
+            filters.push(("campaign_id", c));
+        }
+        if let Some(d) = get("department") {
+            filters.push(("department", d));
+        }
+        let (items, next) = self
+            .store
+            .list_tickets(tenant, shard, after, limit, &filters)
+            .await?;
+        Ok(reply(
+            200,
+            json!({"items": items.iter().map(ticket_view).collect::<Vec<_>>(), "next_cursor": next}),
+        ))
+    }
+
+    /// An informative campaign's tickets: its sent messages, closed `informative`.
+    async fn informative_tickets(
+        &self,
+        tenant: &str,
+        c: &Campaign,
+        status: Option<TicketStatus>,
+        department: Option<String>,
+        query: &[(String, String)],
+    ) -> Result<Reply, StoreError> {
+        let wrong_department = department.is_some() && department != c.settings.department;
+        if status == Some(TicketStatus::Open) || wrong_department {
+            return Ok(reply(200, json!({"items": [], "next_cursor": null})));
+        }
+        let q: Vec<(String, String)> = query
+            .iter()
+            .filter(|(k, _)| k == "limit" || k == "cursor")
+            .cloned()
+            .collect();
+        let page = self.messages_page(tenant, c, &q).await?;
+        let (items, next) = match page {
+            Ok(p) => p,
+            Err(r) => return Ok(r),
+        };
+        let views: Vec<Value> = items
+            .iter()
+            .filter(|m| was_sent(&m.status))
+            .map(|m| informative_view(tenant, c, m))
+            .collect();
+        Ok(reply(200, json!({"items": views, "next_cursor": next})))
+    }
+
+    /// `GET /v1/tickets/{id}`: the ticket and its conversation.
+    pub(crate) async fn get_ticket(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+        if let Some(t) = self.store.ticket(tenant, id).await? {
+            let entries = self.store.entries(tenant, id, 500).await?;
+            let mut v = ticket_view(&t);
+            v["conversation"] = json!(entries);
+            return Ok(reply(200, v));
+        }
+        // An informative campaign's ticket is a view of its message.
+        if let Some((cid, gen, row)) = pregon::model::parse_campaign_ticket_id(id) {
+            if let Some(c) = self.store.campaign(tenant, cid).await? {
+                if c.settings.wait_for_reply_hours == 0 && gen == c.recipient_gen {
+                    let m: Option<RecipientItem> = self
+                        .store
+                        .get(keys::recipient(tenant, cid, gen, row))
+                        .await?;
+                    if let Some(m) = m.filter(|m| was_sent(&m.status)) {
+                        let mut v = informative_view(tenant, &c, &m);
+                        v["conversation"] = json!([]);
+                        return Ok(reply(200, v));
+                    }
+                }
+            }
+        }
+        Ok(not_found("ticket"))
+    }
+
+    async fn open_ticket(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Result<Ticket, Reply>, StoreError> {
+        match self.store.ticket(tenant, id).await? {
+            None => {
+                // An informative ticket exists (as a view) but is closed.
+                let r = self.get_ticket(tenant, id).await?;
+                if r.status == 200 {
+                    Ok(Err(problem(
+                        409,
+                        "ticket_closed",
+                        "the ticket is closed (informative)",
+                    )))
+                } else {
+                    Ok(Err(r))
+                }
+            }
+            Some(t) if t.status == TicketStatus::Closed => Ok(Err(problem(
+                409,
+                "ticket_closed",
+                &format!(
+                    "the ticket is closed ({})",
+                    t.close_reason.map(|r| r.as_str()).unwrap_or("closed")
+                ),
+            ))),
+            Some(t) => Ok(Ok(t)),
+        }
+    }
+
+    /// `POST /v1/tickets/{id}/reply` `{"text": "…"}`: a free-form message to the
+    /// ticket's phone through the sender path. WhatsApp allows it only within 24 hours
+    /// of the customer's last message (SPEC §9): outside it, 409 `window_expired`.
+    pub(crate) async fn ticket_reply(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &[u8],
+    ) -> Result<Reply, StoreError> {
+        let b: Value = match serde_json::from_slice(body) {
+            Ok(b) => b,
+            Err(_) => return Ok(invalid(vec![field("body", "must be a JSON object")])),
+        };
+        let mut bad = Vec::new();
+        if let Some(o) = b.as_object() {
+            for k in o.keys().filter(|k| *k != "text") {
+                bad.push(field(k, "is not a known field"));
+            }
+        }
+        let text = b.get("text").and_then(Value::as_str).map(str::trim);
+        match text {
+            None | Some("") => bad.push(field("text", "is required")),
+            Some(t) if t.chars().count() > 4096 => {
+                bad.push(field("text", "must be at most 4,096 characters"))
+            }
+            Some(t) if t.chars().any(|c| c.is_control() && c != '\n' && c != '\t') => {
+                bad.push(field("text", "must not contain control characters"))
+            }
+            _ => {}
+        }
+        if !bad.is_empty() {
+            return Ok(invalid(bad));
+        }
+        let text = text.expect("checked");
+        let t = match self.open_ticket(tenant, id).await? {
+            Ok(t) => t,
+            Err(r) => return Ok(r),
+        };
+        let Some(account) = self
+            .store
+            .get::<Account>(keys::account(tenant, &t.account_id))
+            .await?
+        else {
+            return Ok(problem(
+                409,
+                "account_gone",
+                "the ticket's account no longer exists",
+            ));
+        };
+        let now_t = time::OffsetDateTime::now_utc();
+        if account.channel == Channel::Whatsapp {
+            let last = self.store.last_inbound(&t.account_id, &t.phone).await?;
+            if !pregon::model::window_open(last.as_deref(), now_t) {
+                let since = last
+                    .map(|l| format!("the customer last wrote at {l}"))
+                    .unwrap_or_else(|| "the customer has not written".into());
+                return Ok(problem(
+                    409,
+                    "window_expired",
+                    &format!("{since}: outside WhatsApp's 24-hour window only an approved template can be sent (send one with POST /v1/messages)"),
+                ));
+            }
+        }
+        let message_id = self
+            .send_free_form(tenant, &account, &t.phone, text)
+            .await?;
+        let now = format_time(now_t);
+        let entry = TicketEntry {
+            direction: "out".into(),
+            kind: "text".into(),
+            text: Some(text.to_string()),
+            button_payload: None,
+            media: Vec::new(),
+            provider_message_id: None,
+            message_id: Some(message_id.clone()),
+            at: now.clone(),
+        };
+        self.store.add_entry(tenant, &t.id, &entry).await?;
+        if let Some(touched) = self
+            .store
+            .touch_ticket(tenant, &t.id, &now, false, false)
+            .await?
+        {
+            let s = self.store.settings(tenant).await?;
+            self.store
+                .schedule_idle(&touched, s.idle_close_hours)
+                .await?;
+        }
+        info!(tenant, ticket = %t.id, "agent reply accepted");
+        Ok(reply(
+            202,
+            json!({"ticket_id": t.id, "message_id": message_id, "status": "pending"}),
+        ))
+    }
+
+    /// One free-form message through the normal path (dispatch → sender), as a hidden
+    /// single campaign.
+    async fn send_free_form(
+        &self,
+        tenant: &str,
+        account: &Account,
+        phone: &str,
+        text: &str,
+    ) -> Result<String, StoreError> {
+        let settings = CampaignSettings::free_form(&account.id, account.channel);
+        let id = pregon::model::new_id("cmp");
+        let now = pregon::model::now_rfc3339();
+        let mut c = Campaign::new(
+            id.clone(),
+            tenant,
+            settings,
+            0,
+            account.default_country.clone(),
+            &now,
+        );
+        c.status = CampaignStatus::Sending;
+        c.single = true;
+        c.counts.rows = 1;
+        c.counts.valid_rows = 1;
+        c.counts.unique_phones = 1;
+        c.recipient_gen = 1;
+        c.clean_below = 1;
+        c.validated_at = Some(now.clone());
+        c.sending_started_at = Some(now.clone());
+        let phone: pregon::phone::Phone = phone
+            .parse()
+            .map_err(|_| StoreError::Shape("a ticket's phone is not E.164".into()))?;
+        let recipient = pregon::validate::Recipient {
+            row: 2,
+            phone,
+            params: Vec::new(),
+            metadata: Vec::new(),
+            message: Some(text.to_string()),
+            priority: None,
+        };
+        self.store.put_campaign(&c).await?;
+        let put = self.store.recipient_put(tenant, &id, 1, &recipient)?;
+        self.store.batch_write(vec![put]).await?;
+        self.request_dispatch(tenant, &id).await?;
+        Ok(pregon::sending::message_id(tenant, &id, 1, recipient.row))
+    }
+
+    /// `POST /v1/tickets/{id}/attend`: a person took the ticket (the attended rate).
+    pub(crate) async fn ticket_attend(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+        let t = match self.open_ticket(tenant, id).await? {
+            Ok(t) => t,
+            Err(r) => return Ok(r),
+        };
+        let now = pregon::model::now_rfc3339();
+        match self
+            .store
+            .touch_ticket(tenant, &t.id, &now, false, true)
+            .await?
+        {
+            Some(t) => {
+                let s = self.store.settings(tenant).await?;
+                if t.replied_at.is_some() {
+                    self.store.schedule_idle(&t, s.idle_close_hours).await?;
+                }
+                Ok(reply(200, ticket_view(&t)))
+            }
+            None => Ok(problem(409, "ticket_closed", "the ticket closed meanwhile")),
+        }
+    }
+
+    /// `POST /v1/tickets/{id}/close`: closed by an agent.
+    pub(crate) async fn ticket_close(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+        let t = match self.open_ticket(tenant, id).await? {
+            Ok(t) => t,
+            Err(r) => return Ok(r),
+        };
+        let now = pregon::model::now_rfc3339();
+        match self
+            .store
+            .close_ticket(tenant, &t.id, CloseReason::Agent, &now, CloseIf::Open)
+            .await?
+        {
+            Some(t) => Ok(reply(200, ticket_view(&t))),
+            None => Ok(problem(409, "ticket_closed", "the ticket closed meanwhile")),
+        }
+    }
+
+    /// `GET /v1/settings`.
+    pub(crate) async fn get_settings(&self, tenant: &str) -> Result<Reply, StoreError> {
+        let s = self.store.settings(tenant).await?;
+        Ok(reply(200, json!(s)))
+    }
+
+    /// `PATCH /v1/settings` `{"idle_close_hours"?, "opt_out_words"?}`.
+    pub(crate) async fn patch_settings(
+        &self,
+        tenant: &str,
+        body: &[u8],
+    ) -> Result<Reply, StoreError> {
+        let b: Value = match serde_json::from_slice(body) {
+            Ok(b) => b,
+            Err(_) => return Ok(invalid(vec![field("body", "must be a JSON object")])),
+        };
+        let s = self.store.settings(tenant).await?;
+        match s.patched(&b) {
+            Ok(next) => {
+                self.store.put_settings(tenant, &next).await?;
+                Ok(reply(200, json!(next)))
+            }
+            Err(e) => Ok(invalid(e)),
+        }
+    }
+}

@@ -1,0 +1,488 @@
+//! Tickets in the table (SPEC §5; rules in `pregon::model::ticket`): stored for
+//! campaigns with a reply wait and for inbound conversations; each open ticket has a
+//! "due" item in the partition of the hour it is due, which the scheduled closer
+//! reads; a phone's latest open ticket and its last inbound message are kept per
+//! account (`CONTACT#…`) to match replies that name no message (SMS) and to enforce
+//! the 24-hour window.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, WriteRequest};
+use pregon::keys;
+use pregon::model::{format_time, CloseReason, TenantSettings, Ticket, TicketEntry, TicketStatus};
+use serde::{Deserialize, Serialize};
+
+use crate::store::{conditional, dynamo, s, Store, StoreError};
+
+/// Due items and contact pointers outlive their use by this much, then TTL removes them.
+const KEEP_SECS: i64 = 7 * 86_400;
+
+/// A ticket due to close at `due_at` (the closer re-checks the rule on the ticket).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DueItem {
+    pub sk: String,
+    pub t: String,
+    pub id: String,
+    pub due_at: String,
+    /// An idle check: the ticket's `last_activity_at` when it was scheduled (a later
+    /// activity scheduled its own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub activity: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ContactTicket {
+    t: String,
+    id: String,
+    expires_at: i64,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct ContactWindow {
+    last_inbound_at: String,
+}
+
+/// How a close must find the ticket (its condition), so a reply that raced the closer
+/// is never closed as `no_reply`.
+pub enum CloseIf<'a> {
+    /// Any open ticket (an agent, an opt-out).
+    Open,
+    /// Open, never replied, deadline passed.
+    Unanswered { now: &'a str },
+    /// Open with no activity since `activity`.
+    Idle { activity: &'a str },
+}
+
+fn expiry(at: &str) -> i64 {
+    pregon::model::parse_time(at)
+        .map(|t| t.unix_timestamp())
+        .unwrap_or_else(crate::inbound::unix_now)
+        + KEEP_SECS
+}
+
+impl Store {
+    pub async fn settings(&self, tenant: &str) -> Result<TenantSettings, StoreError> {
+        Ok(self.get(keys::settings(tenant)).await?.unwrap_or_default())
+    }
+
+    pub async fn put_settings(&self, tenant: &str, s: &TenantSettings) -> Result<(), StoreError> {
+        self.put(keys::settings(tenant), s).await
+    }
+
+    pub async fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, StoreError> {
+        self.get(keys::ticket(tenant, id)).await
+    }
+
+    fn due_request(
+        &self,
+        t: &Ticket,
+        due_at: &str,
+        activity: Option<&str>,
+    ) -> Result<WriteRequest, StoreError> {
+        let key = keys::due(due_at, &t.tenant_id, &t.id);
+        let item = DueItem {
+            sk: key.1.clone(),
+            t: t.tenant_id.clone(),
+            id: t.id.clone(),
+            due_at: due_at.to_string(),
+            activity: activity.map(str::to_string),
+            expires_at: Some(expiry(due_at)),
+        };
+        self.put_request(key, &item)
+    }
+
+    fn pointer_request(&self, t: &Ticket) -> Result<WriteRequest, StoreError> {
+        self.put_request(
+            keys::contact_ticket(&t.account_id, &t.phone),
+            &ContactTicket {
+                t: t.tenant_id.clone(),
+                id: t.id.clone(),
+                expires_at: expiry(t.deadline.as_deref().unwrap_or(&t.created_at)),
+            },
+        )
+    }
+
+    /// Opens tickets: each with its due item (deadline) and as its phone's latest open
+    /// ticket with the account. Batched, 25 writes a request.
+    pub async fn open_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError> {
+        let mut writes = Vec::with_capacity(tickets.len() * 3);
+        for t in tickets {
+            writes.push(self.put_request(keys::ticket(&t.tenant_id, &t.id), t)?);
+            if let Some(d) = &t.deadline {
+                writes.push(self.due_request(t, d, None)?);
+            }
+            writes.push(self.pointer_request(t)?);
+        }
+        for chunk in writes.chunks(25) {
+            self.batch_write(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    /// Opens one inbound ticket (a customer wrote and no open ticket matched).
+    pub async fn open_inbound_ticket(&self, t: &Ticket) -> Result<(), StoreError> {
+        self.create(keys::ticket(&t.tenant_id, &t.id), t).await?;
+        self.batch_write(vec![self.pointer_request(t)?]).await
+    }
+
+    /// Schedules the closer to close a ticket as idle if nothing happens on it until
+    /// `idle_close_hours` after its last activity.
+    pub async fn schedule_idle(&self, t: &Ticket, idle_close_hours: u16) -> Result<(), StoreError> {
+        let Some(due_at) = pregon::model::idle_until(&t.last_activity_at, idle_close_hours) else {
+            return Ok(());
+        };
+        self.batch_write(vec![self.due_request(
+            t,
+            &due_at,
+            Some(&t.last_activity_at),
+        )?])
+        .await
+    }
+
+    /// Due items of one hour's partition whose time has come.
+    pub async fn due_items(&self, hour: &str, now: &str) -> Result<Vec<DueItem>, StoreError> {
+        let mut out = Vec::new();
+        let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
+        loop {
+            let res = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk AND sk <= :now")
+                .expression_attribute_values(":pk", s(keys::due_pk(hour)))
+                // Every sk starting with a time not after now (`#` sorts after `Z`).
+                .expression_attribute_values(":now", s(format!("{now}~")))
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(dynamo)?;
+            for i in res.items.unwrap_or_default() {
+                out.push(serde_dynamo::from_item(i).map_err(|e| StoreError::Shape(e.to_string()))?);
+            }
+            match res.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    pub async fn delete_due(&self, d: &DueItem) -> Result<(), StoreError> {
+        let pk = keys::due_pk(d.due_at.get(..13).unwrap_or(&d.due_at));
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(&d.sk))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    /// The phone's latest open ticket id with this account (for the tenant), if any.
+    pub async fn contact_ticket(
+        &self,
+        account: &str,
+        phone: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
+        Ok(self
+            .get::<ContactTicket>(keys::contact_ticket(account, phone))
+            .await?
+            .map(|c| (c.t, c.id)))
+    }
+
+    /// When the phone last wrote to the account.
+    pub async fn last_inbound(
+        &self,
+        account: &str,
+        phone: &str,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .get::<ContactWindow>(keys::contact_window(account, phone))
+            .await?
+            .map(|c| c.last_inbound_at))
+    }
+
+    /// Records an inbound message's time for the 24-hour window (never moves back).
+    pub async fn saw_inbound(
+        &self,
+        account: &str,
+        phone: &str,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        let (pk, sk) = keys::contact_window(account, phone);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET last_inbound_at = :at")
+            .condition_expression("attribute_not_exists(last_inbound_at) OR last_inbound_at < :at")
+            .expression_attribute_values(":at", s(at))
+            .send()
+            .await;
+        conditional(res).map(|_| ())
+    }
+
+    /// Adds a line to a ticket's conversation, ordered by when it was stored.
+    pub async fn add_entry(
+        &self,
+        tenant: &str,
+        ticket: &str,
+        e: &TicketEntry,
+    ) -> Result<(), StoreError> {
+        let tail = e
+            .provider_message_id
+            .clone()
+            .or_else(|| e.message_id.clone())
+            .unwrap_or_else(|| pregon::model::new_id("e"));
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let key = (
+            keys::ticket_entries_pk(tenant, ticket),
+            format!("{nanos:020}#{tail}"),
+        );
+        self.put(key, e).await
+    }
+
+    /// Whether an inbound message (by its provider id) was already taken in: providers
+    /// deliver callbacks more than once.
+    pub async fn inbound_seen(
+        &self,
+        account: &str,
+        provider_message_id: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .get::<serde_json::Value>(keys::inbound_message(account, provider_message_id))
+            .await?
+            .is_some())
+    }
+
+    /// Marks an inbound message taken in (kept a week), once everything it does is done.
+    pub async fn inbound_done(
+        &self,
+        account: &str,
+        provider_message_id: &str,
+        ticket: &str,
+    ) -> Result<(), StoreError> {
+        self.put(
+            keys::inbound_message(account, provider_message_id),
+            &serde_json::json!({"ticket": ticket, "expires_at": crate::inbound::unix_now() + KEEP_SECS}),
+        )
+        .await
+    }
+
+    /// A ticket's conversation, oldest first (at most `limit` lines).
+    pub async fn entries(
+        &self,
+        tenant: &str,
+        ticket: &str,
+        limit: i32,
+    ) -> Result<Vec<TicketEntry>, StoreError> {
+        let (items, _) = self
+            .list::<TicketEntry>(
+                keys::ticket_entries_pk(tenant, ticket),
+                "",
+                false,
+                limit,
+                None,
+                &[],
+            )
+            .await?;
+        Ok(items)
+    }
+
+    /// Activity on an open ticket (a reply in or out, an attend): moves its idle clock;
+    /// `replied` marks the customer's first reply. `None` when it is not open.
+    pub async fn touch_ticket(
+        &self,
+        tenant: &str,
+        id: &str,
+        at: &str,
+        replied: bool,
+        attended: bool,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let (pk, sk) = keys::ticket(tenant, id);
+        let mut set = vec!["last_activity_at = :at", "updated_at = :at"];
+        if replied {
+            set.push("replied_at = if_not_exists(replied_at, :at)");
+        }
+        if attended {
+            set.push("attended_at = if_not_exists(attended_at, :at)");
+        }
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression(format!("SET {}", set.join(", ")))
+            .condition_expression("#st = :open")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":at", s(at))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        updated(res)
+    }
+
+    /// Closes a ticket if `when` holds; `None` if it did not (already closed, replied
+    /// meanwhile…). Its phone's pointer is dropped if it still names it.
+    pub async fn close_ticket(
+        &self,
+        tenant: &str,
+        id: &str,
+        reason: CloseReason,
+        now: &str,
+        when: CloseIf<'_>,
+    ) -> Result<Option<Ticket>, StoreError> {
+        let (pk, sk) = keys::ticket(tenant, id);
+        let mut req = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression(
+                "SET #st = :closed, close_reason = :why, closed_at = :now, updated_at = :now",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":closed", s("closed"))
+            .expression_attribute_values(":open", s("open"))
+            .expression_attribute_values(":why", s(reason.as_str()))
+            .expression_attribute_values(":now", s(now))
+            .return_values(ReturnValue::AllNew);
+        req = match when {
+            CloseIf::Open => req.condition_expression("#st = :open"),
+            CloseIf::Unanswered { now: cut } => req
+                .condition_expression(
+                    "#st = :open AND attribute_not_exists(replied_at) AND deadline <= :cut",
+                )
+                .expression_attribute_values(":cut", s(cut)),
+            CloseIf::Idle { activity } => req
+                .condition_expression("#st = :open AND last_activity_at = :act")
+                .expression_attribute_values(":act", s(activity)),
+        };
+        let closed = updated(req.send().await)?;
+        if let Some(t) = &closed {
+            let (pk, sk) = keys::contact_ticket(&t.account_id, &t.phone);
+            let res = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .condition_expression("id = :id")
+                .expression_attribute_values(":id", s(&t.id))
+                .send()
+                .await;
+            conditional(res)?;
+        }
+        Ok(closed)
+    }
+
+    /// A page of a tenant's stored tickets, one shard after another (`cursor`
+    /// `{shard}:{last id}`); filters are exact matches on stored fields.
+    pub async fn list_tickets(
+        &self,
+        tenant: &str,
+        mut shard: u32,
+        mut after: Option<String>,
+        limit: i32,
+        filters: &[(&str, String)],
+    ) -> Result<(Vec<Ticket>, Option<String>), StoreError> {
+        let mut out = Vec::new();
+        while shard < keys::TICKET_SHARDS {
+            let want = limit - out.len() as i32;
+            let (items, next) = self
+                .list::<Ticket>(
+                    keys::tickets_pk(tenant, shard),
+                    "",
+                    false,
+                    want,
+                    after.take(),
+                    filters,
+                )
+                .await?;
+            out.extend(items);
+            match next {
+                Some(n) if out.len() as i32 >= limit => {
+                    return Ok((out, Some(format!("{shard}:{n}"))));
+                }
+                Some(n) => after = Some(n),
+                None => {
+                    shard += 1;
+                    if out.len() as i32 >= limit && shard < keys::TICKET_SHARDS {
+                        return Ok((out, Some(format!("{shard}:"))));
+                    }
+                }
+            }
+        }
+        Ok((out, None))
+    }
+}
+
+/// The ticket an update wrote (`ReturnValues: ALL_NEW`), or `None` when its condition
+/// did not hold.
+fn updated<E, R>(
+    res: Result<
+        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
+        aws_sdk_dynamodb::error::SdkError<E, R>,
+    >,
+) -> Result<Option<Ticket>, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match res {
+        Ok(out) => out
+            .attributes
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(|e| StoreError::Shape(e.to_string())),
+        Err(e) => {
+            conditional::<(), _, _>(Err(e))?;
+            Ok(None)
+        }
+    }
+}
+
+/// A campaign ticket for a message just recorded `sent` (a campaign with a wait).
+pub fn campaign_ticket(
+    tenant: &str,
+    campaign: &pregon::model::Campaign,
+    account: &str,
+    gen: u32,
+    row: u64,
+    phone: &str,
+    sent_at: &str,
+) -> Option<Ticket> {
+    let wait = campaign.settings.wait_for_reply_hours;
+    if wait == 0 || campaign.single {
+        return None;
+    }
+    let at = pregon::model::parse_time(sent_at).map(format_time)?;
+    Some(Ticket {
+        id: pregon::model::campaign_ticket_id(&campaign.id, gen, row),
+        tenant_id: tenant.to_string(),
+        kind: pregon::model::TicketKind::Campaign,
+        account_id: account.to_string(),
+        phone: phone.to_string(),
+        campaign_id: Some(campaign.id.clone()),
+        message_id: Some(pregon::sending::message_id(tenant, &campaign.id, gen, row)),
+        department: campaign.settings.department.clone(),
+        status: TicketStatus::Open,
+        close_reason: None,
+        deadline: pregon::model::deadline(&at, wait),
+        created_at: at.clone(),
+        updated_at: at.clone(),
+        last_activity_at: at,
+        replied_at: None,
+        attended_at: None,
+        closed_at: None,
+    })
+}
