@@ -2,7 +2,7 @@
 //! bench-webhook` against a fresh local stack; defaults 2000 16 10000):
 //!
 //! 1. Signed Meta status callbacks (`delivered`, one status per POST, signed with the
-//!    account's app secret) fired at the webhook with CONCURRENCY in flight, for
+//!    account's app secret, echoing `biz_opaque_callback_data` as Meta does) fired at the webhook with CONCURRENCY in flight, for
 //!    MESSAGES messages of a campaign sent without callbacks: callbacks/s and p50/p99
 //!    latency, beside a raw conditional `UpdateItem` (the same forward-only shape) on
 //!    the same DynamoDB Local at the same concurrency.
@@ -77,8 +77,8 @@ impl Ctx {
         let mut csv = String::from("phone,nombre\n");
         for i in 0..rows {
             csv.push_str(&format!(
-                "+56{}{:07},Cliente\n",
-                &sender[sender.len() - 2..],
+                "+5696{}{:06},Cliente\n",
+                &sender[sender.len() - 1..],
                 i
             ));
         }
@@ -219,13 +219,14 @@ pub fn run(messages: usize, concurrency: usize, campaign: usize) {
         let (acc, id, _) = ctx.campaign("15550008801", messages, 500, false).await;
         let url = acc["webhook_url"].as_str().unwrap().to_string();
         let sender = "15550008801";
-        let pmids: Arc<Vec<(String, String)>> = Arc::new(
+        let pmids: Arc<Vec<(String, String, String)>> = Arc::new(
             ctx.messages(&id)
                 .await
                 .into_iter()
                 .map(|m| {
                     (
                         m["provider_message_id"].as_str().unwrap().to_string(),
+                        m["id"].as_str().unwrap().to_string(),
                         m["phone"].as_str().unwrap().trim_start_matches('+').to_string(),
                     )
                 })
@@ -237,10 +238,10 @@ pub fn run(messages: usize, concurrency: usize, campaign: usize) {
         let (lat, wall) = timed(n, concurrency, move |i| {
             let (ctx, pmids, url) = (c2.clone(), p2.clone(), u2.clone());
             async move {
-                let (pmid, to) = &pmids[i];
+                let (pmid, ours, to) = &pmids[i];
                 let body = json!({"object":"whatsapp_business_account","entry":[{"id":"wb","changes":[{"field":"messages","value":{
                     "messaging_product":"whatsapp","metadata":{"display_phone_number":sender,"phone_number_id":sender},
-                    "statuses":[{"id":pmid,"status":"delivered","timestamp":"1763800000","recipient_id":to}]}}]}]})
+                    "statuses":[{"id":pmid,"status":"delivered","timestamp":"1763800000","recipient_id":to,"biz_opaque_callback_data":ours}]}}]}]})
                 .to_string();
                 let r = ctx.http.post(&url)
                     .header("content-type", "application/json")
@@ -259,7 +260,7 @@ pub fn run(messages: usize, concurrency: usize, campaign: usize) {
         let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
             .endpoint_url(&ddb_url)
             .region(aws_config::Region::new(info["region"].as_str().unwrap_or("us-east-1").to_string()))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("test", "test", None, None, "bench"))
+            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "bench"))
             .load()
             .await;
         let ddb = aws_sdk_dynamodb::Client::new(&conf);

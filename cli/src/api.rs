@@ -68,6 +68,21 @@ pub enum CampaignCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Download the campaign's results (SPEC §7) once it has ended: CSV or XLSX.
+    Results {
+        id: String,
+        #[arg(long, default_value = "csv", value_parser = ["csv", "xlsx"])]
+        format: String,
+        /// Where to write it (default: ID.csv / ID.xlsx).
+        #[arg(short = 'o', long = "out")]
+        out: Option<PathBuf>,
+    },
+    /// The campaign's KPIs (SPEC §6): counts, the five rates, tickets; a table, or `--json`.
+    Stats {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// The campaign's messages: phone, status, provider id, error.
     Messages {
         id: String,
@@ -159,6 +174,26 @@ pub enum Cmd {
     Message(MessageCmd),
     Ticket(TicketCmd),
     Settings(SettingsArgs),
+    Analytics(AnalyticsArgs),
+}
+
+/// KPIs over the tenant's campaigns, filtered.
+#[derive(clap::Args)]
+pub struct AnalyticsArgs {
+    #[arg(long = "account")]
+    pub account_id: Option<String>,
+    #[arg(long)]
+    pub department: Option<String>,
+    #[arg(long = "campaign")]
+    pub campaign_id: Option<String>,
+    /// Campaigns created at or after this time (RFC 3339).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Campaigns created before this time (RFC 3339).
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Subcommand)]
@@ -376,9 +411,17 @@ pub fn run(cmd: Cmd) -> ExitCode {
             }
         });
     }
+    let render: Option<fn(&Value) -> String> = match &cmd {
+        Cmd::Campaign(CampaignCmd::Stats { json: false, .. }) => Some(crate::stats::campaign),
+        Cmd::Analytics(AnalyticsArgs { json: false, .. }) => Some(crate::stats::analytics),
+        _ => None,
+    };
     match rt.block_on(dispatch(cmd)) {
         Ok(v) => {
-            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            match render {
+                Some(r) => print!("{}", r(&v)),
+                None => println!("{}", serde_json::to_string_pretty(&v).expect("json")),
+            }
             ExitCode::SUCCESS
         }
         Err(Failure::Refused(status, v)) => {
@@ -654,6 +697,35 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
                 .await
                 .map_err(|e| Failure::Io(format!("cannot read {}: {e}", file.display())))?;
             c.call_raw(Method::POST, "/v1/dnc", "text/csv", text).await
+        }
+        Cmd::Campaign(CampaignCmd::Results { id, format, out }) => {
+            crate::results::run(&c, &id, &format, out).await
+        }
+        Cmd::Campaign(CampaignCmd::Stats { id, .. }) => {
+            c.call(
+                Method::GET,
+                &format!("/v1/campaigns/{}/stats", seg(&id)),
+                None,
+            )
+            .await
+        }
+        Cmd::Analytics(AnalyticsArgs {
+            account_id,
+            department,
+            campaign_id,
+            from,
+            to,
+            ..
+        }) => {
+            let qs = query(&[
+                ("account_id", account_id),
+                ("department", department),
+                ("campaign_id", campaign_id),
+                ("from", from),
+                ("to", to),
+            ]);
+            c.call(Method::GET, &format!("/v1/analytics{qs}"), None)
+                .await
         }
         Cmd::Campaign(CampaignCmd::Show { id }) => {
             c.call(Method::GET, &format!("/v1/campaigns/{id}"), None)

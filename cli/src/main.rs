@@ -5,6 +5,8 @@
 //! 2 usage or I/O errors.
 
 mod api;
+mod results;
+mod stats;
 mod validate;
 mod watch;
 
@@ -44,6 +46,8 @@ enum Command {
     /// Tickets: list, show, reply, attend, close.
     #[command(subcommand)]
     Ticket(api::TicketCmd),
+    /// KPIs over campaigns (account, department, campaign, created from/to).
+    Analytics(api::AnalyticsArgs),
     /// The tenant's ticket settings (idle close, opt-out words): show or change.
     Settings(api::SettingsArgs),
 }
@@ -69,5 +73,6 @@ fn main() -> ExitCode {
         Command::Message(c) => api::run(api::Cmd::Message(c)),
         Command::Ticket(c) => api::run(api::Cmd::Ticket(c)),
         Command::Settings(a) => api::run(api::Cmd::Settings(a)),
+        Command::Analytics(a) => api::run(api::Cmd::Analytics(a)),
     }
 }

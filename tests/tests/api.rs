@@ -422,3 +422,97 @@ async fn accounts_and_templates_are_listed_page_by_page() {
     assert_eq!(t.get("/v1/accounts?limit=0").await.status, 400);
     assert_eq!(t.get("/v1/templates?cursor=x%23y").await.status, 400);
 }
+
+#[tokio::test]
+async fn a_campaign_is_renamed_only_in_the_states_that_allow_it_and_deleted_only_before_sending() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let id = t.whatsapp_campaign(json!({"name": "Cobranza"})).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/v1/campaigns/{id}");
+    let patch = |body: Value| t.call(reqwest::Method::PATCH, &path, Some(body));
+    // awaiting_file: SPEC §3 allows a rename only in loaded, completed, completed_with_errors.
+    let r = patch(json!({"name": "Cobranza diciembre"})).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body["message"]
+            .as_str()
+            .unwrap()
+            .contains("awaiting_file"),
+        "{}",
+        r.body
+    );
+    let done = t
+        .upload(
+            &id,
+            b"phone,p1,p2\n+56962000001,Ana,100\n+56962000002,Luis,200\n".to_vec(),
+        )
+        .await;
+    assert_eq!(done["status"], "loaded", "{done}");
+    let r = patch(json!({"name": "Cobranza diciembre"})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        t.get(&format!("/v1/campaigns/{id}")).await.body["name"],
+        "Cobranza diciembre"
+    );
+    // Only the name: anything else is named and refused, nothing changes.
+    let r = patch(json!({"name": "", "channel": "sms"})).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let fields: Vec<&str> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["channel", "name"], "{}", r.body);
+
+    // Sending: neither a rename nor a delete.
+    stack.set_status(&t.id, &id, "sending").await;
+    let r = patch(json!({"name": "Otra"})).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    let r = t
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/campaigns/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap().contains("sending"),
+        "{}",
+        r.body
+    );
+
+    // Loaded again: deleted, with its recipients.
+    stack.set_status(&t.id, &id, "loaded").await;
+    let gen = stack.campaign_item(&t.id, &id).await.unwrap().recipient_gen;
+    assert_eq!(stack.recipient_count(&t.id, &id, gen).await, 2);
+    let r = t
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/campaigns/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(t.get(&format!("/v1/campaigns/{id}")).await.status, 404);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while stack.recipient_count(&t.id, &id, gen).await > 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the deleted campaign's recipients stayed"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let r = t
+        .call(
+            reqwest::Method::DELETE,
+            &format!("/v1/campaigns/{id}"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 404, "{}", r.body);
+}

@@ -338,3 +338,255 @@ fn unix_now() -> i64 {
         .map(|d| d.as_secs() as i64)
         .unwrap_or(0)
 }
+
+impl Api {
+    /// `PATCH /v1/campaigns/{id}` `{"name": "…"}`: a rename, only where SPEC §3 allows it
+    /// (`loaded`, `completed`, `completed_with_errors`); 409 naming the state otherwise.
+    pub(crate) async fn patch_campaign(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &[u8],
+    ) -> Result<Reply, StoreError> {
+        let b = match parse_body(body) {
+            Ok(b) => b,
+            Err(e) => return Ok(invalid(e)),
+        };
+        let Some(o) = b.as_object() else {
+            return Ok(invalid(vec![FieldError {
+                field: "body".into(),
+                message: "must be a JSON object".into(),
+            }]));
+        };
+        let mut bad: Vec<FieldError> = o
+            .keys()
+            .filter(|k| *k != "name")
+            .map(|k| FieldError {
+                field: k.clone(),
+                message: "cannot be changed (only name can)".into(),
+            })
+            .collect();
+        let name = o.get("name").and_then(Value::as_str).map(str::trim);
+        match name {
+            Some(n)
+                if !n.is_empty()
+                    && n.chars().count() <= 200
+                    && !n.chars().any(char::is_control) => {}
+            _ => bad.push(FieldError {
+                field: "name".into(),
+                message: "is required: 1 to 200 characters, no control characters".into(),
+            }),
+        }
+        if !bad.is_empty() {
+            return Ok(invalid(bad));
+        }
+        let name = name.expect("checked");
+        let allowed = [
+            CampaignStatus::Loaded,
+            CampaignStatus::Completed,
+            CampaignStatus::CompletedWithErrors,
+        ];
+        match self.store.rename_campaign(tenant, id, name, &allowed).await? {
+            Some(c) => Ok(reply(200, self.campaign_view(&c, false).await)),
+            None => match self.store.campaign(tenant, id).await? {
+                None => Ok(not_found("campaign")),
+                Some(c) => Ok(problem(
+                    409,
+                    "conflict",
+                    &format!(
+                        "the campaign is {}; it can be renamed only when loaded, completed or completed_with_errors",
+                        c.status.as_str()
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// `DELETE /v1/campaigns/{id}`: before sending (`awaiting_file`, `loaded`,
+    /// `invalid`), the campaign and its recipients go (the recipients by the dispatch
+    /// function, a big list taking longer than an API call may); 204. 409 naming the
+    /// state otherwise.
+    pub(crate) async fn delete_campaign(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Reply, StoreError> {
+        let allowed = [
+            CampaignStatus::AwaitingFile,
+            CampaignStatus::Loaded,
+            CampaignStatus::Invalid,
+        ];
+        match self.store.delete_campaign(tenant, id, &allowed).await? {
+            Some(c) => {
+                let queue = std::env::var("DISPATCH_QUEUE_URL")
+                    .map_err(|_| StoreError::Shape("DISPATCH_QUEUE_URL is not set".into()))?;
+                let body = json!({"tenant": tenant, "campaign": id,
+                    "purge": [c.clean_below.min(c.recipient_gen), c.recipient_gen]})
+                .to_string();
+                self.aws
+                    .sqs
+                    .send_message()
+                    .queue_url(queue)
+                    .message_body(body)
+                    .send()
+                    .await
+                    .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+                info!(tenant, campaign = id, "campaign deleted");
+                Ok(reply(204, Value::Null))
+            }
+            None => match self.store.campaign(tenant, id).await? {
+                None => Ok(not_found("campaign")),
+                Some(c) => Ok(problem(
+                    409,
+                    "conflict",
+                    &format!(
+                        "the campaign is {}; it can be deleted only before sending (awaiting_file, loaded or invalid)",
+                        c.status.as_str()
+                    ),
+                )),
+            },
+        }
+    }
+}
+
+/// A ready results file is served for this long; a later request builds a fresh one
+/// (statuses keep arriving after a campaign ends).
+const RESULTS_FRESH_SECS: i64 = 300;
+/// A build not done after this long is asked for again.
+const RESULTS_BUILD_SECS: i64 = 900;
+
+fn age_secs(at: &str) -> i64 {
+    pregon::model::parse_time(at)
+        .map(|t| (time::OffsetDateTime::now_utc() - t).whole_seconds())
+        .unwrap_or(i64::MAX)
+}
+
+impl Api {
+    /// `GET /v1/campaigns/{id}/results?format=csv|xlsx` (SPEC §7): once the campaign has
+    /// ended, 200 with a fresh pre-signed URL when a recent file is ready, else 202
+    /// `building` (the results function builds it; ask again). An `invalid` campaign
+    /// offers its problem report instead (409 with `report_url`); any other state 409.
+    pub(crate) async fn results(
+        &self,
+        tenant: &str,
+        id: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, StoreError> {
+        let mut format = "csv".to_string();
+        for (k, v) in query {
+            match (k.as_str(), v.as_str()) {
+                ("format", "csv" | "xlsx") => format = v.clone(),
+                ("format", _) => {
+                    return Ok(invalid(vec![FieldError {
+                        field: "format".into(),
+                        message: "must be csv or xlsx".into(),
+                    }]))
+                }
+                _ => {
+                    return Ok(invalid(vec![FieldError {
+                        field: k.clone(),
+                        message: "is not a known parameter".into(),
+                    }]))
+                }
+            }
+        }
+        let Some(c) = self.store.campaign(tenant, id).await? else {
+            return Ok(not_found("campaign"));
+        };
+        if !c.status.offers_results() {
+            let mut r = problem(
+                409,
+                "conflict",
+                &format!(
+                    "the campaign is {}; results are offered once it has ended (completed, completed_with_errors, error, cancelled){}",
+                    c.status.as_str(),
+                    if c.status == CampaignStatus::Invalid {
+                        ": an invalid campaign offers its problem report (report_url)"
+                    } else {
+                        ""
+                    }
+                ),
+            );
+            if c.status == CampaignStatus::Invalid {
+                let v = self.campaign_view(&c, true).await;
+                r.body["report_url"] = v["report_url"].clone();
+            }
+            return Ok(r);
+        }
+        let current = if format == "csv" {
+            &c.results_csv
+        } else {
+            &c.results_xlsx
+        };
+        if let Some(f) = current {
+            let fresh = f
+                .built_at
+                .as_deref()
+                .is_some_and(|b| age_secs(b) < RESULTS_FRESH_SECS);
+            if let (true, "ready", Some(key)) = (fresh, f.status.as_str(), &f.key) {
+                let cfg = PresigningConfig::expires_in(REPORT_URL_TTL)
+                    .map_err(|e| StoreError::Dynamo(format!("presign: {e}")))?;
+                let req = self
+                    .aws
+                    .s3
+                    .get_object()
+                    .bucket(&self.aws.bucket)
+                    .key(key)
+                    .presigned(cfg)
+                    .await
+                    .map_err(|e| StoreError::Dynamo(format!("S3 presign: {e:?}")))?;
+                return Ok(reply(
+                    200,
+                    json!({"status": "ready", "format": format, "url": req.uri().to_string(),
+                        "expires_in": REPORT_URL_TTL.as_secs(), "rows": f.rows, "built_at": f.built_at}),
+                ));
+            }
+            if f.status == "building" && age_secs(&f.requested_at) < RESULTS_BUILD_SECS {
+                return Ok(reply(
+                    202,
+                    json!({"status": "building", "format": format, "requested_at": f.requested_at}),
+                ));
+            }
+        }
+        // Ask for a build (this request supersedes any older one).
+        let request_id = new_id("res");
+        let now = now_rfc3339();
+        let f = pregon::model::ResultsFile {
+            status: "building".into(),
+            request_id: request_id.clone(),
+            requested_at: now.clone(),
+            key: None,
+            built_at: None,
+            rows: None,
+            reason: current.as_ref().and_then(|f| f.reason.clone()),
+        };
+        let item =
+            serde_dynamo::to_attribute_value(&f).map_err(|e| StoreError::Shape(e.to_string()))?;
+        self.store
+            .update_campaign_item(tenant, id)
+            .update_expression("SET #r = :f")
+            .expression_attribute_names("#r", format!("results_{format}"))
+            .expression_attribute_values(":f", item)
+            .send()
+            .await
+            .map_err(|e| StoreError::Dynamo(format!("{e:?}")))?;
+        let queue = std::env::var("RESULTS_QUEUE_URL")
+            .map_err(|_| StoreError::Shape("RESULTS_QUEUE_URL is not set".into()))?;
+        let body =
+            json!({"tenant": tenant, "campaign": id, "format": format, "request_id": request_id})
+                .to_string();
+        self.aws
+            .sqs
+            .send_message()
+            .queue_url(queue)
+            .message_body(body)
+            .send()
+            .await
+            .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+        info!(tenant, campaign = id, format = %format, "results requested");
+        Ok(reply(
+            202,
+            json!({"status": "building", "format": format, "requested_at": now}),
+        ))
+    }
+}

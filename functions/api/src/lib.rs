@@ -25,6 +25,7 @@ use tracing::error;
 mod accounts;
 mod campaigns;
 mod sending;
+mod stats;
 mod templates;
 mod tickets;
 
@@ -188,6 +189,11 @@ impl Api {
                 ["v1", "campaigns", id, action @ ("send" | "pause" | "resume" | "cancel")],
             ) => self.control(&tenant, id, action, body).await,
             ("GET", ["v1", "campaigns", id, "messages"]) => self.messages(&tenant, id, query).await,
+            ("PATCH", ["v1", "campaigns", id]) => self.patch_campaign(&tenant, id, body).await,
+            ("DELETE", ["v1", "campaigns", id]) => self.delete_campaign(&tenant, id).await,
+            ("GET", ["v1", "campaigns", id, "results"]) => self.results(&tenant, id, query).await,
+            ("GET", ["v1", "campaigns", id, "stats"]) => self.campaign_stats(&tenant, id).await,
+            ("GET", ["v1", "analytics"]) => self.analytics(&tenant, query).await,
             ("POST", ["v1", "messages"]) => self.send_one(&tenant, body).await,
             ("GET", ["v1", "messages", id]) => self.message(&tenant, id).await,
             ("POST", ["v1", "dnc"]) => self.dnc_add(&tenant, body).await,
@@ -203,7 +209,7 @@ impl Api {
             (
                 _,
                 ["v1", "accounts" | "templates" | "campaigns" | "dnc" | "messages" | "tickets"
-                | "settings", ..],
+                | "settings" | "analytics", ..],
             ) => Ok(problem(
                 405,
                 "method_not_allowed",

@@ -400,6 +400,14 @@ impl Api {
             .await?
         {
             Some(t) => {
+                // Taken after the customer replied, and now for the first time: the
+                // attended rate (SPEC §6).
+                let first = t.attended_at.as_deref() == Some(now.as_str());
+                if let (true, Some(_), Some(c)) = (first, &t.replied_at, &t.campaign_id) {
+                    self.store
+                        .add_counters(tenant, c, t.id.len() as u32, &[("k_attended", 1)])
+                        .await?;
+                }
                 let s = self.store.settings(tenant).await?;
                 if t.replied_at.is_some() {
                     self.store.schedule_idle(&t, s.idle_close_hours).await?;

@@ -25,7 +25,11 @@ pub fn unix_now() -> i64 {
 pub enum Applied {
     /// The message moved forward; `settled` when it had no send outcome yet (a status
     /// callback settled a claim whose answer was lost).
-    Moved { settled: bool },
+    Moved {
+        settled: bool,
+        /// The status it moved from.
+        from: MessageStatus,
+    },
     /// Not forward of where the message is (late, duplicated): nothing changed.
     Unchanged,
 }
@@ -162,19 +166,44 @@ impl Store {
             )
             .expression_attribute_values(":pmid", s(&u.provider_message_id))
             .expression_attribute_values(":at_sent", s(&at));
-        let mut cond = Vec::new();
+        // From a recorded status: forward only. From `pending`/`queued` (a status that
+        // names our message before its record): only once no sender holds its claim —
+        // a live sender records it itself, and the status is kept for it.
+        let (mut recorded, mut unrecorded) = (Vec::new(), Vec::new());
         for (i, st) in from.iter().enumerate() {
             let k = format!(":f{i}");
-            cond.push(k.clone());
-            req = req.expression_attribute_values(k, s(st.as_str()));
+            req = req.expression_attribute_values(&k, s(st.as_str()));
+            if matches!(st, MessageStatus::Pending | MessageStatus::Queued) {
+                unrecorded.push(k);
+            } else {
+                recorded.push(k);
+            }
+        }
+        let mut alternatives = Vec::new();
+        if !recorded.is_empty() {
+            alternatives.push(format!("#st IN ({})", recorded.join(", ")));
+        }
+        if !unrecorded.is_empty() {
+            alternatives.push(format!(
+                "#st IN ({}) AND (attribute_not_exists(claim_until) OR claim_until < :now_ms)",
+                unrecorded.join(", ")
+            ));
+            req = req.expression_attribute_values(":now_ms", crate::messages::n(now_ms()));
         }
         let expr = format!("SET {} REMOVE claim_until", set.join(", "));
         let res = req
             .update_expression(expr)
-            .condition_expression(format!(
-                "attribute_exists(pk) AND #st IN ({})",
-                cond.join(", ")
-            ))
+            // (DynamoDB refuses redundant parentheses: only several alternatives get them.)
+            .condition_expression(match alternatives.as_slice() {
+                [one] => format!("attribute_exists(pk) AND {one}"),
+                many => format!(
+                    "attribute_exists(pk) AND ({})",
+                    many.iter()
+                        .map(|a| format!("({a})"))
+                        .collect::<Vec<_>>()
+                        .join(" OR ")
+                ),
+            })
             .send()
             .await;
         match res {
@@ -185,6 +214,7 @@ impl Store {
                     .unwrap_or_default();
                 Ok(Applied::Moved {
                     settled: before == "pending" || before == "queued",
+                    from: before.parse().unwrap_or(MessageStatus::Pending),
                 })
             }
             Err(e) => {
@@ -271,6 +301,26 @@ impl Store {
     }
 }
 
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+impl Store {
+    /// A message record by our message id (`{tenant}.{campaign}.{gen}.{row}`).
+    pub async fn message_by_id(
+        &self,
+        message_id: &str,
+    ) -> Result<Option<crate::store::RecipientItem>, StoreError> {
+        let Some((t, c, gen, row)) = pregon::sending::parse_message_id(message_id) else {
+            return Ok(None);
+        };
+        self.get(keys::recipient(t, c, gen, row)).await
+    }
+}
+
 /// Every message status, for the forward-only condition.
 const ALL: [MessageStatus; 10] = [
     MessageStatus::Pending,
@@ -347,15 +397,22 @@ pub async fn apply(
     now: &str,
 ) -> Result<Applied, StoreError> {
     let applied = store.apply_status(message, u, now).await?;
-    if applied == (Applied::Moved { settled: true }) {
+    if let Applied::Moved { settled, from } = applied {
         if let Some((t, c, _, _)) = pregon::sending::parse_message_id(message) {
             let shard = message
                 .bytes()
                 .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
-            store
-                .add_progress(t, c, shard, &settled_delta(u.status))
-                .await?;
-            crate::campaigns::maybe_complete(store, t, c).await?;
+            // One write: the KPI levels the change crossed, and for a message it
+            // settles, its send outcome.
+            let kpi = pregon::model::crossed(from.as_str(), u.status.as_str());
+            let mut deltas: Vec<(&str, i64)> = crate::messages::kpi_pairs(&kpi).to_vec();
+            if settled {
+                deltas.extend(crate::messages::progress_pairs(&settled_delta(u.status)));
+            }
+            store.add_counters(t, c, shard, &deltas).await?;
+            if settled {
+                crate::campaigns::maybe_complete(store, t, c).await?;
+            }
         }
     }
     Ok(applied)

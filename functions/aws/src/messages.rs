@@ -69,6 +69,28 @@ impl Progress {
     }
 }
 
+/// A progress delta as counter names and values.
+pub fn progress_pairs(p: &Progress) -> [(&'static str, i64); 5] {
+    [
+        ("queued", p.queued),
+        ("sent", p.sent),
+        ("failed", p.failed),
+        ("blocked", p.blocked),
+        ("skipped", p.skipped),
+    ]
+}
+
+/// A KPI delta (SPEC §6) as counter names and values.
+pub fn kpi_pairs(k: &pregon::model::KpiCounts) -> [(&'static str, i64); 5] {
+    [
+        ("k_delivered", k.delivered),
+        ("k_read", k.read),
+        ("k_replied", k.replied),
+        ("k_bounced", k.bounced),
+        ("k_undelivered", k.undelivered),
+    ]
+}
+
 /// Counter shards per campaign: at 1,000 messages a second each shard takes ~60 writes a
 /// second, far from one partition's limit.
 pub const COUNTER_SHARDS: u32 = 16;
@@ -417,6 +439,19 @@ impl Store {
         shard: u32,
         delta: &Progress,
     ) -> Result<(), StoreError> {
+        self.add_counters(tenant, campaign, shard, &progress_pairs(delta))
+            .await
+    }
+
+    /// Adds to any of a campaign's counters (progress, KPI `k_*`, tickets `t_*`) in
+    /// one write to one shard; zero deltas are left out.
+    pub async fn add_counters(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        shard: u32,
+        deltas: &[(&str, i64)],
+    ) -> Result<(), StoreError> {
         let mut parts = Vec::new();
         let mut req = self
             .client
@@ -424,16 +459,12 @@ impl Store {
             .table_name(&self.table)
             .key("pk", s(keys::counters_pk(tenant, campaign)))
             .key("sk", s(format!("{:02}", shard % COUNTER_SHARDS)));
-        for (name, v) in [
-            ("queued", delta.queued),
-            ("sent", delta.sent),
-            ("failed", delta.failed),
-            ("blocked", delta.blocked),
-            ("skipped", delta.skipped),
-        ] {
-            if v != 0 {
-                parts.push(format!("{name} :{name}"));
-                req = req.expression_attribute_values(format!(":{name}"), n(v));
+        for (i, (name, v)) in deltas.iter().enumerate() {
+            if *v != 0 {
+                parts.push(format!("#c{i} :c{i}"));
+                req = req
+                    .expression_attribute_names(format!("#c{i}"), *name)
+                    .expression_attribute_values(format!(":c{i}"), n(*v));
             }
         }
         if parts.is_empty() {
@@ -446,8 +477,12 @@ impl Store {
         Ok(())
     }
 
-    /// A campaign's progress: its counter shards summed (one query, whatever its size).
-    pub async fn progress(&self, tenant: &str, campaign: &str) -> Result<Progress, StoreError> {
+    /// Every counter of a campaign, its shards summed (one query, whatever its size).
+    pub async fn counters(
+        &self,
+        tenant: &str,
+        campaign: &str,
+    ) -> Result<HashMap<String, i64>, StoreError> {
         let out = self
             .client
             .query()
@@ -458,21 +493,28 @@ impl Store {
             .send()
             .await
             .map_err(dynamo)?;
-        let mut p = Progress::default();
+        let mut sums: HashMap<String, i64> = HashMap::new();
         for item in out.items.unwrap_or_default() {
-            let get = |k: &str| -> i64 {
-                item.get(k)
-                    .and_then(|v| v.as_n().ok())
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0)
-            };
-            p.queued += get("queued");
-            p.sent += get("sent");
-            p.failed += get("failed");
-            p.blocked += get("blocked");
-            p.skipped += get("skipped");
+            for (k, v) in item {
+                if let Some(x) = v.as_n().ok().and_then(|v| v.parse::<i64>().ok()) {
+                    *sums.entry(k).or_default() += x;
+                }
+            }
         }
-        Ok(p)
+        Ok(sums)
+    }
+
+    /// A campaign's progress: its counter shards summed (one query, whatever its size).
+    pub async fn progress(&self, tenant: &str, campaign: &str) -> Result<Progress, StoreError> {
+        let c = self.counters(tenant, campaign).await?;
+        let get = |k: &str| c.get(k).copied().unwrap_or(0);
+        Ok(Progress {
+            queued: get("queued"),
+            sent: get("sent"),
+            failed: get("failed"),
+            blocked: get("blocked"),
+            skipped: get("skipped"),
+        })
     }
 
     /// Takes up to `want` of the `rate` calls a provider account may receive in the slot's

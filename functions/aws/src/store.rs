@@ -383,7 +383,7 @@ impl Store {
     }
 
     /// An update of one campaign item that does not look at its status.
-    pub(crate) fn update_campaign_item(
+    pub fn update_campaign_item(
         &self,
         tenant: &str,
         id: &str,
@@ -398,6 +398,88 @@ impl Store {
 
     pub async fn campaign(&self, tenant: &str, id: &str) -> Result<Option<Campaign>, StoreError> {
         self.get(keys::campaign(tenant, id)).await
+    }
+
+    /// Renames a campaign if it is in one of `allowed`; `None` otherwise (or gone).
+    pub async fn rename_campaign(
+        &self,
+        tenant: &str,
+        id: &str,
+        name: &str,
+        allowed: &[pregon::model::CampaignStatus],
+    ) -> Result<Option<Campaign>, StoreError> {
+        let mut req = self
+            .update_campaign(tenant, id)
+            .update_expression("SET #name = :name, updated_at = :now")
+            .expression_attribute_names("#name", "name")
+            .expression_attribute_values(":name", s(name))
+            .expression_attribute_values(":now", s(pregon::model::now_rfc3339()))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
+        let mut names = Vec::new();
+        for (i, st) in allowed.iter().enumerate() {
+            names.push(format!(":a{i}"));
+            req = req.expression_attribute_values(format!(":a{i}"), s(st.as_str()));
+        }
+        let res = req
+            .condition_expression(format!(
+                "attribute_exists(pk) AND #st IN ({})",
+                names.join(", ")
+            ))
+            .send()
+            .await;
+        match res {
+            Ok(out) => out
+                .attributes
+                .map(serde_dynamo::from_item)
+                .transpose()
+                .map_err(|e| StoreError::Shape(e.to_string())),
+            Err(e) => {
+                conditional::<(), _, _>(Err(e))?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Deletes a campaign item if it is in one of `allowed`; the deleted campaign, or
+    /// `None` (its recipients are the caller's to remove).
+    pub async fn delete_campaign(
+        &self,
+        tenant: &str,
+        id: &str,
+        allowed: &[pregon::model::CampaignStatus],
+    ) -> Result<Option<Campaign>, StoreError> {
+        let (pk, sk) = keys::campaign(tenant, id);
+        let mut req = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .expression_attribute_names("#st", "status")
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld);
+        let mut names = Vec::new();
+        for (i, st) in allowed.iter().enumerate() {
+            names.push(format!(":a{i}"));
+            req = req.expression_attribute_values(format!(":a{i}"), s(st.as_str()));
+        }
+        let res = req
+            .condition_expression(format!(
+                "attribute_exists(pk) AND #st IN ({})",
+                names.join(", ")
+            ))
+            .send()
+            .await;
+        match res {
+            Ok(out) => out
+                .attributes
+                .map(serde_dynamo::from_item)
+                .transpose()
+                .map_err(|e| StoreError::Shape(e.to_string())),
+            Err(e) => {
+                conditional::<(), _, _>(Err(e))?;
+                Ok(None)
+            }
+        }
     }
 
     /// Records that the campaign now expects upload `upload_id` (its URL is being

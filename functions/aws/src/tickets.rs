@@ -116,6 +116,18 @@ impl Store {
         for chunk in writes.chunks(25) {
             self.batch_write(chunk.to_vec()).await?;
         }
+        let mut opened: std::collections::HashMap<(&str, &str), i64> = Default::default();
+        for t in tickets {
+            if let Some(c) = &t.campaign_id {
+                *opened
+                    .entry((t.tenant_id.as_str(), c.as_str()))
+                    .or_default() += 1;
+            }
+        }
+        for ((tenant, campaign), n) in opened {
+            self.add_counters(tenant, campaign, rand_shard(), &[("t_opened", n)])
+                .await?;
+        }
         Ok(())
     }
 
@@ -369,6 +381,11 @@ impl Store {
         };
         let closed = updated(req.send().await)?;
         if let Some(t) = &closed {
+            if let Some(c) = &t.campaign_id {
+                let name = format!("t_{}", reason.as_str());
+                self.add_counters(tenant, c, rand_shard(), &[(name.as_str(), 1)])
+                    .await?;
+            }
             let (pk, sk) = keys::contact_ticket(&t.account_id, &t.phone);
             let res = self
                 .client
@@ -424,6 +441,13 @@ impl Store {
         }
         Ok((out, None))
     }
+}
+
+fn rand_shard() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or_default()
 }
 
 /// The ticket an update wrote (`ReturnValues: ALL_NEW`), or `None` when its condition

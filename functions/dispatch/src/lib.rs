@@ -36,6 +36,10 @@ pub struct DispatchRequest {
     /// A watch over a dispatched campaign until it ends (see [`Dispatch::watch`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<Watch>,
+    /// A deleted campaign's recipients to remove: generations `from..=to` (the API
+    /// deleted the campaign item; a large list takes longer than an API call may).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge: Option<(u32, u32)>,
 }
 
 /// What a watch saw last time: how many messages had an outcome, and how long it waited.
@@ -101,6 +105,20 @@ impl Dispatch {
     async fn run(&self, r: &DispatchRequest) -> Result<(), StoreError> {
         if let Some(w) = r.watch {
             return self.watch(r, w).await;
+        }
+        if let Some((from, to)) = r.purge {
+            // Only a campaign that is gone (a new one never reuses an id).
+            if self.store.campaign(&r.tenant, &r.campaign).await?.is_none() {
+                let mut n = 0;
+                for gen in from..=to {
+                    n += self
+                        .store
+                        .delete_generation(&r.tenant, &r.campaign, gen)
+                        .await?;
+                }
+                info!(campaign = %r.campaign, recipients = n, "deleted campaign purged");
+            }
+            return Ok(());
         }
         let started = Instant::now();
         let Some(c) = self.store.campaign(&r.tenant, &r.campaign).await? else {
@@ -376,6 +394,7 @@ impl Dispatch {
             tenant: tenant.into(),
             campaign: campaign.into(),
             watch: Some(w),
+            purge: None,
         })
         .expect("json");
         self.aws
@@ -604,6 +623,7 @@ pub async fn request_dispatch(
         tenant: tenant.into(),
         campaign: campaign.into(),
         watch: None,
+        purge: None,
     })
     .expect("json");
     sqs.send_message()

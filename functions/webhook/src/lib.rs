@@ -27,7 +27,7 @@ use pregon::providers::inbound::{
 use pregon::providers::Credentials;
 use pregon::sending::MessageStatus;
 use pregon_aws::config::Aws;
-use pregon_aws::inbound::apply;
+use pregon_aws::inbound::{apply, Applied};
 use pregon_aws::store::{Store, StoreError};
 use pregon_aws::tickets::CloseIf;
 use pregon_aws::transport::{account_secret, AccountSecret};
@@ -76,6 +76,8 @@ pub struct Webhook {
     /// The public base URL providers call (`WEBHOOK_BASE_URL`): what Twilio signs.
     base: Option<String>,
     accounts: Mutex<HashMap<String, (Instant, Arc<Known>)>>,
+    /// Campaign → its account (it never changes), for statuses that name our message.
+    campaign_accounts: Mutex<HashMap<String, String>>,
 }
 
 impl Webhook {
@@ -89,6 +91,7 @@ impl Webhook {
                 .filter(|b| !b.is_empty())
                 .map(|b| b.trim_end_matches('/').to_string()),
             accounts: Mutex::new(HashMap::new()),
+            campaign_accounts: Mutex::new(HashMap::new()),
         }
     }
 
@@ -235,13 +238,22 @@ impl Webhook {
             ProviderKind::SmsGateway => inbound::gateway::parse_results(body),
         }
         .map_err(|e| Bad::Payload(e.to_string()))?;
-        let _ = query;
+        // Twilio posts each message's statuses to the StatusCallback the sender gave it,
+        // `…?m={our message id}` (inside the signed URL).
+        let ours_in_url = form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "m")
+            .map(|(_, v)| v.into_owned());
         let n = events.len();
         let mut statuses = Vec::new();
         let mut replies = Vec::new();
         for e in events {
             match e {
-                Inbound::Status(s) => statuses.push(s),
+                Inbound::Status(mut s) => {
+                    if s.correlation.is_none() {
+                        s.correlation = ours_in_url.clone();
+                    }
+                    statuses.push(s)
+                }
                 Inbound::Reply(r) => replies.push(r),
                 Inbound::TemplateStatus(t) => self.template_status(k, &t).await?,
                 Inbound::Ignored { why } => {
@@ -263,13 +275,35 @@ impl Webhook {
             return Ok(());
         }
         let acc = k.account.id.as_str();
-        let ids: Vec<&str> = statuses
+        let now = pregon::model::now_rfc3339();
+        // A status that names our message (Meta `biz_opaque_callback_data`, Twilio's
+        // StatusCallback `m`) of this account's campaign goes straight to it: one write.
+        let mut by_index = Vec::new();
+        for u in statuses {
+            match self.correlated(k, u).await? {
+                Some(message) => {
+                    if apply(&self.store, &message, u, &now).await? == Applied::Unchanged {
+                        // Not forward — or not recorded yet: its sender holds it (the
+                        // callback came before the sender's own write). Keep it for the
+                        // sender, as for an unknown provider id.
+                        let item = self.store.message_by_id(&message).await?;
+                        if item.is_some_and(|m| m.status == "pending" || m.status == "queued") {
+                            self.store.keep_early_status(acc, u).await?;
+                        }
+                    }
+                }
+                None => by_index.push(u),
+            }
+        }
+        if by_index.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<&str> = by_index
             .iter()
             .map(|s| s.provider_message_id.as_str())
             .collect();
         let ours = self.store.messages_by_provider_id(acc, &ids).await?;
-        let now = pregon::model::now_rfc3339();
-        for u in statuses {
+        for u in by_index {
             match ours.get(&u.provider_message_id) {
                 Some(message) => {
                     apply(&self.store, message, u, &now).await?;
@@ -278,6 +312,41 @@ impl Webhook {
             }
         }
         Ok(())
+    }
+
+    /// The message a status names by our own id, if that is a message of a campaign of
+    /// this account (the campaign's account is read once per process).
+    async fn correlated(&self, k: &Known, u: &StatusUpdate) -> Result<Option<String>, StoreError> {
+        let Some(m) = u.correlation.as_deref() else {
+            return Ok(None);
+        };
+        let Some((tenant, campaign, _, _)) = pregon::sending::parse_message_id(m) else {
+            return Ok(None);
+        };
+        if tenant != k.tenant {
+            return Ok(None);
+        }
+        let cached = self
+            .campaign_accounts
+            .lock()
+            .expect("cache")
+            .get(campaign)
+            .cloned();
+        let account = match cached {
+            Some(a) => a,
+            None => {
+                let Some(c) = self.store.campaign(tenant, campaign).await? else {
+                    return Ok(None);
+                };
+                let a = c.settings.account_id;
+                self.campaign_accounts
+                    .lock()
+                    .expect("cache")
+                    .insert(campaign.to_string(), a.clone());
+                a
+            }
+        };
+        Ok((account == k.account.id).then(|| m.to_string()))
     }
 
     /// Meta's `message_template_status_update`: the template registered with this

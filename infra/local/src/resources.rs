@@ -127,18 +127,32 @@ pub fn event_concurrency(props: &serde_yaml::Value) -> usize {
         .max(1)
 }
 
-/// How many instances of a function run at once: the largest concurrency of its SQS sources.
+/// How many instances of a function run at once: the largest concurrency of its SQS
+/// sources, or for an HTTP function its reserved concurrency (at most 20); never more
+/// than its reserved concurrency.
 pub fn max_concurrency(function: &serde_yaml::Value) -> usize {
-    prop(function, "Events")
+    let reserved = prop(function, "ReservedConcurrentExecutions")
+        .and_then(|v| v.as_u64())
+        .map(|n| n as usize);
+    let events: Vec<serde_yaml::Value> = prop(function, "Events")
         .and_then(|e| e.as_mapping())
-        .map(|events| {
-            events
-                .values()
-                .filter(|ev| ev.get("Type").and_then(|t| t.as_str()) == Some("SQS"))
-                .filter_map(|ev| ev.get("Properties"))
-                .map(event_concurrency)
-                .max()
-                .unwrap_or(1)
-        })
-        .unwrap_or(1)
+        .map(|m| m.values().cloned().collect())
+        .unwrap_or_default();
+    let kind = |ev: &serde_yaml::Value, k: &str| ev.get("Type").and_then(|t| t.as_str()) == Some(k);
+    let from_queues = events
+        .iter()
+        .filter(|ev| kind(ev, "SQS"))
+        .filter_map(|ev| ev.get("Properties"))
+        .map(event_concurrency)
+        .max()
+        .unwrap_or(1);
+    // An HTTP function takes as many requests at once as its reserved concurrency
+    // allows (API Gateway starts an instance per concurrent request), here at most 20.
+    let from_http = if events.iter().any(|ev| kind(ev, "HttpApi")) {
+        reserved.unwrap_or(4).min(20)
+    } else {
+        1
+    };
+    let n = from_queues.max(from_http);
+    reserved.map_or(n, |r| n.min(r.max(1)))
 }

@@ -296,7 +296,10 @@ impl Target {
     }
 }
 
-const ATTEMPTS: u32 = 3;
+/// Tries per status callback: a webhook that answers an error or does not answer
+/// within 5 s is tried again after 0.5, 1, 2, 4, 8, 16 and 30 s (about a minute in
+/// all), as providers retry (Meta for days).
+const ATTEMPTS: u32 = 8;
 
 /// Posts `message`'s statuses to `target` in the background, as its
 /// `callbacks` rule (if any) says. `whatsapp` adds `read` where the provider
@@ -386,7 +389,10 @@ async fn post(
         if ok {
             return true;
         }
-        tokio::time::sleep(Duration::from_millis(200 * attempt as u64)).await;
+        if attempt < ATTEMPTS {
+            let pause = (500u64 << (attempt - 1)).min(30_000);
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+        }
     }
     true
 }

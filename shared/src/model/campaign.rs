@@ -462,6 +462,59 @@ pub struct Campaign {
     /// supervisor made: its message opens no ticket; a reply to it opens an inbound one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub single: bool,
+    /// The results download (SPEC §7), per format: built by the results function.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_csv: Option<ResultsFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub results_xlsx: Option<ResultsFile>,
+}
+
+/// A campaign's results file in one format, as the results function left it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResultsFile {
+    /// `building`, `ready` or `failed`.
+    pub status: String,
+    /// Which request this build answers (a newer request supersedes it).
+    pub request_id: String,
+    pub requested_at: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub built_at: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// The results file's columns (SPEC §7), before the row's parameters and metadata.
+pub const RESULTS_COLUMNS: [&str; 13] = [
+    "campaign_id",
+    "entry_id",
+    "recipient",
+    "status",
+    "ticket_id",
+    "created",
+    "updated",
+    "provider_message_id",
+    "error_code",
+    "error_message",
+    "delivered_at",
+    "read_at",
+    "replied_at",
+];
+
+impl CampaignStatus {
+    /// SPEC §7: results are offered once the campaign has ended.
+    pub fn offers_results(self) -> bool {
+        matches!(
+            self,
+            CampaignStatus::Completed
+                | CampaignStatus::CompletedWithErrors
+                | CampaignStatus::Error
+                | CampaignStatus::Cancelled
+        )
+    }
 }
 
 /// Dispatch's checkpoint (SPEC §2 step 3): how far it has enqueued each recipient shard,
@@ -529,6 +582,8 @@ impl Campaign {
             sending_started_at: None,
             ended_at: None,
             single: false,
+            results_csv: None,
+            results_xlsx: None,
         }
     }
 
@@ -766,6 +821,8 @@ mod tests {
             sending_started_at: None,
             ended_at: None,
             single: false,
+            results_csv: None,
+            results_xlsx: None,
         };
         assert_eq!(
             c.control(Control::Send { scheduled: false }),

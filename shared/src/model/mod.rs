@@ -184,11 +184,13 @@ impl<'a> Fields<'a> {
 
 mod account;
 mod campaign;
+mod kpi;
 mod template;
 mod ticket;
 
 pub use account::*;
 pub use campaign::*;
+pub use kpi::*;
 pub use template::*;
 pub use ticket::*;
 

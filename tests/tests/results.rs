@@ -1,0 +1,202 @@
+//! Results download (SPEC §7) on the local stack: offered once the campaign has ended
+//! (409 naming the state before; an invalid campaign points to its problem report),
+//! built by the results function, CSV and XLSX read back with every column, rows in
+//! spreadsheet order, and a formula-like cell written as text.
+
+use calamine::{Data, Reader};
+use pregon_tests::{Stack, Tenant};
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// Asks until the file is ready; its bytes and the answer.
+async fn download(stack: &Stack, t: &Tenant<'_>, id: &str, format: &str) -> (Vec<u8>, Value) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let first = t
+        .get(&format!("/v1/campaigns/{id}/results?format={format}"))
+        .await;
+    assert_eq!(
+        first.status, 202,
+        "the first request starts a build: {}",
+        first.body
+    );
+    assert_eq!(first.body["status"], "building");
+    loop {
+        let r = t
+            .get(&format!("/v1/campaigns/{id}/results?format={format}"))
+            .await;
+        if r.status == 200 {
+            assert_eq!(r.body["status"], "ready");
+            let bytes = stack
+                .http
+                .get(r.body["url"].as_str().unwrap())
+                .send()
+                .await
+                .unwrap();
+            assert!(bytes.status().is_success(), "{}", bytes.status());
+            return (bytes.bytes().await.unwrap().to_vec(), r.body);
+        }
+        assert_eq!(r.status, 202, "{}", r.body);
+        assert!(Instant::now() < deadline, "the results were never built");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+#[tokio::test]
+async fn results_come_as_csv_and_xlsx_once_the_campaign_has_ended_with_formulas_as_text() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550007201","default_country":"CL","rate":20,
+            "credentials":{"account_sid":"AC_results","auth_token":"tok"}}))
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    let tpl = t
+        .post(
+            "/v1/templates",
+            json!({"name":"saldo","channel":"sms","body":"Hola {{1}}, su saldo es {{2}}"}),
+        )
+        .await;
+    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    let c = t
+        .post(
+            "/v1/campaigns",
+            json!({"name":"Saldos","channel":"sms","account_id":acc.body["id"],
+            "template_id":tpl.body["id"],"consent_confirmed":true}),
+        )
+        .await;
+    let id = c.body["id"].as_str().unwrap().to_string();
+    // Rows 2–21; row 3 carries a formula-like parameter, row 4 one starting with @.
+    let mut csv = String::from("phone,nombre,saldo\n");
+    for i in 0..20 {
+        let name = match i {
+            1 => "=HYPERLINK(\"http://x\",\"pagar\")".to_string(),
+            2 => "@SUM(1)".to_string(),
+            _ => format!("Cliente {i}"),
+        };
+        csv.push_str(&format!(
+            "+5696520{i:04},\"{}\",${i}.000\n",
+            name.replace('"', "\"\"")
+        ));
+    }
+    let loaded = t.upload(&id, csv.into_bytes()).await;
+    assert_eq!(loaded["status"], "loaded", "{loaded}");
+    let early = t.get(&format!("/v1/campaigns/{id}/results")).await;
+    assert_eq!(early.status, 409, "{}", early.body);
+    assert!(
+        early.body["message"].as_str().unwrap().contains("loaded"),
+        "{}",
+        early.body
+    );
+
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = t.wait_end(&id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    // Twilio's status callbacks settle every message `delivered` first, so the file
+    // and the listing below see the same statuses.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let messages = loop {
+        let ms = t.messages(&id).await;
+        if ms.iter().all(|m| m["status"] == "delivered") {
+            break ms;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "callbacks did not settle: {ms:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+
+    // CSV: the SPEC §7 columns, then the parameters; one row per message, in order.
+    let (bytes, answer) = download(&stack, &t, &id, "csv").await;
+    assert_eq!(answer["rows"], 20, "{answer}");
+    let mut reader = csv::Reader::from_reader(bytes.as_slice());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let mut want: Vec<String> = pregon::model::RESULTS_COLUMNS
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    want.extend(["param_1".to_string(), "param_2".to_string()]);
+    assert_eq!(header, want);
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 20);
+    for (i, r) in rows.iter().enumerate() {
+        assert_eq!(&r[0], id.as_str());
+        assert_eq!(
+            &r[1],
+            (i + 2).to_string().as_str(),
+            "rows in spreadsheet order"
+        );
+        let m = messages
+            .iter()
+            .find(|m| m["phone"] == r[2].trim_start_matches('\''))
+            .expect("a listed message");
+        assert_eq!(&r[3], m["status"].as_str().unwrap());
+        assert_eq!(&r[7], m["provider_message_id"].as_str().unwrap());
+    }
+    assert_eq!(
+        &rows[1][13], "'=HYPERLINK(\"http://x\",\"pagar\")",
+        "a formula-like cell is text"
+    );
+    assert_eq!(&rows[2][13], "'@SUM(1)");
+    assert_eq!(&rows[0][14], "$0.000");
+
+    // XLSX: the same, every cell a string (no formula anywhere).
+    let (bytes, answer) = download(&stack, &t, &id, "xlsx").await;
+    assert_eq!(answer["rows"], 20, "{answer}");
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&sheet).unwrap();
+    assert_eq!(range.height(), 21);
+    let cell = |r: usize, c: usize| range.get((r, c)).cloned().unwrap_or(Data::Empty);
+    assert_eq!(cell(0, 4), Data::String("ticket_id".into()));
+    // String cells: shown as the text they are, never run.
+    assert_eq!(
+        cell(2, 13),
+        Data::String("=HYPERLINK(\"http://x\",\"pagar\")".into())
+    );
+    assert_eq!(cell(1, 2), Data::String("+56965200000".into()));
+    assert_eq!(cell(21 - 1, 1), Data::String("21".into()));
+    let formulas = book.worksheet_formula(&sheet).unwrap();
+    assert!(
+        formulas.used_cells().all(|(_, _, f)| f.is_empty()),
+        "no formulas in the file"
+    );
+
+    // A second request while the file is fresh is served at once.
+    let again = t
+        .get(&format!("/v1/campaigns/{id}/results?format=csv"))
+        .await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    let bad = t
+        .get(&format!("/v1/campaigns/{id}/results?format=pdf"))
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+}
+
+#[tokio::test]
+async fn an_invalid_campaign_offers_its_problem_report_instead() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let c = t.whatsapp_campaign(json!({})).await;
+    let id = c["id"].as_str().unwrap();
+    let done = t
+        .upload(id, b"phone,p1,p2\nnot a phone,Ana,1\n".to_vec())
+        .await;
+    assert_eq!(done["status"], "invalid", "{done}");
+    let r = t.get(&format!("/v1/campaigns/{id}/results")).await;
+    assert_eq!(r.status, 409, "{}", r.body);
+    assert!(
+        r.body["report_url"]
+            .as_str()
+            .is_some_and(|u| u.starts_with("http")),
+        "{}",
+        r.body
+    );
+}

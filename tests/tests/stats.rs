@@ -1,0 +1,217 @@
+//! KPIs (SPEC §6) on the local stack: after a campaign with mixed outcomes — refused
+//! at send, failed after acceptance, delivered and read through signed callbacks, a
+//! reply, an attended ticket, a ticket closed by an agent — the stats served from the
+//! counters equal what listing the campaign's messages and tickets counts.
+
+use pregon_tests::Stack;
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+const APP_SECRET: &str = "stats-test-app-secret";
+
+fn ratio(n: i64, d: i64) -> Value {
+    if d == 0 {
+        Value::Null
+    } else {
+        json!(((n as f64 / d as f64) * 10_000.0).round() / 10_000.0)
+    }
+}
+
+#[tokio::test]
+async fn stats_after_mixed_outcomes_equal_the_counts_from_listing_the_messages() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let sender = "15550007101";
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"meta","channel":"whatsapp","sender":sender,"default_country":"CL","rate":50,
+            "credentials":{"access_token":"EAAtoken","app_secret":APP_SECRET,"verify_token":"v","phone_number_id":sender,"waba_id":"waba7101"}}))
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    let account = acc.body["id"].as_str().unwrap().to_string();
+    stack
+        .sim_post("/_sim/webhooks", json!({"provider":"meta","sender":sender,"url":acc.body["webhook_url"],"app_secret":APP_SECRET}))
+        .await;
+    let tpl = t
+        .post(
+            "/v1/templates",
+            json!({"name":"kpi_aviso","channel":"whatsapp","language":"es","category":"UTILITY",
+            "body":"Hola {{1}}","account_id":account}),
+        )
+        .await;
+    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    let tpl_id = tpl.body["id"].as_str().unwrap().to_string();
+    assert_eq!(t.reviewed_template(&tpl_id).await["status"], "approved");
+    let phones: Vec<String> = (0..8).map(|i| format!("+5696510{i:04}")).collect();
+    // phones[0]: refused at send; phones[1]: accepted, then failed on the callback.
+    stack
+        .sim_post("/_sim/rules", json!({"recipient": phones[0], "fail": {"code": 131026, "status": 400, "message": "Message undeliverable"}}))
+        .await;
+    stack
+        .sim_post(
+            "/_sim/rules",
+            json!({"recipient": phones[1], "callbacks": {"fail": {"code": 131026}}}),
+        )
+        .await;
+    let id = t
+        .loaded_campaign_with(
+            "whatsapp",
+            &account,
+            &tpl_id,
+            &phones,
+            json!({"wait_for_reply_hours": 1}),
+        )
+        .await;
+    // Before sending: every rate is null, never 0 or NaN.
+    let before = t.get(&format!("/v1/campaigns/{id}/stats")).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert!(
+        before.body["rates"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(Value::is_null),
+        "{}",
+        before.body
+    );
+    assert_eq!(before.body["by_status"]["pending"], 8, "{}", before.body);
+
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = t.wait_end(&id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "completed_with_errors", "{done}");
+    // Callbacks settle: everyone accepted ends read, or failed.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let settled = |ms: &[Value]| {
+        ms.iter()
+            .all(|m| ["read", "failed"].contains(&m["status"].as_str().unwrap()))
+    };
+    while !settled(&t.messages(&id).await) {
+        assert!(
+            Instant::now() < deadline,
+            "callbacks did not settle: {:?}",
+            t.messages(&id).await
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    let messages = t.messages(&id).await;
+    let pmid =
+        |p: &str| messages.iter().find(|m| m["phone"] == p).unwrap()["provider_message_id"].clone();
+    // phones[2] replies (and an agent takes it); phones[3]'s ticket is closed by an agent.
+    let r = stack
+        .sim_post("/_sim/inbound", json!({"provider":"meta","sender":sender,"from":phones[2],"text":"Gracias","reply_to":pmid(&phones[2])}))
+        .await;
+    assert_eq!(r["status"], 200, "{r}");
+    let tickets = t.tickets(&format!("campaign_id={id}")).await;
+    let ticket_of = |p: &str| {
+        tickets.iter().find(|k| k["phone"] == p).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let r = t
+        .post(
+            &format!("/v1/tickets/{}/attend", ticket_of(&phones[2])),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = t
+        .post(
+            &format!("/v1/tickets/{}/close", ticket_of(&phones[3])),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+
+    // Count from the listings.
+    let messages = t.messages(&id).await;
+    let mut by: HashMap<String, i64> = HashMap::new();
+    for m in &messages {
+        *by.entry(m["status"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    let refused = messages
+        .iter()
+        .filter(|m| m["status"] == "failed" && m["provider_message_id"].is_null())
+        .count() as i64;
+    let failed_after = by.get("failed").copied().unwrap_or(0) - refused;
+    let n = |k: &str| by.get(k).copied().unwrap_or(0);
+    let sent = messages.len() as i64 - refused;
+    let delivered = n("delivered") + n("read") + n("replied");
+    let read = n("read") + n("replied");
+    let bounced = n("undelivered") + failed_after;
+    assert_eq!((refused, failed_after, n("replied")), (1, 1, 1), "{by:?}");
+
+    let s = t.get(&format!("/v1/campaigns/{id}/stats")).await.body;
+    assert_eq!(s["messages"], 8, "{s}");
+    assert_eq!(s["unique_phones"], 8, "{s}");
+    assert_eq!(s["sent"], sent, "{s}");
+    assert_eq!(s["refused"], refused, "{s}");
+    assert_eq!(s["delivered"], delivered, "{s}");
+    assert_eq!(s["read"], read, "{s}");
+    assert_eq!(s["replied"], n("replied"), "{s}");
+    assert_eq!(s["bounced"], bounced, "{s}");
+    assert_eq!(s["attended"], 1, "{s}");
+    for st in [
+        "sent",
+        "delivered",
+        "read",
+        "replied",
+        "undelivered",
+        "failed",
+        "blocked",
+        "skipped",
+        "pending",
+        "queued",
+    ] {
+        assert_eq!(s["by_status"][st], n(st), "by_status.{st}: {s}");
+    }
+    let rates = &s["rates"];
+    assert_eq!(rates["delivery_rate"], ratio(delivered, sent), "{s}");
+    assert_eq!(rates["bounce_rate"], ratio(bounced, sent), "{s}");
+    assert_eq!(rates["read_rate"], ratio(read, delivered), "{s}");
+    assert_eq!(rates["reply_rate"], ratio(n("replied"), delivered), "{s}");
+    assert_eq!(rates["attended_rate"], ratio(1, delivered), "{s}");
+    assert_eq!(rates["refused_rate"], ratio(refused, sent + refused), "{s}");
+
+    // Tickets: one per accepted message; by state as listing them says.
+    let tickets = t.tickets(&format!("campaign_id={id}")).await;
+    assert_eq!(tickets.len() as i64, sent);
+    let open = tickets.iter().filter(|k| k["status"] == "open").count();
+    assert_eq!(s["tickets"]["open"], open, "{s}");
+    assert_eq!(s["tickets"]["by_close_reason"]["agent"], 1, "{s}");
+    assert!(
+        s["first_send_at"].is_string() && s["last_send_at"].is_string(),
+        "{s}"
+    );
+
+    // Analytics over this campaign agree; an unknown filter is refused by name.
+    let a = t.get(&format!("/v1/analytics?campaign_id={id}")).await.body;
+    assert_eq!(
+        (
+            a["campaigns"].as_i64(),
+            a["sent"].as_i64(),
+            a["replied"].as_i64()
+        ),
+        (Some(1), Some(sent), Some(1)),
+        "{a}"
+    );
+    assert_eq!(a["rates"], s["rates"], "{a}");
+    let a = t
+        .get(&format!(
+            "/v1/analytics?account_id={account}&from=2020-01-01T00:00:00Z"
+        ))
+        .await
+        .body;
+    assert_eq!(a["campaigns"], 1, "{a}");
+    let bad = t.get("/v1/analytics?colour=red&from=yesterday").await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let fields: Vec<&str> = bad.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, vec!["colour", "from"], "{}", bad.body);
+}
