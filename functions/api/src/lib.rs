@@ -13,6 +13,10 @@
 //! | POST | /v1/campaigns/{id}/upload | a fresh pre-signed upload URL (re-upload) |
 //! | GET | /v1/campaigns/{id} | status, counts, first 100 problems, report link |
 //! | GET | /v1/campaigns?status=&department=&limit=&cursor= | newest first |
+//!
+//! `GET /v1/openapi.json` (no API key) serves `openapi.json` beside this crate's
+//! `Cargo.toml`: every route and field of this API and of the webhooks, kept equal to
+//! the code by `tests/openapi.rs`.
 
 use pregon::keys;
 use pregon::model::{Account, FieldError, Template};
@@ -27,6 +31,9 @@ mod campaigns;
 mod sending;
 mod templates;
 mod tickets;
+
+/// The OpenAPI 3.1 document of the tenant API and the provider callbacks.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 /// The largest request body: room for 10,000 inline recipients.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -109,6 +116,11 @@ impl Api {
         auth: Option<&str>,
         body: &[u8],
     ) -> Reply {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // The one route without an API key: the API's own description.
+        if let ("GET", ["v1", "openapi.json"]) = (method, segments.as_slice()) {
+            return openapi();
+        }
         let tenant = match pregon::auth::bearer(auth) {
             None => {
                 return problem(
@@ -137,7 +149,6 @@ impl Api {
                 ),
             );
         }
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let r = match (method, segments.as_slice()) {
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
             ("GET", ["v1", "accounts"]) => {
@@ -278,6 +289,14 @@ pub(crate) fn page(
     } else {
         Err(bad)
     }
+}
+
+/// `GET /v1/openapi.json`.
+fn openapi() -> Reply {
+    static DOC: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        serde_json::from_str(OPENAPI_JSON).expect("openapi.json is JSON (tests/openapi.rs)")
+    });
+    reply(200, DOC.clone())
 }
 
 pub(crate) fn parse_body(body: &[u8]) -> Result<Value, Vec<FieldError>> {
