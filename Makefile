@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-webhook test-crash clean
+.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-webhook test-crash clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -21,9 +21,10 @@ up: setup build
 demo: setup build
 	PREGON_API_PORT=0 bash infra/local/with-stack.sh bash infra/local/demo.sh
 
-## Every test: cfn-lint, then every test of the workspace (unit and integration) in one
-## cargo run on the local stack, so dependencies are compiled once, as `build` did.
-test: setup build lint-template integration
+## Every test: cfn-lint and the OpenAPI validator, then every test of the workspace (unit
+## and integration) in one cargo run on the local stack, so dependencies are compiled once,
+## as `build` did.
+test: setup build lint-template lint-openapi integration
 	$(CARGO) fmt --all --check
 
 ## Unit tests only (no servers).
@@ -32,6 +33,11 @@ unit:
 
 lint-template: setup
 	$(VENV)/bin/cfn-lint template.yaml
+
+## The API's OpenAPI document (served at GET /v1/openapi.json) against the OpenAPI 3.1
+## schema; tests/openapi.rs of the api crate keeps it equal to the code.
+lint-openapi: setup
+	$(VENV)/bin/openapi-spec-validator functions/api/openapi.json
 
 ## Clippy with warnings as errors, and formatting.
 lint:

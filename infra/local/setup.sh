@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the local AWS stack into .cache/ (ignored by git) on first use:
-#   - moto (S3, SQS upload queue, Secrets Manager, SES, EventBridge) and cfn-lint, in a venv
+#   - moto (S3, SQS upload queue, Secrets Manager, SES, EventBridge), cfn-lint and
+#     openapi-spec-validator, in a venv
 #   - DynamoDB Local, from the npm package amplify-dynamodb-simulator (it carries the jar)
 # Idempotent: each part is skipped when its stamp file says the pinned version is there.
 set -euo pipefail
@@ -12,7 +13,7 @@ req="$root/infra/local/requirements.txt"
 venv="$cache/venv"
 stamp="$venv/.installed-$(sha256sum "$req" | cut -c1-16)"
 if [ ! -f "$stamp" ]; then
-  echo "setup: installing moto and cfn-lint into $venv" >&2
+  echo "setup: installing moto, cfn-lint and openapi-spec-validator into $venv" >&2
   rm -rf "$venv"
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet -r "$req"

@@ -457,6 +457,41 @@ impl Tenant<'_> {
         self.call(reqwest::Method::POST, path, Some(body)).await
     }
 
+    /// A Meta account on `sender` whose webhook the simulator calls (signed with
+    /// `app_secret`, as Meta signs), and an approved one-parameter template `name` with
+    /// `body`; (account id, template id).
+    pub async fn meta_account_with_webhook(
+        &self,
+        sender: &str,
+        app_secret: &str,
+        name: &str,
+        body: &str,
+    ) -> (String, String) {
+        let acc = self
+            .post("/v1/accounts", json!({"provider":"meta","channel":"whatsapp","sender":sender,"default_country":"CL","rate":50,
+                "credentials":{"access_token":"EAAtoken","app_secret":app_secret,"verify_token":"verify-me","phone_number_id":sender,"waba_id":format!("waba{sender}")}}))
+            .await;
+        assert_eq!(acc.status, 201, "{}", acc.body);
+        let account = acc.body["id"].as_str().unwrap().to_string();
+        self.stack
+            .sim_post(
+                "/_sim/webhooks",
+                json!({"provider":"meta","sender":sender,"url":acc.body["webhook_url"],"app_secret":app_secret}),
+            )
+            .await;
+        let tpl = self
+            .post(
+                "/v1/templates",
+                json!({"name":name,"channel":"whatsapp","language":"es",
+                "category":"UTILITY","body":body,"account_id":account}),
+            )
+            .await;
+        assert_eq!(tpl.status, 201, "{}", tpl.body);
+        let tpl_id = tpl.body["id"].as_str().unwrap().to_string();
+        assert_eq!(self.reviewed_template(&tpl_id).await["status"], "approved");
+        (account, tpl_id)
+    }
+
     /// Every ticket a `GET /v1/tickets` query lists, following `next_cursor`.
     pub async fn tickets(&self, query: &str) -> Vec<Value> {
         let mut all = Vec::new();

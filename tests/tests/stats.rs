@@ -23,25 +23,9 @@ async fn stats_after_mixed_outcomes_equal_the_counts_from_listing_the_messages()
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     let sender = "15550007101";
-    let acc = t
-        .post("/v1/accounts", json!({"provider":"meta","channel":"whatsapp","sender":sender,"default_country":"CL","rate":50,
-            "credentials":{"access_token":"EAAtoken","app_secret":APP_SECRET,"verify_token":"v","phone_number_id":sender,"waba_id":"waba7101"}}))
+    let (account, tpl_id) = t
+        .meta_account_with_webhook(sender, APP_SECRET, "kpi_aviso", "Hola {{1}}")
         .await;
-    assert_eq!(acc.status, 201, "{}", acc.body);
-    let account = acc.body["id"].as_str().unwrap().to_string();
-    stack
-        .sim_post("/_sim/webhooks", json!({"provider":"meta","sender":sender,"url":acc.body["webhook_url"],"app_secret":APP_SECRET}))
-        .await;
-    let tpl = t
-        .post(
-            "/v1/templates",
-            json!({"name":"kpi_aviso","channel":"whatsapp","language":"es","category":"UTILITY",
-            "body":"Hola {{1}}","account_id":account}),
-        )
-        .await;
-    assert_eq!(tpl.status, 201, "{}", tpl.body);
-    let tpl_id = tpl.body["id"].as_str().unwrap().to_string();
-    assert_eq!(t.reviewed_template(&tpl_id).await["status"], "approved");
     let phones: Vec<String> = (0..8).map(|i| format!("+5696510{i:04}")).collect();
     // phones[0]: refused at send; phones[1]: accepted, then failed on the callback.
     stack

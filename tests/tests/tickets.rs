@@ -59,28 +59,14 @@ async fn whatsapp_tickets_from_send_to_reply_opt_out_agent_and_the_closer() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     let sender = "15550007001";
-    let acc = t
-        .post("/v1/accounts", json!({"provider":"meta","channel":"whatsapp","sender":sender,"default_country":"CL","rate":50,
-            "credentials":{"access_token":"EAAtoken","app_secret":APP_SECRET,"verify_token":"verify-me","phone_number_id":sender,"waba_id":"waba7001"}}))
-        .await;
-    assert_eq!(acc.status, 201, "{}", acc.body);
-    let account = acc.body["id"].as_str().unwrap().to_string();
-    stack
-        .sim_post(
-            "/_sim/webhooks",
-            json!({"provider":"meta","sender":sender,"url":acc.body["webhook_url"],"app_secret":APP_SECRET}),
+    let (account, tpl_id) = t
+        .meta_account_with_webhook(
+            sender,
+            APP_SECRET,
+            "aviso_cuota",
+            "Hola {{1}}, tu cuota vence mañana",
         )
         .await;
-    let tpl = t
-        .post(
-            "/v1/templates",
-            json!({"name":"aviso_cuota","channel":"whatsapp","language":"es",
-            "category":"UTILITY","body":"Hola {{1}}, tu cuota vence mañana","account_id":account}),
-        )
-        .await;
-    assert_eq!(tpl.status, 201, "{}", tpl.body);
-    let tpl_id = tpl.body["id"].as_str().unwrap().to_string();
-    assert_eq!(t.reviewed_template(&tpl_id).await["status"], "approved");
     let phones: Vec<String> = (0..4).map(|i| format!("+5696400{i:04}")).collect();
     let id = t
         .loaded_campaign_with(

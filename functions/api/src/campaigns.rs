@@ -418,19 +418,13 @@ impl Api {
         ];
         match self.store.delete_campaign(tenant, id, &allowed).await? {
             Some(c) => {
-                let queue = std::env::var("DISPATCH_QUEUE_URL")
-                    .map_err(|_| StoreError::Shape("DISPATCH_QUEUE_URL is not set".into()))?;
-                let body = json!({"tenant": tenant, "campaign": id,
-                    "purge": [c.clean_below.min(c.recipient_gen), c.recipient_gen]})
-                .to_string();
-                self.aws
-                    .sqs
-                    .send_message()
-                    .queue_url(queue)
-                    .message_body(body)
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+                // Recipients are many: the dispatch function removes them.
+                self.enqueue(
+                    "DISPATCH_QUEUE_URL",
+                    json!({"tenant": tenant, "campaign": id,
+                        "purge": [c.clean_below.min(c.recipient_gen), c.recipient_gen]}),
+                )
+                .await?;
                 info!(tenant, campaign = id, "campaign deleted");
                 Ok(reply(204, Value::Null))
             }
@@ -570,19 +564,11 @@ impl Api {
             .send()
             .await
             .map_err(|e| StoreError::Dynamo(format!("{e:?}")))?;
-        let queue = std::env::var("RESULTS_QUEUE_URL")
-            .map_err(|_| StoreError::Shape("RESULTS_QUEUE_URL is not set".into()))?;
-        let body =
-            json!({"tenant": tenant, "campaign": id, "format": format, "request_id": request_id})
-                .to_string();
-        self.aws
-            .sqs
-            .send_message()
-            .queue_url(queue)
-            .message_body(body)
-            .send()
-            .await
-            .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+        self.enqueue(
+            "RESULTS_QUEUE_URL",
+            json!({"tenant": tenant, "campaign": id, "format": format, "request_id": request_id}),
+        )
+        .await?;
         info!(tenant, campaign = id, format = %format, "results requested");
         Ok(reply(
             202,

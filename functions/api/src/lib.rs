@@ -2,17 +2,12 @@
 //! hash names the tenant, and every read or write is keyed under that tenant, so another
 //! tenant's ids answer 404 exactly like ids that do not exist.
 //!
-//! | method | path | |
-//! |---|---|---|
-//! | POST | /v1/accounts | register a provider account (credentials → Secrets Manager) |
-//! | GET | /v1/accounts, /v1/accounts/{id} | |
-//! | POST | /v1/templates | record a template |
-//! | GET | /v1/templates, /v1/templates/{id} | |
-//! | GET | /v1/templates/{id}/sheet?format=xlsx\|csv | the empty spreadsheet for a template |
-//! | POST | /v1/campaigns | create a campaign; answers with a pre-signed upload URL |
-//! | POST | /v1/campaigns/{id}/upload | a fresh pre-signed upload URL (re-upload) |
-//! | GET | /v1/campaigns/{id} | status, counts, first 100 problems, report link |
-//! | GET | /v1/campaigns?status=&department=&limit=&cursor= | newest first |
+//! The routes are the `match` in [`Api::handle`]; every one is documented in the
+//! README's "The tenant API" table and in `openapi.json`.
+//!
+//! `GET /v1/openapi.json` (no API key) serves `openapi.json` beside this crate's
+//! `Cargo.toml`: every route and field of this API and of the webhooks, kept equal to
+//! the code by `tests/openapi.rs`.
 
 use pregon::keys;
 use pregon::model::{Account, FieldError, Template};
@@ -28,6 +23,9 @@ mod sending;
 mod stats;
 mod templates;
 mod tickets;
+
+/// The OpenAPI 3.1 document of the tenant API and the provider callbacks.
+pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
 
 /// The largest request body: room for 10,000 inline recipients.
 pub const MAX_BODY_BYTES: usize = 2 * 1024 * 1024;
@@ -110,6 +108,11 @@ impl Api {
         auth: Option<&str>,
         body: &[u8],
     ) -> Reply {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        // The one route without an API key: the API's own description.
+        if let ("GET", ["v1", "openapi.json"]) = (method, segments.as_slice()) {
+            return openapi();
+        }
         let tenant = match pregon::auth::bearer(auth) {
             None => {
                 return problem(
@@ -138,7 +141,6 @@ impl Api {
                 ),
             );
         }
-        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         let r = match (method, segments.as_slice()) {
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
             ("GET", ["v1", "accounts"]) => {
@@ -284,6 +286,14 @@ pub(crate) fn page(
     } else {
         Err(bad)
     }
+}
+
+/// `GET /v1/openapi.json`.
+fn openapi() -> Reply {
+    static DOC: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+        serde_json::from_str(OPENAPI_JSON).expect("openapi.json is JSON (tests/openapi.rs)")
+    });
+    reply(200, DOC.clone())
 }
 
 pub(crate) fn parse_body(body: &[u8]) -> Result<Value, Vec<FieldError>> {

@@ -37,6 +37,10 @@ async fn main() -> Result<(), Error> {
                     format!("attachment; filename=\"{}\"", f.filename),
                 )
                 .body(Body::Binary(f.bytes))?,
+            // 204: no body at all.
+            None if reply.status == 204 => {
+                Response::builder().status(reply.status).body(Body::Empty)?
+            }
             None => Response::builder()
                 .status(reply.status)
                 .header("content-type", "application/json")

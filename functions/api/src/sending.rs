@@ -105,14 +105,23 @@ impl Api {
     }
 
     pub(crate) async fn request_dispatch(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
-        let queue = std::env::var("DISPATCH_QUEUE_URL")
-            .map_err(|_| StoreError::Shape("DISPATCH_QUEUE_URL is not set".into()))?;
-        let body = json!({"tenant": tenant, "campaign": id}).to_string();
+        self.enqueue(
+            "DISPATCH_QUEUE_URL",
+            json!({"tenant": tenant, "campaign": id}),
+        )
+        .await
+    }
+
+    /// Puts a JSON message on the queue an environment variable names
+    /// (`DISPATCH_QUEUE_URL`, `RESULTS_QUEUE_URL`).
+    pub(crate) async fn enqueue(&self, queue_env: &str, body: Value) -> Result<(), StoreError> {
+        let queue = std::env::var(queue_env)
+            .map_err(|_| StoreError::Shape(format!("{queue_env} is not set")))?;
         self.aws
             .sqs
             .send_message()
             .queue_url(queue)
-            .message_body(body)
+            .message_body(body.to_string())
             .send()
             .await
             .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;

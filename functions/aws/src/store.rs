@@ -35,6 +35,40 @@ pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+/// A conditional write that returns an item (`ALL_NEW` / `ALL_OLD`): the item, or
+/// `None` when its condition did not hold.
+pub(crate) fn returned<T: DeserializeOwned, E, R>(
+    res: Result<Option<Item>, SdkError<E, R>>,
+) -> Result<Option<T>, StoreError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
+    R: std::fmt::Debug,
+{
+    match res {
+        Ok(item) => item
+            .map(serde_dynamo::from_item)
+            .transpose()
+            .map_err(|e| StoreError::Shape(e.to_string())),
+        Err(e) => {
+            conditional::<(), _, _>(Err(e))?;
+            Ok(None)
+        }
+    }
+}
+
+/// `#st IN (…)` over `allowed`, with its values (`:a0`, `:a1`…).
+fn status_in(allowed: &[CampaignStatus]) -> (String, Item) {
+    let values: Item = allowed
+        .iter()
+        .enumerate()
+        .map(|(i, st)| (format!(":a{i}"), s(st.as_str())))
+        .collect();
+    let mut names: Vec<&String> = values.keys().collect();
+    names.sort();
+    let names: Vec<&str> = names.iter().map(|n| n.as_str()).collect();
+    (format!("#st IN ({})", names.join(", ")), values)
+}
+
 /// A conditional write's answer: applied, or its condition did not hold.
 pub(crate) fn conditional<T, E, R>(res: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
 where
@@ -406,38 +440,21 @@ impl Store {
         tenant: &str,
         id: &str,
         name: &str,
-        allowed: &[pregon::model::CampaignStatus],
+        allowed: &[CampaignStatus],
     ) -> Result<Option<Campaign>, StoreError> {
-        let mut req = self
+        let (cond, values) = status_in(allowed);
+        let res = self
             .update_campaign(tenant, id)
+            .set_expression_attribute_values(Some(values))
             .update_expression("SET #name = :name, updated_at = :now")
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":name", s(name))
             .expression_attribute_values(":now", s(pregon::model::now_rfc3339()))
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew);
-        let mut names = Vec::new();
-        for (i, st) in allowed.iter().enumerate() {
-            names.push(format!(":a{i}"));
-            req = req.expression_attribute_values(format!(":a{i}"), s(st.as_str()));
-        }
-        let res = req
-            .condition_expression(format!(
-                "attribute_exists(pk) AND #st IN ({})",
-                names.join(", ")
-            ))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+            .condition_expression(format!("attribute_exists(pk) AND {cond}"))
             .send()
             .await;
-        match res {
-            Ok(out) => out
-                .attributes
-                .map(serde_dynamo::from_item)
-                .transpose()
-                .map_err(|e| StoreError::Shape(e.to_string())),
-            Err(e) => {
-                conditional::<(), _, _>(Err(e))?;
-                Ok(None)
-            }
-        }
+        returned(res.map(|o| o.attributes))
     }
 
     /// Deletes a campaign item if it is in one of `allowed`; the deleted campaign, or
@@ -446,40 +463,23 @@ impl Store {
         &self,
         tenant: &str,
         id: &str,
-        allowed: &[pregon::model::CampaignStatus],
+        allowed: &[CampaignStatus],
     ) -> Result<Option<Campaign>, StoreError> {
         let (pk, sk) = keys::campaign(tenant, id);
-        let mut req = self
+        let (cond, values) = status_in(allowed);
+        let res = self
             .client
             .delete_item()
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
             .expression_attribute_names("#st", "status")
-            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld);
-        let mut names = Vec::new();
-        for (i, st) in allowed.iter().enumerate() {
-            names.push(format!(":a{i}"));
-            req = req.expression_attribute_values(format!(":a{i}"), s(st.as_str()));
-        }
-        let res = req
-            .condition_expression(format!(
-                "attribute_exists(pk) AND #st IN ({})",
-                names.join(", ")
-            ))
+            .set_expression_attribute_values(Some(values))
+            .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)
+            .condition_expression(format!("attribute_exists(pk) AND {cond}"))
             .send()
             .await;
-        match res {
-            Ok(out) => out
-                .attributes
-                .map(serde_dynamo::from_item)
-                .transpose()
-                .map_err(|e| StoreError::Shape(e.to_string())),
-            Err(e) => {
-                conditional::<(), _, _>(Err(e))?;
-                Ok(None)
-            }
-        }
+        returned(res.map(|o| o.attributes))
     }
 
     /// Records that the campaign now expects upload `upload_id` (its URL is being

@@ -10,7 +10,7 @@ use pregon::keys;
 use pregon::model::{format_time, CloseReason, TenantSettings, Ticket, TicketEntry, TicketStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{conditional, dynamo, s, Store, StoreError};
+use crate::store::{conditional, dynamo, returned, s, Store, StoreError};
 
 /// Due items and contact pointers outlive their use by this much, then TTL removes them.
 const KEEP_SECS: i64 = 7 * 86_400;
@@ -339,7 +339,7 @@ impl Store {
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
-        updated(res)
+        returned(res.map(|o| o.attributes))
     }
 
     /// Closes a ticket if `when` holds; `None` if it did not (already closed, replied
@@ -379,7 +379,7 @@ impl Store {
                 .condition_expression("#st = :open AND last_activity_at = :act")
                 .expression_attribute_values(":act", s(activity)),
         };
-        let closed = updated(req.send().await)?;
+        let closed: Option<Ticket> = returned(req.send().await.map(|o| o.attributes))?;
         if let Some(t) = &closed {
             if let Some(c) = &t.campaign_id {
                 let name = format!("t_{}", reason.as_str());
@@ -448,31 +448,6 @@ fn rand_shard() -> u32 {
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.subsec_nanos())
         .unwrap_or_default()
-}
-
-/// The ticket an update wrote (`ReturnValues: ALL_NEW`), or `None` when its condition
-/// did not hold.
-fn updated<E, R>(
-    res: Result<
-        aws_sdk_dynamodb::operation::update_item::UpdateItemOutput,
-        aws_sdk_dynamodb::error::SdkError<E, R>,
-    >,
-) -> Result<Option<Ticket>, StoreError>
-where
-    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
-    R: std::fmt::Debug,
-{
-    match res {
-        Ok(out) => out
-            .attributes
-            .map(serde_dynamo::from_item)
-            .transpose()
-            .map_err(|e| StoreError::Shape(e.to_string())),
-        Err(e) => {
-            conditional::<(), _, _>(Err(e))?;
-            Ok(None)
-        }
-    }
 }
 
 /// A campaign ticket for a message just recorded `sent` (a campaign with a wait).
