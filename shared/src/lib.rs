@@ -11,6 +11,7 @@ pub mod phone;
 pub mod providers;
 pub mod report;
 pub mod sending;
+pub mod sms;
 pub mod spreadsheet;
 pub mod text;
 pub mod validate;

@@ -130,7 +130,8 @@ impl<W: Write> crate::validate::Sink for ProblemReport<W> {
     }
 }
 
-/// Writes valid rows as UTF-8 CSV: `phone,<parameters>,<linked metadata>`, phone in E.164.
+/// Writes valid rows as UTF-8 CSV: `phone,<parameters>,<linked metadata>`, phone in E.164;
+/// for SMS whose segments are counted, then `encoding,segments` (`gsm7`/`ucs2`, a number).
 pub struct RecipientCsv<W: Write> {
     out: csv::Writer<W>,
     header_written: bool,
@@ -154,6 +155,9 @@ impl<W: Write> RecipientCsv<W> {
             h.push("priority");
         }
         h.extend(layout.metadata.iter().map(String::as_str));
+        if layout.sms {
+            h.extend(["encoding", "segments"]);
+        }
         self.header_written = true;
         self.out.write_record(h)
     }
@@ -172,6 +176,10 @@ impl<W: Write> RecipientCsv<W> {
                 .map(|v| safe_cell(&v.to_text()).into_owned())
                 .unwrap_or_default()
         }));
+        if let Some(c) = &r.sms {
+            rec.push(c.encoding.as_str().to_string());
+            rec.push(c.segments.to_string());
+        }
         self.out.write_record(rec)
     }
 

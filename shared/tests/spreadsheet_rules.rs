@@ -705,3 +705,162 @@ fn the_problem_report_lists_file_level_problems_first_and_quotes_text() {
     );
     assert_eq!(lines.len(), 4, "{text}");
 }
+
+fn sms_rules(body: &str) -> Rules {
+    let mut r = Rules::for_template(Channel::Sms, Some(1)).unwrap();
+    r.default_country = Some("CL".parse::<DefaultCountry>().unwrap());
+    r.sms_body = Some(body.to_string());
+    r
+}
+
+#[test]
+fn sms_segments_warning_for_a_long_ucs2_message_and_the_row_stays_valid() {
+    use pregon::sms::{ByEncoding, Encoding, SmsCost, SmsSummary};
+    // "Hola " is 5 characters and ", su cuota vence mañana." 24, all GSM-7 (ñ is).
+    let body = "Hola {{1}}, su cuota vence mañana.";
+    let csv = format!(
+        "phone,nombre\n56962000001,Ana\n56962000002,José Ángel\n56962000003,{}\n56962000004,{}\n",
+        "á".repeat(200),
+        "€".repeat(70)
+    );
+    let (sum, c) = run(csv.as_bytes(), &sms_rules(body));
+    // Row 2: 32 GSM-7 → 1. Row 3: Á forces UCS-2, 39 units → 1. Row 4: 5 + 200 + 24 =
+    // 229 UCS-2 units → ceil(229 / 67) = 4. Row 5: € counts 2, 5 + 140 + 24 = 169 GSM-7
+    // → ceil(169 / 153) = 2.
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    assert_eq!(
+        (
+            sum.counts.valid_rows,
+            sum.counts.errors,
+            sum.counts.warnings
+        ),
+        (4, 0, 1)
+    );
+    assert_eq!(codes(&c), vec![(Some(4), None, Code::SmsSegments)]);
+    assert_eq!(c.problems[0].severity, Severity::Warning);
+    assert_eq!(
+        c.problems[0].message,
+        "this message takes 4 SMS segments (UCS-2 because of 'á'); the limit is 3"
+    );
+    assert_eq!(
+        sum.sms,
+        Some(SmsSummary {
+            total_segments: 8,
+            messages: ByEncoding { gsm7: 2, ucs2: 2 },
+            max_segments_in_a_message: 4,
+            ucs2_chars: vec!['Á', 'á'],
+        })
+    );
+    let costs: Vec<(Encoding, usize, usize)> = c
+        .recipients
+        .iter()
+        .map(|r| {
+            r.sms
+                .as_ref()
+                .map(|s| (s.encoding, s.units, s.segments))
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        costs,
+        [
+            (Encoding::Gsm7, 32, 1),
+            (Encoding::Ucs2, 39, 1),
+            (Encoding::Ucs2, 229, 4),
+            (Encoding::Gsm7, 169, 2)
+        ]
+    );
+    assert_eq!(
+        c.recipients[2].sms,
+        Some(SmsCost {
+            encoding: Encoding::Ucs2,
+            units: 229,
+            segments: 4,
+            ucs2_chars: vec!['á']
+        })
+    );
+    assert!(c.layout.sms);
+    let json = serde_json::to_value(&sum).unwrap();
+    assert_eq!(
+        json["sms"],
+        serde_json::json!({"total_segments": 8, "messages": {"gsm7": 2, "ucs2": 2},
+            "max_segments_in_a_message": 4, "ucs2_chars": ["Á", "á"]})
+    );
+}
+
+#[test]
+fn sms_segments_of_a_message_column_count_valid_rows_only() {
+    let mut r = Rules::for_template(Channel::Sms, None).unwrap();
+    r.default_country = Some("CL".parse::<DefaultCountry>().unwrap());
+    r.on_invalid_rows = OnInvalidRows::Skip;
+    r.max_sms_segments = 2;
+    let csv = format!(
+        "phone,message\n56962000001,{}\n12,{}\n56962000002,Hola 😀\n",
+        "a".repeat(400),
+        "✓".repeat(300)
+    );
+    let (sum, c) = run(csv.as_bytes(), &r);
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    assert_eq!(
+        codes(&c),
+        vec![
+            (Some(2), Some("message"), Code::SmsSegments),
+            (Some(3), Some("phone"), Code::InvalidPhone)
+        ]
+    );
+    assert_eq!(
+        c.problems[0].message,
+        "this message takes 3 SMS segments (GSM-7); the limit is 2"
+    );
+    // 400 GSM-7 → 3; "Hola 😀" is 5 + 2 UCS-2 units → 1; the bad row is not counted.
+    let sms = sum.sms.unwrap();
+    assert_eq!(
+        (
+            sms.total_segments,
+            sms.messages.gsm7,
+            sms.messages.ucs2,
+            sms.max_segments_in_a_message,
+            sms.ucs2_chars
+        ),
+        (4, 1, 1, 3, vec!['😀'])
+    );
+}
+
+#[test]
+fn sms_segments_are_not_counted_without_the_text_or_on_a_file_problem() {
+    // SMS with a template but without its body: the text is unknown.
+    let mut r = rules(1);
+    r.channel = Channel::Sms;
+    let (sum, c) = run(b"phone,nombre\n56962000001,Ana\n", &r);
+    assert_eq!(sum.status, Status::Valid);
+    assert_eq!((sum.sms, c.layout.sms), (None, false));
+    assert_eq!(c.recipients[0].sms, None);
+    // WhatsApp never.
+    let mut r = rules(1);
+    r.sms_body = Some("Hola {{1}}".into());
+    let (sum, c) = run(b"phone,nombre\n56962000001,Ana\n", &r);
+    assert_eq!((sum.sms, c.recipients[0].sms.clone()), (None, None));
+    // A header without the parameter column: nothing is sent, nothing counted.
+    let (sum, c) = run(b"phone\n56962000001\n", &sms_rules("Hola {{1}}"));
+    assert_eq!(sum.status, Status::Invalid);
+    assert_eq!(sum.sms, None);
+    assert!(c.problems.iter().all(|p| p.code != Code::SmsSegments));
+    // An empty file has no summary either.
+    assert_eq!(run(b"", &sms_rules("Hola {{1}}")).0.sms, None);
+}
+
+#[test]
+fn sms_text_keeps_line_breaks_and_counts_them() {
+    // A quoted cell with a line break: SMS keeps it (1 GSM-7 septet).
+    let (sum, c) = run(
+        "phone,nombre\n56962000001,\"Ana\nBea\"\n".as_bytes(),
+        &sms_rules("{{1}}"),
+    );
+    assert_eq!(sum.status, Status::Valid, "{:?}", c.problems);
+    let cost = c.recipients[0].sms.clone().unwrap();
+    assert_eq!(
+        (cost.encoding, cost.units, cost.segments),
+        (pregon::sms::Encoding::Gsm7, 7, 1)
+    );
+    assert_eq!(sum.sms.unwrap().messages.gsm7, 1);
+}

@@ -241,3 +241,36 @@ fn an_xls_with_cells_at_opposite_corners_is_file_too_large_before_any_grid() {
     hostile::xls_corners(&f, 65_535, 255).unwrap();
     check("xls A1 + IV65536", &f, &["--params", "0"], "file_too_large");
 }
+
+#[test]
+fn an_sms_file_of_a_million_long_ucs2_messages_keeps_its_preview_bounded() {
+    use std::io::Write;
+    let d = dir();
+    let f = d.0.join("sms.csv");
+    {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(&f).unwrap());
+        w.write_all(b"phone,nombre\n").unwrap();
+        for i in 0..1_000_000u32 {
+            writeln!(w, "+5696{i:07},Ana").unwrap();
+        }
+        w.flush().unwrap();
+    }
+    // 200 × ✓ + " " + "Ana": 204 UCS-2 units, 4 segments each, over the default limit of 3.
+    let body = format!("{} {{{{1}}}}", "✓".repeat(200));
+    let (code, json, peak_kb, took) = validate(&f, &["--channel", "sms", "--body", &body]);
+    eprintln!(
+        "sms 1 M rows × 4 segments          peak {:>4} MB  {:>6.2} s",
+        peak_kb / 1024,
+        took.as_secs_f64()
+    );
+    assert_eq!(code, 0, "a segment warning leaves the file valid");
+    assert_eq!(json["valid_rows"], 1_000_000);
+    assert_eq!(
+        json["sms"],
+        serde_json::json!({"total_segments": 4_000_000, "messages": {"gsm7": 0, "ucs2": 1_000_000},
+            "max_segments_in_a_message": 4, "ucs2_chars": ["✓"]})
+    );
+    assert_eq!(json["problems"].as_array().unwrap().len(), 100_000);
+    assert_eq!(json["problems_omitted"]["sms_segments"], 900_000);
+    assert!(peak_kb <= PEAK_LIMIT_KB, "peak RSS {} MB", peak_kb / 1024);
+}

@@ -566,6 +566,7 @@ async fn recipients_a_failed_clean_up_left_behind_are_deleted_by_the_next_run() 
         metadata: Vec::new(),
         message: None,
         priority: None,
+        sms: None,
     };
     let put = stack
         .store

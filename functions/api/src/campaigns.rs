@@ -248,6 +248,9 @@ impl Api {
             "validated_at": c.validated_at,
         });
         obj.extend(shown.as_object().expect("object").clone());
+        if let Some(sms) = &c.sms {
+            obj.insert("sms".into(), json!(sms));
+        }
         if with_report && c.sending_started_at.is_some() {
             // Progress counters, summed over their shards (one query).
             if let Ok(mut p) = self.store.progress(&c.tenant_id, &c.id).await {

@@ -547,7 +547,7 @@ impl Api {
             }
         };
         let mut sink = pregon::validate::Collect::default();
-        let rules = c.rules();
+        let rules = c.rules_with(template.as_ref());
         let summary = pregon::validate::validate(
             std::io::Cursor::new(csv.as_bytes()),
             csv.len() as u64,
@@ -577,6 +577,7 @@ impl Api {
         c.status = CampaignStatus::Sending;
         c.single = true;
         c.counts = summary.counts;
+        c.sms = summary.sms;
         c.recipient_gen = 1;
         c.clean_below = 1;
         c.validated_at = Some(now.clone());

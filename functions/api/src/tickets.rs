@@ -379,6 +379,7 @@ impl Api {
             metadata: Vec::new(),
             message: Some(text.to_string()),
             priority: None,
+            sms: None,
         };
         self.store.put_campaign(&c).await?;
         let put = self.store.recipient_put(tenant, &id, 1, &recipient)?;

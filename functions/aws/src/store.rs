@@ -614,13 +614,19 @@ impl Store {
         report_key: &str,
     ) -> Result<bool, StoreError> {
         let now = pregon::model::now_rfc3339();
-        let res = self
+        // SMS segments (when counted) replace the previous upload's; otherwise they go.
+        let (set_sms, remove_sms) = match &summary.sms {
+            Some(_) => (", #sms = :sms", ""),
+            None => ("", ", #sms"),
+        };
+        let mut update = self
             .update_campaign(tenant, id)
-            .update_expression(
-                "SET #st = :status, counts = :counts, problems = :problems, problems_omitted = :omitted, #fmt = :format, report_key = :report, recipient_gen = :gen, validated_at = :now, updated_at = :now REMOVE lease_until",
-            )
+            .update_expression(format!(
+                "SET #st = :status, counts = :counts, problems = :problems, problems_omitted = :omitted, #fmt = :format, report_key = :report, recipient_gen = :gen, validated_at = :now, updated_at = :now{set_sms} REMOVE lease_until{remove_sms}",
+            ))
             .condition_expression("#st = :validating AND upload_id = :uid AND upload_etag = :etag")
             .expression_attribute_names("#fmt", "format")
+            .expression_attribute_names("#sms", "sms")
             .expression_attribute_values(":status", s(status.as_str()))
             .expression_attribute_values(":counts", summary.counts.to_attr()?)
             .expression_attribute_values(":problems", problems.to_attr()?)
@@ -634,9 +640,11 @@ impl Store {
             .expression_attribute_values(":now", s(now))
             .expression_attribute_values(":validating", s("validating"))
             .expression_attribute_values(":uid", s(upload_id))
-            .expression_attribute_values(":etag", s(etag))
-            .send()
-            .await;
+            .expression_attribute_values(":etag", s(etag));
+        if let Some(sms) = &summary.sms {
+            update = update.expression_attribute_values(":sms", sms.to_attr()?);
+        }
+        let res = update.send().await;
         conditional(res)
     }
 
@@ -654,10 +662,11 @@ impl Store {
         let res = self
             .update_campaign(tenant, id)
             .update_expression(
-                "SET #st = :invalid, counts = :counts, problems = :problems, validated_at = :now, updated_at = :now REMOVE lease_until, report_key, problems_omitted, #fmt",
+                "SET #st = :invalid, counts = :counts, problems = :problems, validated_at = :now, updated_at = :now REMOVE lease_until, report_key, problems_omitted, #fmt, #sms",
             )
             .condition_expression("#st = :validating AND upload_id = :uid")
             .expression_attribute_names("#fmt", "format")
+            .expression_attribute_names("#sms", "sms")
             .expression_attribute_values(":invalid", s("invalid"))
             .expression_attribute_values(":counts", Counts { errors: 1, ..Default::default() }.to_attr()?)
             .expression_attribute_values(":problems", [problem].to_attr()?)

@@ -18,12 +18,12 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent, SqsMessage};
 use aws_sdk_s3::primitives::ByteStream;
 use pregon::model::{
-    parse_upload_key, problems_for_campaign, Campaign, CampaignStatus, UploadKey,
+    parse_upload_key, problems_for_campaign, Campaign, CampaignStatus, Template, UploadKey,
     PROBLEMS_ON_CAMPAIGN,
 };
 use pregon::report::ProblemReport;
 use pregon::validate::{
-    validate, Code, Limits, Problem, Recipient, Severity, Sink, Status, Summary,
+    validate, Channel, Code, Limits, Problem, Recipient, Severity, Sink, Status, Summary,
 };
 use pregon_aws::config::Aws;
 use pregon_aws::sqs::{for_each_record, DeadLetters, Outcome};
@@ -465,7 +465,17 @@ impl Ingest {
         gen: u32,
         file: Option<&Path>,
     ) -> Result<Summary, String> {
-        let mut rules = c.rules();
+        // An SMS template's text: each row's message is rendered from it to count its
+        // segments. (The parameter count is the campaign's own.)
+        let template = match (&c.settings.template_id, c.settings.channel) {
+            (Some(t), Channel::Sms) => self
+                .store
+                .get::<Template>(pregon::keys::template(&c.tenant_id, t))
+                .await
+                .map_err(|e| e.to_string())?,
+            _ => None,
+        };
+        let mut rules = c.rules_with(template.as_ref());
         rules.limits = self.limits;
         let rules = Arc::new(rules);
         let report_file = TempFile(Some(temp_path("report")));

@@ -424,6 +424,10 @@ pub struct Campaign {
     /// Row problems past the report's cap, counted by code.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub problems_omitted: std::collections::BTreeMap<crate::validate::Code, u64>,
+    /// SMS: the validated messages' encodings and segments (SPEC §9); absent when they
+    /// could not be counted (another channel, no template text, a file-level problem).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<crate::sms::SmsSummary>,
     /// The upload this campaign expects: the one whose URL was granted last. Each upload
     /// has its own S3 key ([`Campaign::upload_key_for`]); an older upload that lands
     /// late is ignored, so it can never replace a newer one.
@@ -568,6 +572,7 @@ impl Campaign {
             counts: Default::default(),
             problems: Vec::new(),
             problems_omitted: Default::default(),
+            sms: None,
             format: None,
             upload_id: None,
             report_key: None,
@@ -633,11 +638,24 @@ impl Campaign {
         format!("reports/{tenant}/{campaign}/validation.csv")
     }
 
-    /// The validation rules for this campaign's spreadsheet.
+    /// The validation rules for this campaign's spreadsheet, without its template's text:
+    /// an SMS campaign with a template then gets no segment count ([`Campaign::rules_with`]).
     pub fn rules(&self) -> crate::validate::Rules {
-        let template = self.settings.template_id.as_ref().map(|_| self.params);
-        let mut r = crate::validate::Rules::for_template(self.settings.channel, template)
+        self.rules_with(None)
+    }
+
+    /// The validation rules for this campaign's spreadsheet, given its template as
+    /// stored: an SMS template's body is what each row's message is rendered from, to
+    /// count its segments. The parameter count is the campaign's own (`params`).
+    pub fn rules_with(&self, template: Option<&Template>) -> crate::validate::Rules {
+        let template_params = self.settings.template_id.as_ref().map(|_| self.params);
+        let mut r = crate::validate::Rules::for_template(self.settings.channel, template_params)
             .unwrap_or_else(|_| crate::validate::Rules::new(self.settings.channel, self.params));
+        if self.settings.channel == Channel::Sms && self.settings.template_id.is_some() {
+            r.sms_body = template
+                .filter(|t| Some(&t.id) == self.settings.template_id.as_ref())
+                .map(|t| t.spec.body.clone());
+        }
         r.default_country = self.default_country.as_deref().and_then(|c| c.parse().ok());
         r.allow_duplicates = self.settings.allow_duplicates;
         r.metadata = self.settings.metadata.clone();
@@ -741,6 +759,65 @@ mod tests {
     }
 
     #[test]
+    fn a_parsed_body_renders_like_render() {
+        let p = vec!["María".to_string(), "$12.500".to_string()];
+        for body in [
+            "Hola {{1}}, debes {{2}}. {{ 1 }}: {{3}} {{0}} {{99999999999999999999999}}",
+            "{{1}}{{2}}",
+            "Sin parámetros",
+            "",
+            "{{ x }} {{1}",
+        ] {
+            let parsed = Body::parse(body);
+            assert_eq!(parsed.render(&p), render(body, &p), "{body}");
+            assert_eq!(parsed.pieces(&p).collect::<String>(), parsed.render(&p));
+        }
+        assert_eq!(
+            Body::parse("{{1}}{{2}}").pieces(&p).collect::<Vec<_>>(),
+            ["María", "$12.500"]
+        );
+    }
+
+    #[test]
+    fn an_sms_campaign_takes_its_template_body_into_the_rules() {
+        let body = json!({"name":"x","channel":"sms","account_id":"a","template_id":"tpl_1","consent_confirmed":true});
+        let settings = CampaignSettings::parse(&body).unwrap();
+        let c = Campaign::new("c".into(), "t", settings, 1, None, "now");
+        let tpl = Template {
+            id: "tpl_1".into(),
+            spec: NewTemplate::parse(&json!({"name":"aviso","channel":"sms","body":"Hola {{1}}"}))
+                .unwrap(),
+            status: TemplateStatus::Approved,
+            account_id: None,
+            provider_template_id: None,
+            rejected_reason: None,
+            created_at: String::new(),
+        };
+        let r = c.rules_with(Some(&tpl));
+        assert_eq!((r.params, r.sms_body.as_deref()), (1, Some("Hola {{1}}")));
+        assert!(r.counts_sms());
+        assert_eq!(r.max_sms_segments, crate::validate::MAX_SMS_SEGMENTS);
+        assert_eq!(c.rules().sms_body, None, "without the template");
+        let other = Template {
+            id: "tpl_2".into(),
+            ..tpl.clone()
+        };
+        assert_eq!(
+            c.rules_with(Some(&other)).sms_body,
+            None,
+            "not its template"
+        );
+        let mut wa = c.clone();
+        wa.settings.channel = crate::validate::Channel::Whatsapp;
+        assert_eq!(wa.rules_with(Some(&tpl)).sms_body, None);
+        // Without a template (a message column) the text is each row's own.
+        let mut own = c.clone();
+        own.settings.template_id = None;
+        let r = own.rules_with(None);
+        assert!(r.message_column && r.counts_sms());
+    }
+
+    #[test]
     fn template_parameters_are_numbered_without_gaps() {
         assert_eq!(template_params("Hola {{1}}, debes {{2}}. {{1}}"), Ok(2));
         assert_eq!(template_params("Sin parámetros"), Ok(0));
@@ -807,6 +884,7 @@ mod tests {
             counts: Default::default(),
             problems: vec![],
             problems_omitted: Default::default(),
+            sms: None,
             format: None,
             upload_id: None,
             report_key: None,

@@ -82,16 +82,63 @@ pub fn template_params(body: &str) -> Result<usize, String> {
 /// are rendered by the provider from the parameters). A placeholder without a parameter
 /// is left as written.
 pub fn render(body: &str, params: &[String]) -> String {
-    let re = regex::Regex::new(r"\{\{\s*([0-9]+)\s*\}\}").expect("valid");
-    re.replace_all(body, |c: &regex::Captures<'_>| {
-        c[1].parse::<usize>()
-            .ok()
-            .and_then(|n| n.checked_sub(1))
-            .and_then(|i| params.get(i))
-            .cloned()
-            .unwrap_or_else(|| c[0].to_string())
-    })
-    .into_owned()
+    Body::parse(body).render(params)
+}
+
+/// A template body read once into its text and its `{{n}}` placeholders, to render (or
+/// measure, [`Body::pieces`]) many rows without reading the body again: what [`render`]
+/// does for one row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    pieces: Vec<Piece>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Piece {
+    Text(String),
+    /// `{{n}}`: parameter `index` (0-based; `None` for `{{0}}` or a number too large),
+    /// and the placeholder as written, kept when the row has no such parameter.
+    Param {
+        index: Option<usize>,
+        written: String,
+    },
+}
+
+impl Body {
+    pub fn parse(body: &str) -> Body {
+        let re = regex::Regex::new(r"\{\{\s*([0-9]+)\s*\}\}").expect("valid");
+        let mut pieces = Vec::new();
+        let mut last = 0;
+        for c in re.captures_iter(body) {
+            let whole = c.get(0).expect("match");
+            if whole.start() > last {
+                pieces.push(Piece::Text(body[last..whole.start()].to_string()));
+            }
+            pieces.push(Piece::Param {
+                index: c[1].parse::<usize>().ok().and_then(|n| n.checked_sub(1)),
+                written: whole.as_str().to_string(),
+            });
+            last = whole.end();
+        }
+        if last < body.len() {
+            pieces.push(Piece::Text(body[last..].to_string()));
+        }
+        Body { pieces }
+    }
+
+    /// The rendered text for `params`, piece by piece.
+    pub fn pieces<'a>(&'a self, params: &'a [String]) -> impl Iterator<Item = &'a str> + 'a {
+        self.pieces.iter().map(move |p| match p {
+            Piece::Text(t) => t.as_str(),
+            Piece::Param { index, written } => index
+                .and_then(|i| params.get(i))
+                .map_or(written.as_str(), String::as_str),
+        })
+    }
+
+    pub fn render(&self, params: &[String]) -> String {
+        self.pieces(params).collect()
+    }
 }
 
 /// `POST /v1/templates`: a template as the tenant gives it.

@@ -9,8 +9,15 @@
 //! [`validate`] streams: each valid row goes to the [`Sink`] as a
 //! [`Recipient`] as soon as it is read, each problem as a [`Problem`], and the
 //! result is a [`Summary`] of counts. Nothing holds the whole file.
+//!
+//! SMS (SPEC §9): when each row's text is known — the `message` column, or the
+//! template's body ([`Rules::sms_body`]) with the row's parameters in place — every
+//! valid row gets its encoding and segment count ([`Recipient::sms`]), a message over
+//! [`Rules::max_sms_segments`] gets an `sms_segments` warning (the row stays valid), and
+//! the [`Summary`] adds them up ([`Summary::sms`]).
 
 use crate::phone::{DefaultCountry, Phone, PhoneError, PhoneRules};
+use crate::sms::{SmsCost, SmsSummary};
 use crate::spreadsheet::{self, Cell, FileError, Format};
 use serde::{Deserialize, Serialize};
 use std::borrow::Cow;
@@ -124,8 +131,20 @@ pub struct Rules {
     pub on_invalid_rows: OnInvalidRows,
     /// SMS without a template: each row carries its own text in a `message` column.
     pub message_column: bool,
+    /// SMS with a template: its body, `{{n}}` replaced by each row's parameters to make
+    /// the row's text and count its segments. Without it (and without a `message`
+    /// column) segments are not counted.
+    pub sms_body: Option<String>,
+    /// SMS: a message over this many segments gets an `sms_segments` warning.
+    pub max_sms_segments: usize,
     pub limits: Limits,
 }
+
+/// The default [`Rules::max_sms_segments`]: a message over 3 segments (459 GSM-7
+/// characters, 201 UCS-2) costs more than 3 SMS each, usually by mistake (a long
+/// parameter, or one accented character that turned the whole text into UCS-2). It is
+/// a warning: such rows are still sent.
+pub const MAX_SMS_SEGMENTS: usize = 3;
 
 impl Rules {
     /// The rules for a spreadsheet sent with a template of `template_params` parameters,
@@ -153,8 +172,16 @@ impl Rules {
             metadata: Vec::new(),
             on_invalid_rows: OnInvalidRows::Reject,
             message_column: false,
+            sms_body: None,
+            max_sms_segments: MAX_SMS_SEGMENTS,
             limits: Limits::default(),
         }
+    }
+
+    /// Whether each row's SMS text is known, so its segments can be counted: an SMS
+    /// campaign with a `message` column, or with its template's body.
+    pub fn counts_sms(&self) -> bool {
+        self.channel == Channel::Sms && (self.message_column || self.sms_body.is_some())
     }
 }
 
@@ -188,6 +215,10 @@ pub struct Summary {
     /// Row problems past [`Limits::max_problems`], counted by code but not reported one by one.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub problems_omitted: BTreeMap<Code, u64>,
+    /// SMS: the valid rows' messages added up, when [`Rules::counts_sms`] and the file
+    /// had no file-level problem. Its size does not grow with the row count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms: Option<SmsSummary>,
 }
 
 /// A linked metadata value.
@@ -220,6 +251,8 @@ pub struct Recipient {
     /// SMS without template: the row's own text, and its priority (higher first).
     pub message: Option<String>,
     pub priority: Option<i64>,
+    /// SMS, when [`Rules::counts_sms`]: what this row's message costs.
+    pub sms: Option<SmsCost>,
 }
 
 /// The header as understood: the names of what each output column holds.
@@ -231,6 +264,8 @@ pub struct Layout {
     pub metadata: Vec<String>,
     pub message: bool,
     pub priority: bool,
+    /// Each recipient carries its SMS cost ([`Recipient::sms`]).
+    pub sms: bool,
 }
 
 /// Where validation results go, as they are found.

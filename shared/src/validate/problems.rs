@@ -19,6 +19,8 @@ pub enum Code {
     MissingColumns,
     MetadataTypeMismatch,
     UnusedColumn,
+    /// Warning only: an SMS over [`Rules::max_sms_segments`] segments (the row is still sent).
+    SmsSegments,
     /// Validation could not finish (it crashed or timed out every time it was tried):
     /// the tenant is told to upload again.
     InternalError,
@@ -40,13 +42,14 @@ impl Code {
             Code::MissingColumns => "missing_columns",
             Code::MetadataTypeMismatch => "metadata_type_mismatch",
             Code::UnusedColumn => "unused_column",
+            Code::SmsSegments => "sms_segments",
             Code::InternalError => "internal_error",
         }
     }
 
     pub fn severity(self) -> Severity {
         match self {
-            Code::UnusedColumn => Severity::Warning,
+            Code::UnusedColumn | Code::SmsSegments => Severity::Warning,
             _ => Severity::Error,
         }
     }

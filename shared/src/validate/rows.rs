@@ -2,6 +2,16 @@
 //! rules into a recipient or problems.
 
 use super::*;
+use crate::model::Body;
+use crate::sms::{shown_list, Counter, Encoding};
+
+/// Where each row's SMS text comes from, when it is known.
+enum SmsText {
+    /// The template's body with the row's parameters in place.
+    Body(Body),
+    /// The row's `message` column.
+    Message,
+}
 
 pub(super) struct Columns {
     /// Header names, trimmed; the used width is `names.len()`.
@@ -46,6 +56,8 @@ pub(super) struct Validator<'a> {
     detailed: u64,
     omitted: BTreeMap<Code, u64>,
     file_error: bool,
+    sms_text: Option<SmsText>,
+    sms: SmsSummary,
 }
 
 impl<'a> Validator<'a> {
@@ -66,6 +78,17 @@ impl<'a> Validator<'a> {
             detailed: 0,
             omitted: BTreeMap::new(),
             file_error: false,
+            sms_text: if !rules.counts_sms() {
+                None
+            } else if rules.message_column {
+                Some(SmsText::Message)
+            } else {
+                rules
+                    .sms_body
+                    .as_deref()
+                    .map(|b| SmsText::Body(Body::parse(b)))
+            },
+            sms: SmsSummary::default(),
         }
     }
 
@@ -122,8 +145,9 @@ impl<'a> Validator<'a> {
         let errors_before = self.errors;
         let recipient = self.check_row(row, cells);
         match recipient {
-            Some(r) if self.errors == errors_before => {
+            Some(mut r) if self.errors == errors_before => {
                 self.valid += 1;
+                r.sms = self.sms_cost(&r);
                 if !self.columns.as_ref().is_some_and(|c| c.incomplete) {
                     self.sink.recipient(r);
                 }
@@ -246,6 +270,7 @@ impl<'a> Validator<'a> {
                 .collect(),
             message: message.is_some(),
             priority: priority.is_some(),
+            sms: self.sms_text.is_some(),
         };
         self.sink.layout(&layout);
         self.columns = Some(Columns {
@@ -399,7 +424,45 @@ impl<'a> Validator<'a> {
             metadata,
             message,
             priority,
+            sms: None,
         })
+    }
+
+    /// A valid row's SMS cost, when its text is known: added to the summary, and warned
+    /// about when over the limit.
+    pub(super) fn sms_cost(&mut self, r: &Recipient) -> Option<SmsCost> {
+        if self.columns.as_ref().is_none_or(|c| c.incomplete) {
+            // The header lacks a column: the text cannot be made, and nothing is sent.
+            return None;
+        }
+        let mut counter = Counter::new();
+        match self.sms_text.as_ref()? {
+            SmsText::Body(body) => body.pieces(&r.params).for_each(|p| counter.push_str(p)),
+            SmsText::Message => counter.push_str(r.message.as_deref().unwrap_or_default()),
+        }
+        let cost = counter.finish();
+        self.sms.add(&cost);
+        let max = self.rules.max_sms_segments;
+        if cost.segments > max {
+            let column = match self.sms_text {
+                Some(SmsText::Message) => self
+                    .columns
+                    .as_ref()
+                    .and_then(|c| c.message.map(|i| c.shown(i))),
+                _ => None,
+            };
+            self.report(Some(r.row), column.as_ref(), Code::SmsSegments, || {
+                let why = match cost.encoding {
+                    Encoding::Gsm7 => "GSM-7".to_string(),
+                    Encoding::Ucs2 => format!("UCS-2 because of {}", shown_list(&cost.ucs2_chars)),
+                };
+                format!(
+                    "this message takes {} SMS segments ({why}); the limit is {max}",
+                    cost.segments
+                )
+            });
+        }
+        Some(cost)
     }
 
     pub(super) fn phone_result(
@@ -485,6 +548,7 @@ impl<'a> Validator<'a> {
                 warnings: me.warnings,
             },
             problems_omitted: me.omitted,
+            sms: (me.sms_text.is_some() && !me.file_error).then_some(me.sms),
         }
     }
 }
