@@ -276,6 +276,7 @@ const RESPONSES: &[(&str, &[Out])] = &[
         &[Out::Reply(TICKETS, "ticket_reply", 202)],
     ),
     ("TenantSettings", &[Out::Struct("TenantSettings")]),
+    ("SmsSummary", &[Out::Struct("SmsSummary")]),
     (
         "Error",
         &[Out::Json(ROUTER, "problem"), Out::Json(ROUTER, "invalid")],

@@ -768,12 +768,12 @@ mod tests {
             "",
             "{{ x }} {{1}",
         ] {
-            let parsed = Body::parse(body);
+            let parsed = Body::read(body);
             assert_eq!(parsed.render(&p), render(body, &p), "{body}");
             assert_eq!(parsed.pieces(&p).collect::<String>(), parsed.render(&p));
         }
         assert_eq!(
-            Body::parse("{{1}}{{2}}").pieces(&p).collect::<Vec<_>>(),
+            Body::read("{{1}}{{2}}").pieces(&p).collect::<Vec<_>>(),
             ["María", "$12.500"]
         );
     }

@@ -82,7 +82,7 @@ pub fn template_params(body: &str) -> Result<usize, String> {
 /// are rendered by the provider from the parameters). A placeholder without a parameter
 /// is left as written.
 pub fn render(body: &str, params: &[String]) -> String {
-    Body::parse(body).render(params)
+    Body::read(body).render(params)
 }
 
 /// A template body read once into its text and its `{{n}}` placeholders, to render (or
@@ -105,7 +105,7 @@ enum Piece {
 }
 
 impl Body {
-    pub fn parse(body: &str) -> Body {
+    pub fn read(body: &str) -> Body {
         let re = regex::Regex::new(r"\{\{\s*([0-9]+)\s*\}\}").expect("valid");
         let mut pieces = Vec::new();
         let mut last = 0;

@@ -86,7 +86,7 @@ impl<'a> Validator<'a> {
                 rules
                     .sms_body
                     .as_deref()
-                    .map(|b| SmsText::Body(Body::parse(b)))
+                    .map(|b| SmsText::Body(Body::read(b)))
             },
             sms: SmsSummary::default(),
         }
