@@ -117,3 +117,11 @@ api=$(python3 -c "import json; print(json.load(open('$PREGON_STACK_FILE'))['api_
 curl -s -X POST "$api/_local/schedules/CloserFunction" -H 'content-type: application/json' -d "{\"time\":\"$later\"}" \
   | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  closer at %s: %d closed no_reply, %d idle" % (d["now"], d["no_reply"], d["idle"]))'
 tickets --campaign "$cmp3"
+
+say "The campaign's KPIs (served from counters kept as statuses changed)"
+"$pregon" campaign stats "$cmp3"
+
+say "Its results, built by the results function (CSV; --format xlsx for Excel)"
+out="$(mktemp -d)/cobranza_masiva.csv"
+"$pregon" campaign results "$cmp3" -o "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  %s: %s rows, %s bytes" % (d["file"], d["rows"], d["bytes"]))'
+head -3 "$out" | cut -c1-160 | sed 's/^/  /'
