@@ -286,9 +286,19 @@ impl Webhook {
                         // Not forward — or not recorded yet: its sender holds it (the
                         // callback came before the sender's own write). Keep it for the
                         // sender, as for an unknown provider id.
-                        let item = self.store.message_by_id(&message).await?;
-                        if item.is_some_and(|m| m.status == "pending" || m.status == "queued") {
+                        let unrecorded = |m: &Option<pregon_aws::store::RecipientItem>| {
+                            m.as_ref()
+                                .is_some_and(|m| m.status == "pending" || m.status == "queued")
+                        };
+                        if unrecorded(&self.store.message_by_id(&message).await?) {
                             self.store.keep_early_status(acc, u).await?;
+                            // The sender records, then takes the kept statuses: if it
+                            // recorded meanwhile it may have looked already. Look again:
+                            // recorded now means apply it here (forward only, so twice
+                            // is harmless).
+                            if !unrecorded(&self.store.message_by_id(&message).await?) {
+                                apply(&self.store, &message, u, &now).await?;
+                            }
                         }
                     }
                 }
@@ -303,12 +313,29 @@ impl Webhook {
             .map(|s| s.provider_message_id.as_str())
             .collect();
         let ours = self.store.messages_by_provider_id(acc, &ids).await?;
+        let mut kept = Vec::new();
         for u in by_index {
             match ours.get(&u.provider_message_id) {
                 Some(message) => {
                     apply(&self.store, message, u, &now).await?;
                 }
-                None => self.store.keep_early_status(acc, u).await?,
+                None => {
+                    self.store.keep_early_status(acc, u).await?;
+                    kept.push(u);
+                }
+            }
+        }
+        // As above: a message recorded while these were kept is applied here.
+        if !kept.is_empty() {
+            let ids: Vec<&str> = kept
+                .iter()
+                .map(|s| s.provider_message_id.as_str())
+                .collect();
+            let now_ours = self.store.messages_by_provider_id(acc, &ids).await?;
+            for u in kept {
+                if let Some(message) = now_ours.get(&u.provider_message_id) {
+                    apply(&self.store, message, u, &now).await?;
+                }
             }
         }
         Ok(())
