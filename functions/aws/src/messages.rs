@@ -578,6 +578,8 @@ impl DncSnapshot {
 
 impl Store {
     /// Reads items by key, 100 to a request, retrying what DynamoDB left unprocessed.
+    /// Strongly consistent: what it looks for (a provider-id index item, a kept early
+    /// status) was often written a few milliseconds before.
     pub(crate) async fn batch_get(
         &self,
         keys_: Vec<HashMap<String, AttributeValue>>,
@@ -593,6 +595,7 @@ impl Store {
             let ka = KeysAndAttributes::builder()
                 .set_keys(Some(std::mem::take(&mut pending)))
                 .projection_expression(projection)
+                .consistent_read(true)
                 .build()
                 .map_err(dynamo)?;
             let out = self
