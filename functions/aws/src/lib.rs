@@ -5,6 +5,7 @@ pub mod campaigns;
 pub mod config;
 pub mod inbound;
 pub mod messages;
+pub mod metrics;
 pub mod sqs;
 pub mod store;
 pub mod tickets;

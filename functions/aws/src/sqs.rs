@@ -62,6 +62,12 @@ where
                 Some(dl) => match dl.send(&body, &reason).await {
                     Ok(()) => {
                         tracing::error!(message_id = %id, reason = %reason, "poison message moved to the dead-letter queue");
+                        let function =
+                            std::env::var("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_default();
+                        crate::metrics::emit(
+                            &[("Function", function.as_str())],
+                            &[("DeadLettered", 1.0, crate::metrics::Unit::Count)],
+                        );
                         Outcome::Done
                     }
                     Err(e) => Outcome::Retry(format!(

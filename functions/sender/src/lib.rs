@@ -31,6 +31,7 @@ use pregon::providers::{self, Accepted, Content, Credentials, HttpReply, Outgoin
 use pregon::sending::{rate_slot_within, SendJob, RATE_SLOT_CUTOFF_MS};
 use pregon_aws::config::Aws;
 use pregon_aws::messages::{ClaimResult, Outcome, Park, Progress};
+use pregon_aws::metrics::Unit;
 use pregon_aws::store::Store;
 use pregon_aws::transport::{CallError, Transport, REQUEST_TIMEOUT};
 use std::collections::HashMap;
@@ -451,6 +452,7 @@ impl Sender {
         let mut results = Vec::with_capacity(take.len());
         let mut record: Vec<(&SendJob, Outcome)> = Vec::new();
         let mut release: Vec<&SendJob> = Vec::new();
+        let mut throttled = 0u32;
         for (job, answer) in jobs.iter().zip(answers) {
             let r = match answer {
                 None => self.already_taken(job).await,
@@ -464,6 +466,7 @@ impl Sender {
                     JobResult::Done
                 }
                 Some(Err(Ok(e))) if e.retriable() => {
+                    throttled += matches!(e, ProviderError::Throttled { .. }) as u32;
                     release.push(job);
                     JobResult::Retry {
                         after: if matches!(e, ProviderError::Throttled { .. }) {
@@ -495,6 +498,28 @@ impl Sender {
             };
             results.push(r);
         }
+        // CloudWatch (EMF): what this batch did at the provider, by provider kind.
+        let provider = serde_json::to_value(ctx.account.provider)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default();
+        let sent = record
+            .iter()
+            .filter(|(_, o)| matches!(o, Outcome::Sent { .. }))
+            .count();
+        pregon_aws::metrics::emit(
+            &[("Provider", provider.as_str())],
+            &[
+                ("MessagesSent", sent as f64, Unit::Count),
+                ("MessagesFailed", (record.len() - sent) as f64, Unit::Count),
+                ("Throttled", throttled as f64, Unit::Count),
+                (
+                    "ProviderLatency",
+                    self.answer_ms.load(Ordering::Relaxed) as f64,
+                    Unit::Milliseconds,
+                ),
+            ],
+        );
         if !release.is_empty() {
             if let Err(e) = self.store.release_claims(&release, claim).await {
                 warn!(error = %e, "could not release claims (they expire)");
