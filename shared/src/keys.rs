@@ -115,10 +115,15 @@ pub fn settings(t: &str) -> (String, String) {
     (tenant_pk(t), "SETTINGS".into())
 }
 
-pub fn ticket_shard(id: &str) -> u32 {
-    id.bytes()
+/// A stable spread of a string over `u32` (which shard a message's or ticket's writes
+/// go to).
+pub fn spread(s: &str) -> u32 {
+    s.bytes()
         .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32))
-        % TICKET_SHARDS
+}
+
+pub fn ticket_shard(id: &str) -> u32 {
+    spread(id) % TICKET_SHARDS
 }
 
 pub fn tickets_pk(t: &str, shard: u32) -> String {

@@ -301,7 +301,8 @@ impl Store {
     }
 }
 
-fn now_ms() -> i64 {
+/// Unix time in milliseconds (claims are held until such a time).
+pub fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -399,9 +400,7 @@ pub async fn apply(
     let applied = store.apply_status(message, u, now).await?;
     if let Applied::Moved { settled, from } = applied {
         if let Some((t, c, _, _)) = pregon::sending::parse_message_id(message) {
-            let shard = message
-                .bytes()
-                .fold(0u32, |h, b| h.wrapping_mul(31).wrapping_add(b as u32));
+            let shard = keys::spread(message);
             // One write: the KPI levels the change crossed, and for a message it
             // settles, its send outcome.
             let kpi = pregon::model::crossed(from.as_str(), u.status.as_str());

@@ -125,8 +125,13 @@ impl Store {
             }
         }
         for ((tenant, campaign), n) in opened {
-            self.add_counters(tenant, campaign, rand_shard(), &[("t_opened", n)])
-                .await?;
+            self.add_counters(
+                tenant,
+                campaign,
+                keys::spread(&tickets[0].id),
+                &[("t_opened", n)],
+            )
+            .await?;
         }
         Ok(())
     }
@@ -383,7 +388,7 @@ impl Store {
         if let Some(t) = &closed {
             if let Some(c) = &t.campaign_id {
                 let name = format!("t_{}", reason.as_str());
-                self.add_counters(tenant, c, rand_shard(), &[(name.as_str(), 1)])
+                self.add_counters(tenant, c, keys::spread(&t.id), &[(name.as_str(), 1)])
                     .await?;
             }
             let (pk, sk) = keys::contact_ticket(&t.account_id, &t.phone);
@@ -441,13 +446,6 @@ impl Store {
         }
         Ok((out, None))
     }
-}
-
-fn rand_shard() -> u32 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or_default()
 }
 
 /// A campaign ticket for a message just recorded `sent` (a campaign with a wait).

@@ -98,12 +98,7 @@ const RETRY_SECS: i32 = 5;
 /// A throttled job: the next second has new room.
 const THROTTLED_SECS: i32 = 1;
 
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
-}
+use pregon_aws::inbound::now_ms;
 
 impl Sender {
     pub fn new(aws: Aws) -> Result<Self, String> {
