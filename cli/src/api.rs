@@ -222,7 +222,7 @@ pub enum TicketCmd {
     Close { id: String },
 }
 
-/// Show the tenant's ticket settings, or change them.
+/// Show the tenant's settings (tickets, opt-out words, report sender), or change them.
 #[derive(clap::Args)]
 pub struct SettingsArgs {
     /// Close a replied ticket after this many hours without activity (1–168).
@@ -231,6 +231,9 @@ pub struct SettingsArgs {
     /// Replace the opt-out words (comma-separated, e.g. "STOP,BAJA,NO MAS").
     #[arg(long, value_delimiter = ',')]
     pub opt_out_words: Option<Vec<String>>,
+    /// The address report emails come from (verified in the deployment's SES).
+    #[arg(long)]
+    pub report_sender: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -412,8 +415,12 @@ pub fn run(cmd: Cmd) -> ExitCode {
         });
     }
     let render: Option<fn(&Value) -> String> = match &cmd {
-        Cmd::Campaign(CampaignCmd::Stats { json: false, .. }) => Some(crate::stats::campaign),
-        Cmd::Analytics(AnalyticsArgs { json: false, .. }) => Some(crate::stats::analytics),
+        Cmd::Campaign(CampaignCmd::Stats { json: false, .. }) => {
+            Some(pregon::model::kpi::text::campaign)
+        }
+        Cmd::Analytics(AnalyticsArgs { json: false, .. }) => {
+            Some(pregon::model::kpi::text::analytics)
+        }
         _ => None,
     };
     match rt.block_on(dispatch(cmd)) {
@@ -677,13 +684,15 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
         Cmd::Settings(SettingsArgs {
             idle_close_hours,
             opt_out_words,
+            report_sender,
         }) => {
-            if idle_close_hours.is_none() && opt_out_words.is_none() {
+            if idle_close_hours.is_none() && opt_out_words.is_none() && report_sender.is_none() {
                 c.call(Method::GET, "/v1/settings", None).await
             } else {
                 let mut body = Map::new();
                 put(&mut body, "idle_close_hours", idle_close_hours);
                 put(&mut body, "opt_out_words", opt_out_words);
+                put(&mut body, "report_sender", report_sender);
                 c.call(Method::PATCH, "/v1/settings", Some(Value::Object(body)))
                     .await
             }

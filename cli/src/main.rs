@@ -6,7 +6,7 @@
 
 mod api;
 mod results;
-mod stats;
+
 mod validate;
 mod watch;
 

@@ -65,7 +65,8 @@ print("phone,nombre,monto")
 for i in range(300):
     print("+5696210%04d,Cliente %d,$%d.000" % (i, i, 10 + i % 90))' > "$big"
 cmp3=$("$pregon" campaign create --name "Cobranza masiva" --account "$acc_id" --template "$tpl_id" \
-       --department cobranza --wait-for-reply-hours 2 --consent-confirmed | field '["id"]')
+       --department cobranza --wait-for-reply-hours 2 --report-email supervisora@empresa.example \
+       --consent-confirmed | field '["id"]')
 "$pregon" campaign upload "$cmp3" "$big" --wait | python3 -c 'import json,sys; d=json.load(sys.stdin); print("status:", d["status"], "| valid rows:", d["counts"]["valid_rows"])'
 "$pregon" dnc add +56962100007 +56962100042 > /dev/null
 "$pregon" campaign send "$cmp3" | python3 -c 'import json,sys; print("status:", json.load(sys.stdin)["status"])'
@@ -125,3 +126,25 @@ say "Its results, built by the results function (CSV; --format xlsx for Excel)"
 out="$(mktemp -d)/cobranza_masiva.csv"
 "$pregon" campaign results "$cmp3" -o "$out" | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  %s: %s rows, %s bytes" % (d["file"], d["rows"], d["bytes"]))'
 head -3 "$out" | cut -c1-160 | sed 's/^/  /'
+
+say "A day later the two replied tickets have gone idle; their close is the campaign's last, so the same closer run asks for the report email"
+day=$(python3 -c 'import datetime; print((datetime.datetime.now(datetime.timezone.utc)+datetime.timedelta(hours=26)).strftime("%Y-%m-%dT%H:%M:%SZ"))')
+curl -s -X POST "$api/_local/schedules/CloserFunction" -H 'content-type: application/json' -d "{\"time\":\"$day\"}" \
+  | python3 -c 'import json,sys; d=json.load(sys.stdin); print("  closer at %s: %d closed idle, %d report email(s) asked" % (d["now"], d["idle"], d["reports"]))'
+tickets --campaign "$cmp3"
+
+say "The report email (SES v2): the stats and the results file, attached"
+for _ in $(seq 1 60); do
+  st=$("$pregon" campaign show "$cmp3" | field '.get("report_email_status")')
+  [ "$st" = "sent" ] || [ "$st" = "failed" ] && break
+  sleep 0.5
+done
+echo "  report_email_status: $st"
+ses=$(python3 -c "import json; print(json.load(open('$PREGON_STACK_FILE'))['endpoints']['ses'])")
+curl -s "$ses/moto-api/data.json" | python3 -c '
+import json,sys,email
+msgs=[m for m in json.load(sys.stdin)["ses"]["RawMessage"] if "supervisora@empresa.example" in m["destinations"]]
+m=email.message_from_string(msgs[-1]["raw_data"])
+print("  to %s from %s: %s" % (m["To"], m["From"], str(email.header.make_header(email.header.decode_header(m["Subject"])))))
+for part in m.walk():
+    if part.get_filename(): print("  attached: %s (%d bytes)" % (part.get_filename(), len(part.get_payload(decode=True))))'

@@ -17,6 +17,7 @@
 //! | ticket conversation line | `TKMSG#{t}#{ticket id}` | `{at}#{id}` |
 //! | ticket due to close | `DUE#{yyyy-mm-ddThh}` (hour of the due time) | `{due at}#{t}#{ticket id}` |
 //! | inbound message taken in | `INMSG#{account}#{provider message id}` | `MSG` |
+//! | campaign waiting for its report email | `REPORTS` | `{t}#{campaign}` |
 //! | a phone's open ticket / last inbound message | `CONTACT#{account}` | `{phone}#TICKET` / `{phone}#WINDOW` |
 //!
 //! Recipients are spread over [`RECIPIENT_SHARDS`] partitions per campaign so a
@@ -139,6 +140,14 @@ pub fn ticket_entries_pk(t: &str, id: &str) -> String {
 }
 
 /// The partition of tickets due to close within one UTC hour (`2026-12-01T18`).
+/// A campaign whose report email the closer is to send once it has ended and its last
+/// ticket has closed (few at a time: written when such a campaign starts sending).
+pub fn report_wanted(t: &str, campaign: &str) -> (String, String) {
+    (REPORTS_PK.into(), format!("{t}#{campaign}"))
+}
+
+pub const REPORTS_PK: &str = "REPORTS";
+
 pub fn due_pk(hour: &str) -> String {
     format!("DUE#{hour}")
 }

@@ -200,3 +200,201 @@ async fn an_invalid_campaign_offers_its_problem_report_instead() {
         r.body
     );
 }
+
+/// The report emails moto's SES took for this address: each one's raw MIME text.
+async fn emails_to(stack: &Stack, address: &str) -> Vec<String> {
+    let url = format!(
+        "{}/moto-api/data.json",
+        stack.info["endpoints"]["ses"].as_str().unwrap()
+    );
+    let data: Value = stack
+        .http
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    data["ses"]["RawMessage"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m["destinations"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|d| d.as_str() == Some(address)))
+        })
+        .map(|m| m["raw_data"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Polls the campaign until its report email has an outcome.
+async fn report_outcome(t: &Tenant<'_>, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let c = t.get(&format!("/v1/campaigns/{id}")).await.body;
+        if matches!(c["report_email_status"].as_str(), Some("sent" | "failed")) {
+            return c;
+        }
+        assert!(Instant::now() < deadline, "no report email outcome: {c}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+fn rfc3339(t: time::OffsetDateTime) -> String {
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap()
+}
+
+async fn sms_setup(t: &Tenant<'_>, sender: &str) -> (String, String) {
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":sender,"default_country":"CL","rate":20,
+            "credentials":{"account_sid":"AC_report","auth_token":"tok"}}))
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    let tpl = t
+        .post(
+            "/v1/templates",
+            json!({"name":"aviso","channel":"sms","body":"Hola {{1}}"}),
+        )
+        .await;
+    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    (
+        acc.body["id"].as_str().unwrap().to_string(),
+        tpl.body["id"].as_str().unwrap().to_string(),
+    )
+}
+
+#[tokio::test]
+async fn the_report_email_goes_once_after_the_last_ticket_closes_with_the_stats_and_the_file() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let (acc, tpl) = sms_setup(&t, "+15550007301").await;
+    let address = format!("jefa+{}@empresa.cl", t.id.to_lowercase());
+    let phones: Vec<String> = (0..3).map(|i| format!("+5696530{i:04}")).collect();
+    let id = t
+        .loaded_campaign_with(
+            "sms",
+            &acc,
+            &tpl,
+            &phones,
+            json!({"wait_for_reply_hours": 1, "report_email": address}),
+        )
+        .await;
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = t.wait_end(&id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !t
+        .messages(&id)
+        .await
+        .iter()
+        .all(|m| m["status"] == "delivered")
+    {
+        assert!(Instant::now() < deadline, "callbacks did not settle");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+
+    // Ended, but its three tickets are open for an hour: no report yet.
+    let now = time::OffsetDateTime::now_utc();
+    stack.run_schedule("CloserFunction", &rfc3339(now)).await;
+    let c = t.get(&format!("/v1/campaigns/{id}")).await.body;
+    assert!(c["report_email_status"].is_null(), "{c}");
+    assert!(emails_to(&stack, &address).await.is_empty());
+
+    // Two hours on: the tickets close `no_reply`, and the same run asks for the report.
+    let later = rfc3339(now + time::Duration::hours(2));
+    stack.run_schedule("CloserFunction", &later).await;
+    let c = report_outcome(&t, &id).await;
+    assert_eq!(c["report_email_status"], "sent", "{c}");
+    let mails = emails_to(&stack, &address).await;
+    assert_eq!(mails.len(), 1, "one email");
+    let raw = &mails[0];
+    assert!(raw.contains("reports@pregon.local"), "from the sender");
+    // The stats table: 3 sent, all delivered.
+    let plain = raw.replace("=\r\n", "").replace("=\n", "");
+    assert!(plain.contains("delivery rate"), "{raw}");
+    assert!(plain.contains("100.0 %"), "{raw}");
+    assert!(plain.contains("no_reply 3"), "{raw}");
+    // The results file, attached: an XLSX with a header and the three messages.
+    // (lettre names it in RFC 2231 form: `filename*0="…"`.)
+    let name = format!("=\"results-{id}.xlsx\"");
+    let at = raw
+        .find(&name)
+        .unwrap_or_else(|| panic!("the file is attached: {raw}"));
+    let part = &raw[at..];
+    let start = part.find("\r\n\r\n").map(|i| i + 4).expect("part body");
+    let end = part[start..].find("\r\n--").expect("part end") + start;
+    let b64: String = part[start..end].split_whitespace().collect();
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).unwrap();
+    let sheet = book.sheet_names()[0].clone();
+    let range = book.worksheet_range(&sheet).unwrap();
+    assert_eq!(range.height(), 4);
+    assert_eq!(
+        range.get((1, 3)).cloned(),
+        Some(Data::String("delivered".into()))
+    );
+
+    // Later runs send nothing more.
+    let later = rfc3339(now + time::Duration::hours(3));
+    stack.run_schedule("CloserFunction", &later).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(emails_to(&stack, &address).await.len(), 1, "sent once");
+}
+
+#[tokio::test]
+async fn a_report_from_an_unverified_sender_is_recorded_failed_with_ses_reason() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let s = t
+        .call(
+            reqwest::Method::PATCH,
+            "/v1/settings",
+            Some(json!({"report_sender": "cobranzas@unverified.example"})),
+        )
+        .await;
+    assert_eq!(s.status, 200, "{}", s.body);
+    assert_eq!(s.body["report_sender"], "cobranzas@unverified.example");
+    let bad = t
+        .call(
+            reqwest::Method::PATCH,
+            "/v1/settings",
+            Some(json!({"report_sender": "not an address"})),
+        )
+        .await;
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    let (acc, tpl) = sms_setup(&t, "+15550007302").await;
+    let address = format!("jefe+{}@empresa.cl", t.id.to_lowercase());
+    let phones: Vec<String> = (0..2).map(|i| format!("+5696531{i:04}")).collect();
+    // Informative: its tickets are born closed; the report waits a few minutes for the
+    // first statuses.
+    let id = t
+        .loaded_campaign_with("sms", &acc, &tpl, &phones, json!({"report_email": address}))
+        .await;
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = t.wait_end(&id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    let now = time::OffsetDateTime::now_utc();
+    stack.run_schedule("CloserFunction", &rfc3339(now)).await;
+    let c = t.get(&format!("/v1/campaigns/{id}")).await.body;
+    assert!(c["report_email_status"].is_null(), "{c}");
+
+    let later = rfc3339(now + time::Duration::minutes(10));
+    stack.run_schedule("CloserFunction", &later).await;
+    let c = report_outcome(&t, &id).await;
+    assert_eq!(c["report_email_status"], "failed", "{c}");
+    let why = c["report_email_error"].as_str().unwrap_or_default();
+    assert!(
+        why.contains("MessageRejected") && why.contains("cobranzas@unverified.example"),
+        "SES's reason: {c}"
+    );
+    assert!(emails_to(&stack, &address).await.is_empty());
+}

@@ -251,6 +251,11 @@ impl Api {
         if let Some(sms) = &c.sms {
             obj.insert("sms".into(), json!(sms));
         }
+        if let Some(r) = &c.report_email_state {
+            obj.insert("report_email_status".into(), json!(r.status));
+            obj.insert("report_email_error".into(), json!(r.reason));
+            obj.insert("report_email_sent_at".into(), json!(r.sent_at));
+        }
         if with_report && c.sending_started_at.is_some() {
             // Progress counters, summed over their shards (one query).
             if let Ok(mut p) = self.store.progress(&c.tenant_id, &c.id).await {

@@ -67,6 +67,10 @@ impl Api {
                 return Ok(r);
             }
         }
+        if matches!(control, Control::Send { .. }) && c.settings.report_email.is_some() {
+            // Before the move: the closer sends the report once the campaign has ended.
+            self.store.want_report(tenant, id).await?;
+        }
         let now = pregon::model::now_rfc3339();
         let send_at_s = send_at.map(|t| {
             t.format(&time::format_description::well_known::Rfc3339)

@@ -3,107 +3,10 @@
 //! scan of messages).
 
 use crate::{invalid, not_found, reply, Api, Reply};
+use pregon::model::kpi::{campaign_stats as stats_view, kpi_counts};
 use pregon::model::{Campaign, CampaignStatus, FieldError, KpiCounts};
 use pregon_aws::store::StoreError;
-use serde_json::{json, Value};
-use std::collections::HashMap;
-
-fn get(c: &HashMap<String, i64>, k: &str) -> i64 {
-    c.get(k).copied().unwrap_or(0)
-}
-
-/// The KPI counts of one campaign's counters.
-fn kpi_counts(c: &HashMap<String, i64>) -> KpiCounts {
-    KpiCounts {
-        sent: get(c, "sent"),
-        refused: get(c, "failed"),
-        delivered: get(c, "k_delivered"),
-        read: get(c, "k_read"),
-        replied: get(c, "k_replied"),
-        bounced: get(c, "k_bounced"),
-        undelivered: get(c, "k_undelivered"),
-        attended: get(c, "k_attended"),
-    }
-}
-
-/// Tickets by state and close reason. An informative campaign's tickets are born
-/// closed, one per sent message.
-fn tickets(c: &Campaign, counters: &HashMap<String, i64>) -> Value {
-    if c.settings.wait_for_reply_hours == 0 {
-        let sent = get(counters, "sent");
-        return json!({"open": 0, "closed": sent, "by_close_reason": {"informative": sent}});
-    }
-    let reasons = ["no_reply", "agent", "opted_out", "idle"];
-    let closed: i64 = reasons
-        .iter()
-        .map(|r| get(counters, &format!("t_{r}")))
-        .sum();
-    let by: serde_json::Map<String, Value> = reasons
-        .iter()
-        .map(|r| (r.to_string(), json!(get(counters, &format!("t_{r}")))))
-        .collect();
-    json!({
-        "open": (get(counters, "t_opened") - closed).max(0),
-        "closed": closed,
-        "by_close_reason": by,
-    })
-}
-
-fn stats_view(c: &Campaign, counters: &HashMap<String, i64>) -> Value {
-    let k = kpi_counts(counters);
-    let total = pregon_aws::campaigns::total(c) as i64;
-    let (queued, blocked, skipped) = (
-        get(counters, "queued"),
-        get(counters, "blocked"),
-        get(counters, "skipped"),
-    );
-    // Where each message stands now, from the levels it reached.
-    let failed_after = k.bounced - k.undelivered;
-    let by_status = json!({
-        "pending": (total - queued - k.sent - k.refused - blocked - skipped).max(0),
-        "queued": queued.max(0),
-        "sent": (k.sent - k.delivered - k.bounced).max(0),
-        "delivered": (k.delivered - k.read).max(0),
-        "read": (k.read - k.replied).max(0),
-        "replied": k.replied,
-        "undelivered": k.undelivered,
-        "failed": k.refused + failed_after,
-        "blocked": blocked,
-        "skipped": skipped,
-    });
-    let first = c.sending_started_at.clone();
-    let last = c.ended_at.clone();
-    let seconds = match (first.as_deref(), last.as_deref()) {
-        (Some(f), Some(l)) => match (pregon::model::parse_time(f), pregon::model::parse_time(l)) {
-            (Some(f), Some(l)) => Some((l - f).as_seconds_f64()),
-            _ => None,
-        },
-        _ => None,
-    };
-    let per_second = seconds
-        .filter(|s| *s > 0.0)
-        .map(|s| ((k.sent + k.refused) as f64 / s * 10.0).round() / 10.0);
-    json!({
-        "campaign_id": c.id,
-        "name": c.settings.name,
-        "status": c.status,
-        "messages": total,
-        "unique_phones": c.counts.unique_phones,
-        "by_status": by_status,
-        "sent": k.sent,
-        "refused": k.refused,
-        "delivered": k.delivered,
-        "read": k.read,
-        "replied": k.replied,
-        "bounced": k.bounced,
-        "attended": k.attended,
-        "rates": k.rates(),
-        "tickets": tickets(c, counters),
-        "first_send_at": first,
-        "last_send_at": last,
-        "messages_per_second": per_second,
-    })
-}
+use serde_json::json;
 
 impl Api {
     /// `GET /v1/campaigns/{id}/stats`.

@@ -37,6 +37,7 @@ const CAMPAIGNS: &str = "functions/api/src/campaigns.rs";
 const SENDING: &str = "functions/api/src/sending.rs";
 const TICKETS: &str = "functions/api/src/tickets.rs";
 const STATS: &str = "functions/api/src/stats.rs";
+const KPI: &str = "shared/src/model/kpi.rs";
 const WEBHOOK: &str = "functions/webhook/src/lib.rs";
 const WEBHOOK_MAIN: &str = "functions/webhook/src/main.rs";
 const META_INBOUND: &str = "shared/src/providers/inbound/meta.rs";
@@ -235,10 +236,10 @@ const RESPONSES: &[(&str, &[Out])] = &[
             Out::Added(CAMPAIGNS, "results"),
         ],
     ),
-    ("CampaignStats", &[Out::Returned(STATS, "stats_view")]),
-    ("StatusBreakdown", &[Out::Json(STATS, "stats_view")]),
-    ("TicketCounts", &[Out::Json(STATS, "tickets")]),
-    ("TicketCounts", &[Out::Returned(STATS, "tickets")]),
+    ("CampaignStats", &[Out::Returned(KPI, "campaign_stats")]),
+    ("StatusBreakdown", &[Out::Json(KPI, "campaign_stats")]),
+    ("TicketCounts", &[Out::Json(KPI, "tickets")]),
+    ("TicketCounts", &[Out::Returned(KPI, "tickets")]),
     ("Rates", &[Out::Struct("Rates")]),
     ("Analytics", &[Out::Reply(STATS, "analytics", 200)]),
     ("UploadGrant", &[Out::Json(CAMPAIGNS, "presign_upload")]),

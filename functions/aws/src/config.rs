@@ -14,9 +14,12 @@ pub struct Aws {
     pub bucket: String,
     /// Prefix for secrets this stack creates (`pregon/{stack}/`).
     pub secret_prefix: String,
+    /// The loaded AWS configuration, for a function that needs one more client.
+    pub sdk_config: aws_config::SdkConfig,
 }
 
-fn endpoint(service: &str) -> Option<String> {
+/// The local stack's endpoint for a service (`AWS_ENDPOINT_URL_<SERVICE>`), if set.
+pub fn endpoint(service: &str) -> Option<String> {
     env::var(format!("AWS_ENDPOINT_URL_{service}"))
         .ok()
         .filter(|s| !s.is_empty())
@@ -55,6 +58,7 @@ impl Aws {
             table: required("TABLE_NAME")?,
             bucket: required("BUCKET_NAME")?,
             secret_prefix: env::var("SECRET_PREFIX").unwrap_or_else(|_| "pregon/".into()),
+            sdk_config: shared,
         })
     }
 }

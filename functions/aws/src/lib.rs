@@ -6,6 +6,7 @@ pub mod config;
 pub mod inbound;
 pub mod messages;
 pub mod metrics;
+pub mod reports;
 pub mod sqs;
 pub mod store;
 pub mod tickets;

@@ -14,7 +14,7 @@
 
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use pregon::keys;
-use pregon::model::{Campaign, ResultsFile, RESULTS_COLUMNS};
+use pregon::model::{Campaign, ReportEmailState, ResultsFile, RESULTS_COLUMNS};
 use pregon::report::safe_cell;
 use pregon_aws::config::Aws;
 use pregon_aws::sqs::{for_each_record, Outcome};
@@ -23,7 +23,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use tracing::{info, warn};
 
-/// What the API puts on the results queue.
+pub mod email;
+
+/// What the API (a download) or the closer (a report email) puts on the results queue.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ResultsRequest {
     pub tenant: String,
@@ -31,6 +33,10 @@ pub struct ResultsRequest {
     /// `csv` or `xlsx`.
     pub format: String,
     pub request_id: String,
+    /// The closer's request: build the file and send the report email (the campaign's
+    /// `report_email_state` names this request while it is pending).
+    #[serde(default)]
+    pub report: bool,
 }
 
 const PAGE: i32 = 1_000;
@@ -38,6 +44,7 @@ const PAGE: i32 = 1_000;
 pub struct Results {
     aws: Aws,
     store: Store,
+    ses: aws_sdk_sesv2::Client,
 }
 
 /// One shard's rows, a page at a time.
@@ -132,8 +139,13 @@ pub fn header(c: &Campaign) -> Vec<String> {
 
 impl Results {
     pub fn new(aws: Aws) -> Self {
+        let mut ses = aws_sdk_sesv2::config::Builder::from(&aws.sdk_config);
+        if let Some(e) = pregon_aws::config::endpoint("SESV2") {
+            ses = ses.endpoint_url(e);
+        }
         Results {
             store: Store::new(aws.dynamodb.clone(), aws.table.clone()),
+            ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
             aws,
         }
     }
@@ -141,6 +153,7 @@ impl Results {
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
         for_each_record(event, None, |m| async move {
             match serde_json::from_str::<ResultsRequest>(m.body.as_deref().unwrap_or("")) {
+                Ok(r) if r.report && r.format == "xlsx" => self.report(&r).await,
                 Ok(r) if r.format == "csv" || r.format == "xlsx" => self.build(&r).await,
                 Ok(r) => Outcome::Poison(format!("unknown results format {:?}", r.format)),
                 Err(e) => Outcome::Poison(format!("not a results request ({e})")),
@@ -244,6 +257,39 @@ impl Results {
 
     /// Writes the file and uploads it; its key and row count.
     async fn write(&self, r: &ResultsRequest, c: &Campaign) -> Result<(String, u64), Failure> {
+        let (dir, path, rows) = self.write_local(r, c).await?;
+        let key = format!(
+            "results/{}/{}/{}.{}",
+            r.tenant, c.id, r.request_id, r.format
+        );
+        let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
+            .await
+            .map_err(|e| Failure::File(e.to_string()))?;
+        let content_type = match r.format.as_str() {
+            "csv" => "text/csv; charset=utf-8",
+            _ => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        };
+        self.aws
+            .s3
+            .put_object()
+            .bucket(&self.aws.bucket)
+            .key(&key)
+            .content_type(content_type)
+            .body(body)
+            .send()
+            .await
+            .map_err(|e| Failure::Store(StoreError::Dynamo(format!("S3 PutObject: {e:?}"))))?;
+        drop(dir);
+        Ok((key, rows))
+    }
+
+    /// Writes the file into a temporary directory (removed when dropped): the
+    /// directory, the file's path and its row count.
+    async fn write_local(
+        &self,
+        r: &ResultsRequest,
+        c: &Campaign,
+    ) -> Result<(tempfile::TempDir, std::path::PathBuf, u64), Failure> {
         let dir = tempfile::tempdir().map_err(|e| Failure::File(e.to_string()))?;
         let path = dir.path().join(format!("results.{}", r.format));
         let mut sink = match r.format.as_str() {
@@ -296,28 +342,153 @@ impl Results {
             rows += 1;
         }
         sink.finish(&path).map_err(Failure::File)?;
-        let key = format!(
-            "results/{}/{}/{}.{}",
-            r.tenant, c.id, r.request_id, r.format
-        );
-        let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
-            .await
-            .map_err(|e| Failure::File(e.to_string()))?;
-        let content_type = match r.format.as_str() {
-            "csv" => "text/csv; charset=utf-8",
-            _ => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        Ok((dir, path, rows))
+    }
+
+    /// The report email: the stats and the results file (attached under 10 MB, else
+    /// linked), sent through SES; the outcome goes on the campaign.
+    async fn report(&self, r: &ResultsRequest) -> Outcome {
+        let c = match self.store.campaign(&r.tenant, &r.campaign).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return Outcome::Done,
+            Err(e) => return Outcome::Retry(e.to_string()),
         };
-        self.aws
-            .s3
-            .put_object()
-            .bucket(&self.aws.bucket)
-            .key(&key)
-            .content_type(content_type)
-            .body(body)
-            .send()
+        let Some(state) = c
+            .report_email_state
+            .clone()
+            .filter(|s| s.status == "pending" && s.request_id == r.request_id)
+        else {
+            // Answered already, or superseded by a later request.
+            return Outcome::Done;
+        };
+        let Some(to) = c.settings.report_email.clone() else {
+            return Outcome::Done;
+        };
+        let settings = match self.store.settings(&r.tenant).await {
+            Ok(s) => s,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let from = settings.report_sender.or_else(|| {
+            std::env::var("REPORT_SENDER")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        });
+        let outcome = match from {
+            None => Err(
+                "no report sender: set the template parameter ReportSender (REPORT_SENDER) \
+                 or the tenant's report_sender"
+                    .to_string(),
+            ),
+            Some(from) => match self.compose_and_send(r, &c, &from, &to).await {
+                Ok(attached) => Ok(attached),
+                Err(Failure::Store(e)) => return Outcome::Retry(e.to_string()),
+                Err(Failure::File(why)) => Err(why),
+            },
+        };
+        let now = pregon::model::now_rfc3339();
+        let done = match outcome {
+            Ok(attached) => ReportEmailState {
+                status: "sent".into(),
+                sent_at: Some(now),
+                attached: Some(attached),
+                reason: None,
+                ..state
+            },
+            Err(why) => {
+                warn!(campaign = %r.campaign, reason = %why, "report email not sent");
+                ReportEmailState {
+                    status: "failed".into(),
+                    reason: Some(why),
+                    ..state
+                }
+            }
+        };
+        match self
+            .store
+            .settle_report(&r.tenant, &r.campaign, &r.request_id, &done)
             .await
-            .map_err(|e| Failure::Store(StoreError::Dynamo(format!("S3 PutObject: {e:?}"))))?;
-        Ok((key, rows))
+        {
+            Ok(_) => {
+                info!(campaign = %r.campaign, status = %done.status, "report email");
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
+    }
+
+    /// Builds the file and the message and sends it: whether the file went attached.
+    /// `Failure::File` is a final refusal (SES's reason); `Failure::Store` is worth a retry.
+    async fn compose_and_send(
+        &self,
+        r: &ResultsRequest,
+        c: &Campaign,
+        from: &str,
+        to: &str,
+    ) -> Result<bool, Failure> {
+        let counters = self
+            .store
+            .counters(&r.tenant, &c.id)
+            .await
+            .map_err(Failure::Store)?;
+        let stats = pregon::model::kpi::campaign_stats(c, &counters);
+        let (dir, path, rows) = self.write_local(r, c).await?;
+        let size = std::fs::metadata(&path)
+            .map_err(|e| Failure::File(e.to_string()))?
+            .len();
+        let results = if size < email::ATTACH_LIMIT {
+            email::Results::Attached {
+                name: format!("results-{}.xlsx", c.id),
+                bytes: std::fs::read(&path).map_err(|e| Failure::File(e.to_string()))?,
+            }
+        } else {
+            email::Results::Linked { size }
+        };
+        drop(dir);
+        let attached = matches!(results, email::Results::Attached { .. });
+        let api = std::env::var("WEBHOOK_BASE_URL").unwrap_or_default();
+        let text = email::body(c, &stats, rows, &results, &api);
+        let raw = email::compose(from, to, c, text, results).map_err(Failure::File)?;
+        use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
+        let content = EmailContent::builder()
+            .raw(
+                RawMessage::builder()
+                    .data(aws_sdk_sesv2::primitives::Blob::new(raw))
+                    .build()
+                    .map_err(|e| Failure::File(e.to_string()))?,
+            )
+            .build();
+        let res = self
+            .ses
+            .send_email()
+            .from_email_address(from)
+            .destination(Destination::builder().to_addresses(to).build())
+            .content(content)
+            .send()
+            .await;
+        match res {
+            Ok(_) => Ok(attached),
+            Err(e) => match e.as_service_error() {
+                // SES refused this message (unverified identity, account paused, a
+                // malformed address): record why; another try would be refused too.
+                Some(se)
+                    if !se.is_too_many_requests_exception()
+                        && !se.is_limit_exceeded_exception() =>
+                {
+                    let code = aws_sdk_sesv2::error::ProvideErrorMetadata::code(se)
+                        .unwrap_or("SES error")
+                        .to_string();
+                    let msg = aws_sdk_sesv2::error::ProvideErrorMetadata::message(se)
+                        .unwrap_or("")
+                        .to_string();
+                    Err(Failure::File(format!(
+                        "SES refused the email: {code}: {msg}"
+                    )))
+                }
+                _ => Err(Failure::Store(StoreError::Dynamo(format!(
+                    "SES SendEmail: {e:?}"
+                )))),
+            },
+        }
     }
 }
 

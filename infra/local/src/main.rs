@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 use template::{prop, scalar, Names, Template, ACCOUNT, REGION};
 use tokio::process::{Child, Command};
 
+/// The domain the local stack verifies in SES for report emails.
+const LOCAL_REPORT_DOMAIN: &str = "pregon.local";
+
 #[derive(Parser)]
 #[command(name = "pregon-local", about = "Pregón's local AWS stack")]
 enum Cli {
@@ -134,6 +137,20 @@ async fn main() -> Result<()> {
             .endpoint_url(&fauxqs_url)
             .build(),
     );
+
+    // SES: the report emails' sender domain is a verified identity (in Lambda, the
+    // deployer verifies theirs; REPORT_SENDER names it). Sent messages stay readable in
+    // moto (`GET /moto-api/data.json`, ses → RawMessage).
+    let ses = aws_sdk_sesv2::Client::from_conf(
+        aws_sdk_sesv2::config::Builder::from(&shared)
+            .endpoint_url(&moto_url)
+            .build(),
+    );
+    ses.create_email_identity()
+        .email_identity(LOCAL_REPORT_DOMAIN)
+        .send()
+        .await
+        .context("creating the SES identity for report emails")?;
 
     // --- resources, from template.yaml
     let tpl = Template::load(&root.join("template.yaml"))?;
@@ -339,7 +356,14 @@ async fn main() -> Result<()> {
                 },
             ),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), moto_url.clone()),
+            ("AWS_ENDPOINT_URL_SESV2".into(), moto_url.clone()),
         ]);
+        if env.get("REPORT_SENDER").is_some_and(|v| v.is_empty()) {
+            env.insert(
+                "REPORT_SENDER".into(),
+                format!("reports@{LOCAL_REPORT_DOMAIN}"),
+            );
+        }
         env.insert("WEBHOOK_BASE_URL".into(), api_url.clone());
         if let Some(u) = &simulator_url {
             env.insert("PROVIDER_BASE_URL".into(), u.clone());
@@ -487,7 +511,7 @@ async fn main() -> Result<()> {
         "demo_tenant": "ten_demo",
         "demo_api_key": demo_key,
         "region": REGION,
-        "endpoints": {"dynamodb": ddb_url, "s3": moto_url, "sqs": moto_url, "sqs_jobs": fauxqs_url, "secretsmanager": moto_url},
+        "endpoints": {"dynamodb": ddb_url, "s3": moto_url, "sqs": moto_url, "sqs_jobs": fauxqs_url, "secretsmanager": moto_url, "ses": moto_url},
         "table": table,
         "bucket": bucket_name,
         "queues": queue_urls,

@@ -471,7 +471,33 @@ pub struct Campaign {
     pub results_csv: Option<ResultsFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results_xlsx: Option<ResultsFile>,
+    /// The report email (SPEC §5, §7), once the closer has asked for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_email_state: Option<ReportEmailState>,
 }
+
+/// Where a campaign's report email stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportEmailState {
+    /// `pending` (asked for, not yet answered), `sent` or `failed`.
+    pub status: String,
+    /// The request being answered; a stale one is asked again under a new id.
+    pub request_id: String,
+    pub requested_at: String,
+    /// How many times it has been asked for (at most [`REPORT_EMAIL_ATTEMPTS`]).
+    pub attempts: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sent_at: Option<String>,
+    /// Why it failed, in SES's words when SES refused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// Whether the results file went attached (else the email links to the API).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attached: Option<bool>,
+}
+
+/// A report email not answered after this many requests is recorded as `failed`.
+pub const REPORT_EMAIL_ATTEMPTS: u32 = 3;
 
 /// A campaign's results file in one format, as the results function left it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -589,6 +615,7 @@ impl Campaign {
             single: false,
             results_csv: None,
             results_xlsx: None,
+            report_email_state: None,
         }
     }
 
@@ -901,6 +928,7 @@ mod tests {
             single: false,
             results_csv: None,
             results_xlsx: None,
+            report_email_state: None,
         };
         assert_eq!(
             c.control(Control::Send { scheduled: false }),

@@ -184,7 +184,7 @@ impl<'a> Fields<'a> {
 
 mod account;
 mod campaign;
-mod kpi;
+pub mod kpi;
 mod template;
 mod ticket;
 

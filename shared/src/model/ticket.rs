@@ -218,6 +218,10 @@ pub struct TenantSettings {
     /// Replies that opt the customer out (trimmed, case- and accent-insensitive).
     #[serde(default = "default_opt_out_words")]
     pub opt_out_words: Vec<String>,
+    /// The address report emails come from for this tenant (an identity verified in
+    /// the deployment's SES); absent: the deployment's `REPORT_SENDER`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_sender: Option<String>,
 }
 
 fn default_idle() -> u16 {
@@ -236,6 +240,7 @@ impl Default for TenantSettings {
         TenantSettings {
             idle_close_hours: default_idle(),
             opt_out_words: default_opt_out_words(),
+            report_sender: None,
         }
     }
 }
@@ -274,6 +279,17 @@ impl TenantSettings {
                     "must be a list of 1 to 50 words or short phrases",
                 )),
             }
+        }
+        match f.get("report_sender") {
+            None => {}
+            Some(serde_json::Value::Null) => next.report_sender = None,
+            Some(v) => match v.as_str().map(|e| (e, super::valid_email(e))) {
+                Some((e, Ok(()))) => next.report_sender = Some(e.to_string()),
+                _ => f.errors.push(err(
+                    "report_sender",
+                    "must be an email address verified in the deployment's SES, or null",
+                )),
+            },
         }
         f.finish().map(|_| next)
     }

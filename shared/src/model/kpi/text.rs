@@ -1,4 +1,5 @@
-//! `pregon campaign stats` and `pregon analytics` as readable tables (SPEC §6).
+//! Stats as readable text tables (SPEC §6): `pregon campaign stats`, `pregon analytics`
+//! and the report email show the same.
 
 use serde_json::Value;
 
