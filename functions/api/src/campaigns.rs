@@ -123,30 +123,13 @@ impl Api {
         let Some(c) = self.store.campaign(tenant, id).await? else {
             return Ok(not_found("campaign"));
         };
-        let size = match parse_body(body) {
-            Ok(b) => match b.as_object() {
-                Some(o) if o.keys().all(|k| k == "size") => match o.get("size") {
-                    Some(v) => self.upload_size(v, "size"),
-                    None => Err(invalid(vec![FieldError {
-                        field: "size".into(),
-                        message: "is required: the file's size in bytes (the upload URL is signed for exactly that size)".into(),
-                    }])),
-                },
-                Some(o) => Err(invalid(
-                    o.keys()
-                        .filter(|k| *k != "size")
-                        .map(|k| FieldError {
-                            field: k.clone(),
-                            message: "is not a known field".into(),
-                        })
-                        .collect(),
-                )),
-                None => Err(invalid(vec![FieldError {
-                    field: "body".into(),
-                    message: "the request body must be a JSON object".into(),
-                }])),
-            },
-            Err(e) => Err(invalid(e)),
+        let size = match size_field(body) {
+            Ok(Some(v)) => self.upload_size(&v, "size"),
+            Ok(None) => Err(invalid(vec![FieldError {
+                field: "size".into(),
+                message: "is required: the file's size in bytes (the upload URL is signed for exactly that size)".into(),
+            }])),
+            Err(r) => Err(r),
         };
         let size = match size {
             Ok(s) => s,
@@ -167,6 +150,82 @@ impl Api {
             return Ok(problem(409, "conflict", &msg));
         }
         let mut grant = self.presign_upload(tenant, id, &upload_id, size).await?;
+        grant["campaign_id"] = Value::from(id);
+        Ok(reply(200, grant))
+    }
+
+    /// `POST /v1/campaigns/{id}/header-image` `{"size": bytes}`: a pre-signed PUT for the
+    /// campaign's header image (SPEC §3), signed for exactly that size (at most 5 MB).
+    /// Its type is checked by content when it lands (the ingest function); until then
+    /// the campaign's `header_image_status` is `awaiting`.
+    pub(crate) async fn header_image_url(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &[u8],
+    ) -> Result<Reply, StoreError> {
+        let Some(c) = self.store.campaign(tenant, id).await? else {
+            return Ok(not_found("campaign"));
+        };
+        let size = match size_field(body) {
+            Ok(v) => v,
+            Err(r) => return Ok(r),
+        };
+        let max = pregon::model::HEADER_IMAGE_MAX_BYTES;
+        let size = match size.as_ref().and_then(Value::as_u64) {
+            Some(n) if n > max => {
+                return Ok(problem(
+                    413,
+                    "image_too_large",
+                    &format!("size: the image has {n} bytes; the limit is {max} bytes (5 MB)"),
+                ))
+            }
+            Some(n) if n > 0 => n,
+            _ => {
+                return Ok(invalid(vec![FieldError {
+                    field: "size".into(),
+                    message: format!("is required: the image's size in bytes, from 1 to {max}"),
+                }]))
+            }
+        };
+        if !c.status.accepts_upload() {
+            let msg = format!(
+                "the campaign is {}; a header image can be uploaded only before sending",
+                c.status.as_str()
+            );
+            return Ok(problem(409, "conflict", &msg));
+        }
+        let template = match &c.settings.template_id {
+            Some(t) => {
+                self.store
+                    .get::<pregon::model::Template>(pregon::keys::template(tenant, t))
+                    .await?
+            }
+            None => None,
+        };
+        let image_header = template
+            .as_ref()
+            .and_then(|t| t.spec.header.as_ref())
+            .is_some_and(|h| h.link.is_some());
+        if !image_header {
+            return Ok(problem(
+                409,
+                "no_image_header",
+                "the campaign's template has no image header: there is no image to replace",
+            ));
+        }
+        let upload_id = new_id("img");
+        let f = pregon::model::HeaderImageFile {
+            status: "awaiting".into(),
+            upload_id: upload_id.clone(),
+            content_type: None,
+            size: None,
+            reason: None,
+            updated_at: now_rfc3339(),
+        };
+        self.store.set_header_image(tenant, id, &f, None).await?;
+        let key = pregon::model::header_image_key(tenant, id, &upload_id);
+        let mut grant = self.presign_put(&key, &upload_id, size).await?;
         grant["campaign_id"] = Value::from(id);
         Ok(reply(200, grant))
     }
@@ -199,6 +258,21 @@ impl Api {
         upload_id: &str,
         size: u64,
     ) -> Result<Value, StoreError> {
+        self.presign_put(
+            &Campaign::upload_key_for(tenant, campaign, upload_id),
+            upload_id,
+            size,
+        )
+        .await
+    }
+
+    /// A pre-signed PUT of exactly `size` bytes to `key` (see [`Api::presign_upload`]).
+    async fn presign_put(
+        &self,
+        key: &str,
+        upload_id: &str,
+        size: u64,
+    ) -> Result<Value, StoreError> {
         let cfg = PresigningConfig::expires_in(UPLOAD_URL_TTL)
             .map_err(|e| StoreError::Dynamo(e.to_string()))?;
         let req = self
@@ -206,7 +280,7 @@ impl Api {
             .s3
             .put_object()
             .bucket(&self.aws.bucket)
-            .key(Campaign::upload_key_for(tenant, campaign, upload_id))
+            .key(key)
             .content_length(size as i64)
             .presigned(cfg)
             .await
@@ -250,6 +324,11 @@ impl Api {
         obj.extend(shown.as_object().expect("object").clone());
         if let Some(sms) = &c.sms {
             obj.insert("sms".into(), json!(sms));
+        }
+        if let Some(f) = &c.header_image_file {
+            obj.insert("header_image_status".into(), json!(f.status));
+            obj.insert("header_image_error".into(), json!(f.reason));
+            obj.insert("header_image_type".into(), json!(f.content_type));
         }
         if let Some(r) = &c.report_email_state {
             obj.insert("report_email_status".into(), json!(r.status));
@@ -583,4 +662,28 @@ impl Api {
             json!({"status": "building", "format": format, "requested_at": now}),
         ))
     }
+}
+
+/// A `{"size": …}` body (an upload grant's): the `size` value if given, else the 400
+/// naming what is wrong (not an object, an unknown field).
+fn size_field(body: &[u8]) -> Result<Option<Value>, Reply> {
+    let b = parse_body(body).map_err(invalid)?;
+    let Some(o) = b.as_object() else {
+        return Err(invalid(vec![FieldError {
+            field: "body".into(),
+            message: "the request body must be a JSON object".into(),
+        }]));
+    };
+    let unknown: Vec<FieldError> = o
+        .keys()
+        .filter(|k| *k != "size")
+        .map(|k| FieldError {
+            field: k.clone(),
+            message: "is not a known field".into(),
+        })
+        .collect();
+    if !unknown.is_empty() {
+        return Err(invalid(unknown));
+    }
+    Ok(o.get("size").cloned())
 }

@@ -186,6 +186,9 @@ impl Api {
                 Err(e) => Err(e),
             },
             ("POST", ["v1", "campaigns", id, "upload"]) => self.upload_url(&tenant, id, body).await,
+            ("POST", ["v1", "campaigns", id, "header-image"]) => {
+                self.header_image_url(&tenant, id, body).await
+            }
             (
                 "POST",
                 ["v1", "campaigns", id, action @ ("send" | "pause" | "resume" | "cancel")],

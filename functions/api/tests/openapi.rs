@@ -105,7 +105,12 @@ const BODIES: &[(&str, &[&str], &[In])] = &[
     (
         "POST /v1/campaigns/{id}/upload",
         &[],
-        &[In::KeyChecks(CAMPAIGNS, "upload_url")],
+        &[In::KeyChecks(CAMPAIGNS, "size_field")],
+    ),
+    (
+        "POST /v1/campaigns/{id}/header-image",
+        &[],
+        &[In::KeyChecks(CAMPAIGNS, "size_field")],
     ),
     (
         "PATCH /v1/campaigns/{id}",
@@ -242,11 +247,11 @@ const RESPONSES: &[(&str, &[Out])] = &[
     ("TicketCounts", &[Out::Returned(KPI, "tickets")]),
     ("Rates", &[Out::Struct("Rates")]),
     ("Analytics", &[Out::Reply(STATS, "analytics", 200)]),
-    ("UploadGrant", &[Out::Json(CAMPAIGNS, "presign_upload")]),
+    ("UploadGrant", &[Out::Json(CAMPAIGNS, "presign_put")]),
     (
         "UploadReply",
         &[
-            Out::Json(CAMPAIGNS, "presign_upload"),
+            Out::Json(CAMPAIGNS, "presign_put"),
             Out::Added(CAMPAIGNS, "upload_url"),
         ],
     ),

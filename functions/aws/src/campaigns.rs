@@ -121,6 +121,30 @@ impl Store {
 }
 
 impl Store {
+    /// Records the campaign's header image; with `upload_id`, only if that upload is
+    /// still the one expected (a later grant supersedes it). `false` when it is not.
+    pub async fn set_header_image(
+        &self,
+        tenant: &str,
+        campaign: &str,
+        f: &pregon::model::HeaderImageFile,
+        upload_id: Option<&str>,
+    ) -> Result<bool, StoreError> {
+        let v =
+            serde_dynamo::to_attribute_value(f).map_err(|e| StoreError::Shape(e.to_string()))?;
+        let mut req = self
+            .update_campaign_item(tenant, campaign)
+            .update_expression("SET header_image_file = :f")
+            .expression_attribute_values(":f", v);
+        req = match upload_id {
+            Some(u) => req
+                .condition_expression("header_image_file.upload_id = :u")
+                .expression_attribute_values(":u", s(u)),
+            None => req.condition_expression("attribute_exists(pk)"),
+        };
+        conditional(req.send().await)
+    }
+
     /// Moves a campaign from `from` to `to` (a send control), if it is still in `from`.
     /// Entering `sending` records when sending started; `send_at` is kept for a schedule.
     pub async fn move_campaign(

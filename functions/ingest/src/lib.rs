@@ -107,6 +107,12 @@ impl Ingest {
             }
             // S3 event keys are URL-encoded, with `+` for spaces.
             let full_key = pregon::text::percent_decode(&r.s3.object.key);
+            if full_key.starts_with("images/") {
+                match self.header_image(&full_key, r.s3.object.size).await {
+                    Outcome::Done => continue,
+                    other => return other,
+                }
+            }
             let Some(key) = parse_upload_key(&full_key) else {
                 warn!(
                     key = %full_key,
@@ -354,6 +360,82 @@ impl Ingest {
             self.delete_object(u.full_key).await;
         }
         outcome
+    }
+
+    /// A campaign's header image landed (`images/{tenant}/{campaign}/{upload_id}`): its
+    /// first bytes say whether it is a PNG or JPEG (never its name), its size whether it
+    /// fits 5 MB; the campaign records `ready` or `rejected` with the reason (an image
+    /// that is neither is deleted). A superseded or unknown upload is deleted.
+    async fn header_image(&self, key: &str, size: u64) -> Outcome {
+        let parts: Vec<&str> = key.split('/').collect();
+        let [_, tenant, campaign, upload_id] = parts[..] else {
+            warn!(
+                key,
+                "image outside images/{{tenant}}/{{campaign}}/{{upload}}: ignored"
+            );
+            return Outcome::Done;
+        };
+        let c = match self.store.campaign(tenant, campaign).await {
+            Ok(c) => c,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let expected = c
+            .as_ref()
+            .and_then(|c| c.header_image_file.as_ref())
+            .is_some_and(|f| f.upload_id == upload_id && f.status == "awaiting");
+        if !expected {
+            self.delete_object(key).await;
+            return Outcome::Done;
+        }
+        let head = match self
+            .aws
+            .s3
+            .get_object()
+            .bucket(&self.aws.bucket)
+            .key(key)
+            .range("bytes=0-15")
+            .send()
+            .await
+        {
+            Ok(o) => match o.body.collect().await {
+                Ok(b) => b.into_bytes().to_vec(),
+                Err(e) => return Outcome::Retry(format!("reading the image: {e}")),
+            },
+            Err(e) => return Outcome::Retry(format!("S3 GetObject: {e:?}")),
+        };
+        let now = pregon::model::now_rfc3339();
+        let f = match pregon::model::check_header_image(&head, size) {
+            Ok(content_type) => pregon::model::HeaderImageFile {
+                status: "ready".into(),
+                upload_id: upload_id.into(),
+                content_type: Some(content_type.into()),
+                size: Some(size),
+                reason: None,
+                updated_at: now,
+            },
+            Err(why) => pregon::model::HeaderImageFile {
+                status: "rejected".into(),
+                upload_id: upload_id.into(),
+                content_type: None,
+                size: Some(size),
+                reason: Some(why),
+                updated_at: now,
+            },
+        };
+        match self
+            .store
+            .set_header_image(tenant, campaign, &f, Some(upload_id))
+            .await
+        {
+            Ok(_) => {
+                info!(campaign, status = %f.status, "header image");
+                if f.status != "ready" {
+                    self.delete_object(key).await;
+                }
+                Outcome::Done
+            }
+            Err(e) => Outcome::Retry(e.to_string()),
+        }
     }
 
     async fn delete_object(&self, key: &str) {

@@ -26,6 +26,7 @@
 //! status callback settled it — and never calls again.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_sdk_s3::presigning::PresigningConfig;
 use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind, Template};
 use pregon::providers::{self, Accepted, Content, Credentials, HttpReply, Outgoing, ProviderError};
 use pregon::sending::{rate_slot_within, SendJob, RATE_SLOT_CUTOFF_MS};
@@ -44,6 +45,8 @@ use tracing::{info, warn};
 /// timeout), shorter than the send queue's visibility timeout, so a job redelivered after
 /// a crash always finds the claim expired and settles it.
 pub const CLAIM_MS: i64 = 30_000;
+/// How long a provider may take to fetch a campaign's uploaded header image.
+const IMAGE_LINK_TTL: Duration = Duration::from_secs(3600);
 /// Account, template and credentials are re-read after this long.
 const CACHE_FOR: Duration = Duration::from_secs(60);
 /// A campaign's status and message count as last read, and when (`None`: the campaign
@@ -692,6 +695,36 @@ impl Sender {
         }
     }
 
+    /// The link to the campaign's own header image, when it has one: its uploaded image
+    /// (a pre-signed GET, valid [`IMAGE_LINK_TTL`], long enough for the provider to fetch
+    /// it), else the `header_image` link it was created with.
+    async fn campaign_image(&self, job: &SendJob) -> Option<String> {
+        let c = self
+            .campaign_seen(&job.tenant, &job.campaign)
+            .await
+            .ok()??;
+        match &c.header_image_file {
+            Some(f) if f.status == "ready" => {
+                let cfg = PresigningConfig::expires_in(IMAGE_LINK_TTL).ok()?;
+                let req = self
+                    .aws
+                    .s3
+                    .get_object()
+                    .bucket(&self.aws.bucket)
+                    .key(pregon::model::header_image_key(
+                        &job.tenant,
+                        &job.campaign,
+                        &f.upload_id,
+                    ))
+                    .presigned(cfg)
+                    .await
+                    .ok()?;
+                Some(req.uri().to_string())
+            }
+            _ => c.settings.header_image.clone(),
+        }
+    }
+
     /// One provider call through the transport; the adapter reads the answer.
     async fn call(
         &self,
@@ -707,6 +740,7 @@ impl Sender {
             )
         });
         let rendered;
+        let campaign_image;
         let content = match (&job.text, &ctx.template) {
             (Some(text), _) => Content::Text { body: text },
             (None, Some(t))
@@ -720,7 +754,14 @@ impl Sender {
                 name: &t.spec.name,
                 language: &t.spec.language,
                 params: &job.params,
-                header_image: t.spec.header.as_ref().and_then(|h| h.link.as_deref()),
+                header_image: match t.spec.header.as_ref().and_then(|h| h.link.as_deref()) {
+                    // The campaign's own image replaces the template's (SPEC §3).
+                    Some(template_link) => {
+                        campaign_image = self.campaign_image(job).await;
+                        Some(campaign_image.as_deref().unwrap_or(template_link))
+                    }
+                    None => None,
+                },
                 provider_template_id: t.provider_template_id.as_deref(),
             },
             (None, None) => {

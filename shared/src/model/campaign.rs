@@ -471,9 +471,61 @@ pub struct Campaign {
     pub results_csv: Option<ResultsFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results_xlsx: Option<ResultsFile>,
+    /// The header image uploaded for this campaign (SPEC §3), once a grant was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header_image_file: Option<HeaderImageFile>,
     /// The report email (SPEC §5, §7), once the closer has asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_email_state: Option<ReportEmailState>,
+}
+
+/// A campaign's uploaded header image (SPEC §3): PNG or JPEG, at most
+/// [`HEADER_IMAGE_MAX_BYTES`], its type checked by content when it lands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeaderImageFile {
+    /// `awaiting` (granted, not landed), `ready` or `rejected`.
+    pub status: String,
+    /// The upload expected: a later grant supersedes an earlier one.
+    pub upload_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
+    /// Why it was rejected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub updated_at: String,
+}
+
+pub const HEADER_IMAGE_MAX_BYTES: u64 = 5 * 1024 * 1024;
+
+/// Where an uploaded header image lives: `images/{tenant}/{campaign}/{upload_id}`.
+pub fn header_image_key(tenant: &str, campaign: &str, upload_id: &str) -> String {
+    format!("images/{tenant}/{campaign}/{upload_id}")
+}
+
+/// An image's type from its first bytes (never its name): PNG or JPEG, else `None`.
+pub fn image_type(head: &[u8]) -> Option<&'static str> {
+    if head.starts_with(b"\x89PNG\r\n\x1a\n") {
+        Some("image/png")
+    } else if head.starts_with(&[0xFF, 0xD8, 0xFF]) {
+        Some("image/jpeg")
+    } else {
+        None
+    }
+}
+
+/// Whether an uploaded header image is usable: its content type, or why not.
+pub fn check_header_image(head: &[u8], size: u64) -> Result<&'static str, String> {
+    if size > HEADER_IMAGE_MAX_BYTES {
+        return Err(format!(
+            "image_too_large: the image has {size} bytes; the limit is {HEADER_IMAGE_MAX_BYTES} (5 MB)"
+        ));
+    }
+    image_type(head).ok_or_else(|| {
+        "unsupported_image: the file is not a PNG or JPEG image (checked by its content, not its name)"
+            .to_string()
+    })
 }
 
 /// Where a campaign's report email stands.
@@ -615,6 +667,7 @@ impl Campaign {
             single: false,
             results_csv: None,
             results_xlsx: None,
+            header_image_file: None,
             report_email_state: None,
         }
     }
@@ -899,6 +952,22 @@ mod tests {
     }
 
     #[test]
+    fn header_images_are_png_or_jpeg_by_content_and_at_most_5_mb() {
+        let png = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR";
+        let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 0x10, b'J', b'F', b'I', b'F'];
+        assert_eq!(check_header_image(png, 1000), Ok("image/png"));
+        assert_eq!(check_header_image(&jpeg, 1000), Ok("image/jpeg"));
+        // A text file renamed .png is still text.
+        let e = check_header_image(b"phone,nombre\n+56912345678,Ana\n", 30).unwrap_err();
+        assert!(e.starts_with("unsupported_image"), "{e}");
+        let e = check_header_image(b"GIF89a", 6).unwrap_err();
+        assert!(e.starts_with("unsupported_image"), "{e}");
+        let e = check_header_image(png, 6 * 1024 * 1024).unwrap_err();
+        assert!(e.starts_with("image_too_large"), "{e}");
+        assert!(check_header_image(png, HEADER_IMAGE_MAX_BYTES).is_ok());
+    }
+
+    #[test]
     fn send_controls_fit_only_their_states() {
         let body = json!({"name":"x","channel":"sms","account_id":"a","consent_confirmed":true});
         let mut c = Campaign {
@@ -928,6 +997,7 @@ mod tests {
             single: false,
             results_csv: None,
             results_xlsx: None,
+            header_image_file: None,
             report_email_state: None,
         };
         assert_eq!(
