@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-webhook test-crash clean
+.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-webhook test-crash package clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -54,6 +54,12 @@ bench:
 
 clean:
 	rm -rf .cache/local target
+
+## Not a test: every function of template.yaml built for arm64 as a deploy builds it
+## (`sam build --beta-features`, cargo-lambda + zig, no Docker) into .aws-sam/, then a
+## table of each function's binary and bootstrap size, and the build time.
+package:
+	@bash infra/package/build.sh
 
 ## Benchmark: a 1,000,000-row upload through the ingest function on the local stack.
 bench-ingest: setup
