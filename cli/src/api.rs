@@ -46,6 +46,9 @@ pub enum CampaignCmd {
         #[arg(long)]
         wait: bool,
     },
+    /// Upload the campaign's own header image (PNG or JPEG, at most 5 MB; checked by
+    /// content) and wait for its verdict.
+    HeaderImage { id: String, file: PathBuf },
     /// Show a campaign: status, counts, first 100 problems, report link, progress.
     Show { id: String },
     /// Start sending now, or at a time (`--at 2026-12-01T09:00:00-03:00`: scheduled).
@@ -493,40 +496,34 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             c.call(Method::POST, "/v1/campaigns", Some(Value::Object(b)))
                 .await
         }
+        Cmd::Campaign(CampaignCmd::HeaderImage { id, file }) => {
+            let bytes = tokio::fs::read(&file)
+                .await
+                .map_err(|e| Failure::Io(format!("cannot read {}: {e}", file.display())))?;
+            let path = format!("/v1/campaigns/{id}");
+            upload_granted(&c, &format!("{path}/header-image"), bytes).await?;
+            // Until the image's verdict (its content is checked when it lands).
+            for _ in 0..120 {
+                let v = c.call(Method::GET, &path, None).await?;
+                if v["header_image_status"] != "awaiting" {
+                    return Ok(json!({"campaign_id": id,
+                        "header_image_status": v["header_image_status"],
+                        "header_image_type": v["header_image_type"],
+                        "header_image_error": v["header_image_error"]}));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(Failure::Io(
+                "the image was not checked within a minute".into(),
+            ))
+        }
         Cmd::Campaign(CampaignCmd::Upload { id, file, wait }) => {
             let bytes = tokio::fs::read(&file)
                 .await
                 .map_err(|e| Failure::Io(format!("cannot read {}: {e}", file.display())))?;
             let path = format!("/v1/campaigns/{id}");
             let before = c.call(Method::GET, &path, None).await?["validated_at"].clone();
-            // The URL is signed for exactly this many bytes.
-            let target = c
-                .call(
-                    Method::POST,
-                    &format!("/v1/campaigns/{id}/upload"),
-                    Some(json!({ "size": bytes.len() })),
-                )
-                .await?;
-            let url = target["upload_url"]
-                .as_str()
-                .ok_or_else(|| Failure::Io("the API gave no upload_url".into()))?;
-            let mut put = c.http.put(url).body(bytes);
-            for (k, v) in target["upload_headers"].as_object().into_iter().flatten() {
-                if let Some(v) = v.as_str() {
-                    put = put.header(k.as_str(), v);
-                }
-            }
-            let resp = put
-                .send()
-                .await
-                .map_err(|e| Failure::Io(format!("upload failed: {e}")))?;
-            if !resp.status().is_success() {
-                let status = resp.status().as_u16();
-                return Err(Failure::Refused(
-                    status,
-                    Value::String(resp.text().await.unwrap_or_default()),
-                ));
-            }
+            let target = upload_granted(&c, &format!("{path}/upload"), bytes).await?;
             if !wait {
                 return Ok(
                     json!({"campaign_id": id, "upload_id": target["upload_id"], "uploaded": file.display().to_string()}),
@@ -855,4 +852,37 @@ fn query(pairs: &[(&str, Option<String>)]) -> String {
     } else {
         String::new()
     }
+}
+
+/// Asks `grant_path` for a pre-signed PUT signed for exactly these bytes, and sends them
+/// with the headers it was signed with; the grant.
+async fn upload_granted(c: &Client, grant_path: &str, bytes: Vec<u8>) -> Result<Value, Failure> {
+    let target = c
+        .call(
+            reqwest::Method::POST,
+            grant_path,
+            Some(json!({ "size": bytes.len() })),
+        )
+        .await?;
+    let url = target["upload_url"]
+        .as_str()
+        .ok_or_else(|| Failure::Io("the API gave no upload_url".into()))?;
+    let mut put = c.http.put(url).body(bytes);
+    for (k, v) in target["upload_headers"].as_object().into_iter().flatten() {
+        if let Some(v) = v.as_str() {
+            put = put.header(k.as_str(), v);
+        }
+    }
+    let resp = put
+        .send()
+        .await
+        .map_err(|e| Failure::Io(format!("upload failed: {e}")))?;
+    if !resp.status().is_success() {
+        let status = resp.status().as_u16();
+        return Err(Failure::Refused(
+            status,
+            Value::String(resp.text().await.unwrap_or_default()),
+        ));
+    }
+    Ok(target)
 }

@@ -22,6 +22,7 @@ use pregon::model::{
     ReportEmailState, REPORT_EMAIL_ATTEMPTS,
 };
 use pregon_aws::config::Aws;
+use pregon_aws::metrics::Unit;
 use pregon_aws::store::{Store, StoreError};
 use pregon_aws::tickets::{CloseIf, DueItem};
 use serde::Serialize;
@@ -182,6 +183,17 @@ impl Closer {
         summary.reports = self.reports(now).await?;
         if summary.due > 0 || summary.reports > 0 {
             info!(?summary, "closer run");
+            pregon_aws::metrics::emit(
+                &[("Function", "closer")],
+                &[
+                    (
+                        "TicketsClosed",
+                        (summary.no_reply + summary.idle) as f64,
+                        Unit::Count,
+                    ),
+                    ("ReportsAsked", summary.reports as f64, Unit::Count),
+                ],
+            );
         }
         Ok(summary)
     }

@@ -15,6 +15,7 @@ use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind};
 use pregon::sending::{MessageStatus, SendJob};
 use pregon_aws::config::Aws;
 use pregon_aws::messages::{DncSnapshot, Progress};
+use pregon_aws::metrics::Unit;
 use pregon_aws::sqs::{for_each_record, Outcome};
 use pregon_aws::store::{RecipientItem, Store, StoreError};
 use std::time::{Duration, Instant};
@@ -534,6 +535,13 @@ impl Dispatch {
             }
             if delta != Progress::default() {
                 self.store.add_progress(tenant, id, shard, &delta).await?;
+                pregon_aws::metrics::emit(
+                    &[("Function", "dispatch")],
+                    &[
+                        ("MessagesEnqueued", delta.queued as f64, Unit::Count),
+                        ("MessagesBlocked", delta.blocked as f64, Unit::Count),
+                    ],
+                );
             }
             if !passed {
                 info!(

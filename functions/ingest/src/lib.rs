@@ -26,6 +26,7 @@ use pregon::validate::{
     validate, Channel, Code, Limits, Problem, Recipient, Severity, Sink, Status, Summary,
 };
 use pregon_aws::config::Aws;
+use pregon_aws::metrics::Unit;
 use pregon_aws::sqs::{for_each_record, DeadLetters, Outcome};
 use pregon_aws::store::{Claim, Store};
 use std::path::{Path, PathBuf};
@@ -253,6 +254,22 @@ impl Ingest {
         };
         match result {
             Ok(summary) => {
+                pregon_aws::metrics::emit(
+                    &[("Function", "ingest")],
+                    &[
+                        ("RowsValidated", summary.counts.rows as f64, Unit::Count),
+                        (
+                            "InvalidRows",
+                            summary.counts.invalid_rows as f64,
+                            Unit::Count,
+                        ),
+                        (
+                            "ValidationTime",
+                            started.elapsed().as_millis() as f64,
+                            Unit::Milliseconds,
+                        ),
+                    ],
+                );
                 info!(
                     tenant,
                     campaign,

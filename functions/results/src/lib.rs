@@ -17,6 +17,7 @@ use pregon::keys;
 use pregon::model::{Campaign, ReportEmailState, ResultsFile, RESULTS_COLUMNS};
 use pregon::report::safe_cell;
 use pregon_aws::config::Aws;
+use pregon_aws::metrics::Unit;
 use pregon_aws::sqs::{for_each_record, Outcome};
 use pregon_aws::store::{RecipientItem, Store, StoreError};
 use serde::{Deserialize, Serialize};
@@ -191,6 +192,17 @@ impl Results {
                 };
                 match self.save(r, &f).await {
                     Ok(()) => {
+                        pregon_aws::metrics::emit(
+                            &[("Function", "results")],
+                            &[
+                                ("ResultRows", rows as f64, Unit::Count),
+                                (
+                                    "ResultsBuildTime",
+                                    started.elapsed().as_millis() as f64,
+                                    Unit::Milliseconds,
+                                ),
+                            ],
+                        );
                         info!(campaign = %r.campaign, format = %r.format, rows, seconds = started.elapsed().as_secs_f64(), "results built");
                         Outcome::Done
                     }
@@ -409,6 +421,12 @@ impl Results {
             .await
         {
             Ok(_) => {
+                let name = if done.status == "sent" {
+                    "ReportEmailsSent"
+                } else {
+                    "ReportEmailsFailed"
+                };
+                pregon_aws::metrics::emit(&[("Function", "results")], &[(name, 1.0, Unit::Count)]);
                 info!(campaign = %r.campaign, status = %done.status, "report email");
                 Outcome::Done
             }

@@ -497,16 +497,13 @@ impl Sender {
             results.push(r);
         }
         // CloudWatch (EMF): what this batch did at the provider, by provider kind.
-        let provider = serde_json::to_value(ctx.account.provider)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_string))
-            .unwrap_or_default();
+        let provider = ctx.account.provider.as_str();
         let sent = record
             .iter()
             .filter(|(_, o)| matches!(o, Outcome::Sent { .. }))
             .count();
         pregon_aws::metrics::emit(
-            &[("Provider", provider.as_str())],
+            &[("Provider", provider)],
             &[
                 ("MessagesSent", sent as f64, Unit::Count),
                 ("MessagesFailed", (record.len() - sent) as f64, Unit::Count),

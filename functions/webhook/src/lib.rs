@@ -115,13 +115,29 @@ impl Webhook {
                 return answer(500, "try again");
             }
         };
+        let provider = known.account.provider.as_str();
+        let count = |name: &str, n: usize| {
+            pregon_aws::metrics::emit(
+                &[("Provider", provider)],
+                &[(name, n as f64, pregon_aws::metrics::Unit::Count)],
+            )
+        };
         match method {
             "GET" => self.verify_subscription(&known, query),
             "POST" => match self.authenticate(&known, path, query, headers, body) {
-                Err(AuthError::Missing) => answer(401, "signature missing"),
-                Err(AuthError::Mismatch) => answer(403, "signature does not match"),
+                Err(AuthError::Missing) => {
+                    count("CallbacksRefused", 1);
+                    answer(401, "signature missing")
+                }
+                Err(AuthError::Mismatch) => {
+                    count("CallbacksRefused", 1);
+                    answer(403, "signature does not match")
+                }
                 Ok(()) => match self.receive(&known, query, body).await {
-                    Ok(n) => answer(200, &format!("{n} events")),
+                    Ok(n) => {
+                        count("CallbackEvents", n);
+                        answer(200, &format!("{n} events"))
+                    }
                     Err(Bad::Payload(e)) => answer(400, &e),
                     Err(Bad::Store(e)) => {
                         warn!(error = %e, "callback not applied; the provider retries");

@@ -15,6 +15,18 @@ pub enum ProviderKind {
     SmsGateway,
 }
 
+impl ProviderKind {
+    /// Its name as the API writes it (`meta`, `twilio`, `gupshup`, `sms_gateway`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Meta => "meta",
+            ProviderKind::Twilio => "twilio",
+            ProviderKind::Gupshup => "gupshup",
+            ProviderKind::SmsGateway => "sms_gateway",
+        }
+    }
+}
+
 /// A provider account: a sender number or WhatsApp Business phone to send from.
 /// Credentials live in Secrets Manager; the record holds only the secret's ARN,
 /// which is never returned by the API.
@@ -257,6 +269,23 @@ fn check_credentials(
                     "must be an https:// link to the gateway",
                 ));
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn provider_names_are_the_serialized_ones() {
+        for p in [
+            ProviderKind::Meta,
+            ProviderKind::Twilio,
+            ProviderKind::Gupshup,
+            ProviderKind::SmsGateway,
+        ] {
+            assert_eq!(serde_json::to_value(p).unwrap(), p.as_str());
         }
     }
 }
