@@ -34,6 +34,9 @@ pub enum CampaignCmd {
         send_at: Option<String>,
         #[arg(long)]
         report_email: Option<String>,
+        /// SMS: warn about messages over this many segments (1–10, default 3).
+        #[arg(long)]
+        max_sms_segments: Option<u8>,
         /// Confirm the recipients agreed to be contacted (required).
         #[arg(long)]
         consent_confirmed: bool,
@@ -468,6 +471,7 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             on_invalid_rows,
             send_at,
             report_email,
+            max_sms_segments,
             consent_confirmed,
         }) => {
             let mut b = Map::new();
@@ -482,6 +486,7 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             put(&mut b, "on_invalid_rows", on_invalid_rows);
             put(&mut b, "send_at", send_at);
             put(&mut b, "report_email", report_email);
+            put(&mut b, "max_sms_segments", max_sms_segments);
             if !metadata.is_empty() {
                 let fields: Result<Vec<Value>, Failure> = metadata
                     .iter()

@@ -687,3 +687,54 @@ async fn hostile_workbooks_end_invalid_and_the_ingest_function_stays_under_200_m
         );
     }
 }
+
+#[tokio::test]
+async fn each_sms_message_carries_its_encoding_and_segments_and_the_campaign_sets_the_warning_limit(
+) {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":"+15550002223","default_country":"CL","credentials":{"account_sid":"AC124","auth_token":"tok"}}))
+        .await;
+    let c = t
+        .post(
+            "/v1/campaigns",
+            json!({"name":"Costos","channel":"sms","account_id":acc.body["id"],
+            "consent_confirmed":true,"max_sms_segments":1}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    assert_eq!(c.body["max_sms_segments"], 1);
+    let id = c.body["id"].as_str().unwrap();
+    // Row 2: 161 GSM-7 characters (2 segments, over the campaign's limit of 1);
+    // row 3: an emoji forces UCS-2 (1 segment); row 4: short GSM-7.
+    let csv = format!(
+        "phone,message\n56962000041,{}\n56962000042,Gracias 🙏\n56962000043,Hola\n",
+        "a".repeat(161)
+    );
+    t.put_upload(id, csv.into_bytes()).await;
+    let done = t.settled(id).await;
+    assert_eq!(done["status"], "loaded", "{done}");
+    let warned: Vec<&Value> = done["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["code"] == "sms_segments")
+        .collect();
+    assert_eq!(warned.len(), 1, "{done}");
+    assert_eq!(warned[0]["row"], 2);
+    assert_eq!(done["sms"]["total_segments"], 4, "{done}");
+    let ms = t.messages(id).await;
+    let got: Vec<(Value, Value)> = ms
+        .iter()
+        .map(|m| (m["sms_encoding"].clone(), m["sms_segments"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![
+            (json!("gsm7"), json!(2)),
+            (json!("ucs2"), json!(1)),
+            (json!("gsm7"), json!(1))
+        ]
+    );
+}

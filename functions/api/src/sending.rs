@@ -317,6 +317,8 @@ pub(crate) fn message_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Val
         "read_at": m.read_at,
         "replied_at": m.replied_at,
         "updated_at": m.updated_at,
+        "sms_encoding": m.sms_encoding,
+        "sms_segments": m.sms_segments,
     })
 }
 

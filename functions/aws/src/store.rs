@@ -157,6 +157,12 @@ pub struct RecipientItem {
     /// Set while a paused campaign's job for this message is out of the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parked: Option<String>,
+    /// SMS (SPEC §9): the message's encoding (`gsm7`, `ucs2`) and segments, when its
+    /// text was known at validation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_encoding: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sms_segments: Option<u32>,
 }
 
 impl From<&Recipient> for RecipientItem {
@@ -187,6 +193,8 @@ impl From<&Recipient> for RecipientItem {
             replied_at: None,
             counted_at: None,
             parked: None,
+            sms_encoding: r.sms.as_ref().map(|s| s.encoding.as_str().to_string()),
+            sms_segments: r.sms.as_ref().map(|s| s.segments as u32),
         }
     }
 }

@@ -112,6 +112,10 @@ pub struct CampaignSettings {
     pub on_invalid_rows: OnInvalidRows,
     pub header_image: Option<String>,
     pub report_email: Option<String>,
+    /// SMS: a message over this many segments gets an `sms_segments` warning (1–10;
+    /// absent: [`crate::validate::MAX_SMS_SEGMENTS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_sms_segments: Option<u8>,
 }
 
 impl CampaignSettings {
@@ -169,6 +173,10 @@ impl CampaignSettings {
         if let Some(Err(e)) = report_email.as_deref().map(super::valid_email) {
             f.fail("report_email", e);
         }
+        let max_sms_segments = f.integer("max_sms_segments", 1..=10).map(|n| n as u8);
+        if max_sms_segments.is_some() && channel == Some(Channel::Whatsapp) {
+            f.fail("max_sms_segments", "applies to SMS campaigns only");
+        }
         f.finish()?;
         Ok(CampaignSettings {
             name: name.expect("checked"),
@@ -185,6 +193,7 @@ impl CampaignSettings {
             on_invalid_rows,
             header_image,
             report_email,
+            max_sms_segments,
         })
     }
 
@@ -206,6 +215,7 @@ impl CampaignSettings {
             on_invalid_rows: OnInvalidRows::default(),
             header_image: None,
             report_email: None,
+            max_sms_segments: None,
         }
     }
 
@@ -740,6 +750,9 @@ impl Campaign {
         r.allow_duplicates = self.settings.allow_duplicates;
         r.metadata = self.settings.metadata.clone();
         r.on_invalid_rows = self.settings.on_invalid_rows;
+        if let Some(m) = self.settings.max_sms_segments {
+            r.max_sms_segments = m as usize;
+        }
         r
     }
 }
@@ -877,6 +890,22 @@ mod tests {
         assert_eq!((r.params, r.sms_body.as_deref()), (1, Some("Hola {{1}}")));
         assert!(r.counts_sms());
         assert_eq!(r.max_sms_segments, crate::validate::MAX_SMS_SEGMENTS);
+        let sms = json!({"name":"x","channel":"sms","account_id":"a","consent_confirmed":true,
+            "max_sms_segments": 1});
+        let mut c2 = c.clone();
+        c2.settings = CampaignSettings::parse(&sms).unwrap();
+        assert_eq!(c2.rules().max_sms_segments, 1);
+        for bad in [json!(0), json!(11), json!("2")] {
+            let mut b = sms.clone();
+            b["max_sms_segments"] = bad;
+            let e = CampaignSettings::parse(&b).unwrap_err();
+            assert_eq!(e[0].field, "max_sms_segments");
+        }
+        let mut wa = sms.clone();
+        wa["channel"] = json!("whatsapp");
+        wa["template_id"] = json!("tpl_1");
+        let e = CampaignSettings::parse(&wa).unwrap_err();
+        assert_eq!(e[0].field, "max_sms_segments");
         assert_eq!(c.rules().sms_body, None, "without the template");
         let other = Template {
             id: "tpl_2".into(),
