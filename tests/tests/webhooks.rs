@@ -264,3 +264,88 @@ async fn a_meta_template_review_callback_changes_the_template_at_once() {
     let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
     assert_eq!(r.status, 409, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_gateway_pushes_received_sms_that_land_on_the_ticket_and_opt_out() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"sms_gateway","channel":"sms","sender":"gw-inbound","default_country":"CL",
+            "rate":20,"ports":"0-1","credentials":{"url":stack.sim(),"user":"admin","password":"pw"}}))
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    let account = acc.body["id"].as_str().unwrap().to_string();
+    // The gateway's push URL for received SMS is the account's webhook_url (its secret
+    // inside); the simulator's registration names the gateway by its serial number.
+    let reg = stack
+        .sim_post(
+            "/_sim/webhooks",
+            json!({"provider":"gateway","sender":"DG-0042","url":acc.body["webhook_url"]}),
+        )
+        .await;
+    assert!(reg.get("error").is_none(), "{reg}");
+    let tpl = t
+        .post(
+            "/v1/templates",
+            json!({"name":"cuota","channel":"sms","body":"Hola {{1}}, su cuota vence hoy"}),
+        )
+        .await;
+    let phones: Vec<String> = (0..2).map(|i| format!("+5696540{i:04}")).collect();
+    let id = t
+        .loaded_campaign_with(
+            "sms",
+            &account,
+            tpl.body["id"].as_str().unwrap(),
+            &phones,
+            json!({"wait_for_reply_hours": 2}),
+        )
+        .await;
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let done = t.wait_end(&id, Duration::from_secs(60)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+
+    // The customer answers from the handset: the number arrives without `+`.
+    let got = stack
+        .sim_post(
+            "/_sim/inbound",
+            json!({"provider":"gateway","sender":"DG-0042","from":phones[0],"text":"Ya pagué"}),
+        )
+        .await;
+    assert_eq!(got["status"], 200, "{got}");
+    let tickets = t.tickets(&format!("campaign_id={id}")).await;
+    let mine = tickets
+        .iter()
+        .find(|k| k["phone"] == phones[0].as_str())
+        .unwrap_or_else(|| panic!("no ticket for the phone: {tickets:?}"));
+    assert!(mine["replied_at"].is_string(), "{mine}");
+    let k = t
+        .get(&format!("/v1/tickets/{}", mine["id"].as_str().unwrap()))
+        .await;
+    assert_eq!(k.body["conversation"][0]["text"], "Ya pagué", "{}", k.body);
+
+    // BAJA from the other phone: do-not-contact, its ticket closed opted_out.
+    let got = stack
+        .sim_post(
+            "/_sim/inbound",
+            json!({"provider":"gateway","sender":"DG-0042","from":phones[1],"text":"baja"}),
+        )
+        .await;
+    assert_eq!(got["status"], 200, "{got}");
+    let dnc = t.get("/v1/dnc").await;
+    assert!(
+        dnc.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["phone"] == phones[1].as_str()),
+        "{}",
+        dnc.body
+    );
+    let tickets = t.tickets(&format!("campaign_id={id}")).await;
+    let other = tickets
+        .iter()
+        .find(|k| k["phone"] == phones[1].as_str())
+        .unwrap();
+    assert_eq!(other["close_reason"], "opted_out", "{other}");
+}

@@ -251,7 +251,9 @@ impl Webhook {
             ProviderKind::Meta => inbound::meta::parse(body),
             ProviderKind::Twilio => inbound::twilio::parse(body),
             ProviderKind::Gupshup => inbound::gupshup::parse(body),
-            ProviderKind::SmsGateway => inbound::gateway::parse_results(body),
+            ProviderKind::SmsGateway => {
+                inbound::gateway::parse(body, k.account.default_country.as_deref())
+            }
         }
         .map_err(|e| Bad::Payload(e.to_string()))?;
         // Twilio posts each message's statuses to the StatusCallback the sender gave it,

@@ -230,9 +230,9 @@ async fn add_webhook(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
                 );
             }
         }
-        Provider::Gateway => {
-            return bad_request("the gateway's results are read with /api/query_sms_result")
-        }
+        // The URL a gateway pushes received SMS to (`sender`: its serial number);
+        // its send results are still read with /api/query_sms_result.
+        Provider::Gateway => {}
     }
     if hook.sender.is_empty() || !hook.url.starts_with("http") {
         return bad_request("sender and an http(s) url are required");

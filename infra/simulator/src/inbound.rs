@@ -173,16 +173,17 @@ impl Inbound {
     /// Checks a request and gives the message its id; the error is for a 400.
     pub fn new(request: InboundRequest, at_ms: u64) -> Result<Inbound, String> {
         let provider = request.provider;
-        if provider == Provider::Gateway {
-            return Err("the gateway's inbound SMS push is not simulated".into());
-        }
         let sender = request.sender.trim().to_string();
         if sender.is_empty() {
             return Err("sender is required".into());
         }
         let from = phone::to_e164(&request.from)
             .ok_or_else(|| format!("from {:?} is not a phone number", request.from))?;
-        let whatsapp = provider != Provider::Twilio || sender.starts_with("whatsapp:");
+        let whatsapp = match provider {
+            Provider::Twilio => sender.starts_with("whatsapp:"),
+            Provider::Gateway => false,
+            _ => true,
+        };
         let reply_to = non_empty(request.reply_to);
         if reply_to.is_some() && !whatsapp {
             return Err(
@@ -219,6 +220,9 @@ impl Inbound {
                     quick_reply,
                 }
             }
+            (None, Some(_)) if provider == Provider::Gateway => {
+                return Err("a GSM gateway receives text SMS only: no media".into())
+            }
             (None, Some(media)) => {
                 let mime = non_empty(media.mime).unwrap_or_else(|| "image/jpeg".into());
                 let id = non_empty(media.id).unwrap_or_else(|| match provider {
@@ -240,6 +244,7 @@ impl Inbound {
             (Provider::Meta, _) => ids::inbound_wamid(digits(&from)),
             (Provider::Twilio, Content::Media { .. }) => ids::twilio_sid("MM"),
             (Provider::Twilio, _) => ids::twilio_sid("SM"),
+            (Provider::Gateway, _) => ids::numeric_id(),
             _ => ids::gupshup_inbound_id(),
         };
         Ok(Inbound {
@@ -301,8 +306,37 @@ impl Inbound {
                 content_type: "application/json",
                 headers: Vec::new(),
             }),
-            Provider::Gateway => Err("the gateway's inbound SMS push is not simulated".into()),
+            Provider::Gateway => Ok(Prepared {
+                body: serde_json::to_vec(&self.gateway_body(hook)).unwrap_or_default(),
+                content_type: "application/json",
+                headers: Vec::new(),
+            }),
         }
+    }
+
+    /// A Dinstar-kind gateway's push of a received SMS (its HTTP API manual, "Receive
+    /// SMS": `sn` and `sms[]` of `incoming_sms_id`, `port`, `number`, `smsc`,
+    /// `timestamp` in the gateway's local time `YYYY-MM-DD HH:MM:SS`, `text`); the
+    /// registration's `sender` is the gateway's serial number. Unsigned: the URL
+    /// carries our secret.
+    fn gateway_body(&self, hook: &Webhook) -> Value {
+        let text = match &self.content {
+            Content::Text(text) => text.clone(),
+            _ => String::new(),
+        };
+        let at = rfc3339(self.at_ms);
+        let timestamp = at.get(..19).unwrap_or(&at).replace('T', " ");
+        json!({
+            "sn": hook.sender,
+            "sms": [{
+                "incoming_sms_id": self.id.parse::<u64>().unwrap_or(1),
+                "port": 0,
+                "number": digits(&self.from),
+                "smsc": "+56900000000",
+                "timestamp": timestamp,
+                "text": text,
+            }],
+        })
     }
 
     /// Meta's `whatsapp_business_account` webhook with one `messages[]` entry
@@ -1069,7 +1103,12 @@ mod tests {
             json!({"button": {"text": "b", "gupshup_type": "quick_reply"}})
         )
         .contains("gupshup"));
-        assert!(refused("gateway", "user", json!({"text": "a"})).contains("gateway"));
+        assert!(refused(
+            "gateway",
+            "user",
+            json!({"media": {"url": "https://x.io/a.jpg"}})
+        )
+        .contains("gateway"));
         let bad_from = Inbound::new(
             serde_json::from_value(
                 json!({"provider": "meta", "sender": "1", "from": "abc", "text": "a"}),

@@ -1,19 +1,64 @@
-//! SMS gateways of the Dinstar kind (providers.md, "SMS gateway"). providers.md
-//! documents only the send results as `query_sms_result` answers them
-//! (`{"error_code":200,"result":[{"port","number","user_id","status","time"}]}`); it
-//! says the gateway "can also push results and inbound SMS to an HTTP URL" without
-//! their format, so inbound SMS are not read here. The gateway signs nothing: check
-//! the account's URL secret with [`super::verify_url_secret`].
+//! SMS gateways of the Dinstar kind (providers.md, "SMS gateway"). Two bodies reach
+//! the webhook: send results as `query_sms_result` answers them
+//! (`{"error_code":200,"result":[{"port","number","user_id","status","time"}]}`), and
+//! received SMS as the gateway pushes them (Dinstar's HTTP API manual, "Receive SMS":
+//! `{"sn":"…","sms":[{"incoming_sms_id","port","number","smsc","timestamp","text"}]}`,
+//! the same objects `query_incoming_sms` lists). A received SMS's `number` is the
+//! sender as the network gave it (often without `+`): it is read with the account's
+//! default country; its `timestamp` is the gateway's local time without a zone, so
+//! the arrival time stands instead. The gateway signs nothing: check the account's
+//! URL secret with [`super::verify_url_secret`].
 
 use serde_json::Value;
 
-use super::{bad, Inbound, InboundError, StatusUpdate};
+use super::{bad, Inbound, InboundError, Reply, ReplyKind, StatusUpdate};
 use crate::sending::MessageStatus;
 
 /// The `user_id` a message was sent with, from the id the send adapter records
 /// (`{task_id}:{user_id}`): results name messages by it alone.
 pub fn user_id_of(provider_message_id: &str) -> Option<u64> {
     provider_message_id.rsplit_once(':')?.1.parse().ok()
+}
+
+/// Reads whatever the gateway posted: pushed received SMS (an `sms` list) or send
+/// results (see [`parse_results`]). `default_country` reads numbers without `+`.
+pub fn parse(body: &[u8], default_country: Option<&str>) -> Result<Vec<Inbound>, InboundError> {
+    let v: Value = serde_json::from_slice(body).map_err(|e| bad("body", e.to_string()))?;
+    let Some(sms) = v.get("sms") else {
+        return parse_results(body);
+    };
+    let sn = v["sn"].as_str().unwrap_or("gateway");
+    let list = sms.as_array().ok_or_else(|| bad("sms", "not an array"))?;
+    let country = default_country.and_then(|c| c.parse().ok());
+    let mut phones = crate::phone::PhoneRules::new(country);
+    list.iter()
+        .enumerate()
+        .map(|(i, m)| {
+            let at = format!("sms[{i}]");
+            let id = m["incoming_sms_id"]
+                .as_u64()
+                .ok_or_else(|| bad(format!("{at}.incoming_sms_id"), "missing or not a number"))?;
+            let number = match &m["number"] {
+                Value::String(s) => s.clone(),
+                Value::Number(n) => n.to_string(),
+                _ => return Err(bad(format!("{at}.number"), "missing")),
+            };
+            let from = phones
+                .parse_text(&number)
+                .map_err(|e| bad(format!("{at}.number"), e.to_string()))?;
+            Ok(Inbound::Reply(Reply {
+                from_phone: from.e164(),
+                // Unique per gateway: its serial number and the message's id there.
+                provider_message_id: format!("{sn}:{id}"),
+                kind: ReplyKind::Text,
+                text: m["text"].as_str().map(str::to_string),
+                media: Vec::new(),
+                button_payload: None,
+                replied_to: None,
+                at: None,
+            }))
+        })
+        .collect()
 }
 
 /// Reads a `query_sms_result` answer into one status per result. Each status's
@@ -74,6 +119,32 @@ fn result(r: &Value, at: &str) -> Result<Inbound, InboundError> {
 mod tests {
     use super::*;
     use crate::providers::{gateway, HttpReply};
+
+    #[test]
+    fn a_pushed_received_sms_is_a_reply_from_the_number_read_with_the_default_country() {
+        // The push example of Dinstar's manual, with a Chilean number written two ways.
+        let body = r#"{"sn":"da00-0030-1901-2817","sms":[
+            {"incoming_sms_id":1,"port":1,"number":"56962000001","smsc":"+56900000000","timestamp":"2016-07-12 15:46:18","text":"BAJA"},
+            {"incoming_sms_id":2,"port":3,"number":"962000002","smsc":"+56900000000","timestamp":"2016-07-12 15:47:00","text":"Ya pagué"}]}"#;
+        let all = parse(body.as_bytes(), Some("CL")).unwrap();
+        let Inbound::Reply(a) = &all[0] else { panic!() };
+        assert_eq!(a.from_phone, "+56962000001");
+        assert_eq!(a.provider_message_id, "da00-0030-1901-2817:1");
+        assert_eq!(a.text.as_deref(), Some("BAJA"));
+        assert!(a.is_opt_out(crate::providers::inbound::DEFAULT_OPT_OUT_WORDS));
+        let Inbound::Reply(b) = &all[1] else { panic!() };
+        assert_eq!(b.from_phone, "+56962000002");
+        assert_eq!(b.text.as_deref(), Some("Ya pagué"));
+        // Results still read the same way through `parse`.
+        let r = parse(br#"{"error_code":200,"result":[{"port":0,"number":"1","user_id":4,"status":"DELIVERED","time":"-"}]}"#, None).unwrap();
+        assert!(matches!(&r[0], Inbound::Status(s) if s.provider_message_id == "4"));
+        let e = parse(
+            br#"{"sn":"x","sms":[{"incoming_sms_id":3,"text":"hola"}]}"#,
+            Some("CL"),
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("sms[0].number"), "{e}");
+    }
 
     #[test]
     fn results_name_the_user_id_the_send_recorded() {
