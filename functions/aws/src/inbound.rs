@@ -256,6 +256,9 @@ impl Store {
     }
 
     /// The early statuses kept for these provider ids of an account, removed as read.
+    /// An item is deleted only if it still holds what was read (its list's length): a
+    /// status the webhook appended between the read and the delete makes the delete
+    /// fail, and the item is read again, so no status is lost in that gap.
     pub async fn take_early_statuses(
         &self,
         account: &str,
@@ -270,31 +273,59 @@ impl Store {
             .collect();
         let mut found = Vec::new();
         for chunk in keys_.chunks(100) {
-            for item in self.batch_get(chunk.to_vec(), "pk, sk, body").await? {
-                for v in item
-                    .get("body")
-                    .and_then(|b| b.as_l().ok())
-                    .into_iter()
-                    .flatten()
-                {
-                    if let Some(e) = v
-                        .as_s()
-                        .ok()
-                        .and_then(|t| serde_json::from_str::<EarlyStatus>(t).ok())
-                    {
-                        found.push(e.into());
-                    }
-                }
-                if let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) {
-                    let _ = self
+            let mut items = self.batch_get(chunk.to_vec(), "pk, sk, body").await?;
+            for _round in 0..4 {
+                let mut again = Vec::new();
+                for item in items {
+                    let body: Vec<&AttributeValue> = item
+                        .get("body")
+                        .and_then(|b| b.as_l().ok())
+                        .into_iter()
+                        .flatten()
+                        .collect();
+                    let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) else {
+                        continue;
+                    };
+                    let res = self
                         .client
                         .delete_item()
                         .table_name(&self.table)
                         .key("pk", pk.clone())
                         .key("sk", sk.clone())
+                        .condition_expression("size(body) = :n")
+                        .expression_attribute_values(
+                            ":n",
+                            AttributeValue::N(body.len().to_string()),
+                        )
                         .send()
                         .await;
+                    match crate::store::conditional(res) {
+                        // Ours: every status it held.
+                        Ok(true) => found.extend(body.iter().filter_map(|v| {
+                            v.as_s()
+                                .ok()
+                                .and_then(|t| serde_json::from_str::<EarlyStatus>(t).ok())
+                                .map(StatusUpdate::from)
+                        })),
+                        // A status came in meanwhile: read it again.
+                        Ok(false) => again.push(HashMap::from([
+                            ("pk".to_string(), pk.clone()),
+                            ("sk".to_string(), sk.clone()),
+                        ])),
+                        // Left for its TTL; the statuses it held are applied anyway
+                        // (applying is forward-only, so a second time changes nothing).
+                        Err(_) => found.extend(body.iter().filter_map(|v| {
+                            v.as_s()
+                                .ok()
+                                .and_then(|t| serde_json::from_str::<EarlyStatus>(t).ok())
+                                .map(StatusUpdate::from)
+                        })),
+                    }
                 }
+                if again.is_empty() {
+                    break;
+                }
+                items = self.batch_get(again, "pk, sk, body").await?;
             }
         }
         Ok(found)
