@@ -349,3 +349,58 @@ async fn a_gateway_pushes_received_sms_that_land_on_the_ticket_and_opt_out() {
         .unwrap();
     assert_eq!(other["close_reason"], "opted_out", "{other}");
 }
+
+#[tokio::test]
+async fn statuses_kept_for_a_message_not_recorded_yet_are_all_taken_even_while_more_arrive() {
+    use pregon::providers::inbound::StatusUpdate;
+    use pregon::sending::MessageStatus;
+    let stack = Stack::connect().await;
+    let account = pregon::model::new_id("acc");
+    let status = |i: usize| StatusUpdate {
+        provider_message_id: "wamid.EARLY".into(),
+        status: if i % 2 == 0 {
+            MessageStatus::Delivered
+        } else {
+            MessageStatus::Read
+        },
+        provider_status: format!("status {i}"),
+        at: None,
+        error_code: None,
+        error_message: None,
+        correlation: None,
+    };
+    // The webhook keeps 60 statuses while the sender takes what is there, again and again.
+    let store = stack.store.clone();
+    let acc = account.clone();
+    let writer = tokio::spawn(async move {
+        for i in 0..60 {
+            store.keep_early_status(&acc, &status(i)).await.unwrap();
+        }
+    });
+    let mut taken = Vec::new();
+    while !writer.is_finished() {
+        taken.extend(
+            stack
+                .store
+                .take_early_statuses(&account, &["wamid.EARLY"])
+                .await
+                .unwrap(),
+        );
+    }
+    writer.await.unwrap();
+    taken.extend(
+        stack
+            .store
+            .take_early_statuses(&account, &["wamid.EARLY"])
+            .await
+            .unwrap(),
+    );
+    let mut names: Vec<String> = taken.into_iter().map(|s| s.provider_status).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(
+        names.len(),
+        60,
+        "every kept status is taken once: {names:?}"
+    );
+}
