@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-webhook test-crash package clean
+.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-webhook bench-results test-crash package clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -86,6 +86,14 @@ bench-dispatch: setup build
 ## UpdateItem, and a 10,000-message campaign's time from completed to all read.
 bench-webhook: setup build
 	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench webhook $(or $(HOOK_MESSAGES),2000) $(or $(HOOK_CONCURRENCY),16) $(or $(HOOK_CAMPAIGN),10000)
+
+## Benchmark: an ended campaign's results downloads (CSV, then XLSX) through the API —
+## time to ready, file size, the results function's peak RSS — and its stats endpoint
+## beside a 10-message campaign's (RESULTS_ROWS messages, default 1,000,000; release
+## build, like bench-ingest; cargo's CARGO_TARGET_DIR is honoured).
+bench-results: setup
+	$(CARGO) build --release --locked --workspace
+	PREGON_PROFILE=release bash infra/local/with-stack.sh $(or $(CARGO_TARGET_DIR),target)/release/pregon-bench results $(or $(RESULTS_ROWS),1000000)
 
 ## The fault test alone (it is in `make test` too): every Twilio sender process killed mid-campaign.
 test-crash: setup build

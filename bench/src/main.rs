@@ -5,10 +5,14 @@
 //! - peak memory (max RSS) of each `pregon validate` run.
 //!
 //! `pregon-bench ingest` (run by `make bench-ingest`, against a running local stack)
-//! uploads the 1,000,000-row file to a campaign and times the ingest function.
+//! uploads the 1,000,000-row file to a campaign and times the ingest function;
+//! `pregon-bench results [ROWS]` (`make bench-results`) times the results downloads of
+//! an ended campaign of ROWS messages (see `results.rs`).
 //! Files are generated once into `.cache/bench/`.
 
+mod results;
 mod send;
+mod stack;
 mod webhook;
 
 use std::path::{Path, PathBuf};
@@ -41,13 +45,14 @@ fn phone(i: u64) -> String {
     }
 }
 
-fn make_csv(path: &Path) {
+/// A CSV of `rows` valid rows (phone + 2 parameters), written once.
+fn make_csv(path: &Path, rows: u64) {
     if path.exists() {
         return;
     }
     let mut w = csv::Writer::from_path(path).expect("write csv");
     w.write_record(["telefono", "nombre", "monto"]).unwrap();
-    for i in 0..CSV_ROWS {
+    for i in 0..rows {
         w.write_record([
             phone(i),
             format!("Cliente {i}"),
@@ -114,9 +119,33 @@ fn bare_calamine(path: &Path) -> u64 {
 /// The high-water mark of a process's resident memory (its own address space only:
 /// `ru_maxrss` of a forked child would count this generator's memory too).
 fn vm_hwm_kb(pid: u32) -> Option<u64> {
+    proc_status_kb(pid, "VmHWM")
+}
+
+/// A memory field of `/proc/{pid}/status` (`VmHWM`, `VmRSS`…), in kB.
+fn proc_status_kb(pid: u32, field: &str) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let line = s
+        .lines()
+        .find(|l| l.strip_prefix(field).is_some_and(|r| r.starts_with(':')))?;
     line.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The processes running the executable `exe` (by `/proc/{pid}/exe`: only this build's
+/// binaries, not another checkout's).
+fn pids_of(exe: &Path) -> Vec<u32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| std::fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p == exe))
+        .collect()
+}
+
+/// Resets a process's `VmHWM` to its current RSS (`/proc/{pid}/clear_refs`, Linux ≥ 4.0),
+/// so a long-lived process's next peak is measured alone; `false` if not allowed.
+fn reset_vm_hwm(pid: u32) -> bool {
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").is_ok()
 }
 
 /// The fastest of three `pregon validate` runs.
@@ -203,7 +232,20 @@ fn main() {
         "generating test files in {} (first run only)…",
         dir.display()
     );
-    make_csv(&csv_path);
+    if mode == "results" {
+        let rows = std::env::args()
+            .nth(2)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(CSV_ROWS);
+        let path = if rows == CSV_ROWS {
+            csv_path
+        } else {
+            dir.join(format!("rows_{rows}.csv"))
+        };
+        make_csv(&path, rows);
+        return results::run(rows, &path);
+    }
+    make_csv(&csv_path, CSV_ROWS);
     if mode == "ingest" {
         return ingest(&csv_path);
     }
@@ -248,69 +290,34 @@ fn main() {
 /// Uploads the 1,000,000-row CSV to a new campaign on the running local stack and
 /// times the ingest function from the upload to `loaded`.
 fn ingest(csv_path: &Path) {
-    let stack_file = std::env::var("PREGON_STACK_FILE")
-        .expect("run through infra/local/with-stack.sh (make bench-ingest)");
-    let info: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(stack_file).unwrap()).unwrap();
-    let api = info["api_url"].as_str().unwrap().to_string();
-    let key = info["demo_api_key"].as_str().unwrap().to_string();
+    let info = stack::info();
+    let ctx = stack::Ctx::new(&info);
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let info2 = info.clone();
     rt.block_on(async move {
-        let info = info2;
-        let http = reqwest::Client::new();
-        let post = |path: &str, body: serde_json::Value| {
-            http.post(format!("{api}{path}")).bearer_auth(&key).json(&body).send()
-        };
-        let acc: serde_json::Value = post("/v1/accounts", serde_json::json!({"provider":"meta","channel":"whatsapp","sender":"15550001111","default_country":"CL","credentials":{"access_token":"EAAtoken","app_secret":"secret","verify_token":"verify","phone_number_id":"15550001111","waba_id":"waba1"}}))
-            .await.unwrap().json().await.unwrap();
-        let tpl: serde_json::Value = post("/v1/templates", serde_json::json!({"name":"bench","channel":"whatsapp","language":"es","category":"UTILITY","body":"Hola {{1}}, debes {{2}}"}))
-            .await.unwrap().json().await.unwrap();
         let bytes = std::fs::read(csv_path).unwrap();
-        // Created with the file's size: the answer carries an upload URL signed for it.
-        let c: serde_json::Value = post("/v1/campaigns", serde_json::json!({"name":"bench","channel":"whatsapp","account_id":acc["id"],"template_id":tpl["id"],"consent_confirmed":true,"upload_size":bytes.len()}))
-            .await.unwrap().json().await.unwrap();
-        let t = Instant::now();
-        let r = http.put(c["upload_url"].as_str().unwrap()).body(bytes).send().await.unwrap();
-        assert!(r.status().is_success());
-        let uploaded = t.elapsed();
-        loop {
-            let v: serde_json::Value = http
-                .get(format!("{api}/v1/campaigns/{}", c["id"].as_str().unwrap()))
-                .bearer_auth(&key)
-                .send()
-                .await.unwrap().json().await.unwrap();
-            let st = v["status"].as_str().unwrap_or_default().to_string();
-            if st != "awaiting_file" && st != "validating" {
-                println!("ingest of {CSV_ROWS} rows on the local stack (DynamoDB Local, moto):");
-                println!("  upload (PUT to moto)      {:>8.1} s", uploaded.as_secs_f64());
-                println!("  upload → {st:<16} {:>8.1} s", t.elapsed().as_secs_f64());
-                println!("  counts: {}", v["counts"]);
-                let stored = count_recipients(&info, c["id"].as_str().unwrap()).await;
-                println!("  recipient items in DynamoDB: {stored}");
-                assert_eq!(Some(stored), v["counts"]["valid_rows"].as_u64(), "stored recipients differ from valid rows");
-                break;
-            }
-            if t.elapsed() > Duration::from_secs(1800) {
-                panic!("ingest did not finish in 30 minutes");
-            }
-            tokio::time::sleep(Duration::from_secs(1)).await;
-        }
+        let (id, v, uploaded, took) = ctx.load_campaign("15550001111", "bench", bytes).await;
+        let st = v["status"].as_str().unwrap_or_default();
+        println!("ingest of {CSV_ROWS} rows on the local stack (DynamoDB Local, moto):");
+        println!(
+            "  upload (PUT to moto)      {:>8.1} s",
+            uploaded.as_secs_f64()
+        );
+        println!("  upload → {st:<16} {:>8.1} s", took.as_secs_f64());
+        println!("  counts: {}", v["counts"]);
+        let stored = count_recipients(&info, &id).await;
+        println!("  recipient items in DynamoDB: {stored}");
+        assert_eq!(
+            Some(stored),
+            v["counts"]["valid_rows"].as_u64(),
+            "stored recipients differ from valid rows"
+        );
     });
 }
 
 /// Counts the campaign's recipient items (current generation, every shard) in DynamoDB.
 async fn count_recipients(info: &serde_json::Value, campaign: &str) -> u64 {
     use aws_sdk_dynamodb::types::{AttributeValue, Select};
-    std::env::set_var("AWS_ACCESS_KEY_ID", "local");
-    std::env::set_var("AWS_SECRET_ACCESS_KEY", "local");
-    std::env::set_var("AWS_REGION", info["region"].as_str().unwrap());
-    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let ddb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&shared)
-            .endpoint_url(info["endpoints"]["dynamodb"].as_str().unwrap())
-            .build(),
-    );
+    let ddb = stack::dynamodb(info).await;
     let table = info["table"].as_str().unwrap();
     let tenant = info["demo_tenant"].as_str().unwrap();
     let (pk, sk) = pregon::keys::campaign(tenant, campaign);

@@ -9,6 +9,7 @@
 //! 2. A CAMPAIGN-message campaign with the simulator's callbacks on: the time from
 //!    `completed` until every message is `read`.
 
+use crate::stack::Ctx;
 use pregon::providers::inbound::meta::signature;
 use serde_json::{json, Value};
 use std::sync::Arc;
@@ -16,25 +17,7 @@ use std::time::{Duration, Instant};
 
 const APP_SECRET: &str = "bench-webhook-secret";
 
-struct Ctx {
-    http: reqwest::Client,
-    api: String,
-    key: String,
-    sim: String,
-}
-
 impl Ctx {
-    async fn call(&self, m: reqwest::Method, path: &str, body: Option<Value>) -> Value {
-        let mut r = self
-            .http
-            .request(m, format!("{}{path}", self.api))
-            .bearer_auth(&self.key);
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        r.send().await.unwrap().json().await.unwrap_or(Value::Null)
-    }
-
     /// An account on `sender` (its webhook registered with the simulator when
     /// `callbacks`), an approved template, and a sent campaign of `rows`, ended.
     async fn campaign(
@@ -131,29 +114,9 @@ impl Ctx {
         }
         (acc, id, started.elapsed().as_secs_f64())
     }
-
-    /// Every message of a campaign.
-    async fn messages(&self, id: &str) -> Vec<Value> {
-        let mut all = Vec::new();
-        let mut cursor = String::new();
-        loop {
-            let page = self
-                .call(
-                    reqwest::Method::GET,
-                    &format!("/v1/campaigns/{id}/messages?limit=500{cursor}"),
-                    None,
-                )
-                .await;
-            all.extend(page["items"].as_array().cloned().unwrap_or_default());
-            match page["next_cursor"].as_str() {
-                Some(c) => cursor = format!("&cursor={c}"),
-                None => return all,
-            }
-        }
-    }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
@@ -195,23 +158,9 @@ where
 }
 
 pub fn run(messages: usize, concurrency: usize, campaign: usize) {
-    let stack_file =
-        std::env::var("PREGON_STACK_FILE").expect("run under infra/local/with-stack.sh");
-    let info: Value = serde_json::from_str(&std::fs::read_to_string(stack_file).unwrap()).unwrap();
-    let ctx = Arc::new(Ctx {
-        http: reqwest::Client::new(),
-        api: info["api_url"]
-            .as_str()
-            .unwrap()
-            .trim_end_matches('/')
-            .to_string(),
-        key: info["demo_api_key"].as_str().unwrap().to_string(),
-        sim: info["simulator_url"]
-            .as_str()
-            .expect("the simulator is built")
-            .to_string(),
-    });
-    let ddb_url = info["endpoints"]["dynamodb"].as_str().unwrap().to_string();
+    let info = crate::stack::info();
+    let ctx = Arc::new(Ctx::new(&info));
+    assert!(!ctx.sim.is_empty(), "the simulator is built");
     let table = info["table"].as_str().unwrap().to_string();
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async move {
@@ -257,13 +206,7 @@ pub fn run(messages: usize, concurrency: usize, campaign: usize) {
         let delivered = ctx.messages(&id).await.iter().filter(|m| m["status"] == "delivered").count();
 
         // The same shape straight to DynamoDB Local: a conditional forward-only update.
-        let conf = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .endpoint_url(&ddb_url)
-            .region(aws_config::Region::new(info["region"].as_str().unwrap_or("us-east-1").to_string()))
-            .credentials_provider(aws_sdk_dynamodb::config::Credentials::new("local", "local", None, None, "bench"))
-            .load()
-            .await;
-        let ddb = aws_sdk_dynamodb::Client::new(&conf);
+        let ddb = crate::stack::dynamodb(&info).await;
         use aws_sdk_dynamodb::types::AttributeValue as Av;
         for chunk in (0..n).collect::<Vec<_>>().chunks(25) {
             let puts = chunk.iter().map(|i| {

@@ -5,7 +5,8 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 profile="${PREGON_PROFILE:-debug}"
-bin="$root/target/$profile/pregon-local"
+# The binaries cargo built: CARGO_TARGET_DIR when set, as cargo does, else target/.
+bin="${CARGO_TARGET_DIR:-$root/target}/$profile/pregon-local"
 state="$root/.cache/local"
 mkdir -p "$state"
 rm -f "$state/stack.json"
