@@ -404,3 +404,151 @@ async fn statuses_kept_for_a_message_not_recorded_yet_are_all_taken_even_while_m
         "every kept status is taken once: {names:?}"
     );
 }
+
+/// A queue of the tenant's own, fed by a rule on the stack's event bus that matches
+/// its `tenant_id` — as a tenant's integration would subscribe.
+async fn subscribe_events(stack: &Stack, tenant: &str) -> String {
+    let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let events = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&shared)
+            .endpoint_url(stack.info["endpoints"]["events"].as_str().unwrap())
+            .build(),
+    );
+    let queue = stack
+        .sqs
+        .create_queue()
+        .queue_name(format!("events-{tenant}"))
+        .send()
+        .await
+        .unwrap()
+        .queue_url
+        .unwrap();
+    let arn = stack
+        .sqs
+        .get_queue_attributes()
+        .queue_url(&queue)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .unwrap()
+        .attributes
+        .unwrap()
+        .remove(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .unwrap();
+    let bus = stack.info["event_bus"].as_str().unwrap();
+    events
+        .put_rule()
+        .name(format!("to-{tenant}"))
+        .event_bus_name(bus)
+        .event_pattern(json!({"source": ["pregon"], "detail": {"tenant_id": [tenant]}}).to_string())
+        .send()
+        .await
+        .unwrap();
+    events
+        .put_targets()
+        .rule(format!("to-{tenant}"))
+        .event_bus_name(bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("q")
+                .arn(arn)
+                .build()
+                .unwrap(),
+        )
+        .send()
+        .await
+        .unwrap();
+    queue
+}
+
+/// Reads the queue until `done` says enough has come (or 30 s).
+async fn read_events(stack: &Stack, queue: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut all = Vec::new();
+    while !done(&all) && Instant::now() < deadline {
+        let got = stack
+            .sqs
+            .receive_message()
+            .queue_url(queue)
+            .max_number_of_messages(10)
+            .send()
+            .await
+            .unwrap();
+        for m in got.messages.unwrap_or_default() {
+            all.push(serde_json::from_str::<Value>(m.body.as_deref().unwrap()).unwrap());
+            stack
+                .sqs
+                .delete_message()
+                .queue_url(queue)
+                .receipt_handle(m.receipt_handle.unwrap())
+                .send()
+                .await
+                .unwrap();
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    all
+}
+
+#[tokio::test]
+async fn statuses_replies_opt_outs_and_closes_are_published_to_eventbridge_with_their_shapes() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let queue = subscribe_events(&stack, &t.id).await;
+    let phones: Vec<String> = vec!["+56963050001".into(), "+56963050002".into()];
+    let (acc, id) = meta_campaign(&stack, &t, "155500051", &phones).await;
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ms = wait_all(&t, &id, "read", Duration::from_secs(60)).await;
+    let url = acc["webhook_url"].as_str().unwrap().to_string();
+    let reply = json!({"object":"whatsapp_business_account","entry":[{"id":"waba","changes":[{"field":"messages","value":{
+        "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"155500051"},
+        "contacts":[{"profile":{"name":"Pedro"},"wa_id":"56963050001"}],
+        "messages":[{"from":"56963050001","id":"wamid.events1","timestamp":"1763800200","type":"text","text":{"body":"BAJA"}}]}}]}]})
+    .to_string();
+    let sig = signature(APP_SECRET, reply.as_bytes());
+    assert_eq!(
+        post_raw(&stack, &url, &reply, &[("x-hub-signature-256", sig)]).await,
+        200
+    );
+    let of = |all: &[Value], kind: &str| -> Vec<Value> {
+        all.iter()
+            .filter(|e| e["detail-type"] == kind)
+            .map(|e| e["detail"].clone())
+            .collect()
+    };
+    let all = read_events(&stack, &queue, |all| {
+        of(all, "Ticket Closed").len() == 1
+            && of(all, "Message Status Changed")
+                .iter()
+                .filter(|d| d["status"] == "read")
+                .count()
+                == 2
+    })
+    .await;
+    assert!(all.iter().all(|e| e["source"] == "pregon"), "{all:?}");
+    let statuses = of(&all, "Message Status Changed");
+    for m in &ms {
+        let mine: Vec<&Value> = statuses
+            .iter()
+            .filter(|d| d["message_id"] == m["id"])
+            .collect();
+        let read: Vec<&&Value> = mine.iter().filter(|d| d["status"] == "read").collect();
+        assert_eq!(read.len(), 1, "one read event per message: {mine:?}");
+        assert_eq!(read[0]["tenant_id"], t.id.as_str());
+        assert_eq!(read[0]["campaign_id"], id.as_str());
+        assert_eq!(read[0]["provider_message_id"], m["provider_message_id"]);
+        assert!(read[0]["at"].is_string(), "{}", read[0]);
+    }
+    let replies = of(&all, "Reply Received");
+    assert_eq!(replies.len(), 1, "{all:?}");
+    assert_eq!(replies[0]["phone"], "+56963050001");
+    assert_eq!(replies[0]["text"], "BAJA");
+    assert_eq!(replies[0]["account_id"], acc["id"]);
+    let out = of(&all, "Contact Opted Out");
+    assert_eq!(out.len(), 1, "{all:?}");
+    assert_eq!(out[0]["phone"], "+56963050001");
+    let closed = of(&all, "Ticket Closed");
+    assert_eq!(closed[0]["close_reason"], "opted_out");
+    assert_eq!(closed[0]["ticket_id"], replies[0]["ticket_id"]);
+}

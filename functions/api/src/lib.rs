@@ -77,6 +77,7 @@ pub struct Api {
     aws: Aws,
     transport: pregon_aws::transport::Transport,
     store: Store,
+    events: pregon_aws::events::Events,
 }
 
 impl From<StoreError> for Reply {
@@ -94,6 +95,7 @@ impl Api {
     pub fn new(aws: Aws) -> Self {
         let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
         Api {
+            events: pregon_aws::events::Events::from_env(&aws.sdk_config),
             aws,
             store,
             transport: pregon_aws::transport::Transport::from_env().expect("an HTTP client"),

@@ -431,7 +431,18 @@ impl Api {
             .close_ticket(tenant, &t.id, CloseReason::Agent, &now, CloseIf::Open)
             .await?
         {
-            Some(t) => Ok(reply(200, ticket_view(&t))),
+            Some(t) => {
+                self.events
+                    .publish(vec![pregon_aws::events::ticket_closed(
+                        tenant,
+                        &t.id,
+                        t.campaign_id.as_deref(),
+                        CloseReason::Agent.as_str(),
+                        &now,
+                    )])
+                    .await;
+                Ok(reply(200, ticket_view(&t)))
+            }
             None => Ok(problem(409, "ticket_closed", "the ticket closed meanwhile")),
         }
     }

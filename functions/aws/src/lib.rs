@@ -3,6 +3,7 @@
 
 pub mod campaigns;
 pub mod config;
+pub mod events;
 pub mod inbound;
 pub mod messages;
 pub mod metrics;

@@ -22,6 +22,7 @@ use pregon::model::{
     ReportEmailState, REPORT_EMAIL_ATTEMPTS,
 };
 use pregon_aws::config::Aws;
+use pregon_aws::events::{Event, Events};
 use pregon_aws::metrics::Unit;
 use pregon_aws::store::{Store, StoreError};
 use pregon_aws::tickets::{CloseIf, DueItem};
@@ -124,12 +125,14 @@ pub struct Summary {
 pub struct Closer {
     store: Store,
     aws: Aws,
+    events: Events,
 }
 
 impl Closer {
     pub fn new(aws: Aws) -> Self {
         Closer {
             store: Store::new(aws.dynamodb.clone(), aws.table.clone()),
+            events: Events::from_env(&aws.sdk_config),
             aws,
         }
     }
@@ -163,22 +166,30 @@ impl Closer {
             due: due.len(),
             ..Default::default()
         };
-        let outcomes: Vec<Result<Option<CloseReason>, StoreError>> = stream::iter(due.iter())
-            .map(|d| self.close(d, &now_s))
-            .buffer_unordered(16)
-            .collect()
-            .await;
+        let outcomes: Vec<Result<Option<(CloseReason, Event)>, StoreError>> =
+            stream::iter(due.iter())
+                .map(|d| self.close(d, &now_s))
+                .buffer_unordered(16)
+                .collect()
+                .await;
+        let mut published = Vec::new();
         for o in outcomes {
             match o {
-                Ok(Some(CloseReason::NoReply)) => summary.no_reply += 1,
-                Ok(Some(CloseReason::Idle)) => summary.idle += 1,
-                Ok(_) => summary.unchanged += 1,
+                Ok(Some((reason, event))) => {
+                    match reason {
+                        CloseReason::NoReply => summary.no_reply += 1,
+                        _ => summary.idle += 1,
+                    }
+                    published.push(event);
+                }
+                Ok(None) => summary.unchanged += 1,
                 Err(e) => {
                     // The due item stays; the next run tries again.
                     warn!(error = %e, "a due ticket was not closed");
                 }
             }
         }
+        self.events.publish(published).await;
         // After the closes, so a campaign whose last ticket closed now reports now.
         summary.reports = self.reports(now).await?;
         if summary.due > 0 || summary.reports > 0 {
@@ -279,7 +290,11 @@ impl Closer {
     }
 
     /// Closes one due ticket if its rule still holds, then forgets the due item.
-    async fn close(&self, d: &DueItem, now: &str) -> Result<Option<CloseReason>, StoreError> {
+    async fn close(
+        &self,
+        d: &DueItem,
+        now: &str,
+    ) -> Result<Option<(CloseReason, Event)>, StoreError> {
         let (reason, when) = match &d.activity {
             None => (CloseReason::NoReply, CloseIf::Unanswered { now }),
             Some(activity) => (CloseReason::Idle, CloseIf::Idle { activity }),
@@ -289,7 +304,16 @@ impl Closer {
             .close_ticket(&d.t, &d.id, reason, now, when)
             .await?;
         self.store.delete_due(d).await?;
-        Ok(closed.map(|_| reason))
+        Ok(closed.map(|t| {
+            let e = pregon_aws::events::ticket_closed(
+                &d.t,
+                &t.id,
+                t.campaign_id.as_deref(),
+                reason.as_str(),
+                now,
+            );
+            (reason, e)
+        }))
     }
 }
 

@@ -27,6 +27,7 @@ use pregon::providers::inbound::{
 use pregon::providers::Credentials;
 use pregon::sending::MessageStatus;
 use pregon_aws::config::Aws;
+use pregon_aws::events::{self, Event, Events};
 use pregon_aws::inbound::{apply, Applied};
 use pregon_aws::store::{Store, StoreError};
 use pregon_aws::tickets::CloseIf;
@@ -78,12 +79,15 @@ pub struct Webhook {
     accounts: Mutex<HashMap<String, (Instant, Arc<Known>)>>,
     /// Campaign → its account (it never changes), for statuses that name our message.
     campaign_accounts: Mutex<HashMap<String, String>>,
+    events: Events,
 }
 
 impl Webhook {
     pub fn new(aws: Aws) -> Self {
         let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
+        let events = Events::from_env(&aws.sdk_config);
         Webhook {
+            events,
             aws,
             store,
             base: std::env::var("WEBHOOK_BASE_URL")
@@ -279,16 +283,29 @@ impl Webhook {
                 }
             }
         }
-        self.statuses(k, &statuses).await?;
-        for r in &replies {
-            self.reply(k, r).await?;
+        let mut published = Vec::new();
+        let outcome = async {
+            self.statuses(k, &statuses, &mut published).await?;
+            for r in &replies {
+                self.reply(k, r, &mut published).await?;
+            }
+            Ok::<(), Bad>(())
         }
-        Ok(n)
+        .await;
+        // What was stored is published, even when a later event failed (the provider
+        // retries that one; a change already made is not made, nor published, again).
+        self.events.publish(published).await;
+        outcome.map(|_| n)
     }
 
     /// Applies statuses, forward only, to this account's messages; keeps those whose
     /// message is not recorded yet.
-    async fn statuses(&self, k: &Known, statuses: &[StatusUpdate]) -> Result<(), Bad> {
+    async fn statuses(
+        &self,
+        k: &Known,
+        statuses: &[StatusUpdate],
+        published: &mut Vec<Event>,
+    ) -> Result<(), Bad> {
         if statuses.is_empty() {
             return Ok(());
         }
@@ -300,7 +317,9 @@ impl Webhook {
         for u in statuses {
             match self.correlated(k, u).await? {
                 Some(message) => {
-                    if apply(&self.store, &message, u, &now).await? == Applied::Unchanged {
+                    let a = apply(&self.store, &message, u, &now).await?;
+                    published.extend(events::of_applied(&message, u, &a, &now));
+                    if a == Applied::Unchanged {
                         // Not forward — or not recorded yet: its sender holds it (the
                         // callback came before the sender's own write). Keep it for the
                         // sender, as for an unknown provider id.
@@ -315,7 +334,8 @@ impl Webhook {
                             // recorded now means apply it here (forward only, so twice
                             // is harmless).
                             if !unrecorded(&self.store.message_by_id(&message).await?) {
-                                apply(&self.store, &message, u, &now).await?;
+                                let a = apply(&self.store, &message, u, &now).await?;
+                                published.extend(events::of_applied(&message, u, &a, &now));
                             }
                         }
                     }
@@ -335,7 +355,8 @@ impl Webhook {
         for u in by_index {
             match ours.get(&u.provider_message_id) {
                 Some(message) => {
-                    apply(&self.store, message, u, &now).await?;
+                    let a = apply(&self.store, message, u, &now).await?;
+                    published.extend(events::of_applied(message, u, &a, &now));
                 }
                 None => {
                     self.store.keep_early_status(acc, u).await?;
@@ -352,7 +373,8 @@ impl Webhook {
             let now_ours = self.store.messages_by_provider_id(acc, &ids).await?;
             for u in kept {
                 if let Some(message) = now_ours.get(&u.provider_message_id) {
-                    apply(&self.store, message, u, &now).await?;
+                    let a = apply(&self.store, message, u, &now).await?;
+                    published.extend(events::of_applied(message, u, &a, &now));
                 }
             }
         }
@@ -442,7 +464,7 @@ impl Webhook {
     /// message becomes `replied`; the 24-hour window reopens; an opt-out word or "stop"
     /// button puts the phone on the do-not-contact list and closes the ticket
     /// `opted_out`; otherwise the ticket is scheduled to close `idle`.
-    async fn reply(&self, k: &Known, r: &Reply) -> Result<(), Bad> {
+    async fn reply(&self, k: &Known, r: &Reply, published: &mut Vec<Event>) -> Result<(), Bad> {
         let acc = k.account.id.as_str();
         let tenant = k.tenant.as_str();
         if self.store.inbound_seen(acc, &r.provider_message_id).await? {
@@ -497,7 +519,8 @@ impl Webhook {
                 error_message: None,
                 correlation: None,
             };
-            apply(&self.store, message, &u, &now).await?;
+            let a = apply(&self.store, message, &u, &now).await?;
+            published.extend(events::of_applied(message, &u, &a, &now));
         }
         let ticket = match ticket {
             Some(t) => t,
@@ -545,6 +568,17 @@ impl Webhook {
             at: at.clone(),
         };
         self.store.add_entry(tenant, &ticket.id, &entry).await?;
+        published.push(events::reply_received(
+            tenant,
+            acc,
+            &ticket.id,
+            ticket.campaign_id.as_deref(),
+            replied.as_deref(),
+            &r.from_phone,
+            r.text.as_deref(),
+            r.button_payload.as_deref(),
+            &at,
+        ));
         self.store.saw_inbound(acc, &r.from_phone, &at).await?;
         let touched = self
             .store
@@ -560,7 +594,8 @@ impl Webhook {
             self.store
                 .dnc_put(tenant, &[(r.from_phone.clone(), None)], &now)
                 .await?;
-            self.store
+            let closed = self
+                .store
                 .close_ticket(
                     tenant,
                     &ticket.id,
@@ -569,6 +604,22 @@ impl Webhook {
                     CloseIf::Open,
                 )
                 .await?;
+            published.push(events::opted_out(
+                tenant,
+                acc,
+                &r.from_phone,
+                &ticket.id,
+                &now,
+            ));
+            if closed.is_some() {
+                published.push(events::ticket_closed(
+                    tenant,
+                    &ticket.id,
+                    ticket.campaign_id.as_deref(),
+                    CloseReason::OptedOut.as_str(),
+                    &now,
+                ));
+            }
             info!(
                 account = acc,
                 phone = %pregon::phone::mask(&r.from_phone),

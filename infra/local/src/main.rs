@@ -277,6 +277,32 @@ async fn main() -> Result<()> {
         bucket_name = name;
     }
 
+    // EventBridge (moto): the template's buses. What is published stays readable the
+    // way a tenant reads it: a rule on the bus to a queue (tests/webhooks.rs does).
+    let events = aws_sdk_eventbridge::Client::from_conf(
+        aws_sdk_eventbridge::config::Builder::from(&shared)
+            .endpoint_url(&moto_url)
+            .build(),
+    );
+    let mut event_bus = String::new();
+    for (id, r) in tpl.of_type("AWS::Events::EventBus") {
+        let name = tpl.resolve(
+            prop(r, "Name").ok_or_else(|| anyhow!("{id}: no Name"))?,
+            &names,
+        )?;
+        let arn = events
+            .create_event_bus()
+            .name(&name)
+            .send()
+            .await
+            .with_context(|| format!("creating event bus {name}"))?
+            .event_bus_arn
+            .unwrap_or_else(|| format!("arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"));
+        names.arns.insert(id.into(), arn);
+        names.refs.insert(id.into(), name.clone());
+        event_bus = name;
+    }
+
     // --- demo tenant
     let table = names
         .refs
@@ -357,6 +383,7 @@ async fn main() -> Result<()> {
             ),
             ("AWS_ENDPOINT_URL_SECRETS_MANAGER".into(), moto_url.clone()),
             ("AWS_ENDPOINT_URL_SESV2".into(), moto_url.clone()),
+            ("AWS_ENDPOINT_URL_EVENTBRIDGE".into(), moto_url.clone()),
         ]);
         if env.get("REPORT_SENDER").is_some_and(|v| v.is_empty()) {
             env.insert(
@@ -511,10 +538,11 @@ async fn main() -> Result<()> {
         "demo_tenant": "ten_demo",
         "demo_api_key": demo_key,
         "region": REGION,
-        "endpoints": {"dynamodb": ddb_url, "s3": moto_url, "sqs": moto_url, "sqs_jobs": fauxqs_url, "secretsmanager": moto_url, "ses": moto_url},
+        "endpoints": {"dynamodb": ddb_url, "s3": moto_url, "sqs": moto_url, "sqs_jobs": fauxqs_url, "secretsmanager": moto_url, "ses": moto_url, "events": moto_url},
         "table": table,
         "bucket": bucket_name,
         "queues": queue_urls,
+        "event_bus": event_bus,
         "logs": logs,
         "simulator_url": simulator_url,
     });
