@@ -385,6 +385,10 @@ async fn main() -> Result<()> {
             ("AWS_ENDPOINT_URL_SESV2".into(), moto_url.clone()),
             ("AWS_ENDPOINT_URL_EVENTBRIDGE".into(), moto_url.clone()),
         ]);
+        if std::env::var("PREGON_NO_EVENTS").is_ok_and(|v| v == "1") {
+            // Benchmarks: the request path without EventBridge (moto) calls.
+            env.insert("EVENT_BUS_NAME".into(), String::new());
+        }
         if env.get("REPORT_SENDER").is_some_and(|v| v.is_empty()) {
             env.insert(
                 "REPORT_SENDER".into(),
