@@ -327,7 +327,17 @@ impl Webhook {
                             m.as_ref()
                                 .is_some_and(|m| m.status == "pending" || m.status == "queued")
                         };
-                        if unrecorded(&self.store.message_by_id(&message).await?) {
+                        let now_seen = self.store.message_by_id(&message).await?;
+                        let behind = now_seen
+                            .as_ref()
+                            .and_then(|m| m.status.parse::<MessageStatus>().ok())
+                            .is_some_and(|cur| inbound::advances(cur, u.status));
+                        if behind && !unrecorded(&now_seen) {
+                            // Recorded between the write above and this read (the write
+                            // met an unrecorded message): apply it now.
+                            let a = apply(&self.store, &message, u, &now).await?;
+                            published.extend(events::of_applied(&message, u, &a, &now));
+                        } else if unrecorded(&now_seen) {
                             self.store.keep_early_status(acc, u).await?;
                             // The sender records, then takes the kept statuses: if it
                             // recorded meanwhile it may have looked already. Look again:
