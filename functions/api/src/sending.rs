@@ -119,17 +119,7 @@ impl Api {
     /// Puts a JSON message on the queue an environment variable names
     /// (`DISPATCH_QUEUE_URL`, `RESULTS_QUEUE_URL`).
     pub(crate) async fn enqueue(&self, queue_env: &str, body: Value) -> Result<(), StoreError> {
-        let queue = std::env::var(queue_env)
-            .map_err(|_| StoreError::Shape(format!("{queue_env} is not set")))?;
-        self.aws
-            .sqs
-            .send_message()
-            .queue_url(queue)
-            .message_body(body.to_string())
-            .send()
-            .await
-            .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
-        Ok(())
+        pregon_aws::sqs::send_json(&self.aws.sqs, queue_env, &body).await
     }
 
     /// A template, its status brought up to date (see `templates.rs`).

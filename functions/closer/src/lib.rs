@@ -271,19 +271,10 @@ impl Closer {
                 {
                     return Ok(false);
                 }
-                let queue = std::env::var("RESULTS_QUEUE_URL")
-                    .map_err(|_| StoreError::Shape("RESULTS_QUEUE_URL is not set".into()))?;
                 let body = serde_json::json!({"tenant": t, "campaign": id, "format": "xlsx",
                     "request_id": next.request_id, "report": true});
                 // If this fails the claim stays pending and is asked again later.
-                self.aws
-                    .sqs
-                    .send_message()
-                    .queue_url(queue)
-                    .message_body(body.to_string())
-                    .send()
-                    .await
-                    .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+                pregon_aws::sqs::send_json(&self.aws.sqs, "RESULTS_QUEUE_URL", &body).await?;
                 Ok(true)
             }
         }
