@@ -8,10 +8,10 @@ use crate::store::{conditional, dynamo, s, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use pregon::keys;
 use pregon::model::ReportEmailState;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A campaign waiting for its report email.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ReportWanted {
     pub t: String,
     pub campaign: String,
@@ -24,18 +24,12 @@ fn state_value(st: &ReportEmailState) -> Result<AttributeValue, StoreError> {
 impl Store {
     /// Notes that the campaign's report email is to be sent once it ends (idempotent).
     pub async fn want_report(&self, tenant: &str, campaign: &str) -> Result<(), StoreError> {
-        let (pk, sk) = keys::report_wanted(tenant, campaign);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(pk))
-            .item("sk", s(sk))
-            .item("t", s(tenant))
-            .item("campaign", s(campaign))
-            .send()
+        let wanted = ReportWanted {
+            t: tenant.into(),
+            campaign: campaign.into(),
+        };
+        self.put(keys::report_wanted(tenant, campaign), &wanted)
             .await
-            .map_err(dynamo)?;
-        Ok(())
     }
 
     /// Every campaign waiting for its report email.
