@@ -83,6 +83,25 @@ async fn post_raw(stack: &Stack, url: &str, body: &str, headers: &[(&str, String
     r.send().await.unwrap().status().as_u16()
 }
 
+/// A customer's text message in Meta's webhook shape, signed with `APP_SECRET` and
+/// posted to the webhook URL; the answer's status.
+async fn post_meta_text(
+    stack: &Stack,
+    url: &str,
+    phone_number_id: &str,
+    from: &str,
+    wamid: &str,
+    text: &str,
+) -> u16 {
+    let reply = json!({"object":"whatsapp_business_account","entry":[{"id":"waba","changes":[{"field":"messages","value":{
+        "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":phone_number_id},
+        "contacts":[{"profile":{"name":"Pedro"},"wa_id":from}],
+        "messages":[{"from":from,"id":wamid,"timestamp":"1763800200","type":"text","text":{"body":text}}]}}]}]})
+    .to_string();
+    let sig = signature(APP_SECRET, reply.as_bytes());
+    post_raw(stack, url, &reply, &[("x-hub-signature-256", sig)]).await
+}
+
 fn meta_status(phone_number_id: &str, wamid: &str, status: &str) -> String {
     json!({"object":"whatsapp_business_account","entry":[{"id":"waba","changes":[{"field":"messages","value":{
         "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":phone_number_id},
@@ -165,14 +184,16 @@ async fn an_opt_out_reply_puts_the_phone_on_the_do_not_contact_list() {
     let phones: Vec<String> = vec!["+56963040001".into()];
     let (acc, _id) = meta_campaign(&stack, &t, "155500031", &phones).await;
     let url = acc["webhook_url"].as_str().unwrap().to_string();
-    let reply = json!({"object":"whatsapp_business_account","entry":[{"id":"waba","changes":[{"field":"messages","value":{
-        "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"155500031"},
-        "contacts":[{"profile":{"name":"Pedro"},"wa_id":"56963040001"}],
-        "messages":[{"from":"56963040001","id":"wamid.optout1","timestamp":"1763800200","type":"text","text":{"body":"  Baja "}}]}}]}]})
-    .to_string();
-    let sig = signature(APP_SECRET, reply.as_bytes());
     assert_eq!(
-        post_raw(&stack, &url, &reply, &[("x-hub-signature-256", sig)]).await,
+        post_meta_text(
+            &stack,
+            &url,
+            "155500031",
+            "56963040001",
+            "wamid.optout1",
+            "  Baja "
+        )
+        .await,
         200
     );
     let dnc = t.get("/v1/dnc?limit=100").await.body;
@@ -501,14 +522,16 @@ async fn statuses_replies_opt_outs_and_closes_are_published_to_eventbridge_with_
     assert_eq!(r.status, 200, "{}", r.body);
     let ms = wait_all(&t, &id, "read", Duration::from_secs(60)).await;
     let url = acc["webhook_url"].as_str().unwrap().to_string();
-    let reply = json!({"object":"whatsapp_business_account","entry":[{"id":"waba","changes":[{"field":"messages","value":{
-        "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"155500051"},
-        "contacts":[{"profile":{"name":"Pedro"},"wa_id":"56963050001"}],
-        "messages":[{"from":"56963050001","id":"wamid.events1","timestamp":"1763800200","type":"text","text":{"body":"BAJA"}}]}}]}]})
-    .to_string();
-    let sig = signature(APP_SECRET, reply.as_bytes());
     assert_eq!(
-        post_raw(&stack, &url, &reply, &[("x-hub-signature-256", sig)]).await,
+        post_meta_text(
+            &stack,
+            &url,
+            "155500051",
+            "56963050001",
+            "wamid.events1",
+            "BAJA"
+        )
+        .await,
         200
     );
     let of = |all: &[Value], kind: &str| -> Vec<Value> {
