@@ -82,10 +82,12 @@ bench-requests: setup build
 bench-dispatch: setup build
 	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench dispatch $(or $(DISPATCH_ROWS),100000)
 
-## Benchmark: signed status callbacks through the webhook beside a raw conditional
-## UpdateItem, and a 10,000-message campaign's time from completed to all read.
-bench-webhook: setup build
-	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench webhook $(or $(HOOK_MESSAGES),2000) $(or $(HOOK_CONCURRENCY),16) $(or $(HOOK_CAMPAIGN),10000)
+## Benchmark: signed status callbacks through the webhook beside its own conditional
+## write alone and a minimal UpdateItem, and a 10,000-message campaign's time from
+## completed to all read (release build, like bench-ingest).
+bench-webhook: setup
+	$(CARGO) build --release --locked --workspace
+	PREGON_PROFILE=release PREGON_API_PORT=0 bash infra/local/with-stack.sh $(or $(CARGO_TARGET_DIR),target)/release/pregon-bench webhook $(or $(HOOK_MESSAGES),2000) $(or $(HOOK_CONCURRENCY),16) $(or $(HOOK_CAMPAIGN),10000)
 
 ## Benchmark: an ended campaign's results downloads (CSV, then XLSX) through the API —
 ## time to ready, file size, the results function's peak RSS — and its stats endpoint

@@ -195,6 +195,6 @@ fn print_counts(rows: usize, secs: f64, before: &Counts, after: &Counts) {
     );
     println!(
         "    {:<40} {idle:>9.1}   (idle event-source polls over {secs:.0} s; not per message)",
-        "empty ReceiveMessage polls"
+        "empty polls (ReceiveMessage, GetRecords)"
     );
 }

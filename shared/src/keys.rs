@@ -69,6 +69,22 @@ pub fn recipient(t: &str, campaign: &str, gen: u32, row: u64) -> (String, String
     )
 }
 
+/// A recipient record's keys read back: (tenant, campaign, gen, row); `None` for any
+/// other item.
+pub fn parse_recipient<'a>(pk: &'a str, sk: &str) -> Option<(&'a str, &'a str, u32, u64)> {
+    let mut p = pk.strip_prefix("RCPT#")?.split('#');
+    let (t, c, g, shard) = (p.next()?, p.next()?, p.next()?, p.next()?);
+    let row: u64 = sk.parse().ok()?;
+    if p.next().is_some()
+        || t.is_empty()
+        || c.is_empty()
+        || shard.parse::<u32>().ok()? != recipient_shard(row)
+    {
+        return None;
+    }
+    Some((t, c, g.parse().ok()?, row))
+}
+
 pub fn counters_pk(t: &str, campaign: &str) -> String {
     format!("CNT#{t}#{campaign}")
 }

@@ -379,7 +379,7 @@ async fn statuses_kept_for_a_message_not_recorded_yet_are_all_taken_even_while_m
     let account = pregon::model::new_id("acc");
     let status = |i: usize| StatusUpdate {
         provider_message_id: "wamid.EARLY".into(),
-        status: if i % 2 == 0 {
+        status: if i.is_multiple_of(2) {
             MessageStatus::Delivered
         } else {
             MessageStatus::Read
@@ -574,4 +574,93 @@ async fn statuses_replies_opt_outs_and_closes_are_published_to_eventbridge_with_
     let closed = of(&all, "Ticket Closed");
     assert_eq!(closed[0]["close_reason"], "opted_out");
     assert_eq!(closed[0]["ticket_id"], replies[0]["ticket_id"]);
+}
+
+#[tokio::test]
+async fn one_callback_carrying_many_statuses_moves_each_message_forward_once() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let phones: Vec<String> = (0..4).map(|i| format!("+5696307{i:04}")).collect();
+    // The simulator's own callbacks stay off for these numbers: this test posts them.
+    stack
+        .sim_post(
+            "/_sim/rules",
+            json!({"provider":"meta","recipient":"+5696307*","callbacks":{"drop":true}}),
+        )
+        .await;
+    let (acc, id) = meta_campaign(&stack, &t, "155500071", &phones).await;
+    let url = acc["webhook_url"].as_str().unwrap().to_string();
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let ms = wait_all(&t, &id, "sent", Duration::from_secs(60)).await;
+    let wamid = |i: usize| ms[i]["provider_message_id"].as_str().unwrap().to_string();
+    let status = |i: usize, st: &str, ts: &str| {
+        let mut s = json!({"id":wamid(i),"status":st,"timestamp":ts,"recipient_id":ms[i]["phone"].as_str().unwrap().trim_start_matches('+')});
+        if st == "failed" {
+            s["errors"] = json!([{"code":131026,"title":"Message undeliverable","message":"Message undeliverable"}]);
+        }
+        s
+    };
+    // One webhook POST, as Meta batches them: three messages delivered, one read
+    // straight away, a message failed, and the same delivered twice.
+    let body = json!({"object":"whatsapp_business_account","entry":[{"id":"waba","changes":[{"field":"messages","value":{
+        "messaging_product":"whatsapp","metadata":{"display_phone_number":"15550001111","phone_number_id":"155500071"},
+        "statuses":[status(0,"delivered","1763800001"), status(1,"delivered","1763800002"), status(1,"read","1763800003"),
+                    status(2,"delivered","1763800004"), status(2,"delivered","1763800004"), status(3,"failed","1763800005")]}}]}]})
+    .to_string();
+    let sig = signature(APP_SECRET, body.as_bytes());
+    assert_eq!(
+        post_raw(&stack, &url, &body, &[("x-hub-signature-256", sig)]).await,
+        200
+    );
+    let by_row = |all: &[Value], i: usize| -> Value {
+        all.iter().find(|m| m["id"] == ms[i]["id"]).unwrap().clone()
+    };
+    let now = t.messages(&id).await;
+    assert_eq!(by_row(&now, 0)["status"], "delivered");
+    assert_eq!(by_row(&now, 1)["status"], "read");
+    assert!(by_row(&now, 1)["delivered_at"].is_string() || by_row(&now, 1)["read_at"].is_string());
+    assert_eq!(by_row(&now, 2)["status"], "delivered");
+    assert_eq!(by_row(&now, 3)["status"], "failed");
+    assert_eq!(
+        by_row(&now, 3)["error_code"],
+        "131026",
+        "{}",
+        by_row(&now, 3)
+    );
+    // The KPIs count each message once (the stream's tally): 3 delivered, 1 read, 1 bounced.
+    let mut s = Value::Null;
+    for _ in 0..100 {
+        s = t.get(&format!("/v1/campaigns/{id}/stats")).await.body;
+        if s["delivered"] == 3 && s["read"] == 1 && s["bounced"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        (
+            s["delivered"].clone(),
+            s["read"].clone(),
+            s["bounced"].clone()
+        ),
+        (json!(3), json!(1), json!(1)),
+        "{s}"
+    );
+    // The same POST again (a provider's retry) changes nothing.
+    let sig = signature(APP_SECRET, body.as_bytes());
+    assert_eq!(
+        post_raw(&stack, &url, &body, &[("x-hub-signature-256", sig)]).await,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let s2 = t.get(&format!("/v1/campaigns/{id}/stats")).await.body;
+    assert_eq!(
+        (
+            s2["delivered"].clone(),
+            s2["read"].clone(),
+            s2["bounced"].clone()
+        ),
+        (json!(3), json!(1), json!(1)),
+        "{s2}"
+    );
 }

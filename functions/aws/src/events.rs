@@ -49,26 +49,6 @@ pub fn message_status(
     })
 }
 
-/// The event of a status applied to a message, if it moved it.
-pub fn of_applied(
-    message_id: &str,
-    u: &pregon::providers::inbound::StatusUpdate,
-    applied: &crate::inbound::Applied,
-    now: &str,
-) -> Option<Event> {
-    let crate::inbound::Applied::Moved { from, .. } = applied else {
-        return None;
-    };
-    message_status(
-        message_id,
-        u.status.as_str(),
-        from.as_str(),
-        &u.provider_message_id,
-        u.at.as_deref().unwrap_or(now),
-        (u.error_code.as_deref(), u.error_message.as_deref()),
-    )
-}
-
 /// A customer's message, stored on a ticket.
 #[allow(clippy::too_many_arguments)]
 pub fn reply_received(

@@ -75,7 +75,12 @@ impl Store {
         ids: &[&str],
     ) -> Result<HashMap<String, String>, StoreError> {
         let mut found = HashMap::new();
-        for chunk in ids.chunks(100) {
+        // A callback may name a message twice (sent and delivered): BatchGetItem takes
+        // each key once.
+        let mut unique: Vec<&str> = ids.to_vec();
+        unique.sort_unstable();
+        unique.dedup();
+        for chunk in unique.chunks(100) {
             let keys_: Vec<_> = chunk
                 .iter()
                 .map(|id| {
@@ -95,6 +100,91 @@ impl Store {
             }
         }
         Ok(found)
+    }
+
+    /// Moves many recorded messages forward at once (a callback carrying several
+    /// statuses): PartiQL `UPDATE`s, 25 to a request, each applied only from a
+    /// recorded status its new one advances (SPEC §5), with the same fields as
+    /// [`Store::apply_status`]. `true` where it moved the message; a `false` one did not
+    /// move (a late or repeated status, or a message not recorded yet), which
+    /// [`Store::apply_status`] can then tell apart.
+    pub async fn apply_recorded(
+        &self,
+        updates: &[(&str, &StatusUpdate)],
+        now: &str,
+    ) -> Result<Vec<bool>, StoreError> {
+        let mut statements = Vec::new();
+        let mut index = Vec::new();
+        // One statement per message (a batch may not name an item twice): a second
+        // status of the same message is left to its own write.
+        let mut named = std::collections::HashSet::new();
+        for (i, (message_id, u)) in updates.iter().enumerate() {
+            let Some((t, c, gen, row)) = pregon::sending::parse_message_id(message_id) else {
+                continue;
+            };
+            if !named.insert(*message_id) {
+                continue;
+            }
+            let from: Vec<&str> = ALL
+                .iter()
+                .filter(|cur| !matches!(cur, MessageStatus::Pending | MessageStatus::Queued))
+                .filter(|cur| advances(**cur, u.status))
+                .map(|cur| cur.as_str())
+                .collect();
+            if from.is_empty() {
+                continue;
+            }
+            let at = u.at.clone().unwrap_or_else(|| now.to_string());
+            let mut set = vec![
+                "\"status\" = ?",
+                "updated_at = ?",
+                "status_at = ?",
+                "status_move = ?",
+            ];
+            let mut params = vec![
+                s(u.status.as_str()),
+                s(now),
+                s(&at),
+                s(ulid::Ulid::new().to_string()),
+            ];
+            match u.status {
+                MessageStatus::Delivered => {
+                    set.push("delivered_at = ?");
+                    params.push(s(&at));
+                }
+                MessageStatus::Read => {
+                    set.push("read_at = ?");
+                    params.push(s(&at));
+                }
+                MessageStatus::Failed | MessageStatus::Undelivered => {
+                    set.push("error_code = ?");
+                    params.push(s(u
+                        .error_code
+                        .clone()
+                        .unwrap_or_else(|| u.provider_status.clone())));
+                    set.push("error_message = ?");
+                    params.push(s(u.error_message.clone().unwrap_or_default()));
+                }
+                // (A reply's `replied_at` keeps its first time: that path writes alone.)
+                _ => continue,
+            }
+            let (pk, sk) = keys::recipient(t, c, gen, row);
+            params.extend([s(pk), s(sk)]);
+            params.extend(from.iter().map(|f| s(*f)));
+            let sql = format!(
+                "UPDATE \"{}\" SET {} WHERE pk = ? AND sk = ? AND \"status\" IN [{}]",
+                self.table,
+                set.join(" SET "),
+                vec!["?"; from.len()].join(", ")
+            );
+            statements.push(self.statement(sql, params));
+            index.push(i);
+        }
+        let mut applied = vec![false; updates.len()];
+        for (i, ok) in index.into_iter().zip(self.execute_batch(statements).await?) {
+            applied[i] = ok;
+        }
+        Ok(applied)
     }
 
     /// Moves a message to `u.status` if that is forward of where it is (SPEC §5), in one
@@ -119,7 +209,14 @@ impl Store {
             return Ok(Applied::Unchanged);
         }
         let at = u.at.clone().unwrap_or_else(|| now.to_string());
-        let mut set = vec!["#st = :next", "updated_at = :now"];
+        // `status_at` and a fresh `status_move` tell the table's stream a status moved
+        // it: the tally function counts the KPI levels crossed and publishes the event.
+        let mut set = vec![
+            "#st = :next",
+            "updated_at = :now",
+            "status_at = :at",
+            "status_move = :move",
+        ];
         let mut req = self
             .client
             .update_item()
@@ -191,6 +288,7 @@ impl Store {
             req = req.expression_attribute_values(":now_ms", crate::messages::n(now_ms()));
         }
         let expr = format!("SET {} REMOVE claim_until", set.join(", "));
+        req = req.expression_attribute_values(":move", s(ulid::Ulid::new().to_string()));
         let res = req
             .update_expression(expr)
             // (DynamoDB refuses redundant parentheses: only several alternatives get them.)
@@ -421,7 +519,8 @@ pub fn settled_delta(status: MessageStatus) -> Progress {
 
 /// Applies one status to one of our messages (the webhook, and the sender for a status
 /// that came early); a message it settles counts in its campaign's progress and may
-/// end the campaign.
+/// end the campaign. The KPI counters and the status event follow from the table's
+/// stream (the tally function), off this path.
 pub async fn apply(
     store: &Store,
     message: &str,
@@ -429,20 +528,13 @@ pub async fn apply(
     now: &str,
 ) -> Result<Applied, StoreError> {
     let applied = store.apply_status(message, u, now).await?;
-    if let Applied::Moved { settled, from } = applied {
+    if let Applied::Moved { settled: true, .. } = applied {
         if let Some((t, c, _, _)) = pregon::sending::parse_message_id(message) {
-            let shard = keys::spread(message);
-            // One write: the KPI levels the change crossed, and for a message it
-            // settles, its send outcome.
-            let kpi = pregon::model::crossed(from.as_str(), u.status.as_str());
-            let mut deltas: Vec<(&str, i64)> = crate::messages::kpi_pairs(&kpi).to_vec();
-            if settled {
-                deltas.extend(crate::messages::progress_pairs(&settled_delta(u.status)));
-            }
-            store.add_counters(t, c, shard, &deltas).await?;
-            if settled {
-                crate::campaigns::maybe_complete(store, t, c).await?;
-            }
+            let deltas = crate::messages::progress_pairs(&settled_delta(u.status));
+            store
+                .add_counters(t, c, keys::spread(message), &deltas)
+                .await?;
+            crate::campaigns::maybe_complete(store, t, c).await?;
         }
     }
     Ok(applied)

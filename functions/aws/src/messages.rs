@@ -91,6 +91,40 @@ pub fn kpi_pairs(k: &pregon::model::KpiCounts) -> [(&'static str, i64); 5] {
     ]
 }
 
+/// One campaign shard's counter deltas (see [`Store::add_counters_once`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterAdd {
+    pub tenant: String,
+    pub campaign: String,
+    pub shard: u32,
+    pub deltas: Vec<(&'static str, i64)>,
+}
+
+fn counter_sk(shard: u32) -> String {
+    format!("{:02}", shard % COUNTER_SHARDS)
+}
+
+/// `ADD` of the non-zero deltas: the expression, its names and values (`None` when
+/// every delta is zero).
+#[allow(clippy::type_complexity)]
+fn counter_adds(
+    deltas: &[(&str, i64)],
+) -> Option<(
+    String,
+    HashMap<String, String>,
+    HashMap<String, AttributeValue>,
+)> {
+    let (mut parts, mut names, mut values) = (Vec::new(), HashMap::new(), HashMap::new());
+    for (i, (name, v)) in deltas.iter().enumerate() {
+        if *v != 0 {
+            parts.push(format!("#c{i} :c{i}"));
+            names.insert(format!("#c{i}"), name.to_string());
+            values.insert(format!(":c{i}"), n(*v));
+        }
+    }
+    (!parts.is_empty()).then(|| (format!("ADD {}", parts.join(", ")), names, values))
+}
+
 /// Counter shards per campaign: at 1,000 messages a second each shard takes ~60 writes a
 /// second, far from one partition's limit.
 pub const COUNTER_SHARDS: u32 = 16;
@@ -139,7 +173,11 @@ impl Store {
         Ok(applied)
     }
 
-    fn statement(&self, sql: String, params: Vec<AttributeValue>) -> BatchStatementRequest {
+    pub(crate) fn statement(
+        &self,
+        sql: String,
+        params: Vec<AttributeValue>,
+    ) -> BatchStatementRequest {
         BatchStatementRequest::builder()
             .statement(sql)
             .set_parameters(Some(params))
@@ -452,25 +490,56 @@ impl Store {
         shard: u32,
         deltas: &[(&str, i64)],
     ) -> Result<(), StoreError> {
-        let mut parts = Vec::new();
-        let mut req = self
-            .client
+        let Some((expr, names, values)) = counter_adds(deltas) else {
+            return Ok(());
+        };
+        self.client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(keys::counters_pk(tenant, campaign)))
-            .key("sk", s(format!("{:02}", shard % COUNTER_SHARDS)));
-        for (i, (name, v)) in deltas.iter().enumerate() {
-            if *v != 0 {
-                parts.push(format!("#c{i} :c{i}"));
-                req = req
-                    .expression_attribute_names(format!("#c{i}"), *name)
-                    .expression_attribute_values(format!(":c{i}"), n(*v));
-            }
+            .key("sk", s(counter_sk(shard)))
+            .update_expression(expr)
+            .set_expression_attribute_names(Some(names))
+            .set_expression_attribute_values(Some(values))
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(())
+    }
+
+    /// Adds to the counters of many campaign shards in one transaction (at most 100),
+    /// applied once per `token` (DynamoDB's idempotency token: the same call retried
+    /// within 10 minutes changes nothing more).
+    pub async fn add_counters_once(
+        &self,
+        adds: &[CounterAdd],
+        token: &str,
+    ) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
+        let mut items = Vec::new();
+        for a in adds {
+            let pairs: Vec<(&str, i64)> = a.deltas.iter().map(|(k, v)| (*k, *v)).collect();
+            let Some((expr, names, values)) = counter_adds(&pairs) else {
+                continue;
+            };
+            let update = Update::builder()
+                .table_name(&self.table)
+                .key("pk", s(keys::counters_pk(&a.tenant, &a.campaign)))
+                .key("sk", s(counter_sk(a.shard)))
+                .update_expression(expr)
+                .set_expression_attribute_names(Some(names))
+                .set_expression_attribute_values(Some(values))
+                .build()
+                .map_err(dynamo)?;
+            items.push(TransactWriteItem::builder().update(update).build());
         }
-        if parts.is_empty() {
+        if items.is_empty() {
             return Ok(());
         }
-        req.update_expression(format!("ADD {}", parts.join(", ")))
+        self.client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(token)
             .send()
             .await
             .map_err(dynamo)?;

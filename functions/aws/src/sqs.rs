@@ -91,6 +91,25 @@ where
     response
 }
 
+/// Puts a JSON message on the queue an environment variable names (`DISPATCH_QUEUE_URL`,
+/// `RESULTS_QUEUE_URL`): a dispatch request, a results or report request.
+pub async fn send_json(
+    sqs: &aws_sdk_sqs::Client,
+    queue_env: &str,
+    body: &serde_json::Value,
+) -> Result<(), crate::store::StoreError> {
+    use crate::store::StoreError;
+    let queue = std::env::var(queue_env)
+        .map_err(|_| StoreError::Shape(format!("{queue_env} is not set")))?;
+    sqs.send_message()
+        .queue_url(queue)
+        .message_body(body.to_string())
+        .send()
+        .await
+        .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -126,23 +145,4 @@ mod tests {
         let response = for_each_record(event(&["a", "b"]), None, |_| async { Outcome::Done }).await;
         assert!(response.batch_item_failures.is_empty());
     }
-}
-
-/// Puts a JSON message on the queue an environment variable names (`DISPATCH_QUEUE_URL`,
-/// `RESULTS_QUEUE_URL`): a dispatch request, a results or report request.
-pub async fn send_json(
-    sqs: &aws_sdk_sqs::Client,
-    queue_env: &str,
-    body: &serde_json::Value,
-) -> Result<(), crate::store::StoreError> {
-    use crate::store::StoreError;
-    let queue = std::env::var(queue_env)
-        .map_err(|_| StoreError::Shape(format!("{queue_env} is not set")))?;
-    sqs.send_message()
-        .queue_url(queue)
-        .message_body(body.to_string())
-        .send()
-        .await
-        .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
-    Ok(())
 }

@@ -68,8 +68,6 @@ pub struct Sender {
     statuses: Mutex<HashMap<(String, String), SeenStatus>>,
     /// Recent provider answer time (ms), smoothed.
     answer_ms: AtomicU64,
-    /// Status changes it applies (statuses that came before its record) are published.
-    events: pregon_aws::events::Events,
 }
 
 /// What a job's account needs to send: its record, credentials and template.
@@ -109,7 +107,6 @@ impl Sender {
     pub fn new(aws: Aws) -> Result<Self, String> {
         let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
         Ok(Sender {
-            events: pregon_aws::events::Events::from_env(&aws.sdk_config),
             aws,
             store,
             transport: Transport::from_env()?,
@@ -597,17 +594,15 @@ impl Sender {
                 return;
             }
         };
-        let mut published = Vec::new();
         for u in early {
             let Some((_, message)) = sent.iter().find(|(p, _)| *p == u.provider_message_id) else {
                 continue;
             };
-            match pregon_aws::inbound::apply(&self.store, message, &u, now).await {
-                Ok(a) => published.extend(pregon_aws::events::of_applied(message, &u, &a, now)),
-                Err(e) => warn!(error = %e, "an early status was not applied"),
+            // (Its KPI counts and event follow from the table's stream: the tally function.)
+            if let Err(e) = pregon_aws::inbound::apply(&self.store, message, &u, now).await {
+                warn!(error = %e, "an early status was not applied");
             }
         }
-        self.events.publish(published).await;
     }
 
     /// A job whose message could not be claimed: a duplicate, or a claim to settle.

@@ -137,13 +137,22 @@ impl Webhook {
                     count("CallbacksRefused", 1);
                     answer(403, "signature does not match")
                 }
-                Ok(()) => match self.receive(&known, query, body).await {
-                    Ok(n) => {
-                        count("CallbackEvents", n);
+                Ok(()) => match self.timed_receive(&known, query, body).await {
+                    (Ok(n), took) => {
+                        // Events taken, and the time spent applying them (its DynamoDB
+                        // work: beside the invocation's duration, what the handler
+                        // itself costs).
+                        pregon_aws::metrics::emit(
+                            &[("Provider", provider)],
+                            &[
+                                ("CallbackEvents", n as f64, pregon_aws::metrics::Unit::Count),
+                                ("ApplyTime", took, pregon_aws::metrics::Unit::Milliseconds),
+                            ],
+                        );
                         answer(200, &format!("{n} events"))
                     }
-                    Err(Bad::Payload(e)) => answer(400, &e),
-                    Err(Bad::Store(e)) => {
+                    (Err(Bad::Payload(e)), _) => answer(400, &e),
+                    (Err(Bad::Store(e)), _) => {
                         warn!(error = %e, "callback not applied; the provider retries");
                         answer(500, "try again")
                     }
@@ -250,6 +259,18 @@ impl Webhook {
     }
 
     /// Reads an authenticated callback and applies what it says; how many events.
+    /// [`Self::receive`], and how long it took (ms).
+    async fn timed_receive(
+        &self,
+        k: &Known,
+        query: &str,
+        body: &[u8],
+    ) -> (Result<usize, Bad>, f64) {
+        let started = Instant::now();
+        let r = self.receive(k, query, body).await;
+        (r, started.elapsed().as_secs_f64() * 1000.0)
+    }
+
     async fn receive(&self, k: &Known, query: &str, body: &[u8]) -> Result<usize, Bad> {
         let events = match k.account.provider {
             ProviderKind::Meta => inbound::meta::parse(body),
@@ -285,7 +306,7 @@ impl Webhook {
         }
         let mut published = Vec::new();
         let outcome = async {
-            self.statuses(k, &statuses, &mut published).await?;
+            self.statuses(k, &statuses).await?;
             for r in &replies {
                 self.reply(k, r, &mut published).await?;
             }
@@ -300,78 +321,64 @@ impl Webhook {
 
     /// Applies statuses, forward only, to this account's messages; keeps those whose
     /// message is not recorded yet.
-    async fn statuses(
-        &self,
-        k: &Known,
-        statuses: &[StatusUpdate],
-        published: &mut Vec<Event>,
-    ) -> Result<(), Bad> {
+    async fn statuses(&self, k: &Known, statuses: &[StatusUpdate]) -> Result<(), Bad> {
         if statuses.is_empty() {
             return Ok(());
         }
         let acc = k.account.id.as_str();
         let now = pregon::model::now_rfc3339();
         // A status that names our message (Meta `biz_opaque_callback_data`, Twilio's
-        // StatusCallback `m`) of this account's campaign goes straight to it: one write.
+        // StatusCallback `m`) of this account's campaign goes straight to it; the
+        // others are looked up by provider id (one batch read).
+        let mut named = Vec::new();
         let mut by_index = Vec::new();
         for u in statuses {
             match self.correlated(k, u).await? {
-                Some(message) => {
-                    let a = apply(&self.store, &message, u, &now).await?;
-                    published.extend(events::of_applied(&message, u, &a, &now));
-                    if a == Applied::Unchanged {
-                        // Not forward — or not recorded yet: its sender holds it (the
-                        // callback came before the sender's own write). Keep it for the
-                        // sender, as for an unknown provider id.
-                        let unrecorded = |m: &Option<pregon_aws::store::RecipientItem>| {
-                            m.as_ref()
-                                .is_some_and(|m| m.status == "pending" || m.status == "queued")
-                        };
-                        let now_seen = self.store.message_by_id(&message).await?;
-                        let behind = now_seen
-                            .as_ref()
-                            .and_then(|m| m.status.parse::<MessageStatus>().ok())
-                            .is_some_and(|cur| inbound::advances(cur, u.status));
-                        if behind && !unrecorded(&now_seen) {
-                            // Recorded between the write above and this read (the write
-                            // met an unrecorded message): apply it now.
-                            let a = apply(&self.store, &message, u, &now).await?;
-                            published.extend(events::of_applied(&message, u, &a, &now));
-                        } else if unrecorded(&now_seen) {
-                            self.store.keep_early_status(acc, u).await?;
-                            // The sender records, then takes the kept statuses: if it
-                            // recorded meanwhile it may have looked already. Look again:
-                            // recorded now means apply it here (forward only, so twice
-                            // is harmless).
-                            if !unrecorded(&self.store.message_by_id(&message).await?) {
-                                let a = apply(&self.store, &message, u, &now).await?;
-                                published.extend(events::of_applied(&message, u, &a, &now));
-                            }
-                        }
-                    }
-                }
+                Some(message) => named.push((message, u)),
                 None => by_index.push(u),
             }
         }
-        if by_index.is_empty() {
-            return Ok(());
-        }
-        let ids: Vec<&str> = by_index
-            .iter()
-            .map(|s| s.provider_message_id.as_str())
-            .collect();
-        let ours = self.store.messages_by_provider_id(acc, &ids).await?;
+        let ours = if by_index.is_empty() {
+            Default::default()
+        } else {
+            let ids: Vec<&str> = by_index
+                .iter()
+                .map(|s| s.provider_message_id.as_str())
+                .collect();
+            self.store.messages_by_provider_id(acc, &ids).await?
+        };
         let mut kept = Vec::new();
+        let mut found = Vec::new();
         for u in by_index {
             match ours.get(&u.provider_message_id) {
-                Some(message) => {
-                    let a = apply(&self.store, message, u, &now).await?;
-                    published.extend(events::of_applied(message, u, &a, &now));
-                }
+                Some(message) => found.push((message.clone(), u)),
                 None => {
                     self.store.keep_early_status(acc, u).await?;
                     kept.push(u);
                 }
+            }
+        }
+        // Several statuses: one batch request moves the recorded messages they advance.
+        // Each one it did not move (and a status alone) gets its own conditional
+        // write, which also settles a message whose sender died, and tells a late
+        // status from one whose message is not recorded yet.
+        let pairs: Vec<(&str, &StatusUpdate)> = named
+            .iter()
+            .chain(found.iter())
+            .map(|(m, u)| (m.as_str(), *u))
+            .collect();
+        let moved = if pairs.len() > 1 {
+            self.store.apply_recorded(&pairs, &now).await?
+        } else {
+            vec![false; pairs.len()]
+        };
+        for (i, (message, u)) in pairs.iter().enumerate() {
+            if moved[i] {
+                continue;
+            }
+            let a = apply(&self.store, message, u, &now).await?;
+            if a == Applied::Unchanged && i < named.len() {
+                self.not_applied(acc, message, u, &now).await?;
             }
         }
         // As above: a message recorded while these were kept is applied here.
@@ -383,9 +390,43 @@ impl Webhook {
             let now_ours = self.store.messages_by_provider_id(acc, &ids).await?;
             for u in kept {
                 if let Some(message) = now_ours.get(&u.provider_message_id) {
-                    let a = apply(&self.store, message, u, &now).await?;
-                    published.extend(events::of_applied(message, u, &a, &now));
+                    apply(&self.store, message, u, &now).await?;
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// A status naming our message that did not apply: not forward — or the message is
+    /// not recorded yet (its sender holds it: the callback came before the sender's own
+    /// write). Keep it for the sender, as for an unknown provider id.
+    async fn not_applied(
+        &self,
+        acc: &str,
+        message: &str,
+        u: &StatusUpdate,
+        now: &str,
+    ) -> Result<(), Bad> {
+        let unrecorded = |m: &Option<pregon_aws::store::RecipientItem>| {
+            m.as_ref()
+                .is_some_and(|m| m.status == "pending" || m.status == "queued")
+        };
+        let now_seen = self.store.message_by_id(message).await?;
+        let behind = now_seen
+            .as_ref()
+            .and_then(|m| m.status.parse::<MessageStatus>().ok())
+            .is_some_and(|cur| inbound::advances(cur, u.status));
+        if behind && !unrecorded(&now_seen) {
+            // Recorded between the write and this read (the write met an unrecorded
+            // message): apply it now.
+            apply(&self.store, message, u, now).await?;
+        } else if unrecorded(&now_seen) {
+            self.store.keep_early_status(acc, u).await?;
+            // The sender records, then takes the kept statuses: if it recorded
+            // meanwhile it may have looked already. Look again: recorded now means
+            // apply it here (forward only, so twice is harmless).
+            if !unrecorded(&self.store.message_by_id(message).await?) {
+                apply(&self.store, message, u, now).await?;
             }
         }
         Ok(())
@@ -529,8 +570,7 @@ impl Webhook {
                 error_message: None,
                 correlation: None,
             };
-            let a = apply(&self.store, message, &u, &now).await?;
-            published.extend(events::of_applied(message, &u, &a, &now));
+            apply(&self.store, message, &u, &now).await?;
         }
         let ticket = match ticket {
             Some(t) => t,

@@ -108,7 +108,10 @@ fn classify(method: &Method, target: Option<&str>, body: &[u8], answer: &[u8]) -
         return (format!("s3.{method}"), 0);
     };
     let (service, action) = target.split_once('.').unwrap_or(("?", target));
-    let service = if service.starts_with("DynamoDB") {
+    // (DynamoDB Streams reads: the stream event source's polls, as Lambda's own.)
+    let service = if service.starts_with("DynamoDBStreams") {
+        "dynamodbstreams"
+    } else if service.starts_with("DynamoDB") {
         "dynamodb"
     } else if service.starts_with("AmazonSQS") {
         "sqs"
@@ -117,17 +120,21 @@ fn classify(method: &Method, target: Option<&str>, body: &[u8], answer: &[u8]) -
     } else {
         service
     };
-    if service == "sqs" && action == "ReceiveMessage" {
-        let got = serde_json::from_slice::<Value>(answer)
+    // A poll that brought nothing is counted apart (idle event-source polls).
+    let empty_poll = |list: &str| {
+        !serde_json::from_slice::<Value>(answer)
             .ok()
-            .and_then(|v| v["Messages"].as_array().map(|m| !m.is_empty()))
-            .unwrap_or(false);
-        let what = if got {
-            "ReceiveMessage"
-        } else {
-            "ReceiveMessage(empty)"
-        };
-        return (format!("sqs.{what}"), 0);
+            .and_then(|v| v[list].as_array().map(|m| !m.is_empty()))
+            .unwrap_or(false)
+    };
+    let polled = match (service, action) {
+        ("sqs", "ReceiveMessage") => Some("Messages"),
+        ("dynamodbstreams", "GetRecords") => Some("Records"),
+        _ => None,
+    };
+    if let Some(list) = polled {
+        let empty = if empty_poll(list) { "(empty)" } else { "" };
+        return (format!("{service}.{action}{empty}"), 0);
     }
     let units = if service == "dynamodb" {
         write_units(action, body)

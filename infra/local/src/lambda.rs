@@ -30,12 +30,19 @@ struct Shared {
     /// To put back an invocation an instance took but could not run.
     requeue: mpsc::Sender<Invocation>,
     timeout: Duration,
+    /// Where Lambda's `REPORT RequestId: … Duration: … ms` line of each invocation goes
+    /// (the function's log, as in CloudWatch): the handler's own time, from the
+    /// runtime's `next` to its response, without the caller's HTTP hops.
+    report: Option<std::path::PathBuf>,
 }
+
+/// An invocation an instance is running: where its answer goes, and since when.
+type Running = (oneshot::Sender<Result<Value, Value>>, std::time::Instant);
 
 /// One instance's runtime API (one process): what it is running, and whether it died.
 struct Runtime {
     shared: Arc<Shared>,
-    pending: Mutex<HashMap<String, oneshot::Sender<Result<Value, Value>>>>,
+    pending: Mutex<HashMap<String, Running>>,
     dead: watch::Receiver<bool>,
 }
 
@@ -61,7 +68,7 @@ impl Instance {
     /// what it was running fails, as in Lambda.
     pub async fn died(self, why: &str) {
         let _ = self.kill.send(true);
-        for (_, tx) in self.runtime.pending.lock().await.drain() {
+        for (_, (tx, _)) in self.runtime.pending.lock().await.drain() {
             let _ = tx.send(Err(Value::String(why.to_string())));
         }
     }
@@ -121,13 +128,15 @@ impl Function {
 
 /// A function's invocation queue; its instances' runtime APIs come from
 /// [`Function::instance`].
-pub fn function(name: &str, timeout: Duration) -> Function {
+/// `report`: the log each invocation's `REPORT` line is appended to.
+pub fn function(name: &str, timeout: Duration, report: Option<std::path::PathBuf>) -> Function {
     let (tx, rx) = mpsc::channel(64);
     let shared = Arc::new(Shared {
         function: name.to_string(),
         queue: Mutex::new(rx),
         requeue: tx.clone(),
         timeout,
+        report,
     });
     Function {
         name: name.to_string(),
@@ -158,10 +167,13 @@ async fn next(State(rt): State<Arc<Runtime>>) -> Response {
         return StatusCode::GONE.into_response();
     }
     let Invocation { id, event, reply } = inv;
-    rt.pending.lock().await.insert(id.clone(), reply);
+    rt.pending
+        .lock()
+        .await
+        .insert(id.clone(), (reply, std::time::Instant::now()));
     if *rt.dead.borrow() {
         // Died meanwhile: if its death did not fail this one already, put it back.
-        if let Some(reply) = rt.pending.lock().await.remove(&id) {
+        if let Some((reply, _)) = rt.pending.lock().await.remove(&id) {
             let _ = rt
                 .shared
                 .requeue
@@ -208,16 +220,34 @@ async fn respond(
     body: Bytes,
 ) -> StatusCode {
     let v = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    if let Some(tx) = rt.pending.lock().await.remove(&id) {
+    if let Some((tx, started)) = rt.pending.lock().await.remove(&id) {
+        report(&rt.shared, &id, started);
         let _ = tx.send(Ok(v));
     }
     StatusCode::ACCEPTED
 }
 
+/// Lambda's `REPORT` line for an invocation that ended (one `write` in append mode, so
+/// lines of concurrent instances do not interleave).
+fn report(shared: &Shared, id: &str, started: std::time::Instant) {
+    use std::io::Write;
+    let Some(path) = &shared.report else { return };
+    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let line = format!("REPORT RequestId: {id}\tDuration: {ms:.2} ms\n");
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+    {
+        let _ = f.write_all(line.as_bytes());
+    }
+}
+
 async fn fail(State(rt): State<Arc<Runtime>>, Path(id): Path<String>, body: Bytes) -> StatusCode {
     let v = serde_json::from_slice(&body)
         .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into()));
-    if let Some(tx) = rt.pending.lock().await.remove(&id) {
+    if let Some((tx, started)) = rt.pending.lock().await.remove(&id) {
+        report(&rt.shared, &id, started);
         let _ = tx.send(Err(v));
     }
     StatusCode::ACCEPTED

@@ -11,6 +11,7 @@ mod count;
 mod lambda;
 mod resources;
 mod servers;
+mod streams;
 mod template;
 
 use anyhow::{anyhow, bail, Context, Result};
@@ -163,9 +164,12 @@ async fn main() -> Result<()> {
             prop(r, "TableName").ok_or_else(|| anyhow!("{id}: no TableName"))?,
             &names,
         )?;
-        resources::create_table(&ddb, &name, r)
+        let stream = resources::create_table(&ddb, &name, r)
             .await
             .with_context(|| format!("creating table {name}"))?;
+        if let Some(arn) = stream {
+            names.arns.insert(format!("{id}.StreamArn"), arn);
+        }
         names.arns.insert(
             id.into(),
             format!("arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"),
@@ -351,7 +355,11 @@ async fn main() -> Result<()> {
             .and_then(scalar)
             .and_then(|t| t.parse().ok())
             .unwrap_or(30u64);
-        let function = lambda::function(id, Duration::from_secs(timeout));
+        let function = lambda::function(
+            id,
+            Duration::from_secs(timeout),
+            Some(logs.join(format!("{id}.log"))),
+        );
         let mut env = tpl.function_env(r, &names)?;
         env.extend([
             ("AWS_LAMBDA_FUNCTION_NAME".to_string(), id.to_string()),
@@ -451,6 +459,25 @@ async fn main() -> Result<()> {
                 }
             }));
         }
+        // A queue by its ARN: the SQS server holding it, and its URL.
+        let queue_of = |arn: &str| -> Result<(aws_sdk_sqs::Client, String)> {
+            let queue_id = names
+                .arns
+                .iter()
+                .find(|(_, a)| a.as_str() == arn)
+                .map(|(k, _)| k.clone())
+                .unwrap_or_default();
+            let url = queue_urls
+                .get(&queue_id)
+                .cloned()
+                .ok_or_else(|| anyhow!("{id}: unknown queue {arn}"))?;
+            let client = if fauxqs_urls.contains(&url) {
+                jobs_sqs.clone()
+            } else {
+                sqs.clone()
+            };
+            Ok((client, url))
+        };
         let events = prop(r, "Events")
             .and_then(|e| e.as_mapping())
             .cloned()
@@ -467,16 +494,7 @@ async fn main() -> Result<()> {
                             .ok_or_else(|| anyhow!("{id}: SQS event without Queue"))?,
                         &names,
                     )?;
-                    let queue_id = names
-                        .arns
-                        .iter()
-                        .find(|(_, a)| **a == arn)
-                        .map(|(k, _)| k.clone())
-                        .unwrap_or_default();
-                    let url = queue_urls
-                        .get(&queue_id)
-                        .cloned()
-                        .ok_or_else(|| anyhow!("{id}: unknown queue {arn}"))?;
+                    let (client, url) = queue_of(&arn)?;
                     let batch = props
                         .get("BatchSize")
                         .and_then(scalar)
@@ -484,19 +502,60 @@ async fn main() -> Result<()> {
                         .unwrap_or(10);
                     // One poller per concurrent invocation the mapping allows.
                     for _ in 0..resources::event_concurrency(props) {
-                        let client = if fauxqs_urls.contains(&url) {
-                            jobs_sqs.clone()
-                        } else {
-                            sqs.clone()
-                        };
                         mappings.push(tokio::spawn(lambda::sqs_mapping(
-                            client,
+                            client.clone(),
                             url.clone(),
                             arn.clone(),
                             batch,
                             function.clone(),
                         )));
                     }
+                }
+                Some("DynamoDB") => {
+                    let props = ev
+                        .get("Properties")
+                        .ok_or_else(|| anyhow!("{id}: DynamoDB event without Properties"))?;
+                    let stream_arn = tpl.resolve(
+                        props
+                            .get("Stream")
+                            .ok_or_else(|| anyhow!("{id}: DynamoDB event without Stream"))?,
+                        &names,
+                    )?;
+                    let num = |k: &str, d: u64| {
+                        props
+                            .get(k)
+                            .and_then(scalar)
+                            .and_then(|b| b.parse().ok())
+                            .unwrap_or(d)
+                    };
+                    let filters = props
+                        .get("FilterCriteria")
+                        .and_then(|f| f.get("Filters"))
+                        .and_then(|f| f.as_sequence())
+                        .cloned()
+                        .unwrap_or_default()
+                        .iter()
+                        .filter_map(|f| f.get("Pattern").and_then(scalar))
+                        .map(|p| serde_json::from_str(&p))
+                        .collect::<Result<Vec<serde_json::Value>, _>>()
+                        .with_context(|| format!("{id}: a FilterCriteria pattern is not JSON"))?;
+                    let on_failure = match props
+                        .get("DestinationConfig")
+                        .and_then(|d| d.get("OnFailure"))
+                        .and_then(|o| o.get("Destination"))
+                    {
+                        Some(d) => Some(queue_of(&tpl.resolve(d, &names)?)?),
+                        None => None,
+                    };
+                    mappings.push(tokio::spawn(streams::run(streams::Mapping {
+                        dynamodb_url: ddb_url.clone(),
+                        stream_arn,
+                        batch: num("BatchSize", 100) as usize,
+                        retries: num("MaximumRetryAttempts", 10) as u32,
+                        filters,
+                        on_failure,
+                        function: function.clone(),
+                    })));
                 }
                 Some("HttpApi") => {
                     let props = ev.get("Properties");

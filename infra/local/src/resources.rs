@@ -4,11 +4,12 @@
 use crate::template::{prop, scalar, Names, Template};
 use anyhow::{anyhow, Result};
 
+/// Creates the table; its stream's ARN when the template gives it one.
 pub async fn create_table(
     ddb: &aws_sdk_dynamodb::Client,
     name: &str,
     r: &serde_yaml::Value,
-) -> Result<()> {
+) -> Result<Option<String>> {
     use aws_sdk_dynamodb::types::{
         AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     };
@@ -48,8 +49,19 @@ pub async fn create_table(
                 .build()?,
         );
     }
-    req.send().await?;
-    Ok(())
+    if let Some(view) = prop(r, "StreamSpecification")
+        .and_then(|v| v.get("StreamViewType"))
+        .and_then(scalar)
+    {
+        req = req.stream_specification(
+            aws_sdk_dynamodb::types::StreamSpecification::builder()
+                .stream_enabled(true)
+                .stream_view_type(aws_sdk_dynamodb::types::StreamViewType::from(view.as_str()))
+                .build()?,
+        );
+    }
+    let out = req.send().await?;
+    Ok(out.table_description.and_then(|d| d.latest_stream_arn))
 }
 
 pub async fn notify(

@@ -147,14 +147,18 @@ impl Template {
                     let (name, attr) = s
                         .split_once('.')
                         .ok_or_else(|| anyhow!("!GetAtt {s}: no attribute"))?;
-                    if attr != "Arn" {
-                        bail!("!GetAtt {s}: only .Arn is supported locally");
-                    }
+                    // `.Arn` by the resource's name; other attributes (a table's
+                    // `StreamArn`) as `Name.Attribute`.
+                    let key = if attr == "Arn" {
+                        name.to_string()
+                    } else {
+                        s.clone()
+                    };
                     names
                         .arns
-                        .get(name)
+                        .get(&key)
                         .cloned()
-                        .ok_or_else(|| anyhow!("!GetAtt {s}: unknown resource"))
+                        .ok_or_else(|| anyhow!("!GetAtt {s}: unknown locally"))
                 }
                 other => bail!("intrinsic {other} is not supported by the local stack"),
             },
