@@ -212,3 +212,86 @@ async fn stats_after_mixed_outcomes_equal_the_counts_from_listing_the_messages()
         .collect();
     assert_eq!(fields, vec!["colour", "from"], "{}", bad.body);
 }
+
+/// A stream record as Lambda delivers it: message `row` of `campaign` moved
+/// `from` → `to` by a status write (its `status_move` changed).
+fn stream_record(tenant: &str, campaign: &str, row: u64, from: &str, to: &str, seq: &str) -> Value {
+    let (pk, sk) = pregon::keys::recipient(tenant, campaign, 1, row);
+    let image = |status: &str, mv: &str| {
+        json!({"pk": {"S": pk}, "sk": {"S": sk}, "status": {"S": status}, "status_move": {"S": mv},
+            "provider_message_id": {"S": format!("wamid.{row}")}, "status_at": {"S": "2026-12-01T12:00:00Z"}})
+    };
+    json!({"eventID": seq, "eventName": "MODIFY", "eventVersion": "1.1", "eventSource": "aws:dynamodb",
+        "awsRegion": "us-east-1",
+        "eventSourceARN": "arn:aws:dynamodb:us-east-1:000000000000:table/pregon-local-main/stream/test",
+        "dynamodb": {"ApproximateCreationDateTime": 1764590400.0, "Keys": {"pk": {"S": pk}, "sk": {"S": sk}},
+            "OldImage": image(from, &format!("m{seq}a")), "NewImage": image(to, &format!("m{seq}b")),
+            "SequenceNumber": seq, "SizeBytes": 200, "StreamViewType": "NEW_AND_OLD_IMAGES"}})
+}
+
+#[tokio::test]
+async fn a_stream_batch_delivered_twice_counts_its_status_moves_once() {
+    let stack = Stack::connect().await;
+    let tally = pregon_tally::Tally::with(stack.store.clone(), pregon_aws::events::Events::none());
+    let (tenant, campaign) = ("ten_tally", pregon::model::new_id("cmp"));
+    let batch = |records: Vec<Value>| -> aws_lambda_events::event::dynamodb::Event {
+        serde_json::from_value(json!({"Records": records})).unwrap()
+    };
+    let first = batch(vec![
+        stream_record(
+            tenant,
+            &campaign,
+            1,
+            "sent",
+            "delivered",
+            "000000000000000000101",
+        ),
+        stream_record(
+            tenant,
+            &campaign,
+            2,
+            "delivered",
+            "read",
+            "000000000000000000102",
+        ),
+        stream_record(
+            tenant,
+            &campaign,
+            3,
+            "sent",
+            "undelivered",
+            "000000000000000000103",
+        ),
+    ]);
+    // Lambda retries a batch whose invocation failed (or timed out after writing):
+    // the same records again.
+    for _ in 0..2 {
+        let s = tally.handle(&first).await.unwrap();
+        assert_eq!(s.moves, 3);
+    }
+    let c = stack.store.counters(tenant, &campaign).await.unwrap();
+    let k = |n: &str| c.get(n).copied().unwrap_or(0);
+    assert_eq!(
+        (
+            k("k_delivered"),
+            k("k_read"),
+            k("k_bounced"),
+            k("k_undelivered")
+        ),
+        (1, 1, 1, 1),
+        "{c:?}"
+    );
+    // The next batch counts.
+    let next = batch(vec![stream_record(
+        tenant,
+        &campaign,
+        1,
+        "delivered",
+        "read",
+        "000000000000000000104",
+    )]);
+    tally.handle(&next).await.unwrap();
+    let c = stack.store.counters(tenant, &campaign).await.unwrap();
+    assert_eq!(c.get("k_read").copied(), Some(2), "{c:?}");
+    assert_eq!(c.get("k_delivered").copied(), Some(1), "{c:?}");
+}

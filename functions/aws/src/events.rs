@@ -119,6 +119,11 @@ pub struct Events {
 }
 
 impl Events {
+    /// No bus: nothing is published.
+    pub fn none() -> Events {
+        Events { client: None }
+    }
+
     pub fn from_env(sdk: &aws_config::SdkConfig) -> Events {
         let bus = std::env::var("EVENT_BUS_NAME")
             .ok()

@@ -153,10 +153,14 @@ const TRANSACTION: usize = 100;
 
 impl Tally {
     pub fn new(aws: Aws) -> Self {
-        Tally {
-            store: Store::new(aws.dynamodb.clone(), aws.table.clone()),
-            events: Events::from_env(&aws.sdk_config),
-        }
+        Tally::with(
+            Store::new(aws.dynamodb.clone(), aws.table.clone()),
+            Events::from_env(&aws.sdk_config),
+        )
+    }
+
+    pub fn with(store: Store, events: Events) -> Self {
+        Tally { store, events }
     }
 
     /// Counts and announces a batch's moves. An error (the counters' write) fails the
