@@ -1,6 +1,7 @@
 //! The DynamoDB stream event source mapping, played on DynamoDB Local's own streams
 //! (its `DynamoDBStreams_20120810` JSON API): each shard read in order from
-//! `TRIM_HORIZON`, one batch at a time (Lambda's default parallelization of 1), the
+//! `TRIM_HORIZON` (up to 1,000 records a read, 4 reads a second when it has nothing
+//! more), one batch at a time (Lambda's default parallelization of 1), the
 //! template's `FilterCriteria` applied to each record before the function sees it,
 //! a failed batch retried `MaximumRetryAttempts` times, then described on the
 //! `OnFailure` queue (as Lambda does) and skipped.
@@ -9,6 +10,11 @@ use crate::lambda::Function;
 use serde_json::{json, Value};
 use std::collections::HashSet;
 use std::time::Duration;
+
+/// Records a `GetRecords` call reads (DynamoDB Streams' maximum).
+const READ_LIMIT: usize = 1000;
+/// A shard's polling interval when it has nothing more (Lambda: 4 times a second).
+const POLL_EVERY: Duration = Duration::from_millis(250);
 
 /// One `Type: DynamoDB` event of a function.
 pub struct Mapping {
@@ -105,7 +111,7 @@ async fn read_shard(m: std::sync::Arc<Mapping>, http: reqwest::Client, shard: St
             &http,
             &m.dynamodb_url,
             "GetRecords",
-            json!({"ShardIterator": it, "Limit": m.batch}),
+            json!({"ShardIterator": it, "Limit": READ_LIMIT}),
         )
         .await
         {
@@ -120,11 +126,8 @@ async fn read_shard(m: std::sync::Arc<Mapping>, http: reqwest::Client, shard: St
         let records = out["Records"].as_array().cloned().unwrap_or_default();
         // (A closed shard has no next iterator: its reader ends.)
         iterator = out["NextShardIterator"].as_str().map(str::to_string);
-        if records.is_empty() {
-            tokio::time::sleep(Duration::from_millis(100)).await;
-            continue;
-        }
-        let batch: Vec<Value> = records
+        let full = records.len() >= READ_LIMIT;
+        let passed: Vec<Value> = records
             .into_iter()
             .filter(|r| m.filters.is_empty() || m.filters.iter().any(|f| matches(f, r)))
             .map(|mut r| {
@@ -132,8 +135,12 @@ async fn read_shard(m: std::sync::Arc<Mapping>, http: reqwest::Client, shard: St
                 r
             })
             .collect();
-        if !batch.is_empty() {
-            deliver(&m, &shard, batch).await;
+        for batch in passed.chunks(m.batch.max(1)) {
+            deliver(&m, &shard, batch.to_vec()).await;
+        }
+        if !full {
+            // Lambda polls each shard 4 times a second; a full page is read on at once.
+            tokio::time::sleep(POLL_EVERY).await;
         }
     }
 }
