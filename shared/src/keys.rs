@@ -9,7 +9,7 @@
 //! | template | `TENANT#{t}` | `TEMPLATE#{id}` |
 //! | campaign | `TENANT#{t}` | `CAMPAIGN#{id}` (ids are time-ordered: newest last) |
 //! | recipient (a campaign's message) | `RCPT#{t}#{campaign}#{gen}#{shard}` | `{row:010}` |
-//! | progress counters | `CNT#{t}#{campaign}` | `{shard:02}` |
+//! | progress counters | `CNT#{t}#{campaign}` | `{shard:02}`; the tally function's own `K{shard:02}` |
 //! | rate count | `RATE#{account}` | `{unix second}` |
 //! | do-not-contact entry | `DNC#{t}` | `{phone}` (tenant-wide) or `{phone}#{campaign}` |
 //! | tenant settings | `TENANT#{t}` | `SETTINGS` |

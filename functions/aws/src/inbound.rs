@@ -122,9 +122,6 @@ impl Store {
             let Some((t, c, gen, row)) = pregon::sending::parse_message_id(message_id) else {
                 continue;
             };
-            if !named.insert(*message_id) {
-                continue;
-            }
             let from: Vec<&str> = ALL
                 .iter()
                 .filter(|cur| !matches!(cur, MessageStatus::Pending | MessageStatus::Queued))
@@ -167,6 +164,9 @@ impl Store {
                 }
                 // (A reply's `replied_at` keeps its first time: that path writes alone.)
                 _ => continue,
+            }
+            if !named.insert(*message_id) {
+                continue;
             }
             let (pk, sk) = keys::recipient(t, c, gen, row);
             params.extend([s(pk), s(sk)]);

@@ -509,7 +509,10 @@ impl Store {
 
     /// Adds to the counters of many campaign shards in one transaction (at most 100),
     /// applied once per `token` (DynamoDB's idempotency token: the same call retried
-    /// within 10 minutes changes nothing more).
+    /// within 10 minutes changes nothing more). These are items of their own
+    /// (`K{shard:02}`, summed by [`Store::counters`] with the rest): a plain update of
+    /// an item inside a running transaction fails (`TransactionConflict`, which the SDK
+    /// does not retry), so the senders', tickets' and settles' `ADD`s never meet it.
     pub async fn add_counters_once(
         &self,
         adds: &[CounterAdd],
@@ -525,7 +528,7 @@ impl Store {
             let update = Update::builder()
                 .table_name(&self.table)
                 .key("pk", s(keys::counters_pk(&a.tenant, &a.campaign)))
-                .key("sk", s(counter_sk(a.shard)))
+                .key("sk", s(format!("K{}", counter_sk(a.shard))))
                 .update_expression(expr)
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))

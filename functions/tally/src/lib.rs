@@ -115,8 +115,11 @@ pub fn counter_adds(moves: &[Move]) -> Vec<CounterAdd> {
 }
 
 /// The batch's idempotency token: its stream position (first and last sequence
-/// numbers), hashed to DynamoDB's 36-character limit.
-pub fn batch_token(records: &[EventRecord]) -> String {
+/// numbers) and which chunk of its counter writes, hashed to DynamoDB's
+/// 36-character limit. It holds while Lambda redelivers the same batch (its retries,
+/// within DynamoDB's 10-minute token window); a batch split differently (bisecting,
+/// not configured) would be a new token and count again.
+pub fn batch_token(records: &[EventRecord], chunk: usize) -> String {
     let seq = |r: Option<&EventRecord>| {
         r.and_then(|r| r.change.sequence_number.clone())
             .unwrap_or_default()
@@ -132,6 +135,8 @@ pub fn batch_token(records: &[EventRecord]) -> String {
     h.update(seq(records.first()));
     h.update(b"|");
     h.update(seq(records.last()));
+    h.update(b"|");
+    h.update(chunk.to_string());
     hex::encode(h.finalize())[..36].to_string()
 }
 
@@ -165,18 +170,14 @@ impl Tally {
 
     /// Counts and announces a batch's moves. An error (the counters' write) fails the
     /// batch, which the event source retries; the events go after the counters, so a
-    /// retried batch publishes them once.
+    /// batch retried for its counters publishes them once (an invocation that dies
+    /// while publishing is retried whole: events are at least once).
     pub async fn handle(&self, event: &Event) -> Result<Summary, StoreError> {
         let moves: Vec<Move> = event.records.iter().filter_map(status_move).collect();
         let adds = counter_adds(&moves);
-        let token = batch_token(&event.records);
         for (i, chunk) in adds.chunks(TRANSACTION).enumerate() {
-            // (One chunk but for a batch of more than 100 shards: the token tells them apart.)
-            let token = if i == 0 {
-                token.clone()
-            } else {
-                format!("{}{i:02}", &token[..34])
-            };
+            // (One chunk but for a batch of more than 100 shards.)
+            let token = batch_token(&event.records, i);
             self.store.add_counters_once(chunk, &token).await?;
         }
         let published: Vec<events::Event> = moves
@@ -348,8 +349,9 @@ mod tests {
         let a = adds.iter().find(|a| a.shard == shard).unwrap();
         assert!(a.deltas.contains(&("k_replied", 1)));
         // The same batch gets the same token; another batch another.
-        assert_eq!(batch_token(&recs), batch_token(&recs.clone()));
-        assert_ne!(batch_token(&recs), batch_token(&recs[1..]));
-        assert_eq!(batch_token(&recs).len(), 36);
+        assert_eq!(batch_token(&recs, 0), batch_token(&recs.clone(), 0));
+        assert_ne!(batch_token(&recs, 0), batch_token(&recs[1..], 0));
+        assert_ne!(batch_token(&recs, 0), batch_token(&recs, 1));
+        assert_eq!(batch_token(&recs, 0).len(), 36);
     }
 }

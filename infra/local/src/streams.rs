@@ -55,11 +55,14 @@ async fn call(http: &reqwest::Client, url: &str, op: &str, body: Value) -> anyho
     Ok(v)
 }
 
-/// Finds the stream's shards (again every few seconds) and reads each new one.
+/// Finds the stream's shards (again every few seconds) and reads each new one — a
+/// child shard once its parent's reader has ended, as Lambda keeps a key's records in
+/// order.
 pub async fn run(m: Mapping) {
     let m = std::sync::Arc::new(m);
     let http = reqwest::Client::new();
     let mut seen = HashSet::new();
+    let ended = std::sync::Arc::new(std::sync::Mutex::new(HashSet::<String>::new()));
     loop {
         match call(
             &http,
@@ -78,8 +81,16 @@ pub async fn run(m: Mapping) {
                     let Some(id) = shard["ShardId"].as_str() else {
                         continue;
                     };
-                    if seen.insert(id.to_string()) {
-                        tokio::spawn(read_shard(m.clone(), http.clone(), id.to_string()));
+                    let parent_running = shard["ParentShardId"].as_str().is_some_and(|p| {
+                        seen.contains(p) && !ended.lock().expect("ended").contains(p)
+                    });
+                    if !parent_running && seen.insert(id.to_string()) {
+                        let (m, http, ended, id) =
+                            (m.clone(), http.clone(), ended.clone(), id.to_string());
+                        tokio::spawn(async move {
+                            read_shard(m, http, id.clone()).await;
+                            ended.lock().expect("ended").insert(id);
+                        });
                     }
                 }
             }
@@ -89,23 +100,35 @@ pub async fn run(m: Mapping) {
     }
 }
 
-async fn read_shard(m: std::sync::Arc<Mapping>, http: reqwest::Client, shard: String) {
-    let mut iterator = loop {
-        match call(
-            &http,
-            &m.dynamodb_url,
-            "GetShardIterator",
-            json!({"StreamArn": m.stream_arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"}),
-        )
-        .await
-        {
-            Ok(v) => break v["ShardIterator"].as_str().map(str::to_string),
+/// A shard iterator: from the start, or after the last record handled.
+async fn iterator_after(
+    m: &Mapping,
+    http: &reqwest::Client,
+    shard: &str,
+    after: Option<&str>,
+) -> Option<String> {
+    let mut ask =
+        json!({"StreamArn": m.stream_arn, "ShardId": shard, "ShardIteratorType": "TRIM_HORIZON"});
+    if let Some(seq) = after {
+        ask["ShardIteratorType"] = json!("AFTER_SEQUENCE_NUMBER");
+        ask["SequenceNumber"] = json!(seq);
+    }
+    loop {
+        match call(http, &m.dynamodb_url, "GetShardIterator", ask.clone()).await {
+            Ok(v) => return v["ShardIterator"].as_str().map(str::to_string),
             Err(e) => {
                 eprintln!("pregon-local: shard {shard}: {e:#}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
         }
-    };
+    }
+}
+
+async fn read_shard(m: std::sync::Arc<Mapping>, http: reqwest::Client, shard: String) {
+    let mut iterator = iterator_after(&m, &http, &shard, None).await;
+    // The last record handled: an iterator that expired (15 minutes, e.g. while a
+    // failing batch was retried) is taken again from there.
+    let mut last: Option<String> = None;
     while let Some(it) = iterator {
         let out = match call(
             &http,
@@ -119,7 +142,7 @@ async fn read_shard(m: std::sync::Arc<Mapping>, http: reqwest::Client, shard: St
             Err(e) => {
                 eprintln!("pregon-local: shard {shard}: {e:#}");
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                iterator = Some(it);
+                iterator = iterator_after(&m, &http, &shard, last.as_deref()).await;
                 continue;
             }
         };
@@ -127,6 +150,12 @@ async fn read_shard(m: std::sync::Arc<Mapping>, http: reqwest::Client, shard: St
         // (A closed shard has no next iterator: its reader ends.)
         iterator = out["NextShardIterator"].as_str().map(str::to_string);
         let full = records.len() >= READ_LIMIT;
+        if let Some(seq) = records
+            .last()
+            .and_then(|r| r["dynamodb"]["SequenceNumber"].as_str())
+        {
+            last = Some(seq.to_string());
+        }
         let passed: Vec<Value> = records
             .into_iter()
             .filter(|r| m.filters.is_empty() || m.filters.iter().any(|f| matches(f, r)))
