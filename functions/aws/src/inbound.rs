@@ -131,39 +131,21 @@ impl Store {
             if from.is_empty() {
                 continue;
             }
-            let at = u.at.clone().unwrap_or_else(|| now.to_string());
-            let mut set = vec![
-                "\"status\" = ?",
-                "updated_at = ?",
-                "status_at = ?",
-                "status_move = ?",
-            ];
-            let mut params = vec![
-                s(u.status.as_str()),
-                s(now),
-                s(&at),
-                s(ulid::Ulid::new().to_string()),
-            ];
-            match u.status {
-                MessageStatus::Delivered => {
-                    set.push("delivered_at = ?");
-                    params.push(s(&at));
-                }
-                MessageStatus::Read => {
-                    set.push("read_at = ?");
-                    params.push(s(&at));
-                }
-                MessageStatus::Failed | MessageStatus::Undelivered => {
-                    set.push("error_code = ?");
-                    params.push(s(u
-                        .error_code
-                        .clone()
-                        .unwrap_or_else(|| u.provider_status.clone())));
-                    set.push("error_message = ?");
-                    params.push(s(u.error_message.clone().unwrap_or_default()));
-                }
-                // (A reply's `replied_at` keeps its first time: that path writes alone.)
-                _ => continue,
+            // (A reply's `replied_at` keeps its first time: that path writes alone.)
+            if !matches!(
+                u.status,
+                MessageStatus::Delivered
+                    | MessageStatus::Read
+                    | MessageStatus::Failed
+                    | MessageStatus::Undelivered
+            ) {
+                continue;
+            }
+            let mut set = vec!["\"status\" = ?".to_string(), "updated_at = ?".to_string()];
+            let mut params = vec![s(u.status.as_str()), s(now)];
+            for (name, v) in moved_fields(u, now) {
+                set.push(format!("{name} = ?"));
+                params.push(v);
             }
             if !named.insert(*message_id) {
                 continue;
@@ -209,14 +191,7 @@ impl Store {
             return Ok(Applied::Unchanged);
         }
         let at = u.at.clone().unwrap_or_else(|| now.to_string());
-        // `status_at` and a fresh `status_move` tell the table's stream a status moved
-        // it: the tally function counts the KPI levels crossed and publishes the event.
-        let mut set = vec![
-            "#st = :next",
-            "updated_at = :now",
-            "status_at = :at",
-            "status_move = :move",
-        ];
+        let mut set = vec!["#st = :next".to_string(), "updated_at = :now".to_string()];
         let mut req = self
             .client
             .update_item()
@@ -227,42 +202,25 @@ impl Store {
             .expression_attribute_values(":next", s(u.status.as_str()))
             .expression_attribute_values(":now", s(now))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedOld);
-        match u.status {
-            MessageStatus::Delivered => set.push("delivered_at = :at"),
-            MessageStatus::Read => set.push("read_at = :at"),
-            MessageStatus::Replied => set.push("replied_at = if_not_exists(replied_at, :at)"),
-            MessageStatus::Failed | MessageStatus::Undelivered => {
-                set.push("error_code = :code");
-                set.push("error_message = :msg");
-                req = req
-                    .expression_attribute_values(
-                        ":code",
-                        s(u.error_code
-                            .clone()
-                            .unwrap_or_else(|| u.provider_status.clone())),
-                    )
-                    .expression_attribute_values(
-                        ":msg",
-                        s(u.error_message.clone().unwrap_or_default()),
-                    );
-            }
-            _ => {}
+        for (i, (name, v)) in moved_fields(u, now).into_iter().enumerate() {
+            set.push(format!("{name} = :m{i}"));
+            req = req.expression_attribute_values(format!(":m{i}"), v);
         }
-        if set.iter().any(|x| x.contains(":at")) {
-            req = req.expression_attribute_values(":at", s(&at));
+        if u.status == MessageStatus::Replied {
+            set.push("replied_at = if_not_exists(replied_at, :at)".into());
         }
         // A message whose answer was lost is settled by its provider id and sent time.
-        set.push("provider_message_id = if_not_exists(provider_message_id, :pmid)");
-        set.push("sent_at = if_not_exists(sent_at, :at_sent)");
+        set.push("provider_message_id = if_not_exists(provider_message_id, :pmid)".into());
+        set.push("sent_at = if_not_exists(sent_at, :at)".into());
         // A recorded message has its `counted_at`; one this settles gets it now.
-        set.push("counted_at = if_not_exists(counted_at, :counted)");
+        set.push("counted_at = if_not_exists(counted_at, :counted)".into());
         req = req
             .expression_attribute_values(
                 ":counted",
                 crate::messages::n(crate::messages::counted_now()),
             )
             .expression_attribute_values(":pmid", s(&u.provider_message_id))
-            .expression_attribute_values(":at_sent", s(&at));
+            .expression_attribute_values(":at", s(&at));
         // From a recorded status: forward only. From `pending`/`queued` (a status that
         // names our message before its record): only once no sender holds its claim —
         // a live sender records it itself, and the status is kept for it.
@@ -288,7 +246,6 @@ impl Store {
             req = req.expression_attribute_values(":now_ms", crate::messages::n(now_ms()));
         }
         let expr = format!("SET {} REMOVE claim_until", set.join(", "));
-        req = req.expression_attribute_values(":move", s(ulid::Ulid::new().to_string()));
         let res = req
             .update_expression(expr)
             // (DynamoDB refuses redundant parentheses: only several alternatives get them.)
@@ -449,6 +406,36 @@ impl Store {
         };
         self.get(keys::recipient(t, c, gen, row)).await
     }
+}
+
+/// The fields a status sets beside `status` and `updated_at` (both writes of a status:
+/// [`Store::apply_status`] and [`Store::apply_recorded`]): when (`status_at`), a fresh
+/// `status_move` — which tells the table's stream a status moved the message, for the
+/// tally function to count and announce — and by status `delivered_at`, `read_at`, or
+/// the provider's error code and message.
+fn moved_fields(u: &StatusUpdate, now: &str) -> Vec<(&'static str, AttributeValue)> {
+    let at = s(u.at.as_deref().unwrap_or(now));
+    let mut f = vec![
+        ("status_at", at.clone()),
+        ("status_move", s(ulid::Ulid::new().to_string())),
+    ];
+    match u.status {
+        MessageStatus::Delivered => f.push(("delivered_at", at)),
+        MessageStatus::Read => f.push(("read_at", at)),
+        MessageStatus::Failed | MessageStatus::Undelivered => {
+            let code = u
+                .error_code
+                .clone()
+                .unwrap_or_else(|| u.provider_status.clone());
+            f.push(("error_code", s(code)));
+            f.push((
+                "error_message",
+                s(u.error_message.clone().unwrap_or_default()),
+            ));
+        }
+        _ => {}
+    }
+    f
 }
 
 /// Every message status, for the forward-only condition.
