@@ -340,6 +340,25 @@ pub struct Reply {
 }
 
 impl Tenant<'_> {
+    /// A campaign's stats once `done` holds of them, else as they are after `within`
+    /// (the caller asserts): the KPI counters follow the statuses through the table's
+    /// stream (the tally function), moments after the callbacks.
+    pub async fn stats_when(
+        &self,
+        id: &str,
+        done: impl Fn(&Value) -> bool,
+        within: Duration,
+    ) -> Value {
+        let deadline = Instant::now() + within;
+        loop {
+            let s = self.get(&format!("/v1/campaigns/{id}/stats")).await.body;
+            if done(&s) || Instant::now() >= deadline {
+                return s;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     /// Waits for a campaign's end state (`completed`, `completed_with_errors`, `error`,
     /// `cancelled`); panics with its progress after `within`.
     pub async fn wait_end(&self, id: &str, within: Duration) -> Value {

@@ -296,14 +296,13 @@ async fn the_report_email_goes_once_after_the_last_ticket_closes_with_the_stats_
         assert!(Instant::now() < deadline, "callbacks did not settle");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    // (The KPI counters follow the statuses through the table's stream.)
-    while t.get(&format!("/v1/campaigns/{id}/stats")).await.body["delivered"] != 3 {
-        assert!(
-            Instant::now() < deadline,
-            "the stats did not count the deliveries"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let s = t
+        .stats_when(&id, |s| s["delivered"] == 3, Duration::from_secs(10))
+        .await;
+    assert_eq!(
+        s["delivered"], 3,
+        "the stats did not count the deliveries: {s}"
+    );
 
     // Ended, but its three tickets are open for an hour: no report yet.
     let now = time::OffsetDateTime::now_utc();

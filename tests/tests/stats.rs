@@ -127,20 +127,18 @@ async fn stats_after_mixed_outcomes_equal_the_counts_from_listing_the_messages()
     let bounced = n("undelivered") + failed_after;
     assert_eq!((refused, failed_after, n("replied")), (1, 1, 1), "{by:?}");
 
-    // The KPI counters follow the statuses through the table's stream (the tally
-    // function), within moments of the callbacks.
-    let mut s = serde_json::Value::Null;
-    for _ in 0..100 {
-        s = t.get(&format!("/v1/campaigns/{id}/stats")).await.body;
-        if s["delivered"] == delivered
-            && s["read"] == read
-            && s["replied"] == n("replied")
-            && s["bounced"] == bounced
-        {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let s = t
+        .stats_when(
+            &id,
+            |s| {
+                s["delivered"] == delivered
+                    && s["read"] == read
+                    && s["replied"] == n("replied")
+                    && s["bounced"] == bounced
+            },
+            Duration::from_secs(10),
+        )
+        .await;
     assert_eq!(s["messages"], 8, "{s}");
     assert_eq!(s["unique_phones"], 8, "{s}");
     assert_eq!(s["sent"], sent, "{s}");

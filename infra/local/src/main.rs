@@ -483,23 +483,28 @@ async fn main() -> Result<()> {
             .cloned()
             .unwrap_or_default();
         for (_, ev) in events {
-            match ev.get("Type").and_then(|t| t.as_str()) {
+            let kind = ev.get("Type").and_then(|t| t.as_str());
+            let empty = serde_yaml::Value::Null;
+            let props = ev.get("Properties").unwrap_or(&empty);
+            // An event property the mapping needs, resolved; a number, or its default.
+            let needed = |key: &str| -> Result<String> {
+                let v = props
+                    .get(key)
+                    .ok_or_else(|| anyhow!("{id}: {} event without {key}", kind.unwrap_or("?")))?;
+                tpl.resolve(v, &names)
+            };
+            let num = |key: &str, default: u64| {
+                props
+                    .get(key)
+                    .and_then(scalar)
+                    .and_then(|b| b.parse().ok())
+                    .unwrap_or(default)
+            };
+            match kind {
                 Some("SQS") => {
-                    let props = ev
-                        .get("Properties")
-                        .ok_or_else(|| anyhow!("{id}: SQS event without Properties"))?;
-                    let arn = tpl.resolve(
-                        props
-                            .get("Queue")
-                            .ok_or_else(|| anyhow!("{id}: SQS event without Queue"))?,
-                        &names,
-                    )?;
+                    let arn = needed("Queue")?;
                     let (client, url) = queue_of(&arn)?;
-                    let batch = props
-                        .get("BatchSize")
-                        .and_then(scalar)
-                        .and_then(|b| b.parse().ok())
-                        .unwrap_or(10);
+                    let batch = num("BatchSize", 10) as i32;
                     // One poller per concurrent invocation the mapping allows.
                     for _ in 0..resources::event_concurrency(props) {
                         mappings.push(tokio::spawn(lambda::sqs_mapping(
@@ -512,22 +517,7 @@ async fn main() -> Result<()> {
                     }
                 }
                 Some("DynamoDB") => {
-                    let props = ev
-                        .get("Properties")
-                        .ok_or_else(|| anyhow!("{id}: DynamoDB event without Properties"))?;
-                    let stream_arn = tpl.resolve(
-                        props
-                            .get("Stream")
-                            .ok_or_else(|| anyhow!("{id}: DynamoDB event without Stream"))?,
-                        &names,
-                    )?;
-                    let num = |k: &str, d: u64| {
-                        props
-                            .get(k)
-                            .and_then(scalar)
-                            .and_then(|b| b.parse().ok())
-                            .unwrap_or(d)
-                    };
+                    let stream_arn = needed("Stream")?;
                     let filters = props
                         .get("FilterCriteria")
                         .and_then(|f| f.get("Filters"))
@@ -558,8 +548,7 @@ async fn main() -> Result<()> {
                     })));
                 }
                 Some("HttpApi") => {
-                    let props = ev.get("Properties");
-                    let get = |k: &str| props.and_then(|p| p.get(k)).and_then(scalar);
+                    let get = |k: &str| props.get(k).and_then(scalar);
                     routes.push(lambda::Route {
                         method: get("Method").unwrap_or_else(|| "ANY".into()),
                         path: get("Path").unwrap_or_else(|| "/{proxy+}".into()),
@@ -567,11 +556,7 @@ async fn main() -> Result<()> {
                     });
                 }
                 Some("Schedule") => {
-                    let expr = ev
-                        .get("Properties")
-                        .and_then(|p| p.get("Schedule"))
-                        .and_then(scalar)
-                        .unwrap_or_default();
+                    let expr = props.get("Schedule").and_then(scalar).unwrap_or_default();
                     let every = lambda::parse_rate(&expr).ok_or_else(|| {
                         anyhow!("{id}: only rate(…) schedules are played locally, not {expr}")
                     })?;
