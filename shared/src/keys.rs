@@ -93,6 +93,11 @@ pub fn dnc_pk(t: &str) -> String {
     format!("DNC#{t}")
 }
 
+/// The scope of a do-not-contact entry that blocks MARKETING templates only (Meta's
+/// 131050: the user stopped marketing messages); it is listed and removed like a
+/// campaign's entry, with this in place of the campaign id.
+pub const MARKETING_OPT_OUT: &str = "marketing";
+
 /// A do-not-contact entry's sort key: the phone, or the phone for one campaign only.
 pub fn dnc_sk(phone: &str, campaign: Option<&str>) -> String {
     match campaign {

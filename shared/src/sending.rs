@@ -83,6 +83,94 @@ pub struct SendJob {
     pub template: Option<String>,
     /// The message's place in the campaign's sending order (gateway port rotation).
     pub seq: u64,
+    /// Answers of an unavailable provider (5xx, unreachable) so far: see [`SendJob::after_failure`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unavailable: u32,
+    /// When (unix ms) the provider first throttled this job, while it still throttles it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub throttled_since: Option<i64>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+/// The error code of a message that gave up after transient provider trouble.
+pub const RETRIES_EXHAUSTED: &str = "retries_exhausted";
+/// The error code of a message whose job reached the send dead-letter queue.
+pub const DEAD_LETTERED: &str = "dead_lettered";
+
+/// A job keeps trying through throttling this long from the first throttled answer.
+pub const THROTTLED_FOR_MS: i64 = 6 * 3600 * 1000;
+/// A job tries this many times through an unavailable provider (5xx, unreachable),
+/// backing off 5 s, 10 s, 20 s … up to 5 minutes between tries (about 17 minutes).
+pub const UNAVAILABLE_TRIES: u32 = 8;
+/// The longest back-off between two tries (and SQS's longest message delay is 900 s).
+const MAX_BACKOFF_SECS: u32 = 300;
+
+/// Transient trouble at the provider: the job goes back on the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transient {
+    /// Over the provider's rate (429, Meta 130429/131056, Twilio 20429).
+    Throttled,
+    /// A 5xx, or the provider unreachable before the request left.
+    Unavailable,
+}
+
+/// What to do with a job after transient trouble.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NextTry {
+    /// Put this job (its counts brought up to date) back on the queue, visible after
+    /// `after_secs`.
+    Again { job: SendJob, after_secs: u32 },
+    /// It tried long enough: the message ends `failed` with [`RETRIES_EXHAUSTED`].
+    GiveUp { why: String },
+}
+
+impl SendJob {
+    /// The rule for transient trouble (SPEC §10). Throttling is the provider asking us
+    /// to slow down, not a fault of the message: a job keeps trying through it for
+    /// [`THROTTLED_FOR_MS`] (6 hours), every 1, 2, 4 … 30 s. An unavailable provider
+    /// gets [`UNAVAILABLE_TRIES`] tries, 5 s, 10 s … 300 s apart. Each try is a new
+    /// queue message carrying these counts, so no storm uses up the queue's receives.
+    pub fn after_failure(&self, trouble: Transient, now_ms: i64) -> NextTry {
+        let mut job = self.clone();
+        match trouble {
+            Transient::Throttled => {
+                let since = *job.throttled_since.get_or_insert(now_ms);
+                if now_ms - since >= THROTTLED_FOR_MS {
+                    return NextTry::GiveUp {
+                        why: format!(
+                            "the provider throttled it for {} minutes",
+                            (now_ms - since) / 60_000
+                        ),
+                    };
+                }
+                let streak = ((now_ms - since) / 1000).max(1) as u64;
+                // Back off with the storm's length: 1 s, then about a tenth of it, ≤ 30 s.
+                let after = (streak / 10).clamp(1, 30) as u32;
+                NextTry::Again {
+                    job,
+                    after_secs: after,
+                }
+            }
+            Transient::Unavailable => {
+                // A storm ends with an answer that is not throttling.
+                job.throttled_since = None;
+                job.unavailable += 1;
+                if job.unavailable >= UNAVAILABLE_TRIES {
+                    return NextTry::GiveUp {
+                        why: format!("the provider was unavailable {} times", job.unavailable),
+                    };
+                }
+                let after = (5u32 << (job.unavailable - 1).min(6)).min(MAX_BACKOFF_SECS);
+                NextTry::Again {
+                    job,
+                    after_secs: after,
+                }
+            }
+        }
+    }
 }
 
 impl SendJob {
@@ -179,6 +267,89 @@ mod tests {
                 wait_ms: 199
             }
         );
+    }
+
+    fn job() -> SendJob {
+        SendJob {
+            tenant: "t".into(),
+            campaign: "c".into(),
+            gen: 1,
+            row: 2,
+            account: "a".into(),
+            phone: "+56962000001".into(),
+            params: vec![],
+            text: None,
+            template: Some("tpl".into()),
+            seq: 0,
+            unavailable: 0,
+            throttled_since: None,
+        }
+    }
+
+    #[test]
+    fn a_throttled_job_keeps_trying_for_six_hours_then_gives_up() {
+        let start = 1_000_000;
+        let NextTry::Again { job: j, after_secs } =
+            job().after_failure(Transient::Throttled, start)
+        else {
+            panic!("gave up at once")
+        };
+        assert_eq!((j.throttled_since, after_secs), (Some(start), 1));
+        // Three minutes into a storm: still trying, about every 18 s.
+        let NextTry::Again { job: j, after_secs } =
+            j.after_failure(Transient::Throttled, start + 180_000)
+        else {
+            panic!("gave up after 3 minutes")
+        };
+        assert_eq!((j.throttled_since, after_secs), (Some(start), 18));
+        let late = j.after_failure(Transient::Throttled, start + 5 * 3600 * 1000);
+        assert!(
+            matches!(late, NextTry::Again { after_secs: 30, .. }),
+            "{late:?}"
+        );
+        let over = j.after_failure(Transient::Throttled, start + THROTTLED_FOR_MS);
+        assert!(matches!(over, NextTry::GiveUp { .. }), "{over:?}");
+        // An answer that is not throttling ends the storm: the next one counts anew.
+        let NextTry::Again { job: fresh, .. } = j.after_failure(Transient::Unavailable, start)
+        else {
+            panic!()
+        };
+        assert!(matches!(
+            fresh.after_failure(Transient::Throttled, start + THROTTLED_FOR_MS),
+            NextTry::Again { after_secs: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn an_unavailable_provider_gets_eight_tries_backing_off() {
+        let mut j = job();
+        let mut waits = Vec::new();
+        loop {
+            match j.after_failure(Transient::Unavailable, 0) {
+                NextTry::Again { job, after_secs } => {
+                    waits.push(after_secs);
+                    j = job;
+                }
+                NextTry::GiveUp { why } => {
+                    assert!(why.contains('8'), "{why}");
+                    break;
+                }
+            }
+        }
+        assert_eq!(waits, [5, 10, 20, 40, 80, 160, 300]);
+    }
+
+    #[test]
+    fn old_jobs_without_counts_still_read_and_new_ones_carry_them() {
+        let old =
+            r#"{"tenant":"t","campaign":"c","gen":1,"row":2,"account":"a","phone":"+1","seq":0}"#;
+        let j: SendJob = serde_json::from_str(old).unwrap();
+        assert_eq!((j.unavailable, j.throttled_since), (0, None));
+        let NextTry::Again { job, .. } = j.after_failure(Transient::Throttled, 5) else {
+            panic!()
+        };
+        let back: SendJob = serde_json::from_str(&serde_json::to_string(&job).unwrap()).unwrap();
+        assert_eq!(back.throttled_since, Some(5));
     }
 
     #[test]

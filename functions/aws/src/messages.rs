@@ -433,6 +433,38 @@ impl Store {
         conditional(res)
     }
 
+    /// Fails a message nobody holds (no claim, not parked) with `code`: a job that
+    /// reached the send dead-letter queue. `false` when it was settled or claimed
+    /// meanwhile.
+    pub async fn fail_unsent(
+        &self,
+        job: &SendJob,
+        code: &str,
+        message: &str,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = Self::message_key(job);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET #st = :failed, error_code = :code, error_message = :msg, updated_at = :now, counted_at = :at")
+            .condition_expression("#st IN (:pending, :queued) AND attribute_not_exists(claim_until) AND attribute_not_exists(parked)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":failed", s("failed"))
+            .expression_attribute_values(":code", s(code))
+            .expression_attribute_values(":msg", s(message))
+            .expression_attribute_values(":now", s(now))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":queued", s("queued"))
+            .expression_attribute_values(":at", n(counted_now()))
+            .send()
+            .await;
+        conditional(res)
+    }
+
     /// The message record of a job.
     pub async fn message(
         &self,
@@ -640,11 +672,19 @@ pub fn granted(used: i64, want: u32, rate: u32) -> u32 {
 #[derive(Debug, Default)]
 pub struct DncSnapshot {
     phones: std::collections::HashSet<String>,
+    /// Phones that stopped marketing messages (Meta 131050): entries scoped
+    /// [`pregon::keys::MARKETING_OPT_OUT`].
+    marketing: std::collections::HashSet<String>,
 }
 
 impl DncSnapshot {
     pub fn contains(&self, phone: &str) -> bool {
         self.phones.contains(phone)
+    }
+
+    /// Whether `phone` stopped marketing messages (or everything).
+    pub fn refuses_marketing(&self, phone: &str) -> bool {
+        self.phones.contains(phone) || self.marketing.contains(phone)
     }
 }
 
@@ -729,6 +769,9 @@ impl Store {
                     }
                     Some((phone, c)) if c == campaign => {
                         snapshot.phones.insert(phone.to_string());
+                    }
+                    Some((phone, keys::MARKETING_OPT_OUT)) => {
+                        snapshot.marketing.insert(phone.to_string());
                     }
                     Some(_) => {}
                 }

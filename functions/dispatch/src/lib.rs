@@ -615,6 +615,8 @@ fn send_job(c: &Campaign, i: &RecipientItem) -> SendJob {
         template: c.settings.template_id.clone(),
         // Rows are consecutive in the sheet: the sending order for port rotation.
         seq: i.row.saturating_sub(2),
+        unavailable: 0,
+        throttled_since: None,
     }
 }
 

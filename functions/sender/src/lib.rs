@@ -27,11 +27,17 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::presigning::PresigningConfig;
-use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind, Template};
-use pregon::providers::{self, Accepted, Content, Credentials, HttpReply, Outgoing, ProviderError};
-use pregon::sending::{rate_slot_within, SendJob, RATE_SLOT_CUTOFF_MS};
+use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind, Template, TemplateCategory};
+use pregon::providers::{
+    self, Accepted, Content, Credentials, HttpReply, OptOut, Outgoing, ProviderError,
+};
+use pregon::sending::MessageStatus;
+use pregon::sending::{
+    rate_slot_within, NextTry, SendJob, Transient, DEAD_LETTERED, RATE_SLOT_CUTOFF_MS,
+    RETRIES_EXHAUSTED,
+};
 use pregon_aws::config::Aws;
-use pregon_aws::messages::{ClaimResult, Outcome, Park, Progress};
+use pregon_aws::messages::{ClaimResult, DncSnapshot, Outcome, Park, Progress};
 use pregon_aws::metrics::Unit;
 use pregon_aws::store::Store;
 use pregon_aws::transport::{CallError, Transport, REQUEST_TIMEOUT};
@@ -52,8 +58,18 @@ const CACHE_FOR: Duration = Duration::from_secs(60);
 /// A campaign's status and message count as last read, and when (`None`: the campaign
 /// is gone).
 type SeenStatus = (Instant, Option<Arc<Campaign>>);
+/// A template as last read, and when (`None`: it is gone).
+type SeenTemplate = (Instant, Option<Arc<Template>>);
 /// A campaign's status (paused, cancelled) is re-read after this long.
 const STATUS_FOR: Duration = Duration::from_secs(1);
+/// The tenant's do-not-contact list is re-read after this long: an entry added while a
+/// campaign sends stops its later messages within seconds (SPEC §8).
+const DNC_FOR: Duration = Duration::from_secs(5);
+/// Up to this many entries a tenant's list is kept in memory; beyond it, each batch's
+/// phones are read by key.
+const DNC_IN_MEMORY: usize = 20_000;
+/// A tenant's do-not-contact list as last read (`None`: too long, read by key).
+type SeenDnc = (Instant, Option<Arc<DncSnapshot>>);
 
 pub struct Sender {
     aws: Aws,
@@ -63,28 +79,38 @@ pub struct Sender {
     webhook_base: Option<String>,
     /// This function's send queue (`SEND_QUEUE_URL`), to time retries.
     queue_url: Option<String>,
-    cache: Mutex<HashMap<String, (Instant, Context)>>,
+    /// Accounts and their credentials, by tenant and account.
+    cache: Mutex<HashMap<(String, String), (Instant, Context)>>,
+    /// Templates, by tenant and template (`None`: gone). Each job is sent with its own
+    /// template: one batch may hold several campaigns' jobs for one account.
+    templates: Mutex<HashMap<(String, String), SeenTemplate>>,
     /// Campaign statuses, by tenant and campaign (`None`: the campaign is gone).
     statuses: Mutex<HashMap<(String, String), SeenStatus>>,
+    /// Do-not-contact lists, by tenant and campaign.
+    dnc: Mutex<HashMap<(String, String), SeenDnc>>,
     /// Recent provider answer time (ms), smoothed.
     answer_ms: AtomicU64,
 }
 
-/// What a job's account needs to send: its record, credentials and template.
+/// What a job's account needs to send: its record and credentials.
 #[derive(Clone)]
 struct Context {
     account: Account,
     credentials: Credentials,
-    template: Option<Template>,
 }
+
+/// The templates a batch's jobs name, read once per batch (each cached a minute).
+type Templates = HashMap<String, Option<Arc<Template>>>;
 
 /// What became of one job in this invocation.
 enum JobResult {
     Done,
-    /// Back on the queue, visible again after `after` seconds.
+    /// Back on the queue as `next` (the same job when `None`), visible again after
+    /// `after` seconds.
     Retry {
         why: String,
         after: i32,
+        next: Option<Box<SendJob>>,
     },
 }
 
@@ -93,13 +119,12 @@ fn retry(why: impl Into<String>) -> JobResult {
     JobResult::Retry {
         why: why.into(),
         after: RETRY_SECS,
+        next: None,
     }
 }
 
-/// A job to try again shortly (5xx, an AWS error).
+/// A job to try again shortly (an AWS error, the invocation's end).
 const RETRY_SECS: i32 = 5;
-/// A throttled job: the next second has new room.
-const THROTTLED_SECS: i32 = 1;
 
 use pregon_aws::inbound::now_ms;
 
@@ -117,7 +142,9 @@ impl Sender {
                 .ok()
                 .filter(|s| !s.is_empty()),
             cache: Mutex::new(HashMap::new()),
+            templates: Mutex::new(HashMap::new()),
             statuses: Mutex::new(HashMap::new()),
+            dnc: Mutex::new(HashMap::new()),
             answer_ms: AtomicU64::new(100),
         })
     }
@@ -126,7 +153,7 @@ impl Sender {
     pub async fn handle(&self, event: SqsEvent, deadline: u64) -> SqsBatchResponse {
         let mut jobs: Vec<(String, SendJob)> = Vec::new();
         let mut failures = Vec::new();
-        let mut delays: Vec<(String, i32)> = Vec::new();
+        let mut again: Vec<(String, SendJob, i32)> = Vec::new();
         let mut receipts: HashMap<String, String> = HashMap::new();
         for r in event.records {
             let id = r.message_id.clone().unwrap_or_default();
@@ -153,11 +180,22 @@ impl Sender {
         for ((tenant, account), group) in by_account {
             let results = self.send_account(&tenant, &account, &group, deadline).await;
             for ((id, job), r) in group.iter().zip(results) {
-                if let JobResult::Retry { why, after } = r {
+                if let JobResult::Retry { why, after, next } = r {
                     info!(message = %job.message_id(), reason = %why, after, "send job will be retried");
-                    failures.push(id.clone());
-                    delays.push((id.clone(), after));
+                    let next = next.map_or_else(|| job.clone(), |n| *n);
+                    again.push((id.clone(), next, after));
                 }
+            }
+        }
+        // Each retry goes back as a new queue message (its counts in the body), so a storm
+        // never uses up the queue's receives; one that could not be put back stays a batch
+        // failure and returns after its own back-off.
+        let kept = self.requeue(&again).await;
+        let mut delays = Vec::new();
+        for ((id, _, after), ok) in again.into_iter().zip(kept) {
+            if !ok {
+                failures.push(id.clone());
+                delays.push((id, after));
             }
         }
         self.delay(&delays, &receipts).await;
@@ -168,6 +206,66 @@ impl Sender {
             response.batch_item_failures.push(f);
         }
         response
+    }
+
+    /// A batch of the send dead-letter queue: each job that still reached it (the queue
+    /// gave up on it, or its body is not a job) is settled, so its campaign can end. An
+    /// unsent message ends `failed` with `dead_lettered`; one whose claim expired ends
+    /// `outcome_unknown` (it may have been called); one a sender still holds comes back
+    /// later; one with an outcome is left as it is.
+    pub async fn settle_dead_letters(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for r in event.records {
+            let id = r.message_id.clone().unwrap_or_default();
+            let body = r.body.as_deref().unwrap_or("");
+            let job = match serde_json::from_str::<SendJob>(body) {
+                Ok(j) => j,
+                Err(e) => {
+                    // Nothing to settle: say why, once, and let it go.
+                    warn!(message_id = %id, error = %e, bytes = body.len(), "a dead letter that is not a send job: dropped");
+                    continue;
+                }
+            };
+            if let JobResult::Retry { why, .. } = self.settle_dead_letter(&job).await {
+                warn!(message = %job.message_id(), reason = %why, "dead letter not settled yet");
+                let mut f = BatchItemFailure::default();
+                f.item_identifier = id;
+                response.batch_item_failures.push(f);
+            }
+        }
+        response
+    }
+
+    async fn settle_dead_letter(&self, job: &SendJob) -> JobResult {
+        let m = match self.store.message(job).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return JobResult::Done,
+            Err(e) => return retry(e.to_string()),
+        };
+        if m.status != "pending" && m.status != "queued" {
+            return JobResult::Done;
+        }
+        if m.claim_until.is_some() {
+            return self.already_taken(job).await;
+        }
+        let now = pregon::model::now_rfc3339();
+        let why =
+            "the send queue gave up on this message's job (dead-letter queue); it was not sent";
+        match self.store.fail_unsent(job, DEAD_LETTERED, why, &now).await {
+            Ok(true) => {
+                warn!(message = %job.message_id(), "dead-lettered job: message failed");
+                let delta = Progress {
+                    queued: -1,
+                    failed: 1,
+                    ..Default::default()
+                };
+                self.add_progress(job, &delta).await;
+                self.maybe_complete(&job.tenant, &job.campaign).await;
+                JobResult::Done
+            }
+            Ok(false) => JobResult::Done,
+            Err(e) => retry(e.to_string()),
+        }
     }
 
     /// A campaign's status, read at most once a second per campaign.
@@ -252,6 +350,48 @@ impl Sender {
         }
     }
 
+    /// Puts retried jobs back on this function's queue as new messages, each visible after
+    /// its back-off (at most SQS's 15 minutes); whether each one was put back.
+    async fn requeue(&self, again: &[(String, SendJob, i32)]) -> Vec<bool> {
+        let Some(queue) = &self.queue_url else {
+            return vec![false; again.len()];
+        };
+        let mut kept = Vec::with_capacity(again.len());
+        for chunk in again.chunks(10) {
+            let entries: Vec<_> = chunk
+                .iter()
+                .enumerate()
+                .filter_map(|(i, (_, job, after))| {
+                    aws_sdk_sqs::types::SendMessageBatchRequestEntry::builder()
+                        .id(i.to_string())
+                        .message_body(serde_json::to_string(job).ok()?)
+                        .delay_seconds((*after).clamp(0, 900))
+                        .build()
+                        .ok()
+                })
+                .collect();
+            let sent = self
+                .aws
+                .sqs
+                .send_message_batch()
+                .queue_url(queue)
+                .set_entries(Some(entries))
+                .send()
+                .await;
+            match sent {
+                Ok(out) => {
+                    let ok: Vec<String> = out.successful.into_iter().map(|e| e.id).collect();
+                    kept.extend((0..chunk.len()).map(|i| ok.contains(&i.to_string())));
+                }
+                Err(e) => {
+                    warn!(error = ?e, "could not put retries back on the queue (they come back by visibility)");
+                    kept.extend(chunk.iter().map(|_| false));
+                }
+            }
+        }
+        kept
+    }
+
     /// Makes retried jobs visible again after their own back-off rather than the queue's
     /// whole visibility timeout (still through the queue: nothing sleeps here).
     async fn delay(&self, delays: &[(String, i32)], receipts: &HashMap<String, String>) {
@@ -286,13 +426,8 @@ impl Sender {
         }
     }
 
-    async fn context(
-        &self,
-        tenant: &str,
-        account: &str,
-        template: Option<&str>,
-    ) -> Result<Context, String> {
-        let key = format!("{tenant}/{account}/{}", template.unwrap_or(""));
+    async fn context(&self, tenant: &str, account: &str) -> Result<Context, String> {
+        let key = (tenant.to_string(), account.to_string());
         if let Some((at, c)) = self.cache.lock().expect("cache").get(&key) {
             if at.elapsed() < CACHE_FOR {
                 return Ok(c.clone());
@@ -305,24 +440,36 @@ impl Sender {
             .map_err(|e| e.to_string())?
             .ok_or("the account no longer exists")?;
         let credentials = pregon_aws::transport::credentials(&self.aws, &account_rec).await?;
-        let template = match template {
-            Some(t) => self
-                .store
-                .get::<Template>(pregon::keys::template(tenant, t))
-                .await
-                .map_err(|e| e.to_string())?,
-            None => None,
-        };
         let c = Context {
             account: account_rec,
             credentials,
-            template,
         };
         self.cache
             .lock()
             .expect("cache")
             .insert(key, (Instant::now(), c.clone()));
         Ok(c)
+    }
+
+    /// A template (`None`: it no longer exists), read at most once a minute.
+    async fn template(&self, tenant: &str, id: &str) -> Result<Option<Arc<Template>>, String> {
+        let key = (tenant.to_string(), id.to_string());
+        if let Some((at, t)) = self.templates.lock().expect("templates").get(&key) {
+            if at.elapsed() < CACHE_FOR {
+                return Ok(t.clone());
+            }
+        }
+        let t = self
+            .store
+            .get::<Template>(pregon::keys::template(tenant, id))
+            .await
+            .map_err(|e| e.to_string())?
+            .map(Arc::new);
+        self.templates
+            .lock()
+            .expect("templates")
+            .insert(key, (Instant::now(), t.clone()));
+        Ok(t)
     }
 
     /// Sends one account's jobs of the batch, as fast as its rate allows.
@@ -333,13 +480,31 @@ impl Sender {
         group: &[(String, SendJob)],
         deadline: u64,
     ) -> Vec<JobResult> {
-        let template = group[0].1.template.as_deref();
-        let ctx = match self.context(tenant, account, template).await {
+        let ctx = match self.context(tenant, account).await {
             Ok(c) => c,
             Err(e) => return group.iter().map(|_| retry(e.clone())).collect(),
         };
         let mut results: Vec<Option<JobResult>> = group.iter().map(|_| None).collect();
-        let mut waiting: Vec<usize> = (0..group.len()).collect();
+        // Each job's own template: the group may hold several campaigns' jobs, ticket
+        // replies and single messages of this account.
+        let mut templates = Templates::new();
+        let mut waiting: Vec<usize> = Vec::with_capacity(group.len());
+        for (i, (_, job)) in group.iter().enumerate() {
+            if let Some(t) = &job.template {
+                if !templates.contains_key(t) {
+                    match self.template(tenant, t).await {
+                        Ok(found) => {
+                            templates.insert(t.clone(), found);
+                        }
+                        Err(e) => {
+                            results[i] = Some(retry(format!("template unreadable: {e}")));
+                            continue;
+                        }
+                    }
+                }
+            }
+            waiting.push(i);
+        }
         while !waiting.is_empty() {
             // Leave time to record what was sent before the invocation ends.
             if now_ms() + REQUEST_TIMEOUT.as_millis() as i64 + 3_000 > deadline as i64 {
@@ -355,6 +520,28 @@ impl Sender {
                 }
             }
             waiting = still;
+            // Right before claiming: a phone put on the do-not-contact list (or opted out
+            // by a reply) while the campaign sends is not sent.
+            match self.blocked(group, &waiting, &templates).await {
+                Ok(stop) if !stop.is_empty() => {
+                    let done = match self.block(group, &stop).await {
+                        Ok(()) => JobResult::Done,
+                        Err(e) => retry(format!("could not block: {e}")),
+                    };
+                    for i in &stop {
+                        results[*i] = Some(match &done {
+                            JobResult::Done => JobResult::Done,
+                            JobResult::Retry { why, .. } => retry(why.clone()),
+                        });
+                    }
+                    waiting.retain(|i| !stop.contains(i));
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    warn!(error = %e, "do-not-contact list unreadable");
+                    break;
+                }
+            }
             if waiting.is_empty() {
                 break;
             }
@@ -386,7 +573,7 @@ impl Sender {
             let picked: Vec<usize> = waiting.drain(..granted).collect();
             let take: Vec<(String, SendJob)> = picked.iter().map(|i| group[*i].clone()).collect();
             let latest_start = slot.second * 1000 + cutoff as i64;
-            let Some(outcomes) = self.send_some(&ctx, &take, latest_start).await else {
+            let Some(outcomes) = self.send_some(&ctx, &templates, &take, latest_start).await else {
                 // Too late in the second to call: the count is spent, the claims were
                 // given back; the next second takes them.
                 let mut back = picked;
@@ -404,6 +591,157 @@ impl Sender {
             .collect()
     }
 
+    /// A tenant's do-not-contact list for one campaign, read at most every [`DNC_FOR`].
+    async fn dnc_snapshot(
+        &self,
+        tenant: &str,
+        campaign: &str,
+    ) -> Result<Option<Arc<DncSnapshot>>, String> {
+        let key = (tenant.to_string(), campaign.to_string());
+        if let Some((at, d)) = self.dnc.lock().expect("dnc").get(&key) {
+            if at.elapsed() < DNC_FOR {
+                return Ok(d.clone());
+            }
+        }
+        let d = self
+            .store
+            .do_not_contact_snapshot(tenant, campaign, DNC_IN_MEMORY)
+            .await
+            .map_err(|e| e.to_string())?
+            .map(Arc::new);
+        self.dnc
+            .lock()
+            .expect("dnc")
+            .insert(key, (Instant::now(), d.clone()));
+        Ok(d)
+    }
+
+    /// Which of the `waiting` jobs may not be sent now: the phone is on the tenant's
+    /// do-not-contact list (tenant-wide or for the job's campaign), or it stopped
+    /// marketing messages and the job's template is a MARKETING one.
+    async fn blocked(
+        &self,
+        group: &[(String, SendJob)],
+        waiting: &[usize],
+        templates: &Templates,
+    ) -> Result<Vec<usize>, String> {
+        let marketing = |job: &SendJob| {
+            job.template
+                .as_ref()
+                .and_then(|t| templates.get(t))
+                .and_then(Option::as_deref)
+                .is_some_and(|t| t.spec.category == Some(TemplateCategory::Marketing))
+        };
+        let mut by_campaign: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+        for i in waiting {
+            let job = &group[*i].1;
+            by_campaign
+                .entry((job.tenant.as_str(), job.campaign.as_str()))
+                .or_default()
+                .push(*i);
+        }
+        let mut stop = Vec::new();
+        for ((tenant, campaign), jobs) in by_campaign {
+            match self.dnc_snapshot(tenant, campaign).await? {
+                Some(list) => stop.extend(jobs.into_iter().filter(|i| {
+                    let job = &group[*i].1;
+                    if marketing(job) {
+                        list.refuses_marketing(&job.phone)
+                    } else {
+                        list.contains(&job.phone)
+                    }
+                })),
+                None => {
+                    // A long list: these phones' entries by key.
+                    let phones: Vec<&str> =
+                        jobs.iter().map(|i| group[*i].1.phone.as_str()).collect();
+                    let listed = self
+                        .store
+                        .do_not_contact(tenant, campaign, &phones)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    let opted = self
+                        .store
+                        .do_not_contact(tenant, pregon::keys::MARKETING_OPT_OUT, &phones)
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    stop.extend(jobs.into_iter().filter(|i| {
+                        let job = &group[*i].1;
+                        listed.contains(&job.phone)
+                            || (marketing(job) && opted.contains(&job.phone))
+                    }));
+                }
+            }
+        }
+        Ok(stop)
+    }
+
+    /// Ends these jobs' messages `blocked` (only those nobody holds and not yet sent) and
+    /// counts them.
+    async fn block(&self, group: &[(String, SendJob)], stop: &[usize]) -> Result<(), String> {
+        let now = pregon::model::now_rfc3339();
+        let mut by_campaign: HashMap<(&str, &str, u32), Vec<u64>> = HashMap::new();
+        for i in stop {
+            let job = &group[*i].1;
+            by_campaign
+                .entry((job.tenant.as_str(), job.campaign.as_str(), job.gen))
+                .or_default()
+                .push(job.row);
+        }
+        for ((tenant, campaign, gen), rows) in by_campaign {
+            // Conditional (only unclaimed, unsent messages): a retry counts nothing twice.
+            let applied = self
+                .store
+                .mark_messages(tenant, campaign, gen, &rows, MessageStatus::Blocked, &now)
+                .await
+                .map_err(|e| e.to_string())?;
+            let n = applied.iter().filter(|a| **a).count() as i64;
+            info!(campaign, blocked = n, "do-not-contact: not sent");
+            if n > 0 {
+                let delta = Progress {
+                    queued: -n,
+                    blocked: n,
+                    ..Default::default()
+                };
+                if let Err(e) = self
+                    .store
+                    .add_progress(tenant, campaign, rand::random::<u32>(), &delta)
+                    .await
+                {
+                    warn!(error = %e, "could not update progress counters");
+                }
+                self.maybe_complete(tenant, campaign).await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Recipients who opted out through the provider's refusal (Twilio 21610: on the
+    /// tenant's do-not-contact list; Meta 131050: no more MARKETING templates).
+    async fn opt_outs(&self, ctx: &Context, record: &[(&SendJob, Outcome)], now: &str) {
+        let mut entries: HashMap<&str, Vec<(String, Option<String>)>> = HashMap::new();
+        for (job, o) in record {
+            let Outcome::Failed { code, .. } = o else {
+                continue;
+            };
+            let scope = match providers::opt_out(ctx.account.provider, code) {
+                Some(OptOut::Everything) => None,
+                Some(OptOut::Marketing) => Some(pregon::keys::MARKETING_OPT_OUT.to_string()),
+                None => continue,
+            };
+            entries
+                .entry(job.tenant.as_str())
+                .or_default()
+                .push((job.phone.clone(), scope));
+        }
+        for (tenant, list) in entries {
+            info!(tenant, count = list.len(), "opted out through the provider");
+            if let Err(e) = self.store.dnc_put(tenant, &list, now).await {
+                warn!(error = %e, "could not record opt-outs");
+            }
+        }
+    }
+
     /// How far into a second calls may start: 900 ms less the provider's recent answer
     /// time, between 300 and 800 ms.
     fn start_cutoff_ms(&self) -> u64 {
@@ -418,6 +756,7 @@ impl Sender {
     async fn send_some(
         &self,
         ctx: &Context,
+        templates: &Templates,
         take: &[(String, SendJob)],
         latest_start: i64,
     ) -> Option<Vec<JobResult>> {
@@ -441,7 +780,7 @@ impl Sender {
         }
         let calls = jobs.iter().zip(&claims).map(|(job, c)| async move {
             match c {
-                ClaimResult::Claimed => Some(self.call(ctx, job).await),
+                ClaimResult::Claimed => Some(self.call(ctx, templates, job).await),
                 ClaimResult::Taken => None,
             }
         });
@@ -464,34 +803,32 @@ impl Sender {
                     JobResult::Done
                 }
                 Some(Err(Ok(e))) if e.retriable() => {
-                    throttled += matches!(e, ProviderError::Throttled { .. }) as u32;
-                    release.push(job);
-                    JobResult::Retry {
-                        after: if matches!(e, ProviderError::Throttled { .. }) {
-                            THROTTLED_SECS
-                        } else {
-                            RETRY_SECS
-                        },
-                        why: e.to_string(),
-                    }
-                }
-                Some(Err(Ok(e))) => {
-                    let (code, message) = e.code_and_message();
-                    record.push((job, Outcome::Failed { code, message }));
-                    JobResult::Done
+                    let trouble = if matches!(e, ProviderError::Throttled { .. }) {
+                        throttled += 1;
+                        Transient::Throttled
+                    } else {
+                        Transient::Unavailable
+                    };
+                    transient(job, trouble, e.to_string(), &mut release, &mut record)
                 }
                 Some(Err(Err(CallError::NotSent(why)))) => {
-                    release.push(job);
-                    retry(why)
+                    transient(job, Transient::Unavailable, why, &mut release, &mut record)
                 }
-                Some(Err(Err(CallError::Unknown(why)))) => {
+                Some(Err(Ok(ProviderError::Unknown { reason: why })))
+                | Some(Err(Err(CallError::Unknown(why)))) => {
                     // Keep the claim: the redelivery, once it has expired, settles it as
                     // outcome_unknown (unless a status callback did), never re-sends it.
                     warn!(message = %job.message_id(), reason = %why, "send outcome unknown");
                     JobResult::Retry {
                         why,
                         after: (CLAIM_MS / 1000) as i32 + 1,
+                        next: None,
                     }
+                }
+                Some(Err(Ok(e))) => {
+                    let (code, message) = e.code_and_message();
+                    record.push((job, Outcome::Failed { code, message }));
+                    JobResult::Done
                 }
             };
             results.push(r);
@@ -523,6 +860,7 @@ impl Sender {
         if !record.is_empty() {
             match self.store.record_outcomes(&record, claim, &now).await {
                 Ok(applied) => {
+                    self.opt_outs(ctx, &record, &now).await;
                     self.progress(&record, &applied).await;
                     self.open_tickets(&record, &applied, &now).await;
                     self.apply_early(ctx, &record, &now).await;
@@ -632,6 +970,7 @@ impl Sender {
                 Some(until) => JobResult::Retry {
                     why: "another sender holds this message".into(),
                     after: ((until - now_ms()) / 1000) as i32 + 1,
+                    next: None,
                 },
                 None => retry("not claimable yet"),
             },
@@ -727,6 +1066,7 @@ impl Sender {
     async fn call(
         &self,
         ctx: &Context,
+        templates: &Templates,
         job: &SendJob,
     ) -> Result<Accepted, Result<ProviderError, CallError>> {
         let message_id = job.message_id();
@@ -739,7 +1079,12 @@ impl Sender {
         });
         let rendered;
         let campaign_image;
-        let content = match (&job.text, &ctx.template) {
+        let template = job
+            .template
+            .as_deref()
+            .and_then(|t| templates.get(t))
+            .and_then(Option::as_deref);
+        let content = match (&job.text, template) {
             (Some(text), _) => Content::Text { body: text },
             (None, Some(t))
                 if ctx.account.provider == ProviderKind::SmsGateway
@@ -763,10 +1108,14 @@ impl Sender {
                 provider_template_id: t.provider_template_id.as_deref(),
             },
             (None, None) => {
+                let message = match &job.template {
+                    Some(t) => format!("the message's template {t} no longer exists"),
+                    None => "the message has neither a template nor a text".into(),
+                };
                 return Err(Ok(ProviderError::Rejected {
                     code: "no_content".into(),
-                    message: "the message has neither a template nor a text".into(),
-                }))
+                    message,
+                }));
             }
         };
         let m = Outgoing {
@@ -836,6 +1185,45 @@ impl Sender {
             Credentials::SmsGateway { .. } => providers::gateway::read_send_reply(reply, user_id),
         };
         read.map_err(Ok)
+    }
+}
+
+/// A job the provider could not take now (throttled, unavailable): its claim is given
+/// back and it goes back on the queue with its counts, or, once it has tried long enough
+/// ([`SendJob::after_failure`]), the message fails `retries_exhausted` (claim kept, to
+/// record it).
+fn transient<'a>(
+    job: &'a SendJob,
+    trouble: Transient,
+    why: String,
+    release: &mut Vec<&'a SendJob>,
+    record: &mut Vec<(&'a SendJob, Outcome)>,
+) -> JobResult {
+    match job.after_failure(trouble, now_ms()) {
+        NextTry::Again {
+            job: next,
+            after_secs,
+        } => {
+            release.push(job);
+            // A little spread, so a storm's jobs do not all come back in one second.
+            let after = after_secs + rand::random_range(0..=after_secs / 4);
+            JobResult::Retry {
+                why,
+                after: after as i32,
+                next: Some(Box::new(next)),
+            }
+        }
+        NextTry::GiveUp { why: gave_up } => {
+            warn!(message = %job.message_id(), reason = %why, "gave up after transient provider trouble");
+            record.push((
+                job,
+                Outcome::Failed {
+                    code: RETRIES_EXHAUSTED.into(),
+                    message: format!("{gave_up}; last: {why}"),
+                },
+            ));
+            JobResult::Done
+        }
     }
 }
 

@@ -8,6 +8,13 @@ async fn main() -> Result<(), Error> {
     pregon_aws::init_logging();
     let aws = pregon_aws::config::Aws::from_env().await?;
     let sender = &pregon_sender::Sender::new(aws)?;
+    // Deployed once more on the send dead-letter queue: settles what reached it.
+    if std::env::var("SENDER_ROLE").as_deref() == Ok("dead_letters") {
+        return run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+            Ok::<SqsBatchResponse, Error>(sender.settle_dead_letters(event.payload).await)
+        }))
+        .await;
+    }
     run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
         let deadline = event
             .context

@@ -477,33 +477,77 @@ async fn gateway(
     }
 }
 
+/// Messages a mapping's pollers received and have not yet handed to an invocation.
+/// Batches are drawn from it at random, so one batch mixes producers (campaigns,
+/// tenants, single messages) as a busy standard queue's batches do in SQS; fauxqs hands
+/// out the oldest messages first, which keeps one campaign's jobs together.
+pub type Pool = Arc<std::sync::Mutex<Vec<(std::time::Instant, aws_sdk_sqs::types::Message)>>>;
+
+/// A message waits in the pool at most this long before it is taken first.
+const POOL_WAIT: Duration = Duration::from_secs(2);
+
+/// Up to `n` messages of the pool: those that have waited [`POOL_WAIT`] first, then a
+/// random draw.
+fn draw(pool: &Pool, n: usize) -> Vec<aws_sdk_sqs::types::Message> {
+    use rand::Rng;
+    let mut p = pool.lock().expect("pool");
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < p.len() && out.len() < n {
+        if p[i].0.elapsed() >= POOL_WAIT {
+            out.push(p.swap_remove(i).1);
+        } else {
+            i += 1;
+        }
+    }
+    let mut rng = rand::rng();
+    while out.len() < n && !p.is_empty() {
+        let at = rng.random_range(0..p.len());
+        out.push(p.swap_remove(at).1);
+    }
+    out
+}
+
 /// The SQS event source mapping: poll, invoke with a real `SqsEvent`, delete what
 /// succeeded, leave `batchItemFailures` (and everything, if the function failed) to
 /// come back after the visibility timeout — and reach the DLQ after maxReceiveCount.
+/// The mapping's pollers (one per concurrent invocation) share one [`Pool`].
 pub async fn sqs_mapping(
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     queue_arn: String,
     batch: i32,
     function: Function,
+    pool: Pool,
 ) {
+    let batch = batch.clamp(1, 10) as usize;
     loop {
-        let out = sqs
-            .receive_message()
-            .queue_url(&queue_url)
-            .max_number_of_messages(batch.clamp(1, 10))
-            .wait_time_seconds(1)
-            .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
-            .send()
-            .await;
-        let messages = match out {
-            Ok(o) => o.messages.unwrap_or_default(),
-            Err(e) => {
-                eprintln!("pregon-local: receive from {queue_url}: {e:?}");
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
+        // Keep about two batches on hand to draw from.
+        let on_hand = pool.lock().expect("pool").len();
+        if on_hand < 2 * batch {
+            let out = sqs
+                .receive_message()
+                .queue_url(&queue_url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(if on_hand == 0 { 1 } else { 0 })
+                .message_system_attribute_names(aws_sdk_sqs::types::MessageSystemAttributeName::All)
+                .send()
+                .await;
+            match out {
+                Ok(o) => {
+                    let now = std::time::Instant::now();
+                    pool.lock()
+                        .expect("pool")
+                        .extend(o.messages.unwrap_or_default().into_iter().map(|m| (now, m)));
+                }
+                Err(e) => {
+                    eprintln!("pregon-local: receive from {queue_url}: {e:?}");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    continue;
+                }
             }
-        };
+        }
+        let messages = draw(&pool, batch);
         if messages.is_empty() {
             tokio::time::sleep(Duration::from_millis(100)).await;
             continue;

@@ -505,7 +505,9 @@ async fn main() -> Result<()> {
                     let arn = needed("Queue")?;
                     let (client, url) = queue_of(&arn)?;
                     let batch = num("BatchSize", 10) as i32;
-                    // One poller per concurrent invocation the mapping allows.
+                    // One poller per concurrent invocation the mapping allows, drawing
+                    // batches from one pool.
+                    let pool = lambda::Pool::default();
                     for _ in 0..resources::event_concurrency(props) {
                         mappings.push(tokio::spawn(lambda::sqs_mapping(
                             client.clone(),
@@ -513,6 +515,7 @@ async fn main() -> Result<()> {
                             arn.clone(),
                             batch,
                             function.clone(),
+                            pool.clone(),
                         )));
                     }
                 }

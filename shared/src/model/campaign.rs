@@ -239,6 +239,20 @@ impl CampaignSettings {
             (Some(_), Some(t)) if t.spec.channel != self.channel => {
                 errors.push(err("template_id", "the template is for another channel"))
             }
+            // WhatsApp templates are approved per business account: another account's
+            // template would fail on every message.
+            (Some(_), Some(t))
+                if t.account_id.as_ref().is_some_and(|a| *a != self.account_id) =>
+            {
+                errors.push(err(
+                    "template_id",
+                    format!(
+                        "the template is registered with account {}, not this campaign's account {}",
+                        t.account_id.as_deref().unwrap_or_default(),
+                        self.account_id
+                    ),
+                ))
+            }
             _ => {}
         }
         if errors.is_empty() {

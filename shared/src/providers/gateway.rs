@@ -59,6 +59,9 @@ pub fn read_send_reply(reply: HttpReply<'_>, user_id: u64) -> Result<Accepted, P
             provider_message_id: format!("{task}:{user_id}"),
         });
     }
+    if let Some(e) = super::from_intermediary(reply.status, &v) {
+        return Err(e);
+    }
     let message = format!("gateway error_code {}", code.unwrap_or(-1));
     let code_s = code.map_or_else(|| format!("http_{}", reply.status), |c| c.to_string());
     let status = match code {

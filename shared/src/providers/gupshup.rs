@@ -85,10 +85,11 @@ pub fn read_send_reply(reply: HttpReply<'_>) -> Result<Accepted, ProviderError> 
                 code: "gupshup_error".into(),
                 message,
             }),
-            _ => Err(ProviderError::Retry {
-                reason: "a success answer without messageId".into(),
-            }),
+            _ => Err(super::success_without_id("messageId")),
         };
+    }
+    if let Some(e) = super::from_intermediary(reply.status, &v) {
+        return Err(e);
     }
     Err(by_status(
         reply.status,

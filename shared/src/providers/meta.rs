@@ -67,10 +67,11 @@ pub fn read_send_reply(reply: HttpReply<'_>) -> Result<Accepted, ProviderError> 
             Some(id) => Ok(Accepted {
                 provider_message_id: id.to_string(),
             }),
-            None => Err(ProviderError::Retry {
-                reason: "a success answer without messages[0].id".into(),
-            }),
+            None => Err(super::success_without_id("messages[0].id")),
         };
+    }
+    if let Some(e) = super::from_intermediary(reply.status, &v) {
+        return Err(e);
     }
     let code = v["error"]["code"].as_i64();
     let message = v["error"]["message"]

@@ -55,6 +55,12 @@ pub enum ProviderError {
     /// The credentials were refused: no message of this account can go until fixed.
     #[error("the provider refused the credentials: {code} {message}")]
     Auth { code: String, message: String },
+    /// The provider may have taken the message: a success answer without the message's
+    /// id, or a 502/504 from an intermediary (no provider error body). Like a cut
+    /// connection, it is never sent again on a guess: the claim stays and the message is
+    /// settled from the provider's callbacks, else as `outcome_unknown`.
+    #[error("outcome unknown: {reason}")]
+    Unknown { reason: String },
 }
 
 impl ProviderError {
@@ -74,7 +80,31 @@ impl ProviderError {
             ProviderError::Rejected { code, message } | ProviderError::Auth { code, message } => {
                 (code.clone(), message.clone())
             }
+            ProviderError::Unknown { reason } => {
+                (crate::sending::OUTCOME_UNKNOWN.into(), reason.clone())
+            }
         }
+    }
+}
+
+/// What a provider's refusal says of the recipient's consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OptOut {
+    /// The recipient unsubscribed from this sender (Twilio 21610, "STOP"): nothing more
+    /// may go to them; the phone joins the tenant's do-not-contact list.
+    Everything,
+    /// The recipient stopped marketing messages (Meta 131050): MARKETING templates are
+    /// refused for them from now on; utility and authentication ones still go.
+    Marketing,
+}
+
+/// The opt-out a send's error code means, if any (providers.md).
+pub fn opt_out(provider: crate::model::ProviderKind, code: &str) -> Option<OptOut> {
+    use crate::model::ProviderKind;
+    match (provider, code) {
+        (ProviderKind::Twilio, "21610") => Some(OptOut::Everything),
+        (ProviderKind::Meta, "131050") => Some(OptOut::Marketing),
+        _ => None,
     }
 }
 
@@ -247,6 +277,21 @@ pub(crate) fn basic(user: &str, password: &str) -> String {
     )
 }
 
+/// A success answer that names no message: the provider may have taken it.
+pub(crate) fn success_without_id(what: &str) -> ProviderError {
+    ProviderError::Unknown {
+        reason: format!("a success answer without {what}"),
+    }
+}
+
+/// A 502 or 504 whose body is not the provider's (an HTML page or nothing, from a load
+/// balancer or proxy in between): the request may have reached the provider.
+pub(crate) fn from_intermediary(status: u16, body: &Value) -> Option<ProviderError> {
+    (matches!(status, 502 | 504) && !body.is_object()).then(|| ProviderError::Unknown {
+        reason: format!("HTTP {status} from an intermediary, without the provider's answer"),
+    })
+}
+
 /// The common reading of an answer none of a provider's specific codes explains.
 pub(crate) fn by_status(status: u16, code: String, message: String) -> ProviderError {
     match status {
@@ -256,5 +301,84 @@ pub(crate) fn by_status(status: u16, code: String, message: String) -> ProviderE
             reason: format!("HTTP {status}: {message}"),
         },
         _ => ProviderError::Rejected { code, message },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_all(status: u16, body: &[u8]) -> Vec<Result<Accepted, ProviderError>> {
+        let r = HttpReply { status, body };
+        vec![
+            meta::read_send_reply(r),
+            twilio::read_send_reply(r),
+            gupshup::read_send_reply(r),
+            gateway::read_send_reply(r, 7),
+        ]
+    }
+
+    #[test]
+    fn twilio_21610_is_an_unsubscribe_and_meta_131050_a_marketing_opt_out() {
+        use crate::model::ProviderKind;
+        let e = twilio::read_send_reply(HttpReply {
+            status: 400,
+            body: br#"{"code":21610,"message":"Attempt to send to unsubscribed recipient","status":400}"#,
+        })
+        .unwrap_err();
+        let (code, _) = e.code_and_message();
+        assert_eq!(
+            opt_out(ProviderKind::Twilio, &code),
+            Some(OptOut::Everything)
+        );
+        let e = meta::read_send_reply(HttpReply {
+            status: 400,
+            body: br#"{"error":{"code":131050,"message":"Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business."}}"#,
+        })
+        .unwrap_err();
+        assert!(!e.retriable());
+        let (code, _) = e.code_and_message();
+        assert_eq!(opt_out(ProviderKind::Meta, &code), Some(OptOut::Marketing));
+        assert_eq!(opt_out(ProviderKind::Meta, "131026"), None);
+        assert_eq!(opt_out(ProviderKind::Gupshup, "21610"), None);
+    }
+
+    #[test]
+    fn a_success_answer_without_the_message_id_is_an_unknown_outcome_for_every_provider() {
+        for (i, got) in read_all(200, br#"{}"#).into_iter().take(3).enumerate() {
+            assert!(
+                matches!(got, Err(ProviderError::Unknown { .. })),
+                "provider {i}: {got:?}"
+            );
+            assert!(!got.unwrap_err().retriable(), "provider {i}");
+        }
+    }
+
+    #[test]
+    fn a_502_or_504_from_an_intermediary_is_unknown_but_the_providers_own_5xx_is_a_retry() {
+        for status in [502, 504] {
+            for got in read_all(status, b"<html><body>Bad Gateway</body></html>") {
+                let e = got.unwrap_err();
+                assert!(matches!(e, ProviderError::Unknown { .. }), "{e:?}");
+                assert_eq!(e.code_and_message().0, "outcome_unknown");
+            }
+            for got in read_all(status, b"") {
+                assert!(matches!(got, Err(ProviderError::Unknown { .. })), "{got:?}");
+            }
+        }
+        // The provider's own error body: it did not take the message.
+        let meta = meta::read_send_reply(HttpReply {
+            status: 502,
+            body: br#"{"error":{"code":131000,"message":"Something went wrong"}}"#,
+        });
+        assert!(matches!(meta, Err(ProviderError::Retry { .. })), "{meta:?}");
+        let twilio = twilio::read_send_reply(HttpReply {
+            status: 503,
+            body: b"<html>Service Unavailable</html>",
+        });
+        assert!(
+            matches!(twilio, Err(ProviderError::Retry { .. })),
+            "{twilio:?}"
+        );
     }
 }

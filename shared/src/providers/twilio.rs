@@ -84,10 +84,11 @@ pub fn read_send_reply(reply: HttpReply<'_>) -> Result<Accepted, ProviderError> 
             Some(sid) => Ok(Accepted {
                 provider_message_id: sid.to_string(),
             }),
-            None => Err(ProviderError::Retry {
-                reason: "a success answer without sid".into(),
-            }),
+            None => Err(super::success_without_id("sid")),
         };
+    }
+    if let Some(e) = super::from_intermediary(reply.status, &v) {
+        return Err(e);
     }
     let code = v["code"].as_i64();
     let message = v["message"]
