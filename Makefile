@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-webhook bench-results test-crash package clean
+.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-results test-crash package clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -78,9 +78,15 @@ bench-send: setup build
 bench-requests: setup build
 	PREGON_COUNT_AWS=1 PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench send $(or $(REQ_ROWS),5000) $(or $(REQ_RATE),500) 50
 
+## Benchmark: fairness. Tenant A's 20,000-row campaign crawls at 2 msg/s while tenants B
+## and C send 200 single messages each, one a second: their latency from the API to the
+## provider (p50/p95/max). FAIR_ROWS, FAIR_MESSAGES change the sizes.
+bench-fairness: setup build
+	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench fairness $(or $(FAIR_ROWS),20000) $(or $(FAIR_MESSAGES),200)
+
 ## Benchmark: the dispatch function alone on a 100,000-recipient campaign (senders idle).
 bench-dispatch: setup build
-	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench dispatch $(or $(DISPATCH_ROWS),100000)
+	PREGON_PARAMETER_DispatchSliceSeconds=1000000 PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench dispatch $(or $(DISPATCH_ROWS),100000)
 
 ## Benchmark: signed status callbacks through the webhook beside its own conditional
 ## write alone and a minimal UpdateItem, and a 10,000-message campaign's time from

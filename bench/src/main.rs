@@ -10,6 +10,7 @@
 //! an ended campaign of ROWS messages (see `results.rs`).
 //! Files are generated once into `.cache/bench/`.
 
+mod fairness;
 mod results;
 mod send;
 mod stack;
@@ -216,6 +217,15 @@ fn main() {
                 .unwrap_or(d)
         };
         return webhook::run(arg(2, 2_000), arg(3, 16), arg(4, 10_000));
+    }
+    if mode == "fairness" {
+        let arg = |i: usize, d: usize| {
+            std::env::args()
+                .nth(i)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(d)
+        };
+        return fairness::run(arg(2, 20_000), arg(3, 200));
     }
     if mode == "dispatch" {
         let rows = std::env::args()

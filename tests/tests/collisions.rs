@@ -486,3 +486,98 @@ async fn meta_131050_stops_later_marketing_templates_but_not_utility_ones() {
     assert_eq!(done["progress"]["sent"], 1, "{}", done["progress"]);
     assert_eq!(accepted(&stack, &to).await, [1, 1]);
 }
+
+/// Milliseconds since the epoch.
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+// Defect: dispatch put a whole campaign on the provider's queue and a batch waited
+// in-process for its account's rate, so a slow account's backlog held every sender slot:
+// another tenant's single message waited minutes. Now dispatch enqueues about 20 s of
+// the account's rate at a time and a batch waits at most 2 s for its rate.
+#[tokio::test]
+async fn a_slow_tenants_backlog_does_not_delay_another_tenants_single_messages() {
+    let stack = Stack::connect().await;
+    let slow = stack.tenant().await;
+    let quick = stack.tenant().await;
+    let slow_account = meta_account(&slow, "155518009", 2).await;
+    let slow_tpl = approved_template(
+        &slow,
+        &slow_account,
+        "cobro_18009",
+        "Hola {{1}}, debes $10.000",
+    )
+    .await;
+    let quick_account = meta_account(&quick, "155518010", 50).await;
+    let quick_tpl = approved_template(
+        &quick,
+        &quick_account,
+        "aviso_18010",
+        "Hola {{1}}, tu pedido llegó",
+    )
+    .await;
+    let backlog = phones(9, 400);
+    let id = slow
+        .loaded_campaign("whatsapp", &slow_account, &slow_tpl, &backlog)
+        .await;
+    let before = accepted(&stack, &backlog).await.iter().sum::<u64>();
+    let r = slow
+        .post(&format!("/v1/campaigns/{id}/send"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while accepted(&stack, &backlog).await.iter().sum::<u64>() < before + 4 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slow campaign sent nothing"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // While it crawls at 2/s, the other tenant sends five single messages, one a second.
+    let to = phones(10, 5);
+    let mut latencies = Vec::new();
+    for p in &to {
+        let asked = now_ms();
+        let r = quick
+            .post("/v1/messages", json!({"account_id": quick_account, "phone": p, "template_id": quick_tpl, "params": ["Ana"]}))
+            .await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        let correlation = r.body["id"].as_str().unwrap().to_string();
+        let at = loop {
+            let got = stack
+                .sim_get(&format!("/_sim/messages?recipient=%2B{}", &p[1..]))
+                .await;
+            let mine = got.as_array().and_then(|a| {
+                a.iter()
+                    .find(|m| m["correlation"].to_string().contains(&correlation))
+                    .and_then(|m| m["accepted_at_ms"].as_i64())
+            });
+            if let Some(at) = mine {
+                break at;
+            }
+            assert!(
+                now_ms() - asked < 30_000,
+                "{p}: not sent 30 s after the API took it"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        latencies.push(at - asked);
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    // The slow campaign is still sending: its backlog was really there.
+    let c = slow.get(&format!("/v1/campaigns/{id}")).await.body;
+    assert_eq!(c["status"], "sending", "{c}");
+    let cancel = slow
+        .post(&format!("/v1/campaigns/{id}/cancel"), json!({}))
+        .await;
+    assert_eq!(cancel.status, 200, "{}", cancel.body);
+    assert!(
+        latencies.iter().all(|ms| *ms <= 10_000),
+        "single messages took {latencies:?} ms from the API to the provider"
+    );
+}

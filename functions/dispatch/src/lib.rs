@@ -28,6 +28,39 @@ const PAGE: i32 = 1000;
 const DNC_IN_MEMORY: usize = 50_000;
 /// An invocation hands over to a new one after this long (Lambda stops at 15 minutes).
 const BUDGET: Duration = Duration::from_secs(600);
+/// Dispatch puts about this many seconds of the account's rate on the send queue at a
+/// time, then comes back for the next slice: a slow account's backlog waits in the
+/// table, not in the queue every tenant's jobs share (SPEC §9, fairness). The stack's
+/// `DispatchSliceSeconds` parameter (`DISPATCH_SLICE_SECS`) sets it.
+const SLICE_SECS: u64 = 20;
+/// The next slice is enqueued this long before the current one should have been sent.
+const LEAD_SECS: u64 = 5;
+/// A slice is never smaller than this many recipients.
+const MIN_SLICE: u64 = 50;
+
+/// How many recipients one dispatch run enqueues for a campaign of an account sending at
+/// `rate` per second, `slice_secs` of it.
+fn slice_for(rate: u32, slice_secs: u64) -> u64 {
+    (rate as u64).saturating_mul(slice_secs).max(MIN_SLICE)
+}
+
+/// This run's share of the campaign: at most `per_shard` recipients read from each shard,
+/// and how many jobs were enqueued in all.
+struct Slice {
+    per_shard: u64,
+    enqueued: std::sync::atomic::AtomicU64,
+}
+
+/// How one shard's run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ShardEnd {
+    /// Every recipient of the shard is dispatched.
+    Finished,
+    /// The slice is full: the rest waits for the next run.
+    Paced,
+    /// Paused, cancelled, out of time or outside the window.
+    Stopped,
+}
 
 /// What the API (send, resume, a schedule) puts on the dispatch queue.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -64,6 +97,8 @@ pub struct Dispatch {
     queue_url: String,
     /// The send queue of each provider kind (`SEND_QUEUE_META`, …).
     send_queues: Vec<(ProviderKind, String)>,
+    /// Seconds of an account's rate enqueued at a time (`DISPATCH_SLICE_SECS`).
+    slice_secs: u64,
 }
 
 impl Dispatch {
@@ -83,6 +118,11 @@ impl Dispatch {
             aws,
             store,
             send_queues,
+            slice_secs: std::env::var("DISPATCH_SLICE_SECS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+                .filter(|s| *s > 0)
+                .unwrap_or(SLICE_SECS),
         })
     }
 
@@ -169,14 +209,32 @@ impl Dispatch {
             .store
             .do_not_contact_snapshot(&c.tenant_id, &c.id, DNC_IN_MEMORY)
             .await?;
+        // A single message is one job: never paced.
+        let slice = if c.single {
+            u64::MAX
+        } else {
+            slice_for(account.rate, self.slice_secs)
+        };
+        let slice = Slice {
+            per_shard: slice.div_ceil(keys::RECIPIENT_SHARDS as u64),
+            enqueued: std::sync::atomic::AtomicU64::new(0),
+        };
         let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| {
-            let (c, queue, dnc) = (&c, queue.as_str(), dnc.as_ref());
-            async move { self.shard(c, shard, queue, dnc, started).await }
+            let (c, queue, dnc, slice) = (&c, queue.as_str(), dnc.as_ref(), &slice);
+            async move { self.shard(c, shard, queue, dnc, started, slice).await }
         });
         let results = futures::future::join_all(shards).await;
         let mut finished = true;
+        let mut paced = false;
         for r in results {
-            finished &= r?;
+            match r? {
+                ShardEnd::Finished => {}
+                ShardEnd::Paced => {
+                    finished = false;
+                    paced = true;
+                }
+                ShardEnd::Stopped => finished = false,
+            }
         }
         if finished {
             if self.store.dispatch_done(&c.tenant_id, &c.id).await? {
@@ -193,9 +251,17 @@ impl Dispatch {
                 self.send_watch(&c.tenant_id, &c.id, first).await?;
             }
         } else if self.still_sending(&c).await? {
-            // Out of time, or the window closed: a fresh invocation continues from the
-            // checkpoints (at the next opening).
-            let wait = closed_for(&c).unwrap_or(0).clamp(0, 900) as i32;
+            // Out of time, the window closed, or the slice is on the queue: a fresh
+            // invocation continues from the checkpoints (at the next opening; once this
+            // slice is nearly sent).
+            let sending_for = slice.enqueued.load(std::sync::atomic::Ordering::Relaxed)
+                / account.rate.max(1) as u64;
+            let wait = match closed_for(&c) {
+                Some(w) => w,
+                None if paced => sending_for.saturating_sub(LEAD_SECS) as i64,
+                None => 0,
+            }
+            .clamp(0, 900) as i32;
             request_dispatch(&self.aws.sqs, &self.queue_url, &c.tenant_id, &c.id, wait).await?;
         }
         Ok(())
@@ -466,8 +532,9 @@ impl Dispatch {
             .is_some_and(|now| now.status == CampaignStatus::Sending))
     }
 
-    /// One shard, page by page. `Ok(true)` when the shard is exhausted, `Ok(false)` when
-    /// it stopped early (paused, cancelled, out of time).
+    /// One shard, page by page, reading at most the slice's share: [`ShardEnd::Finished`]
+    /// when the shard is exhausted, [`ShardEnd::Paced`] when the budget is spent,
+    /// [`ShardEnd::Stopped`] when it stopped early (paused, cancelled, out of time).
     async fn shard(
         &self,
         c: &Campaign,
@@ -475,7 +542,9 @@ impl Dispatch {
         queue: &str,
         dnc: Option<&DncSnapshot>,
         started: Instant,
-    ) -> Result<bool, StoreError> {
+        slice: &Slice,
+    ) -> Result<ShardEnd, StoreError> {
+        let budget = slice.per_shard;
         let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
         let pk = keys::recipient_pk(tenant, id, gen, shard);
         let mut after = c
@@ -483,16 +552,26 @@ impl Dispatch {
             .after
             .get(&shard.to_string())
             .map(|row| format!("{row:010}"));
+        let mut read = 0u64;
         loop {
             if started.elapsed() > BUDGET || closed_for(c).is_some() {
-                return Ok(false);
+                return Ok(ShardEnd::Stopped);
             }
+            if read >= budget {
+                return Ok(ShardEnd::Paced);
+            }
+            let limit = (budget - read).min(PAGE as u64) as i32;
             let (items, next) = self
                 .store
-                .list::<RecipientItem>(pk.clone(), "", false, PAGE, after.clone(), &[])
+                .list::<RecipientItem>(pk.clone(), "", false, limit, after.clone(), &[])
                 .await?;
+            read += items.len() as u64;
             let Some(last) = items.last().map(|i| i.row) else {
-                return Ok(next.is_none());
+                return Ok(if next.is_none() {
+                    ShardEnd::Finished
+                } else {
+                    ShardEnd::Stopped
+                });
             };
             let pending: Vec<&RecipientItem> =
                 items.iter().filter(|i| i.status == "pending").collect();
@@ -532,6 +611,9 @@ impl Dispatch {
             let passed = self.store.checkpoint(tenant, id, shard, last).await?;
             if passed {
                 delta.queued += jobs.len() as i64;
+                slice
+                    .enqueued
+                    .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
             if delta != Progress::default() {
                 self.store.add_progress(tenant, id, shard, &delta).await?;
@@ -548,11 +630,11 @@ impl Dispatch {
                     campaign = id,
                     shard, "dispatch stopped: the campaign is no longer sending"
                 );
-                return Ok(false);
+                return Ok(ShardEnd::Stopped);
             }
             after = Some(format!("{last:010}"));
             if next.is_none() {
-                return Ok(true);
+                return Ok(ShardEnd::Finished);
             }
         }
     }
@@ -656,5 +738,18 @@ fn closed_for(c: &Campaign) -> Option<i64> {
             warn!(campaign = %c.id, error = %e, "send window ignored");
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_slice_is_twenty_seconds_of_the_rate_and_never_tiny() {
+        assert_eq!(slice_for(2, SLICE_SECS), MIN_SLICE);
+        assert_eq!(slice_for(80, SLICE_SECS), 1_600);
+        assert_eq!(slice_for(1, 100_000), 100_000);
+        assert_eq!(slice_for(u32::MAX, u64::MAX), u64::MAX);
     }
 }

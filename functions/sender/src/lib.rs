@@ -123,8 +123,11 @@ fn retry(why: impl Into<String>) -> JobResult {
     }
 }
 
-/// A job to try again shortly (an AWS error, the invocation's end).
+/// A job to try again shortly (an AWS error).
 const RETRY_SECS: i32 = 5;
+/// How long a batch may wait in-process for its account's rate before what is left goes
+/// back on the queue (ms).
+const HOLD_MS: i64 = 2_000;
 
 use pregon_aws::inbound::now_ms;
 
@@ -177,8 +180,17 @@ impl Sender {
                 .or_default()
                 .push((id, j));
         }
-        for ((tenant, account), group) in by_account {
-            let results = self.send_account(&tenant, &account, &group, deadline).await;
+        // Accounts side by side: one account waiting for its rate never holds another's
+        // jobs of the batch.
+        let sends = by_account
+            .iter()
+            .map(|((tenant, account), group)| async move {
+                (
+                    group,
+                    self.send_account(tenant, account, group, deadline).await,
+                )
+            });
+        for (group, results) in futures::future::join_all(sends).await {
             for ((id, job), r) in group.iter().zip(results) {
                 if let JobResult::Retry { why, after, next } = r {
                     info!(message = %job.message_id(), reason = %why, after, "send job will be retried");
@@ -505,9 +517,18 @@ impl Sender {
             }
             waiting.push(i);
         }
+        // A batch holds its sender for at most HOLD_MS of the account's rate: what the
+        // rate has no room for by then goes back on the queue, so a slow account's jobs
+        // never hold the sender slots other accounts' jobs need.
+        let hold_until = now_ms() + HOLD_MS;
+        let mut left_why = "the invocation ran out of time";
         while !waiting.is_empty() {
             // Leave time to record what was sent before the invocation ends.
             if now_ms() + REQUEST_TIMEOUT.as_millis() as i64 + 3_000 > deadline as i64 {
+                break;
+            }
+            if now_ms() >= hold_until {
+                left_why = "waiting for the account's rate";
                 break;
             }
             // A batch can wait seconds for the rate: a pause or a cancel meanwhile takes
@@ -585,9 +606,18 @@ impl Sender {
                 results[i] = Some(r);
             }
         }
+        // What is left waits about as long as the account's rate needs for it.
+        let rate = ctx.account.rate.max(1) as usize;
+        let after = waiting.len().div_ceil(rate).clamp(1, 900) as i32;
         results
             .into_iter()
-            .map(|r| r.unwrap_or(retry("the invocation ran out of time")))
+            .map(|r| {
+                r.unwrap_or_else(|| JobResult::Retry {
+                    why: left_why.into(),
+                    after: after + rand::random_range(0..=after / 2),
+                    next: None,
+                })
+            })
             .collect()
     }
 

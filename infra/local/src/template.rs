@@ -83,7 +83,12 @@ impl Template {
             .map(|m| {
                 m.iter()
                     .filter_map(|(k, v)| {
-                        Some((k.as_str()?.to_string(), scalar(v.get("Default")?)?))
+                        let name = k.as_str()?.to_string();
+                        // As `sam deploy --parameter-overrides`: PREGON_PARAMETER_<Name>.
+                        let value = std::env::var(format!("PREGON_PARAMETER_{name}"))
+                            .ok()
+                            .or_else(|| scalar(v.get("Default")?))?;
+                        Some((name, value))
                     })
                     .collect()
             })
