@@ -581,3 +581,77 @@ async fn a_slow_tenants_backlog_does_not_delay_another_tenants_single_messages()
         "single messages took {latencies:?} ms from the API to the provider"
     );
 }
+
+// Defect: a message whose answer was lost (the connection cut after the provider took
+// it) ended `failed` `outcome_unknown` even when the provider's callbacks reported it:
+// those that came while the sender's claim was held were kept and never applied, and
+// those that came after the settle could not move a failed message.
+#[tokio::test]
+async fn a_lost_answer_the_provider_reported_ends_with_the_reported_status_not_unknown() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let sender = "155518011";
+    let (account, tpl) = t
+        .meta_account_with_webhook(
+            sender,
+            "secret18011",
+            &named(&t, "aviso_18011"),
+            "Hola {{1}}, tu cuota vence hoy",
+        )
+        .await;
+    let to = phones(11, 3);
+    // to[0]: the answer is lost, the callbacks come at once (while the claim is held).
+    // to[1]: the answer is lost, the callbacks come 40 s apart (after the settle).
+    for p in &to[..2] {
+        stack
+            .sim_post(
+                "/_sim/rules",
+                json!({"recipient": p, "drop_after_accept": true}),
+            )
+            .await;
+    }
+    stack
+        .sim_post(
+            "/_sim/rules",
+            json!({"recipient": to[1], "callbacks": {"delay_ms": 40000}}),
+        )
+        .await;
+    let id = t.loaded_campaign("whatsapp", &account, &tpl, &to).await;
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    t.wait_end(&id, Duration::from_secs(90)).await;
+    let status_of = |m: &[Value], p: &str| {
+        let m = m.iter().find(|m| m["phone"] == p).unwrap().clone();
+        (m["status"].as_str().unwrap_or("").to_string(), m)
+    };
+    let m = t.messages(&id).await;
+    let (first, row) = status_of(&m, &to[0]);
+    assert!(
+        ["sent", "delivered", "read"].contains(&first.as_str()),
+        "{row}"
+    );
+    assert!(row["error_code"].is_null(), "{row}");
+    // The late one: its first callback (`sent`, 40 s after the call) settles it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let m = t.messages(&id).await;
+        let (late, row) = status_of(&m, &to[1]);
+        if late != "failed" {
+            assert!(
+                ["sent", "delivered", "read"].contains(&late.as_str()),
+                "{row}"
+            );
+            assert!(row["error_code"].is_null(), "{row}");
+            break;
+        }
+        assert_eq!(row["error_code"], "outcome_unknown", "{row}");
+        assert!(std::time::Instant::now() < deadline, "still {row}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Counted as sent, each accepted once.
+    let c = t
+        .stats_when(&id, |s| s["sent"] == 3, Duration::from_secs(10))
+        .await;
+    assert_eq!(c["sent"], 3, "{c}");
+    assert_eq!(accepted(&stack, &to).await, [1, 1, 1]);
+}

@@ -293,3 +293,77 @@ async fn a_stream_batch_delivered_twice_counts_its_status_moves_once() {
     assert_eq!(c.get("k_read").copied(), Some(2), "{c:?}");
     assert_eq!(c.get("k_delivered").copied(), Some(1), "{c:?}");
 }
+
+// Defect: progress counters were plain `ADD`s written by the senders, so a write the
+// SDK retried after it had landed counted twice and a campaign could end (and report)
+// early. Now they follow from the table's stream, in the tally's idempotent transaction.
+#[tokio::test]
+async fn send_outcomes_in_a_stream_batch_delivered_twice_count_in_progress_once() {
+    let stack = Stack::connect().await;
+    let tally = pregon_tally::Tally::with(stack.store.clone(), pregon_aws::events::Events::none());
+    let (tenant, campaign) = ("ten_tally", pregon::model::new_id("cmp"));
+    let batch = |records: Vec<Value>| -> aws_lambda_events::event::dynamodb::Event {
+        serde_json::from_value(json!({"Records": records})).unwrap()
+    };
+    let first = batch(vec![
+        stream_record(
+            tenant,
+            &campaign,
+            1,
+            "pending",
+            "sent",
+            "000000000000000000201",
+        ),
+        stream_record(
+            tenant,
+            &campaign,
+            2,
+            "queued",
+            "failed",
+            "000000000000000000202",
+        ),
+        stream_record(
+            tenant,
+            &campaign,
+            3,
+            "pending",
+            "blocked",
+            "000000000000000000203",
+        ),
+        stream_record(
+            tenant,
+            &campaign,
+            4,
+            "pending",
+            "skipped",
+            "000000000000000000204",
+        ),
+        // A callback settling a message whose sender died: sent, and delivered.
+        stream_record(
+            tenant,
+            &campaign,
+            5,
+            "pending",
+            "delivered",
+            "000000000000000000205",
+        ),
+        // Not outcomes: a later status of a sent message.
+        stream_record(
+            tenant,
+            &campaign,
+            1,
+            "sent",
+            "delivered",
+            "000000000000000000206",
+        ),
+    ]);
+    for _ in 0..2 {
+        tally.handle(&first).await.unwrap();
+    }
+    let p = stack.store.progress(tenant, &campaign).await.unwrap();
+    assert_eq!(
+        (p.sent, p.failed, p.blocked, p.skipped),
+        (2, 1, 1, 1),
+        "{p:?}"
+    );
+}

@@ -540,13 +540,14 @@ async fn statuses_replies_opt_outs_and_closes_are_published_to_eventbridge_with_
             .map(|e| e["detail"].clone())
             .collect()
     };
+    let count = |all: &[Value], status: &str| {
+        of(all, "Message Status Changed")
+            .iter()
+            .filter(|d| d["status"] == status)
+            .count()
+    };
     let all = read_events(&stack, &queue, |all| {
-        of(all, "Ticket Closed").len() == 1
-            && of(all, "Message Status Changed")
-                .iter()
-                .filter(|d| d["status"] == "read")
-                .count()
-                == 2
+        of(all, "Ticket Closed").len() == 1 && count(all, "read") == 2 && count(all, "sent") == 2
     })
     .await;
     assert!(all.iter().all(|e| e["source"] == "pregon"), "{all:?}");
@@ -558,6 +559,10 @@ async fn statuses_replies_opt_outs_and_closes_are_published_to_eventbridge_with_
             .collect();
         let read: Vec<&&Value> = mine.iter().filter(|d| d["status"] == "read").collect();
         assert_eq!(read.len(), 1, "one read event per message: {mine:?}");
+        // The send itself is announced too (from the sender's record, via the stream).
+        let sent: Vec<&&Value> = mine.iter().filter(|d| d["status"] == "sent").collect();
+        assert_eq!(sent.len(), 1, "one sent event per message: {mine:?}");
+        assert_eq!(sent[0]["previous_status"], "pending", "{}", sent[0]);
         assert_eq!(read[0]["tenant_id"], t.id.as_str());
         assert_eq!(read[0]["campaign_id"], id.as_str());
         assert_eq!(read[0]["provider_message_id"], m["provider_message_id"]);

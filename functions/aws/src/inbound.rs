@@ -2,7 +2,6 @@
 //! only, each a conditional write; statuses that arrive before their message's `sent`
 //! record, kept until it exists; and which tenant an account's webhook belongs to.
 
-use crate::messages::Progress;
 use crate::store::{conditional, dynamo, s, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use pregon::keys;
@@ -245,7 +244,19 @@ impl Store {
             ));
             req = req.expression_attribute_values(":now_ms", crate::messages::n(now_ms()));
         }
-        let expr = format!("SET {} REMOVE claim_until", set.join(", "));
+        // A message settled `outcome_unknown` that its provider reports after all was
+        // sent: the report settles it, with the provider's own status (SPEC §5).
+        alternatives.push("#st = :unknown_failed AND error_code = :unknown_code".into());
+        req = req
+            .expression_attribute_values(":unknown_failed", s("failed"))
+            .expression_attribute_values(":unknown_code", s(pregon::sending::OUTCOME_UNKNOWN));
+        let remove = if matches!(u.status, MessageStatus::Failed | MessageStatus::Undelivered) {
+            "claim_until"
+        } else {
+            // (Only a message that was `outcome_unknown` has them here.)
+            "claim_until, error_code, error_message"
+        };
+        let expr = format!("SET {} REMOVE {remove}", set.join(", "));
         let res = req
             .update_expression(expr)
             // (DynamoDB refuses redundant parentheses: only several alternatives get them.)
@@ -308,6 +319,36 @@ impl Store {
             .await
             .map_err(dynamo)?;
         Ok(())
+    }
+
+    /// Notes on a message nobody has recorded yet (a sender holds its claim) that its
+    /// provider reported it, under `provider_message_id` (the status is kept under that
+    /// id): should that sender die, the message is settled from the kept statuses, not
+    /// as `outcome_unknown`. Nothing when the message has been recorded meanwhile.
+    pub async fn note_reported(
+        &self,
+        message_id: &str,
+        provider_message_id: &str,
+    ) -> Result<(), StoreError> {
+        let Some((t, c, gen, row)) = pregon::sending::parse_message_id(message_id) else {
+            return Ok(());
+        };
+        let (pk, sk) = keys::recipient(t, c, gen, row);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET reported_id = :p")
+            .condition_expression("#st IN (:pending, :queued)")
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":p", s(provider_message_id))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":queued", s("queued"))
+            .send()
+            .await;
+        crate::store::conditional(res).map(|_| ())
     }
 
     /// The early statuses kept for these provider ids of an account, removed as read.
@@ -490,24 +531,10 @@ impl From<EarlyStatus> for StatusUpdate {
     }
 }
 
-/// The progress-counter change when a status settled a message that had no outcome
-/// (its sender died between the call and the record).
-pub fn settled_delta(status: MessageStatus) -> Progress {
-    let mut p = Progress {
-        queued: -1,
-        ..Default::default()
-    };
-    match status {
-        MessageStatus::Failed | MessageStatus::Undelivered => p.failed += 1,
-        _ => p.sent += 1,
-    }
-    p
-}
-
 /// Applies one status to one of our messages (the webhook, and the sender for a status
-/// that came early); a message it settles counts in its campaign's progress and may
-/// end the campaign. The KPI counters and the status event follow from the table's
-/// stream (the tally function), off this path.
+/// that came early); a message it settles leaves its campaign's `queued` count. What it
+/// counts as, the campaign's end, the KPI counters and the status event follow from the
+/// table's stream (the tally function), off this path.
 pub async fn apply(
     store: &Store,
     message: &str,
@@ -517,11 +544,9 @@ pub async fn apply(
     let applied = store.apply_status(message, u, now).await?;
     if let Applied::Moved { settled: true, .. } = applied {
         if let Some((t, c, _, _)) = pregon::sending::parse_message_id(message) {
-            let deltas = crate::messages::progress_pairs(&settled_delta(u.status));
             store
-                .add_counters(t, c, keys::spread(message), &deltas)
+                .add_counters(t, c, keys::spread(message), &[("queued", -1)])
                 .await?;
-            crate::campaigns::maybe_complete(store, t, c).await?;
         }
     }
     Ok(applied)

@@ -39,6 +39,14 @@ pub fn counted_now() -> i64 {
     crate::inbound::unix_now()
 }
 
+/// Which message without an outcome a failing write may end.
+enum Unsettled {
+    /// One whose claim expired before this time (unix ms).
+    ClaimExpired(i64),
+    /// One nobody holds: no claim, not parked.
+    Unheld,
+}
+
 /// The value of a parked message's `parked` attribute.
 pub const PARKED: &str = "yes";
 
@@ -410,27 +418,15 @@ impl Store {
         now_ms: i64,
         now: &str,
     ) -> Result<bool, StoreError> {
-        let (pk, sk) = Self::message_key(job);
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .update_expression("SET #st = :failed, error_code = :code, error_message = :msg, updated_at = :now, counted_at = :at REMOVE claim_until")
-            .condition_expression("#st IN (:pending, :queued) AND claim_until < :now_ms")
-            .expression_attribute_names("#st", "status")
-            .expression_attribute_values(":failed", s("failed"))
-            .expression_attribute_values(":code", s(pregon::sending::OUTCOME_UNKNOWN))
-            .expression_attribute_values(":msg", s("the sender stopped between calling the provider and recording its answer; the message was not sent again"))
-            .expression_attribute_values(":now", s(now))
-            .expression_attribute_values(":pending", s("pending"))
-            .expression_attribute_values(":queued", s("queued"))
-            .expression_attribute_values(":now_ms", n(now_ms))
-            .expression_attribute_values(":at", n(counted_now()))
-            .send()
-            .await;
-        conditional(res)
+        let msg = "the sender stopped between calling the provider and recording its answer; the message was not sent again";
+        self.fail_unsettled(
+            job,
+            pregon::sending::OUTCOME_UNKNOWN,
+            msg,
+            now,
+            Unsettled::ClaimExpired(now_ms),
+        )
+        .await
     }
 
     /// Fails a message nobody holds (no claim, not parked) with `code`: a job that
@@ -443,15 +439,27 @@ impl Store {
         message: &str,
         now: &str,
     ) -> Result<bool, StoreError> {
+        self.fail_unsettled(job, code, message, now, Unsettled::Unheld)
+            .await
+    }
+
+    /// Ends a message without an outcome `failed` with `code`, if it is still as
+    /// `which` says.
+    async fn fail_unsettled(
+        &self,
+        job: &SendJob,
+        code: &str,
+        message: &str,
+        now: &str,
+        which: Unsettled,
+    ) -> Result<bool, StoreError> {
         let (pk, sk) = Self::message_key(job);
-        let res = self
+        let mut req = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(pk))
             .key("sk", s(sk))
-            .update_expression("SET #st = :failed, error_code = :code, error_message = :msg, updated_at = :now, counted_at = :at")
-            .condition_expression("#st IN (:pending, :queued) AND attribute_not_exists(claim_until) AND attribute_not_exists(parked)")
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":code", s(code))
@@ -459,10 +467,18 @@ impl Store {
             .expression_attribute_values(":now", s(now))
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":queued", s("queued"))
-            .expression_attribute_values(":at", n(counted_now()))
-            .send()
-            .await;
-        conditional(res)
+            .expression_attribute_values(":at", n(counted_now()));
+        let set = "SET #st = :failed, error_code = :code, error_message = :msg, updated_at = :now, counted_at = :at";
+        req = match which {
+            Unsettled::ClaimExpired(now_ms) => req
+                .update_expression(format!("{set} REMOVE claim_until"))
+                .condition_expression("#st IN (:pending, :queued) AND claim_until < :now_ms")
+                .expression_attribute_values(":now_ms", n(now_ms)),
+            Unsettled::Unheld => req.update_expression(set).condition_expression(
+                "#st IN (:pending, :queued) AND attribute_not_exists(claim_until) AND attribute_not_exists(parked)",
+            ),
+        };
+        conditional(req.send().await)
     }
 
     /// The message record of a job.

@@ -157,6 +157,10 @@ pub struct RecipientItem {
     /// Set while a paused campaign's job for this message is out of the queue.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parked: Option<String>,
+    /// The provider's id of a status that named this message while a sender still held
+    /// it unrecorded (the status is kept under it): proof the provider took it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reported_id: Option<String>,
     /// SMS (SPEC §9): the message's encoding (`gsm7`, `ucs2`) and segments, when its
     /// text was known at validation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -193,6 +197,7 @@ impl From<&Recipient> for RecipientItem {
             replied_at: None,
             counted_at: None,
             parked: None,
+            reported_id: None,
             sms_encoding: r.sms.as_ref().map(|s| s.encoding.as_str().to_string()),
             sms_segments: r.sms.as_ref().map(|s| s.segments as u32),
         }

@@ -323,18 +323,20 @@ impl Dispatch {
                     .store
                     .mark_messages(tenant, id, gen, &rows, MessageStatus::Skipped, &now)
                     .await?;
+                // (`skipped` is counted from the table's stream: the tally function.)
                 let mut delta = Progress::default();
                 for (i, ok) in unsent.iter().zip(&applied) {
                     if *ok {
-                        delta.skipped += 1;
+                        skipped += 1;
                         // Its job was counted `queued` when enqueued (and not parked since).
                         if c.dispatch.passed(i.row) && i.parked.is_none() {
                             delta.queued -= 1;
                         }
                     }
                 }
-                skipped += delta.skipped;
-                self.store.add_progress(tenant, id, shard, &delta).await?;
+                if delta != Progress::default() {
+                    self.store.add_progress(tenant, id, shard, &delta).await?;
+                }
                 match next {
                     Some(n) => after = Some(n),
                     None => return Ok::<i64, StoreError>(skipped),
@@ -590,6 +592,7 @@ impl Dispatch {
                 .into_iter()
                 .partition(|i| blocked.contains(&i.phone));
             let mut delta = Progress::default();
+            let mut n_blocked = 0i64;
             if !stop.is_empty() {
                 let now = pregon::model::now_rfc3339();
                 let rows: Vec<u64> = stop.iter().map(|i| i.row).collect();
@@ -597,7 +600,8 @@ impl Dispatch {
                     .store
                     .mark_messages(tenant, id, gen, &rows, MessageStatus::Blocked, &now)
                     .await?;
-                delta.blocked += applied.iter().filter(|a| **a).count() as i64;
+                // (Counted in `blocked` from the table's stream: the tally function.)
+                n_blocked = applied.iter().filter(|a| **a).count() as i64;
             }
             let jobs: Vec<SendJob> = go.iter().map(|i| send_job(c, i)).collect();
             self.enqueue(queue, &jobs).await?;
@@ -615,13 +619,15 @@ impl Dispatch {
                     .enqueued
                     .fetch_add(jobs.len() as u64, std::sync::atomic::Ordering::Relaxed);
             }
-            if delta != Progress::default() {
-                self.store.add_progress(tenant, id, shard, &delta).await?;
+            if delta != Progress::default() || n_blocked > 0 {
+                if delta != Progress::default() {
+                    self.store.add_progress(tenant, id, shard, &delta).await?;
+                }
                 pregon_aws::metrics::emit(
                     &[("Function", "dispatch")],
                     &[
                         ("MessagesEnqueued", delta.queued as f64, Unit::Count),
-                        ("MessagesBlocked", delta.blocked as f64, Unit::Count),
+                        ("MessagesBlocked", n_blocked as f64, Unit::Count),
                     ],
                 );
             }

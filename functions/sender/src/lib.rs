@@ -266,13 +266,7 @@ impl Sender {
         match self.store.fail_unsent(job, DEAD_LETTERED, why, &now).await {
             Ok(true) => {
                 warn!(message = %job.message_id(), "dead-lettered job: message failed");
-                let delta = Progress {
-                    queued: -1,
-                    failed: 1,
-                    ..Default::default()
-                };
-                self.add_progress(job, &delta).await;
-                self.maybe_complete(&job.tenant, &job.campaign).await;
+                self.unqueue(job).await;
                 JobResult::Done
             }
             Ok(false) => JobResult::Done,
@@ -344,11 +338,7 @@ impl Sender {
             .map_err(|e| e.to_string())?
         {
             Park::Parked => {
-                let delta = Progress {
-                    queued: -1,
-                    ..Default::default()
-                };
-                self.add_progress(job, &delta).await;
+                self.unqueue(job).await;
                 Ok(true)
             }
             Park::NotPending => Ok(true),
@@ -706,8 +696,8 @@ impl Sender {
         Ok(stop)
     }
 
-    /// Ends these jobs' messages `blocked` (only those nobody holds and not yet sent) and
-    /// counts them.
+    /// Ends these jobs' messages `blocked` (only those nobody holds and not yet sent); the
+    /// tally counts them.
     async fn block(&self, group: &[(String, SendJob)], stop: &[usize]) -> Result<(), String> {
         let now = pregon::model::now_rfc3339();
         let mut by_campaign: HashMap<(&str, &str, u32), Vec<u64>> = HashMap::new();
@@ -730,7 +720,6 @@ impl Sender {
             if n > 0 {
                 let delta = Progress {
                     queued: -n,
-                    blocked: n,
                     ..Default::default()
                 };
                 if let Err(e) = self
@@ -740,7 +729,6 @@ impl Sender {
                 {
                     warn!(error = %e, "could not update progress counters");
                 }
-                self.maybe_complete(tenant, campaign).await;
             }
         }
         Ok(())
@@ -981,16 +969,19 @@ impl Sender {
             Ok(Some(m)) => match m.claim_until {
                 Some(until) if until < now_ms() => {
                     let now = pregon::model::now_rfc3339();
+                    // The provider reported it while the dead sender held it: its kept
+                    // statuses settle it (sent, delivered, …), not outcome_unknown.
+                    if let Some(pmid) = &m.reported_id {
+                        match self.settle_reported(job, pmid, &now).await {
+                            Ok(true) => return JobResult::Done,
+                            Ok(false) => {}
+                            Err(e) => return retry(e),
+                        }
+                    }
                     match self.store.settle_unknown(job, now_ms(), &now).await {
                         Ok(true) => {
                             warn!(message = %job.message_id(), "claim expired without an outcome: failed as outcome_unknown");
-                            let delta = Progress {
-                                queued: -1,
-                                failed: 1,
-                                ..Default::default()
-                            };
-                            self.add_progress(job, &delta).await;
-                            self.maybe_complete(&job.tenant, &job.campaign).await;
+                            self.unqueue(job).await;
                             JobResult::Done
                         }
                         Ok(false) => JobResult::Done,
@@ -1008,19 +999,45 @@ impl Sender {
         }
     }
 
+    /// Settles a message whose claim expired from the statuses its provider reported
+    /// for it (kept by the webhook under `provider_message_id`); whether it now has an
+    /// outcome.
+    async fn settle_reported(
+        &self,
+        job: &SendJob,
+        provider_message_id: &str,
+        now: &str,
+    ) -> Result<bool, String> {
+        let kept = self
+            .store
+            .take_early_statuses(&job.account, &[provider_message_id])
+            .await
+            .map_err(|e| e.to_string())?;
+        let message = job.message_id();
+        for u in &kept {
+            pregon_aws::inbound::apply(&self.store, &message, u, now)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let now_seen = self.store.message(job).await.map_err(|e| e.to_string())?;
+        let settled = now_seen.is_some_and(|m| m.status != "pending" && m.status != "queued");
+        if settled {
+            info!(message = %message, "claim expired; settled from the provider's reported status");
+        }
+        Ok(settled)
+    }
+
+    /// Takes recorded messages off their campaign's `queued` count. What they count as
+    /// (`sent`, `failed`, `blocked`, `skipped`) and the campaign's end follow from the
+    /// table's stream (the tally function): exactly once, whatever a retry repeats here.
     async fn progress(&self, record: &[(&SendJob, Outcome)], applied: &[bool]) {
         let mut per_campaign: HashMap<(&str, &str), Progress> = HashMap::new();
-        for ((job, o), ok) in record.iter().zip(applied) {
-            if !ok {
-                continue;
-            }
-            let p = per_campaign
-                .entry((job.tenant.as_str(), job.campaign.as_str()))
-                .or_default();
-            p.queued -= 1;
-            match o {
-                Outcome::Sent { .. } => p.sent += 1,
-                Outcome::Failed { .. } => p.failed += 1,
+        for ((job, _), ok) in record.iter().zip(applied) {
+            if *ok {
+                per_campaign
+                    .entry((job.tenant.as_str(), job.campaign.as_str()))
+                    .or_default()
+                    .queued -= 1;
             }
         }
         for ((tenant, campaign), delta) in per_campaign {
@@ -1032,8 +1049,16 @@ impl Sender {
             {
                 warn!(error = %e, "could not update progress counters");
             }
-            self.maybe_complete(tenant, campaign).await;
         }
+    }
+
+    /// One message off its campaign's `queued` count (see [`Sender::progress`]).
+    async fn unqueue(&self, job: &SendJob) {
+        let delta = Progress {
+            queued: -1,
+            ..Default::default()
+        };
+        self.add_progress(job, &delta).await;
     }
 
     async fn add_progress(&self, job: &SendJob, delta: &Progress) {
@@ -1043,22 +1068,6 @@ impl Sender {
             .await
         {
             warn!(error = %e, "could not update progress counters");
-        }
-    }
-
-    /// Ends the campaign once dispatch is done and every message has an outcome.
-    /// Ends the campaign if every message has an outcome: one read of its counters (the
-    /// campaign itself is read only when they say so).
-    async fn maybe_complete(&self, tenant: &str, campaign: &str) {
-        let total = match self.campaign_seen(tenant, campaign).await {
-            Ok(Some(c)) => pregon_aws::campaigns::total(&c),
-            _ => 0,
-        };
-        let store = &self.store;
-        if let Err(e) =
-            pregon_aws::campaigns::maybe_complete_of(store, tenant, campaign, total).await
-        {
-            warn!(error = %e, "could not check the campaign's end");
         }
     }
 

@@ -13,12 +13,23 @@
 //! 2. publishes one `Message Status Changed` event per move (`events::message_status`,
 //!    10 to a `PutEvents` call, best effort).
 //!
-//! Records of anything else (sends, tickets, counters…) are skipped; in AWS the event
-//! source's filter drops them before the function runs (template.yaml).
+//! A message also gets its send outcome exactly once: statuses only move forward, so
+//! one write takes it out of `pending`/`queued` (the sender's `sent` or refusal,
+//! `blocked`, `skipped`, a dead letter, an unknown outcome settled, a callback settling
+//! an unrecorded message). Each record of such a write
+//! 3. adds to the campaign's progress (`sent`, `failed`, `blocked`, `skipped`) in the same
+//!    transaction, so no retried write counts twice and no campaign ends early;
+//! 4. asks whether the campaign has ended (every message has an outcome);
+//! 5. publishes its `Message Status Changed` event when it is not a status move already
+//!    (the send-time statuses: `sent`, `failed`, `blocked`, `skipped`).
+//!
+//! Records of anything else (tickets, counters…) are skipped; in AWS the event source's
+//! filters drop them before the function runs (template.yaml).
 
 use aws_lambda_events::event::dynamodb::{Event, EventRecord};
 use pregon::keys;
 use pregon::model::KpiCounts;
+use pregon::sending::MessageStatus;
 use pregon_aws::config::Aws;
 use pregon_aws::events::{self, Events};
 use pregon_aws::messages::{kpi_pairs, CounterAdd};
@@ -47,6 +58,8 @@ struct Image {
     error_code: Option<String>,
     #[serde(default)]
     error_message: Option<String>,
+    #[serde(default)]
+    updated_at: Option<String>,
 }
 
 /// A message's status moved by a provider status (or a reply).
@@ -85,6 +98,98 @@ pub fn status_move(r: &EventRecord) -> Option<Move> {
         error_code: new.error_code,
         error_message: new.error_message,
     })
+}
+
+/// The send outcome a stream record shows, if the write gave the message one (it
+/// left `pending`/`queued`), as a move from its status before.
+pub fn send_outcome(r: &EventRecord) -> Option<Move> {
+    if r.event_name != "MODIFY" {
+        return None;
+    }
+    let new: Image = serde_dynamo::from_item(r.change.new_image.clone()).ok()?;
+    let old: Image = serde_dynamo::from_item(r.change.old_image.clone()).ok()?;
+    let before: MessageStatus = old.status.parse().ok()?;
+    let status: MessageStatus = new.status.parse().ok()?;
+    // An `outcome_unknown` its provider reported after all: counted again as what it is.
+    let unknown_settled = before == MessageStatus::Failed
+        && old.error_code.as_deref() == Some(pregon::sending::OUTCOME_UNKNOWN)
+        && new.error_code.as_deref() != Some(pregon::sending::OUTCOME_UNKNOWN);
+    if (before.has_outcome() && !unknown_settled) || !status.has_outcome() {
+        return None;
+    }
+    let (t, c, gen, row) = keys::parse_recipient(&new.pk, &new.sk)?;
+    Some(Move {
+        tenant: t.to_string(),
+        campaign: c.to_string(),
+        message_id: pregon::sending::message_id(t, c, gen, row),
+        from: old.status,
+        to: new.status,
+        at: new.status_at.or(new.updated_at).unwrap_or_default(),
+        provider_message_id: new.provider_message_id.unwrap_or_default(),
+        error_code: new.error_code,
+        error_message: new.error_message,
+    })
+}
+
+/// The progress counter an outcome adds to.
+fn progress_counter(status: &str) -> Option<&'static str> {
+    match status.parse::<MessageStatus>().ok()? {
+        MessageStatus::Sent
+        | MessageStatus::Delivered
+        | MessageStatus::Read
+        | MessageStatus::Replied => Some("sent"),
+        MessageStatus::Failed | MessageStatus::Undelivered => Some("failed"),
+        MessageStatus::Blocked => Some("blocked"),
+        MessageStatus::Skipped => Some("skipped"),
+        MessageStatus::Pending | MessageStatus::Queued => None,
+    }
+}
+
+/// The progress counter deltas of some send outcomes, summed per counter shard.
+pub fn progress_adds(outcomes: &[Move]) -> Vec<CounterAdd> {
+    let mut sums: BTreeMap<(String, String, u32), BTreeMap<&'static str, i64>> = BTreeMap::new();
+    for o in outcomes {
+        let Some(counter) = progress_counter(&o.to) else {
+            continue;
+        };
+        let shard = keys::spread(&o.message_id) % pregon_aws::messages::COUNTER_SHARDS;
+        let d = sums
+            .entry((o.tenant.clone(), o.campaign.clone(), shard))
+            .or_default();
+        *d.entry(counter).or_default() += 1;
+        // A message counted `failed` (outcome_unknown) that turned out sent.
+        if let Some(was) = progress_counter(&o.from) {
+            *d.entry(was).or_default() -= 1;
+        }
+    }
+    sums.into_iter()
+        .map(|((tenant, campaign, shard), d)| CounterAdd {
+            tenant,
+            campaign,
+            shard,
+            deltas: d.into_iter().collect(),
+        })
+        .collect()
+}
+
+/// Counter adds to the same shard item made one (a transaction may name an item once).
+pub fn merged(adds: impl Iterator<Item = CounterAdd>) -> Vec<CounterAdd> {
+    let mut sums: BTreeMap<(String, String, u32), BTreeMap<&'static str, i64>> = BTreeMap::new();
+    for a in adds {
+        let d = sums.entry((a.tenant, a.campaign, a.shard)).or_default();
+        for (k, v) in a.deltas {
+            *d.entry(k).or_default() += v;
+        }
+    }
+    sums.into_iter()
+        .map(|((tenant, campaign, shard), d)| CounterAdd {
+            tenant,
+            campaign,
+            shard,
+            deltas: d.into_iter().filter(|(_, v)| *v != 0).collect(),
+        })
+        .filter(|a| !a.deltas.is_empty())
+        .collect()
 }
 
 /// The KPI counter deltas of some moves, summed per campaign counter shard (the shard
@@ -174,13 +279,35 @@ impl Tally {
     /// while publishing is retried whole: events are at least once).
     pub async fn handle(&self, event: &Event) -> Result<Summary, StoreError> {
         let moves: Vec<Move> = event.records.iter().filter_map(status_move).collect();
-        let adds = counter_adds(&moves);
+        let outcomes: Vec<Move> = event.records.iter().filter_map(send_outcome).collect();
+        let adds = merged(
+            counter_adds(&moves)
+                .into_iter()
+                .chain(progress_adds(&outcomes)),
+        );
         for (i, chunk) in adds.chunks(TRANSACTION).enumerate() {
             // (One chunk but for a batch of more than 100 shards.)
             let token = batch_token(&event.records, i);
             self.store.add_counters_once(chunk, &token).await?;
         }
+        // A campaign whose messages got outcomes may have ended.
+        let ended: std::collections::BTreeSet<(&str, &str)> = outcomes
+            .iter()
+            .map(|o| (o.tenant.as_str(), o.campaign.as_str()))
+            .collect();
+        for (tenant, campaign) in ended {
+            pregon_aws::campaigns::maybe_complete(&self.store, tenant, campaign).await?;
+        }
+        // Send-time statuses are announced here; a status move announces itself below.
+        let send_time = event
+            .records
+            .iter()
+            .filter(|r| status_move(r).is_none())
+            .filter_map(send_outcome);
         let published: Vec<events::Event> = moves
+            .into_iter()
+            .chain(send_time)
+            .collect::<Vec<_>>()
             .iter()
             .filter_map(|m| {
                 events::message_status(
@@ -193,18 +320,19 @@ impl Tally {
                 )
             })
             .collect();
+        let announced = published.len();
         self.events.publish(published).await;
         pregon_aws::metrics::emit(
             &[("Function", "tally")],
             &[(
                 "StatusMoves",
-                moves.len() as f64,
+                announced as f64,
                 pregon_aws::metrics::Unit::Count,
             )],
         );
         let s = Summary {
             records: event.records.len(),
-            moves: moves.len(),
+            moves: announced,
             counter_writes: adds.len(),
         };
         info!(
@@ -298,6 +426,116 @@ mod tests {
         assert!(
             status_move(&record("MODIFY", json!({"status": {"S": "y"}}), other, "6")).is_none()
         );
+    }
+
+    #[test]
+    fn a_message_leaving_pending_or_queued_is_counted_once_in_its_progress() {
+        let sent = record(
+            "MODIFY",
+            image(7, "pending", None),
+            image(7, "sent", None),
+            "1",
+        );
+        let o = send_outcome(&sent).expect("an outcome");
+        assert_eq!((o.from.as_str(), o.to.as_str()), ("pending", "sent"));
+        let refused = record(
+            "MODIFY",
+            image(8, "queued", None),
+            image(8, "failed", None),
+            "2",
+        );
+        let blocked = record(
+            "MODIFY",
+            image(9, "pending", None),
+            image(9, "blocked", None),
+            "3",
+        );
+        // A callback settling a message whose sender died: one outcome, and a move.
+        let settled = record(
+            "MODIFY",
+            image(10, "pending", None),
+            image(10, "delivered", Some(1)),
+            "4",
+        );
+        assert!(status_move(&settled).is_some() && send_outcome(&settled).is_some());
+        // Not outcomes: a later status, a park, a new item.
+        let later = record(
+            "MODIFY",
+            image(7, "sent", None),
+            image(7, "delivered", Some(1)),
+            "5",
+        );
+        assert!(send_outcome(&later).is_none());
+        let park = record(
+            "MODIFY",
+            image(11, "pending", None),
+            image(11, "pending", None),
+            "6",
+        );
+        assert!(send_outcome(&park).is_none());
+        assert!(send_outcome(&record(
+            "INSERT",
+            json!({}),
+            image(12, "pending", None),
+            "7"
+        ))
+        .is_none());
+
+        let outcomes: Vec<Move> = [&sent, &refused, &blocked, &settled]
+            .into_iter()
+            .filter_map(send_outcome)
+            .collect();
+        let moves: Vec<Move> = [&settled, &later]
+            .into_iter()
+            .filter_map(status_move)
+            .collect();
+        let adds = merged(
+            counter_adds(&moves)
+                .into_iter()
+                .chain(progress_adds(&outcomes)),
+        );
+        let total = |k: &str| -> i64 {
+            adds.iter()
+                .flat_map(|a| a.deltas.iter())
+                .filter(|(n, _)| *n == k)
+                .map(|(_, v)| v)
+                .sum()
+        };
+        assert_eq!(
+            (
+                total("sent"),
+                total("failed"),
+                total("blocked"),
+                total("k_delivered")
+            ),
+            (2, 1, 1, 2)
+        );
+        // An `outcome_unknown` its provider reported after all: failed → sent.
+        let mut unknown = image(13, "failed", None);
+        unknown["error_code"] = json!({"S": "outcome_unknown"});
+        let reported = record("MODIFY", unknown, image(13, "delivered", Some(1)), "8");
+        let o = send_outcome(&reported).expect("counted again");
+        let fix = progress_adds(&[o]);
+        let d: Vec<(&str, i64)> = fix.iter().flat_map(|a| a.deltas.clone()).collect();
+        assert!(
+            d.contains(&("sent", 1)) && d.contains(&("failed", -1)),
+            "{d:?}"
+        );
+        // Any other failed message moving is not an outcome (and cannot move: forward only).
+        let refused_later = record(
+            "MODIFY",
+            image(8, "failed", None),
+            image(8, "failed", Some(2)),
+            "9",
+        );
+        assert!(send_outcome(&refused_later).is_none());
+        // One write per counter item: a transaction may not name an item twice.
+        let mut items: Vec<(String, u32)> =
+            adds.iter().map(|a| (a.campaign.clone(), a.shard)).collect();
+        let n = items.len();
+        items.sort();
+        items.dedup();
+        assert_eq!(items.len(), n);
     }
 
     #[test]

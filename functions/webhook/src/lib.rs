@@ -422,6 +422,11 @@ impl Webhook {
             apply(&self.store, message, u, now).await?;
         } else if unrecorded(&now_seen) {
             self.store.keep_early_status(acc, u).await?;
+            // The provider took it: should its sender die before recording it, the
+            // message is settled from this status, not as outcome_unknown.
+            self.store
+                .note_reported(message, &u.provider_message_id)
+                .await?;
             // The sender records, then takes the kept statuses: if it recorded
             // meanwhile it may have looked already. Look again: recorded now means
             // apply it here (forward only, so twice is harmless).

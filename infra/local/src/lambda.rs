@@ -303,6 +303,9 @@ impl Route {
 /// plays one of the template's `Schedule` events now, at the event `time` the body
 /// gives (`{"time": "…"}`, default now): a scheduled function's clock is its event's
 /// time, so a test or the demo can run the closer as if hours had passed.
+/// API Gateway's payload limit (HTTP API): 10 MB.
+const API_GATEWAY_MAX_PAYLOAD: usize = 10 * 1024 * 1024;
+
 pub async fn http_api(
     listener: tokio::net::TcpListener,
     routes: Vec<Route>,
@@ -318,7 +321,13 @@ pub async fn http_api(
             }),
         )
         .fallback(gateway)
-        .with_state(Arc::new(routes));
+        .with_state(Arc::new(routes))
+        // API Gateway (HTTP API) takes payloads up to 10 MB and hands them to the
+        // function, which answers for itself (the API's 413 over 2 MiB). axum's own
+        // 2 MB default would refuse first, and close while the client still writes.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            API_GATEWAY_MAX_PAYLOAD,
+        ));
     let _ = axum::serve(listener, app).await;
 }
 

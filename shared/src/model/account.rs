@@ -263,11 +263,11 @@ fn check_credentials(
             let local = ["http://127.0.0.1", "http://localhost"]
                 .iter()
                 .any(|h| url.starts_with(h));
-            if !(url.starts_with("https://") || (allow_http && local)) {
-                errors.push(err(
-                    "credentials.url",
-                    "must be an https:// link to the gateway",
-                ));
+            // The same rule as a header image's link: the senders call it.
+            if !(allow_http && local) {
+                if let Err(e) = super::public_https_url(url) {
+                    errors.push(err("credentials.url", e));
+                }
             }
         }
     }
@@ -276,6 +276,33 @@ fn check_credentials(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_gateway_url_must_be_a_public_https_host() {
+        let body = |url: &str| {
+            serde_json::json!({"provider":"sms_gateway","channel":"sms","sender":"gw1",
+                "credentials":{"url":url,"user":"admin","password":"pw"}})
+        };
+        for bad in [
+            "http://gw.empresa.cl",
+            "https://10.0.0.5",
+            "https://169.254.169.254/latest",
+            "https://localhost",
+            "https://gw.internal",
+            "https://user:pw@gw.empresa.cl",
+            "https://gw.empresa.cl:8080",
+        ] {
+            let e = NewAccount::parse_with(&body(bad), false).unwrap_err();
+            assert!(
+                e.iter().any(|f| f.field == "credentials.url"),
+                "{bad}: {e:?}"
+            );
+        }
+        assert!(NewAccount::parse_with(&body("https://gw.empresa.cl/"), false).is_ok());
+        // The local stack's simulator, only where allowed.
+        assert!(NewAccount::parse_with(&body("http://127.0.0.1:9000"), true).is_ok());
+        assert!(NewAccount::parse_with(&body("http://127.0.0.1:9000"), false).is_err());
+    }
 
     #[test]
     fn provider_names_are_the_serialized_ones() {

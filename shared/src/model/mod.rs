@@ -253,18 +253,7 @@ pub fn public_https_url(u: &str) -> Result<(), String> {
         return Err("has no host".into());
     }
     if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        let private = match ip {
-            std::net::IpAddr::V4(v4) => v4_private(v4),
-            std::net::IpAddr::V6(v6) => {
-                v6.is_loopback()
-                    || v6.is_unspecified()
-                    || v6.is_multicast()
-                    || (v6.segments()[0] & 0xfe00) == 0xfc00
-                    || (v6.segments()[0] & 0xffc0) == 0xfe80
-                    || v6.to_ipv4_mapped().is_some_and(v4_private)
-            }
-        };
-        return if private {
+        return if !public_ip(ip) {
             Err("must point to a public host, not a private or local address".into())
         } else {
             Err("must name a host, not an IP address".into())
@@ -288,6 +277,24 @@ pub fn public_https_url(u: &str) -> Result<(), String> {
         return Err("must point to a public host".into());
     }
     Ok(())
+}
+
+/// Whether an address is a public one: not private, loopback, link-local, shared
+/// (100.64/10), reserved, unspecified, broadcast or multicast, nor an IPv6 unique-local,
+/// link-local or IPv4-mapped private one. Outbound calls to tenants' own endpoints (SMS
+/// gateways) connect only to such addresses (SSRF, DNS rebinding).
+pub fn public_ip(ip: std::net::IpAddr) -> bool {
+    match ip {
+        std::net::IpAddr::V4(v4) => !v4_private(v4),
+        std::net::IpAddr::V6(v6) => {
+            !(v6.is_loopback()
+                || v6.is_unspecified()
+                || v6.is_multicast()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || (v6.segments()[0] & 0xffc0) == 0xfe80
+                || v6.to_ipv4_mapped().is_some_and(v4_private))
+        }
+    }
 }
 
 fn v4_private(ip: std::net::Ipv4Addr) -> bool {
