@@ -33,8 +33,9 @@ const BUDGET: Duration = Duration::from_secs(600);
 /// table, not in the queue every tenant's jobs share (SPEC §9, fairness). The stack's
 /// `DispatchSliceSeconds` parameter (`DISPATCH_SLICE_SECS`) sets it.
 const SLICE_SECS: u64 = 20;
-/// The next slice is enqueued this long before the current one should have been sent.
-const LEAD_SECS: u64 = 5;
+/// The next slice is asked for once half of the current one should have been sent: the
+/// queue holds between about a half and one and a half slices of the account's work,
+/// never runs dry while the senders keep the rate, and never holds more.
 /// A slice is never smaller than this many recipients.
 const MIN_SLICE: u64 = 50;
 
@@ -258,7 +259,7 @@ impl Dispatch {
                 / account.rate.max(1) as u64;
             let wait = match closed_for(&c) {
                 Some(w) => w,
-                None if paced => sending_for.saturating_sub(LEAD_SECS) as i64,
+                None if paced => (sending_for / 2) as i64,
                 None => 0,
             }
             .clamp(0, 900) as i32;
