@@ -657,3 +657,85 @@ async fn a_lost_answer_the_provider_reported_ends_with_the_reported_status_not_u
     assert_eq!(c["sent"], 3, "{c}");
     assert_eq!(accepted(&stack, &to).await, [1, 1, 1]);
 }
+
+// Defect: a gateway reports results by `user_id` alone, but the sender sent the sheet
+// row (the same in every campaign) and indexed the message under `{task}:{user_id}`, so
+// no gateway status ever applied, and ids repeated across campaigns.
+#[tokio::test]
+async fn gateway_results_reach_the_right_message_when_two_campaigns_share_the_gateway() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"sms_gateway","channel":"sms","sender":"gw-18012","default_country":"CL",
+            "rate":20,"ports":"0-1","credentials":{"url":stack.sim(),"user":"admin","password":"pw"}}))
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    let account = acc.body["id"].as_str().unwrap().to_string();
+    let tpl = t
+        .post(
+            "/v1/templates",
+            json!({"name":"aviso","channel":"sms","body":"Hola {{1}}, tu cuota vence hoy"}),
+        )
+        .await;
+    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    let tpl = tpl.body["id"].as_str().unwrap().to_string();
+    let (pa, pb) = (phones(12, 3), phones(13, 3));
+    let a = t.loaded_campaign("sms", &account, &tpl, &pa).await;
+    let b = t.loaded_campaign("sms", &account, &tpl, &pb).await;
+    for id in [&a, &b] {
+        let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    for id in [&a, &b] {
+        assert_eq!(
+            t.wait_end(id, Duration::from_secs(60)).await["status"],
+            "completed"
+        );
+    }
+    // The user_id each message went out with, as the gateway recorded it.
+    let sent = stack.sim_get("/_sim/messages?provider=gateway").await;
+    let uid_of = |phone: &str| -> u64 {
+        let m = sent
+            .as_array()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|m| m["recipient"] == phone)
+            .unwrap_or_else(|| panic!("{phone} not sent: {sent}"));
+        m["correlation"]["user_id"]
+            .as_u64()
+            .or(m["correlation"].as_u64())
+            .unwrap_or_else(|| panic!("no user_id: {m}"))
+    };
+    let ids: Vec<u64> = pa.iter().chain(&pb).map(|p| uid_of(p)).collect();
+    let mut unique = ids.clone();
+    unique.sort_unstable();
+    unique.dedup();
+    assert_eq!(unique.len(), ids.len(), "user_ids repeat: {ids:?}");
+    // The gateway's results for campaign A's messages only, posted to the account's URL.
+    let results: Vec<Value> = pa
+        .iter()
+        .map(|p| json!({"port": 0, "number": &p[1..], "user_id": uid_of(p), "status": "DELIVERED", "time": "-"}))
+        .collect();
+    let r = stack
+        .http
+        .post(acc.body["webhook_url"].as_str().unwrap())
+        .json(&json!({"error_code": 200, "sn": "DG-18012", "result": results}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let ma = t.messages(&a).await;
+        if ma.iter().all(|m| m["status"] == "delivered") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{ma:?}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // B's messages, sent from the same rows of the same gateway, are untouched.
+    for m in t.messages(&b).await {
+        assert_eq!(m["status"], "sent", "{m}");
+    }
+}

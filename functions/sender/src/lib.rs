@@ -1,16 +1,22 @@
 //! The sender: each SQS batch of send jobs becomes provider calls, exactly once per
 //! message and never over the provider account's rate, however many instances run.
 //!
-//! For each batch, per provider account:
-//! 1. take a share of the account's calls for the current second (`reserve_rate`; a
-//!    call is only started early in the second it was counted in);
-//! 2. claim those messages (conditional writes, 25 to a request): a message already
+//! A batch may mix campaigns, tenants, single messages and ticket replies. Per provider
+//! account (accounts side by side):
+//! 1. leave out jobs whose phone is on the tenant's do-not-contact list (read at most
+//!    5 s before), or opted out of marketing for a MARKETING template: `blocked`;
+//! 2. take a share of the account's calls for the current second (`reserve_rate`; a
+//!    call is only started early in the second it was counted in) — waiting at most
+//!    2 s in all: what the rate has no room for goes back on the queue;
+//! 3. claim those messages (conditional writes, 25 to a request): a message already
 //!    claimed, sent, blocked or skipped is not called again;
-//! 3. call the provider, concurrently, through the one transport (connect and request
-//!    timeouts); the provider adapter reads each answer into `Accepted` or a
-//!    `ProviderError` that carries the decision;
-//! 4. record `sent` + provider id or `failed` + code (batched), update the campaign's
-//!    progress counters, and end the campaign when every message has an outcome.
+//! 4. call the provider, concurrently, through the one transport (connect and request
+//!    timeouts), each job with its own content (its template, or its text); the
+//!    provider adapter reads each answer into `Accepted` or a `ProviderError` that
+//!    carries the decision;
+//! 5. record `sent` + provider id or `failed` + code (batched). What the messages count
+//!    as in the campaign's progress, and the campaign's end, follow from the table's
+//!    stream (the tally function): exactly once.
 //!
 //! Before any of that, a job of a campaign that is not sending is not sent: a paused
 //! campaign's job is parked (it leaves the queue, its message waits `pending` for resume
@@ -18,12 +24,15 @@
 //! `skipped`). A pause therefore stops the sending within about a second (the campaign's
 //! status is re-read at most once a second), not after the queue drains.
 //!
-//! Transient errors (429, 5xx, a connection refused) release the claim and the job
-//! comes back through the queue's visibility timeout (never a sleep here); permanent
+//! Transient errors (throttling, 5xx, a connection refused) release the claim and the
+//! job goes back on the queue as a new delayed message carrying its tries
+//! ([`SendJob::after_failure`]: 6 hours of throttling, 8 tries through 5xx, then
+//! `retries_exhausted`) — never a sleep here, and never a receive used up; permanent
 //! ones fail the message at once. A call whose outcome is unknown (a timeout after the
-//! request left, a dropped connection) keeps its claim: the job's next delivery finds
-//! the claim expired and ends the message `failed` with `outcome_unknown` — unless a
-//! status callback settled it — and never calls again.
+//! request left, a dropped connection, a success without an id) keeps its claim: the
+//! job's next delivery finds the claim expired and settles the message from what its
+//! provider reported, else `failed` with `outcome_unknown` — and never calls again.
+//! Deployed once more on the send dead-letter queue, it settles whatever reaches it.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -1163,7 +1172,7 @@ impl Sender {
             correlation: &message_id,
             status_callback: callback.as_deref(),
         };
-        let user_id = job.seq;
+        let user_id = providers::gateway::user_id(&message_id);
         let req = match &ctx.credentials {
             Credentials::Meta {
                 access_token,

@@ -37,8 +37,8 @@ pub enum Inbound {
 /// A provider's status for one of our messages.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusUpdate {
-    /// The id the provider gave at send (gateway: the `user_id`, see
-    /// [`gateway::user_id_of`]).
+    /// The id the provider gave at send (gateway: the `user_id` the send chose, see
+    /// [`crate::providers::gateway::user_id`]).
     pub provider_message_id: String,
     pub status: MessageStatus,
     /// The provider's own name for it (`sent`, `SENT_OK`, `enqueued`, …).

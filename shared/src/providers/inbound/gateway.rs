@@ -14,12 +14,6 @@ use serde_json::Value;
 use super::{bad, Inbound, InboundError, Reply, ReplyKind, StatusUpdate};
 use crate::sending::MessageStatus;
 
-/// The `user_id` a message was sent with, from the id the send adapter records
-/// (`{task_id}:{user_id}`): results name messages by it alone.
-pub fn user_id_of(provider_message_id: &str) -> Option<u64> {
-    provider_message_id.rsplit_once(':')?.1.parse().ok()
-}
-
 /// Reads whatever the gateway posted: pushed received SMS (an `sms` list) or send
 /// results (see [`parse_results`]). `default_country` reads numbers without `+`.
 pub fn parse(body: &[u8], default_country: Option<&str>) -> Result<Vec<Inbound>, InboundError> {
@@ -62,7 +56,8 @@ pub fn parse(body: &[u8], default_country: Option<&str>) -> Result<Vec<Inbound>,
 }
 
 /// Reads a `query_sms_result` answer into one status per result. Each status's
-/// `provider_message_id` is the result's `user_id` (see [`user_id_of`]); `at` is the
+/// `provider_message_id` is the result's `user_id`, as the send recorded it
+/// ([`crate::providers::gateway::user_id`]); `at` is the
 /// result's `time` only when it is RFC 3339 (its format is undocumented).
 pub fn parse_results(body: &[u8]) -> Result<Vec<Inbound>, InboundError> {
     let v: Value = serde_json::from_slice(body).map_err(|e| bad("body", e.to_string()))?;
@@ -148,17 +143,26 @@ mod tests {
 
     #[test]
     fn results_name_the_user_id_the_send_recorded() {
+        let uid = gateway::user_id("ten_a.cmp_b.1.2");
         let sent = gateway::read_send_reply(
             HttpReply {
                 status: 200,
                 body: br#"{"error_code": 202, "sms_in_queue": 1, "task_id": 7}"#,
             },
-            41,
+            uid,
         )
         .unwrap();
-        assert_eq!(user_id_of(&sent.provider_message_id), Some(41));
-        assert_eq!(user_id_of("41"), None);
-        assert_eq!(user_id_of("7:x"), None);
+        let body = format!(
+            r#"{{"error_code":200,"result":[{{"port":0,"number":"56962000001","user_id":{uid},"status":"DELIVERED","time":"-"}}]}}"#
+        );
+        let r = parse_results(body.as_bytes()).unwrap();
+        assert!(
+            matches!(&r[0], Inbound::Status(s) if s.provider_message_id == sent.provider_message_id),
+            "{r:?}"
+        );
+        // The same row of two campaigns: two ids (a row number would be one).
+        assert_ne!(uid, gateway::user_id("ten_a.cmp_c.1.2"));
+        assert!(uid < 1 << 48);
     }
 
     #[test]
