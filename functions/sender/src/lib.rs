@@ -236,6 +236,16 @@ impl Sender {
     /// later; one with an outcome is left as it is.
     pub async fn settle_dead_letters(&self, event: SqsEvent) -> SqsBatchResponse {
         let mut response = SqsBatchResponse::default();
+        // Every dead letter is counted (the queue's depth alarm may not see one this
+        // takes within a minute).
+        pregon_aws::metrics::emit(
+            &[("Function", "send-dead-letters")],
+            &[(
+                "DeadLettered",
+                event.records.len() as f64,
+                pregon_aws::metrics::Unit::Count,
+            )],
+        );
         for r in event.records {
             let id = r.message_id.clone().unwrap_or_default();
             let body = r.body.as_deref().unwrap_or("");
