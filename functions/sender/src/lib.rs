@@ -64,11 +64,6 @@ pub const CLAIM_MS: i64 = 30_000;
 const IMAGE_LINK_TTL: Duration = Duration::from_secs(3600);
 /// Account, template and credentials are re-read after this long.
 const CACHE_FOR: Duration = Duration::from_secs(60);
-/// A campaign's status and message count as last read, and when (`None`: the campaign
-/// is gone).
-type SeenStatus = (Instant, Option<Arc<Campaign>>);
-/// A template as last read, and when (`None`: it is gone).
-type SeenTemplate = (Instant, Option<Arc<Template>>);
 /// A campaign's status (paused, cancelled) is re-read after this long.
 const STATUS_FOR: Duration = Duration::from_secs(1);
 /// The tenant's do-not-contact list is re-read after this long: an entry added while a
@@ -77,8 +72,49 @@ const DNC_FOR: Duration = Duration::from_secs(5);
 /// Up to this many entries a tenant's list is kept in memory; beyond it, each batch's
 /// phones are read by key.
 const DNC_IN_MEMORY: usize = 20_000;
-/// A tenant's do-not-contact list as last read (`None`: too long, read by key).
-type SeenDnc = (Instant, Option<Arc<DncSnapshot>>);
+
+/// Records read from the table and kept a while in the process, by tenant and id: each
+/// is read again once older than the cache's `ttl`.
+struct Cached<V> {
+    ttl: Duration,
+    seen: Mutex<HashMap<(String, String), (Instant, V)>>,
+}
+
+impl<V: Clone> Cached<V> {
+    fn new(ttl: Duration) -> Self {
+        Cached {
+            ttl,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The value for `(tenant, id)`: kept, or read by `load` (and kept).
+    async fn get<F>(&self, tenant: &str, id: &str, load: F) -> Result<V, String>
+    where
+        F: std::future::Future<Output = Result<V, String>>,
+    {
+        let key = (tenant.to_string(), id.to_string());
+        if let Some((at, v)) = self.seen.lock().expect("cache").get(&key) {
+            if at.elapsed() < self.ttl {
+                return Ok(v.clone());
+            }
+        }
+        let v = load.await?;
+        self.seen
+            .lock()
+            .expect("cache")
+            .insert(key, (Instant::now(), v.clone()));
+        Ok(v)
+    }
+
+    /// Forgets one value: the next `get` reads it.
+    fn forget(&self, tenant: &str, id: &str) {
+        self.seen
+            .lock()
+            .expect("cache")
+            .remove(&(tenant.to_string(), id.to_string()));
+    }
+}
 
 pub struct Sender {
     aws: Aws,
@@ -88,15 +124,17 @@ pub struct Sender {
     webhook_base: Option<String>,
     /// This function's send queue (`SEND_QUEUE_URL`), to time retries.
     queue_url: Option<String>,
-    /// Accounts and their credentials, by tenant and account.
-    cache: Mutex<HashMap<(String, String), (Instant, Context)>>,
-    /// Templates, by tenant and template (`None`: gone). Each job is sent with its own
-    /// template: one batch may hold several campaigns' jobs for one account.
-    templates: Mutex<HashMap<(String, String), SeenTemplate>>,
-    /// Campaign statuses, by tenant and campaign (`None`: the campaign is gone).
-    statuses: Mutex<HashMap<(String, String), SeenStatus>>,
-    /// Do-not-contact lists, by tenant and campaign.
-    dnc: Mutex<HashMap<(String, String), SeenDnc>>,
+    /// Accounts and their credentials, by tenant and account ([`CACHE_FOR`]).
+    accounts: Cached<Context>,
+    /// Templates, by tenant and template (`None`: gone; [`CACHE_FOR`]). Each job is sent
+    /// with its own template: one batch may hold several campaigns' jobs for one account.
+    templates: Cached<Option<Arc<Template>>>,
+    /// Campaigns (status, size, reply wait), by tenant and campaign (`None`: the
+    /// campaign is gone; [`STATUS_FOR`]).
+    campaigns: Cached<Option<Arc<Campaign>>>,
+    /// Do-not-contact lists, by tenant and campaign (`None`: too long, read by key;
+    /// [`DNC_FOR`]).
+    dnc: Cached<Option<Arc<DncSnapshot>>>,
     /// Recent provider answer time (ms), smoothed.
     answer_ms: AtomicU64,
 }
@@ -153,10 +191,10 @@ impl Sender {
             queue_url: std::env::var("SEND_QUEUE_URL")
                 .ok()
                 .filter(|s| !s.is_empty()),
-            cache: Mutex::new(HashMap::new()),
-            templates: Mutex::new(HashMap::new()),
-            statuses: Mutex::new(HashMap::new()),
-            dnc: Mutex::new(HashMap::new()),
+            accounts: Cached::new(CACHE_FOR),
+            templates: Cached::new(CACHE_FOR),
+            campaigns: Cached::new(STATUS_FOR),
+            dnc: Cached::new(DNC_FOR),
             answer_ms: AtomicU64::new(100),
         })
     }
@@ -312,23 +350,15 @@ impl Sender {
         tenant: &str,
         campaign: &str,
     ) -> Result<Option<Arc<Campaign>>, String> {
-        let key = (tenant.to_string(), campaign.to_string());
-        if let Some((at, c)) = self.statuses.lock().expect("statuses").get(&key) {
-            if at.elapsed() < STATUS_FOR {
-                return Ok(c.clone());
-            }
-        }
-        let c = self
-            .store
-            .campaign(tenant, campaign)
-            .await
-            .map_err(|e| e.to_string())?
-            .map(Arc::new);
-        self.statuses
-            .lock()
-            .expect("statuses")
-            .insert(key, (Instant::now(), c.clone()));
-        Ok(c)
+        let load = async {
+            Ok(self
+                .store
+                .campaign(tenant, campaign)
+                .await
+                .map_err(|e| e.to_string())?
+                .map(Arc::new))
+        };
+        self.campaigns.get(tenant, campaign, load).await
     }
 
     /// Whether a job's campaign is still sending; else what became of the job: a paused
@@ -362,10 +392,7 @@ impl Sender {
             }
             Park::NotPending => Ok(true),
             Park::NotPaused => {
-                self.statuses
-                    .lock()
-                    .expect("statuses")
-                    .remove(&(job.tenant.clone(), job.campaign.clone()));
+                self.campaigns.forget(&job.tenant, &job.campaign);
                 Ok(false)
             }
         }
@@ -448,49 +475,33 @@ impl Sender {
     }
 
     async fn context(&self, tenant: &str, account: &str) -> Result<Context, String> {
-        let key = (tenant.to_string(), account.to_string());
-        if let Some((at, c)) = self.cache.lock().expect("cache").get(&key) {
-            if at.elapsed() < CACHE_FOR {
-                return Ok(c.clone());
-            }
-        }
-        let account_rec: Account = self
-            .store
-            .get(pregon::keys::account(tenant, account))
-            .await
-            .map_err(|e| e.to_string())?
-            .ok_or("the account no longer exists")?;
-        let credentials = pregon_aws::transport::credentials(&self.aws, &account_rec).await?;
-        let c = Context {
-            account: account_rec,
-            credentials,
+        let load = async {
+            let account_rec: Account = self
+                .store
+                .get(pregon::keys::account(tenant, account))
+                .await
+                .map_err(|e| e.to_string())?
+                .ok_or("the account no longer exists")?;
+            let credentials = pregon_aws::transport::credentials(&self.aws, &account_rec).await?;
+            Ok(Context {
+                account: account_rec,
+                credentials,
+            })
         };
-        self.cache
-            .lock()
-            .expect("cache")
-            .insert(key, (Instant::now(), c.clone()));
-        Ok(c)
+        self.accounts.get(tenant, account, load).await
     }
 
     /// A template (`None`: it no longer exists), read at most once a minute.
     async fn template(&self, tenant: &str, id: &str) -> Result<Option<Arc<Template>>, String> {
-        let key = (tenant.to_string(), id.to_string());
-        if let Some((at, t)) = self.templates.lock().expect("templates").get(&key) {
-            if at.elapsed() < CACHE_FOR {
-                return Ok(t.clone());
-            }
-        }
-        let t = self
-            .store
-            .get::<Template>(pregon::keys::template(tenant, id))
-            .await
-            .map_err(|e| e.to_string())?
-            .map(Arc::new);
-        self.templates
-            .lock()
-            .expect("templates")
-            .insert(key, (Instant::now(), t.clone()));
-        Ok(t)
+        let load = async {
+            Ok(self
+                .store
+                .get::<Template>(pregon::keys::template(tenant, id))
+                .await
+                .map_err(|e| e.to_string())?
+                .map(Arc::new))
+        };
+        self.templates.get(tenant, id, load).await
     }
 
     /// Sends one account's jobs of the batch, as fast as its rate allows.
@@ -636,23 +647,15 @@ impl Sender {
         tenant: &str,
         campaign: &str,
     ) -> Result<Option<Arc<DncSnapshot>>, String> {
-        let key = (tenant.to_string(), campaign.to_string());
-        if let Some((at, d)) = self.dnc.lock().expect("dnc").get(&key) {
-            if at.elapsed() < DNC_FOR {
-                return Ok(d.clone());
-            }
-        }
-        let d = self
-            .store
-            .do_not_contact_snapshot(tenant, campaign, DNC_IN_MEMORY)
-            .await
-            .map_err(|e| e.to_string())?
-            .map(Arc::new);
-        self.dnc
-            .lock()
-            .expect("dnc")
-            .insert(key, (Instant::now(), d.clone()));
-        Ok(d)
+        let load = async {
+            Ok(self
+                .store
+                .do_not_contact_snapshot(tenant, campaign, DNC_IN_MEMORY)
+                .await
+                .map_err(|e| e.to_string())?
+                .map(Arc::new))
+        };
+        self.dnc.get(tenant, campaign, load).await
     }
 
     /// Which of the `waiting` jobs may not be sent now: the phone is on the tenant's
@@ -1293,5 +1296,37 @@ impl Context {
         } else {
             self.account.ports.clone()
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicU32;
+
+    #[tokio::test]
+    async fn a_cached_record_is_read_once_until_it_is_old_or_forgotten() {
+        let reads = AtomicU32::new(0);
+        let load = || async { Ok::<u32, String>(reads.fetch_add(1, Ordering::SeqCst) + 1) };
+        let kept = Cached::new(Duration::from_secs(60));
+        assert_eq!(kept.get("t", "a", load()).await, Ok(1));
+        assert_eq!(kept.get("t", "a", load()).await, Ok(1));
+        // Another key, another read; the first stays.
+        assert_eq!(kept.get("t", "b", load()).await, Ok(2));
+        assert_eq!(kept.get("t", "a", load()).await, Ok(1));
+        kept.forget("t", "a");
+        assert_eq!(kept.get("t", "a", load()).await, Ok(3));
+        // A failed read keeps nothing.
+        let failing = Cached::<u32>::new(Duration::from_secs(60));
+        assert!(failing
+            .get("t", "a", async { Err("down".into()) })
+            .await
+            .is_err());
+        assert_eq!(failing.get("t", "a", load()).await, Ok(4));
+        // Old values are read again.
+        let short = Cached::new(Duration::ZERO);
+        assert_eq!(short.get("t", "a", load()).await, Ok(5));
+        assert_eq!(short.get("t", "a", load()).await, Ok(6));
+        assert_eq!(reads.load(Ordering::SeqCst), 6);
     }
 }
