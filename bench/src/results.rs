@@ -169,7 +169,7 @@ async fn settle_campaign(store: &Store, tenant: &str, id: &str) -> (Progress, Kp
         k += sk;
     }
     assert_eq!((p.sent + p.failed) as u64, total, "every message settled");
-    let end = pregon_aws::campaigns::end_state(p.sent, p.failed);
+    let end = pregon::model::CampaignStatus::end_of(p.sent, p.failed, p.blocked);
     let ended = started + time::Duration::seconds((total / SEND_RATE + 5) as i64);
     let s = |v: String| aws_sdk_dynamodb::types::AttributeValue::S(v);
     store

@@ -37,6 +37,10 @@ pub enum CampaignCmd {
         /// SMS: warn about messages over this many segments (1–10, default 3).
         #[arg(long)]
         max_sms_segments: Option<u8>,
+        /// Send once more a message whose answer was lost and that Meta or Twilio never
+        /// reported (risk: a lost callback means the recipient gets it twice).
+        #[arg(long)]
+        resend_unreported: bool,
         /// Confirm the recipients agreed to be contacted (required).
         #[arg(long)]
         consent_confirmed: bool,
@@ -66,6 +70,8 @@ pub enum CampaignCmd {
     Resume { id: String },
     /// Cancel: every message not sent yet becomes `skipped`.
     Cancel { id: String },
+    /// A scheduled campaign back to `loaded` (it will not start by itself).
+    Unschedule { id: String },
     /// Follow a sending campaign with a live progress bar until it ends: exit 0 when
     /// `completed`, 1 on any other end state.
     Watch {
@@ -105,6 +111,10 @@ pub enum CampaignCmd {
         status: Option<String>,
         #[arg(long)]
         department: Option<String>,
+        /// campaign (default), message, reply or all: the hidden one-message campaigns
+        /// of single sends and ticket replies only when asked for.
+        #[arg(long)]
+        kind: Option<String>,
         #[arg(long)]
         limit: Option<u32>,
         #[arg(long)]
@@ -181,6 +191,37 @@ pub enum Cmd {
     Ticket(TicketCmd),
     Settings(SettingsArgs),
     Analytics(AnalyticsArgs),
+    Admin(AdminCmd),
+}
+
+/// The operator's commands (`/v1/admin`, with the operator key: `PREGON_ADMIN_KEY`, or
+/// the local stack's `admin_key`).
+#[derive(Subcommand)]
+pub enum AdminCmd {
+    /// The addresses a tenant may send its report emails from.
+    #[command(subcommand)]
+    ReportSender(ReportSenderCmd),
+}
+
+#[derive(Subcommand)]
+pub enum ReportSenderCmd {
+    /// Let the tenant send reports from this address (verified in the deployment's SES).
+    Approve {
+        #[arg(long)]
+        tenant: String,
+        address: String,
+    },
+    /// Withdraw an approval (the tenant's reports then come from the deployment's sender).
+    Revoke {
+        #[arg(long)]
+        tenant: String,
+        address: String,
+    },
+    /// The addresses approved for a tenant.
+    List {
+        #[arg(long)]
+        tenant: String,
+    },
 }
 
 /// KPIs over the tenant's campaigns, filtered.
@@ -237,9 +278,12 @@ pub struct SettingsArgs {
     /// Replace the opt-out words (comma-separated, e.g. "STOP,BAJA,NO MAS").
     #[arg(long, value_delimiter = ',')]
     pub opt_out_words: Option<Vec<String>>,
-    /// The address report emails come from (verified in the deployment's SES).
+    /// The address report emails come from (one the operator approved for the tenant).
     #[arg(long)]
     pub report_sender: Option<String>,
+    /// The country national numbers of do-not-contact files are read in (e.g. CL).
+    #[arg(long)]
+    pub default_country: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -284,7 +328,12 @@ pub enum DncCmd {
         cursor: Option<String>,
     },
     /// Upload a `phone;campaign` CSV, as contact-centre dialers export it.
-    Upload { file: PathBuf },
+    Upload {
+        file: PathBuf,
+        /// Apply the good lines and list the bad ones (default: a bad line applies nothing).
+        #[arg(long)]
+        skip_invalid: bool,
+    },
 }
 
 pub(crate) struct Client {
@@ -302,7 +351,26 @@ pub(crate) enum Failure {
 }
 
 impl Client {
+    /// The operator's client: `PREGON_ADMIN_KEY`, or the local stack's `admin_key`.
+    fn operator_from_env() -> Result<Self, Failure> {
+        let mut c =
+            Self::from_env_with(Some(std::env::var("PREGON_ADMIN_KEY").ok().or_else(|| {
+                local_stack().and_then(|s| s["admin_key"].as_str().map(String::from))
+            })))?;
+        if !c.key.starts_with("pgo_") {
+            return Err(Failure::Io(
+                "set PREGON_ADMIN_KEY (the operator key, pgo_…)".into(),
+            ));
+        }
+        c.key = c.key.trim().to_string();
+        Ok(c)
+    }
+
     fn from_env() -> Result<Self, Failure> {
+        Self::from_env_with(None)
+    }
+
+    fn from_env_with(operator: Option<Option<String>>) -> Result<Self, Failure> {
         let stack = local_stack();
         let base = std::env::var("PREGON_API_URL")
             .ok()
@@ -314,14 +382,17 @@ impl Client {
             .ok_or_else(|| {
                 Failure::Io("set PREGON_API_URL (or start the local stack: make up)".into())
             })?;
-        let key = std::env::var("PREGON_API_KEY")
-            .ok()
-            .or_else(|| {
-                stack
-                    .as_ref()
-                    .and_then(|s| s["demo_api_key"].as_str().map(String::from))
-            })
-            .ok_or_else(|| Failure::Io("set PREGON_API_KEY".into()))?;
+        let key = match operator {
+            Some(k) => k.ok_or_else(|| Failure::Io("set PREGON_ADMIN_KEY".into()))?,
+            None => std::env::var("PREGON_API_KEY")
+                .ok()
+                .or_else(|| {
+                    stack
+                        .as_ref()
+                        .and_then(|s| s["demo_api_key"].as_str().map(String::from))
+                })
+                .ok_or_else(|| Failure::Io("set PREGON_API_KEY".into()))?,
+        };
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .build()
@@ -457,6 +528,44 @@ fn put(obj: &mut Map<String, Value>, k: &str, v: Option<impl Into<Value>>) {
 
 async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
     use reqwest::Method;
+    if let Cmd::Admin(AdminCmd::ReportSender(r)) = cmd {
+        let c = Client::operator_from_env()?;
+        let enc = |s: &str| form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+        return match r {
+            ReportSenderCmd::Approve { tenant, address } => {
+                c.call(
+                    Method::PUT,
+                    &format!(
+                        "/v1/admin/tenants/{}/report-senders/{}",
+                        enc(&tenant),
+                        enc(&address)
+                    ),
+                    None,
+                )
+                .await
+            }
+            ReportSenderCmd::Revoke { tenant, address } => {
+                c.call(
+                    Method::DELETE,
+                    &format!(
+                        "/v1/admin/tenants/{}/report-senders/{}",
+                        enc(&tenant),
+                        enc(&address)
+                    ),
+                    None,
+                )
+                .await
+            }
+            ReportSenderCmd::List { tenant } => {
+                c.call(
+                    Method::GET,
+                    &format!("/v1/admin/tenants/{}/report-senders", enc(&tenant)),
+                    None,
+                )
+                .await
+            }
+        };
+    }
     let c = Client::from_env()?;
     match cmd {
         Cmd::Campaign(CampaignCmd::Create {
@@ -472,6 +581,7 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             send_at,
             report_email,
             max_sms_segments,
+            resend_unreported,
             consent_confirmed,
         }) => {
             let mut b = Map::new();
@@ -487,6 +597,9 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             put(&mut b, "send_at", send_at);
             put(&mut b, "report_email", report_email);
             put(&mut b, "max_sms_segments", max_sms_segments);
+            if resend_unreported {
+                b.insert("resend_unreported".into(), true.into());
+            }
             if !metadata.is_empty() {
                 let fields: Result<Vec<Value>, Failure> = metadata
                     .iter()
@@ -571,6 +684,14 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
         Cmd::Campaign(CampaignCmd::Cancel { id }) => {
             c.call(Method::POST, &format!("/v1/campaigns/{id}/cancel"), None)
                 .await
+        }
+        Cmd::Campaign(CampaignCmd::Unschedule { id }) => {
+            c.call(
+                Method::POST,
+                &format!("/v1/campaigns/{id}/unschedule"),
+                None,
+            )
+            .await
         }
         Cmd::Campaign(CampaignCmd::Watch { .. }) => {
             Err(Failure::Io("watch is run by `run`".into()))
@@ -687,14 +808,20 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             idle_close_hours,
             opt_out_words,
             report_sender,
+            default_country,
         }) => {
-            if idle_close_hours.is_none() && opt_out_words.is_none() && report_sender.is_none() {
+            if idle_close_hours.is_none()
+                && opt_out_words.is_none()
+                && report_sender.is_none()
+                && default_country.is_none()
+            {
                 c.call(Method::GET, "/v1/settings", None).await
             } else {
                 let mut body = Map::new();
                 put(&mut body, "idle_close_hours", idle_close_hours);
                 put(&mut body, "opt_out_words", opt_out_words);
                 put(&mut body, "report_sender", report_sender);
+                put(&mut body, "default_country", default_country);
                 c.call(Method::PATCH, "/v1/settings", Some(Value::Object(body)))
                     .await
             }
@@ -703,11 +830,16 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
             let q = query(&[("limit", limit.map(|l| l.to_string())), ("cursor", cursor)]);
             c.call(Method::GET, &format!("/v1/dnc{q}"), None).await
         }
-        Cmd::Dnc(DncCmd::Upload { file }) => {
+        Cmd::Dnc(DncCmd::Upload { file, skip_invalid }) => {
             let text = tokio::fs::read(&file)
                 .await
                 .map_err(|e| Failure::Io(format!("cannot read {}: {e}", file.display())))?;
-            c.call_raw(Method::POST, "/v1/dnc", "text/csv", text).await
+            let path = if skip_invalid {
+                "/v1/dnc?on_invalid_rows=skip"
+            } else {
+                "/v1/dnc"
+            };
+            c.call_raw(Method::POST, path, "text/csv", text).await
         }
         Cmd::Campaign(CampaignCmd::Results { id, format, out }) => {
             crate::results::run(&c, &id, &format, out).await
@@ -745,12 +877,14 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
         Cmd::Campaign(CampaignCmd::List {
             status,
             department,
+            kind,
             limit,
             cursor,
         }) => {
             let qs = query(&[
                 ("status", status),
                 ("department", department),
+                ("kind", kind),
                 ("limit", limit.map(|l| l.to_string())),
                 ("cursor", cursor),
             ]);
@@ -834,6 +968,7 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
                 .await
         }
         Cmd::Template(TemplateCmd::List) => c.call(Method::GET, "/v1/templates", None).await,
+        Cmd::Admin(_) => unreachable!("operator commands are answered above"),
     }
 }
 

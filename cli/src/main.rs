@@ -50,6 +50,9 @@ enum Command {
     Analytics(api::AnalyticsArgs),
     /// The tenant's ticket settings (idle close, opt-out words): show or change.
     Settings(api::SettingsArgs),
+    /// The operator's commands (the operator key, not a tenant's): report senders.
+    #[command(subcommand)]
+    Admin(api::AdminCmd),
 }
 
 fn main() -> ExitCode {
@@ -74,5 +77,6 @@ fn main() -> ExitCode {
         Command::Ticket(c) => api::run(api::Cmd::Ticket(c)),
         Command::Settings(a) => api::run(api::Cmd::Settings(a)),
         Command::Analytics(a) => api::run(api::Cmd::Analytics(a)),
+        Command::Admin(a) => api::run(api::Cmd::Admin(a)),
     }
 }

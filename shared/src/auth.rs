@@ -25,9 +25,61 @@ pub fn bearer(header: Option<&str>) -> Option<&str> {
         .then_some(key)
 }
 
+/// A new operator key (the `/v1/admin` routes): `pgo_` and 64 hex characters. Only its
+/// SHA-256 is deployed (`AdminKeySha256`); tenants never hold one.
+pub fn new_operator_key() -> String {
+    let mut bytes = [0u8; 32];
+    rand::rng().fill_bytes(&mut bytes);
+    format!("pgo_{}", hex::encode(bytes))
+}
+
+/// Whether an `Authorization: Bearer pgo_…` header carries the operator key whose
+/// SHA-256 (hex) is `expected_hash` (constant time; an empty hash admits nobody).
+pub fn is_operator(header: Option<&str>, expected_hash: &str) -> bool {
+    let Some(h) = header.map(str::trim) else {
+        return false;
+    };
+    let Some((scheme, key)) = h.split_once(' ') else {
+        return false;
+    };
+    let key = key.trim();
+    if !scheme.eq_ignore_ascii_case("bearer")
+        || !key.starts_with("pgo_")
+        || key.len() != 68
+        || expected_hash.len() != 64
+    {
+        return false;
+    }
+    let given = key_hash(key);
+    given
+        .bytes()
+        .zip(expected_hash.to_ascii_lowercase().bytes())
+        .fold(0u8, |acc, (a, b)| acc | (a ^ b))
+        == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_the_operator_key_whose_hash_is_deployed_is_the_operator() {
+        let k = new_operator_key();
+        let h = key_hash(&k);
+        assert!(is_operator(Some(&format!("Bearer {k}")), &h));
+        assert!(!is_operator(Some(&format!("Bearer {k}")), ""));
+        assert!(!is_operator(
+            Some(&format!("Bearer {}", new_operator_key())),
+            &h
+        ));
+        // A tenant key is never the operator's, even with the same bits.
+        let tenant = format!("pgn_{}", &k[4..]);
+        assert!(!is_operator(
+            Some(&format!("Bearer {tenant}")),
+            &key_hash(&tenant)
+        ));
+        assert!(!is_operator(None, &h));
+    }
 
     #[test]
     fn keys_are_random_and_only_their_hash_is_kept() {

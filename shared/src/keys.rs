@@ -106,6 +106,13 @@ pub fn dnc_sk(phone: &str, campaign: Option<&str>) -> String {
     }
 }
 
+/// A Meta account under its number (`kind` `number`: the `phone_number_id`) or its
+/// business account (`waba`: the WABA id), for the webhook: Meta posts every number of
+/// an app to one URL, and each change is routed by the number it names.
+pub fn meta_route(kind: &str, id: &str, account: &str) -> (String, String) {
+    (format!("METAROUTE#{kind}#{id}"), account.to_string())
+}
+
 /// Which tenant an account belongs to, for the webhook (its URL names only the account).
 pub fn webhook_account(account: &str) -> (String, String) {
     (format!("WEBHOOK#{account}"), "ACCOUNT".to_string())
@@ -135,6 +142,33 @@ pub const TICKET_SHARDS: u32 = 4;
 
 pub fn settings(t: &str) -> (String, String) {
     (tenant_pk(t), "SETTINGS".into())
+}
+
+/// The counter buckets of an account's inbound tickets (taken after a reply): all time
+/// (`acct_{account}`) and the UTC day `YYYY-MM-DD` (`acct_{account}_{day}`). Campaign
+/// ids start `cmp_`, so these never meet a campaign's counters.
+pub fn inbound_buckets(account: &str, day: &str) -> [String; 2] {
+    [format!("acct_{account}"), format!("acct_{account}_{day}")]
+}
+
+/// A report sender address the operator approved for a tenant (lower case).
+pub fn report_sender(t: &str, address: &str) -> (String, String) {
+    (
+        tenant_pk(t),
+        format!("{REPORT_SENDER_PREFIX}{}", address.to_lowercase()),
+    )
+}
+
+pub const REPORT_SENDER_PREFIX: &str = "REPORT_SENDER#";
+
+/// The limits the operator set for a tenant (report emails a day, …).
+pub fn limits(t: &str) -> (String, String) {
+    (tenant_pk(t), "LIMITS".into())
+}
+
+/// A tenant's report emails of one UTC day (`YYYY-MM-DD`), counted against its quota.
+pub fn email_quota(t: &str, day: &str) -> (String, String) {
+    (tenant_pk(t), format!("EMAILS#{day}"))
 }
 
 /// A stable spread of a string over `u32` (which shard a message's or ticket's writes

@@ -62,6 +62,73 @@ impl std::str::FromStr for MessageStatus {
 /// the provider's answer and the record): SPEC §5.
 pub const OUTCOME_UNKNOWN: &str = "outcome_unknown";
 
+/// The error code of a message whose answer was lost and that its provider never
+/// reported within [`LostAnswer`]'s wait: a provider that reports every message it
+/// takes (Meta, Twilio) most likely never took it (SPEC §5, README "Sending").
+pub const NOT_SENT: &str = "not_sent";
+
+/// Whether a failure code says the send's outcome was never known (the provider may
+/// still report the message, which then settles it with the reported status).
+pub fn unknown_outcome(code: &str) -> bool {
+    code == OUTCOME_UNKNOWN || code == NOT_SENT
+}
+
+/// How long after a lost answer's claim expired a provider that reports every message
+/// is given to report it, by default (`UnreportedWaitSeconds`).
+pub const UNREPORTED_WAIT_SECS: u64 = 120;
+
+/// What becomes of a message whose sender's claim expired with no answer recorded
+/// (the sender died, or the answer was lost) and no status reported for it yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LostAnswer {
+    /// Give its provider this much longer (ms) to report it.
+    Wait { ms: i64 },
+    /// Send it once more (the campaign allows it and it was not resent already).
+    Resend,
+    /// It ends `failed` with this code and reason.
+    Settle { code: &'static str, why: String },
+}
+
+impl LostAnswer {
+    /// The rule: a provider that reports every message it takes (Meta's and Twilio's
+    /// status callbacks carry our id) gets `wait_ms` after the claim expired; still
+    /// unreported, the message was most likely never taken: `not_sent`, or sent once
+    /// more when the campaign's `resend_unreported` allows it (once only: a resent
+    /// message is never resent again). A provider whose callbacks cannot name our
+    /// message (Gupshup, gateways) leaves it `outcome_unknown` at once.
+    pub fn decide(
+        claim_until_ms: i64,
+        now_ms: i64,
+        reports_every_message: bool,
+        wait_ms: i64,
+        resend_allowed: bool,
+        resent: bool,
+    ) -> LostAnswer {
+        if !reports_every_message {
+            return LostAnswer::Settle {
+                code: OUTCOME_UNKNOWN,
+                why: "the sender stopped between calling the provider and recording its answer; the message was not sent again".into(),
+            };
+        }
+        let left = claim_until_ms + wait_ms - now_ms;
+        if left > 0 {
+            return LostAnswer::Wait { ms: left };
+        }
+        if resend_allowed && !resent {
+            return LostAnswer::Resend;
+        }
+        let why = if resent {
+            "sent once more after a lost answer, and again no answer and no report from the provider; not sent again"
+        } else {
+            "the sender's answer was lost and the provider never reported the message: most likely it was not sent; not sent again (the campaign's resend_unreported is off)"
+        };
+        LostAnswer::Settle {
+            code: NOT_SENT,
+            why: why.into(),
+        }
+    }
+}
+
 /// One message to send, as dispatch enqueues it: everything the sender needs without
 /// reading the recipient back.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -361,5 +428,39 @@ mod tests {
             "skipped".parse::<MessageStatus>(),
             Ok(MessageStatus::Skipped)
         );
+    }
+
+    #[test]
+    fn a_lost_answer_waits_for_the_providers_report_then_is_not_sent_or_sent_once_more() {
+        let (claim, wait) = (1_000_000, 120_000);
+        // Gupshup, gateways: their reports cannot name our message.
+        assert!(matches!(
+            LostAnswer::decide(claim, claim + 1, false, wait, true, false),
+            LostAnswer::Settle {
+                code: OUTCOME_UNKNOWN,
+                ..
+            }
+        ));
+        // Meta, Twilio: wait for the report first.
+        assert_eq!(
+            LostAnswer::decide(claim, claim + 20_000, true, wait, true, false),
+            LostAnswer::Wait { ms: 100_000 }
+        );
+        // Still unreported: not sent, or once more when the campaign allows it.
+        assert!(matches!(
+            LostAnswer::decide(claim, claim + wait, true, wait, false, false),
+            LostAnswer::Settle { code: NOT_SENT, .. }
+        ));
+        assert_eq!(
+            LostAnswer::decide(claim, claim + wait, true, wait, true, false),
+            LostAnswer::Resend
+        );
+        // Never twice.
+        assert!(matches!(
+            LostAnswer::decide(claim, claim + wait, true, wait, true, true),
+            LostAnswer::Settle { code: NOT_SENT, .. }
+        ));
+        assert!(unknown_outcome(NOT_SENT) && unknown_outcome(OUTCOME_UNKNOWN));
+        assert!(!unknown_outcome(RETRIES_EXHAUSTED));
     }
 }

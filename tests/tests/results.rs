@@ -360,6 +360,18 @@ async fn the_report_email_goes_once_after_the_last_ticket_closes_with_the_stats_
 async fn a_report_from_an_unverified_sender_is_recorded_failed_with_ses_reason() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
+    // The operator approved the address for this tenant; SES has not verified it.
+    let r = operator(
+        &stack,
+        reqwest::Method::PUT,
+        &format!(
+            "/v1/admin/tenants/{}/report-senders/cobranzas%40unverified.example",
+            t.id
+        ),
+        None,
+    )
+    .await;
+    assert_eq!(r.0, 200, "{}", r.1);
     let s = t
         .call(
             reqwest::Method::PATCH,
@@ -404,4 +416,132 @@ async fn a_report_from_an_unverified_sender_is_recorded_failed_with_ses_reason()
         "SES's reason: {c}"
     );
     assert!(emails_to(&stack, &address).await.is_empty());
+}
+
+async fn patch(t: &Tenant<'_>, from: &str) -> pregon_tests::Reply {
+    t.call(
+        reqwest::Method::PATCH,
+        "/v1/settings",
+        Some(json!({"report_sender": from})),
+    )
+    .await
+}
+
+/// A request to the operator's routes with the local stack's operator key.
+async fn operator(
+    stack: &Stack,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let key = stack.info["admin_key"]
+        .as_str()
+        .expect("the stack's operator key");
+    let mut req = stack.http.request(method, stack.api(path)).bearer_auth(key);
+    if let Some(b) = body {
+        req = req.json(&b);
+    }
+    let r = req.send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+// Issue 19, item 1: any tenant could send DKIM-signed report mail from the operator's
+// or another tenant's address, without limit. Now only an address the operator
+// approved for that tenant, and a daily quota per tenant.
+#[tokio::test]
+async fn reports_come_only_from_addresses_the_operator_approved_and_within_the_daily_quota() {
+    let stack = Stack::connect().await;
+    let (t, other) = (stack.tenant().await, stack.tenant().await);
+    let own = format!("avisos-{}@empresa.cl", t.id.to_lowercase());
+    // Not approved: refused, naming the field.
+    let r = patch(&t, &own).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["field"], "report_sender", "{}", r.body);
+    // A tenant's key never opens the operator's routes.
+    let as_tenant = t
+        .call(
+            reqwest::Method::PUT,
+            &format!("/v1/admin/tenants/{}/report-senders/x%40y.cl", t.id),
+            None,
+        )
+        .await;
+    assert_eq!(as_tenant.status, 401, "{}", as_tenant.body);
+    // The operator approves it for this tenant only.
+    let path = format!(
+        "/v1/admin/tenants/{}/report-senders/{}",
+        t.id,
+        own.replace('@', "%40")
+    );
+    let (s, b) = operator(&stack, reqwest::Method::PUT, &path, None).await;
+    assert_eq!(s, 200, "{b}");
+    let r = patch(&t, &own).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = patch(&other, &own).await;
+    assert_eq!(r.status, 400, "another tenant may not use it: {}", r.body);
+    let (s, b) = operator(
+        &stack,
+        reqwest::Method::GET,
+        &format!("/v1/admin/tenants/{}/report-senders", t.id),
+        None,
+    )
+    .await;
+    assert_eq!((s, b["items"].clone()), (200, json!([own])), "{b}");
+    // Revoked: the tenant's reports come from the deployment's sender again.
+    let (s, _) = operator(&stack, reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(s, 204);
+    let (s, _) = operator(&stack, reqwest::Method::DELETE, &path, None).await;
+    assert_eq!(s, 404);
+
+    // One report email a day for this tenant: the second campaign's report fails with
+    // the quota as its reason, and nothing more is sent.
+    let (s, b) = operator(
+        &stack,
+        reqwest::Method::PUT,
+        &format!("/v1/admin/tenants/{}/limits", t.id),
+        Some(json!({"report_emails_per_day": 1})),
+    )
+    .await;
+    assert_eq!(
+        (s, b["report_emails_per_day"].clone()),
+        (200, json!(1)),
+        "{b}"
+    );
+    let (acc, tpl) = sms_setup(&t, "+15550007303").await;
+    let address = format!("jefe+{}@empresa.cl", t.id.to_lowercase());
+    let mut outcomes = Vec::new();
+    for n in 0..2 {
+        let phones = vec![format!("+569653200{n}0")];
+        let id = t
+            .loaded_campaign_with("sms", &acc, &tpl, &phones, json!({"report_email": address}))
+            .await;
+        let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        t.wait_end(&id, Duration::from_secs(60)).await;
+        let later = time::OffsetDateTime::now_utc() + time::Duration::minutes(10);
+        stack.run_schedule("CloserFunction", &rfc3339(later)).await;
+        outcomes.push(report_outcome(&t, &id).await);
+    }
+    assert_eq!(
+        outcomes[0]["report_email_status"], "sent",
+        "{}",
+        outcomes[0]
+    );
+    assert_eq!(
+        outcomes[1]["report_email_status"], "failed",
+        "{}",
+        outcomes[1]
+    );
+    assert!(
+        outcomes[1]["report_email_error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("quota"),
+        "{}",
+        outcomes[1]
+    );
+    assert_eq!(emails_to(&stack, &address).await.len(), 1);
+    // The first came from the deployment's own sender, not the revoked address.
+    let raw = &emails_to(&stack, &address).await[0];
+    assert!(!raw.contains(&own), "sent from a revoked address");
 }

@@ -364,6 +364,31 @@ async fn an_informative_sms_campaign_has_closed_tickets_and_a_late_reply_opens_a
         )
         .await;
     assert_eq!(r.status, 202, "{}", r.body);
+    // Issue 19, item 10: an agent's reply after the customer's is a take, and an inbound
+    // ticket's take counts in analytics by account (it was lost before).
+    let k = ticket(&t, inbound["id"].as_str().unwrap()).await;
+    assert!(k["attended_at"].is_string(), "{k}");
+    let a = t
+        .get(&format!(
+            "/v1/analytics?account_id={account}&period=last_7_days"
+        ))
+        .await
+        .body;
+    assert_eq!(a["inbound"]["attended"], 1, "{a}");
+    assert_eq!(a["inbound"]["by_account"][&account]["attended"], 1, "{a}");
+    // A second reply is not a second take.
+    let r = t
+        .post(
+            &format!("/v1/tickets/{}/reply", inbound["id"].as_str().unwrap()),
+            json!({"text":"Le confirmamos mañana"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let a = t
+        .get(&format!("/v1/analytics?account_id={account}"))
+        .await
+        .body;
+    assert_eq!(a["inbound"]["attended"], 1, "{a}");
 
     // The tenant's own opt-out words count (accents and case aside).
     customer_says(

@@ -656,3 +656,127 @@ async fn one_callback_carrying_many_statuses_moves_each_message_forward_once() {
     let s2 = t.get(&format!("/v1/campaigns/{id}/stats")).await.body;
     assert_eq!(kpis(&s2), want, "{s2}");
 }
+
+// Issue 19, item 2: Meta posts every number of an app to the app's one callback URL.
+// With two tenants' accounts on one app, account B's statuses were kept as "early" and
+// never applied, and B's customers' replies became A's tickets. Each change is routed
+// by its `metadata.phone_number_id`; a number of no account on this app is ignored.
+#[tokio::test]
+async fn two_accounts_on_one_meta_app_each_get_their_own_statuses_and_replies() {
+    let stack = Stack::connect().await;
+    const SHARED: &str = "one-app-secret-for-two-tenants";
+    let (ta, tb) = (stack.tenant().await, stack.tenant().await);
+    let (a_number, b_number, stranger) = ("15550019001", "15550019002", "15550019009");
+    let (account_a, _) = ta
+        .meta_account_with_webhook(a_number, SHARED, "aviso_a", "Hola {{1}}")
+        .await;
+    let (account_b, tpl_b) = tb
+        .meta_account_with_webhook(b_number, SHARED, "aviso_b", "Hola {{1}}")
+        .await;
+    let a_url = ta.get(&format!("/v1/accounts/{account_a}")).await.body["webhook_url"].clone();
+    assert!(a_url.is_string(), "{a_url}");
+    // The app's one URL (A's) receives B's number too, and a number nobody here has.
+    for number in [b_number, stranger] {
+        stack
+            .sim_post(
+                "/_sim/webhooks",
+                json!({"provider":"meta","sender":number,"url":a_url,"app_secret":SHARED}),
+            )
+            .await;
+    }
+    let phones: Vec<String> = (0..2).map(|i| format!("+5696919{i:04}")).collect();
+    let id = tb
+        .loaded_campaign("whatsapp", &account_b, &tpl_b, &phones)
+        .await;
+    let r = tb
+        .post(&format!("/v1/campaigns/{id}/send"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    tb.wait_end(&id, Duration::from_secs(60)).await;
+    // B's statuses, posted to A's URL, reach B's messages.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let messages = tb.messages(&id).await;
+        if messages.iter().all(|m| m["status"] == "read") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "statuses never applied: {messages:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // A customer of B's number writes: the ticket is B's tenant's, not A's.
+    let from = "+56969190099";
+    let r = stack
+        .sim_post(
+            "/_sim/inbound",
+            json!({"provider":"meta","sender":b_number,"from":from,"text":"hola"}),
+        )
+        .await;
+    assert_eq!(r["status"], 200, "{r}");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let theirs = tb.tickets("status=open").await;
+        if let Some(k) = theirs.iter().find(|k| k["phone"] == from) {
+            assert_eq!(k["account_id"], account_b.as_str(), "{k}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "no ticket for B: {theirs:?}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // A number of no account on this app: answered, never applied.
+    let r = stack
+        .sim_post(
+            "/_sim/inbound",
+            json!({"provider":"meta","sender":stranger,"from":"+56969190098","text":"hola"}),
+        )
+        .await;
+    assert_eq!(r["status"], 200, "{r}");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let mine = ta.tickets("").await;
+    assert!(
+        mine.iter()
+            .all(|k| k["phone"] != from && k["phone"] != "+56969190098"),
+        "A got another number's customers: {mine:?}"
+    );
+}
+
+// Issue 19, item 5: inbound deduplication was check-then-act; two identical signed
+// inbound POSTs at the same time opened two tickets.
+#[tokio::test]
+async fn two_identical_inbound_posts_at_once_open_one_ticket_with_one_entry() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let sender = "155500039";
+    let (acc, _) = meta_campaign(&stack, &t, sender, &["+56963390001".to_string()]).await;
+    let url = acc["webhook_url"].as_str().unwrap().to_string();
+    let from = "56963390099";
+    let wamid = "wamid.DUPLICATE0000000000000000000001";
+    for round in 0..3 {
+        let (a, b) = tokio::join!(
+            post_meta_text(&stack, &url, sender, from, wamid, "hola"),
+            post_meta_text(&stack, &url, sender, from, wamid, "hola"),
+        );
+        // One takes it in; the other is a repeat (200) or, while the first is still
+        // at it, asked to come back (500: the provider retries).
+        assert!(
+            [a, b].contains(&200) && [a, b].iter().all(|s| *s == 200 || *s == 500),
+            "round {round}: {a} {b}"
+        );
+    }
+    let phone = format!("+{from}");
+    let mine: Vec<Value> = t
+        .tickets("")
+        .await
+        .into_iter()
+        .filter(|k| k["phone"] == phone.as_str())
+        .collect();
+    assert_eq!(mine.len(), 1, "{mine:?}");
+    let k = t
+        .get(&format!("/v1/tickets/{}", mine[0]["id"].as_str().unwrap()))
+        .await
+        .body;
+    let entries = k["conversation"].as_array().cloned().unwrap_or_default();
+    assert_eq!(entries.len(), 1, "{k}");
+}

@@ -75,6 +75,16 @@ impl Api {
             return Err(e);
         }
         self.store.put_webhook_account(&id, tenant).await?;
+        if let Some(c) = &new.credentials {
+            if let (Some(number), Some(waba)) = (
+                c.get("phone_number_id").and_then(Value::as_str),
+                c.get("waba_id").and_then(Value::as_str),
+            ) {
+                self.store
+                    .put_meta_routes(&id, tenant, number, waba)
+                    .await?;
+            }
+        }
         info!(tenant, account = %id, "account created");
         Ok(reply(201, self.account_view(&account).await))
     }

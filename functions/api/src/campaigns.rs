@@ -7,7 +7,7 @@ use pregon::keys;
 use pregon::model::{
     new_id, now_rfc3339, Account, Campaign, CampaignSettings, CampaignStatus, FieldError, Template,
 };
-use pregon_aws::store::StoreError;
+use pregon_aws::store::{Filter, StoreError};
 use serde_json::{json, Value};
 use tracing::info;
 
@@ -308,6 +308,7 @@ impl Api {
         let obj = v.as_object_mut().expect("object");
         let shown = json!({
             "id": c.id,
+            "kind": c.kind.as_str(),
             "status": c.status,
             "params": c.params,
             "default_country": c.default_country,
@@ -380,7 +381,7 @@ impl Api {
         let mut filters = Vec::new();
         if let Some(st) = get("status") {
             match st.parse::<CampaignStatus>() {
-                Ok(s) => filters.push(("status", s.as_str().to_string())),
+                Ok(s) => filters.push(Filter::Eq("status", s.as_str().to_string())),
                 Err(e) => bad.push(FieldError {
                     field: "status".into(),
                     message: e,
@@ -388,7 +389,20 @@ impl Api {
             }
         }
         if let Some(d) = get("department") {
-            filters.push(("department", d));
+            filters.push(Filter::Eq("department", d));
+        }
+        // The hidden one-message campaigns (single messages, ticket replies) only when
+        // asked for.
+        match get("kind").as_deref() {
+            None | Some("campaign") => filters.push(Filter::Absent("kind")),
+            Some("all") => {}
+            Some(k) => match k.parse::<pregon::model::CampaignKind>() {
+                Ok(kind) => filters.push(Filter::Eq("kind", kind.as_str().to_string())),
+                Err(e) => bad.push(FieldError {
+                    field: "kind".into(),
+                    message: e,
+                }),
+            },
         }
         if !bad.is_empty() {
             return Ok(invalid(bad));

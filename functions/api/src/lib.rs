@@ -18,6 +18,7 @@ use std::time::Duration;
 use tracing::error;
 
 mod accounts;
+mod admin;
 mod campaigns;
 mod sending;
 mod stats;
@@ -115,6 +116,53 @@ impl Api {
         if let ("GET", ["v1", "openapi.json"]) = (method, segments.as_slice()) {
             return openapi();
         }
+        if body.len() > MAX_BODY_BYTES {
+            return problem(
+                413,
+                "payload_too_large",
+                &format!(
+                    "the request body has {} bytes; the limit is {MAX_BODY_BYTES} (upload spreadsheets through an upload URL)",
+                    body.len()
+                ),
+            );
+        }
+        // The operator's routes: the operator key, never a tenant's.
+        if segments.get(1) == Some(&"admin") {
+            let hash = admin::operator_hash();
+            if hash.is_empty() {
+                return problem(
+                    403,
+                    "forbidden",
+                    "the operator routes are off: deploy with the AdminKeySha256 parameter",
+                );
+            }
+            if !pregon::auth::is_operator(auth, &hash) {
+                return problem(
+                    401,
+                    "unauthorized",
+                    "send the operator key as 'Authorization: Bearer pgo_…'",
+                );
+            }
+            let r = match (method, segments.as_slice()) {
+                ("GET", ["v1", "admin", "tenants", tenant, "report-senders"]) => {
+                    self.report_senders(tenant).await
+                }
+                ("PUT", ["v1", "admin", "tenants", tenant, "report-senders", address]) => {
+                    self.set_report_sender(tenant, address, true).await
+                }
+                ("DELETE", ["v1", "admin", "tenants", tenant, "report-senders", address]) => {
+                    self.set_report_sender(tenant, address, false).await
+                }
+                ("GET", ["v1", "admin", "tenants", tenant, "limits"]) => {
+                    self.tenant_limits(tenant).await
+                }
+                ("PUT", ["v1", "admin", "tenants", tenant, "limits"]) => {
+                    self.set_tenant_limits(tenant, body).await
+                }
+                _ => Ok(problem(404, "not_found", "no such operator route")),
+            };
+            return r.unwrap_or_else(Into::into);
+        }
         let tenant = match pregon::auth::bearer(auth) {
             None => {
                 return problem(
@@ -133,16 +181,6 @@ impl Api {
                 Err(e) => return e.into(),
             },
         };
-        if body.len() > MAX_BODY_BYTES {
-            return problem(
-                413,
-                "payload_too_large",
-                &format!(
-                    "the request body has {} bytes; the limit is {MAX_BODY_BYTES} (upload spreadsheets through an upload URL)",
-                    body.len()
-                ),
-            );
-        }
         let r = match (method, segments.as_slice()) {
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
             ("GET", ["v1", "accounts"]) => {
@@ -193,7 +231,7 @@ impl Api {
             }
             (
                 "POST",
-                ["v1", "campaigns", id, action @ ("send" | "pause" | "resume" | "cancel")],
+                ["v1", "campaigns", id, action @ ("send" | "pause" | "resume" | "cancel" | "unschedule")],
             ) => self.control(&tenant, id, action, body).await,
             ("GET", ["v1", "campaigns", id, "messages"]) => self.messages(&tenant, id, query).await,
             ("PATCH", ["v1", "campaigns", id]) => self.patch_campaign(&tenant, id, body).await,
@@ -203,7 +241,7 @@ impl Api {
             ("GET", ["v1", "analytics"]) => self.analytics(&tenant, query).await,
             ("POST", ["v1", "messages"]) => self.send_one(&tenant, body).await,
             ("GET", ["v1", "messages", id]) => self.message(&tenant, id).await,
-            ("POST", ["v1", "dnc"]) => self.dnc_add(&tenant, body).await,
+            ("POST", ["v1", "dnc"]) => self.dnc_add(&tenant, body, query).await,
             ("GET", ["v1", "dnc"]) => self.dnc_list(&tenant, query).await,
             ("DELETE", ["v1", "dnc", phone]) => self.dnc_remove(&tenant, phone, query).await,
             ("GET", ["v1", "tickets"]) => self.list_tickets(&tenant, query).await,

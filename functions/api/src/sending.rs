@@ -4,8 +4,9 @@
 use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
 use pregon::keys;
 use pregon::model::{Campaign, CampaignStatus, Control, FieldError, Template, TemplateStatus};
-use pregon_aws::store::{RecipientItem, StoreError};
+use pregon_aws::store::{Filter, RecipientItem, StoreError};
 use serde_json::{json, Value};
+use std::collections::HashMap;
 use tracing::info;
 
 impl Api {
@@ -23,6 +24,9 @@ impl Api {
         let mut send_at = None;
         let control = match action {
             "send" => {
+                // The `send_at` given at creation schedules it, unless this call says
+                // otherwise (its own `send_at`; `null` sends now).
+                let mut asked = false;
                 if !body.is_empty() {
                     let b = match parse_body(body) {
                         Ok(b) => b,
@@ -34,6 +38,7 @@ impl Api {
                     if let Some(k) = o.keys().find(|k| *k != "send_at") {
                         return Ok(invalid(vec![field(k, "is not a known field")]));
                     }
+                    asked = o.contains_key("send_at");
                     if let Some(v) = o.get("send_at").filter(|v| !v.is_null()) {
                         match v.as_str().map(|t| {
                             time::OffsetDateTime::parse(
@@ -51,11 +56,21 @@ impl Api {
                         }
                     }
                 }
+                if !asked {
+                    send_at = c.settings.send_at.as_deref().and_then(|t| {
+                        time::OffsetDateTime::parse(
+                            t,
+                            &time::format_description::well_known::Rfc3339,
+                        )
+                        .ok()
+                    });
+                }
                 let scheduled = send_at.is_some_and(|t| t > time::OffsetDateTime::now_utc());
                 Control::Send { scheduled }
             }
             "pause" => Control::Pause,
             "resume" => Control::Resume,
+            "unschedule" => Control::Unschedule,
             _ => Control::Cancel,
         };
         let next = match c.control(control) {
@@ -85,7 +100,7 @@ impl Api {
             return Ok(problem(409, "conflict", msg));
         }
         // Dispatch starts, continues, waits for `send_at`, or skips what a cancel left unsent.
-        if next != CampaignStatus::Paused {
+        if next != CampaignStatus::Paused && next != CampaignStatus::Loaded {
             self.request_dispatch(tenant, id).await?;
         }
         info!(
@@ -205,10 +220,10 @@ impl Api {
         }
         // `queued` is a view of `pending` records (see `shown_status`): ask the table for
         // `pending` and keep the ones shown with the status asked for.
-        let filters: Vec<(&str, String)> = status
+        let filters: Vec<Filter> = status
             .iter()
             .map(|s| {
-                (
+                Filter::Eq(
                     "status",
                     if s == "queued" {
                         "pending".into()
@@ -309,6 +324,7 @@ pub(crate) fn message_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Val
         "updated_at": m.updated_at,
         "sms_encoding": m.sms_encoding,
         "sms_segments": m.sms_segments,
+        "resent": m.resent.unwrap_or(false),
     })
 }
 
@@ -321,26 +337,30 @@ fn field(name: &str, message: &str) -> FieldError {
 
 impl Api {
     /// `POST /v1/dnc`: a JSON list of phones (`{"phones": […], "campaign_id"?}`), or a
-    /// `phone;campaign` CSV body as dialers export it.
-    pub(crate) async fn dnc_add(&self, tenant: &str, body: &[u8]) -> Result<Reply, StoreError> {
-        let mut entries: Vec<(String, Option<String>)> = Vec::new();
-        let mut bad = Vec::new();
-        let mut rules = pregon::phone::PhoneRules::new(None);
-        let mut add = |raw: &str,
-                       campaign: Option<String>,
-                       at: String,
-                       bad: &mut Vec<FieldError>| {
-            match rules.parse_text(raw.trim()) {
-                Ok(p) => entries.push((p.e164(), campaign.filter(|c| !c.trim().is_empty()))),
-                Err(e) => bad.push(field(
-                    &at,
-                    &format!(
-                        "'{}': {e} (write it with its country code, +56…)",
-                        pregon::validate::excerpt(raw)
-                    ),
-                )),
+    /// `phone;campaign` CSV body as dialers export it (no header needed, national
+    /// numbers, the campaign by id or name, a trailing separator). Every bad line is
+    /// named and nothing is applied, or, with `?on_invalid_rows=skip`, the good lines
+    /// are applied and the bad ones listed.
+    pub(crate) async fn dnc_add(
+        &self,
+        tenant: &str,
+        body: &[u8],
+        query: &[(String, String)],
+    ) -> Result<Reply, StoreError> {
+        let skip = match query.iter().find(|(n, _)| n == "on_invalid_rows") {
+            None => false,
+            Some((_, v)) if v == "reject" => false,
+            Some((_, v)) if v == "skip" => true,
+            Some(_) => {
+                return Ok(invalid(vec![field(
+                    "on_invalid_rows",
+                    "must be reject or skip",
+                )]))
             }
         };
+        // (where, phone as written, campaign as written, whether it may be a name)
+        let mut wanted: Vec<(String, String, Option<String>, bool)> = Vec::new();
+        let mut bad = Vec::new();
         match parse_body(body) {
             Ok(v) => {
                 let Some(o) = v.as_object() else {
@@ -355,14 +375,19 @@ impl Api {
                 let campaign = o
                     .get("campaign_id")
                     .and_then(|c| c.as_str())
+                    .map(str::trim)
+                    .filter(|c| !c.is_empty())
                     .map(str::to_string);
                 match o.get("phones").and_then(|p| p.as_array()) {
                     Some(list) if !list.is_empty() && list.len() <= 10_000 => {
                         for (i, p) in list.iter().enumerate() {
                             match p.as_str() {
-                                Some(raw) => {
-                                    add(raw, campaign.clone(), format!("phones[{i}]"), &mut bad)
-                                }
+                                Some(raw) => wanted.push((
+                                    format!("phones[{i}]"),
+                                    raw.to_string(),
+                                    campaign.clone(),
+                                    false,
+                                )),
                                 None => {
                                     bad.push(field(&format!("phones[{i}]"), "must be a string"))
                                 }
@@ -373,29 +398,165 @@ impl Api {
                 }
             }
             Err(_) => {
-                // A `phone;campaign` CSV (or one phone per line).
                 let text = String::from_utf8_lossy(body);
-                for (i, line) in text.lines().enumerate() {
-                    let line = line.trim();
-                    if line.is_empty() || (i == 0 && line.to_lowercase().starts_with("phone")) {
-                        continue;
-                    }
-                    let mut parts = line.splitn(2, [';', ',']);
-                    let phone = parts.next().unwrap_or("");
-                    let campaign = parts.next().map(|c| c.trim().to_string());
-                    add(phone, campaign, format!("line {}", i + 1), &mut bad);
+                let lines = pregon::dnc::read_lines(&text);
+                if lines.len() > 10_000 {
+                    return Ok(invalid(vec![field(
+                        "body",
+                        "at most 10,000 lines at a time",
+                    )]));
                 }
-                if entries.is_empty() && bad.is_empty() {
+                for l in lines {
+                    wanted.push((format!("line {}", l.line), l.phone, l.campaign, true));
+                }
+                if wanted.is_empty() {
                     bad.push(field("body", "no phones found"));
                 }
             }
         }
-        if !bad.is_empty() {
+        // Campaigns named by id or (a file's) name, and the country of national numbers:
+        // the campaign's, else the tenant's setting, else the one its accounts share.
+        let settings = self.store.settings(tenant).await?;
+        let mut by_id: HashMap<String, Option<Campaign>> = HashMap::new();
+        let mut every: Option<Vec<Campaign>> = None;
+        let mut shared_country: Option<Option<String>> = None;
+        let mut entries: Vec<(String, Option<String>)> = Vec::new();
+        for (at, raw, campaign, by_name) in wanted {
+            let mut country = None;
+            let campaign = match campaign {
+                None => None,
+                Some(r) => {
+                    if !by_id.contains_key(&r) {
+                        let found = if r.starts_with("cmp_") && r.len() <= 64 {
+                            self.store.campaign(tenant, &r).await?
+                        } else {
+                            None
+                        };
+                        by_id.insert(r.clone(), found);
+                    }
+                    match (&by_id[&r], by_name) {
+                        (Some(c), _) => {
+                            country = c.default_country.clone();
+                            Some(c.id.clone())
+                        }
+                        // The JSON form names campaigns by id, as given; so does a
+                        // file line whose campaign looks like an id.
+                        (None, false) => Some(r),
+                        (None, true) if r.starts_with("cmp_") => Some(r),
+                        (None, true) => {
+                            if every.is_none() {
+                                every = Some(self.all_campaigns(tenant).await?);
+                            }
+                            let named: Vec<&Campaign> = every
+                                .as_deref()
+                                .unwrap_or_default()
+                                .iter()
+                                .filter(|c| c.settings.name.trim().eq_ignore_ascii_case(r.trim()))
+                                .collect();
+                            match named.as_slice() {
+                                [c] => {
+                                    country = c.default_country.clone();
+                                    Some(c.id.clone())
+                                }
+                                [] => {
+                                    bad.push(field(
+                                        &at,
+                                        &format!(
+                                            "no campaign has the id or name '{}'",
+                                            pregon::validate::excerpt(&r)
+                                        ),
+                                    ));
+                                    continue;
+                                }
+                                many => {
+                                    bad.push(field(
+                                        &at,
+                                        &format!(
+                                            "{} campaigns are named '{}': give the campaign's id",
+                                            many.len(),
+                                            pregon::validate::excerpt(&r)
+                                        ),
+                                    ));
+                                    continue;
+                                }
+                            }
+                        }
+                    }
+                }
+            };
+            let country = match country.or(settings.default_country.clone()) {
+                Some(c) => Some(c),
+                None => {
+                    if shared_country.is_none() {
+                        shared_country = Some(self.accounts_country(tenant).await?);
+                    }
+                    shared_country.clone().flatten()
+                }
+            };
+            let mut rules =
+                pregon::phone::PhoneRules::new(country.as_deref().and_then(|c| c.parse().ok()));
+            match rules.parse_text(raw.trim()) {
+                Ok(p) => entries.push((p.e164(), campaign)),
+                Err(e) => bad.push(field(
+                    &at,
+                    &format!(
+                        "'{}': {e} (write it with its country code, +56…, or set the tenant's default_country)",
+                        pregon::validate::excerpt(&raw)
+                    ),
+                )),
+            }
+        }
+        if !bad.is_empty() && (!skip || entries.is_empty()) {
             return Ok(invalid(bad));
         }
         let now = pregon::model::now_rfc3339();
         self.store.dnc_put(tenant, &entries, &now).await?;
+        if skip {
+            return Ok(reply(201, json!({"added": entries.len(), "skipped": bad})));
+        }
         Ok(reply(201, json!({"added": entries.len()})))
+    }
+
+    /// Every campaign a supervisor made (at most 10,000), for names in a DNC file.
+    async fn all_campaigns(&self, tenant: &str) -> Result<Vec<Campaign>, StoreError> {
+        let mut all = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, next) = self
+                .store
+                .list::<Campaign>(
+                    keys::tenant_pk(tenant),
+                    keys::CAMPAIGN_PREFIX,
+                    true,
+                    500,
+                    after.take(),
+                    &[Filter::Absent("kind")],
+                )
+                .await?;
+            all.extend(page);
+            match next {
+                Some(n) if all.len() < 10_000 => after = Some(n),
+                _ => return Ok(all),
+            }
+        }
+    }
+
+    /// The default country every account of the tenant shares, if they share one.
+    async fn accounts_country(&self, tenant: &str) -> Result<Option<String>, StoreError> {
+        let (accounts, _) = self
+            .store
+            .list::<pregon::model::Account>(
+                keys::tenant_pk(tenant),
+                keys::ACCOUNT_PREFIX,
+                false,
+                500,
+                None,
+                &[],
+            )
+            .await?;
+        let mut countries = accounts.iter().filter_map(|a| a.default_country.clone());
+        let first = countries.next();
+        Ok(first.filter(|f| countries.all(|c| c == *f)))
     }
 
     /// `GET /v1/dnc?limit=&cursor=`.
@@ -415,9 +576,19 @@ impl Api {
                 )]))
             }
         };
+        // A cursor is an entry's key as this API gave it: a phone, maybe `#campaign`.
+        let cursor = get("cursor");
+        if cursor.as_deref().is_some_and(|c| {
+            !c.starts_with('+') || c.len() > 100 || c.chars().any(char::is_control)
+        }) {
+            return Ok(invalid(vec![field(
+                "cursor",
+                "is not a cursor this API gave",
+            )]));
+        }
         let (items, next) = self
             .store
-            .list::<DncEntry>(keys::dnc_pk(tenant), "", false, limit, get("cursor"), &[])
+            .list::<DncEntry>(keys::dnc_pk(tenant), "", false, limit, cursor, &[])
             .await?;
         Ok(reply(200, json!({"items": items, "next_cursor": next})))
     }
@@ -430,21 +601,29 @@ impl Api {
         query: &[(String, String)],
     ) -> Result<Reply, StoreError> {
         let phone = pregon::text::percent_decode(phone);
+        let phone = phone.trim();
+        // Entries are kept in E.164: anything else names none.
+        if !(phone.starts_with('+')
+            && (8..=16).contains(&phone.len())
+            && phone[1..].chars().all(|c| c.is_ascii_digit()))
+        {
+            return Ok(invalid(vec![field(
+                "phone",
+                "must be a phone in E.164 (+ and 7 to 15 digits), as GET /v1/dnc lists it",
+            )]));
+        }
         let campaign = query
             .iter()
             .find(|(k, _)| k == "campaign_id")
             .map(|(_, v)| v.as_str());
-        Ok(
-            if self
-                .store
-                .dnc_delete(tenant, phone.trim(), campaign)
-                .await?
-            {
-                reply(204, Value::Null)
-            } else {
-                not_found("do-not-contact entry")
-            },
-        )
+        if campaign.is_some_and(|c| c.is_empty() || c.len() > 64) {
+            return Ok(invalid(vec![field("campaign_id", "is not a campaign id")]));
+        }
+        Ok(if self.store.dnc_delete(tenant, phone, campaign).await? {
+            reply(204, Value::Null)
+        } else {
+            not_found("do-not-contact entry")
+        })
     }
 }
 
@@ -572,6 +751,7 @@ impl Api {
         let recipient = sink.recipients.into_iter().next().expect("one valid row");
         c.status = CampaignStatus::Sending;
         c.single = true;
+        c.kind = pregon::model::CampaignKind::Message;
         c.counts = summary.counts;
         c.sms = summary.sms;
         c.recipient_gen = 1;

@@ -5,7 +5,7 @@
 use crate::{invalid, not_found, reply, Api, Reply};
 use pregon::model::kpi::{campaign_stats as stats_view, kpi_counts};
 use pregon::model::{Campaign, CampaignStatus, FieldError, KpiCounts};
-use pregon_aws::store::StoreError;
+use pregon_aws::store::{Filter, StoreError};
 use serde_json::json;
 
 impl Api {
@@ -27,7 +27,14 @@ impl Api {
     ) -> Result<Reply, StoreError> {
         let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let mut bad = Vec::new();
-        let known = ["account_id", "department", "campaign_id", "from", "to"];
+        let known = [
+            "account_id",
+            "department",
+            "campaign_id",
+            "from",
+            "to",
+            "period",
+        ];
         for (k, _) in query {
             if !known.contains(&k.as_str()) {
                 bad.push(FieldError {
@@ -49,50 +56,87 @@ impl Api {
                 }
             },
         };
-        let (from, to) = (time("from", &mut bad), time("to", &mut bad));
+        let (mut from, mut to) = (time("from", &mut bad), time("to", &mut bad));
+        if let Some(p) = q("period") {
+            if from.is_some() || to.is_some() {
+                bad.push(FieldError {
+                    field: "period".into(),
+                    message: "give either period or from/to".into(),
+                });
+            }
+            match period(&p, time::OffsetDateTime::now_utc()) {
+                Some((f, t)) => (from, to) = (Some(f), Some(t)),
+                None => bad.push(FieldError {
+                    field: "period".into(),
+                    message: "must be last_7_days, last_30_days or previous_month".into(),
+                }),
+            }
+        }
         if !bad.is_empty() {
             return Ok(invalid(bad));
         }
-        // At most this many campaigns, newest first (the tenant's whole history in one
-        // answer would be unbounded).
+        // At most this many matching campaigns, newest first (the tenant's whole history
+        // in one answer would be unbounded); `capped` says when more matched.
         const MAX: usize = 1_000;
         let mut picked: Vec<Campaign> = Vec::new();
+        let mut capped = false;
+        // A campaign counts in a period by when it was sent (its creation when it never
+        // was).
+        let in_period = |c: &Campaign| {
+            let when = c
+                .sending_started_at
+                .as_deref()
+                .and_then(pregon::model::parse_time)
+                .or_else(|| pregon::model::parse_time(&c.created_at));
+            from.is_none_or(|f| when.is_some_and(|t| t >= f))
+                && to.is_none_or(|t0| when.is_some_and(|t| t < t0))
+        };
         if let Some(id) = q("campaign_id") {
             if let Some(c) = self.store.campaign(tenant, &id).await? {
-                picked.push(c);
+                let fits = c.kind.is_campaign()
+                    && q("account_id").is_none_or(|a| c.settings.account_id == a)
+                    && q("department").is_none_or(|d| c.settings.department.as_deref() == Some(&d))
+                    && in_period(&c);
+                if fits {
+                    picked.push(c);
+                }
             }
         } else {
+            // Filtered as read (only campaigns supervisors made, of that account and
+            // department), every page followed.
+            let mut filters = vec![Filter::Absent("kind")];
+            if let Some(a) = q("account_id") {
+                filters.push(Filter::Eq("account_id", a));
+            }
+            if let Some(d) = q("department") {
+                filters.push(Filter::Eq("department", d));
+            }
             let mut after = None;
-            loop {
+            'pages: loop {
                 let (page, next) = self
                     .store
                     .list::<Campaign>(
                         pregon::keys::tenant_pk(tenant),
                         pregon::keys::CAMPAIGN_PREFIX,
                         true,
-                        100,
+                        500,
                         after.take(),
-                        &[],
+                        &filters,
                     )
                     .await?;
-                picked.extend(page);
+                for c in page.into_iter().filter(|c| in_period(c)) {
+                    if picked.len() == MAX {
+                        capped = true;
+                        break 'pages;
+                    }
+                    picked.push(c);
+                }
                 match next {
-                    Some(n) if picked.len() < MAX => after = Some(n),
-                    _ => break,
+                    Some(n) => after = Some(n),
+                    None => break,
                 }
             }
         }
-        picked.retain(|c| {
-            !c.single
-                && q("account_id").is_none_or(|a| c.settings.account_id == a)
-                && q("department").is_none_or(|d| c.settings.department.as_deref() == Some(&d))
-                && {
-                    let created = pregon::model::parse_time(&c.created_at);
-                    from.is_none_or(|f| created.is_some_and(|t| t >= f))
-                        && to.is_none_or(|t0| created.is_some_and(|t| t < t0))
-                }
-        });
-        picked.truncate(MAX);
         let mut total = KpiCounts::default();
         let mut rows = Vec::new();
         let (mut messages, mut phones) = (0i64, 0u64);
@@ -109,14 +153,64 @@ impl Api {
             phones += c.counts.unique_phones;
             rows.push(stats_view(c, &counters));
         }
+        // Inbound tickets (a customer writing first, a reply to a single send) taken by
+        // a person after the customer wrote: by account, over the period's UTC days.
+        let accounts: Vec<String> = match q("account_id") {
+            Some(a) => vec![a],
+            None => {
+                let (all, _) = self
+                    .store
+                    .list::<pregon::model::Account>(
+                        pregon::keys::tenant_pk(tenant),
+                        pregon::keys::ACCOUNT_PREFIX,
+                        false,
+                        500,
+                        None,
+                        &[],
+                    )
+                    .await?;
+                all.into_iter().map(|a| a.id).collect()
+            }
+        };
+        let days = period_days(from, to);
+        let mut by_account = serde_json::Map::new();
+        let mut inbound_total = 0i64;
+        for acc in &accounts {
+            let buckets: Vec<String> = match &days {
+                None => vec![pregon::keys::inbound_buckets(acc, "")[0].clone()],
+                Some(days) => days
+                    .iter()
+                    .map(|d| pregon::keys::inbound_buckets(acc, d)[1].clone())
+                    .collect(),
+            };
+            let mut n = 0i64;
+            for b in &buckets {
+                n += self
+                    .store
+                    .counters(tenant, b)
+                    .await?
+                    .get("k_attended")
+                    .copied()
+                    .unwrap_or(0);
+            }
+            if n > 0 {
+                by_account.insert(acc.clone(), json!({"attended": n}));
+            }
+            inbound_total += n;
+        }
         Ok(reply(
             200,
             json!({
                 "campaigns": rows.len(),
+                "inbound": {"attended": inbound_total, "by_account": by_account},
+                "capped": capped,
+                "from": from.map(pregon::model::format_time),
+                "to": to.map(pregon::model::format_time),
                 "messages": messages,
                 "unique_phones_summed": phones,
                 "sent": total.sent,
                 "refused": total.refused,
+                "unknown": total.unknown,
                 "delivered": total.delivered,
                 "read": total.read,
                 "replied": total.replied,
@@ -126,5 +220,73 @@ impl Api {
                 "items": rows,
             }),
         ))
+    }
+}
+
+/// The UTC days (`YYYY-MM-DD`) a period touches, at most 400 (None: no period, all
+/// time). An open end is today; an open start, 400 days before the end.
+fn period_days(
+    from: Option<time::OffsetDateTime>,
+    to: Option<time::OffsetDateTime>,
+) -> Option<Vec<String>> {
+    if from.is_none() && to.is_none() {
+        return None;
+    }
+    let end = to.unwrap_or_else(time::OffsetDateTime::now_utc);
+    let start = from
+        .unwrap_or(end - time::Duration::days(400))
+        .max(end - time::Duration::days(400));
+    let mut day = start.to_offset(time::UtcOffset::UTC).date();
+    let last = (end - time::Duration::nanoseconds(1))
+        .to_offset(time::UtcOffset::UTC)
+        .date();
+    let mut out = Vec::new();
+    while day <= last {
+        out.push(format!(
+            "{:04}-{:02}-{:02}",
+            day.year(),
+            u8::from(day.month()),
+            day.day()
+        ));
+        day = day.next_day()?;
+    }
+    Some(out)
+}
+
+/// A preset period, `[from, to)` in UTC: the last 7 or 30 days up to `now`, or the
+/// previous calendar month.
+fn period(
+    p: &str,
+    now: time::OffsetDateTime,
+) -> Option<(time::OffsetDateTime, time::OffsetDateTime)> {
+    match p {
+        "last_7_days" => Some((now - time::Duration::days(7), now)),
+        "last_30_days" => Some((now - time::Duration::days(30), now)),
+        "previous_month" => {
+            let this = now.replace_day(1).ok()?.replace_time(time::Time::MIDNIGHT);
+            let last = this - time::Duration::days(1);
+            Some((last.replace_day(1).ok()?, this))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_previous_month_is_the_whole_calendar_month_before() {
+        let now = time::macros::datetime!(2026-03-15 10:30 UTC);
+        let (f, t) = period("previous_month", now).unwrap();
+        assert_eq!(f, time::macros::datetime!(2026-02-01 0:00 UTC));
+        assert_eq!(t, time::macros::datetime!(2026-03-01 0:00 UTC));
+        let now = time::macros::datetime!(2026-01-02 0:00 UTC);
+        let (f, t) = period("previous_month", now).unwrap();
+        assert_eq!(f, time::macros::datetime!(2025-12-01 0:00 UTC));
+        assert_eq!(t, time::macros::datetime!(2026-01-01 0:00 UTC));
+        let (f, t) = period("last_7_days", now).unwrap();
+        assert_eq!(t - f, time::Duration::days(7));
+        assert!(period("yesterday", now).is_none());
     }
 }

@@ -14,7 +14,7 @@ use pregon::model::{
     Ticket, TicketEntry, TicketStatus,
 };
 use pregon::validate::Channel;
-use pregon_aws::store::{RecipientItem, StoreError};
+use pregon_aws::store::{Filter, RecipientItem, StoreError};
 use pregon_aws::tickets::CloseIf;
 use serde_json::{json, Value};
 use tracing::info;
@@ -136,15 +136,15 @@ impl Api {
                     .await;
             }
         }
-        let mut filters: Vec<(&str, String)> = Vec::new();
+        let mut filters: Vec<Filter> = Vec::new();
         if let Some(s) = status {
-            filters.push(("status", s.as_str().to_string()));
+            filters.push(Filter::Eq("status", s.as_str().to_string()));
         }
         if let Some(c) = campaign_id {
-            filters.push(("campaign_id", c));
+            filters.push(Filter::Eq("campaign_id", c));
         }
         if let Some(d) = get("department") {
-            filters.push(("department", d));
+            filters.push(Filter::Eq("department", d));
         }
         let (items, next) = self
             .store
@@ -323,11 +323,16 @@ impl Api {
             at: now.clone(),
         };
         self.store.add_entry(tenant, &t.id, &entry).await?;
+        // An agent's reply after the customer's is a take, like `attend` (SPEC §6).
+        let takes = t.replied_at.is_some();
         if let Some(touched) = self
             .store
-            .touch_ticket(tenant, &t.id, &now, false, false)
+            .touch_ticket(tenant, &t.id, &now, false, takes)
             .await?
         {
+            if takes && t.attended_at.is_none() {
+                self.count_attend(tenant, &touched, &now).await?;
+            }
             let s = self.store.settings(tenant).await?;
             self.store
                 .schedule_idle(&touched, s.idle_close_hours)
@@ -362,6 +367,7 @@ impl Api {
         );
         c.status = CampaignStatus::Sending;
         c.single = true;
+        c.kind = pregon::model::CampaignKind::Reply;
         c.counts.rows = 1;
         c.counts.valid_rows = 1;
         c.counts.unique_phones = 1;
@@ -388,12 +394,41 @@ impl Api {
         Ok(pregon::sending::message_id(tenant, &id, 1, recipient.row))
     }
 
+    /// Counts a ticket taken (`attend`, or an agent's reply) after the customer replied,
+    /// the first time only (SPEC §6; the caller saw it untaken, and this call's time is
+    /// the one kept): a campaign's ticket in its campaign's `attended`;
+    /// an inbound ticket in its account's (all time and per UTC day), which analytics
+    /// reports by account.
+    async fn count_attend(&self, tenant: &str, t: &Ticket, now: &str) -> Result<(), StoreError> {
+        let first = t.attended_at.as_deref() == Some(now);
+        if !first || t.replied_at.is_none() {
+            return Ok(());
+        }
+        let shard = t.id.len() as u32;
+        match &t.campaign_id {
+            Some(c) => {
+                self.store
+                    .add_counters(tenant, c, shard, &[("k_attended", 1)])
+                    .await
+            }
+            None => {
+                for bucket in pregon::keys::inbound_buckets(&t.account_id, &now[..10]) {
+                    self.store
+                        .add_counters(tenant, &bucket, shard, &[("k_attended", 1)])
+                        .await?;
+                }
+                Ok(())
+            }
+        }
+    }
+
     /// `POST /v1/tickets/{id}/attend`: a person took the ticket (the attended rate).
     pub(crate) async fn ticket_attend(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
         let t = match self.open_ticket(tenant, id).await? {
             Ok(t) => t,
             Err(r) => return Ok(r),
         };
+        let before = t.attended_at.clone();
         let now = pregon::model::now_rfc3339();
         match self
             .store
@@ -401,13 +436,8 @@ impl Api {
             .await?
         {
             Some(t) => {
-                // Taken after the customer replied, and now for the first time: the
-                // attended rate (SPEC §6).
-                let first = t.attended_at.as_deref() == Some(now.as_str());
-                if let (true, Some(_), Some(c)) = (first, &t.replied_at, &t.campaign_id) {
-                    self.store
-                        .add_counters(tenant, c, t.id.len() as u32, &[("k_attended", 1)])
-                        .await?;
+                if before.is_none() {
+                    self.count_attend(tenant, &t, &now).await?;
                 }
                 let s = self.store.settings(tenant).await?;
                 if t.replied_at.is_some() {
@@ -466,6 +496,18 @@ impl Api {
         let s = self.store.settings(tenant).await?;
         match s.patched(&b) {
             Ok(next) => {
+                // Reports may come only from an address the operator approved for this
+                // tenant (or the deployment's own ReportSender, when none is set).
+                if let Some(from) = next.report_sender.as_deref() {
+                    if next.report_sender != s.report_sender
+                        && !self.store.report_sender_approved(tenant, from).await?
+                    {
+                        return Ok(invalid(vec![field(
+                            "report_sender",
+                            "is not an address the operator approved for this tenant (pregon admin report-sender approve); leave it null to use the deployment's sender",
+                        )]));
+                    }
+                }
                 self.store.put_settings(tenant, &next).await?;
                 Ok(reply(200, json!(next)))
             }

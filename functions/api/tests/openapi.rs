@@ -36,6 +36,7 @@ const TEMPLATES: &str = "functions/api/src/templates.rs";
 const CAMPAIGNS: &str = "functions/api/src/campaigns.rs";
 const SENDING: &str = "functions/api/src/sending.rs";
 const TICKETS: &str = "functions/api/src/tickets.rs";
+const ADMIN: &str = "functions/api/src/admin.rs";
 const STATS: &str = "functions/api/src/stats.rs";
 const KPI: &str = "shared/src/model/kpi.rs";
 const WEBHOOK: &str = "functions/webhook/src/lib.rs";
@@ -134,6 +135,11 @@ const BODIES: &[(&str, &[&str], &[In])] = &[
         &[],
         &[In::Fields(TICKET_MODEL, "patched")],
     ),
+    (
+        "PUT /v1/admin/tenants/{tenant}/limits",
+        &[],
+        &[In::Fields(TICKET_MODEL, "with_changes")],
+    ),
 ];
 
 /// Routes whose handler is handed the body but reads none of it for these actions
@@ -142,6 +148,7 @@ const BODY_IGNORED: &[&str] = &[
     "POST /v1/campaigns/{id}/pause",
     "POST /v1/campaigns/{id}/resume",
     "POST /v1/campaigns/{id}/cancel",
+    "POST /v1/campaigns/{id}/unschedule",
 ];
 
 /// Query parameters: (operation, the functions that read them: `get("x")` on the
@@ -162,6 +169,7 @@ const QUERIES: &[(&str, &[(&str, &str)])] = &[
     ("GET /v1/campaigns/{id}/results", &[(CAMPAIGNS, "results")]),
     ("GET /v1/analytics", &[(STATS, "analytics")]),
     ("GET /v1/dnc", &[(SENDING, "dnc_list")]),
+    ("POST /v1/dnc", &[(SENDING, "dnc_add")]),
     ("DELETE /v1/dnc/{phone}", &[(SENDING, "dnc_remove")]),
     (
         "GET /v1/tickets",
@@ -282,6 +290,12 @@ const RESPONSES: &[(&str, &[Out])] = &[
         &[Out::Reply(TICKETS, "ticket_reply", 202)],
     ),
     ("TenantSettings", &[Out::Struct("TenantSettings")]),
+    ("TenantLimits", &[Out::Json(ADMIN, "limits_view")]),
+    ("ReportSenders", &[Out::Reply(ADMIN, "report_senders", 200)]),
+    (
+        "ReportSenderApproved",
+        &[Out::Reply(ADMIN, "set_report_sender", 200)],
+    ),
     ("SmsSummary", &[Out::Struct("SmsSummary")]),
     (
         "Error",
@@ -618,7 +632,14 @@ fn the_document_says_who_needs_a_key_and_what_errors_look_like() {
             }
             continue;
         }
-        if security.is_some() {
+        // The operator's routes take the operator key instead, and only them.
+        let operator = op.contains(" /v1/admin/");
+        if operator && security != Some(&serde_json::json!([{"operatorKey": []}])) {
+            problems.push(format!(
+                "{op}: an operator route takes the operator key: `security: [{{operatorKey: []}}]`"
+            ));
+        }
+        if !operator && security.is_some() {
             problems.push(format!(
                 "{op} needs the API key like every tenant route: drop its `security`"
             ));

@@ -5,16 +5,6 @@ use crate::store::{conditional, s, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use pregon::model::{Campaign, CampaignStatus};
 
-/// The end state a campaign reaches from its counts: no failure → `completed`; some
-/// sent and some failed → `completed_with_errors`; failures and nothing sent → `error`.
-pub fn end_state(sent: i64, failed: i64) -> CampaignStatus {
-    match (sent, failed) {
-        (_, 0) => CampaignStatus::Completed,
-        (0, _) => CampaignStatus::Error,
-        _ => CampaignStatus::CompletedWithErrors,
-    }
-}
-
 /// Ends a `sending` campaign when dispatch is done and every message has an outcome.
 /// Returns the end state it reached, if it did.
 pub async fn maybe_complete(
@@ -32,7 +22,7 @@ pub async fn maybe_complete(
     if p.done() < total(&c) as i64 {
         return Ok(None);
     }
-    let end = end_state(p.sent, p.failed);
+    let end = CampaignStatus::end_of(p.sent, p.failed, p.blocked);
     let now = pregon::model::now_rfc3339();
     let res = store
         .update_campaign(tenant, campaign)
@@ -249,18 +239,5 @@ impl Store {
             .send()
             .await;
         conditional(res)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_end_state_follows_what_was_sent_and_what_failed() {
-        assert_eq!(end_state(10, 0), CampaignStatus::Completed);
-        assert_eq!(end_state(0, 0), CampaignStatus::Completed);
-        assert_eq!(end_state(9, 1), CampaignStatus::CompletedWithErrors);
-        assert_eq!(end_state(0, 3), CampaignStatus::Error);
     }
 }

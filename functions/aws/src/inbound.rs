@@ -49,6 +49,52 @@ impl Store {
         Ok(())
     }
 
+    /// Files a Meta account under its number and its business account (see
+    /// [`keys::meta_route`]).
+    pub async fn put_meta_routes(
+        &self,
+        account: &str,
+        tenant: &str,
+        phone_number_id: &str,
+        waba_id: &str,
+    ) -> Result<(), StoreError> {
+        for (kind, id) in [("number", phone_number_id), ("waba", waba_id)] {
+            let (pk, sk) = keys::meta_route(kind, id, account);
+            self.client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(pk))
+                .item("sk", s(sk))
+                .item("tenant", s(tenant))
+                .send()
+                .await
+                .map_err(dynamo)?;
+        }
+        Ok(())
+    }
+
+    /// The Meta accounts filed under a number or business account (`kind` `number` or
+    /// `waba`): their ids (at most 100).
+    pub async fn meta_routes(&self, kind: &str, id: &str) -> Result<Vec<String>, StoreError> {
+        let (pk, _) = keys::meta_route(kind, id, "");
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(pk))
+            .limit(100)
+            .send()
+            .await
+            .map_err(dynamo)?;
+        Ok(out
+            .items
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()).cloned())
+            .collect())
+    }
+
     /// The tenant of the account a webhook URL names.
     pub async fn webhook_tenant(&self, account: &str) -> Result<Option<String>, StoreError> {
         let (pk, sk) = keys::webhook_account(account);
@@ -244,12 +290,14 @@ impl Store {
             ));
             req = req.expression_attribute_values(":now_ms", crate::messages::n(now_ms()));
         }
-        // A message settled `outcome_unknown` that its provider reports after all was
-        // sent: the report settles it, with the provider's own status (SPEC §5).
-        alternatives.push("#st = :unknown_failed AND error_code = :unknown_code".into());
+        // A message settled `outcome_unknown` (or `not_sent`) that its provider reports
+        // after all: the report settles it, with the provider's own status (SPEC §5).
+        alternatives
+            .push("#st = :unknown_failed AND error_code IN (:unknown_code, :not_sent)".into());
         req = req
             .expression_attribute_values(":unknown_failed", s("failed"))
-            .expression_attribute_values(":unknown_code", s(pregon::sending::OUTCOME_UNKNOWN));
+            .expression_attribute_values(":unknown_code", s(pregon::sending::OUTCOME_UNKNOWN))
+            .expression_attribute_values(":not_sent", s(pregon::sending::NOT_SENT));
         let remove = if matches!(u.status, MessageStatus::Failed | MessageStatus::Undelivered) {
             "claim_until"
         } else {

@@ -68,6 +68,9 @@ pub struct Progress {
     pub failed: i64,
     pub blocked: i64,
     pub skipped: i64,
+    /// Of `failed`: those whose send outcome is unknown (`outcome_unknown`,
+    /// `not_sent`), shown apart from the refused (SPEC §6).
+    pub unknown: i64,
 }
 
 impl Progress {
@@ -78,13 +81,14 @@ impl Progress {
 }
 
 /// A progress delta as counter names and values.
-pub fn progress_pairs(p: &Progress) -> [(&'static str, i64); 5] {
+pub fn progress_pairs(p: &Progress) -> [(&'static str, i64); 6] {
     [
         ("queued", p.queued),
         ("sent", p.sent),
         ("failed", p.failed),
         ("blocked", p.blocked),
         ("skipped", p.skipped),
+        ("unknown", p.unknown),
     ]
 }
 
@@ -411,22 +415,44 @@ impl Store {
 
     /// A message whose claim expired without an outcome (its sender died after calling
     /// the provider, or before): it is never re-sent on a guess; it ends `failed` with
-    /// `outcome_unknown`, unless something settled it meanwhile.
+    /// `code` (`outcome_unknown`, `not_sent`: [`pregon::sending::LostAnswer`]), unless
+    /// something settled it meanwhile.
     pub async fn settle_unknown(
         &self,
         job: &SendJob,
+        code: &str,
+        why: &str,
         now_ms: i64,
         now: &str,
     ) -> Result<bool, StoreError> {
-        let msg = "the sender stopped between calling the provider and recording its answer; the message was not sent again";
-        self.fail_unsettled(
-            job,
-            pregon::sending::OUTCOME_UNKNOWN,
-            msg,
-            now,
-            Unsettled::ClaimExpired(now_ms),
-        )
-        .await
+        self.fail_unsettled(job, code, why, now, Unsettled::ClaimExpired(now_ms))
+            .await
+    }
+
+    /// Gives a message whose answer was lost, and that its provider never reported,
+    /// back to the senders once (the campaign's `resend_unreported`): its expired claim
+    /// `claim` is removed and `resent` set, only if nothing reported it, nobody took it
+    /// meanwhile and it was never resent. Whether it was given back.
+    pub async fn release_for_resend(&self, job: &SendJob, claim: i64) -> Result<bool, StoreError> {
+        let (pk, sk) = Self::message_key(job);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("SET resent = :t REMOVE claim_until")
+            .condition_expression(
+                "#st IN (:pending, :queued) AND claim_until = :claim AND attribute_not_exists(reported_id) AND attribute_not_exists(resent)",
+            )
+            .expression_attribute_names("#st", "status")
+            .expression_attribute_values(":t", AttributeValue::Bool(true))
+            .expression_attribute_values(":claim", n(claim))
+            .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":queued", s("queued"))
+            .send()
+            .await;
+        conditional(res)
     }
 
     /// Fails a message nobody holds (no claim, not parked) with `code`: a job that
@@ -634,6 +660,7 @@ impl Store {
             failed: get("failed"),
             blocked: get("blocked"),
             skipped: get("skipped"),
+            unknown: get("unknown"),
         })
     }
 

@@ -97,6 +97,16 @@ impl<T: Serialize + ?Sized> ToAttr for T {
     }
 }
 
+/// A condition on the items a [`Store::list`] returns (applied after the page is read,
+/// as DynamoDB filters are).
+#[derive(Debug, Clone)]
+pub enum Filter<'a> {
+    /// The attribute equals this string.
+    Eq(&'a str, String),
+    /// The item has no such attribute.
+    Absent(&'a str),
+}
+
 #[derive(Clone)]
 pub struct Store {
     pub client: Client,
@@ -161,6 +171,10 @@ pub struct RecipientItem {
     /// it unrecorded (the status is kept under it): proof the provider took it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reported_id: Option<String>,
+    /// Set when a message whose answer was lost and never reported was sent once more
+    /// (the campaign's `resend_unreported`): it is never sent a third time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resent: Option<bool>,
     /// SMS (SPEC §9): the message's encoding (`gsm7`, `ucs2`) and segments, when its
     /// text was known at validation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -198,6 +212,7 @@ impl From<&Recipient> for RecipientItem {
             counted_at: None,
             parked: None,
             reported_id: None,
+            resent: None,
             sms_encoding: r.sms.as_ref().map(|s| s.encoding.as_str().to_string()),
             sms_segments: r.sms.as_ref().map(|s| s.segments as u32),
         }
@@ -324,7 +339,7 @@ impl Store {
         newest_first: bool,
         limit: i32,
         after: Option<String>,
-        filters: &[(&str, String)],
+        filters: &[Filter<'_>],
     ) -> Result<(Vec<T>, Option<String>), StoreError> {
         let mut q = self
             .client
@@ -346,11 +361,19 @@ impl Store {
         }
         if !filters.is_empty() {
             let mut expr = Vec::new();
-            for (i, (name, value)) in filters.iter().enumerate() {
-                q = q
-                    .expression_attribute_names(format!("#f{i}"), *name)
-                    .expression_attribute_values(format!(":f{i}"), s(value.clone()));
-                expr.push(format!("#f{i} = :f{i}"));
+            for (i, f) in filters.iter().enumerate() {
+                match f {
+                    Filter::Eq(name, value) => {
+                        q = q
+                            .expression_attribute_names(format!("#f{i}"), *name)
+                            .expression_attribute_values(format!(":f{i}"), s(value.clone()));
+                        expr.push(format!("#f{i} = :f{i}"));
+                    }
+                    Filter::Absent(name) => {
+                        q = q.expression_attribute_names(format!("#f{i}"), *name);
+                        expr.push(format!("attribute_not_exists(#f{i})"));
+                    }
+                }
             }
             q = q.filter_expression(expr.join(" AND "));
         }

@@ -44,6 +44,16 @@ struct ContactWindow {
 
 /// How a close must find the ticket (its condition), so a reply that raced the closer
 /// is never closed as `no_reply`.
+/// Whether an inbound message is this call's to take in ([`Store::claim_inbound`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundClaim {
+    Mine,
+    /// Taken in already: a repeated delivery.
+    Done,
+    /// Another call is taking it in right now.
+    InFlight,
+}
+
 pub enum CloseIf<'a> {
     /// Any open ticket (an agent, an opt-out).
     Open,
@@ -67,6 +77,105 @@ impl Store {
 
     pub async fn put_settings(&self, tenant: &str, s: &TenantSettings) -> Result<(), StoreError> {
         self.put(keys::settings(tenant), s).await
+    }
+
+    /// Approves (or, `false`, revokes) a report sender address for a tenant: the
+    /// operator's decision (`/v1/admin`), never the tenant's. Whether it changed.
+    pub async fn set_report_sender(
+        &self,
+        tenant: &str,
+        address: &str,
+        approved: bool,
+        now: &str,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::report_sender(tenant, address);
+        if approved {
+            let res = self
+                .client
+                .put_item()
+                .table_name(&self.table)
+                .item("pk", s(pk))
+                .item("sk", s(sk))
+                .item("address", s(address.to_lowercase()))
+                .item("approved_at", s(now))
+                .condition_expression("attribute_not_exists(pk)")
+                .send()
+                .await;
+            crate::store::conditional(res)
+        } else {
+            let res = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", s(pk))
+                .key("sk", s(sk))
+                .condition_expression("attribute_exists(pk)")
+                .send()
+                .await;
+            crate::store::conditional(res)
+        }
+    }
+
+    /// The limits the operator set for a tenant (defaults when none).
+    pub async fn limits(&self, tenant: &str) -> Result<pregon::model::TenantLimits, StoreError> {
+        Ok(self.get(keys::limits(tenant)).await?.unwrap_or_default())
+    }
+
+    /// Whether the operator approved this report sender address for the tenant.
+    pub async fn report_sender_approved(
+        &self,
+        tenant: &str,
+        address: &str,
+    ) -> Result<bool, StoreError> {
+        Ok(self
+            .get::<serde_json::Value>(keys::report_sender(tenant, address))
+            .await?
+            .is_some())
+    }
+
+    /// The report sender addresses approved for a tenant.
+    pub async fn report_senders(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
+        #[derive(serde::Deserialize)]
+        struct Approved {
+            address: String,
+        }
+        let (items, _) = self
+            .list::<Approved>(
+                keys::tenant_pk(tenant),
+                keys::REPORT_SENDER_PREFIX,
+                false,
+                1000,
+                None,
+                &[],
+            )
+            .await?;
+        Ok(items.into_iter().map(|a| a.address).collect())
+    }
+
+    /// Takes one report email of the tenant's daily quota (`limit` a UTC day);
+    /// `false` when the day's quota is used up.
+    pub async fn take_email_quota(
+        &self,
+        tenant: &str,
+        day: &str,
+        limit: u32,
+        expires_at: i64,
+    ) -> Result<bool, StoreError> {
+        let (pk, sk) = keys::email_quota(tenant, day);
+        let res = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .update_expression("ADD sent :one SET expires_at = :exp")
+            .condition_expression("attribute_not_exists(sent) OR sent < :limit")
+            .expression_attribute_values(":one", crate::messages::n(1))
+            .expression_attribute_values(":limit", crate::messages::n(limit as i64))
+            .expression_attribute_values(":exp", crate::messages::n(expires_at))
+            .send()
+            .await;
+        crate::store::conditional(res)
     }
 
     pub async fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, StoreError> {
@@ -278,6 +387,45 @@ impl Store {
             .is_some())
     }
 
+    /// Claims an inbound message (the provider's id) before anything is done with it: a
+    /// conditional put, so two deliveries of one message at once cannot both take it
+    /// in. `Taken` when it was taken in already (or is being taken in by another call,
+    /// for at most a minute).
+    pub async fn claim_inbound(
+        &self,
+        account: &str,
+        provider_message_id: &str,
+    ) -> Result<InboundClaim, StoreError> {
+        let (pk, sk) = keys::inbound_message(account, provider_message_id);
+        let now = crate::inbound::unix_now();
+        let res = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(pk.clone()))
+            .item("sk", s(sk.clone()))
+            .item("claim_until", crate::messages::n(now + 60))
+            .item("expires_at", crate::messages::n(now + KEEP_SECS))
+            .condition_expression(
+                "attribute_not_exists(pk) OR (attribute_not_exists(ticket) AND claim_until < :now)",
+            )
+            .expression_attribute_values(":now", crate::messages::n(now))
+            .send()
+            .await;
+        if conditional(res)? {
+            return Ok(InboundClaim::Mine);
+        }
+        let done = self
+            .get::<serde_json::Value>((pk, sk))
+            .await?
+            .is_some_and(|v| v.get("ticket").is_some());
+        Ok(if done {
+            InboundClaim::Done
+        } else {
+            InboundClaim::InFlight
+        })
+    }
+
     /// Marks an inbound message taken in (kept a week), once everything it does is done.
     pub async fn inbound_done(
         &self,
@@ -415,7 +563,7 @@ impl Store {
         mut shard: u32,
         mut after: Option<String>,
         limit: i32,
-        filters: &[(&str, String)],
+        filters: &[crate::store::Filter<'_>],
     ) -> Result<(Vec<Ticket>, Option<String>), StoreError> {
         let mut out = Vec::new();
         while shard < keys::TICKET_SHARDS {

@@ -396,6 +396,7 @@ impl Dispatch {
                     failed: counted.failed - p.failed,
                     blocked: counted.blocked - p.blocked,
                     skipped: counted.skipped - p.skipped,
+                    unknown: counted.unknown - p.unknown,
                 };
                 self.store
                     .add_progress(&c.tenant_id, &c.id, 0, &delta)
@@ -432,7 +433,15 @@ impl Dispatch {
                     last = last.max(i.counted_at.unwrap_or(0));
                     match i.status.as_str() {
                         "sent" | "delivered" | "read" | "replied" => p.sent += 1,
-                        "failed" | "undelivered" => p.failed += 1,
+                        "failed" | "undelivered" => {
+                            p.failed += 1;
+                            if i.error_code
+                                .as_deref()
+                                .is_some_and(pregon::sending::unknown_outcome)
+                            {
+                                p.unknown += 1;
+                            }
+                        }
                         "blocked" => p.blocked += 1,
                         "skipped" => p.skipped += 1,
                         _ if i.parked.is_none() && c.dispatch.passed(i.row) => p.queued += 1,
@@ -455,6 +464,7 @@ impl Dispatch {
             total.failed += p.failed;
             total.blocked += p.blocked;
             total.skipped += p.skipped;
+            total.unknown += p.unknown;
         }
         Ok((total, latest))
     }
@@ -486,7 +496,10 @@ impl Dispatch {
         let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
         let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| async move {
             let pk = keys::recipient_pk(tenant, id, gen, shard);
-            let filters = [("parked", pregon_aws::messages::PARKED.to_string())];
+            let filters = [pregon_aws::store::Filter::Eq(
+                "parked",
+                pregon_aws::messages::PARKED.to_string(),
+            )];
             let mut after = None;
             let mut swept = 0i64;
             loop {

@@ -380,17 +380,63 @@ impl Results {
             Ok(s) => s,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        let from = settings.report_sender.or_else(|| {
+        // The tenant's own sender only while the operator approves it for this tenant
+        // (approvals can be revoked after it was set); else the deployment's.
+        let own = match settings.report_sender {
+            Some(a) => match self.store.report_sender_approved(&r.tenant, &a).await {
+                Ok(true) => Some(a),
+                Ok(false) => {
+                    warn!(tenant = %r.tenant, "the tenant's report_sender is not approved: the deployment's sender is used");
+                    None
+                }
+                Err(e) => return Outcome::Retry(e.to_string()),
+            },
+            None => None,
+        };
+        let from = own.or_else(|| {
             std::env::var("REPORT_SENDER")
                 .ok()
                 .filter(|s| !s.trim().is_empty())
         });
+        // A daily quota per tenant: the deployment's SES reputation is shared.
+        let limits = match self.store.limits(&r.tenant).await {
+            Ok(l) => l,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        let quota = limits.report_emails_per_day.unwrap_or_else(|| {
+            std::env::var("REPORT_EMAILS_PER_DAY")
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(200)
+        });
+        let now_t = time::OffsetDateTime::now_utc();
+        let day = format!(
+            "{:04}-{:02}-{:02}",
+            now_t.year(),
+            u8::from(now_t.month()),
+            now_t.day()
+        );
+        let within_quota = match &from {
+            None => true,
+            Some(_) => match self
+                .store
+                .take_email_quota(&r.tenant, &day, quota, now_t.unix_timestamp() + 3 * 86_400)
+                .await
+            {
+                Ok(ok) => ok,
+                Err(e) => return Outcome::Retry(e.to_string()),
+            },
+        };
         let outcome = match from {
             None => Err(
                 "no report sender: set the template parameter ReportSender (REPORT_SENDER) \
                  or the tenant's report_sender"
                     .to_string(),
             ),
+            Some(_) if !within_quota => Err(format!(
+                "the tenant's daily quota of {quota} report emails (UTC day {day}) is used up; \
+                 the results are still available from GET /v1/campaigns/{{id}}/results"
+            )),
             Some(from) => match self.compose_and_send(r, &c, &from, &to).await {
                 Ok(attached) => Ok(attached),
                 Err(Failure::Store(e)) => return Outcome::Retry(e.to_string()),

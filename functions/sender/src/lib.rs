@@ -42,7 +42,7 @@ use pregon::providers::{
 };
 use pregon::sending::MessageStatus;
 use pregon::sending::{
-    rate_slot_within, NextTry, SendJob, Transient, DEAD_LETTERED, RATE_SLOT_CUTOFF_MS,
+    rate_slot_within, LostAnswer, NextTry, SendJob, Transient, DEAD_LETTERED, RATE_SLOT_CUTOFF_MS,
     RETRIES_EXHAUSTED,
 };
 use pregon_aws::config::Aws;
@@ -137,6 +137,9 @@ pub struct Sender {
     dnc: Cached<Option<Arc<DncSnapshot>>>,
     /// Recent provider answer time (ms), smoothed.
     answer_ms: AtomicU64,
+    /// How long (ms) after a lost answer's claim expired its provider is given to report
+    /// the message (`UNREPORTED_WAIT_SECS`, the `UnreportedWaitSeconds` parameter).
+    unreported_wait_ms: i64,
 }
 
 /// What a job's account needs to send: its record and credentials.
@@ -196,6 +199,12 @@ impl Sender {
             campaigns: Cached::new(STATUS_FOR),
             dnc: Cached::new(DNC_FOR),
             answer_ms: AtomicU64::new(100),
+            unreported_wait_ms: std::env::var("UNREPORTED_WAIT_SECS")
+                .ok()
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(pregon::sending::UNREPORTED_WAIT_SECS)
+                as i64
+                * 1000,
         })
     }
 
@@ -315,7 +324,8 @@ impl Sender {
             return JobResult::Done;
         }
         if m.claim_until.is_some() {
-            return self.already_taken(job).await;
+            // (The queue gave up on it: settled now, without waiting for a report.)
+            return self.already_taken(job, false).await;
         }
         let now = pregon::model::now_rfc3339();
         let why =
@@ -832,7 +842,10 @@ impl Sender {
         let mut throttled = 0u32;
         for (job, answer) in jobs.iter().zip(answers) {
             let r = match answer {
-                None => self.already_taken(job).await,
+                None => {
+                    self.already_taken(job, ctx.account.provider.reports_every_message())
+                        .await
+                }
                 Some(Ok(a)) => {
                     record.push((
                         job,
@@ -984,7 +997,9 @@ impl Sender {
     }
 
     /// A job whose message could not be claimed: a duplicate, or a claim to settle.
-    async fn already_taken(&self, job: &SendJob) -> JobResult {
+    /// `reports`: whether the account's provider reports every message it takes
+    /// ([`LostAnswer`]).
+    async fn already_taken(&self, job: &SendJob, reports: bool) -> JobResult {
         match self.store.message(job).await {
             Ok(None) => JobResult::Done,
             Ok(Some(m)) if m.status != "pending" && m.status != "queued" => JobResult::Done,
@@ -1000,9 +1015,50 @@ impl Sender {
                             Err(e) => return retry(e),
                         }
                     }
-                    match self.store.settle_unknown(job, now_ms(), &now).await {
+                    let resend = match self.campaign_seen(&job.tenant, &job.campaign).await {
+                        Ok(c) => c.is_some_and(|c| c.settings.resend_unreported),
+                        Err(e) => return retry(e),
+                    };
+                    let decision = LostAnswer::decide(
+                        until,
+                        now_ms(),
+                        reports,
+                        self.unreported_wait_ms,
+                        resend,
+                        m.resent.unwrap_or(false),
+                    );
+                    let (code, why) = match decision {
+                        LostAnswer::Wait { ms } => return JobResult::Retry {
+                            why:
+                                "waiting for the provider to report a message whose answer was lost"
+                                    .into(),
+                            after: (ms / 1000) as i32 + 1,
+                            next: None,
+                        },
+                        LostAnswer::Resend => {
+                            return match self.store.release_for_resend(job, until).await {
+                                Ok(true) => {
+                                    warn!(message = %job.message_id(), "lost answer never reported: sending once more (resend_unreported)");
+                                    JobResult::Retry {
+                                        why: "sending once more".into(),
+                                        after: 0,
+                                        next: None,
+                                    }
+                                }
+                                // Reported, taken or settled meanwhile: look again.
+                                Ok(false) => retry("changed meanwhile"),
+                                Err(e) => retry(e.to_string()),
+                            };
+                        }
+                        LostAnswer::Settle { code, why } => (code, why),
+                    };
+                    match self
+                        .store
+                        .settle_unknown(job, code, &why, now_ms(), &now)
+                        .await
+                    {
                         Ok(true) => {
-                            warn!(message = %job.message_id(), "claim expired without an outcome: failed as outcome_unknown");
+                            warn!(message = %job.message_id(), code, "claim expired without an outcome: failed");
                             self.unqueue(job).await;
                             JobResult::Done
                         }

@@ -74,6 +74,8 @@ pub struct Move {
     pub provider_message_id: String,
     pub error_code: Option<String>,
     pub error_message: Option<String>,
+    /// The message was counted `failed` with an unknown outcome before this move.
+    pub was_unknown: bool,
 }
 
 /// The status move a stream record shows, if it is one.
@@ -97,6 +99,7 @@ pub fn status_move(r: &EventRecord) -> Option<Move> {
         provider_message_id: new.provider_message_id.unwrap_or_default(),
         error_code: new.error_code,
         error_message: new.error_message,
+        was_unknown: false,
     })
 }
 
@@ -112,8 +115,14 @@ pub fn send_outcome(r: &EventRecord) -> Option<Move> {
     let status: MessageStatus = new.status.parse().ok()?;
     // An `outcome_unknown` its provider reported after all: counted again as what it is.
     let unknown_settled = before == MessageStatus::Failed
-        && old.error_code.as_deref() == Some(pregon::sending::OUTCOME_UNKNOWN)
-        && new.error_code.as_deref() != Some(pregon::sending::OUTCOME_UNKNOWN);
+        && old
+            .error_code
+            .as_deref()
+            .is_some_and(pregon::sending::unknown_outcome)
+        && !new
+            .error_code
+            .as_deref()
+            .is_some_and(pregon::sending::unknown_outcome);
     if (before.has_outcome() && !unknown_settled) || !status.has_outcome() {
         return None;
     }
@@ -128,6 +137,7 @@ pub fn send_outcome(r: &EventRecord) -> Option<Move> {
         provider_message_id: new.provider_message_id.unwrap_or_default(),
         error_code: new.error_code,
         error_message: new.error_message,
+        was_unknown: unknown_settled,
     })
 }
 
@@ -157,9 +167,20 @@ pub fn progress_adds(outcomes: &[Move]) -> Vec<CounterAdd> {
             .entry((o.tenant.clone(), o.campaign.clone(), shard))
             .or_default();
         *d.entry(counter).or_default() += 1;
+        // Of the failed: an unknown outcome (`outcome_unknown`, `not_sent`).
+        if counter == "failed"
+            && o.error_code
+                .as_deref()
+                .is_some_and(pregon::sending::unknown_outcome)
+        {
+            *d.entry("unknown").or_default() += 1;
+        }
         // A message counted `failed` (outcome_unknown) that turned out sent.
         if let Some(was) = progress_counter(&o.from) {
             *d.entry(was).or_default() -= 1;
+        }
+        if o.was_unknown {
+            *d.entry("unknown").or_default() -= 1;
         }
     }
     sums.into_iter()

@@ -30,7 +30,7 @@ use pregon_aws::config::Aws;
 use pregon_aws::events::{self, Event, Events};
 use pregon_aws::inbound::{apply, Applied};
 use pregon_aws::store::{Store, StoreError};
-use pregon_aws::tickets::CloseIf;
+use pregon_aws::tickets::{CloseIf, InboundClaim};
 use pregon_aws::transport::{account_secret, AccountSecret};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -79,6 +79,8 @@ pub struct Webhook {
     accounts: Mutex<HashMap<String, (Instant, Arc<Known>)>>,
     /// Campaign → its account (it never changes), for statuses that name our message.
     campaign_accounts: Mutex<HashMap<String, String>>,
+    /// Meta number or business account → the accounts filed under it, and when read.
+    routes: Mutex<HashMap<String, (Instant, Vec<String>)>>,
     events: Events,
 }
 
@@ -96,6 +98,7 @@ impl Webhook {
                 .map(|b| b.trim_end_matches('/').to_string()),
             accounts: Mutex::new(HashMap::new()),
             campaign_accounts: Mutex::new(HashMap::new()),
+            routes: Mutex::new(HashMap::new()),
         }
     }
 
@@ -262,7 +265,7 @@ impl Webhook {
     /// [`Self::receive`], and how long it took (ms).
     async fn timed_receive(
         &self,
-        k: &Known,
+        k: &Arc<Known>,
         query: &str,
         body: &[u8],
     ) -> (Result<usize, Bad>, f64) {
@@ -271,44 +274,88 @@ impl Webhook {
         (r, started.elapsed().as_secs_f64() * 1000.0)
     }
 
-    async fn receive(&self, k: &Known, query: &str, body: &[u8]) -> Result<usize, Bad> {
-        let events = match k.account.provider {
-            ProviderKind::Meta => inbound::meta::parse(body),
-            ProviderKind::Twilio => inbound::twilio::parse(body),
-            ProviderKind::Gupshup => inbound::gupshup::parse(body),
-            ProviderKind::SmsGateway => {
-                inbound::gateway::parse(body, k.account.default_country.as_deref())
+    async fn receive(&self, k: &Arc<Known>, query: &str, body: &[u8]) -> Result<usize, Bad> {
+        // Each event with the account it is for: the URL's own, or (Meta) the account
+        // of the number its change names, on the same app.
+        let events: Vec<(Vec<Arc<Known>>, Inbound)> = match k.account.provider {
+            ProviderKind::Meta => {
+                let routed =
+                    inbound::meta::parse_routed(body).map_err(|e| Bad::Payload(e.to_string()))?;
+                let mut out = Vec::with_capacity(routed.len());
+                for (route, e) in routed {
+                    let to = self.meta_targets(k, &route, &e).await?;
+                    out.push((to, e));
+                }
+                out
             }
-        }
-        .map_err(|e| Bad::Payload(e.to_string()))?;
+            provider => match provider {
+                ProviderKind::Twilio => inbound::twilio::parse(body),
+                ProviderKind::Gupshup => inbound::gupshup::parse(body),
+                _ => inbound::gateway::parse(body, k.account.default_country.as_deref()),
+            }
+            .map_err(|e| Bad::Payload(e.to_string()))?
+            .into_iter()
+            .map(|e| (vec![k.clone()], e))
+            .collect(),
+        };
         // Twilio posts each message's statuses to the StatusCallback the sender gave it,
         // `…?m={our message id}` (inside the signed URL).
         let ours_in_url = form_urlencoded::parse(query.as_bytes())
             .find(|(k, _)| k == "m")
             .map(|(_, v)| v.into_owned());
         let n = events.len();
-        let mut statuses = Vec::new();
-        let mut replies = Vec::new();
-        for e in events {
+        let mut statuses: Vec<(Arc<Known>, Vec<StatusUpdate>)> = Vec::new();
+        let mut replies: Vec<(Arc<Known>, Reply)> = Vec::new();
+        let mut unrouted = 0usize;
+        for (to, e) in events {
+            if to.is_empty() && !matches!(e, Inbound::Ignored { .. }) {
+                unrouted += 1;
+                continue;
+            }
             match e {
                 Inbound::Status(mut s) => {
                     if s.correlation.is_none() {
                         s.correlation = ours_in_url.clone();
                     }
-                    statuses.push(s)
+                    let target = to[0].clone();
+                    match statuses
+                        .iter_mut()
+                        .find(|(t, _)| t.account.id == target.account.id)
+                    {
+                        Some((_, list)) => list.push(s),
+                        None => statuses.push((target, vec![s])),
+                    }
                 }
-                Inbound::Reply(r) => replies.push(r),
-                Inbound::TemplateStatus(t) => self.template_status(k, &t).await?,
+                Inbound::Reply(r) => replies.push((to[0].clone(), r)),
+                Inbound::TemplateStatus(t) => {
+                    for target in &to {
+                        self.template_status(target, &t).await?
+                    }
+                }
                 Inbound::Ignored { why } => {
                     info!(account = %k.account.id, why, "callback event ignored")
                 }
             }
         }
+        if unrouted > 0 {
+            // A change for a number no account of this app has here: never applied.
+            warn!(account = %k.account.id, events = unrouted, "callback events for a number of no account on this app: ignored");
+            pregon_aws::metrics::emit(
+                &[("Provider", k.account.provider.as_str())],
+                &[(
+                    "CallbacksUnrouted",
+                    unrouted as f64,
+                    pregon_aws::metrics::Unit::Count,
+                )],
+            );
+        }
         let mut published = Vec::new();
         let outcome = async {
-            self.statuses(k, &statuses).await?;
-            for r in &replies {
-                self.reply(k, r, &mut published).await?;
+            for (target, list) in &statuses {
+                self.statuses(target, list).await?;
+            }
+            for (target, r) in &replies {
+                self.reply(target, r, &mut published).await?;
             }
             Ok::<(), Bad>(())
         }
@@ -317,6 +364,84 @@ impl Webhook {
         // retries that one; a change already made is not made, nor published, again).
         self.events.publish(published).await;
         outcome.map(|_| n)
+    }
+
+    /// The accounts a Meta change is for (SPEC §10, issue "two accounts on one app"):
+    /// a status or a reply goes to the account of the number the change names — this
+    /// URL's, or another account whose credentials hold the same app secret (the
+    /// signature was checked with it); a template update to every such account of the
+    /// business account it names. None: the number belongs to no account of this app
+    /// here, and the change is ignored (counted, never applied). A change that names no
+    /// number (not one Meta sends) stays with this URL's account.
+    async fn meta_targets(
+        &self,
+        k: &Arc<Known>,
+        route: &inbound::meta::Route,
+        e: &Inbound,
+    ) -> Result<Vec<Arc<Known>>, Bad> {
+        let Credentials::Meta {
+            app_secret,
+            phone_number_id,
+            waba_id,
+            ..
+        } = &k.secret.credentials
+        else {
+            return Ok(vec![k.clone()]);
+        };
+        let (kind, id, own) = match e {
+            Inbound::Ignored { .. } => return Ok(Vec::new()),
+            Inbound::TemplateStatus(_) => ("waba", &route.waba_id, waba_id),
+            _ => ("number", &route.phone_number_id, phone_number_id),
+        };
+        let Some(id) = id else {
+            return Ok(vec![k.clone()]);
+        };
+        let mut to = Vec::new();
+        if id == own {
+            to.push(k.clone());
+            if kind == "number" {
+                return Ok(to);
+            }
+        }
+        for account in self.meta_routes(kind, id).await? {
+            if account == k.account.id {
+                continue;
+            }
+            let Some(other) = self
+                .account(&account)
+                .await
+                .map_err(|e| Bad::Store(StoreError::Dynamo(format!("account {account}: {e}"))))?
+            else {
+                continue;
+            };
+            let same_app = matches!(&other.secret.credentials,
+                Credentials::Meta { app_secret: theirs, phone_number_id: n, waba_id: w, .. }
+                    if inbound::secret_eq(theirs, app_secret)
+                        && (if kind == "number" { n } else { w }) == id);
+            if same_app {
+                to.push(other);
+                if kind == "number" {
+                    break;
+                }
+            }
+        }
+        Ok(to)
+    }
+
+    /// The accounts filed under a Meta number or business account, kept a minute.
+    async fn meta_routes(&self, kind: &str, id: &str) -> Result<Vec<String>, Bad> {
+        let key = format!("{kind}#{id}");
+        if let Some((at, v)) = self.routes.lock().expect("cache").get(&key) {
+            if at.elapsed() < CACHE_FOR {
+                return Ok(v.clone());
+            }
+        }
+        let found = self.store.meta_routes(kind, id).await?;
+        self.routes
+            .lock()
+            .expect("cache")
+            .insert(key, (Instant::now(), found.clone()));
+        Ok(found)
     }
 
     /// Applies statuses, forward only, to this account's messages; keeps those whose
@@ -523,12 +648,28 @@ impl Webhook {
     async fn reply(&self, k: &Known, r: &Reply, published: &mut Vec<Event>) -> Result<(), Bad> {
         let acc = k.account.id.as_str();
         let tenant = k.tenant.as_str();
-        if self.store.inbound_seen(acc, &r.provider_message_id).await? {
-            info!(
-                account = acc,
-                "a repeated inbound callback: already taken in"
-            );
-            return Ok(());
+        // Claimed first (a conditional put): two deliveries of one message at once never
+        // both take it in.
+        match self
+            .store
+            .claim_inbound(acc, &r.provider_message_id)
+            .await?
+        {
+            InboundClaim::Mine => {}
+            InboundClaim::Done => {
+                info!(
+                    account = acc,
+                    "a repeated inbound callback: already taken in"
+                );
+                return Ok(());
+            }
+            InboundClaim::InFlight => {
+                // The provider retries; by then the other call has finished (or its
+                // claim expired and this one takes it in).
+                return Err(Bad::Store(StoreError::Dynamo(
+                    "the same inbound message is being taken in by another call".into(),
+                )));
+            }
         }
         let now = pregon::model::now_rfc3339();
         let at = r.at.clone().unwrap_or_else(|| now.clone());
@@ -561,6 +702,20 @@ impl Webhook {
                         .await?
                         .filter(|t| t.status == TicketStatus::Open);
                 }
+            }
+        }
+        // Taken first (a conditional write on an open ticket, marking it replied), so the
+        // closer can no longer close it `no_reply` or idle under this reply; a ticket
+        // that closed meanwhile gives way to an inbound one: no reply is dropped.
+        let mut touched = None;
+        if let Some(t) = &ticket {
+            touched = self
+                .store
+                .touch_ticket(tenant, &t.id, &now, true, false)
+                .await?;
+            if touched.is_none() {
+                info!(account = acc, ticket = %t.id, "the ticket closed meanwhile: the reply opens an inbound ticket");
+                ticket = None;
             }
         }
         // The message answered: named by the provider, else the matched ticket's.
@@ -601,6 +756,10 @@ impl Webhook {
                 };
                 self.store.open_inbound_ticket(&t).await?;
                 info!(account = acc, ticket = %t.id, "a message that matched no open ticket opened an inbound ticket");
+                touched = self
+                    .store
+                    .touch_ticket(tenant, &t.id, &now, true, false)
+                    .await?;
                 t
             }
         };
@@ -635,10 +794,6 @@ impl Webhook {
             &at,
         ));
         self.store.saw_inbound(acc, &r.from_phone, &at).await?;
-        let touched = self
-            .store
-            .touch_ticket(tenant, &ticket.id, &now, true, false)
-            .await?;
         let words: Vec<&str> = k
             .settings
             .opt_out_words

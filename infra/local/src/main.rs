@@ -316,6 +316,9 @@ async fn main() -> Result<()> {
         .unwrap_or_default();
     let store = pregon_aws::store::Store::new(ddb.clone(), table.clone());
     let demo_key = pregon::auth::new_api_key();
+    // The operator's key for the `/v1/admin` routes (deployed: the AdminKeySha256
+    // parameter); printed and written to stack.json, never a tenant's.
+    let admin_key = pregon::auth::new_operator_key();
     store
         .create_tenant(
             "ten_demo",
@@ -404,6 +407,12 @@ async fn main() -> Result<()> {
             );
         }
         env.insert("WEBHOOK_BASE_URL".into(), api_url.clone());
+        if env.contains_key("ADMIN_KEY_SHA256") {
+            env.insert(
+                "ADMIN_KEY_SHA256".into(),
+                pregon::auth::key_hash(&admin_key),
+            );
+        }
         if let Some(u) = &simulator_url {
             env.insert("PROVIDER_BASE_URL".into(), u.clone());
             env.insert("PREGON_ALLOW_HTTP_PROVIDERS".into(), "1".into());
@@ -588,6 +597,7 @@ async fn main() -> Result<()> {
         "api_url": api_url,
         "demo_tenant": "ten_demo",
         "demo_api_key": demo_key,
+        "admin_key": admin_key,
         "region": REGION,
         "endpoints": {"dynamodb": ddb_url, "s3": moto_url, "sqs": moto_url, "sqs_jobs": fauxqs_url, "secretsmanager": moto_url, "ses": moto_url, "events": moto_url},
         "table": table,
@@ -603,6 +613,7 @@ async fn main() -> Result<()> {
     println!("pregon-local: stack is up ({})", stack_file.display());
     println!("  API:          {api_url}");
     println!("  demo API key: {demo_key}");
+    println!("  operator key: {admin_key}  (the /v1/admin routes; `pregon admin …`)");
     println!("  DynamoDB:     {ddb_url}   moto (S3, SQS, Secrets Manager): {moto_url}");
     println!("  logs:         {}", logs.display());
 

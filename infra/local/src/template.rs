@@ -276,11 +276,35 @@ mod tests {
     fn every_function_has_least_privilege_iam() {
         let tpl = template();
         for (id, f) in tpl.of_type("AWS::Serverless::Function") {
-            let policies = f
+            // A function with its own role: that role's inline policies, the same rules.
+            let own_role = f
                 .get("Properties")
-                .and_then(|p| p.get("Policies"))
-                .and_then(Value::as_sequence)
-                .unwrap_or_else(|| panic!("{id}: no Policies"));
+                .and_then(|p| p.get("Role"))
+                .map(strings)
+                .and_then(|r| r.first().cloned());
+            let role_policies: Vec<Value>;
+            let policies = match own_role {
+                Some(r) => {
+                    let role = r.split('.').next().unwrap();
+                    let docs = tpl.resources[role]["Properties"]["Policies"]
+                        .as_sequence()
+                        .unwrap_or_else(|| panic!("{id}: role {role} has no Policies"));
+                    role_policies = docs
+                        .iter()
+                        .map(|d| {
+                            let mut m = serde_yaml::Mapping::new();
+                            m.insert("Statement".into(), d["PolicyDocument"]["Statement"].clone());
+                            Value::Mapping(m)
+                        })
+                        .collect();
+                    &role_policies
+                }
+                None => f
+                    .get("Properties")
+                    .and_then(|p| p.get("Policies"))
+                    .and_then(Value::as_sequence)
+                    .unwrap_or_else(|| panic!("{id}: no Policies")),
+            };
             for p in policies {
                 if let Some(name) = p.as_str() {
                     panic!("{id}: managed policy {name}: list the actions it needs instead");
@@ -319,5 +343,84 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_stream_reader_has_its_own_role_on_this_tables_stream_only() {
+        let tpl = template();
+        let f = &tpl.resources["TallyFunction"]["Properties"];
+        assert!(
+            f.get("Policies").is_none(),
+            "SAM would add AWSLambdaDynamoDBExecutionRole"
+        );
+        let role = &tpl.resources["TallyRole"]["Properties"];
+        assert!(role.get("ManagedPolicyArns").is_none());
+        let stmts = role["Policies"][0]["PolicyDocument"]["Statement"]
+            .as_sequence()
+            .unwrap();
+        let stream = stmts
+            .iter()
+            .find(|s| {
+                strings(&s["Action"])
+                    .iter()
+                    .any(|a| a == "dynamodb:GetRecords")
+            })
+            .expect("a statement for the stream");
+        assert_eq!(strings(&stream["Resource"]), ["${Table.Arn}/stream/*"]);
+    }
+
+    #[test]
+    fn logs_are_kept_a_while_queues_are_encrypted_and_cors_names_one_origin() {
+        let tpl = template();
+        for (id, f) in tpl.of_type("AWS::Serverless::Function") {
+            let group = strings(&f["Properties"]["LoggingConfig"]["LogGroup"]);
+            assert!(!group.is_empty(), "{id}: no LoggingConfig.LogGroup");
+            let g = &tpl.resources[&group[0]];
+            assert_eq!(g["Type"], "AWS::Logs::LogGroup", "{id}");
+            assert!(
+                g["Properties"].get("RetentionInDays").is_some(),
+                "{id}: its logs are kept for ever"
+            );
+        }
+        for (id, q) in tpl.of_type("AWS::SQS::Queue") {
+            assert_eq!(
+                q["Properties"]["SqsManagedSseEnabled"],
+                Value::Bool(true),
+                "{id}: not encrypted"
+            );
+        }
+        let api = &tpl.resources["HttpApi"]["Properties"]["AccessLogSettings"];
+        assert!(api.get("DestinationArn").is_some() && api.get("Format").is_some());
+        let fmt = api["Format"].as_str().unwrap();
+        assert!(
+            !fmt.contains("queryString") && !fmt.contains("authorization"),
+            "access logs must not carry keys"
+        );
+        let doc: Value = serde_yaml::from_str(
+            &std::fs::read_to_string(
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../template.yaml"),
+            )
+            .unwrap(),
+        )
+        .unwrap();
+        let cors = &doc["Parameters"]["UploadCorsOrigin"];
+        assert!(
+            cors.get("Default").is_none(),
+            "the upload origin must be given"
+        );
+        // The report emails: only with an allowed From address.
+        let results = &tpl.resources["ResultsFunction"]["Properties"]["Policies"][0]["Statement"];
+        let ses = results
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| strings(&s["Action"]).iter().any(|a| a == "ses:SendEmail"))
+            .unwrap();
+        assert!(
+            ses["Condition"]["StringEquals"]
+                .get("ses:FromAddress")
+                .is_some(),
+            "SendEmail from any verified identity"
+        );
     }
 }

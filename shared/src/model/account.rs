@@ -25,6 +25,13 @@ impl ProviderKind {
             ProviderKind::SmsGateway => "sms_gateway",
         }
     }
+
+    /// Whether its status callbacks report every message it takes, naming our message
+    /// (Meta's `biz_opaque_callback_data`, Twilio's `StatusCallback`): then a message
+    /// never reported was most likely never taken (SPEC §5, `not_sent`).
+    pub fn reports_every_message(self) -> bool {
+        matches!(self, ProviderKind::Meta | ProviderKind::Twilio)
+    }
 }
 
 /// A provider account: a sender number or WhatsApp Business phone to send from.

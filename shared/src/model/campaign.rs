@@ -8,10 +8,14 @@ use serde_json::Value;
 /// A send control of the API (SPEC §2 step 3, §5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Control {
-    Send { scheduled: bool },
+    Send {
+        scheduled: bool,
+    },
     Pause,
     Resume,
     Cancel,
+    /// A scheduled campaign back to `loaded`.
+    Unschedule,
 }
 
 impl Control {
@@ -21,6 +25,7 @@ impl Control {
             Control::Pause => "pause",
             Control::Resume => "resume",
             Control::Cancel => "cancel",
+            Control::Unschedule => "unschedule",
         }
     }
 }
@@ -56,6 +61,21 @@ impl CampaignStatus {
             CampaignStatus::CompletedWithErrors => "completed_with_errors",
             CampaignStatus::Error => "error",
             CampaignStatus::Cancelled => "cancelled",
+        }
+    }
+
+    /// The end state a campaign reaches once every message has an outcome (SPEC §5):
+    /// messages, none of which could be sent (every one refused, failed or blocked) →
+    /// `error` ("no message of the campaign could be sent", seed 001); else some
+    /// failed → `completed_with_errors`; else `completed` (a do-not-contact block
+    /// beside sent messages is not an error).
+    pub fn end_of(sent: i64, failed: i64, blocked: i64) -> CampaignStatus {
+        if sent == 0 && failed + blocked > 0 {
+            CampaignStatus::Error
+        } else if failed > 0 {
+            CampaignStatus::CompletedWithErrors
+        } else {
+            CampaignStatus::Completed
         }
     }
 
@@ -95,6 +115,45 @@ pub struct SendWindow {
     pub to: String,
 }
 
+/// What made a campaign record (see [`Campaign::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CampaignKind {
+    /// A campaign a supervisor created.
+    #[default]
+    Campaign,
+    /// The hidden campaign of one `POST /v1/messages`.
+    Message,
+    /// The hidden campaign of an agent's free-form reply on a ticket.
+    Reply,
+}
+
+impl CampaignKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CampaignKind::Campaign => "campaign",
+            CampaignKind::Message => "message",
+            CampaignKind::Reply => "reply",
+        }
+    }
+
+    pub fn is_campaign(&self) -> bool {
+        *self == CampaignKind::Campaign
+    }
+}
+
+impl std::str::FromStr for CampaignKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "campaign" => Ok(CampaignKind::Campaign),
+            "message" => Ok(CampaignKind::Message),
+            "reply" => Ok(CampaignKind::Reply),
+            _ => Err("must be campaign, message, reply or all".into()),
+        }
+    }
+}
+
 /// The campaign settings of SPEC §3, as accepted.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CampaignSettings {
@@ -116,6 +175,11 @@ pub struct CampaignSettings {
     /// absent: [`crate::validate::MAX_SMS_SEGMENTS`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_sms_segments: Option<u8>,
+    /// A message whose send answer was lost and that its provider (Meta, Twilio) never
+    /// reported is sent once more instead of ending `not_sent` (README "Sending": the
+    /// rule and its risk). Off by default.
+    #[serde(default)]
+    pub resend_unreported: bool,
 }
 
 impl CampaignSettings {
@@ -177,6 +241,7 @@ impl CampaignSettings {
         if max_sms_segments.is_some() && channel == Some(Channel::Whatsapp) {
             f.fail("max_sms_segments", "applies to SMS campaigns only");
         }
+        let resend_unreported = f.boolean("resend_unreported").unwrap_or(false);
         f.finish()?;
         Ok(CampaignSettings {
             name: name.expect("checked"),
@@ -194,6 +259,7 @@ impl CampaignSettings {
             header_image,
             report_email,
             max_sms_segments,
+            resend_unreported,
         })
     }
 
@@ -216,6 +282,7 @@ impl CampaignSettings {
             header_image: None,
             report_email: None,
             max_sms_segments: None,
+            resend_unreported: false,
         }
     }
 
@@ -490,6 +557,11 @@ pub struct Campaign {
     /// supervisor made: its message opens no ticket; a reply to it opens an inbound one.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub single: bool,
+    /// What made it: a supervisor's campaign, or the hidden one-message campaign of
+    /// `POST /v1/messages` or of an agent's ticket reply (`GET /v1/campaigns` lists
+    /// only campaigns unless asked for `kind=`).
+    #[serde(default, skip_serializing_if = "CampaignKind::is_campaign")]
+    pub kind: CampaignKind,
     /// The results download (SPEC §7), per format: built by the results function.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub results_csv: Option<ResultsFile>,
@@ -689,6 +761,7 @@ impl Campaign {
             sending_started_at: None,
             ended_at: None,
             single: false,
+            kind: CampaignKind::Campaign,
             results_csv: None,
             results_xlsx: None,
             header_image_file: None,
@@ -705,7 +778,9 @@ impl Campaign {
     pub fn control(&self, action: Control) -> Result<CampaignStatus, String> {
         use CampaignStatus as S;
         let next = match (action, self.status) {
-            (Control::Send { scheduled: true }, S::Loaded) => S::Scheduled,
+            // A scheduled campaign can be rescheduled, sent now or unscheduled.
+            (Control::Send { scheduled: true }, S::Loaded | S::Scheduled) => S::Scheduled,
+            (Control::Unschedule, S::Scheduled) => S::Loaded,
             (Control::Send { scheduled: false }, S::Loaded | S::Scheduled) => S::Sending,
             (Control::Pause, S::Sending) => S::Paused,
             (Control::Resume, S::Paused) => S::Sending,
@@ -1038,6 +1113,7 @@ mod tests {
             sending_started_at: None,
             ended_at: None,
             single: false,
+            kind: CampaignKind::Campaign,
             results_csv: None,
             results_xlsx: None,
             header_image_file: None,
@@ -1073,5 +1149,18 @@ mod tests {
         assert!(CampaignStatus::Invalid.accepts_upload());
         assert!(!CampaignStatus::Sending.accepts_upload());
         assert!(!CampaignStatus::Validating.accepts_upload());
+    }
+
+    #[test]
+    fn the_end_state_follows_what_was_sent_and_what_was_not() {
+        use CampaignStatus::*;
+        assert_eq!(CampaignStatus::end_of(10, 0, 0), Completed);
+        assert_eq!(CampaignStatus::end_of(0, 0, 0), Completed);
+        assert_eq!(CampaignStatus::end_of(9, 1, 0), CompletedWithErrors);
+        assert_eq!(CampaignStatus::end_of(9, 0, 1), Completed);
+        assert_eq!(CampaignStatus::end_of(0, 3, 0), Error);
+        // Seed 001: every message blocked or refused, none sent, is an error.
+        assert_eq!(CampaignStatus::end_of(0, 0, 4), Error);
+        assert_eq!(CampaignStatus::end_of(0, 2, 2), Error);
     }
 }

@@ -3,6 +3,8 @@
 //!
 //! - sent: accepted by the provider, whatever happened after;
 //! - refused: never accepted (failed at send), shown apart and kept out of every rate;
+//! - unknown: sends whose outcome stayed unknown (`outcome_unknown`, `not_sent`): not
+//!   refused (the provider may have taken them), shown apart, outside every rate;
 //! - delivered counts read and replied; read counts replied;
 //! - a rate whose denominator is 0 is `None` (`null`), never 0 or NaN.
 
@@ -18,8 +20,11 @@ pub mod text;
 pub struct KpiCounts {
     /// Accepted by the provider.
     pub sent: i64,
-    /// Refused at send (never accepted), including sends whose outcome stayed unknown.
+    /// Refused at send (never accepted).
     pub refused: i64,
+    /// Sends whose outcome stayed unknown (`outcome_unknown`, `not_sent`).
+    #[serde(default)]
+    pub unknown: i64,
     /// Reached `delivered` or beyond (read and replied count).
     pub delivered: i64,
     /// Reached `read` or beyond (replied counts).
@@ -37,6 +42,7 @@ impl std::ops::AddAssign for KpiCounts {
     fn add_assign(&mut self, o: KpiCounts) {
         self.sent += o.sent;
         self.refused += o.refused;
+        self.unknown += o.unknown;
         self.delivered += o.delivered;
         self.read += o.read;
         self.replied += o.replied;
@@ -131,7 +137,8 @@ fn get(c: &HashMap<String, i64>, k: &str) -> i64 {
 pub fn kpi_counts(c: &HashMap<String, i64>) -> KpiCounts {
     KpiCounts {
         sent: get(c, "sent"),
-        refused: get(c, "failed"),
+        refused: get(c, "failed") - get(c, "unknown"),
+        unknown: get(c, "unknown"),
         delivered: get(c, "k_delivered"),
         read: get(c, "k_read"),
         replied: get(c, "k_replied"),
@@ -190,14 +197,14 @@ pub fn campaign_stats(c: &Campaign, counters: &HashMap<String, i64>) -> Value {
     // Where each message stands now, from the levels it reached.
     let failed_after = k.bounced - k.undelivered;
     let by_status = json!({
-        "pending": (total - queued - k.sent - k.refused - blocked - skipped).max(0),
+        "pending": (total - queued - k.sent - k.refused - k.unknown - blocked - skipped).max(0),
         "queued": queued.max(0),
         "sent": (k.sent - k.delivered - k.bounced).max(0),
         "delivered": (k.delivered - k.read).max(0),
         "read": (k.read - k.replied).max(0),
         "replied": k.replied,
         "undelivered": k.undelivered,
-        "failed": k.refused + failed_after,
+        "failed": k.refused + k.unknown + failed_after,
         "blocked": blocked,
         "skipped": skipped,
     });
@@ -212,7 +219,7 @@ pub fn campaign_stats(c: &Campaign, counters: &HashMap<String, i64>) -> Value {
     };
     let per_second = seconds
         .filter(|s| *s > 0.0)
-        .map(|s| ((k.sent + k.refused) as f64 / s * 10.0).round() / 10.0);
+        .map(|s| ((k.sent + k.refused + k.unknown) as f64 / s * 10.0).round() / 10.0);
     json!({
         "campaign_id": c.id,
         "name": c.settings.name,
@@ -222,6 +229,7 @@ pub fn campaign_stats(c: &Campaign, counters: &HashMap<String, i64>) -> Value {
         "by_status": by_status,
         "sent": k.sent,
         "refused": k.refused,
+        "unknown": k.unknown,
         "delivered": k.delivered,
         "read": k.read,
         "replied": k.replied,
@@ -246,6 +254,7 @@ mod tests {
         let c = KpiCounts {
             sent: 100,
             refused: 12,
+            unknown: 3,
             delivered: 80,
             read: 50,
             replied: 10,

@@ -222,6 +222,10 @@ pub struct TenantSettings {
     /// the deployment's SES); absent: the deployment's `REPORT_SENDER`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_sender: Option<String>,
+    /// The country national numbers of do-not-contact lists are read in (ISO 3166,
+    /// e.g. `CL`); absent: the campaign's, or the one its accounts share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_country: Option<String>,
 }
 
 fn default_idle() -> u16 {
@@ -235,12 +239,40 @@ fn default_opt_out_words() -> Vec<String> {
         .collect()
 }
 
+/// What the operator allows a tenant (`/v1/admin/tenants/{t}/limits`); absent: the
+/// deployment's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantLimits {
+    /// Report emails a UTC day (absent: `ReportEmailsPerTenantPerDay`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub report_emails_per_day: Option<u32>,
+}
+
+impl TenantLimits {
+    /// Applies a `PUT /v1/admin/tenants/{t}/limits` body (`null` clears a limit).
+    pub fn with_changes(&self, body: &serde_json::Value) -> Result<TenantLimits, Vec<FieldError>> {
+        let mut f = super::Fields::new(body)?;
+        let mut next = self.clone();
+        match f.get("report_emails_per_day") {
+            None => {}
+            Some(serde_json::Value::Null) => next.report_emails_per_day = None,
+            Some(_) => {
+                if let Some(n) = f.integer("report_emails_per_day", 0..=1_000_000) {
+                    next.report_emails_per_day = Some(n as u32);
+                }
+            }
+        }
+        f.finish().map(|_| next)
+    }
+}
+
 impl Default for TenantSettings {
     fn default() -> Self {
         TenantSettings {
             idle_close_hours: default_idle(),
             opt_out_words: default_opt_out_words(),
             report_sender: None,
+            default_country: None,
         }
     }
 }
@@ -288,6 +320,18 @@ impl TenantSettings {
                 _ => f.errors.push(err(
                     "report_sender",
                     "must be an email address verified in the deployment's SES, or null",
+                )),
+            },
+        }
+        match f.get("default_country") {
+            None => {}
+            Some(serde_json::Value::Null) => next.default_country = None,
+            Some(v) => match v.as_str().map(str::parse::<crate::phone::DefaultCountry>) {
+                Some(Ok(c)) => next.default_country = Some(c.code().to_string()),
+                Some(Err(e)) => f.errors.push(err("default_country", e)),
+                None => f.errors.push(err(
+                    "default_country",
+                    "must be an ISO 3166 country code (e.g. CL), or null",
                 )),
             },
         }

@@ -531,6 +531,12 @@ impl<'a> Validator<'a> {
             };
             me.file_problem(Code::EmptyFile, msg);
         }
+        // A file-level problem (a required column missing, …): no row of it can be
+        // sent, so none counts as valid; each row's own problems are still listed.
+        if me.file_error {
+            me.invalid += me.valid;
+            me.valid = 0;
+        }
         let ok = match me.rules.on_invalid_rows {
             OnInvalidRows::Reject => me.errors == 0,
             OnInvalidRows::Skip => !me.file_error && me.valid > 0,

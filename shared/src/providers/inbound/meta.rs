@@ -68,8 +68,22 @@ pub fn verify_subscription(query: &str, verify_token: &str) -> Result<String, Au
     }
 }
 
+/// Where a change of a webhook body belongs: Meta posts every number of an app to the
+/// app's one callback URL, so each change names its number (`metadata.phone_number_id`)
+/// and its business account (the entry's `id`, the WABA).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Route {
+    pub phone_number_id: Option<String>,
+    pub waba_id: Option<String>,
+}
+
 /// Reads a webhook body (after [`verify_signature`]) into its events, in order.
 pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, InboundError> {
+    Ok(parse_routed(body)?.into_iter().map(|(_, e)| e).collect())
+}
+
+/// [`parse`], each event with the [`Route`] of the change it came in.
+pub fn parse_routed(body: &[u8]) -> Result<Vec<(Route, Inbound)>, InboundError> {
     let v: Value = serde_json::from_slice(body).map_err(|e| bad("body", e.to_string()))?;
     if !v.is_object() {
         return Err(bad("body", "not a JSON object"));
@@ -77,15 +91,23 @@ pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, InboundError> {
     match v["object"].as_str() {
         Some("whatsapp_business_account") => {}
         other => {
-            return Ok(vec![Inbound::Ignored {
-                why: format!("object {}", other.unwrap_or("(none)")),
-            }])
+            return Ok(vec![(
+                Route::default(),
+                Inbound::Ignored {
+                    why: format!("object {}", other.unwrap_or("(none)")),
+                },
+            )])
         }
     }
     let entries = array(&v, "entry", "entry")?;
-    let mut out = Vec::new();
+    let mut routed = Vec::new();
     for (i, entry) in entries.iter().enumerate() {
         let at = format!("entry[{i}]");
+        let waba_id = match &entry["id"] {
+            Value::String(id) => non_empty(Some(id)),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        };
         for (j, change) in array(entry, "changes", &format!("{at}.changes"))?
             .iter()
             .enumerate()
@@ -95,6 +117,11 @@ pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, InboundError> {
             if !value.is_object() {
                 return Err(bad(format!("{at}.value"), "missing or not an object"));
             }
+            let route = Route {
+                phone_number_id: non_empty(value["metadata"]["phone_number_id"].as_str()),
+                waba_id: waba_id.clone(),
+            };
+            let mut out = Vec::new();
             match change["field"].as_str() {
                 Some("messages") => read_messages_change(value, &format!("{at}.value"), &mut out)?,
                 Some("message_template_status_update") => {
@@ -105,9 +132,10 @@ pub fn parse(body: &[u8]) -> Result<Vec<Inbound>, InboundError> {
                 }),
                 None => return Err(bad(format!("{at}.field"), "missing")),
             }
+            routed.extend(out.into_iter().map(|e| (route.clone(), e)));
         }
     }
-    Ok(out)
+    Ok(routed)
 }
 
 fn read_messages_change(
@@ -420,6 +448,32 @@ mod tests {
         assert_eq!(s.error_message.as_deref(), Some("Message undeliverable"));
         assert_eq!(s.correlation, None);
         assert_eq!(s.at.as_deref(), Some("2025-11-22T08:26:45Z"));
+    }
+
+    #[test]
+    fn each_event_names_the_number_and_business_account_of_its_change() {
+        // The documented payload: entry id = the WABA, metadata.phone_number_id.
+        let all = parse_routed(TEXT_AND_READ.as_bytes()).unwrap();
+        assert_eq!(all.len(), 2);
+        for (route, _) in &all {
+            assert_eq!(route.phone_number_id.as_deref(), Some("106540352242922"));
+            assert_eq!(route.waba_id.as_deref(), Some("102290129340398"));
+        }
+        // Two changes of two numbers in one body: each event keeps its own.
+        let two = r#"{"object":"whatsapp_business_account","entry":[
+            {"id":"1","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"A"},
+                "statuses":[{"id":"w1","status":"sent","timestamp":"1763800090","recipient_id":"5691"}]}}]},
+            {"id":"2","changes":[{"field":"messages","value":{"metadata":{"phone_number_id":"B"},
+                "statuses":[{"id":"w2","status":"sent","timestamp":"1763800090","recipient_id":"5692"}]}}]}]}"#;
+        let routes: Vec<_> = parse_routed(two.as_bytes())
+            .unwrap()
+            .into_iter()
+            .map(|(r, _)| (r.phone_number_id.unwrap(), r.waba_id.unwrap()))
+            .collect();
+        assert_eq!(
+            routes,
+            [("A".to_string(), "1".to_string()), ("B".into(), "2".into())]
+        );
     }
 
     #[test]
