@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-results test-crash package clean
+.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-results test-crash package clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -88,6 +88,13 @@ bench-fairness: setup build
 ## Benchmark: the dispatch function alone on a 100,000-recipient campaign (senders idle).
 bench-dispatch: setup build
 	PREGON_PARAMETER_DispatchSliceSeconds=1000000 PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench dispatch $(or $(DISPATCH_ROWS),100000)
+
+## Benchmark (issue 19): unsigned requests flood one account's webhook URL for
+## FLOOD_SECONDS while another account's campaign gets the simulator's signed callbacks
+## (about 3 × FLOOD_LEGIT_RATE/s): the flood's rate, the share of legitimate callbacks
+## answered 2xx and applied.
+bench-webhook-flood: setup build
+	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench webhook-flood $(or $(FLOOD_SECONDS),20) $(or $(FLOOD_CONCURRENCY),32) $(or $(FLOOD_LEGIT_RATE),70)
 
 ## Benchmark: signed status callbacks through the webhook beside its own conditional
 ## write alone and a minimal UpdateItem, and a 10,000-message campaign's time from

@@ -11,6 +11,7 @@
 //! Files are generated once into `.cache/bench/`.
 
 mod fairness;
+mod flood;
 mod results;
 mod send;
 mod stack;
@@ -217,6 +218,15 @@ fn main() {
                 .unwrap_or(d)
         };
         return webhook::run(arg(2, 2_000), arg(3, 16), arg(4, 10_000));
+    }
+    if mode == "webhook-flood" {
+        let arg = |i: usize, d: u64| {
+            std::env::args()
+                .nth(i)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(d)
+        };
+        return flood::run(arg(2, 20), arg(3, 32) as usize, arg(4, 70) as u32);
     }
     if mode == "fairness" {
         let arg = |i: usize, d: usize| {

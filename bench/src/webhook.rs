@@ -27,6 +27,44 @@ impl Ctx {
         rate: u32,
         callbacks: bool,
     ) -> (Value, String, f64) {
+        let (acc, id) = self.loaded(sender, rows, rate, callbacks).await;
+        let started = Instant::now();
+        self.send_and_wait(&id).await;
+        (acc, id, started.elapsed().as_secs_f64())
+    }
+
+    /// Sends a loaded campaign and waits until it is `completed` (at most 15 minutes).
+    pub(crate) async fn send_and_wait(&self, id: &str) {
+        let started = Instant::now();
+        self.call(
+            reqwest::Method::POST,
+            &format!("/v1/campaigns/{id}/send"),
+            Some(json!({})),
+        )
+        .await;
+        loop {
+            let v = self
+                .call(reqwest::Method::GET, &format!("/v1/campaigns/{id}"), None)
+                .await;
+            if v["status"] == "completed" {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(900),
+                "the campaign did not end: {v}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// [`Ctx::campaign`] up to `loaded`: (the account, the campaign id).
+    pub(crate) async fn loaded(
+        &self,
+        sender: &str,
+        rows: usize,
+        rate: u32,
+        callbacks: bool,
+    ) -> (Value, String) {
         let acc = self.call(reqwest::Method::POST, "/v1/accounts", Some(json!({"provider":"meta","channel":"whatsapp","sender":sender,
             "default_country":"CL","rate":rate,"credentials":{"access_token":"t","app_secret":APP_SECRET,"verify_token":"v","phone_number_id":sender,"waba_id":format!("wb{sender}")}}))).await;
         self.http
@@ -92,27 +130,7 @@ impl Ctx {
             assert_ne!(v["status"], "invalid", "{v}");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
-        let started = Instant::now();
-        self.call(
-            reqwest::Method::POST,
-            &format!("/v1/campaigns/{id}/send"),
-            Some(json!({})),
-        )
-        .await;
-        loop {
-            let v = self
-                .call(reqwest::Method::GET, &format!("/v1/campaigns/{id}"), None)
-                .await;
-            if v["status"] == "completed" {
-                break;
-            }
-            assert!(
-                started.elapsed() < Duration::from_secs(900),
-                "the campaign did not end: {v}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-        (acc, id, started.elapsed().as_secs_f64())
+        (acc, id)
     }
 }
 

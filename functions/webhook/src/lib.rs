@@ -81,7 +81,22 @@ pub struct Webhook {
     campaign_accounts: Mutex<HashMap<String, String>>,
     /// Meta number or business account → the accounts filed under it, and when read.
     routes: Mutex<HashMap<String, (Instant, Vec<String>)>>,
+    /// Account ids no account has, and when that was read: a flood at an unknown URL
+    /// costs no DynamoDB read per request.
+    unknown: Mutex<HashMap<String, Instant>>,
     events: Events,
+    /// Where an authenticated callback the store could not take goes
+    /// (`INBOUND_RETRY_QUEUE_URL`).
+    retry_queue: Option<String>,
+}
+
+/// An authenticated callback kept for later: its account, query and raw body.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Kept {
+    account: String,
+    query: String,
+    /// Base64 of the body as it came.
+    body: String,
 }
 
 impl Webhook {
@@ -99,6 +114,10 @@ impl Webhook {
             accounts: Mutex::new(HashMap::new()),
             campaign_accounts: Mutex::new(HashMap::new()),
             routes: Mutex::new(HashMap::new()),
+            unknown: Mutex::new(HashMap::new()),
+            retry_queue: std::env::var("INBOUND_RETRY_QUEUE_URL")
+                .ok()
+                .filter(|q| !q.is_empty()),
         }
     }
 
@@ -156,8 +175,20 @@ impl Webhook {
                     }
                     (Err(Bad::Payload(e)), _) => answer(400, &e),
                     (Err(Bad::Store(e)), _) => {
-                        warn!(error = %e, "callback not applied; the provider retries");
-                        answer(500, "try again")
+                        // Authenticated, but the store failed (throttled, a claim held
+                        // by another call): kept on the retry queue and applied from
+                        // there, so a provider that retries little loses nothing.
+                        match self.keep(account_id, query, body).await {
+                            Ok(()) => {
+                                warn!(error = %e, "callback kept on the retry queue");
+                                count("CallbacksKept", 1);
+                                answer(200, "kept; applied shortly")
+                            }
+                            Err(k) => {
+                                warn!(error = %e, keep = %k, "callback not applied; the provider retries");
+                                answer(500, "try again")
+                            }
+                        }
                     }
                 },
             },
@@ -171,6 +202,29 @@ impl Webhook {
                 return Ok(Some(k.clone()));
             }
         }
+        // An account id no account has is remembered a minute (at most 10,000 of them:
+        // a flood of made-up ids clears the list rather than growing it).
+        if self
+            .unknown
+            .lock()
+            .expect("cache")
+            .get(id)
+            .is_some_and(|at| at.elapsed() < CACHE_FOR)
+        {
+            return Ok(None);
+        }
+        let found = self.load_account(id).await?;
+        if found.is_none() {
+            let mut unknown = self.unknown.lock().expect("cache");
+            if unknown.len() >= 10_000 {
+                unknown.clear();
+            }
+            unknown.insert(id.to_string(), Instant::now());
+        }
+        Ok(found)
+    }
+
+    async fn load_account(&self, id: &str) -> Result<Option<Arc<Known>>, String> {
         let Some(tenant) = self
             .store
             .webhook_tenant(id)
@@ -204,6 +258,87 @@ impl Webhook {
             .expect("cache")
             .insert(id.to_string(), (Instant::now(), k.clone()));
         Ok(Some(k))
+    }
+
+    /// Puts an authenticated callback on the retry queue (`INBOUND_RETRY_QUEUE_URL`).
+    async fn keep(&self, account: &str, query: &str, body: &[u8]) -> Result<(), String> {
+        use base64::Engine;
+        let queue = self
+            .retry_queue
+            .as_deref()
+            .ok_or("no retry queue (INBOUND_RETRY_QUEUE_URL)")?;
+        let kept = Kept {
+            account: account.to_string(),
+            query: query.to_string(),
+            body: base64::engine::general_purpose::STANDARD.encode(body),
+        };
+        self.aws
+            .sqs
+            .send_message()
+            .queue_url(queue)
+            .message_body(serde_json::to_string(&kept).map_err(|e| e.to_string())?)
+            .send()
+            .await
+            .map_err(|e| format!("SQS SendMessage: {e:?}"))?;
+        Ok(())
+    }
+
+    /// A batch of the retry queue: each kept callback applied as if it had just come
+    /// (its signature was checked when it came). A store failure leaves it on the queue
+    /// (the queue's redrive takes it to the dead-letter queue after its tries); a body
+    /// that is not a callback is dropped with the reason.
+    pub async fn apply_kept(
+        &self,
+        event: aws_lambda_events::event::sqs::SqsEvent,
+    ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
+        use base64::Engine;
+        let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+        for r in event.records {
+            let id = r.message_id.clone().unwrap_or_default();
+            let kept: Option<(Kept, Vec<u8>)> =
+                serde_json::from_str::<Kept>(r.body.as_deref().unwrap_or(""))
+                    .ok()
+                    .and_then(|k| {
+                        let body = base64::engine::general_purpose::STANDARD
+                            .decode(&k.body)
+                            .ok()?;
+                        Some((k, body))
+                    });
+            let Some((k, body)) = kept else {
+                warn!(message_id = %id, "not a kept callback: dropped");
+                continue;
+            };
+            let failed = match self.account(&k.account).await {
+                Ok(Some(known)) => match self.receive(&known, &k.query, &body).await {
+                    Ok(n) => {
+                        info!(account = %k.account, events = n, "kept callback applied");
+                        false
+                    }
+                    Err(Bad::Payload(e)) => {
+                        warn!(account = %k.account, error = %e, "kept callback is malformed: dropped");
+                        false
+                    }
+                    Err(Bad::Store(e)) => {
+                        warn!(account = %k.account, error = %e, "kept callback not applied yet");
+                        true
+                    }
+                },
+                Ok(None) => {
+                    warn!(account = %k.account, "kept callback of an account that is gone: dropped");
+                    false
+                }
+                Err(e) => {
+                    warn!(error = %e, "account unreadable");
+                    true
+                }
+            };
+            if failed {
+                let mut f = aws_lambda_events::event::sqs::BatchItemFailure::default();
+                f.item_identifier = id;
+                response.batch_item_failures.push(f);
+            }
+        }
+        response
     }
 
     /// Meta's `GET` handshake: `hub.challenge` back when `hub.verify_token` is the

@@ -8,6 +8,16 @@ async fn main() -> Result<(), Error> {
     pregon_aws::init_logging();
     let aws = pregon_aws::config::Aws::from_env().await?;
     let hook = &pregon_webhook::Webhook::new(aws);
+    // Deployed once more on the inbound retry queue: applies the callbacks kept there.
+    if std::env::var("WEBHOOK_ROLE").as_deref() == Ok("retry") {
+        use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+        return lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: lambda_runtime::LambdaEvent<SqsEvent>| async move {
+                Ok::<SqsBatchResponse, Error>(hook.apply_kept(event.payload).await)
+            },
+        ))
+        .await;
+    }
     run(service_fn(move |req: Request| async move {
         let path = lambda_http::RequestExt::raw_http_path(&req).to_string();
         let query = req.uri().query().unwrap_or_default().to_string();
