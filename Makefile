@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-results test-crash package clean
+.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-crash bench-results test-crash package clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -88,6 +88,13 @@ bench-fairness: setup build
 ## Benchmark: the dispatch function alone on a 100,000-recipient campaign (senders idle).
 bench-dispatch: setup build
 	PREGON_PARAMETER_DispatchSliceSeconds=1000000 PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench dispatch $(or $(DISPATCH_ROWS),100000)
+
+## Benchmark (issue 18's fault run): a 3,000-recipient Twilio campaign at 150 msg/s whose
+## sender processes are all killed six times, 3 s apart: reached twice (0), unknown
+## outcomes and how many of those Twilio had taken. Twilio gets 15 s (not 120) to report
+## a lost answer, as in `make test`.
+bench-crash: setup build
+	PREGON_PARAMETER_UnreportedWaitSeconds=15 PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench crash $(or $(CRASH_ROWS),3000) $(or $(CRASH_RATE),150) $(or $(CRASH_KILLS),6)
 
 ## Benchmark (issue 19): unsigned requests flood one account's webhook URL for
 ## FLOOD_SECONDS while another account's campaign gets the simulator's signed callbacks

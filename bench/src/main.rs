@@ -10,6 +10,7 @@
 //! an ended campaign of ROWS messages (see `results.rs`).
 //! Files are generated once into `.cache/bench/`.
 
+mod crash;
 mod fairness;
 mod flood;
 mod results;
@@ -218,6 +219,19 @@ fn main() {
                 .unwrap_or(d)
         };
         return webhook::run(arg(2, 2_000), arg(3, 16), arg(4, 10_000));
+    }
+    if mode == "crash" {
+        let arg = |i: usize, d: u64| {
+            std::env::args()
+                .nth(i)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(d)
+        };
+        return crash::run(
+            arg(2, 3000) as usize,
+            arg(3, 150) as u32,
+            arg(4, 6) as usize,
+        );
     }
     if mode == "webhook-flood" {
         let arg = |i: usize, d: u64| {

@@ -916,7 +916,6 @@ impl Sender {
                     self.opt_outs(ctx, &record, &now).await;
                     self.progress(&record, &applied).await;
                     self.open_tickets(&record, &applied, &now).await;
-                    self.apply_early(ctx, &record, &now).await;
                 }
                 Err(e) => {
                     // The provider has them; the claims stay and the redelivery settles
@@ -959,40 +958,6 @@ impl Sender {
         }
         if let Err(e) = self.store.open_tickets(&tickets).await {
             warn!(error = %e, count = tickets.len(), "tickets not opened");
-        }
-    }
-
-    /// Statuses the provider called back before these messages were recorded (the
-    /// webhook kept them): applied now, forward only.
-    async fn apply_early(&self, ctx: &Context, record: &[(&SendJob, Outcome)], now: &str) {
-        let sent: Vec<(&str, String)> = record
-            .iter()
-            .filter_map(|(j, o)| match o {
-                Outcome::Sent {
-                    provider_message_id,
-                } => Some((provider_message_id.as_str(), j.message_id())),
-                _ => None,
-            })
-            .collect();
-        if sent.is_empty() {
-            return;
-        }
-        let ids: Vec<&str> = sent.iter().map(|(p, _)| *p).collect();
-        let early = match self.store.take_early_statuses(&ctx.account.id, &ids).await {
-            Ok(e) => e,
-            Err(e) => {
-                warn!(error = %e, "early statuses unreadable (they stay kept)");
-                return;
-            }
-        };
-        for u in early {
-            let Some((_, message)) = sent.iter().find(|(p, _)| *p == u.provider_message_id) else {
-                continue;
-            };
-            // (Its KPI counts and event follow from the table's stream: the tally function.)
-            if let Err(e) = pregon_aws::inbound::apply(&self.store, message, &u, now).await {
-                warn!(error = %e, "an early status was not applied");
-            }
         }
     }
 

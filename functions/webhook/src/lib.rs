@@ -12,7 +12,8 @@
 //! Statuses move messages forward only (one conditional write each; a late or repeated
 //! status changes nothing) and only messages of the account the callback came for (its
 //! provider ids are looked up under that account). A status for a message not recorded
-//! yet is kept, and the sender applies it when it records the message. A status that
+//! yet is kept, and the callback is applied again from the inbound retry queue 2, 4 …
+//! 64 s later, by when its sender has recorded the message. A status that
 //! settles a message whose send answer was lost counts it `sent` (or `failed`). A reply
 //! marks the message it answers `replied`; an opt-out word or a "stop" button puts the
 //! phone on the tenant's do-not-contact list.
@@ -97,7 +98,17 @@ struct Kept {
     query: String,
     /// Base64 of the body as it came.
     body: String,
+    /// 0: the store could not take it; n: its n-th application again because a status
+    /// came before its message's record.
+    #[serde(default)]
+    early: u32,
 }
+
+/// How many times a callback is applied again for statuses that came before their
+/// message's record (2 … 64 s apart, about two minutes): a status for a message that is
+/// not ours stops there; one whose sender died settles the message from the kept
+/// status (`reported_id`) when its claim expires.
+const EARLY_TRIES: u32 = 6;
 
 impl Webhook {
     pub fn new(aws: Aws) -> Self {
@@ -160,7 +171,15 @@ impl Webhook {
                     answer(403, "signature does not match")
                 }
                 Ok(()) => match self.timed_receive(&known, query, body).await {
-                    (Ok(n), took) => {
+                    (Ok((n, kept)), took) => {
+                        // A status came before its message's record: the callback is
+                        // applied again shortly, from the retry queue (the sender does
+                        // not look for early statuses: no read per batch for them).
+                        if kept {
+                            if let Err(e) = self.keep(account_id, query, body, 1).await {
+                                warn!(error = %e, "an early status stays kept (applied if its sender dies)");
+                            }
+                        }
                         // Events taken, and the time spent applying them (its DynamoDB
                         // work: beside the invocation's duration, what the handler
                         // itself costs).
@@ -178,7 +197,7 @@ impl Webhook {
                         // Authenticated, but the store failed (throttled, a claim held
                         // by another call): kept on the retry queue and applied from
                         // there, so a provider that retries little loses nothing.
-                        match self.keep(account_id, query, body).await {
+                        match self.keep(account_id, query, body, 0).await {
                             Ok(()) => {
                                 warn!(error = %e, "callback kept on the retry queue");
                                 count("CallbacksKept", 1);
@@ -260,8 +279,17 @@ impl Webhook {
         Ok(Some(k))
     }
 
-    /// Puts an authenticated callback on the retry queue (`INBOUND_RETRY_QUEUE_URL`).
-    async fn keep(&self, account: &str, query: &str, body: &[u8]) -> Result<(), String> {
+    /// Puts an authenticated callback on the retry queue (`INBOUND_RETRY_QUEUE_URL`):
+    /// `early` 0 for one the store could not take (applied at once), else the how-many-th
+    /// time it is applied again for a status that came before its message's record
+    /// (after 2, 4, 8 … 64 s; [`EARLY_TRIES`] times at most).
+    async fn keep(
+        &self,
+        account: &str,
+        query: &str,
+        body: &[u8],
+        early: u32,
+    ) -> Result<(), String> {
         use base64::Engine;
         let queue = self
             .retry_queue
@@ -271,11 +299,14 @@ impl Webhook {
             account: account.to_string(),
             query: query.to_string(),
             body: base64::engine::general_purpose::STANDARD.encode(body),
+            early,
         };
+        let delay = if early == 0 { 0 } else { 1i32 << early.min(6) };
         self.aws
             .sqs
             .send_message()
             .queue_url(queue)
+            .delay_seconds(delay)
             .message_body(serde_json::to_string(&kept).map_err(|e| e.to_string())?)
             .send()
             .await
@@ -310,8 +341,15 @@ impl Webhook {
             };
             let failed = match self.account(&k.account).await {
                 Ok(Some(known)) => match self.receive(&known, &k.query, &body).await {
-                    Ok(n) => {
+                    Ok((n, still)) => {
                         info!(account = %k.account, events = n, "kept callback applied");
+                        if still && k.early < EARLY_TRIES {
+                            if let Err(e) =
+                                self.keep(&k.account, &k.query, &body, k.early + 1).await
+                            {
+                                warn!(error = %e, "an early status stays kept (applied if its sender dies)");
+                            }
+                        }
                         false
                     }
                     Err(Bad::Payload(e)) => {
@@ -403,13 +441,20 @@ impl Webhook {
         k: &Arc<Known>,
         query: &str,
         body: &[u8],
-    ) -> (Result<usize, Bad>, f64) {
+    ) -> (Result<(usize, bool), Bad>, f64) {
         let started = Instant::now();
         let r = self.receive(k, query, body).await;
         (r, started.elapsed().as_secs_f64() * 1000.0)
     }
 
-    async fn receive(&self, k: &Arc<Known>, query: &str, body: &[u8]) -> Result<usize, Bad> {
+    /// How many events, and whether a status is still kept for a message not recorded
+    /// yet ([`Self::statuses`]).
+    async fn receive(
+        &self,
+        k: &Arc<Known>,
+        query: &str,
+        body: &[u8],
+    ) -> Result<(usize, bool), Bad> {
         // Each event with the account it is for: the URL's own, or (Meta) the account
         // of the number its change names, on the same app.
         let events: Vec<(Vec<Arc<Known>>, Inbound)> = match k.account.provider {
@@ -486,19 +531,20 @@ impl Webhook {
         }
         let mut published = Vec::new();
         let outcome = async {
+            let mut kept = false;
             for (target, list) in &statuses {
-                self.statuses(target, list).await?;
+                kept |= self.statuses(target, list).await?;
             }
             for (target, r) in &replies {
                 self.reply(target, r, &mut published).await?;
             }
-            Ok::<(), Bad>(())
+            Ok::<bool, Bad>(kept)
         }
         .await;
         // What was stored is published, even when a later event failed (the provider
         // retries that one; a change already made is not made, nor published, again).
         self.events.publish(published).await;
-        outcome.map(|_| n)
+        outcome.map(|kept| (n, kept))
     }
 
     /// The accounts a Meta change is for (SPEC §10, issue "two accounts on one app"):
@@ -581,10 +627,13 @@ impl Webhook {
 
     /// Applies statuses, forward only, to this account's messages; keeps those whose
     /// message is not recorded yet.
-    async fn statuses(&self, k: &Known, statuses: &[StatusUpdate]) -> Result<(), Bad> {
+    /// Whether a status is still kept for a message not recorded yet (the callback came
+    /// before the sender's write): the caller has the callback applied again shortly.
+    async fn statuses(&self, k: &Known, statuses: &[StatusUpdate]) -> Result<bool, Bad> {
         if statuses.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
+        let mut still_kept = false;
         let acc = k.account.id.as_str();
         let now = pregon::model::now_rfc3339();
         // A status that names our message (Meta `biz_opaque_callback_data`, Twilio's
@@ -638,7 +687,7 @@ impl Webhook {
             }
             let a = apply(&self.store, message, u, &now).await?;
             if a == Applied::Unchanged && i < named.len() {
-                self.not_applied(acc, message, u, &now).await?;
+                still_kept |= self.not_applied(acc, message, u, &now).await?;
             }
         }
         // As above: a message recorded while these were kept is applied here.
@@ -649,12 +698,15 @@ impl Webhook {
                 .collect();
             let now_ours = self.store.messages_by_provider_id(acc, &ids).await?;
             for u in kept {
-                if let Some(message) = now_ours.get(&u.provider_message_id) {
-                    apply(&self.store, message, u, &now).await?;
+                match now_ours.get(&u.provider_message_id) {
+                    Some(message) => {
+                        apply(&self.store, message, u, &now).await?;
+                    }
+                    None => still_kept = true,
                 }
             }
         }
-        Ok(())
+        Ok(still_kept)
     }
 
     /// A status naming our message that did not apply: not forward — or the message is
@@ -666,7 +718,7 @@ impl Webhook {
         message: &str,
         u: &StatusUpdate,
         now: &str,
-    ) -> Result<(), Bad> {
+    ) -> Result<bool, Bad> {
         let unrecorded = |m: &Option<pregon_aws::store::RecipientItem>| {
             m.as_ref()
                 .is_some_and(|m| m.status == "pending" || m.status == "queued")
@@ -687,14 +739,15 @@ impl Webhook {
             self.store
                 .note_reported(message, &u.provider_message_id)
                 .await?;
-            // The sender records, then takes the kept statuses: if it recorded
-            // meanwhile it may have looked already. Look again: recorded now means
-            // apply it here (forward only, so twice is harmless).
+            // Recorded meanwhile: apply it here (forward only, so twice is harmless);
+            // else the callback is applied again shortly from the retry queue.
             if !unrecorded(&self.store.message_by_id(message).await?) {
                 apply(&self.store, message, u, now).await?;
+            } else {
+                return Ok(true);
             }
         }
-        Ok(())
+        Ok(false)
     }
 
     /// The message a status names by our own id, if that is a message of a campaign of
