@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-crash bench-results test-crash package clean
+.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-crash bench-closer bench-results test-crash package clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -88,6 +88,12 @@ bench-fairness: setup build
 ## Benchmark: the dispatch function alone on a 100,000-recipient campaign (senders idle).
 bench-dispatch: setup build
 	PREGON_PARAMETER_DispatchSliceSeconds=1000000 PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench dispatch $(or $(DISPATCH_ROWS),100000)
+
+## Benchmark (issue 19): CLOSER_TICKETS (default 200,000) unanswered tickets due in one
+## hour, closed by closer runs played after their deadline: each run, the total time and
+## the closer's peak memory.
+bench-closer: setup build
+	PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench closer $(or $(CLOSER_TICKETS),200000)
 
 ## Benchmark (issue 18's fault run): a 3,000-recipient Twilio campaign at 150 msg/s whose
 ## sender processes are all killed six times, 3 s apart: reached twice (0), unknown

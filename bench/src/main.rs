@@ -10,6 +10,7 @@
 //! an ended campaign of ROWS messages (see `results.rs`).
 //! Files are generated once into `.cache/bench/`.
 
+mod closer;
 mod crash;
 mod fairness;
 mod flood;
@@ -219,6 +220,13 @@ fn main() {
                 .unwrap_or(d)
         };
         return webhook::run(arg(2, 2_000), arg(3, 16), arg(4, 10_000));
+    }
+    if mode == "closer" {
+        let n = std::env::args()
+            .nth(2)
+            .and_then(|a| a.parse().ok())
+            .unwrap_or(200_000);
+        return closer::run(n);
     }
     if mode == "crash" {
         let arg = |i: usize, d: u64| {

@@ -203,15 +203,30 @@ pub fn report_wanted(t: &str, campaign: &str) -> (String, String) {
 
 pub const REPORTS_PK: &str = "REPORTS";
 
-pub fn due_pk(hour: &str) -> String {
-    format!("DUE#{hour}")
+/// Due items of one hour are spread over this many partitions (DynamoDB's per-partition
+/// write limit: about 1,000 tickets a second can be opened into one hour).
+pub const DUE_SHARDS: u32 = 16;
+
+/// The partition of an hour's (`YYYY-MM-DDTHH`) due items, shard `shard`.
+pub fn due_pk(hour: &str, shard: u32) -> String {
+    format!("DUE#{hour}#{shard}")
+}
+
+/// The shard of a ticket's due items.
+pub fn due_shard(t: &str, id: &str) -> u32 {
+    spread(&format!("{t}#{id}")) % DUE_SHARDS
 }
 
 pub fn due(due_at: &str, t: &str, id: &str) -> (String, String) {
     (
-        due_pk(due_at.get(..13).unwrap_or(due_at)),
+        due_pk(due_at.get(..13).unwrap_or(due_at), due_shard(t, id)),
         format!("{due_at}#{t}#{id}"),
     )
+}
+
+/// The closer's watermark: every hour before it has no due item left.
+pub fn closer_watermark() -> (String, String) {
+    ("CLOSER".into(), "WATERMARK".into())
 }
 
 /// A phone's latest open ticket with an account.
@@ -230,4 +245,32 @@ pub fn inbound_message(account: &str, provider_message_id: &str) -> (String, Str
         format!("INMSG#{account}#{provider_message_id}"),
         "MSG".to_string(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_hours_due_items_spread_over_its_shards_and_sort_by_time_in_each() {
+        let due_at = "2026-12-07T10:15:00Z";
+        let mut per_shard = [0u32; DUE_SHARDS as usize];
+        for i in 0..16_000 {
+            let (pk, sk) = due(due_at, "ten_a", &format!("tk_{i:06}"));
+            let shard: u32 = pk.rsplit('#').next().unwrap().parse().unwrap();
+            assert!(pk.starts_with("DUE#2026-12-07T10#"), "{pk}");
+            assert!(sk.starts_with(due_at), "{sk}");
+            per_shard[shard as usize] += 1;
+        }
+        // No partition takes much more than its share (about 1,000 each).
+        assert!(
+            per_shard.iter().all(|n| (800..1200).contains(n)),
+            "{per_shard:?}"
+        );
+        // A ticket's due items always land in the same shard.
+        assert_eq!(
+            due(due_at, "t", "x").0,
+            due("2026-12-07T10:59:00Z", "t", "x").0
+        );
+    }
 }

@@ -156,6 +156,11 @@ pub struct SendJob {
     /// When (unix ms) the provider first throttled this job, while it still throttles it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_since: Option<i64>,
+    /// Set on a job put back only to open its message's ticket (the message is recorded
+    /// `sent` at this time, RFC 3339, but the ticket's writes failed): retried until the
+    /// ticket and its due item both exist.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket_at: Option<String>,
 }
 
 fn is_zero(n: &u32) -> bool {
@@ -350,6 +355,7 @@ mod tests {
             seq: 0,
             unavailable: 0,
             throttled_since: None,
+            ticket_at: None,
         }
     }
 

@@ -30,6 +30,12 @@ pub struct DueItem {
     pub expires_at: Option<i64>,
 }
 
+/// A page of due items ([`Store::due_page`]).
+pub struct DuePage {
+    pub items: Vec<DueItem>,
+    pub next: Option<std::collections::HashMap<String, AttributeValue>>,
+}
+
 #[derive(Debug, Serialize, Deserialize)]
 struct ContactTicket {
     t: String,
@@ -266,43 +272,73 @@ impl Store {
     }
 
     /// Due items of one hour's partition whose time has come.
-    pub async fn due_items(&self, hour: &str, now: &str) -> Result<Vec<DueItem>, StoreError> {
-        let mut out = Vec::new();
-        let mut start: Option<std::collections::HashMap<String, AttributeValue>> = None;
-        loop {
-            let res = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND sk <= :now")
-                .expression_attribute_values(":pk", s(keys::due_pk(hour)))
-                // Every sk starting with a time not after now (`#` sorts after `Z`).
-                .expression_attribute_values(":now", s(format!("{now}~")))
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(dynamo)?;
-            for i in res.items.unwrap_or_default() {
-                out.push(serde_dynamo::from_item(i).map_err(|e| StoreError::Shape(e.to_string()))?);
-            }
-            match res.last_evaluated_key {
-                Some(k) => start = Some(k),
-                None => return Ok(out),
-            }
-        }
-    }
-
-    pub async fn delete_due(&self, d: &DueItem) -> Result<(), StoreError> {
-        let pk = keys::due_pk(d.due_at.get(..13).unwrap_or(&d.due_at));
-        self.client
-            .delete_item()
+    /// One page (at most `limit`) of the due items of an hour's shard whose time is not
+    /// after `now`, and where the next page starts.
+    pub async fn due_page(
+        &self,
+        hour: &str,
+        shard: u32,
+        now: &str,
+        limit: i32,
+        start: Option<std::collections::HashMap<String, AttributeValue>>,
+    ) -> Result<DuePage, StoreError> {
+        let res = self
+            .client
+            .query()
             .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(&d.sk))
+            .key_condition_expression("pk = :pk AND sk <= :now")
+            .expression_attribute_values(":pk", s(keys::due_pk(hour, shard)))
+            // Every sk starting with a time not after now (`#` sorts after `Z`).
+            .expression_attribute_values(":now", s(format!("{now}~")))
+            .limit(limit)
+            .set_exclusive_start_key(start)
             .send()
             .await
             .map_err(dynamo)?;
+        let mut items = Vec::new();
+        for i in res.items.unwrap_or_default() {
+            items.push(serde_dynamo::from_item(i).map_err(|e| StoreError::Shape(e.to_string()))?);
+        }
+        Ok(DuePage {
+            items,
+            next: res.last_evaluated_key,
+        })
+    }
+
+    /// Deletes due items (25 a request).
+    pub async fn delete_due(&self, items: &[DueItem]) -> Result<(), StoreError> {
+        use aws_sdk_dynamodb::types::DeleteRequest;
+        let mut writes = Vec::new();
+        for d in items {
+            let (pk, _) = keys::due(&d.due_at, &d.t, &d.id);
+            let del = DeleteRequest::builder()
+                .key("pk", s(pk))
+                .key("sk", s(&d.sk))
+                .build()
+                .map_err(dynamo)?;
+            writes.push(WriteRequest::builder().delete_request(del).build());
+        }
+        for chunk in writes.chunks(25) {
+            self.batch_write(chunk.to_vec()).await?;
+        }
         Ok(())
+    }
+
+    /// The closer's watermark hour (`YYYY-MM-DDTHH`): no due item is left before it.
+    pub async fn closer_watermark(&self) -> Result<Option<String>, StoreError> {
+        #[derive(Deserialize)]
+        struct W {
+            hour: String,
+        }
+        Ok(self
+            .get::<W>(keys::closer_watermark())
+            .await?
+            .map(|w| w.hour))
+    }
+
+    pub async fn set_closer_watermark(&self, hour: &str) -> Result<(), StoreError> {
+        self.put(keys::closer_watermark(), &serde_json::json!({"hour": hour}))
+            .await
     }
 
     /// The phone's latest open ticket id with this account (for the tenant), if any.

@@ -1,10 +1,11 @@
 //! The scheduled closer (SPEC §2 step 6, §5): every minute, closes the tickets whose
 //! time has come — an unanswered campaign ticket at its deadline (`no_reply`), a
 //! replied or inbound ticket after the tenant's `idle_close_hours` without activity
-//! (`idle`). It reads only the "due" items of the last 48 hours' partitions whose time
-//! is not after now (no scan, whatever the number of open tickets), re-checks each
-//! rule on the ticket with a conditional write (a reply that raced it wins), and
-//! deletes the due item.
+//! (`idle`). It reads only the "due" items whose time is not after now, from the hours
+//! since its watermark (at most 48), each hour in 16 partitions (no scan, whatever the
+//! number of open tickets), chunk by chunk (500), re-checks each rule on the ticket
+//! with a conditional write (a reply that raced it wins), publishes the chunk's events,
+//! then deletes its due items; a run stops taking chunks after 200 s.
 //!
 //! The same run sends the report emails that are due (SPEC §5, §7): a campaign with
 //! `report_email` whose sending ended and whose last ticket has closed (an informative
@@ -34,6 +35,13 @@ use tracing::{info, warn};
 /// How far back it looks for due items (a closer stopped this long loses nothing
 /// sooner than this).
 const LOOK_BACK_HOURS: i64 = 48;
+
+/// Due items read, closed, published and deleted at a time.
+const CHUNK: i32 = 500;
+
+/// A run stops taking new chunks after this long (its timeout is 300 s); the rest is
+/// the next minute's run's.
+const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(200);
 
 /// An informative campaign's report waits this long after its end (statuses arriving).
 pub const REPORT_SETTLE_MINUTES: i64 = 5;
@@ -148,52 +156,67 @@ impl Closer {
     }
 
     pub async fn run(&self, now: OffsetDateTime) -> Result<Summary, StoreError> {
+        let started = std::time::Instant::now();
         let now_s = format_time(now);
-        let hours: Vec<String> = (0..=LOOK_BACK_HOURS)
-            .map(|h| format_time(now - Duration::hours(h))[..13].to_string())
-            .collect();
-        let mut due: Vec<DueItem> = Vec::new();
-        let pages: Vec<Result<Vec<DueItem>, StoreError>> = stream::iter(hours.iter())
-            .map(|h| self.store.due_items(h, &now_s))
-            .buffer_unordered(8)
-            .collect()
-            .await;
-        for p in pages {
-            due.extend(p?);
+        // The hours to read: from the watermark (every hour before it is drained), at
+        // most LOOK_BACK_HOURS back, to now's; each hour in DUE_SHARDS partitions.
+        let oldest = now - Duration::hours(LOOK_BACK_HOURS);
+        let from = self
+            .store
+            .closer_watermark()
+            .await?
+            .and_then(|h| parse_time(&format!("{h}:00:00Z")))
+            .map_or(oldest, |w| w.max(oldest));
+        let mut hours = Vec::new();
+        let mut h = from;
+        while h <= now {
+            hours.push(format_time(h)[..13].to_string());
+            h += Duration::hours(1);
         }
         let mut summary = Summary {
             now: now_s.clone(),
-            due: due.len(),
             ..Default::default()
         };
-        let outcomes: Vec<Result<Option<(CloseReason, Event)>, StoreError>> =
-            stream::iter(due.iter())
-                .map(|d| self.close(d, &now_s))
-                .buffer_unordered(16)
-                .collect()
-                .await;
-        let mut published = Vec::new();
-        for o in outcomes {
-            match o {
-                Ok(Some((reason, event))) => {
-                    match reason {
-                        CloseReason::NoReply => summary.no_reply += 1,
-                        _ => summary.idle += 1,
+        // Chunk by chunk (at most CHUNK due items in memory): close, publish the
+        // chunk's events, then delete its due items — a run that dies leaves the items,
+        // and the next run publishes a close it finds already made by the closer again.
+        let mut finished = true;
+        'partitions: for hour in &hours {
+            for shard in 0..pregon::keys::DUE_SHARDS {
+                let mut start = None;
+                loop {
+                    if started.elapsed() > RUN_BUDGET {
+                        finished = false;
+                        break 'partitions;
                     }
-                    published.push(event);
-                }
-                Ok(None) => summary.unchanged += 1,
-                Err(e) => {
-                    // The due item stays; the next run tries again.
-                    warn!(error = %e, "a due ticket was not closed");
+                    let page = self
+                        .store
+                        .due_page(hour, shard, &now_s, CHUNK, start.take())
+                        .await?;
+                    self.close_chunk(&page.items, &now_s, &mut summary).await?;
+                    match page.next {
+                        Some(n) => start = Some(n),
+                        None => break,
+                    }
                 }
             }
         }
-        self.events.publish(published).await;
+        // Every due item up to now is handled: the hours before two hours ago (by the
+        // run's clock and the wall clock, whichever is earlier: runs are played at any
+        // time) are drained for good.
+        if finished {
+            let mark =
+                (now - Duration::hours(2)).min(OffsetDateTime::now_utc() - Duration::hours(2));
+            if mark > from {
+                self.store
+                    .set_closer_watermark(&format_time(mark)[..13])
+                    .await?;
+            }
+        }
         // After the closes, so a campaign whose last ticket closed now reports now.
         summary.reports = self.reports(now).await?;
         if summary.due > 0 || summary.reports > 0 {
-            info!(?summary, "closer run");
+            info!(?summary, finished, "closer run");
             pregon_aws::metrics::emit(
                 &[("Function", "closer")],
                 &[
@@ -207,6 +230,49 @@ impl Closer {
             );
         }
         Ok(summary)
+    }
+
+    /// Closes one chunk of due items, publishes their events, then deletes the items.
+    async fn close_chunk(
+        &self,
+        due: &[DueItem],
+        now: &str,
+        summary: &mut Summary,
+    ) -> Result<(), StoreError> {
+        if due.is_empty() {
+            return Ok(());
+        }
+        summary.due += due.len();
+        let outcomes: Vec<Result<Option<(CloseReason, Event)>, StoreError>> =
+            stream::iter(due.iter())
+                .map(|d| self.close(d, now))
+                .buffer_unordered(16)
+                .collect()
+                .await;
+        let mut published = Vec::new();
+        let mut done = Vec::new();
+        for (d, o) in due.iter().zip(outcomes) {
+            match o {
+                Ok(Some((reason, event))) => {
+                    match reason {
+                        CloseReason::NoReply => summary.no_reply += 1,
+                        _ => summary.idle += 1,
+                    }
+                    published.push(event);
+                    done.push(d.clone());
+                }
+                Ok(None) => {
+                    summary.unchanged += 1;
+                    done.push(d.clone());
+                }
+                Err(e) => {
+                    // The due item stays; the next run tries again.
+                    warn!(error = %e, "a due ticket was not closed");
+                }
+            }
+        }
+        self.events.publish(published).await;
+        self.store.delete_due(&done).await
     }
 
     /// Asks for the report emails that are due; how many it asked for.
@@ -290,11 +356,23 @@ impl Closer {
             None => (CloseReason::NoReply, CloseIf::Unanswered { now }),
             Some(activity) => (CloseReason::Idle, CloseIf::Idle { activity }),
         };
-        let closed = self
+        let mut closed = self
             .store
             .close_ticket(&d.t, &d.id, reason, now, when)
             .await?;
-        self.store.delete_due(d).await?;
+        if closed.is_none() {
+            // Closed already: by a run that died before publishing and deleting (the
+            // same reason, at or after this item's time, for this activity) — publish
+            // it now; anything else (a reply, an agent) is not this item's close.
+            closed = self.store.ticket(&d.t, &d.id).await?.filter(|t| {
+                t.status == pregon::model::TicketStatus::Closed
+                    && t.close_reason == Some(reason)
+                    && t.closed_at
+                        .as_deref()
+                        .is_some_and(|c| c >= d.due_at.as_str())
+                    && d.activity.as_ref().is_none_or(|a| *a == t.last_activity_at)
+            });
+        }
         Ok(closed.map(|t| {
             let e = pregon_aws::events::ticket_closed(
                 &d.t,

@@ -719,6 +719,7 @@ fn send_job(c: &Campaign, i: &RecipientItem) -> SendJob {
         seq: i.row.saturating_sub(2),
         unavailable: 0,
         throttled_since: None,
+        ticket_at: None,
     }
 }
 

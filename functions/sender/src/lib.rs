@@ -230,6 +230,15 @@ impl Sender {
             }
         }
         let mut by_account: HashMap<(String, String), Vec<(String, SendJob)>> = HashMap::new();
+        let (ticket_jobs, jobs): (Vec<_>, Vec<_>) =
+            jobs.into_iter().partition(|(_, j)| j.ticket_at.is_some());
+        for (id, j) in ticket_jobs {
+            let at = j.ticket_at.clone().unwrap_or_default();
+            if let JobResult::Retry { why, after, next } = self.open_ticket_again(&j, &at).await {
+                info!(message = %j.message_id(), reason = %why, "ticket job will be retried");
+                again.push((id, next.map_or(j, |n| *n), after));
+            }
+        }
         for (id, j) in jobs {
             by_account
                 .entry((j.tenant.clone(), j.account.clone()))
@@ -915,7 +924,18 @@ impl Sender {
                 Ok(applied) => {
                     self.opt_outs(ctx, &record, &now).await;
                     self.progress(&record, &applied).await;
-                    self.open_tickets(&record, &applied, &now).await;
+                    let unticketed = self.open_tickets(&record, &applied, &now).await;
+                    for (job, r) in jobs.iter().zip(results.iter_mut()) {
+                        if unticketed.contains(&job.message_id()) {
+                            let mut again = (*job).clone();
+                            again.ticket_at = Some(now.clone());
+                            *r = JobResult::Retry {
+                                why: "its ticket is opened apart".into(),
+                                after: 5,
+                                next: Some(Box::new(again)),
+                            };
+                        }
+                    }
                 }
                 Err(e) => {
                     // The provider has them; the claims stay and the redelivery settles
@@ -932,8 +952,16 @@ impl Sender {
     /// (SPEC §5): open until each message's own send time plus the wait. A sender that
     /// dies before this leaves the message without a ticket; a reply to it then opens
     /// an inbound ticket (no reply is dropped).
-    async fn open_tickets(&self, record: &[(&SendJob, Outcome)], applied: &[bool], now: &str) {
+    /// The jobs whose tickets could not be written: each is put back (a new queue
+    /// message with `ticket_at`) and retried until its ticket and due item exist.
+    async fn open_tickets(
+        &self,
+        record: &[(&SendJob, Outcome)],
+        applied: &[bool],
+        now: &str,
+    ) -> Vec<String> {
         let mut tickets = Vec::new();
+        let mut whose = Vec::new();
         for ((job, o), ok) in record.iter().zip(applied) {
             if !ok || !matches!(o, Outcome::Sent { .. }) {
                 continue;
@@ -951,13 +979,46 @@ impl Sender {
                 now,
             ) {
                 tickets.push(t);
+                whose.push(job.message_id());
             }
         }
         if tickets.is_empty() {
-            return;
+            return Vec::new();
         }
-        if let Err(e) = self.store.open_tickets(&tickets).await {
-            warn!(error = %e, count = tickets.len(), "tickets not opened");
+        match self.store.open_tickets(&tickets).await {
+            Ok(()) => Vec::new(),
+            Err(e) => {
+                warn!(error = %e, count = tickets.len(), "tickets not opened yet: retried");
+                whose
+            }
+        }
+    }
+
+    /// A job put back only to open its message's ticket ([`SendJob::ticket_at`]).
+    async fn open_ticket_again(&self, job: &SendJob, at: &str) -> JobResult {
+        let c = match self.campaign_seen(&job.tenant, &job.campaign).await {
+            Ok(Some(c)) => c,
+            Ok(None) => return JobResult::Done,
+            Err(e) => return retry(e),
+        };
+        let Some(t) = pregon_aws::tickets::campaign_ticket(
+            &job.tenant,
+            &c,
+            &job.account,
+            job.gen,
+            job.row,
+            &job.phone,
+            at,
+        ) else {
+            return JobResult::Done;
+        };
+        match self.store.open_tickets(&[t]).await {
+            Ok(()) => JobResult::Done,
+            Err(e) => JobResult::Retry {
+                why: format!("ticket not opened yet: {e}"),
+                after: 30,
+                next: None,
+            },
         }
     }
 
