@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-crash bench-closer bench-results test-crash package clean
+.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-crash bench-closer bench-results test-crash fuzz package clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -88,6 +88,11 @@ bench-fairness: setup build
 ## Benchmark: the dispatch function alone on a 100,000-recipient campaign (senders idle).
 bench-dispatch: setup build
 	PREGON_PARAMETER_DispatchSliceSeconds=1000000 PREGON_API_PORT=0 bash infra/local/with-stack.sh ./target/debug/pregon-bench dispatch $(or $(DISPATCH_ROWS),100000)
+
+## Schemathesis (pinned, .cache/fuzz-venv) against GET /v1/openapi.json on a fresh local
+## stack: examples, coverage, fuzzing and stateful phases, every check (tests/tests/fuzz.rs).
+fuzz: setup build
+	bash infra/local/with-stack.sh $(CARGO) test --locked -p pregon-tests --test fuzz -- --ignored --test-threads 1 --nocapture
 
 ## Benchmark (issue 19): CLOSER_TICKETS (default 200,000) unanswered tickets due in one
 ## hour, closed by closer runs played after their deadline: each run, the total time and

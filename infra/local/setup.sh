@@ -20,6 +20,18 @@ if [ ! -f "$stamp" ]; then
   touch "$stamp"
 fi
 
+# Schemathesis apart from moto (its own pinned set: tests/tests/fuzz.rs runs it).
+freq="$root/infra/local/requirements-fuzz.txt"
+fvenv="$cache/fuzz-venv"
+fstamp="$fvenv/.installed-$(sha256sum "$freq" | cut -c1-16)"
+if [ ! -f "$fstamp" ]; then
+  echo "setup: installing schemathesis into $fvenv" >&2
+  rm -rf "$fvenv"
+  python3 -m venv "$fvenv"
+  "$fvenv/bin/pip" install --quiet -r "$freq"
+  touch "$fstamp"
+fi
+
 ddb_version="2.9.30"
 ddb="$cache/dynamodb-local"
 if [ ! -f "$ddb/.installed-$ddb_version" ]; then

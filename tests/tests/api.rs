@@ -516,3 +516,29 @@ async fn a_campaign_is_renamed_only_in_the_states_that_allow_it_and_deleted_only
         .await;
     assert_eq!(r.status, 404, "{}", r.body);
 }
+
+#[tokio::test]
+async fn a_method_a_path_does_not_take_is_a_405_naming_the_methods_it_takes() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    for (method, path, allow) in [
+        ("TRACE", "/v1/campaigns/cmp_x", "GET, DELETE, PATCH"),
+        ("PUT", "/v1/dnc", "GET, POST"),
+        ("DELETE", "/v1/campaigns/cmp_x/send", "POST"),
+    ] {
+        let r = stack
+            .http
+            .request(
+                reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+                stack.api(path),
+            )
+            .header("authorization", format!("Bearer {}", t.key))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), 405, "{method} {path}");
+        assert_eq!(r.headers()["allow"], allow, "{method} {path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["error"], "method_not_allowed");
+    }
+}

@@ -41,6 +41,8 @@ pub struct Reply {
     pub body: Value,
     /// A file to send instead of the JSON body.
     pub file: Option<File>,
+    /// The `Allow` header of a 405: the methods the path takes.
+    pub allow: Option<String>,
 }
 
 pub struct File {
@@ -54,6 +56,7 @@ pub(crate) fn reply(status: u16, body: Value) -> Reply {
         status,
         body,
         file: None,
+        allow: None,
     }
 }
 
@@ -115,6 +118,18 @@ impl Api {
         // The one route without an API key: the API's own description.
         if let ("GET", ["v1", "openapi.json"]) = (method, segments.as_slice()) {
             return openapi();
+        }
+        // A documented path asked with a method it does not take: 405 with `Allow`.
+        if let Some(allowed) = allowed_methods(&segments) {
+            if !allowed.iter().any(|m| m == method) {
+                let mut r = problem(
+                    405,
+                    "method_not_allowed",
+                    &format!("{method} is not allowed on {path}"),
+                );
+                r.allow = Some(allowed.join(", "));
+                return r;
+            }
         }
         if body.len() > MAX_BODY_BYTES {
             return problem(
@@ -332,11 +347,45 @@ pub(crate) fn page(
 }
 
 /// `GET /v1/openapi.json`.
+static DOC: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
+    serde_json::from_str(OPENAPI_JSON).expect("openapi.json is JSON (tests/openapi.rs)")
+});
+
 fn openapi() -> Reply {
-    static DOC: std::sync::LazyLock<Value> = std::sync::LazyLock::new(|| {
-        serde_json::from_str(OPENAPI_JSON).expect("openapi.json is JSON (tests/openapi.rs)")
-    });
     reply(200, DOC.clone())
+}
+
+/// The methods the document gives the path whose template matches these segments
+/// (`{id}` matches any one segment), if one does; a literal segment wins over a
+/// parameter, as in the router.
+fn allowed_methods(segments: &[&str]) -> Option<Vec<String>> {
+    let paths = DOC["paths"].as_object()?;
+    let mut best: Option<(usize, Vec<String>)> = None;
+    for (template, item) in paths {
+        let parts: Vec<&str> = template.trim_matches('/').split('/').collect();
+        if parts.len() != segments.len() {
+            continue;
+        }
+        let mut literal = 0;
+        let matches = parts.iter().zip(segments).all(|(p, s)| {
+            if p.starts_with('{') {
+                !s.is_empty()
+            } else {
+                literal += 1;
+                p == s
+            }
+        });
+        if !matches || best.as_ref().is_some_and(|(l, _)| *l >= literal) {
+            continue;
+        }
+        let methods = ["get", "put", "post", "delete", "patch"]
+            .iter()
+            .filter(|m| item.get(**m).is_some())
+            .map(|m| m.to_uppercase())
+            .collect();
+        best = Some((literal, methods));
+    }
+    best.map(|(_, m)| m)
 }
 
 pub(crate) fn parse_body(body: &[u8]) -> Result<Value, Vec<FieldError>> {

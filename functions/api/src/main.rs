@@ -41,10 +41,15 @@ async fn main() -> Result<(), Error> {
             None if reply.status == 204 => {
                 Response::builder().status(reply.status).body(Body::Empty)?
             }
-            None => Response::builder()
-                .status(reply.status)
-                .header("content-type", "application/json")
-                .body(Body::Text(reply.body.to_string()))?,
+            None => {
+                let mut b = Response::builder()
+                    .status(reply.status)
+                    .header("content-type", "application/json");
+                if let Some(allow) = &reply.allow {
+                    b = b.header("allow", allow);
+                }
+                b.body(Body::Text(reply.body.to_string()))?
+            }
         };
         Ok::<_, Error>(response)
     }))

@@ -289,6 +289,7 @@ impl Api {
             status: 200,
             body: Value::Null,
             file: Some(file),
+            allow: None,
         })
     }
 }
