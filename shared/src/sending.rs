@@ -194,7 +194,7 @@ pub enum Transient {
 pub enum NextTry {
     /// Put this job (its counts brought up to date) back on the queue, visible after
     /// `after_secs`.
-    Again { job: SendJob, after_secs: u32 },
+    Again { job: Box<SendJob>, after_secs: u32 },
     /// It tried long enough: the message ends `failed` with [`RETRIES_EXHAUSTED`].
     GiveUp { why: String },
 }
@@ -222,7 +222,7 @@ impl SendJob {
                 // Back off with the storm's length: 1 s, then about a tenth of it, ≤ 30 s.
                 let after = (streak / 10).clamp(1, 30) as u32;
                 NextTry::Again {
-                    job,
+                    job: Box::new(job),
                     after_secs: after,
                 }
             }
@@ -237,7 +237,7 @@ impl SendJob {
                 }
                 let after = (5u32 << (job.unavailable - 1).min(6)).min(MAX_BACKOFF_SECS);
                 NextTry::Again {
-                    job,
+                    job: Box::new(job),
                     after_secs: after,
                 }
             }
@@ -401,7 +401,7 @@ mod tests {
             match j.after_failure(Transient::Unavailable, 0) {
                 NextTry::Again { job, after_secs } => {
                     waits.push(after_secs);
-                    j = job;
+                    j = *job;
                 }
                 NextTry::GiveUp { why } => {
                     assert!(why.contains('8'), "{why}");

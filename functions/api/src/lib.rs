@@ -40,7 +40,7 @@ pub struct Reply {
     pub status: u16,
     pub body: Value,
     /// A file to send instead of the JSON body.
-    pub file: Option<File>,
+    pub file: Option<Box<File>>,
     /// The `Allow` header of a 405: the methods the path takes.
     pub allow: Option<String>,
 }

@@ -288,7 +288,7 @@ impl Api {
         Ok(Reply {
             status: 200,
             body: Value::Null,
-            file: Some(file),
+            file: Some(Box::new(file)),
             allow: None,
         })
     }

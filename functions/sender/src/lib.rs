@@ -962,36 +962,33 @@ impl Sender {
     ) -> Vec<String> {
         let mut tickets = Vec::new();
         let mut whose = Vec::new();
+        let mut unread = Vec::new();
         for ((job, o), ok) in record.iter().zip(applied) {
             if !ok || !matches!(o, Outcome::Sent { .. }) {
                 continue;
             }
-            let Ok(Some(c)) = self.campaign_seen(&job.tenant, &job.campaign).await else {
-                continue;
-            };
-            if let Some(t) = pregon_aws::tickets::campaign_ticket(
-                &job.tenant,
-                &c,
-                &job.account,
-                job.gen,
-                job.row,
-                &job.phone,
-                now,
-            ) {
-                tickets.push(t);
-                whose.push(job.message_id());
+            match self.campaign_seen(&job.tenant, &job.campaign).await {
+                Ok(Some(c)) => {
+                    if let Some(t) = job_ticket(job, &c, now) {
+                        tickets.push(t);
+                        whose.push(job.message_id());
+                    }
+                }
+                Ok(None) => {}
+                // The campaign could not be read: its ticket is opened apart, later.
+                Err(e) => {
+                    warn!(error = %e, "campaign not read for a ticket: retried");
+                    unread.push(job.message_id());
+                }
             }
         }
-        if tickets.is_empty() {
-            return Vec::new();
-        }
-        match self.store.open_tickets(&tickets).await {
-            Ok(()) => Vec::new(),
-            Err(e) => {
+        if !tickets.is_empty() {
+            if let Err(e) = self.store.open_tickets(&tickets).await {
                 warn!(error = %e, count = tickets.len(), "tickets not opened yet: retried");
-                whose
+                unread.extend(whose);
             }
         }
+        unread
     }
 
     /// A job put back only to open its message's ticket ([`SendJob::ticket_at`]).
@@ -1001,15 +998,7 @@ impl Sender {
             Ok(None) => return JobResult::Done,
             Err(e) => return retry(e),
         };
-        let Some(t) = pregon_aws::tickets::campaign_ticket(
-            &job.tenant,
-            &c,
-            &job.account,
-            job.gen,
-            job.row,
-            &job.phone,
-            at,
-        ) else {
+        let Some(t) = job_ticket(job, &c, at) else {
             return JobResult::Done;
         };
         match self.store.open_tickets(&[t]).await {
@@ -1353,7 +1342,7 @@ fn transient<'a>(
             JobResult::Retry {
                 why,
                 after: after as i32,
-                next: Some(Box::new(next)),
+                next: Some(next),
             }
         }
         NextTry::GiveUp { why: gave_up } => {
@@ -1379,6 +1368,19 @@ impl Context {
             self.account.ports.clone()
         }
     }
+}
+
+/// The ticket a sent job's message opens, if its campaign waits for replies.
+fn job_ticket(job: &SendJob, c: &Campaign, at: &str) -> Option<pregon::model::Ticket> {
+    pregon_aws::tickets::campaign_ticket(
+        &job.tenant,
+        c,
+        &job.account,
+        job.gen,
+        job.row,
+        &job.phone,
+        at,
+    )
 }
 
 #[cfg(test)]
