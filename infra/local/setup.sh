@@ -9,28 +9,20 @@ root="$(cd "$(dirname "$0")/../.." && pwd)"
 cache="$root/.cache"
 mkdir -p "$cache"
 
-req="$root/infra/local/requirements.txt"
-venv="$cache/venv"
-stamp="$venv/.installed-$(sha256sum "$req" | cut -c1-16)"
-if [ ! -f "$stamp" ]; then
-  echo "setup: installing moto, cfn-lint and openapi-spec-validator into $venv" >&2
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet -r "$req"
-  touch "$stamp"
-fi
-
+# A venv per pinned requirements file, made again only when the file changes.
+venv_from() { # REQUIREMENTS VENV WHAT
+  local stamp="$2/.installed-$(sha256sum "$1" | cut -c1-16)"
+  if [ ! -f "$stamp" ]; then
+    echo "setup: installing $3 into $2" >&2
+    rm -rf "$2"
+    python3 -m venv "$2"
+    "$2/bin/pip" install --quiet -r "$1"
+    touch "$stamp"
+  fi
+}
+venv_from "$root/infra/local/requirements.txt" "$cache/venv" "moto, cfn-lint and openapi-spec-validator"
 # Schemathesis apart from moto (its own pinned set: tests/tests/fuzz.rs runs it).
-freq="$root/infra/local/requirements-fuzz.txt"
-fvenv="$cache/fuzz-venv"
-fstamp="$fvenv/.installed-$(sha256sum "$freq" | cut -c1-16)"
-if [ ! -f "$fstamp" ]; then
-  echo "setup: installing schemathesis into $fvenv" >&2
-  rm -rf "$fvenv"
-  python3 -m venv "$fvenv"
-  "$fvenv/bin/pip" install --quiet -r "$freq"
-  touch "$fstamp"
-fi
+venv_from "$root/infra/local/requirements-fuzz.txt" "$cache/fuzz-venv" "schemathesis"
 
 ddb_version="2.9.30"
 ddb="$cache/dynamodb-local"
