@@ -15,7 +15,7 @@
 //! | tenant settings | `TENANT#{t}` | `SETTINGS` |
 //! | ticket | `TICKETS#{t}#{shard}` | `{ticket id}` |
 //! | ticket conversation line | `TKMSG#{t}#{ticket id}` | `{at}#{id}` |
-//! | ticket due to close | `DUE#{yyyy-mm-ddThh}` (hour of the due time) | `{due at}#{t}#{ticket id}` |
+//! | ticket due to close | `DUE#{yyyy-mm-ddThh}#{shard}` (hour of the due time; shard 0–15 of `{t}#{ticket id}`; the unsharded `DUE#{hour}` of older deployments is still read) | `{due at}#{t}#{ticket id}` |
 //! | inbound message taken in | `INMSG#{account}#{provider message id}` | `MSG` |
 //! | campaign waiting for its report email | `REPORTS` | `{t}#{campaign}` |
 //! | a phone's open ticket / last inbound message | `CONTACT#{account}` | `{phone}#TICKET` / `{phone}#WINDOW` |
@@ -210,6 +210,12 @@ pub const DUE_SHARDS: u32 = 16;
 /// The partition of an hour's (`YYYY-MM-DDTHH`) due items, shard `shard`.
 pub fn due_pk(hour: &str, shard: u32) -> String {
     format!("DUE#{hour}#{shard}")
+}
+
+/// An hour's unsharded partition of due items, as written before due items were
+/// sharded: the closer still reads it, so tickets scheduled before an upgrade close.
+pub fn due_pk_unsharded(hour: &str) -> String {
+    format!("DUE#{hour}")
 }
 
 /// The shard of a ticket's due items.

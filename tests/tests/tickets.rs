@@ -415,3 +415,91 @@ async fn an_informative_sms_campaign_has_closed_tickets_and_a_late_reply_opens_a
         .expect("the opt-out's ticket");
     assert_eq!(k["close_reason"], "opted_out", "{k}");
 }
+
+/// A deployment upgraded from before due items were sharded has its tickets' due items
+/// in the hour's unsharded partition (`DUE#{hour}`): the closer still reads them, closes
+/// their tickets, and deletes them.
+#[tokio::test]
+async fn a_due_item_an_older_deployment_wrote_unsharded_still_closes_its_ticket() {
+    let _turn = SERIAL.lock().await;
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let sender = "+15550007003";
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":sender,"default_country":"CL","rate":20,
+            "credentials":{"account_sid":"AC_legacy","auth_token":"legacy-token"}}))
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    stack
+        .sim_post(
+            "/_sim/webhooks",
+            json!({"provider":"twilio","sender":sender,"url":acc.body["webhook_url"],"auth_token":"legacy-token","account_sid":"AC_legacy"}),
+        )
+        .await;
+    let phone = "+56964200001";
+    customer_says(
+        &stack,
+        json!({"provider":"twilio","sender":sender,"from":phone,"text":"Hola"}),
+    )
+    .await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let id = loop {
+        if let Some(k) = t
+            .tickets("")
+            .await
+            .into_iter()
+            .find(|k| k["phone"] == phone)
+        {
+            break k["id"].as_str().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "the message opened no ticket");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    let item = stack
+        .store
+        .ticket(&t.id, &id)
+        .await
+        .unwrap()
+        .expect("ticket");
+    // Idle in an hour (the tenant's own idle item is 24 hours out), written as the
+    // older closer's items were: one partition per hour.
+    let due_at = hours_from_now(1);
+    let pk = format!("DUE#{}", &due_at[..13]);
+    let sk = format!("{due_at}#{}#{id}", t.id);
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_string());
+    stack
+        .dynamodb
+        .put_item()
+        .table_name(stack.store.table.clone())
+        .item("pk", s(&pk))
+        .item("sk", s(&sk))
+        .item("t", s(&t.id))
+        .item("id", s(&id))
+        .item("due_at", s(&due_at))
+        .item("activity", s(&item.last_activity_at))
+        .send()
+        .await
+        .unwrap();
+
+    let run = t_closer(&stack, &hours_from_now(2)).await;
+    assert!(run["idle"].as_u64().unwrap() >= 1, "{run}");
+    let k = ticket(&t, &id).await;
+    assert_eq!(
+        (k["status"].as_str(), k["close_reason"].as_str()),
+        (Some("closed"), Some("idle")),
+        "{k}"
+    );
+    let left = stack
+        .dynamodb
+        .get_item()
+        .table_name(stack.store.table.clone())
+        .key("pk", s(&pk))
+        .key("sk", s(&sk))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        left.item.is_none(),
+        "the closed item was not deleted: {left:?}"
+    );
+}

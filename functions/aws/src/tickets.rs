@@ -18,6 +18,10 @@ const KEEP_SECS: i64 = 7 * 86_400;
 /// A ticket due to close at `due_at` (the closer re-checks the rule on the ticket).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct DueItem {
+    /// The partition it was read from (an hour's shard, or an unsharded hour's written
+    /// before due items were sharded); empty on an item not read from the table.
+    #[serde(default, skip_serializing)]
+    pub pk: String,
     pub sk: String,
     pub t: String,
     pub id: String,
@@ -196,6 +200,7 @@ impl Store {
     ) -> Result<WriteRequest, StoreError> {
         let key = keys::due(due_at, &t.tenant_id, &t.id);
         let item = DueItem {
+            pk: String::new(),
             sk: key.1.clone(),
             t: t.tenant_id.clone(),
             id: t.id.clone(),
@@ -271,13 +276,13 @@ impl Store {
         .await
     }
 
-    /// Due items of one hour's partition whose time has come.
-    /// One page (at most `limit`) of the due items of an hour's shard whose time is not
-    /// after `now`, and where the next page starts.
+    /// One page (at most `limit`) of the due items of an hour's shard (`None`: the
+    /// hour's unsharded partition, [`keys::due_pk_unsharded`]) whose time is not after
+    /// `now`, and where the next page starts.
     pub async fn due_page(
         &self,
         hour: &str,
-        shard: u32,
+        shard: Option<u32>,
         now: &str,
         limit: i32,
         start: Option<std::collections::HashMap<String, AttributeValue>>,
@@ -287,7 +292,13 @@ impl Store {
             .query()
             .table_name(&self.table)
             .key_condition_expression("pk = :pk AND sk <= :now")
-            .expression_attribute_values(":pk", s(keys::due_pk(hour, shard)))
+            .expression_attribute_values(
+                ":pk",
+                s(match shard {
+                    Some(n) => keys::due_pk(hour, n),
+                    None => keys::due_pk_unsharded(hour),
+                }),
+            )
             // Every sk starting with a time not after now (`#` sorts after `Z`).
             .expression_attribute_values(":now", s(format!("{now}~")))
             .limit(limit)
@@ -310,7 +321,11 @@ impl Store {
         use aws_sdk_dynamodb::types::DeleteRequest;
         let mut writes = Vec::new();
         for d in items {
-            let (pk, _) = keys::due(&d.due_at, &d.t, &d.id);
+            let pk = if d.pk.is_empty() {
+                keys::due(&d.due_at, &d.t, &d.id).0
+            } else {
+                d.pk.clone()
+            };
             let del = DeleteRequest::builder()
                 .key("pk", s(pk))
                 .key("sk", s(&d.sk))

@@ -2,9 +2,10 @@
 //! time has come — an unanswered campaign ticket at its deadline (`no_reply`), a
 //! replied or inbound ticket after the tenant's `idle_close_hours` without activity
 //! (`idle`). It reads only the "due" items whose time is not after now, from the hours
-//! since its watermark (at most 48), each hour in 16 partitions (no scan, whatever the
-//! number of open tickets), chunk by chunk (500), re-checks each rule on the ticket
-//! with a conditional write (a reply that raced it wins), publishes the chunk's events,
+//! since its watermark (at most 48), each hour in 16 partitions plus the unsharded one
+//! older deployments wrote (no scan, whatever the number of open tickets), chunk by
+//! chunk (500), re-checks each rule on the ticket with a conditional write (a reply
+//! that raced it wins), publishes the chunk's events,
 //! then deletes its due items; a run stops taking chunks after 200 s.
 //!
 //! The same run sends the report emails that are due (SPEC §5, §7): a campaign with
@@ -182,7 +183,9 @@ impl Closer {
         // and the next run publishes a close it finds already made by the closer again.
         let mut finished = true;
         'partitions: for hour in &hours {
-            for shard in 0..pregon::keys::DUE_SHARDS {
+            // The shards, then the unsharded partition of items written before the
+            // sharding (an upgraded deployment's tickets close as they were scheduled).
+            for shard in (0..pregon::keys::DUE_SHARDS).map(Some).chain([None]) {
                 let mut start = None;
                 loop {
                     if started.elapsed() > RUN_BUDGET {
