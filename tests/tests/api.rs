@@ -542,3 +542,67 @@ async fn a_method_a_path_does_not_take_is_a_405_naming_the_methods_it_takes() {
         assert_eq!(body["error"], "method_not_allowed");
     }
 }
+
+/// Found by `make fuzz`: an id no record can have (here 300 combining marks, percent-
+/// encoded) was a 500 where the key did not fit DynamoDB; it names nothing: 404.
+#[tokio::test]
+async fn an_id_too_long_to_be_one_is_a_404_never_a_500() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let long = "%CC%BA".repeat(300);
+    for path in [
+        format!("/v1/accounts/{long}"),
+        format!("/v1/templates/{long}"),
+        format!("/v1/campaigns/{long}"),
+        format!("/v1/campaigns/{long}/stats"),
+        format!("/v1/messages/{long}"),
+        format!("/v1/tickets/{long}"),
+    ] {
+        let r = t.get(&path).await;
+        assert_eq!(
+            (r.status, r.body["error"].as_str()),
+            (404, Some("not_found")),
+            "{path}: {}",
+            r.body
+        );
+    }
+    // A known id still answers.
+    let c = t.whatsapp_campaign(json!({})).await;
+    let r = t
+        .get(&format!(
+            "/v1/accounts/{}",
+            c["account_id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+}
+
+/// JSON has one number type: a whole number written `1000000.0` is the integer a field
+/// asks for (found by `make fuzz`, as JSON Schema reads it).
+#[tokio::test]
+async fn a_whole_number_written_with_a_decimal_point_is_taken_as_that_integer() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let r = t
+        .call(
+            reqwest::Method::PATCH,
+            "/v1/settings",
+            Some(json!({"idle_close_hours": 6.0})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(t.get("/v1/settings").await.body["idle_close_hours"], 6);
+    let r = t
+        .call(
+            reqwest::Method::PATCH,
+            "/v1/settings",
+            Some(json!({"idle_close_hours": 6.5})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(
+        r.body["fields"][0]["field"], "idle_close_hours",
+        "{}",
+        r.body
+    );
+}

@@ -78,7 +78,7 @@ impl Api {
         if !pregon::auth::valid_tenant_id(tenant) {
             return Ok(bad_tenant());
         }
-        let b: Value = match serde_json::from_slice(body) {
+        let b: Value = match crate::read_json(body) {
             Ok(b) => b,
             Err(_) => {
                 return Ok(invalid(vec![FieldError {

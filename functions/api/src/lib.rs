@@ -196,6 +196,11 @@ impl Api {
                 Err(e) => return e.into(),
             },
         };
+        // The ids this API gives are short: a longer path segment names nothing (and
+        // would not fit in a DynamoDB key).
+        if segments.iter().any(|s| s.len() > MAX_ID_BYTES) {
+            return problem(404, "not_found", "no such record: the id is too long");
+        }
         let r = match (method, segments.as_slice()) {
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
             ("GET", ["v1", "accounts"]) => {
@@ -388,6 +393,31 @@ fn allowed_methods(segments: &[&str]) -> Option<Vec<String>> {
     best.map(|(_, m)| m)
 }
 
+/// A request body as JSON, its whole-valued numbers as integers: JSON has one number
+/// type, so `1000000.0` is the integer a field asks for, as JSON Schema reads it too.
+pub(crate) fn read_json(body: &[u8]) -> serde_json::Result<Value> {
+    fn integral(v: &mut Value) {
+        match v {
+            Value::Number(n) if n.is_f64() => {
+                let f = n.as_f64().unwrap_or(f64::NAN);
+                // Exact as an integer only within ±2^53.
+                if f.fract() == 0.0 && f.abs() <= 9_007_199_254_740_992.0 {
+                    *v = Value::from(f as i64);
+                }
+            }
+            Value::Array(a) => a.iter_mut().for_each(integral),
+            Value::Object(o) => o.values_mut().for_each(integral),
+            _ => {}
+        }
+    }
+    let mut v: Value = serde_json::from_slice(body)?;
+    integral(&mut v);
+    Ok(v)
+}
+
+/// The longest path segment (an id, a phone) a tenant route reads.
+const MAX_ID_BYTES: usize = 256;
+
 pub(crate) fn parse_body(body: &[u8]) -> Result<Value, Vec<FieldError>> {
     if body.is_empty() {
         return Err(vec![FieldError {
@@ -395,7 +425,7 @@ pub(crate) fn parse_body(body: &[u8]) -> Result<Value, Vec<FieldError>> {
             message: "a JSON object is required".into(),
         }]);
     }
-    serde_json::from_slice(body).map_err(|e| {
+    read_json(body).map_err(|e| {
         vec![FieldError {
             field: "body".into(),
             message: format!("is not valid JSON: {e}"),

@@ -579,7 +579,9 @@ impl Api {
         // A cursor is an entry's key as this API gave it: a phone, maybe `#campaign`.
         let cursor = get("cursor");
         if cursor.as_deref().is_some_and(|c| {
-            !c.starts_with('+') || c.len() > 100 || c.chars().any(char::is_control)
+            !c.starts_with('+')
+                || !(2..=100).contains(&c.chars().count())
+                || c.chars().any(char::is_control)
         }) {
             return Ok(invalid(vec![field(
                 "cursor",

@@ -254,7 +254,7 @@ impl Api {
         id: &str,
         body: &[u8],
     ) -> Result<Reply, StoreError> {
-        let b: Value = match serde_json::from_slice(body) {
+        let b: Value = match crate::read_json(body) {
             Ok(b) => b,
             Err(_) => return Ok(invalid(vec![field("body", "must be a JSON object")])),
         };
@@ -489,7 +489,7 @@ impl Api {
         tenant: &str,
         body: &[u8],
     ) -> Result<Reply, StoreError> {
-        let b: Value = match serde_json::from_slice(body) {
+        let b: Value = match crate::read_json(body) {
             Ok(b) => b,
             Err(_) => return Ok(invalid(vec![field("body", "must be a JSON object")])),
         };

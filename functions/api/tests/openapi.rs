@@ -422,7 +422,13 @@ fn request_bodies_list_exactly_the_fields_the_code_accepts() {
         if schema.is_null() {
             continue;
         }
-        if schema.get("additionalProperties") != Some(&Value::Bool(false)) {
+        // An object, or a choice of objects (`oneOf`): each refuses fields it does not list.
+        let closed = |o: &Value| o.get("additionalProperties") == Some(&Value::Bool(false));
+        let closed = match schema.get("oneOf").and_then(Value::as_array) {
+            Some(parts) => parts.iter().all(|p| closed(resolve(&doc, p))),
+            None => closed(schema),
+        };
+        if !closed {
             problems.push(format!(
                 "{at}: the schema must say `additionalProperties: false` (unknown fields are refused)"
             ));
@@ -1083,7 +1089,7 @@ fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     panic!("{DOC}: $ref loop")
 }
 
-/// A schema's property names, `allOf` parts merged.
+/// A schema's property names, `allOf` parts merged, and those of every `oneOf` choice.
 fn properties(doc: &Value, schema: &Value) -> BTreeSet<String> {
     let schema = resolve(doc, schema);
     let mut out: BTreeSet<String> = schema
@@ -1091,8 +1097,13 @@ fn properties(doc: &Value, schema: &Value) -> BTreeSet<String> {
         .and_then(Value::as_object)
         .map(|p| p.keys().cloned().collect())
         .unwrap_or_default();
-    if let Some(parts) = schema.get("allOf").and_then(Value::as_array) {
-        for p in parts {
+    for key in ["allOf", "oneOf"] {
+        for p in schema
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             out.extend(properties(doc, p));
         }
     }

@@ -188,6 +188,13 @@ impl CampaignSettings {
     pub fn parse(body: &Value) -> Result<Self, Vec<FieldError>> {
         let mut f = Fields::new(body)?;
         let name = f.string("name", true, 200);
+        if name
+            .as_deref()
+            .is_some_and(|n| n.chars().any(char::is_control))
+        {
+            // It becomes the report email's subject: no line breaks to ride along.
+            f.fail("name", "must not contain control characters");
+        }
         let channel = f.one_of("channel", true, "whatsapp, sms");
         let account_id = f.string("account_id", true, 64);
         let template_id = f.string("template_id", false, 64);

@@ -194,8 +194,9 @@ pub use kpi::*;
 pub use template::*;
 pub use ticket::*;
 
-/// An email address a report can be sent to: one `@`, no spaces or control characters
-/// (a `\r\nBcc:` cannot ride along), a domain of dot-separated labels.
+/// An email address a report can be sent to: one `@`; before it, 1–64 printable ASCII
+/// characters but `"(),:;<>@[\]` (no spaces or control characters: a `\r\nBcc:`
+/// cannot ride along; SES takes no other); after it, a domain of dot-separated labels.
 pub fn valid_email(e: &str) -> Result<(), String> {
     if e.len() > 254 || e.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("must be an email address (no spaces or control characters)".into());
@@ -213,8 +214,8 @@ pub fn valid_email(e: &str) -> Result<(), String> {
     let labels: Vec<&str> = domain.split('.').collect();
     if user.is_empty()
         || user.len() > 64
-        || user.contains('@')
-        || user.contains(['<', '>', '(', ')', ',', ';', ':', '\\', '"', '[', ']'])
+        || !user.chars().all(|c| c.is_ascii_graphic())
+        || user.contains(['@', '<', '>', '(', ')', ',', ';', ':', '\\', '"', '[', ']'])
         || labels.len() < 2
         || !labels.iter().all(|l| label_ok(l))
     {
