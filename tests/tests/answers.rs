@@ -199,6 +199,13 @@ async fn an_empty_cursor_or_a_blank_phone_is_a_400_naming_it_not_a_500() {
     // A well-formed phone that is not on the list: 404, as before.
     let r = t.call(Method::DELETE, "/v1/dnc/%2B56969000041", None).await;
     assert_eq!(r.status, 404, "{}", r.body);
+    // A `+` is itself in a path (found by `make fuzz`): the phone as GET /v1/dnc lists
+    // it, unencoded, removes its entry.
+    let r = t.post("/v1/dnc", json!({"phones": ["+56969000042"]})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = t.call(Method::DELETE, "/v1/dnc/+56969000042", None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(t.get("/v1/dnc").await.body["items"], json!([]));
     // And the campaigns list's empty cursor starts from the top.
     let r = t.get("/v1/campaigns?cursor=").await;
     assert!(r.status == 200 || r.status == 400, "{}", r.body);

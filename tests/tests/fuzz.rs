@@ -17,13 +17,15 @@
 //! names the operations whose schema-valid input a rule the document cannot state in
 //! a schema may refuse (400), each with the rule.
 
-use pregon_tests::Stack;
+use pregon_tests::{Stack, Tenant};
+use serde_json::json;
 use std::path::PathBuf;
 use std::time::Duration;
 
-/// Runs Schemathesis with `args` after the common ones; panics with its report when it
-/// finds a failure.
-async fn schemathesis(stack: &Stack, key: &str, args: &[&str]) {
+/// Runs Schemathesis with `args` after the common ones, its settings
+/// `tests/fuzz/schemathesis.toml` followed by `more_config`; panics with its report
+/// when it finds a failure.
+async fn schemathesis(stack: &Stack, key: &str, more_config: &str, args: &[&str]) {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let bin = root.join(".cache/fuzz-venv/bin/schemathesis");
     assert!(
@@ -36,9 +38,12 @@ async fn schemathesis(stack: &Stack, key: &str, args: &[&str]) {
     let fuzz = root.join("tests/fuzz");
     // A fixed seed, so a run is repeatable; `PREGON_FUZZ_SEED` tries another.
     let seed = std::env::var("PREGON_FUZZ_SEED").unwrap_or_else(|_| "19".into());
+    let config = report.path().join("schemathesis.toml");
+    let settings = std::fs::read_to_string(fuzz.join("schemathesis.toml")).unwrap();
+    std::fs::write(&config, format!("{settings}\n{more_config}")).unwrap();
     let mut cmd = tokio::process::Command::new(&bin);
     cmd.arg("--config-file")
-        .arg(fuzz.join("schemathesis.toml"))
+        .arg(&config)
         .arg("run")
         .arg(format!("{api}/v1/openapi.json"))
         .args(["--url", &api])
@@ -81,9 +86,11 @@ async fn schemathesis(stack: &Stack, key: &str, args: &[&str]) {
 async fn every_generated_request_to_the_tenant_api_is_answered_as_the_document_says() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
+    let ids = existing_ids(&stack, &t).await;
     schemathesis(
         &stack,
         &t.key,
+        &ids,
         &[
             "--phases",
             "examples,coverage,fuzzing,stateful",
@@ -106,6 +113,7 @@ async fn every_generated_request_to_the_operator_routes_is_answered_as_the_docum
     schemathesis(
         &stack,
         &key,
+        "",
         &[
             // No stateful phase: the operator routes create no ids to follow.
             "--phases",
@@ -117,4 +125,125 @@ async fn every_generated_request_to_the_operator_routes_is_answered_as_the_docum
         ],
     )
     .await;
+}
+
+/// Records of the tenant's own for the operations that read one by id — an account, a
+/// template, a message, a do-not-contact entry, a ticket for each ticket operation (a
+/// customer wrote, through the simulator), and a campaign of its own for each
+/// campaign operation (one may delete or cancel it), `loaded` with two rows where the
+/// operation sends — as Schemathesis settings giving each operation its id. Without
+/// them, every id Schemathesis makes up is a 404 and the operation's own code is
+/// never reached.
+async fn existing_ids(stack: &Stack, t: &Tenant<'_>) -> String {
+    let sender = "+15550009001";
+    let acc = t
+        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":sender,"default_country":"CL","rate":20,
+            "credentials":{"account_sid":"AC_fuzz","auth_token":"fuzz-token"}}))
+        .await;
+    assert_eq!(acc.status, 201, "{}", acc.body);
+    let account = acc.body["id"].as_str().unwrap().to_string();
+    let tpl = t
+        .post(
+            "/v1/templates",
+            json!({"name":"aviso","channel":"sms","body":"Hola {{1}}, su pedido salió"}),
+        )
+        .await;
+    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    let template = tpl.body["id"].as_str().unwrap().to_string();
+    let msg = t
+        .post(
+            "/v1/messages",
+            json!({"account_id": account, "phone": "+56964300001", "text": "Hola"}),
+        )
+        .await;
+    assert_eq!(msg.status, 202, "{}", msg.body);
+    let dnc = t.post("/v1/dnc", json!({"phones": ["+56964300002"]})).await;
+    assert_eq!(dnc.status, 201, "{}", dnc.body);
+    let mut ops = vec![
+        ("getAccount", "id", account.clone()),
+        ("getTemplate", "id", template.clone()),
+        ("getTemplateSheet", "id", template.clone()),
+        (
+            "getMessage",
+            "id",
+            msg.body["id"].as_str().unwrap().to_string(),
+        ),
+        ("removeDnc", "phone", "+56964300002".to_string()),
+        ("providerCallback", "account_id", account.clone()),
+        ("verifyWebhook", "account_id", account.clone()),
+    ];
+    stack
+        .sim_post(
+            "/_sim/webhooks",
+            json!({"provider":"twilio","sender":sender,"url":acc.body["webhook_url"],"auth_token":"fuzz-token","account_sid":"AC_fuzz"}),
+        )
+        .await;
+    for (i, op) in ["getTicket", "replyTicket", "attendTicket", "closeTicket"]
+        .iter()
+        .enumerate()
+    {
+        let phone = format!("+5696430002{i}");
+        let r = stack
+            .sim_post(
+                "/_sim/inbound",
+                json!({"provider":"twilio","sender":sender,"from":phone,"text":"Hola"}),
+            )
+            .await;
+        assert_eq!(r["status"], 200, "{r}");
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        let id = loop {
+            if let Some(k) = t
+                .tickets("")
+                .await
+                .into_iter()
+                .find(|k| k["phone"] == phone)
+            {
+                break k["id"].as_str().unwrap().to_string();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no ticket for {phone}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        ops.push((op, "id", id));
+    }
+    for op in [
+        "getCampaign",
+        "renameCampaign",
+        "deleteCampaign",
+        "grantUpload",
+        "grantHeaderImage",
+    ] {
+        let c = t
+            .post(
+                "/v1/campaigns",
+                json!({"name":"Fuzz","channel":"sms","account_id":account,"template_id":template,"consent_confirmed":true}),
+            )
+            .await;
+        assert_eq!(c.status, 201, "{}", c.body);
+        ops.push((op, "id", c.body["id"].as_str().unwrap().to_string()));
+    }
+    for op in [
+        "sendCampaign",
+        "pauseCampaign",
+        "resumeCampaign",
+        "unscheduleCampaign",
+        "cancelCampaign",
+        "listCampaignMessages",
+        "getCampaignResults",
+        "getCampaignStats",
+    ] {
+        let phones = vec!["+56964300010".to_string(), "+56964300011".to_string()];
+        let id = t.loaded_campaign("sms", &account, &template, &phones).await;
+        ops.push((op, "id", id));
+    }
+    ops.iter()
+        .map(|(op, name, id)| {
+            format!(
+                "[[operations]]\ninclude-operation-id = \"{op}\"\nparameters = {{ \"path.{name}\" = \"{id}\" }}\n"
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
 }

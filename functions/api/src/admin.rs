@@ -35,7 +35,9 @@ impl Api {
         if !pregon::auth::valid_tenant_id(tenant) {
             return Ok(bad_tenant());
         }
-        let address = pregon::text::percent_decode(address).trim().to_lowercase();
+        let address = pregon::text::percent_decode_path(address)
+            .trim()
+            .to_lowercase();
         if let Err(e) = pregon::model::valid_email(&address) {
             return Ok(invalid(vec![FieldError {
                 field: "address".into(),

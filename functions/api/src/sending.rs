@@ -602,7 +602,7 @@ impl Api {
         phone: &str,
         query: &[(String, String)],
     ) -> Result<Reply, StoreError> {
-        let phone = pregon::text::percent_decode(phone);
+        let phone = pregon::text::percent_decode_path(phone);
         let phone = phone.trim();
         // Entries are kept in E.164: anything else names none.
         if !(phone.starts_with('+')
