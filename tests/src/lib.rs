@@ -238,6 +238,51 @@ impl Stack {
             .len()
     }
 
+    /// Turns on a DynamoDB fault for the requests `rule` names (`infra/local/src/faults.rs`:
+    /// `{"error", "actions", "contains", "seconds", "count"}`); the rule's id.
+    pub async fn dynamodb_fault(&self, rule: Value) -> u64 {
+        let url = self.info["dynamodb_faults"]
+            .as_str()
+            .expect("the fault switch");
+        let r = self.http.post(url).json(&rule).send().await.unwrap();
+        assert!(r.status().is_success(), "{rule}: {}", r.status());
+        r.json::<Value>().await.unwrap()["id"].as_u64().unwrap()
+    }
+
+    /// How many requests the fault rule `id` has refused so far.
+    pub async fn dynamodb_fault_refused(&self, id: u64) -> u64 {
+        let url = self.info["dynamodb_faults"]
+            .as_str()
+            .expect("the fault switch");
+        let all: Value = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        all["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["id"] == id)
+            .map_or(0, |r| r["refused"].as_u64().unwrap())
+    }
+
+    /// Ends the fault rule `id` at once.
+    pub async fn end_dynamodb_fault(&self, id: u64) {
+        let url = self.info["dynamodb_faults"]
+            .as_str()
+            .expect("the fault switch");
+        self.http
+            .delete(format!("{url}/{id}"))
+            .send()
+            .await
+            .unwrap();
+    }
+
     pub async fn set_status(&self, tenant: &str, campaign: &str, status: &str) {
         let (pk, sk) = pregon::keys::campaign(tenant, campaign);
         self.dynamodb

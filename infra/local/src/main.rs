@@ -8,6 +8,7 @@
 //! when ready, and stops everything on Ctrl-C or SIGTERM.
 
 mod count;
+mod faults;
 mod lambda;
 mod resources;
 mod servers;
@@ -600,6 +601,7 @@ async fn main() -> Result<()> {
         "admin_key": admin_key,
         "region": REGION,
         "endpoints": {"dynamodb": ddb_url, "s3": moto_url, "sqs": moto_url, "sqs_jobs": fauxqs_url, "secretsmanager": moto_url, "ses": moto_url, "events": moto_url},
+        "dynamodb_faults": format!("{ddb_url}/_pregon/faults"),
         "table": table,
         "bucket": bucket_name,
         "queues": queue_urls,

@@ -1,8 +1,9 @@
 //! The servers of the local stack, on free 127.0.0.1 ports: DynamoDB Local, moto,
 //! fauxqs, and the provider simulator when it is built; with `PREGON_COUNT_AWS=1`
-//! the AWS ones behind counting proxies (`count.rs`).
+//! the AWS ones behind counting proxies (`count.rs`); DynamoDB always behind the fault
+//! switch (`faults.rs`).
 
-use crate::{count, free_port, log_file, wait_for_port};
+use crate::{count, faults, free_port, log_file, wait_for_port};
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -111,6 +112,8 @@ pub async fn start(cache: &Path, state: &Path, logs: &Path) -> Result<Servers> {
         moto_url = count::start(moto_url).await?;
         fauxqs_url = count::start(fauxqs_url).await?;
     }
+    // Every DynamoDB request, the functions' and the tests', through the fault switch.
+    ddb_url = faults::start(ddb_url).await?;
     Ok(Servers {
         dynamodb,
         moto,
