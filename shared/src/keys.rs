@@ -18,7 +18,7 @@
 //! | ticket due to close | `DUE#{yyyy-mm-ddThh}#{shard}` (hour of the due time; shard 0–15 of `{t}#{ticket id}`; the unsharded `DUE#{hour}` of older deployments is still read) | `{due at}#{t}#{ticket id}` |
 //! | inbound message taken in | `INMSG#{account}#{provider message id}` | `MSG` |
 //! | campaign waiting for its report email | `REPORTS` | `{t}#{campaign}` |
-//! | a phone's open ticket / last inbound message | `CONTACT#{account}` | `{phone}#TICKET` / `{phone}#WINDOW` |
+//! | a phone's open ticket / last inbound message / latest informative message | `CONTACT#{account}` | `{phone}#TICKET` / `{phone}#WINDOW` / `{phone}#SENT` |
 //!
 //! Recipients are spread over [`RECIPIENT_SHARDS`] partitions per campaign so a
 //! million-row ingest is not held to one partition's write rate (1,000 WCU/s).
@@ -238,6 +238,12 @@ pub fn closer_watermark() -> (String, String) {
 /// A phone's latest open ticket with an account.
 pub fn contact_ticket(account: &str, phone: &str) -> (String, String) {
     (format!("CONTACT#{account}"), format!("{phone}#TICKET"))
+}
+
+/// The latest message an informative campaign sent a phone from an account (a reply
+/// that quotes nothing is counted on it, within a day).
+pub fn contact_sent(account: &str, phone: &str) -> (String, String) {
+    (format!("CONTACT#{account}"), format!("{phone}#SENT"))
 }
 
 /// When a phone last wrote to an account (the 24-hour window, SPEC §9).

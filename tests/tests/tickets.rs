@@ -356,6 +356,21 @@ async fn an_informative_sms_campaign_has_closed_tickets_and_a_late_reply_opens_a
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
     assert_eq!(inbound["kind"], "inbound", "{inbound}");
+    // It quoted nothing (SMS cannot), yet it answers the campaign's message of the
+    // day to that phone: that message is `replied`, and counts in the KPIs.
+    let m = t
+        .messages(&id)
+        .await
+        .into_iter()
+        .find(|m| m["phone"] == phones[0])
+        .unwrap();
+    assert_eq!(m["status"], "replied", "{m}");
+    let others = t.messages(&id).await;
+    assert_eq!(
+        others.iter().filter(|m| m["status"] == "replied").count(),
+        1,
+        "{others:?}"
+    );
     // SMS has no 24-hour window: the agent answers.
     let r = t
         .post(

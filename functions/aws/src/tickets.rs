@@ -47,6 +47,19 @@ struct ContactTicket {
     expires_at: i64,
 }
 
+/// The latest message an informative campaign sent a phone from an account.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ContactSent {
+    pub t: String,
+    pub message_id: String,
+    pub sent_at: String,
+    /// A day after it was sent (DynamoDB's TTL; a reply after it counts on nothing).
+    pub expires_at: i64,
+}
+
+/// How long after an informative message a reply that quotes nothing is counted on it.
+pub const INFORMATIVE_REPLY_SECS: i64 = 24 * 3600;
+
 #[derive(Debug, Serialize, Deserialize)]
 struct ContactWindow {
     last_inbound_at: String,
@@ -366,6 +379,50 @@ impl Store {
             .get::<ContactTicket>(keys::contact_ticket(account, phone))
             .await?
             .map(|c| (c.t, c.id)))
+    }
+
+    /// Notes the messages informative campaigns just sent as their phones' latest from
+    /// the account (`(account, phone, message)`), 25 a request.
+    pub async fn note_sent(
+        &self,
+        tenant: &str,
+        sent: &[(&str, &str, String)],
+        at: &str,
+    ) -> Result<(), StoreError> {
+        let until = pregon::model::parse_time(at)
+            .map(|t| t.unix_timestamp())
+            .unwrap_or_else(crate::inbound::unix_now)
+            + INFORMATIVE_REPLY_SECS;
+        let mut writes = Vec::with_capacity(sent.len());
+        for (account, phone, message) in sent {
+            writes.push(self.put_request(
+                keys::contact_sent(account, phone),
+                &ContactSent {
+                    t: tenant.to_string(),
+                    message_id: message.clone(),
+                    sent_at: at.to_string(),
+                    expires_at: until,
+                },
+            )?);
+        }
+        for chunk in writes.chunks(25) {
+            self.batch_write(chunk.to_vec()).await?;
+        }
+        Ok(())
+    }
+
+    /// The latest message an informative campaign sent the phone from the account, if
+    /// it was sent less than a day before `now` (unix seconds).
+    pub async fn latest_sent(
+        &self,
+        account: &str,
+        phone: &str,
+        now: i64,
+    ) -> Result<Option<ContactSent>, StoreError> {
+        Ok(self
+            .get::<ContactSent>(keys::contact_sent(account, phone))
+            .await?
+            .filter(|c| c.expires_at > now))
     }
 
     /// When the phone last wrote to the account.

@@ -963,6 +963,7 @@ impl Sender {
         let mut tickets = Vec::new();
         let mut whose = Vec::new();
         let mut unread = Vec::new();
+        let mut informative: HashMap<&str, Vec<(&str, &str, String)>> = HashMap::new();
         for ((job, o), ok) in record.iter().zip(applied) {
             if !ok || !matches!(o, Outcome::Sent { .. }) {
                 continue;
@@ -972,6 +973,12 @@ impl Sender {
                     if let Some(t) = job_ticket(job, &c, now) {
                         tickets.push(t);
                         whose.push(job.message_id());
+                    } else if !c.single && c.settings.wait_for_reply_hours == 0 {
+                        informative.entry(&job.tenant).or_default().push((
+                            &job.account,
+                            &job.phone,
+                            job.message_id(),
+                        ));
                     }
                 }
                 Ok(None) => {}
@@ -986,6 +993,14 @@ impl Sender {
             if let Err(e) = self.store.open_tickets(&tickets).await {
                 warn!(error = %e, count = tickets.len(), "tickets not opened yet: retried");
                 unread.extend(whose);
+            }
+        }
+        // An informative campaign's message is its phone's latest from the account: a
+        // reply that quotes nothing is counted on it (a lost note only leaves such a
+        // reply uncounted; the reply itself still opens its inbound ticket).
+        for (tenant, sent) in informative {
+            if let Err(e) = self.store.note_sent(tenant, &sent, now).await {
+                warn!(error = %e, count = sent.len(), "informative messages not noted for replies");
             }
         }
         unread

@@ -906,8 +906,19 @@ impl Webhook {
                 ticket = None;
             }
         }
-        // The message answered: named by the provider, else the matched ticket's.
-        let replied = answered.or_else(|| ticket.as_ref().and_then(|t| t.message_id.clone()));
+        // The message answered: named by the provider, else the matched ticket's, else
+        // the latest an informative campaign sent the phone from this account in the
+        // last day (SPEC §6: its reply counts as the campaign's).
+        let mut replied = answered.or_else(|| ticket.as_ref().and_then(|t| t.message_id.clone()));
+        if replied.is_none() && ticket.is_none() {
+            let now_s = pregon::model::parse_time(&now).map_or(0, |t| t.unix_timestamp());
+            replied = self
+                .store
+                .latest_sent(acc, &r.from_phone, now_s)
+                .await?
+                .filter(|c| c.t == tenant)
+                .map(|c| c.message_id);
+        }
         if let Some(message) = &replied {
             let u = StatusUpdate {
                 provider_message_id: r.replied_to.clone().unwrap_or_default(),
