@@ -411,7 +411,7 @@ fn request_bodies_list_exactly_the_fields_the_code_accepts() {
                 schema.pointer(&format!("/properties/{step}"))
             };
             match next {
-                Some(n) => schema = resolve(&doc, n),
+                Some(n) => schema = not_null(&doc, resolve(&doc, n)),
                 None => {
                     problems.push(format!("{at}: {DOC} has no `{step}` there"));
                     schema = &Value::Null;
@@ -1089,6 +1089,15 @@ fn resolve<'a>(doc: &'a Value, v: &'a Value) -> &'a Value {
     panic!("{DOC}: $ref loop")
 }
 
+/// A nullable schema's (`anyOf` of it and `{"type": "null"}`) schema; any other as is.
+fn not_null<'a>(doc: &'a Value, s: &'a Value) -> &'a Value {
+    match s.get("anyOf").and_then(Value::as_array).map(Vec::as_slice) {
+        Some([a, b]) if b["type"] == "null" => resolve(doc, a),
+        Some([a, b]) if a["type"] == "null" => resolve(doc, b),
+        _ => s,
+    }
+}
+
 /// A schema's property names, `allOf` parts merged, and those of every `oneOf` choice.
 fn properties(doc: &Value, schema: &Value) -> BTreeSet<String> {
     let schema = resolve(doc, schema);
@@ -1138,8 +1147,13 @@ fn object_paths(
         "{DOC}: request schema nested too deep at {at:?}"
     );
     let s = resolve(doc, schema);
+    // An open map (`additionalProperties` a schema, as a provider's credentials) names
+    // the fields it requires, not every field it takes: checked apart.
+    let open = s.get("additionalProperties").is_some_and(Value::is_object);
     if let Some(props) = s.get("properties").and_then(Value::as_object) {
-        out.push(at.clone());
+        if !open {
+            out.push(at.clone());
+        }
         for (k, v) in props {
             at.push(k.clone());
             object_paths(doc, v, at, out, depth + 1);
@@ -1423,4 +1437,48 @@ fn object_keys(src: &str, open: usize, file: &str) -> BTreeSet<String> {
             None => panic!("{file}: a json! entry without a literal key: {e}"),
         })
         .collect()
+}
+
+#[test]
+fn each_providers_account_lists_the_credentials_the_code_requires() {
+    use pregon::model::{required_credentials, ProviderKind};
+    let doc = doc();
+    let new = &doc["components"]["schemas"]["NewAccount"];
+    let variants = new["oneOf"]
+        .as_array()
+        .expect("NewAccount is one of the providers");
+    let mut problems = Vec::new();
+    for p in [
+        ProviderKind::Meta,
+        ProviderKind::Twilio,
+        ProviderKind::Gupshup,
+        ProviderKind::SmsGateway,
+    ] {
+        let Some(v) = variants
+            .iter()
+            .find(|v| v["properties"]["provider"]["const"] == p.as_str())
+        else {
+            problems.push(format!("NewAccount has no `{}` choice", p.as_str()));
+            continue;
+        };
+        let documented: BTreeSet<&str> = v["properties"]["credentials"]["required"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        let code: BTreeSet<&str> = required_credentials(p).iter().copied().collect();
+        if documented != code {
+            problems.push(format!(
+                "{}: {DOC} requires credentials {documented:?}, shared/src/model/account.rs {code:?}",
+                p.as_str()
+            ));
+        }
+        // Ports are a gateway's only.
+        let ports = v["properties"].get("ports").is_some();
+        if ports != (p == ProviderKind::SmsGateway) {
+            problems.push(format!("{}: `ports` documented: {ports}", p.as_str()));
+        }
+    }
+    fail_on(problems);
 }

@@ -234,7 +234,7 @@ impl NewAccount {
     }
 }
 
-/// Credentials: at most 20 string values of at most 4 KB, and every field the provider
+/// Credentials: at most 20 string values of at most 4,096 characters, and every field the provider
 /// kind needs (SPEC §9), each missing one named (`credentials.access_token`).
 fn check_credentials(
     provider: Option<ProviderKind>,
@@ -250,7 +250,9 @@ fn check_credentials(
         let path = format!("credentials.{}", crate::validate::excerpt(k));
         match v.as_str() {
             _ if k.chars().count() > 64 => errors.push(err(&path, "names at most 64 characters")),
-            Some(s) if s.len() > 4096 => errors.push(err(&path, "must be at most 4 KB")),
+            Some(s) if s.chars().count() > 4096 => {
+                errors.push(err(&path, "must be at most 4,096 characters"))
+            }
             Some(s) if s.trim().is_empty() => errors.push(err(&path, "must not be empty")),
             Some(_) => {}
             None => errors.push(err(&path, "must be a string")),
