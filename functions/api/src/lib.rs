@@ -360,14 +360,35 @@ fn openapi() -> Reply {
     reply(200, DOC.clone())
 }
 
+/// The document's paths, split into segments once, each with the methods it takes.
+static PATHS: std::sync::LazyLock<Vec<(Vec<String>, Vec<String>)>> =
+    std::sync::LazyLock::new(|| {
+        DOC["paths"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(template, item)| {
+                let parts = template
+                    .trim_matches('/')
+                    .split('/')
+                    .map(str::to_string)
+                    .collect();
+                let methods = ["get", "put", "post", "delete", "patch"]
+                    .iter()
+                    .filter(|m| item.get(**m).is_some())
+                    .map(|m| m.to_uppercase())
+                    .collect();
+                (parts, methods)
+            })
+            .collect()
+    });
+
 /// The methods the document gives the path whose template matches these segments
 /// (`{id}` matches any one segment), if one does; a literal segment wins over a
 /// parameter, as in the router.
-fn allowed_methods(segments: &[&str]) -> Option<Vec<String>> {
-    let paths = DOC["paths"].as_object()?;
-    let mut best: Option<(usize, Vec<String>)> = None;
-    for (template, item) in paths {
-        let parts: Vec<&str> = template.trim_matches('/').split('/').collect();
+fn allowed_methods(segments: &[&str]) -> Option<&'static [String]> {
+    let mut best: Option<(usize, &'static [String])> = None;
+    for (parts, methods) in PATHS.iter() {
         if parts.len() != segments.len() {
             continue;
         }
@@ -380,15 +401,9 @@ fn allowed_methods(segments: &[&str]) -> Option<Vec<String>> {
                 p == s
             }
         });
-        if !matches || best.as_ref().is_some_and(|(l, _)| *l >= literal) {
-            continue;
+        if matches && best.is_none_or(|(l, _)| literal > l) {
+            best = Some((literal, methods));
         }
-        let methods = ["get", "put", "post", "delete", "patch"]
-            .iter()
-            .filter(|m| item.get(**m).is_some())
-            .map(|m| m.to_uppercase())
-            .collect();
-        best = Some((literal, methods));
     }
     best.map(|(_, m)| m)
 }
