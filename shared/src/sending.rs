@@ -175,7 +175,8 @@ pub const DEAD_LETTERED: &str = "dead_lettered";
 /// A job keeps trying through throttling this long from the first throttled answer.
 pub const THROTTLED_FOR_MS: i64 = 6 * 3600 * 1000;
 /// A job tries this many times through an unavailable provider (5xx, unreachable),
-/// backing off 5 s, 10 s, 20 s … up to 5 minutes between tries (about 17 minutes).
+/// backing off 5 s, 10 s, 20 s … up to 5 minutes between tries (615 s of waits, plus
+/// up to a quarter more at random: about 10–13 minutes).
 pub const UNAVAILABLE_TRIES: u32 = 8;
 /// The longest back-off between two tries (and SQS's longest message delay is 900 s).
 const MAX_BACKOFF_SECS: u32 = 300;
