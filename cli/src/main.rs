@@ -5,6 +5,7 @@
 //! 2 usage or I/O errors.
 
 mod api;
+mod client;
 mod results;
 
 mod validate;

@@ -2,7 +2,7 @@
 //! results file (SPEC §7), shows a spinner while the results function builds it, then
 //! downloads it. Prints `{file, format, rows, bytes}`.
 
-use crate::api::{Client, Failure};
+use crate::client::{Client, Failure};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
 use serde_json::{json, Value};

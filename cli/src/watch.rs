@@ -2,7 +2,7 @@
 //! sent, failed, blocked, queued and the rate — until it ends. Exit 0 when it ends
 //! `completed`, 1 on any other end state (`completed_with_errors`, `error`, `cancelled`).
 
-use crate::api::{Client, Failure};
+use crate::client::{Client, Failure};
 use indicatif::{ProgressBar, ProgressStyle};
 use reqwest::Method;
 use serde_json::json;

@@ -4,6 +4,7 @@
 //! so a rule tested here holds everywhere.
 
 pub mod auth;
+pub mod clock;
 pub mod dnc;
 pub mod inline;
 pub mod keys;

@@ -1,8 +1,9 @@
 //! `/v1/accounts`: provider accounts; credentials go to Secrets Manager (SPEC §9, §10).
 
 use crate::{invalid, parse_body, reply, Api, Reply};
+use pregon::clock::now_rfc3339;
 use pregon::keys;
-use pregon::model::{new_id, now_rfc3339, Account, NewAccount};
+use pregon::model::{new_id, Account, NewAccount};
 use pregon::providers::inbound::new_url_secret;
 use pregon_aws::store::StoreError;
 use pregon_aws::transport::{account_secret, WEBHOOK_SECRET};

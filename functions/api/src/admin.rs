@@ -44,7 +44,7 @@ impl Api {
                 message: e,
             }]));
         }
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let changed = self
             .store
             .set_report_sender(tenant, &address, approve, &now)

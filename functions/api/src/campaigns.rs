@@ -3,9 +3,10 @@
 use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
 use crate::{REPORT_URL_TTL, UPLOAD_URL_TTL};
 use aws_sdk_s3::presigning::PresigningConfig;
+use pregon::clock::{now_rfc3339, unix_now};
 use pregon::keys;
 use pregon::model::{
-    new_id, now_rfc3339, Account, Campaign, CampaignSettings, CampaignStatus, FieldError, Template,
+    new_id, Account, Campaign, CampaignSettings, CampaignStatus, FieldError, Template,
 };
 use pregon_aws::store::{Filter, StoreError};
 use serde_json::{json, Value};
@@ -431,13 +432,6 @@ impl Api {
             json!({"items": views, "next_cursor": next_cursor}),
         ))
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }
 
 impl Api {

@@ -86,7 +86,7 @@ impl Api {
             // Before the move: the closer sends the report once the campaign has ended.
             self.store.want_report(tenant, id).await?;
         }
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let send_at_s = send_at.map(|t| {
             t.format(&time::format_description::well_known::Rfc3339)
                 .expect("formats")
@@ -509,7 +509,7 @@ impl Api {
         if !bad.is_empty() && (!skip || entries.is_empty()) {
             return Ok(invalid(bad));
         }
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         self.store.dnc_put(tenant, &entries, &now).await?;
         if skip {
             return Ok(reply(201, json!({"added": entries.len(), "skipped": bad})));
@@ -691,7 +691,7 @@ impl Api {
             return Ok(invalid(e));
         }
         let id = pregon::model::new_id("cmp");
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let mut c = Campaign::new(
             id.clone(),
             tenant,

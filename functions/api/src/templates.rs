@@ -1,10 +1,9 @@
 //! `/v1/templates`: message templates and their empty spreadsheet layout (SPEC §4).
 
 use crate::{invalid, not_found, parse_body, problem, reply, Api, File, Reply};
+use pregon::clock::now_rfc3339;
 use pregon::keys;
-use pregon::model::{
-    new_id, now_rfc3339, Account, FieldError, NewTemplate, Template, TemplateStatus,
-};
+use pregon::model::{new_id, Account, FieldError, NewTemplate, Template, TemplateStatus};
 use pregon::providers::{self, Credentials, HttpReply, TemplateState};
 use pregon_aws::store::StoreError;
 use serde_json::Value;

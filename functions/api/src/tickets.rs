@@ -356,7 +356,7 @@ impl Api {
     ) -> Result<String, StoreError> {
         let settings = CampaignSettings::free_form(&account.id, account.channel);
         let id = pregon::model::new_id("cmp");
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let mut c = Campaign::new(
             id.clone(),
             tenant,
@@ -429,7 +429,7 @@ impl Api {
             Err(r) => return Ok(r),
         };
         let before = t.attended_at.clone();
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         match self
             .store
             .touch_ticket(tenant, &t.id, &now, false, true)
@@ -455,7 +455,7 @@ impl Api {
             Ok(t) => t,
             Err(r) => return Ok(r),
         };
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         match self
             .store
             .close_ticket(tenant, &t.id, CloseReason::Agent, &now, CloseIf::Open)

@@ -23,7 +23,7 @@ pub async fn maybe_complete(
         return Ok(None);
     }
     let end = CampaignStatus::end_of(p.sent, p.failed, p.blocked);
-    let now = pregon::model::now_rfc3339();
+    let now = pregon::clock::now_rfc3339();
     let res = store
         .update_campaign(tenant, campaign)
         .update_expression("SET #st = :end, ended_at = :now, updated_at = :now")

@@ -2,8 +2,9 @@
 //! only, each a conditional write; statuses that arrive before their message's `sent`
 //! record, kept until it exists; and which tenant an account's webhook belongs to.
 
-use crate::store::{conditional, dynamo, s, Store, StoreError};
+use crate::store::{conditional, dynamo, n, s, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
+use pregon::clock::{now_ms, unix_now};
 use pregon::keys;
 use pregon::providers::inbound::{advances, StatusUpdate};
 use pregon::sending::MessageStatus;
@@ -11,13 +12,6 @@ use std::collections::HashMap;
 
 /// An early status is kept this long for its message to appear.
 const EARLY_DAYS: i64 = 7;
-
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 /// What applying a status did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -260,10 +254,7 @@ impl Store {
         // A recorded message has its `counted_at`; one this settles gets it now.
         set.push("counted_at = if_not_exists(counted_at, :counted)".into());
         req = req
-            .expression_attribute_values(
-                ":counted",
-                crate::messages::n(crate::messages::counted_now()),
-            )
+            .expression_attribute_values(":counted", n(crate::messages::counted_now()))
             .expression_attribute_values(":pmid", s(&u.provider_message_id))
             .expression_attribute_values(":at", s(&at));
         // From a recorded status: forward only. From `pending`/`queued` (a status that
@@ -288,7 +279,7 @@ impl Store {
                 "#st IN ({}) AND (attribute_not_exists(claim_until) OR claim_until < :now_ms)",
                 unrecorded.join(", ")
             ));
-            req = req.expression_attribute_values(":now_ms", crate::messages::n(now_ms()));
+            req = req.expression_attribute_values(":now_ms", n(now_ms()));
         }
         // A message settled `outcome_unknown` (or `not_sent`) that its provider reports
         // after all: the report settles it, with the provider's own status (SPEC §5).
@@ -474,14 +465,6 @@ impl Store {
         }
         Ok(found)
     }
-}
-
-/// Unix time in milliseconds (claims are held until such a time).
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or_default()
 }
 
 impl Store {

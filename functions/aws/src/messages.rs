@@ -3,7 +3,7 @@
 //! sender instance. Claims and outcomes go 25 to a request as PartiQL statements whose
 //! conditions DynamoDB judges one by one (ARCHITECTURE.md).
 
-use crate::store::{conditional, dynamo, s, Store, StoreError};
+use crate::store::{conditional, dynamo, n, s, Store, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementRequest, ReturnValue};
 use pregon::keys;
 use pregon::sending::{MessageStatus, RateSlot, SendJob};
@@ -36,7 +36,7 @@ pub enum ClaimResult {
 /// seconds, `counted_at`): dispatch's watch corrects the counters only from messages
 /// that have been quiet longer than any live writer takes to add its count.
 pub fn counted_now() -> i64 {
-    crate::inbound::unix_now()
+    pregon::clock::unix_now()
 }
 
 /// Which message without an outcome a failing write may end.
@@ -140,10 +140,6 @@ fn counter_adds(
 /// Counter shards per campaign: at 1,000 messages a second each shard takes ~60 writes a
 /// second, far from one partition's limit.
 pub const COUNTER_SHARDS: u32 = 16;
-
-pub(crate) fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
 
 impl Store {
     /// Runs PartiQL statements 25 to a request; the result of each, in order: `true`
@@ -342,7 +338,7 @@ impl Store {
             self.table
         );
         let counted = counted_now();
-        let keep_until = crate::inbound::unix_now() + INDEX_DAYS * 86_400;
+        let keep_until = pregon::clock::unix_now() + INDEX_DAYS * 86_400;
         let mut statements: Vec<BatchStatementRequest> = done
             .iter()
             .map(|(j, o)| {

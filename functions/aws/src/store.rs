@@ -35,6 +35,10 @@ pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+pub(crate) fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
 /// A conditional write that returns an item (`ALL_NEW` / `ALL_OLD`): the item, or
 /// `None` when its condition did not hold.
 pub(crate) fn returned<T: DeserializeOwned, E, R>(
@@ -418,7 +422,7 @@ impl Store {
                 "'{tenant_id}' is not a tenant id (1–64 of a-z, 0-9, _ and -)"
             )));
         }
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         self.create(
             keys::tenant(tenant_id),
             &TenantItem {
@@ -485,7 +489,7 @@ impl Store {
             .update_expression("SET #name = :name, updated_at = :now")
             .expression_attribute_names("#name", "name")
             .expression_attribute_values(":name", s(name))
-            .expression_attribute_values(":now", s(pregon::model::now_rfc3339()))
+            .expression_attribute_values(":now", s(pregon::clock::now_rfc3339()))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
             .condition_expression(format!("attribute_exists(pk) AND {cond}"))
             .send()
@@ -540,7 +544,7 @@ impl Store {
             .expression_attribute_values(":loaded", s("loaded"))
             .expression_attribute_values(":invalid", s("invalid"))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .expression_attribute_values(":now_s", s(pregon::model::now_rfc3339()))
+            .expression_attribute_values(":now_s", s(pregon::clock::now_rfc3339()))
             .send()
             .await;
         conditional(res)
@@ -573,7 +577,7 @@ impl Store {
             .expression_attribute_values(":etag", s(etag))
             .expression_attribute_values(":lease", AttributeValue::N((now + lease_secs).to_string()))
             .expression_attribute_values(":now", AttributeValue::N(now.to_string()))
-            .expression_attribute_values(":now_s", s(pregon::model::now_rfc3339()))
+            .expression_attribute_values(":now_s", s(pregon::clock::now_rfc3339()))
             .return_values(ReturnValue::AllNew)
             .send()
             .await;
@@ -649,7 +653,7 @@ impl Store {
         problems: &[Problem],
         report_key: &str,
     ) -> Result<bool, StoreError> {
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         // SMS segments (when counted) replace the previous upload's; otherwise they go.
         let (set_sms, remove_sms) = match &summary.sms {
             Some(_) => (", #sms = :sms", ""),
@@ -694,7 +698,7 @@ impl Store {
         upload_id: &str,
         problem: &Problem,
     ) -> Result<bool, StoreError> {
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let res = self
             .update_campaign(tenant, id)
             .update_expression(

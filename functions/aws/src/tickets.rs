@@ -89,7 +89,7 @@ pub enum CloseIf<'a> {
 fn expiry(at: &str) -> i64 {
     pregon::model::parse_time(at)
         .map(|t| t.unix_timestamp())
-        .unwrap_or_else(crate::inbound::unix_now)
+        .unwrap_or_else(pregon::clock::unix_now)
         + KEEP_SECS
 }
 
@@ -193,9 +193,9 @@ impl Store {
             .key("sk", s(sk))
             .update_expression("ADD sent :one SET expires_at = :exp")
             .condition_expression("attribute_not_exists(sent) OR sent < :limit")
-            .expression_attribute_values(":one", crate::messages::n(1))
-            .expression_attribute_values(":limit", crate::messages::n(limit as i64))
-            .expression_attribute_values(":exp", crate::messages::n(expires_at))
+            .expression_attribute_values(":one", crate::store::n(1))
+            .expression_attribute_values(":limit", crate::store::n(limit as i64))
+            .expression_attribute_values(":exp", crate::store::n(expires_at))
             .send()
             .await;
         crate::store::conditional(res)
@@ -391,7 +391,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         let until = pregon::model::parse_time(at)
             .map(|t| t.unix_timestamp())
-            .unwrap_or_else(crate::inbound::unix_now)
+            .unwrap_or_else(pregon::clock::unix_now)
             + INFORMATIVE_REPLY_SECS;
         let mut writes = Vec::with_capacity(sent.len());
         for (account, phone, message) in sent {
@@ -505,19 +505,19 @@ impl Store {
         provider_message_id: &str,
     ) -> Result<InboundClaim, StoreError> {
         let (pk, sk) = keys::inbound_message(account, provider_message_id);
-        let now = crate::inbound::unix_now();
+        let now = pregon::clock::unix_now();
         let res = self
             .client
             .put_item()
             .table_name(&self.table)
             .item("pk", s(pk.clone()))
             .item("sk", s(sk.clone()))
-            .item("claim_until", crate::messages::n(now + 60))
-            .item("expires_at", crate::messages::n(now + KEEP_SECS))
+            .item("claim_until", crate::store::n(now + 60))
+            .item("expires_at", crate::store::n(now + KEEP_SECS))
             .condition_expression(
                 "attribute_not_exists(pk) OR (attribute_not_exists(ticket) AND claim_until < :now)",
             )
-            .expression_attribute_values(":now", crate::messages::n(now))
+            .expression_attribute_values(":now", crate::store::n(now))
             .send()
             .await;
         if conditional(res)? {
@@ -543,7 +543,7 @@ impl Store {
     ) -> Result<(), StoreError> {
         self.put(
             keys::inbound_message(account, provider_message_id),
-            &serde_json::json!({"ticket": ticket, "expires_at": crate::inbound::unix_now() + KEEP_SECS}),
+            &serde_json::json!({"ticket": ticket, "expires_at": pregon::clock::unix_now() + KEEP_SECS}),
         )
         .await
     }

@@ -286,7 +286,7 @@ impl Dispatch {
             .await?;
             return Ok(None);
         }
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         self.store
             .move_campaign(
                 &c.tenant_id,
@@ -319,7 +319,7 @@ impl Dispatch {
                     .filter(|i| i.status == "pending" || i.status == "queued")
                     .collect();
                 let rows: Vec<u64> = unsent.iter().map(|i| i.row).collect();
-                let now = pregon::model::now_rfc3339();
+                let now = pregon::clock::now_rfc3339();
                 let applied = self
                     .store
                     .mark_messages(tenant, id, gen, &rows, MessageStatus::Skipped, &now)
@@ -608,7 +608,7 @@ impl Dispatch {
             let mut delta = Progress::default();
             let mut n_blocked = 0i64;
             if !stop.is_empty() {
-                let now = pregon::model::now_rfc3339();
+                let now = pregon::clock::now_rfc3339();
                 let rows: Vec<u64> = stop.iter().map(|i| i.row).collect();
                 let applied = self
                     .store

@@ -237,7 +237,14 @@ impl Ingest {
         let file = TempFile(file);
         let claim = match self
             .store
-            .claim_validation(tenant, campaign, upload_id, u.etag, unix_now(), LEASE_SECS)
+            .claim_validation(
+                tenant,
+                campaign,
+                upload_id,
+                u.etag,
+                pregon::clock::unix_now(),
+                LEASE_SECS,
+            )
             .await
         {
             Ok(c) => c,
@@ -312,7 +319,13 @@ impl Ingest {
             tokio::time::sleep(Duration::from_secs(LEASE_SECS as u64 / 3)).await;
             match self
                 .store
-                .renew_claim(tenant, campaign, upload_id, u.etag, unix_now() + LEASE_SECS)
+                .renew_claim(
+                    tenant,
+                    campaign,
+                    upload_id,
+                    u.etag,
+                    pregon::clock::unix_now() + LEASE_SECS,
+                )
                 .await
             {
                 Ok(true) => {}
@@ -420,7 +433,7 @@ impl Ingest {
             },
             Err(e) => return Outcome::Retry(format!("S3 GetObject: {e:?}")),
         };
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let f = match pregon::model::check_header_image(&head, size) {
             Ok(content_type) => pregon::model::HeaderImageFile {
                 status: "ready".into(),
@@ -824,11 +837,4 @@ impl Drop for TempFile {
             let _ = std::fs::remove_file(p);
         }
     }
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
 }

@@ -186,7 +186,7 @@ impl Results {
                         .map(|f| f.requested_at.clone())
                         .unwrap_or_default(),
                     key: Some(key),
-                    built_at: Some(pregon::model::now_rfc3339()),
+                    built_at: Some(pregon::clock::now_rfc3339()),
                     rows: Some(rows),
                     reason: None,
                 };
@@ -443,7 +443,7 @@ impl Results {
                 Err(Failure::File(why)) => Err(why),
             },
         };
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let done = match outcome {
             Ok(attached) => ReportEmailState {
                 status: "sent".into(),

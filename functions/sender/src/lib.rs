@@ -179,7 +179,7 @@ const RETRY_SECS: i32 = 5;
 /// back on the queue (ms).
 const HOLD_MS: i64 = 2_000;
 
-use pregon_aws::inbound::now_ms;
+use pregon::clock::now_ms;
 
 impl Sender {
     pub fn new(aws: Aws) -> Result<Self, String> {
@@ -336,7 +336,7 @@ impl Sender {
             // (The queue gave up on it: settled now, without waiting for a report.)
             return self.already_taken(job, false).await;
         }
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let why =
             "the send queue gave up on this message's job (dead-letter queue); it was not sent";
         match self.store.fail_unsent(job, DEAD_LETTERED, why, &now).await {
@@ -740,7 +740,7 @@ impl Sender {
     /// Ends these jobs' messages `blocked` (only those nobody holds and not yet sent); the
     /// tally counts them.
     async fn block(&self, group: &[(String, SendJob)], stop: &[usize]) -> Result<(), String> {
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let mut by_campaign: HashMap<(&str, &str, u32), Vec<u64>> = HashMap::new();
         for i in stop {
             let job = &group[*i].1;
@@ -844,7 +844,7 @@ impl Sender {
             }
         });
         let answers = futures::future::join_all(calls).await;
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let mut results = Vec::with_capacity(take.len());
         let mut record: Vec<(&SendJob, Outcome)> = Vec::new();
         let mut release: Vec<&SendJob> = Vec::new();
@@ -1035,7 +1035,7 @@ impl Sender {
             Ok(Some(m)) if m.status != "pending" && m.status != "queued" => JobResult::Done,
             Ok(Some(m)) => match m.claim_until {
                 Some(until) if until < now_ms() => {
-                    let now = pregon::model::now_rfc3339();
+                    let now = pregon::clock::now_rfc3339();
                     // The provider reported it while the dead sender held it: its kept
                     // statuses settle it (sent, delivered, …), not outcome_unknown.
                     if let Some(pmid) = &m.reported_id {

@@ -635,7 +635,7 @@ impl Webhook {
         }
         let mut still_kept = false;
         let acc = k.account.id.as_str();
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         // A status that names our message (Meta `biz_opaque_callback_data`, Twilio's
         // StatusCallback `m`) of this account's campaign goes straight to it; the
         // others are looked up by provider id (one batch read).
@@ -859,7 +859,7 @@ impl Webhook {
                 )));
             }
         }
-        let now = pregon::model::now_rfc3339();
+        let now = pregon::clock::now_rfc3339();
         let at = r.at.clone().unwrap_or_else(|| now.clone());
         let mut answered: Option<String> = None;
         if let Some(to) = &r.replied_to {

@@ -11,44 +11,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use crate::rules::FailSpec;
-use crate::sim::Message;
+use crate::sim::{Delivery, Message, Webhook};
 use crate::{now_ms, rfc3339, signing, Provider, Sim};
-
-/// A registered callback URL. Meta and Gupshup get status callbacks and
-/// inbound messages there; Twilio only inbound messages (the number's "A
-/// message comes in" URL), since its status callbacks go to each message's
-/// `StatusCallback`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Webhook {
-    pub provider: Provider,
-    /// Meta: `phone_number_id`; Gupshup: `source`; Twilio: the number
-    /// (`+15550003333`, or `whatsapp:+1…` for a WhatsApp-only URL).
-    pub sender: String,
-    pub url: String,
-    /// Meta: signs the webhook; never shown back.
-    #[serde(default, skip_serializing)]
-    pub app_secret: Option<String>,
-    /// Twilio: signs inbound messages (`X-Twilio-Signature`); never shown back.
-    #[serde(default, skip_serializing)]
-    pub auth_token: Option<String>,
-    /// Twilio: the inbound message's `AccountSid`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub account_sid: Option<String>,
-    /// Meta: `entry[].id` (default "0").
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub waba_id: Option<String>,
-    /// Meta: `metadata.display_phone_number` (default: the sender).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub display_phone_number: Option<String>,
-    /// Gupshup: the `app` field (default: the message's `src.name`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub app: Option<String>,
-}
 
 /// Where and how a message's statuses go.
 #[derive(Debug, Clone)]
@@ -72,23 +39,6 @@ pub enum Target {
         whatsapp_message_id: String,
         template: bool,
     },
-}
-
-/// One callback attempt, as `GET /_sim/callbacks` shows it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Delivery {
-    pub provider: Provider,
-    pub provider_message_id: String,
-    pub recipient: String,
-    pub status: String,
-    pub url: String,
-    pub attempt: u32,
-    pub duplicate: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub http_status: Option<u16>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    pub at: String,
 }
 
 /// A request ready to post (status callbacks here, inbound messages in
@@ -158,7 +108,7 @@ impl Target {
                     let text = f
                         .message
                         .clone()
-                        .unwrap_or_else(|| crate::meta::default_message(f.code).to_string());
+                        .unwrap_or_else(|| crate::meta_errors::text(f.code).to_string());
                     entry["errors"] = json!([{
                         "code": f.code,
                         "title": text,

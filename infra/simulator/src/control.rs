@@ -21,8 +21,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use crate::callbacks::{self, Webhook};
+use crate::callbacks;
 use crate::rules::{Kind, RuleSpec};
+use crate::sim::Webhook;
 use crate::templates::{Status, Template};
 use crate::{ids, inbound, phone, Provider, Sim};
 

@@ -22,7 +22,8 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
-use crate::callbacks::{Delivery, Prepared, Webhook};
+use crate::callbacks::Prepared;
+use crate::sim::{Delivery, Webhook};
 use crate::{ids, now_ms, phone, rfc3339, signing, wire, Provider, Sim};
 
 /// How much of the webhook's answer `POST /_sim/inbound` hands back.

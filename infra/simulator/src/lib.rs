@@ -15,6 +15,7 @@ pub mod gupshup;
 pub mod ids;
 pub mod inbound;
 pub mod meta;
+pub mod meta_errors;
 pub mod phone;
 pub mod rate;
 pub mod rules;

@@ -38,36 +38,6 @@ pub fn routes() -> Router<Arc<Sim>> {
         )
 }
 
-/// Meta's text for an error code (providers.md's table), used when a rule
-/// gives none.
-pub fn default_message(code: i64) -> &'static str {
-    match code {
-        4 => "Application request limit reached",
-        100 => "Invalid parameter",
-        190 => "Invalid OAuth access token - Cannot parse access token",
-        368 => "Temporarily blocked for policies violations",
-        2500 => "Unknown path components",
-        80007 => "Rate limit issues",
-        130429 => "Rate limit hit",
-        131000 => "Something went wrong",
-        131008 => "Required parameter is missing",
-        131009 => "Parameter value is not valid",
-        131016 => "Service unavailable",
-        131026 => "Message undeliverable",
-        131031 => "Business Account locked",
-        131047 => "Re-engagement message",
-        131049 => "This message was not delivered to maintain healthy ecosystem engagement",
-        131050 => "Unable to deliver the message. This recipient has chosen to stop receiving marketing messages on WhatsApp from your business",
-        131056 => "(Business Account, Consumer Account) pair rate limit hit",
-        132000 => "Number of parameters does not match the expected number of params",
-        132001 => "Template name does not exist in the translation",
-        132012 => "Parameter format does not match format in the created template",
-        132015 => "Template is Paused",
-        132016 => "Template is Disabled",
-        _ => "An unknown error occurred",
-    }
-}
-
 fn default_status(code: i64) -> u16 {
     match code {
         190 => 401,
@@ -83,8 +53,8 @@ pub fn error(fail: &FailSpec, details: Option<String>) -> Response {
     let status = fail.status.unwrap_or_else(|| default_status(fail.code));
     let message = fail.message.clone().unwrap_or_else(|| match fail.code {
         // OAuth errors carry no "(#code)" prefix.
-        190 => default_message(190).to_string(),
-        c => format!("(#{c}) {}", default_message(c)),
+        190 => crate::meta_errors::text(190).to_string(),
+        c => format!("(#{c}) {}", crate::meta_errors::text(c)),
     });
     let mut err = json!({
         "message": message,

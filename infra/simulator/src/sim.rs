@@ -9,10 +9,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::callbacks::{Delivery, Webhook};
 use crate::rate::RateLimiter;
 use crate::rules::{CallbackSpec, FailSpec, Kind, Rules, SendKey};
 use crate::templates::Registry;
@@ -300,4 +299,53 @@ impl Sim {
             .get(&(provider, sender.to_string()))
             .cloned()
     }
+}
+
+/// A registered callback URL. Meta and Gupshup get status callbacks and
+/// inbound messages there; Twilio only inbound messages (the number's "A
+/// message comes in" URL), since its status callbacks go to each message's
+/// `StatusCallback`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Webhook {
+    pub provider: Provider,
+    /// Meta: `phone_number_id`; Gupshup: `source`; Twilio: the number
+    /// (`+15550003333`, or `whatsapp:+1…` for a WhatsApp-only URL).
+    pub sender: String,
+    pub url: String,
+    /// Meta: signs the webhook; never shown back.
+    #[serde(default, skip_serializing)]
+    pub app_secret: Option<String>,
+    /// Twilio: signs inbound messages (`X-Twilio-Signature`); never shown back.
+    #[serde(default, skip_serializing)]
+    pub auth_token: Option<String>,
+    /// Twilio: the inbound message's `AccountSid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_sid: Option<String>,
+    /// Meta: `entry[].id` (default "0").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waba_id: Option<String>,
+    /// Meta: `metadata.display_phone_number` (default: the sender).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_phone_number: Option<String>,
+    /// Gupshup: the `app` field (default: the message's `src.name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub app: Option<String>,
+}
+
+/// One callback attempt, as `GET /_sim/callbacks` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Delivery {
+    pub provider: Provider,
+    pub provider_message_id: String,
+    pub recipient: String,
+    pub status: String,
+    pub url: String,
+    pub attempt: u32,
+    pub duplicate: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http_status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    pub at: String,
 }

@@ -27,12 +27,6 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", ulid::Ulid::new().to_string().to_lowercase())
 }
 
-pub fn now_rfc3339() -> String {
-    time::OffsetDateTime::now_utc()
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("formats")
-}
-
 /// Reads a JSON object field by field, collecting every error, and refusing fields it
 /// does not know (a typo in a setting must not be silently ignored).
 pub(crate) struct Fields<'a> {
