@@ -11,6 +11,7 @@ pub mod keys;
 pub mod model;
 pub mod phone;
 pub mod providers;
+pub mod queue;
 pub mod report;
 pub mod sending;
 pub mod sms;

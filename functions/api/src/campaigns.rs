@@ -516,8 +516,12 @@ impl Api {
                 // Recipients are many: the dispatch function removes them.
                 self.enqueue(
                     "DISPATCH_QUEUE_URL",
-                    json!({"tenant": tenant, "campaign": id,
-                        "purge": [c.clean_below.min(c.recipient_gen), c.recipient_gen]}),
+                    &pregon::queue::DispatchRequest::purge(
+                        tenant,
+                        id,
+                        c.clean_below.min(c.recipient_gen),
+                        c.recipient_gen,
+                    ),
                 )
                 .await?;
                 info!(tenant, campaign = id, "campaign deleted");
@@ -661,7 +665,13 @@ impl Api {
             .map_err(|e| StoreError::Dynamo(format!("{e:?}")))?;
         self.enqueue(
             "RESULTS_QUEUE_URL",
-            json!({"tenant": tenant, "campaign": id, "format": format, "request_id": request_id}),
+            &pregon::queue::ResultsRequest {
+                tenant: tenant.to_string(),
+                campaign: id.to_string(),
+                format: format.to_string(),
+                request_id: request_id.clone(),
+                report: false,
+            },
         )
         .await?;
         info!(tenant, campaign = id, format = %format, "results requested");

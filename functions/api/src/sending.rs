@@ -126,15 +126,19 @@ impl Api {
     pub(crate) async fn request_dispatch(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
         self.enqueue(
             "DISPATCH_QUEUE_URL",
-            json!({"tenant": tenant, "campaign": id}),
+            &pregon::queue::DispatchRequest::send(tenant, id),
         )
         .await
     }
 
     /// Puts a JSON message on the queue an environment variable names
     /// (`DISPATCH_QUEUE_URL`, `RESULTS_QUEUE_URL`).
-    pub(crate) async fn enqueue(&self, queue_env: &str, body: Value) -> Result<(), StoreError> {
-        pregon_aws::sqs::send_json(&self.aws.sqs, queue_env, &body).await
+    pub(crate) async fn enqueue(
+        &self,
+        queue_env: &str,
+        body: &impl serde::Serialize,
+    ) -> Result<(), StoreError> {
+        pregon_aws::sqs::send_json(&self.aws.sqs, queue_env, body).await
     }
 
     /// A template, its status brought up to date (see `templates.rs`).

@@ -96,14 +96,15 @@ where
 pub async fn send_json(
     sqs: &aws_sdk_sqs::Client,
     queue_env: &str,
-    body: &serde_json::Value,
+    body: &impl serde::Serialize,
 ) -> Result<(), crate::store::StoreError> {
     use crate::store::StoreError;
+    let body = serde_json::to_string(body).map_err(|e| StoreError::Shape(e.to_string()))?;
     let queue = std::env::var(queue_env)
         .map_err(|_| StoreError::Shape(format!("{queue_env} is not set")))?;
     sqs.send_message()
         .queue_url(queue)
-        .message_body(body.to_string())
+        .message_body(body)
         .send()
         .await
         .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;

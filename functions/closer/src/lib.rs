@@ -340,8 +340,13 @@ impl Closer {
                 {
                     return Ok(false);
                 }
-                let body = serde_json::json!({"tenant": t, "campaign": id, "format": "xlsx",
-                    "request_id": next.request_id, "report": true});
+                let body = pregon::queue::ResultsRequest {
+                    tenant: t.to_string(),
+                    campaign: id.to_string(),
+                    format: "xlsx".into(),
+                    request_id: next.request_id.clone(),
+                    report: true,
+                };
                 // If this fails the claim stays pending and is asked again later.
                 pregon_aws::sqs::send_json(&self.aws.sqs, "RESULTS_QUEUE_URL", &body).await?;
                 Ok(true)

@@ -63,26 +63,7 @@ enum ShardEnd {
     Stopped,
 }
 
-/// What the API (send, resume, a schedule) puts on the dispatch queue.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct DispatchRequest {
-    pub tenant: String,
-    pub campaign: String,
-    /// A watch over a dispatched campaign until it ends (see [`Dispatch::watch`]).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub watch: Option<Watch>,
-    /// A deleted campaign's recipients to remove: generations `from..=to` (the API
-    /// deleted the campaign item; a large list takes longer than an API call may).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub purge: Option<(u32, u32)>,
-}
-
-/// What a watch saw last time: how many messages had an outcome, and how long it waited.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Watch {
-    pub done: i64,
-    pub wait: i32,
-}
+pub use pregon::queue::{DispatchRequest, Watch};
 
 /// The first wait of a watch; it doubles while nothing moves, up to SQS's 15 minutes.
 const WATCH_SECS: i32 = 30;

@@ -20,25 +20,12 @@ use pregon_aws::config::Aws;
 use pregon_aws::metrics::Unit;
 use pregon_aws::sqs::{for_each_record, Outcome};
 use pregon_aws::store::{RecipientItem, Store, StoreError};
-use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use tracing::{info, warn};
 
 pub mod email;
 
-/// What the API (a download) or the closer (a report email) puts on the results queue.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ResultsRequest {
-    pub tenant: String,
-    pub campaign: String,
-    /// `csv` or `xlsx`.
-    pub format: String,
-    pub request_id: String,
-    /// The closer's request: build the file and send the report email (the campaign's
-    /// `report_email_state` names this request while it is pending).
-    #[serde(default)]
-    pub report: bool,
-}
+pub use pregon::queue::ResultsRequest;
 
 const PAGE: i32 = 1_000;
 
