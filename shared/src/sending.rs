@@ -48,6 +48,46 @@ impl MessageStatus {
     pub fn has_outcome(self) -> bool {
         !matches!(self, MessageStatus::Pending | MessageStatus::Queued)
     }
+
+    /// Whether a callback's status moves a message in this state forward (SPEC §5).
+    ///
+    /// SPEC §5: "`pending` → `queued` → `sent` → `delivered` → `read` → `replied`, or
+    /// `failed` (provider refused or gave up), `undelivered` (provider accepted, handset
+    /// never got it), `blocked` (do-not-contact), `skipped` (cancelled before sending). A
+    /// message whose send outcome is unknown after a crash is settled by a later status
+    /// callback, or ends `failed` with error code `outcome_unknown` […]. Status only moves
+    /// forward: a late `delivered` after `read` changes nothing; a duplicate callback
+    /// changes nothing."
+    ///
+    /// So: a step up the ladder may skip steps (`read` before `delivered` arrives);
+    /// `failed`/`undelivered` end a message not yet delivered (SPEC §6 counts "failed
+    /// after acceptance"); `blocked`/`skipped` only before sending; `replied`, `failed`,
+    /// `undelivered`, `blocked`, `skipped` are final. A `pending`/`queued` message (its
+    /// outcome unknown) is settled by any later status. Once it has ended `failed` with
+    /// `outcome_unknown`, it is final like any other failure.
+    pub fn advances(self, next: MessageStatus) -> bool {
+        use MessageStatus as S;
+        let current = self;
+        fn ladder(s: MessageStatus) -> Option<u8> {
+            match s {
+                S::Pending => Some(0),
+                S::Queued => Some(1),
+                S::Sent => Some(2),
+                S::Delivered => Some(3),
+                S::Read => Some(4),
+                S::Replied => Some(5),
+                S::Failed | S::Undelivered | S::Blocked | S::Skipped => None,
+            }
+        }
+        match next {
+            S::Failed | S::Undelivered => matches!(current, S::Pending | S::Queued | S::Sent),
+            S::Blocked | S::Skipped => matches!(current, S::Pending | S::Queued),
+            _ => match (ladder(current), ladder(next)) {
+                (Some(c), Some(n)) => n > c,
+                _ => false,
+            },
+        }
+    }
 }
 
 impl std::str::FromStr for MessageStatus {
@@ -306,6 +346,92 @@ pub fn rate_slot_within(now_ms: i64, cutoff_ms: u64) -> RateSlot {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use MessageStatus as S;
+
+    fn advances(current: MessageStatus, next: MessageStatus) -> bool {
+        current.advances(next)
+    }
+
+    const ALL: [MessageStatus; 10] = [
+        S::Pending,
+        S::Queued,
+        S::Sent,
+        S::Delivered,
+        S::Read,
+        S::Replied,
+        S::Failed,
+        S::Undelivered,
+        S::Blocked,
+        S::Skipped,
+    ];
+
+    #[test]
+    fn status_moves_up_the_ladder_and_may_skip_steps() {
+        assert!(advances(S::Sent, S::Delivered));
+        assert!(advances(S::Delivered, S::Read));
+        assert!(advances(S::Read, S::Replied));
+        // read may arrive before delivered (providers.md: order is not guaranteed)
+        assert!(advances(S::Sent, S::Read));
+        assert!(advances(S::Sent, S::Replied));
+    }
+
+    #[test]
+    fn a_late_delivered_after_read_changes_nothing() {
+        assert!(!advances(S::Read, S::Delivered));
+        assert!(!advances(S::Read, S::Sent));
+        assert!(!advances(S::Replied, S::Read));
+    }
+
+    #[test]
+    fn a_duplicate_callback_changes_nothing() {
+        for s in ALL {
+            assert!(!advances(s, s), "{s:?}");
+        }
+    }
+
+    #[test]
+    fn a_status_settles_a_message_whose_outcome_is_unknown() {
+        for next in [S::Sent, S::Delivered, S::Read, S::Failed, S::Undelivered] {
+            assert!(advances(S::Queued, next), "{next:?}");
+            assert!(advances(S::Pending, next), "{next:?}");
+        }
+    }
+
+    #[test]
+    fn failure_after_acceptance_ends_a_sent_message_but_not_a_delivered_one() {
+        assert!(advances(S::Sent, S::Failed));
+        assert!(advances(S::Sent, S::Undelivered));
+        for cur in [S::Delivered, S::Read, S::Replied] {
+            assert!(!advances(cur, S::Failed), "{cur:?}");
+            assert!(!advances(cur, S::Undelivered), "{cur:?}");
+        }
+    }
+
+    #[test]
+    fn final_states_stay_final() {
+        for cur in [
+            S::Failed,
+            S::Undelivered,
+            S::Blocked,
+            S::Skipped,
+            S::Replied,
+        ] {
+            for next in ALL {
+                assert!(!advances(cur, next), "{cur:?} → {next:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn blocked_and_skipped_only_before_sending() {
+        assert!(advances(S::Pending, S::Blocked));
+        assert!(advances(S::Queued, S::Skipped));
+        assert!(!advances(S::Sent, S::Skipped));
+        assert!(!advances(S::Sent, S::Blocked));
+        assert!(advances(S::Pending, S::Queued));
+        assert!(!advances(S::Sent, S::Queued));
+        assert!(!advances(S::Queued, S::Pending));
+    }
 
     #[test]
     fn message_ids_round_trip_and_refuse_other_shapes() {

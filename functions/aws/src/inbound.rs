@@ -6,7 +6,7 @@ use crate::store::{conditional, dynamo, n, s, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
 use pregon::clock::{now_ms, unix_now};
 use pregon::keys;
-use pregon::providers::inbound::{advances, StatusUpdate};
+use pregon::providers::inbound::StatusUpdate;
 use pregon::sending::MessageStatus;
 use std::collections::HashMap;
 
@@ -164,7 +164,7 @@ impl Store {
             let from: Vec<&str> = ALL
                 .iter()
                 .filter(|cur| !matches!(cur, MessageStatus::Pending | MessageStatus::Queued))
-                .filter(|cur| advances(**cur, u.status))
+                .filter(|cur| (**cur).advances(u.status))
                 .map(|cur| cur.as_str())
                 .collect();
             if from.is_empty() {
@@ -224,7 +224,7 @@ impl Store {
         let from: Vec<MessageStatus> = ALL
             .iter()
             .copied()
-            .filter(|cur| advances(*cur, u.status))
+            .filter(|cur| (*cur).advances(u.status))
             .collect();
         if from.is_empty() {
             return Ok(Applied::Unchanged);

@@ -1217,13 +1217,10 @@ impl Sender {
         job: &SendJob,
     ) -> Result<Accepted, Result<ProviderError, CallError>> {
         let message_id = job.message_id();
-        let callback = self.webhook_base.as_ref().map(|b| {
-            format!(
-                "{}/v1/webhooks/{}?m={message_id}",
-                b.trim_end_matches('/'),
-                job.account
-            )
-        });
+        let callback = self
+            .webhook_base
+            .as_ref()
+            .map(|b| pregon::model::status_callback_url(b, &job.account, &message_id));
         let rendered;
         let campaign_image;
         let template = job

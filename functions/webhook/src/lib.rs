@@ -20,7 +20,7 @@
 
 use pregon::model::{
     Account, CloseReason, MediaRef, ProviderKind, Template, TenantSettings, Ticket, TicketEntry,
-    TicketKind, TicketStatus,
+    TicketStatus,
 };
 use pregon::providers::inbound::{
     self, AuthError, Inbound, Reply, StatusUpdate, TemplateStatusUpdate,
@@ -727,7 +727,7 @@ impl Webhook {
         let behind = now_seen
             .as_ref()
             .and_then(|m| m.status.parse::<MessageStatus>().ok())
-            .is_some_and(|cur| inbound::advances(cur, u.status));
+            .is_some_and(|cur| cur.advances(u.status));
         if behind && !unrecorded(&now_seen) {
             // Recorded between the write and this read (the write met an unrecorded
             // message): apply it now.
@@ -934,25 +934,7 @@ impl Webhook {
         let ticket = match ticket {
             Some(t) => t,
             None => {
-                let t = Ticket {
-                    id: pregon::model::new_id("tk"),
-                    tenant_id: tenant.to_string(),
-                    kind: TicketKind::Inbound,
-                    account_id: acc.to_string(),
-                    phone: r.from_phone.clone(),
-                    campaign_id: None,
-                    message_id: None,
-                    department: None,
-                    status: TicketStatus::Open,
-                    close_reason: None,
-                    deadline: None,
-                    created_at: now.clone(),
-                    updated_at: now.clone(),
-                    last_activity_at: now.clone(),
-                    replied_at: None,
-                    attended_at: None,
-                    closed_at: None,
-                };
+                let t = Ticket::inbound(tenant, acc, &r.from_phone, &now);
                 self.store.open_inbound_ticket(&t).await?;
                 info!(account = acc, ticket = %t.id, "a message that matched no open ticket opened an inbound ticket");
                 touched = self

@@ -86,6 +86,12 @@ pub fn webhook_url(base: &str, account: &str, secret: Option<&str>) -> String {
     url
 }
 
+/// The status callback URL of one message (Twilio's `StatusCallback`): the account's
+/// webhook URL naming the message, `{base}/v1/webhooks/{account}?m={message}`.
+pub fn status_callback_url(base: &str, account: &str, message: &str) -> String {
+    format!("{}?m={message}", webhook_url(base, account, None))
+}
+
 /// `POST /v1/accounts`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewAccount {

@@ -113,6 +113,32 @@ pub struct Ticket {
     pub closed_at: Option<String>,
 }
 
+impl Ticket {
+    /// An `inbound` ticket, open from `now`: a customer wrote to the account and no open
+    /// ticket matched (SPEC §5: no reply is dropped).
+    pub fn inbound(tenant: &str, account: &str, phone: &str, now: &str) -> Ticket {
+        Ticket {
+            id: super::new_id("tk"),
+            tenant_id: tenant.to_string(),
+            kind: TicketKind::Inbound,
+            account_id: account.to_string(),
+            phone: phone.to_string(),
+            campaign_id: None,
+            message_id: None,
+            department: None,
+            status: TicketStatus::Open,
+            close_reason: None,
+            deadline: None,
+            created_at: now.to_string(),
+            updated_at: now.to_string(),
+            last_activity_at: now.to_string(),
+            replied_at: None,
+            attended_at: None,
+            closed_at: None,
+        }
+    }
+}
+
 /// One line of a ticket's conversation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketEntry {

@@ -158,7 +158,7 @@ fn string<'a>(v: &'a Value, key: &str, at: &str) -> Result<&'a str, InboundError
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::providers::inbound::{advances, DEFAULT_OPT_OUT_WORDS};
+    use crate::providers::inbound::DEFAULT_OPT_OUT_WORDS;
 
     const EVENTS: &str = include_str!("../../../tests/fixtures/gupshup_events.jsonl");
 
@@ -197,7 +197,7 @@ mod tests {
             ]
         );
         // enqueued then sent: the second changes nothing.
-        assert!(!advances(statuses[0].1, statuses[1].1));
+        assert!(!statuses[0].1.advances(statuses[1].1));
     }
 
     #[test]
