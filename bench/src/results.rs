@@ -21,8 +21,8 @@
 use crate::stack::Ctx;
 use crate::webhook::percentile;
 use pregon::keys;
+use pregon::model::Progress;
 use pregon::model::{crossed, format_time, KpiCounts};
-use pregon_aws::messages::{kpi_pairs, progress_pairs, Progress};
 use pregon_aws::store::{RecipientItem, Store, BATCH_WRITE_ITEMS};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -150,10 +150,7 @@ async fn settle_campaign(store: &Store, tenant: &str, id: &str) -> (Progress, Kp
                     None => break,
                 }
             }
-            let deltas: Vec<(&str, i64)> = progress_pairs(&p)
-                .into_iter()
-                .chain(kpi_pairs(&k))
-                .collect();
+            let deltas: Vec<(&str, i64)> = p.pairs().into_iter().chain(k.level_pairs()).collect();
             store
                 .add_counters(&tenant, &id, shard, &deltas)
                 .await

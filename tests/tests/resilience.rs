@@ -246,7 +246,7 @@ async fn a_campaign_whose_counters_a_crash_left_short_still_ends_with_the_right_
     assert_eq!(r.status, 200, "{}", r.body);
     // What a sender killed between its records and its counter write leaves behind:
     // three messages recorded `sent` that the counters never saw.
-    let lost = pregon_aws::messages::Progress {
+    let lost = pregon::model::Progress {
         sent: -3,
         queued: 3,
         ..Default::default()

@@ -342,7 +342,7 @@ impl Api {
             if let Ok(mut p) = self.store.progress(&c.tenant_id, &c.id).await {
                 // A page enqueued twice (after a crash or a pause) is counted twice; what
                 // is in the queue can never exceed what has no outcome yet.
-                let left = (pregon_aws::campaigns::total(c) as i64 - p.done()).max(0);
+                let left = (c.message_count() as i64 - p.done()).max(0);
                 p.queued = p.queued.clamp(0, left);
                 obj.insert("progress".into(), json!(p));
             }

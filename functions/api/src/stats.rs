@@ -149,7 +149,7 @@ impl Api {
             }
             let counters = self.store.counters(tenant, &c.id).await?;
             total += kpi_counts(&counters);
-            messages += pregon_aws::campaigns::total(c) as i64;
+            messages += c.message_count() as i64;
             phones += c.counts.unique_phones;
             rows.push(stats_view(c, &counters));
         }

@@ -3,7 +3,7 @@
 
 use crate::store::{conditional, s, Store, StoreError};
 use aws_sdk_dynamodb::types::AttributeValue;
-use pregon::model::{Campaign, CampaignStatus};
+use pregon::model::CampaignStatus;
 
 /// Ends a `sending` campaign when dispatch is done and every message has an outcome.
 /// Returns the end state it reached, if it did.
@@ -19,7 +19,7 @@ pub async fn maybe_complete(
         return Ok(None);
     }
     let p = store.progress(tenant, campaign).await?;
-    if p.done() < total(&c) as i64 {
+    if p.done() < c.message_count() as i64 {
         return Ok(None);
     }
     let end = CampaignStatus::end_of(p.sent, p.failed, p.blocked);
@@ -50,11 +50,6 @@ pub async fn maybe_complete_of(
         return Ok(None);
     }
     maybe_complete(store, tenant, campaign).await
-}
-
-/// How many messages the campaign has: its valid rows.
-pub fn total(c: &Campaign) -> u64 {
-    c.counts.valid_rows
 }
 
 impl Store {

@@ -6,6 +6,7 @@
 use crate::store::{conditional, dynamo, n, s, Store, StoreError};
 use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementRequest, ReturnValue};
 use pregon::keys;
+use pregon::model::Progress;
 use pregon::sending::{MessageStatus, RateSlot, SendJob};
 use std::collections::HashMap;
 
@@ -58,49 +59,6 @@ pub enum Park {
     NotPaused,
     /// The message is not waiting (claimed, sent, already parked…): nothing to do.
     NotPending,
-}
-
-/// Progress counters of a campaign, summed over its shards.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Progress {
-    pub queued: i64,
-    pub sent: i64,
-    pub failed: i64,
-    pub blocked: i64,
-    pub skipped: i64,
-    /// Of `failed`: those whose send outcome is unknown (`outcome_unknown`,
-    /// `not_sent`), shown apart from the refused (SPEC §6).
-    pub unknown: i64,
-}
-
-impl Progress {
-    /// Messages with a send outcome.
-    pub fn done(&self) -> i64 {
-        self.sent + self.failed + self.blocked + self.skipped
-    }
-}
-
-/// A progress delta as counter names and values.
-pub fn progress_pairs(p: &Progress) -> [(&'static str, i64); 6] {
-    [
-        ("queued", p.queued),
-        ("sent", p.sent),
-        ("failed", p.failed),
-        ("blocked", p.blocked),
-        ("skipped", p.skipped),
-        ("unknown", p.unknown),
-    ]
-}
-
-/// A KPI delta (SPEC §6) as counter names and values.
-pub fn kpi_pairs(k: &pregon::model::KpiCounts) -> [(&'static str, i64); 5] {
-    [
-        ("k_delivered", k.delivered),
-        ("k_read", k.read),
-        ("k_replied", k.replied),
-        ("k_bounced", k.bounced),
-        ("k_undelivered", k.undelivered),
-    ]
 }
 
 /// One campaign shard's counter deltas (see [`Store::add_counters_once`]).
@@ -547,7 +505,7 @@ impl Store {
         shard: u32,
         delta: &Progress,
     ) -> Result<(), StoreError> {
-        self.add_counters(tenant, campaign, shard, &progress_pairs(delta))
+        self.add_counters(tenant, campaign, shard, &delta.pairs())
             .await
     }
 

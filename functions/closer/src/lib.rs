@@ -10,18 +10,18 @@
 //!
 //! The same run sends the report emails that are due (SPEC §5, §7): a campaign with
 //! `report_email` whose sending ended and whose last ticket has closed (an informative
-//! campaign: [`REPORT_SETTLE_MINUTES`] after its end, so the first statuses count) is
+//! campaign: [`pregon::model::REPORT_SETTLE_MINUTES`] after its end, so the first statuses count) is
 //! claimed on its item and handed to the results function, which builds the file and
-//! sends the email. A request left unanswered for [`REPORT_RETRY_MINUTES`] is asked
-//! again, up to [`REPORT_EMAIL_ATTEMPTS`] times, then recorded `failed`.
+//! sends the email. A request left unanswered for [`pregon::model::REPORT_RETRY_MINUTES`] is asked
+//! again, up to [`pregon::model::REPORT_EMAIL_ATTEMPTS`] times, then recorded `failed`.
 //!
 //! Its clock is the scheduled event's `time`, so a run can be played for any moment
 //! (the local stack's `/_local/schedules/CloserFunction` takes one).
 
 use futures::stream::{self, StreamExt};
 use pregon::model::{
-    format_time, kpi::open_tickets, parse_time, Campaign, CampaignStatus, CloseReason,
-    ReportEmailState, REPORT_EMAIL_ATTEMPTS,
+    format_time, kpi::open_tickets, parse_time, report_next, CloseReason, ReportEmailState,
+    ReportEmailStatus, ReportNext,
 };
 use pregon_aws::config::Aws;
 use pregon_aws::events::{Event, Events};
@@ -43,80 +43,6 @@ const CHUNK: i32 = 500;
 /// A run stops taking new chunks after this long (its timeout is 300 s); the rest is
 /// the next minute's run's.
 const RUN_BUDGET: std::time::Duration = std::time::Duration::from_secs(200);
-
-/// An informative campaign's report waits this long after its end (statuses arriving).
-pub const REPORT_SETTLE_MINUTES: i64 = 5;
-/// A report request unanswered this long is asked again.
-pub const REPORT_RETRY_MINUTES: i64 = 30;
-/// A campaign whose tickets are still open this long after its end gets its report
-/// anyway (counters a crash left short must not hold it back forever).
-pub const REPORT_MAX_WAIT_HOURS: i64 = 48;
-
-/// What to do about one campaign's report email.
-#[derive(Debug, PartialEq)]
-pub enum ReportNext {
-    /// Not yet: still sending, tickets open, or a request in flight.
-    Wait,
-    /// Nothing to send any more (sent, failed, no address, the campaign is gone).
-    Forget,
-    /// Ask the results function (the previous pending request id, if any).
-    Ask {
-        previous: Option<String>,
-        attempt: u32,
-    },
-    /// Asked too many times: record it failed.
-    GiveUp,
-}
-
-/// The report rule (pure): the campaign, how many of its tickets are open, the clock.
-pub fn report_next(c: Option<&Campaign>, open: i64, now: OffsetDateTime) -> ReportNext {
-    let Some(c) = c else {
-        return ReportNext::Forget;
-    };
-    if c.settings.report_email.is_none() {
-        return ReportNext::Forget;
-    }
-    if let Some(st) = &c.report_email_state {
-        if st.status != "pending" {
-            return ReportNext::Forget;
-        }
-        let asked = parse_time(&st.requested_at).unwrap_or(now);
-        if now - asked < Duration::minutes(REPORT_RETRY_MINUTES) {
-            return ReportNext::Wait;
-        }
-        if st.attempts >= REPORT_EMAIL_ATTEMPTS {
-            return ReportNext::GiveUp;
-        }
-        return ReportNext::Ask {
-            previous: Some(st.request_id.clone()),
-            attempt: st.attempts + 1,
-        };
-    }
-    let ended = matches!(
-        c.status,
-        CampaignStatus::Completed
-            | CampaignStatus::CompletedWithErrors
-            | CampaignStatus::Error
-            | CampaignStatus::Cancelled
-    );
-    let Some(ended_at) = c.ended_at.as_deref().and_then(parse_time).filter(|_| ended) else {
-        return ReportNext::Wait;
-    };
-    let since = now - ended_at;
-    let settled = if open > 0 {
-        since >= Duration::hours(REPORT_MAX_WAIT_HOURS)
-    } else {
-        c.settings.wait_for_reply_hours > 0 || since >= Duration::minutes(REPORT_SETTLE_MINUTES)
-    };
-    if settled {
-        ReportNext::Ask {
-            previous: None,
-            attempt: 1,
-        }
-    } else {
-        ReportNext::Wait
-    }
-}
 
 /// What a run did.
 #[derive(Debug, Default, Serialize, PartialEq)]
@@ -310,7 +236,7 @@ impl Closer {
             ReportNext::GiveUp => {
                 let st = c.and_then(|c| c.report_email_state).expect("pending");
                 let failed = ReportEmailState {
-                    status: "failed".into(),
+                    status: ReportEmailStatus::Failed,
                     reason: Some(format!(
                         "no answer from the results function after {} requests",
                         st.attempts
@@ -325,7 +251,7 @@ impl Closer {
             }
             ReportNext::Ask { previous, attempt } => {
                 let next = ReportEmailState {
-                    status: "pending".into(),
+                    status: ReportEmailStatus::Pending,
                     request_id: pregon::model::new_id("rep"),
                     requested_at: now_s,
                     attempts: attempt,
@@ -391,95 +317,5 @@ impl Closer {
             );
             (reason, e)
         }))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn at(s: &str) -> OffsetDateTime {
-        parse_time(s).unwrap()
-    }
-
-    fn ended(wait: u8, status: CampaignStatus, ended_at: &str) -> Campaign {
-        let settings = pregon::model::CampaignSettings::parse(&json!({"name": "c",
-            "channel": "sms", "account_id": "a", "consent_confirmed": true,
-            "wait_for_reply_hours": wait, "report_email": "jefa@empresa.cl"}))
-        .unwrap();
-        let mut c = Campaign::new("cmp".into(), "t", settings, 0, None, "2026-12-01T00:00:00Z");
-        c.status = status;
-        c.ended_at = Some(ended_at.into());
-        c
-    }
-
-    const FIRST: ReportNext = ReportNext::Ask {
-        previous: None,
-        attempt: 1,
-    };
-
-    #[test]
-    fn the_report_waits_for_the_end_and_the_last_ticket() {
-        let now = at("2026-12-01T12:00:00Z");
-        let sending = ended(2, CampaignStatus::Sending, "2026-12-01T11:00:00Z");
-        assert_eq!(report_next(Some(&sending), 0, now), ReportNext::Wait);
-        let c = ended(2, CampaignStatus::Completed, "2026-12-01T11:00:00Z");
-        assert_eq!(report_next(Some(&c), 3, now), ReportNext::Wait);
-        assert_eq!(report_next(Some(&c), 0, now), FIRST);
-        // Counters a crash left short do not hold it back forever.
-        assert_eq!(report_next(Some(&c), 3, at("2026-12-03T11:00:00Z")), FIRST);
-        // Cancelled campaigns report too; a deleted one is forgotten.
-        let x = ended(2, CampaignStatus::Cancelled, "2026-12-01T11:00:00Z");
-        assert_eq!(report_next(Some(&x), 0, now), FIRST);
-        assert_eq!(report_next(None, 0, now), ReportNext::Forget);
-    }
-
-    #[test]
-    fn an_informative_campaign_reports_a_few_minutes_after_its_end() {
-        let c = ended(0, CampaignStatus::Completed, "2026-12-01T12:00:00Z");
-        assert_eq!(
-            report_next(Some(&c), 0, at("2026-12-01T12:02:00Z")),
-            ReportNext::Wait
-        );
-        assert_eq!(report_next(Some(&c), 0, at("2026-12-01T12:05:00Z")), FIRST);
-    }
-
-    #[test]
-    fn a_pending_request_is_asked_again_when_stale_then_given_up() {
-        let mut c = ended(0, CampaignStatus::Completed, "2026-12-01T12:00:00Z");
-        let mut st = ReportEmailState {
-            status: "pending".into(),
-            request_id: "rep_1".into(),
-            requested_at: "2026-12-01T12:10:00Z".into(),
-            attempts: 1,
-            sent_at: None,
-            reason: None,
-            attached: None,
-        };
-        c.report_email_state = Some(st.clone());
-        assert_eq!(
-            report_next(Some(&c), 0, at("2026-12-01T12:20:00Z")),
-            ReportNext::Wait
-        );
-        assert_eq!(
-            report_next(Some(&c), 0, at("2026-12-01T12:40:00Z")),
-            ReportNext::Ask {
-                previous: Some("rep_1".into()),
-                attempt: 2
-            }
-        );
-        st.attempts = REPORT_EMAIL_ATTEMPTS;
-        c.report_email_state = Some(st.clone());
-        assert_eq!(
-            report_next(Some(&c), 0, at("2026-12-01T12:40:00Z")),
-            ReportNext::GiveUp
-        );
-        st.status = "sent".into();
-        c.report_email_state = Some(st);
-        assert_eq!(
-            report_next(Some(&c), 0, at("2026-12-01T12:40:00Z")),
-            ReportNext::Forget
-        );
     }
 }

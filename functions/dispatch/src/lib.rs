@@ -11,10 +11,11 @@
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::SendMessageBatchRequestEntry;
 use pregon::keys;
+use pregon::model::Progress;
 use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind};
 use pregon::sending::{MessageStatus, SendJob};
 use pregon_aws::config::Aws;
-use pregon_aws::messages::{DncSnapshot, Progress};
+use pregon_aws::messages::DncSnapshot;
 use pregon_aws::metrics::Unit;
 use pregon_aws::sqs::{for_each_record, Outcome};
 use pregon_aws::store::{RecipientItem, Store, StoreError};
@@ -352,7 +353,7 @@ impl Dispatch {
             return Ok(());
         }
         let p = self.store.progress(&c.tenant_id, &c.id).await?;
-        let total = pregon_aws::campaigns::total(&c) as i64;
+        let total = c.message_count() as i64;
         let mut next = Watch {
             done: p.done(),
             wait: WATCH_SECS,

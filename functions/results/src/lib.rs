@@ -352,11 +352,9 @@ impl Results {
             Ok(None) => return Outcome::Done,
             Err(e) => return Outcome::Retry(e.to_string()),
         };
-        let Some(state) = c
-            .report_email_state
-            .clone()
-            .filter(|s| s.status == "pending" && s.request_id == r.request_id)
-        else {
+        let Some(state) = c.report_email_state.clone().filter(|s| {
+            s.status == pregon::model::ReportEmailStatus::Pending && s.request_id == r.request_id
+        }) else {
             // Answered already, or superseded by a later request.
             return Outcome::Done;
         };
@@ -433,7 +431,7 @@ impl Results {
         let now = pregon::clock::now_rfc3339();
         let done = match outcome {
             Ok(attached) => ReportEmailState {
-                status: "sent".into(),
+                status: pregon::model::ReportEmailStatus::Sent,
                 sent_at: Some(now),
                 attached: Some(attached),
                 reason: None,
@@ -442,7 +440,7 @@ impl Results {
             Err(why) => {
                 warn!(campaign = %r.campaign, reason = %why, "report email not sent");
                 ReportEmailState {
-                    status: "failed".into(),
+                    status: pregon::model::ReportEmailStatus::Failed,
                     reason: Some(why),
                     ..state
                 }
@@ -454,13 +452,13 @@ impl Results {
             .await
         {
             Ok(_) => {
-                let name = if done.status == "sent" {
+                let name = if done.status == pregon::model::ReportEmailStatus::Sent {
                     "ReportEmailsSent"
                 } else {
                     "ReportEmailsFailed"
                 };
                 pregon_aws::metrics::emit(&[("Function", "results")], &[(name, 1.0, Unit::Count)]);
-                info!(campaign = %r.campaign, status = %done.status, "report email");
+                info!(campaign = %r.campaign, status = done.status.as_str(), "report email");
                 Outcome::Done
             }
             Err(e) => Outcome::Retry(e.to_string()),

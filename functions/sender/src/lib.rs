@@ -36,6 +36,7 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::presigning::PresigningConfig;
+use pregon::model::Progress;
 use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind, Template, TemplateCategory};
 use pregon::providers::{
     self, Accepted, Content, Credentials, HttpReply, OptOut, Outgoing, ProviderError,
@@ -46,7 +47,7 @@ use pregon::sending::{
     RETRIES_EXHAUSTED,
 };
 use pregon_aws::config::Aws;
-use pregon_aws::messages::{ClaimResult, DncSnapshot, Outcome, Park, Progress};
+use pregon_aws::messages::{ClaimResult, DncSnapshot, Outcome, Park};
 use pregon_aws::metrics::Unit;
 use pregon_aws::store::Store;
 use pregon_aws::transport::{CallError, Transport, REQUEST_TIMEOUT};

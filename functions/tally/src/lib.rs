@@ -32,7 +32,7 @@ use pregon::model::KpiCounts;
 use pregon::sending::MessageStatus;
 use pregon_aws::config::Aws;
 use pregon_aws::events::{self, Events};
-use pregon_aws::messages::{kpi_pairs, CounterAdd};
+use pregon_aws::messages::CounterAdd;
 use pregon_aws::store::{Store, StoreError};
 use serde::Deserialize;
 use sha2::Digest;
@@ -234,7 +234,11 @@ pub fn counter_adds(moves: &[Move]) -> Vec<CounterAdd> {
             tenant,
             campaign,
             shard,
-            deltas: kpi_pairs(&k).into_iter().filter(|(_, v)| *v != 0).collect(),
+            deltas: k
+                .level_pairs()
+                .into_iter()
+                .filter(|(_, v)| *v != 0)
+                .collect(),
         })
         .filter(|a| !a.deltas.is_empty())
         .collect()

@@ -1,6 +1,6 @@
 //! Campaigns: the settings of SPEC §3 and the state machine of SPEC §5.
 
-use super::{err, Account, FieldError, Fields, Template};
+use super::{err, Account, FieldError, Fields, ReportEmailState, Template};
 use crate::validate::{Channel, Counts, MetadataField, OnInvalidRows, Problem};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -631,29 +631,6 @@ pub fn check_header_image(head: &[u8], size: u64) -> Result<&'static str, String
     })
 }
 
-/// Where a campaign's report email stands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportEmailState {
-    /// `pending` (asked for, not yet answered), `sent` or `failed`.
-    pub status: String,
-    /// The request being answered; a stale one is asked again under a new id.
-    pub request_id: String,
-    pub requested_at: String,
-    /// How many times it has been asked for (at most [`REPORT_EMAIL_ATTEMPTS`]).
-    pub attempts: u32,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub sent_at: Option<String>,
-    /// Why it failed, in SES's words when SES refused it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// Whether the results file went attached (else the email links to the API).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub attached: Option<bool>,
-}
-
-/// A report email not answered after this many requests is recorded as `failed`.
-pub const REPORT_EMAIL_ATTEMPTS: u32 = 3;
-
 /// A campaign's results file in one format, as the results function left it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResultsFile {
@@ -734,6 +711,11 @@ impl Dispatch {
 }
 
 impl Campaign {
+    /// How many messages the campaign has: its valid rows.
+    pub fn message_count(&self) -> u64 {
+        self.counts.valid_rows
+    }
+
     /// A new campaign, `awaiting_file`.
     pub fn new(
         id: String,

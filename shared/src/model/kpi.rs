@@ -15,6 +15,39 @@ use std::collections::HashMap;
 
 pub mod text;
 
+/// Progress counters of a campaign (SPEC §5), summed over its shards, or a delta of
+/// them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub queued: i64,
+    pub sent: i64,
+    pub failed: i64,
+    pub blocked: i64,
+    pub skipped: i64,
+    /// Of `failed`: those whose send outcome is unknown (`outcome_unknown`,
+    /// `not_sent`), shown apart from the refused (SPEC §6).
+    pub unknown: i64,
+}
+
+impl Progress {
+    /// Messages with a send outcome.
+    pub fn done(&self) -> i64 {
+        self.sent + self.failed + self.blocked + self.skipped
+    }
+
+    /// As counter names and values.
+    pub fn pairs(&self) -> [(&'static str, i64); 6] {
+        [
+            ("queued", self.queued),
+            ("sent", self.sent),
+            ("failed", self.failed),
+            ("blocked", self.blocked),
+            ("skipped", self.skipped),
+            ("unknown", self.unknown),
+        ]
+    }
+}
+
 /// The counts a campaign's (or a set of campaigns') KPIs are computed from.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KpiCounts {
@@ -78,6 +111,17 @@ fn ratio(n: i64, d: i64) -> Option<f64> {
 }
 
 impl KpiCounts {
+    /// The status levels a callback crosses (SPEC §6), as counter names and values.
+    pub fn level_pairs(&self) -> [(&'static str, i64); 5] {
+        [
+            ("k_delivered", self.delivered),
+            ("k_read", self.read),
+            ("k_replied", self.replied),
+            ("k_bounced", self.bounced),
+            ("k_undelivered", self.undelivered),
+        ]
+    }
+
     pub fn rates(&self) -> Rates {
         Rates {
             delivery_rate: ratio(self.delivered, self.sent),

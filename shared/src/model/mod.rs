@@ -179,12 +179,14 @@ impl<'a> Fields<'a> {
 mod account;
 mod campaign;
 pub mod kpi;
+pub mod report_email;
 mod template;
 mod ticket;
 
 pub use account::*;
 pub use campaign::*;
 pub use kpi::*;
+pub use report_email::*;
 pub use template::*;
 pub use ticket::*;
 
