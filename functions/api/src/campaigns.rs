@@ -506,12 +506,11 @@ impl Api {
         tenant: &str,
         id: &str,
     ) -> Result<Reply, StoreError> {
-        let allowed = [
-            CampaignStatus::AwaitingFile,
-            CampaignStatus::Loaded,
-            CampaignStatus::Invalid,
-        ];
-        match self.store.delete_campaign(tenant, id, &allowed).await? {
+        match self
+            .store
+            .delete_campaign(tenant, id, &CampaignStatus::BEFORE_SENDING)
+            .await?
+        {
             Some(c) => {
                 // Recipients are many: the dispatch function removes them.
                 self.enqueue(

@@ -119,7 +119,7 @@ impl Store {
         let mut unique: Vec<&str> = ids.to_vec();
         unique.sort_unstable();
         unique.dedup();
-        for chunk in unique.chunks(100) {
+        for chunk in unique.chunks(crate::store::BATCH_GET_ITEMS) {
             let keys_: Vec<_> = chunk
                 .iter()
                 .map(|id| {
@@ -407,7 +407,7 @@ impl Store {
             })
             .collect();
         let mut found = Vec::new();
-        for chunk in keys_.chunks(100) {
+        for chunk in keys_.chunks(crate::store::BATCH_GET_ITEMS) {
             let mut items = self.batch_get(chunk.to_vec(), "pk, sk, body").await?;
             for _round in 0..4 {
                 let mut again = Vec::new();

@@ -797,7 +797,7 @@ impl Store {
         wanted.sort();
         wanted.dedup();
         let mut blocked = std::collections::HashSet::new();
-        for chunk in wanted.chunks(100) {
+        for chunk in wanted.chunks(crate::store::BATCH_GET_ITEMS) {
             let keys_: Vec<HashMap<String, AttributeValue>> = chunk
                 .iter()
                 .map(|sk| {

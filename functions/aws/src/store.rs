@@ -19,6 +19,9 @@ pub type Item = HashMap<String, AttributeValue>;
 /// DynamoDB's limit of items per `BatchWriteItem`.
 pub const BATCH_WRITE_ITEMS: usize = 25;
 
+/// DynamoDB's limit of keys per `BatchGetItem`.
+pub const BATCH_GET_ITEMS: usize = 100;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("DynamoDB: {0}")]

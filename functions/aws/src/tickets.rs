@@ -246,7 +246,7 @@ impl Store {
             }
             writes.push(self.pointer_request(t)?);
         }
-        for chunk in writes.chunks(25) {
+        for chunk in writes.chunks(crate::store::BATCH_WRITE_ITEMS) {
             self.batch_write(chunk.to_vec()).await?;
         }
         let mut opened: std::collections::HashMap<(&str, &str), i64> = Default::default();
@@ -346,7 +346,7 @@ impl Store {
                 .map_err(dynamo)?;
             writes.push(WriteRequest::builder().delete_request(del).build());
         }
-        for chunk in writes.chunks(25) {
+        for chunk in writes.chunks(crate::store::BATCH_WRITE_ITEMS) {
             self.batch_write(chunk.to_vec()).await?;
         }
         Ok(())
@@ -405,7 +405,7 @@ impl Store {
                 },
             )?);
         }
-        for chunk in writes.chunks(25) {
+        for chunk in writes.chunks(crate::store::BATCH_WRITE_ITEMS) {
             self.batch_write(chunk.to_vec()).await?;
         }
         Ok(())

@@ -90,12 +90,17 @@ impl CampaignStatus {
         )
     }
 
+    /// The states before sending starts: a spreadsheet may be (re)uploaded, and the
+    /// campaign deleted, only in these.
+    pub const BEFORE_SENDING: [CampaignStatus; 3] = [
+        CampaignStatus::AwaitingFile,
+        CampaignStatus::Loaded,
+        CampaignStatus::Invalid,
+    ];
+
     /// A spreadsheet may be (re)uploaded only before sending starts.
     pub fn accepts_upload(self) -> bool {
-        matches!(
-            self,
-            CampaignStatus::AwaitingFile | CampaignStatus::Loaded | CampaignStatus::Invalid
-        )
+        Self::BEFORE_SENDING.contains(&self)
     }
 }
 

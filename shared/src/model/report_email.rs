@@ -4,7 +4,7 @@
 //! the first statuses count), asked again when a request stays unanswered, given up
 //! after a few tries.
 
-use super::{parse_time, Campaign, CampaignStatus};
+use super::{parse_time, Campaign};
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
@@ -97,13 +97,7 @@ pub fn report_next(c: Option<&Campaign>, open: i64, now: OffsetDateTime) -> Repo
             attempt: st.attempts + 1,
         };
     }
-    let ended = matches!(
-        c.status,
-        CampaignStatus::Completed
-            | CampaignStatus::CompletedWithErrors
-            | CampaignStatus::Error
-            | CampaignStatus::Cancelled
-    );
+    let ended = c.status.is_end();
     let Some(ended_at) = c.ended_at.as_deref().and_then(parse_time).filter(|_| ended) else {
         return ReportNext::Wait;
     };
@@ -126,7 +120,7 @@ pub fn report_next(c: Option<&Campaign>, open: i64, now: OffsetDateTime) -> Repo
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::CampaignSettings;
+    use crate::model::{CampaignSettings, CampaignStatus};
     use serde_json::json;
 
     fn at(s: &str) -> OffsetDateTime {
