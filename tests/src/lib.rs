@@ -575,6 +575,35 @@ impl Tenant<'_> {
         }
     }
 
+    /// A Twilio SMS account sending from `sender` (credentials `sid` and `{sid}-token`)
+    /// whose incoming-message URL the simulator calls, and an SMS template with one
+    /// parameter; their ids.
+    pub async fn twilio_sms(&self, sender: &str, sid: &str) -> (String, String) {
+        let token = format!("{sid}-token");
+        let acc = self
+            .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":sender,"default_country":"CL","rate":20,
+                "credentials":{"account_sid":sid,"auth_token":token}}))
+            .await;
+        assert_eq!(acc.status, 201, "{}", acc.body);
+        self.stack
+            .sim_post(
+                "/_sim/webhooks",
+                json!({"provider":"twilio","sender":sender,"url":acc.body["webhook_url"],"auth_token":token,"account_sid":sid}),
+            )
+            .await;
+        let tpl = self
+            .post(
+                "/v1/templates",
+                json!({"name":"aviso","channel":"sms","body":"Hola {{1}}, su pedido salió"}),
+            )
+            .await;
+        assert_eq!(tpl.status, 201, "{}", tpl.body);
+        (
+            acc.body["id"].as_str().unwrap().to_string(),
+            tpl.body["id"].as_str().unwrap().to_string(),
+        )
+    }
+
     /// An account and a 2-parameter WhatsApp template, and a campaign using them.
     pub async fn whatsapp_campaign(&self, extra: Value) -> Value {
         let acc = self

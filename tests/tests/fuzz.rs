@@ -136,20 +136,7 @@ async fn every_generated_request_to_the_operator_routes_is_answered_as_the_docum
 /// never reached.
 async fn existing_ids(stack: &Stack, t: &Tenant<'_>) -> String {
     let sender = "+15550009001";
-    let acc = t
-        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":sender,"default_country":"CL","rate":20,
-            "credentials":{"account_sid":"AC_fuzz","auth_token":"fuzz-token"}}))
-        .await;
-    assert_eq!(acc.status, 201, "{}", acc.body);
-    let account = acc.body["id"].as_str().unwrap().to_string();
-    let tpl = t
-        .post(
-            "/v1/templates",
-            json!({"name":"aviso","channel":"sms","body":"Hola {{1}}, su pedido salió"}),
-        )
-        .await;
-    assert_eq!(tpl.status, 201, "{}", tpl.body);
-    let template = tpl.body["id"].as_str().unwrap().to_string();
+    let (account, template) = t.twilio_sms(sender, "AC_fuzz").await;
     let msg = t
         .post(
             "/v1/messages",
@@ -172,12 +159,6 @@ async fn existing_ids(stack: &Stack, t: &Tenant<'_>) -> String {
         ("providerCallback", "account_id", account.clone()),
         ("verifyWebhook", "account_id", account.clone()),
     ];
-    stack
-        .sim_post(
-            "/_sim/webhooks",
-            json!({"provider":"twilio","sender":sender,"url":acc.body["webhook_url"],"auth_token":"fuzz-token","account_sid":"AC_fuzz"}),
-        )
-        .await;
     for (i, op) in ["getTicket", "replyTicket", "attendTicket", "closeTicket"]
         .iter()
         .enumerate()

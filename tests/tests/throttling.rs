@@ -24,32 +24,6 @@ const WRITES: [&str; 8] = [
     "ExecuteTransaction",
 ];
 
-/// A Twilio SMS account whose webhook the simulator calls, and an SMS template.
-async fn twilio(stack: &Stack, t: &Tenant<'_>, sender: &str) -> (String, String) {
-    let acc = t
-        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":sender,"default_country":"CL","rate":20,
-            "credentials":{"account_sid":"AC_throttle","auth_token":"throttle-token"}}))
-        .await;
-    assert_eq!(acc.status, 201, "{}", acc.body);
-    stack
-        .sim_post(
-            "/_sim/webhooks",
-            json!({"provider":"twilio","sender":sender,"url":acc.body["webhook_url"],"auth_token":"throttle-token","account_sid":"AC_throttle"}),
-        )
-        .await;
-    let tpl = t
-        .post(
-            "/v1/templates",
-            json!({"name":"aviso","channel":"sms","body":"Hola {{1}}, su pedido salió"}),
-        )
-        .await;
-    assert_eq!(tpl.status, 201, "{}", tpl.body);
-    (
-        acc.body["id"].as_str().unwrap().to_string(),
-        tpl.body["id"].as_str().unwrap().to_string(),
-    )
-}
-
 /// Waits until `find` finds something in the tenant's tickets.
 async fn ticket_where(
     t: &Tenant<'_>,
@@ -76,7 +50,7 @@ async fn a_reply_delivered_while_dynamodb_throttles_is_answered_200_and_lands_on
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     let sender = "+15550007101";
-    let (account, _) = twilio(&stack, &t, sender).await;
+    let (account, _) = t.twilio_sms(sender, "AC_throttle").await;
     // Every write naming the account refused for 8 s (its inbound message, contact
     // pointer and ticket all carry the account id).
     let rule = stack
@@ -123,7 +97,7 @@ async fn a_campaign_sent_while_its_ticket_writes_are_throttled_still_opens_one_t
 {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
-    let (account, template) = twilio(&stack, &t, "+15550007102").await;
+    let (account, template) = t.twilio_sms("+15550007102", "AC_throttle").await;
     let phones: Vec<String> = (0..6).map(|i| format!("+5696451{i:04}")).collect();
     let id = t
         .loaded_campaign_with(

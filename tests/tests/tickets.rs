@@ -295,29 +295,9 @@ async fn an_informative_sms_campaign_has_closed_tickets_and_a_late_reply_opens_a
     assert_eq!(s.status, 200, "{}", s.body);
     assert_eq!(t.get("/v1/settings").await.body["idle_close_hours"], 6);
     let sender = "+15550007002";
-    let acc = t
-        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":sender,"default_country":"CL","rate":20,
-            "credentials":{"account_sid":"AC_tickets","auth_token":"tickets-token"}}))
-        .await;
-    assert_eq!(acc.status, 201, "{}", acc.body);
-    let account = acc.body["id"].as_str().unwrap().to_string();
-    stack
-        .sim_post(
-            "/_sim/webhooks",
-            json!({"provider":"twilio","sender":sender,"url":acc.body["webhook_url"],"auth_token":"tickets-token","account_sid":"AC_tickets"}),
-        )
-        .await;
-    let tpl = t
-        .post(
-            "/v1/templates",
-            json!({"name":"aviso","channel":"sms","body":"Hola {{1}}, su pedido salió"}),
-        )
-        .await;
-    assert_eq!(tpl.status, 201, "{}", tpl.body);
+    let (account, template) = t.twilio_sms(sender, "AC_tickets").await;
     let phones: Vec<String> = (0..3).map(|i| format!("+5696410{i:04}")).collect();
-    let id = t
-        .loaded_campaign("sms", &account, tpl.body["id"].as_str().unwrap(), &phones)
-        .await;
+    let id = t.loaded_campaign("sms", &account, &template, &phones).await;
     let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let done = t.wait_end(&id, Duration::from_secs(60)).await;
@@ -440,17 +420,7 @@ async fn a_due_item_an_older_deployment_wrote_unsharded_still_closes_its_ticket(
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     let sender = "+15550007003";
-    let acc = t
-        .post("/v1/accounts", json!({"provider":"twilio","channel":"sms","sender":sender,"default_country":"CL","rate":20,
-            "credentials":{"account_sid":"AC_legacy","auth_token":"legacy-token"}}))
-        .await;
-    assert_eq!(acc.status, 201, "{}", acc.body);
-    stack
-        .sim_post(
-            "/_sim/webhooks",
-            json!({"provider":"twilio","sender":sender,"url":acc.body["webhook_url"],"auth_token":"legacy-token","account_sid":"AC_legacy"}),
-        )
-        .await;
+    t.twilio_sms(sender, "AC_legacy").await;
     let phone = "+56964200001";
     customer_says(
         &stack,

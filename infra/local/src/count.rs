@@ -14,7 +14,7 @@
 use anyhow::Result;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
@@ -36,9 +36,7 @@ struct Proxy {
 pub async fn start(target: String) -> Result<String> {
     let proxy = Arc::new(Proxy {
         target,
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()?,
+        http: crate::proxy::client()?,
         counts: Mutex::new(Counts::default()),
     });
     let app = axum::Router::new().fallback(forward).with_state(proxy);
@@ -66,24 +64,20 @@ async fn forward(
         .get("x-amz-target")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let mut req = p
-        .http
-        .request(method.clone(), format!("{}{path}", p.target))
-        .body(body.clone());
-    for (k, v) in headers.iter() {
-        if k != "host" && k != "content-length" {
-            req = req.header(k, v);
-        }
-    }
-    let answer = match req.send().await {
+    let answer = match crate::proxy::forward(
+        &p.http,
+        &p.target,
+        method.clone(),
+        &uri,
+        &headers,
+        body.clone(),
+    )
+    .await
+    {
         Ok(a) => a,
-        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+        Err(refused) => return refused,
     };
-    let status = answer.status();
-    let answer_headers = answer.headers().clone();
-    let answer_body = answer.bytes().await.unwrap_or_default();
-    let (action, units) = classify(&method, target.as_deref(), &body, &answer_body);
+    let (action, units) = classify(&method, target.as_deref(), &body, &answer.body);
     {
         let mut c = p.counts.lock().expect("counts");
         *c.requests.entry(action.clone()).or_default() += 1;
@@ -91,14 +85,7 @@ async fn forward(
             *c.write_units.entry(action).or_default() += units;
         }
     }
-    let mut out = Response::builder().status(status.as_u16());
-    for (k, v) in answer_headers.iter() {
-        if k != "content-length" && k != "transfer-encoding" && k != "connection" {
-            out = out.header(k, v);
-        }
-    }
-    out.body(axum::body::Body::from(answer_body))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
+    answer.into_response()
 }
 
 /// `service.Action` and the write units of one request.

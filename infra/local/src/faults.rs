@@ -77,9 +77,7 @@ struct Proxy {
 pub async fn start(target: String) -> Result<String> {
     let proxy = Arc::new(Proxy {
         target,
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(256)
-            .build()?,
+        http: crate::proxy::client()?,
         rules: Mutex::new(Rules::default()),
     });
     let app = axum::Router::new()
@@ -201,29 +199,8 @@ async fn forward(
             .body(axum::body::Body::from(body.to_string()))
             .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response());
     }
-    let path = uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");
-    let mut req = p
-        .http
-        .request(method, format!("{}{path}", p.target))
-        .body(body);
-    for (k, v) in headers.iter() {
-        if k != "host" && k != "content-length" {
-            req = req.header(k, v);
-        }
+    match crate::proxy::forward(&p.http, &p.target, method, &uri, &headers, body).await {
+        Ok(answer) => answer.into_response(),
+        Err(refused) => refused,
     }
-    let answer = match req.send().await {
-        Ok(a) => a,
-        Err(e) => return (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
-    };
-    let status = answer.status();
-    let answer_headers = answer.headers().clone();
-    let answer_body = answer.bytes().await.unwrap_or_default();
-    let mut out = Response::builder().status(status.as_u16());
-    for (k, v) in answer_headers.iter() {
-        if k != "content-length" && k != "transfer-encoding" && k != "connection" {
-            out = out.header(k, v);
-        }
-    }
-    out.body(axum::body::Body::from(answer_body))
-        .unwrap_or_else(|_| StatusCode::BAD_GATEWAY.into_response())
 }

@@ -10,6 +10,7 @@
 mod count;
 mod faults;
 mod lambda;
+mod proxy;
 mod resources;
 mod servers;
 mod streams;
