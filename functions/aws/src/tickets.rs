@@ -87,10 +87,14 @@ pub enum CloseIf<'a> {
 }
 
 fn expiry(at: &str) -> i64 {
+    unix_at(at) + KEEP_SECS
+}
+
+/// An RFC 3339 time in unix seconds (now, when it does not read as one).
+fn unix_at(at: &str) -> i64 {
     pregon::model::parse_time(at)
         .map(|t| t.unix_timestamp())
         .unwrap_or_else(pregon::clock::unix_now)
-        + KEEP_SECS
 }
 
 impl Store {
@@ -389,10 +393,7 @@ impl Store {
         sent: &[(&str, &str, String)],
         at: &str,
     ) -> Result<(), StoreError> {
-        let until = pregon::model::parse_time(at)
-            .map(|t| t.unix_timestamp())
-            .unwrap_or_else(pregon::clock::unix_now)
-            + INFORMATIVE_REPLY_SECS;
+        let until = unix_at(at) + INFORMATIVE_REPLY_SECS;
         let mut writes = Vec::with_capacity(sent.len());
         for (account, phone, message) in sent {
             writes.push(self.put_request(

@@ -988,10 +988,9 @@ impl Webhook {
         let (acc, tenant) = (k.account.id.as_str(), k.tenant.as_str());
         let mut replied = answered.or_else(|| ticket.and_then(|t| t.message_id.clone()));
         if replied.is_none() && ticket.is_none() {
-            let now_s = pregon::model::parse_time(now).map_or(0, |t| t.unix_timestamp());
             replied = self
                 .store
-                .latest_sent(acc, &r.from_phone, now_s)
+                .latest_sent(acc, &r.from_phone, pregon::clock::unix_now())
                 .await?
                 .filter(|c| c.t == tenant)
                 .map(|c| c.message_id);
