@@ -847,67 +847,111 @@ impl Sender {
         let answers = futures::future::join_all(calls).await;
         let now = pregon::clock::now_rfc3339();
         let mut results = Vec::with_capacity(take.len());
-        let mut record: Vec<(&SendJob, Outcome)> = Vec::new();
-        let mut release: Vec<&SendJob> = Vec::new();
-        let mut throttled = 0u32;
+        let mut batch = Batch::default();
         for (job, answer) in jobs.iter().zip(answers) {
-            let r = match answer {
-                None => {
-                    self.already_taken(job, ctx.account.provider.reports_every_message())
-                        .await
-                }
-                Some(Ok(a)) => {
-                    record.push((
-                        job,
-                        Outcome::Sent {
-                            provider_message_id: a.provider_message_id,
-                        },
-                    ));
-                    JobResult::Done
-                }
-                Some(Err(Ok(e))) if e.retriable() => {
-                    let trouble = if matches!(e, ProviderError::Throttled { .. }) {
-                        throttled += 1;
-                        Transient::Throttled
-                    } else {
-                        Transient::Unavailable
-                    };
-                    transient(job, trouble, e.to_string(), &mut release, &mut record)
-                }
-                Some(Err(Err(CallError::NotSent(why)))) => {
-                    transient(job, Transient::Unavailable, why, &mut release, &mut record)
-                }
-                Some(Err(Ok(ProviderError::Unknown { reason: why })))
-                | Some(Err(Err(CallError::Unknown(why)))) => {
-                    // Keep the claim: the redelivery, once it has expired, settles it as
-                    // outcome_unknown (unless a status callback did), never re-sends it.
-                    warn!(message = %job.message_id(), reason = %why, "send outcome unknown");
-                    JobResult::Retry {
-                        why,
-                        after: (CLAIM_MS / 1000) as i32 + 1,
-                        next: None,
-                    }
-                }
-                Some(Err(Ok(e))) => {
-                    let (code, message) = e.code_and_message();
-                    record.push((job, Outcome::Failed { code, message }));
-                    JobResult::Done
-                }
-            };
-            results.push(r);
+            results.push(self.judge(ctx, job, answer, &mut batch).await);
         }
-        // CloudWatch (EMF): what this batch did at the provider, by provider kind.
-        let provider = ctx.account.provider.as_str();
-        let sent = record
+        self.batch_metrics(ctx, &batch);
+        if !batch.release.is_empty() {
+            if let Err(e) = self.store.release_claims(&batch.release, claim).await {
+                warn!(error = %e, "could not release claims (they expire)");
+            }
+        }
+        if !batch.record.is_empty() {
+            if let Err(e) = self
+                .record(ctx, &jobs, &mut results, &batch.record, claim, &now)
+                .await
+            {
+                // The provider has them; the claims stay and the redelivery settles
+                // them as outcome_unknown rather than sending again.
+                warn!(error = %e, "could not record outcomes");
+                return Some(take.iter().map(|_| retry(e.to_string())).collect());
+            }
+        }
+        Some(results)
+    }
+
+    /// What one provider answer means for its job: recorded (sent or refused), released
+    /// to try again later (throttled, unavailable), or kept claimed (outcome unknown).
+    async fn judge<'a>(
+        &self,
+        ctx: &Context,
+        job: &'a SendJob,
+        answer: Option<Result<Accepted, Result<ProviderError, CallError>>>,
+        batch: &mut Batch<'a>,
+    ) -> JobResult {
+        match answer {
+            None => {
+                self.already_taken(job, ctx.account.provider.reports_every_message())
+                    .await
+            }
+            Some(Ok(a)) => {
+                batch.record.push((
+                    job,
+                    Outcome::Sent {
+                        provider_message_id: a.provider_message_id,
+                    },
+                ));
+                JobResult::Done
+            }
+            Some(Err(Ok(e))) if e.retriable() => {
+                let trouble = if matches!(e, ProviderError::Throttled { .. }) {
+                    batch.throttled += 1;
+                    Transient::Throttled
+                } else {
+                    Transient::Unavailable
+                };
+                transient(
+                    job,
+                    trouble,
+                    e.to_string(),
+                    &mut batch.release,
+                    &mut batch.record,
+                )
+            }
+            Some(Err(Err(CallError::NotSent(why)))) => transient(
+                job,
+                Transient::Unavailable,
+                why,
+                &mut batch.release,
+                &mut batch.record,
+            ),
+            Some(Err(Ok(ProviderError::Unknown { reason: why })))
+            | Some(Err(Err(CallError::Unknown(why)))) => {
+                // Keep the claim: the redelivery, once it has expired, settles it as
+                // outcome_unknown (unless a status callback did), never re-sends it.
+                warn!(message = %job.message_id(), reason = %why, "send outcome unknown");
+                JobResult::Retry {
+                    why,
+                    after: (CLAIM_MS / 1000) as i32 + 1,
+                    next: None,
+                }
+            }
+            Some(Err(Ok(e))) => {
+                let (code, message) = e.code_and_message();
+                batch.record.push((job, Outcome::Failed { code, message }));
+                JobResult::Done
+            }
+        }
+    }
+
+    /// CloudWatch (EMF): what this batch did at the provider, by provider kind.
+    fn batch_metrics(&self, ctx: &Context, batch: &Batch<'_>) {
+        let sent = batch
+            .record
             .iter()
             .filter(|(_, o)| matches!(o, Outcome::Sent { .. }))
             .count();
         pregon_aws::metrics::emit(
-            &[("Provider", provider)],
+            &[("Provider", ctx.account.provider.as_str())],
             &[
                 ("MessagesSent", sent as f64, Unit::Count),
-                ("MessagesFailed", (record.len() - sent) as f64, Unit::Count),
-                ("Throttled", throttled as f64, Unit::Count),
+                (
+                    "MessagesFailed",
+                    (batch.record.len() - sent) as f64,
+                    Unit::Count,
+                ),
+                ("Throttled", batch.throttled as f64, Unit::Count),
                 (
                     "ProviderLatency",
                     self.answer_ms.load(Ordering::Relaxed) as f64,
@@ -915,38 +959,36 @@ impl Sender {
                 ),
             ],
         );
-        if !release.is_empty() {
-            if let Err(e) = self.store.release_claims(&release, claim).await {
-                warn!(error = %e, "could not release claims (they expire)");
+    }
+
+    /// Records the batch's outcomes (only under its claims), then what follows from
+    /// them: opt-outs, progress, tickets — a job whose ticket could not be written is
+    /// put back to open it apart.
+    async fn record(
+        &self,
+        ctx: &Context,
+        jobs: &[&SendJob],
+        results: &mut [JobResult],
+        record: &[(&SendJob, Outcome)],
+        claim: i64,
+        now: &str,
+    ) -> Result<(), pregon_aws::store::StoreError> {
+        let applied = self.store.record_outcomes(record, claim, now).await?;
+        self.opt_outs(ctx, record, now).await;
+        self.progress(record, &applied).await;
+        let unticketed = self.open_tickets(record, &applied, now).await;
+        for (job, r) in jobs.iter().zip(results.iter_mut()) {
+            if unticketed.contains(&job.message_id()) {
+                let mut again = (*job).clone();
+                again.ticket_at = Some(now.to_string());
+                *r = JobResult::Retry {
+                    why: "its ticket is opened apart".into(),
+                    after: 5,
+                    next: Some(Box::new(again)),
+                };
             }
         }
-        if !record.is_empty() {
-            match self.store.record_outcomes(&record, claim, &now).await {
-                Ok(applied) => {
-                    self.opt_outs(ctx, &record, &now).await;
-                    self.progress(&record, &applied).await;
-                    let unticketed = self.open_tickets(&record, &applied, &now).await;
-                    for (job, r) in jobs.iter().zip(results.iter_mut()) {
-                        if unticketed.contains(&job.message_id()) {
-                            let mut again = (*job).clone();
-                            again.ticket_at = Some(now.clone());
-                            *r = JobResult::Retry {
-                                why: "its ticket is opened apart".into(),
-                                after: 5,
-                                next: Some(Box::new(again)),
-                            };
-                        }
-                    }
-                }
-                Err(e) => {
-                    // The provider has them; the claims stay and the redelivery settles
-                    // them as outcome_unknown rather than sending again.
-                    warn!(error = %e, "could not record outcomes");
-                    return Some(take.iter().map(|_| retry(e.to_string())).collect());
-                }
-            }
-        }
-        Some(results)
+        Ok(())
     }
 
     /// Tickets for the messages just recorded `sent` whose campaign waits for a reply
@@ -1337,6 +1379,15 @@ impl Sender {
 /// back and it goes back on the queue with its counts, or, once it has tried long enough
 /// ([`SendJob::after_failure`]), the message fails `retries_exhausted` (claim kept, to
 /// record it).
+/// What a batch's answers asked for: outcomes to record, claims to give back, and how
+/// many answers were throttling.
+#[derive(Default)]
+struct Batch<'a> {
+    record: Vec<(&'a SendJob, Outcome)>,
+    release: Vec<&'a SendJob>,
+    throttled: u32,
+}
+
 fn transient<'a>(
     job: &'a SendJob,
     trouble: Transient,
