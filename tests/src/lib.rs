@@ -575,6 +575,23 @@ impl Tenant<'_> {
         }
     }
 
+    /// The id of the ticket a phone's message opened, waiting up to 20 s for it.
+    pub async fn ticket_for(&self, phone: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(k) = self
+                .tickets("")
+                .await
+                .into_iter()
+                .find(|k| k["phone"] == phone)
+            {
+                return k["id"].as_str().unwrap().to_string();
+            }
+            assert!(Instant::now() < deadline, "no ticket for {phone} in 20 s");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
     /// A Twilio SMS account sending from `sender` (credentials `sid` and `{sid}-token`)
     /// whose incoming-message URL the simulator calls, and an SMS template with one
     /// parameter; their ids.

@@ -171,22 +171,7 @@ async fn existing_ids(stack: &Stack, t: &Tenant<'_>) -> String {
             )
             .await;
         assert_eq!(r["status"], 200, "{r}");
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        let id = loop {
-            if let Some(k) = t
-                .tickets("")
-                .await
-                .into_iter()
-                .find(|k| k["phone"] == phone)
-            {
-                break k["id"].as_str().unwrap().to_string();
-            }
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no ticket for {phone}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
+        let id = t.ticket_for(&phone).await;
         ops.push((op, "id", id));
     }
     for op in [

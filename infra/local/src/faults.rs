@@ -85,12 +85,7 @@ pub async fn start(target: String) -> Result<String> {
         .route("/_pregon/faults/{id}", axum::routing::delete(end))
         .fallback(forward)
         .with_state(proxy);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let url = format!("http://{}", listener.local_addr()?);
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    Ok(url)
+    crate::proxy::serve(app).await
 }
 
 async fn add(State(p): State<Arc<Proxy>>, body: Bytes) -> Response {

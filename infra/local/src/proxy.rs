@@ -6,6 +6,16 @@ use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
+/// Serves `app` on a free 127.0.0.1 port in the background; its URL.
+pub async fn serve(app: axum::Router) -> anyhow::Result<String> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let url = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok(url)
+}
+
 /// A client for forwarding: many idle connections kept, as many callers share it.
 pub fn client() -> reqwest::Result<reqwest::Client> {
     reqwest::Client::builder()
