@@ -10,7 +10,7 @@
 //!    `completed` until every message is `read`.
 
 use crate::stack::Ctx;
-use pregon::providers::inbound::meta::signature;
+use pregon::providers::meta::signature;
 use serde_json::{json, Value};
 use std::sync::Arc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! as each provider documents (signed as each provider signs), and messages move
 //! forward to `delivered` and `read`; forged or unsigned callbacks change nothing.
 
-use pregon::providers::inbound::meta::signature;
+use pregon::providers::meta::signature;
 use pregon_tests::{Stack, Tenant};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};

@@ -4,7 +4,7 @@ use crate::{invalid, not_found, parse_body, problem, reply, Api, File, Reply};
 use pregon::clock::now_rfc3339;
 use pregon::keys;
 use pregon::model::{new_id, Account, FieldError, NewTemplate, Template, TemplateStatus};
-use pregon::providers::{self, Credentials, HttpReply, TemplateState};
+use pregon::providers::{self, Adapter, TemplateOp, TemplateState};
 use pregon_aws::store::StoreError;
 use serde_json::Value;
 use tracing::warn;
@@ -84,124 +84,20 @@ impl Api {
         self.template_call(a, t, TemplateOp::Register).await
     }
 
-    /// One provider call, by the account's provider kind: the `op` on template `t`, the
-    /// answer read as the template's state. Meta: `message_templates` of the WhatsApp
-    /// Business account; Twilio: the Content API (content, then its WhatsApp approval
-    /// request); Gupshup: the partner API with an app token bought by the partner token.
-    /// `None` for providers without templates (SMS gateways).
+    /// One template call at the account's provider ([`Adapter::template`]): the `op` on
+    /// template `t`, the answer read as the template's state; `None` for providers
+    /// without templates (SMS gateways).
     async fn template_call(
         &self,
         a: &Account,
         t: &Template,
         op: TemplateOp,
     ) -> Result<Option<TemplateState>, String> {
-        use providers::{gupshup, meta, twilio};
-        let ep = &self.transport.endpoints;
-        let spec = &t.spec;
-        let state = match pregon_aws::transport::credentials(&self.aws, a).await? {
-            Credentials::Meta {
-                access_token,
-                waba_id,
-                ..
-            } => {
-                let req = match op {
-                    TemplateOp::Register => {
-                        meta::register_template_request(&ep.meta, &access_token, &waba_id, spec)
-                    }
-                    TemplateOp::Refresh => {
-                        meta::template_status_request(&ep.meta, &access_token, &waba_id, &spec.name)
-                    }
-                };
-                let (status, body) = self.call(req).await?;
-                meta::read_template_reply(
-                    HttpReply {
-                        status,
-                        body: &body,
-                    },
-                    &spec.language,
-                )
-            }
-            Credentials::Twilio {
-                account_sid,
-                auth_token,
-            } => {
-                let base = &ep.twilio_content;
-                let (sid, req) = match op {
-                    TemplateOp::Register => {
-                        let (status, body) = self
-                            .call(twilio::create_content_request(
-                                base,
-                                &account_sid,
-                                &auth_token,
-                                spec,
-                            ))
-                            .await?;
-                        let sid = twilio::read_content_reply(HttpReply {
-                            status,
-                            body: &body,
-                        })
-                        .map_err(|e| e.to_string())?;
-                        let req =
-                            twilio::approval_request(base, &account_sid, &auth_token, &sid, spec);
-                        (sid, req)
-                    }
-                    TemplateOp::Refresh => {
-                        let sid = t
-                            .provider_template_id
-                            .clone()
-                            .ok_or("the template has no Content SID")?;
-                        let req =
-                            twilio::approval_status_request(base, &account_sid, &auth_token, &sid);
-                        (sid, req)
-                    }
-                };
-                let (status, body) = self.call(req).await?;
-                twilio::read_approval_reply(
-                    HttpReply {
-                        status,
-                        body: &body,
-                    },
-                    &sid,
-                )
-            }
-            Credentials::Gupshup {
-                app_id,
-                partner_token,
-                ..
-            } => {
-                let base = &ep.gupshup_partner;
-                let (status, body) = self
-                    .call(gupshup::app_token_request(base, &app_id, &partner_token))
-                    .await?;
-                let token = gupshup::read_app_token_reply(HttpReply {
-                    status,
-                    body: &body,
-                })
-                .map_err(|e| e.to_string())?;
-                let req = match op {
-                    TemplateOp::Register => {
-                        gupshup::apply_template_request(base, &app_id, &token, spec)
-                    }
-                    TemplateOp::Refresh => gupshup::list_templates_request(base, &app_id, &token),
-                };
-                let (status, body) = self.call(req).await?;
-                let id = match op {
-                    TemplateOp::Register => None,
-                    TemplateOp::Refresh => t.provider_template_id.as_deref(),
-                };
-                gupshup::read_template_reply(
-                    HttpReply {
-                        status,
-                        body: &body,
-                    },
-                    id,
-                    &spec.name,
-                    &spec.language,
-                )
-            }
-            Credentials::SmsGateway { .. } => return Ok(None),
-        };
-        state.map(Some).map_err(|e| e.to_string())
+        let credentials = pregon_aws::transport::credentials(&self.aws, a).await?;
+        Adapter::new(a, &credentials)
+            .template(&self.transport.endpoints, op, t, |req| self.call(req))
+            .await
+            .map_err(|e| e.to_string())
     }
 
     /// Sends one request to a provider.
@@ -291,15 +187,6 @@ impl Api {
             allow: None,
         })
     }
-}
-
-/// What a template call does at the provider.
-#[derive(Clone, Copy)]
-enum TemplateOp {
-    /// Registers the template (and, at Twilio, submits it to WhatsApp's review).
-    Register,
-    /// Reads its current approval status.
-    Refresh,
 }
 
 fn apply(t: &mut Template, s: TemplateState) {

@@ -39,7 +39,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use pregon::model::Progress;
 use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind, Template, TemplateCategory};
 use pregon::providers::{
-    self, Accepted, Content, Credentials, HttpReply, OptOut, Outgoing, ProviderError,
+    Accepted, Adapter, Content, Credentials, HttpReply, OptOut, Outgoing, ProviderError,
 };
 use pregon::sending::MessageStatus;
 use pregon::sending::{
@@ -784,7 +784,7 @@ impl Sender {
             let Outcome::Failed { code, .. } = o else {
                 continue;
             };
-            let scope = match providers::opt_out(ctx.account.provider, code) {
+            let scope = match pregon::providers::opt_out(ctx.account.provider, code) {
                 Some(OptOut::Everything) => None,
                 Some(OptOut::Marketing) => Some(pregon::keys::MARKETING_OPT_OUT.to_string()),
                 None => continue,
@@ -1311,48 +1311,10 @@ impl Sender {
             correlation: &message_id,
             status_callback: callback.as_deref(),
         };
-        let user_id = providers::gateway::user_id(&message_id);
-        let req = match &ctx.credentials {
-            Credentials::Meta {
-                access_token,
-                phone_number_id,
-                ..
-            } => Ok(providers::meta::send_request(
-                &self.transport.endpoints.meta,
-                access_token,
-                phone_number_id,
-                &m,
-            )),
-            Credentials::Twilio {
-                account_sid,
-                auth_token,
-            } => providers::twilio::send_request(
-                &self.transport.endpoints.twilio,
-                account_sid,
-                auth_token,
-                &ctx.account.sender,
-                ctx.account.channel == pregon::validate::Channel::Whatsapp,
-                &m,
-            ),
-            Credentials::Gupshup {
-                api_key, app_name, ..
-            } => providers::gupshup::send_request(
-                &self.transport.endpoints.gupshup,
-                api_key,
-                app_name,
-                &ctx.account.sender,
-                &m,
-            ),
-            Credentials::SmsGateway {
-                url,
-                user,
-                password,
-            } => {
-                let port = providers::gateway::port_for(&ctx.account_ports(), job.seq);
-                providers::gateway::send_request(url, user, password, port, user_id, &m)
-            }
-        };
-        let req = req.map_err(Ok)?;
+        let adapter = Adapter::new(&ctx.account, &ctx.credentials);
+        let req = adapter
+            .send_request(&self.transport.endpoints, &m, job.seq)
+            .map_err(Ok)?;
         let started = std::time::Instant::now();
         let sent = self.transport.send(req).await;
         // The provider's answer time, smoothed (the start cutoff follows it).
@@ -1365,13 +1327,7 @@ impl Sender {
             status,
             body: &body,
         };
-        let read = match &ctx.credentials {
-            Credentials::Meta { .. } => providers::meta::read_send_reply(reply),
-            Credentials::Twilio { .. } => providers::twilio::read_send_reply(reply),
-            Credentials::Gupshup { .. } => providers::gupshup::read_send_reply(reply),
-            Credentials::SmsGateway { .. } => providers::gateway::read_send_reply(reply, user_id),
-        };
-        read.map_err(Ok)
+        adapter.read_send_reply(reply, &message_id).map_err(Ok)
     }
 }
 
@@ -1419,17 +1375,6 @@ fn transient<'a>(
                 },
             ));
             JobResult::Done
-        }
-    }
-}
-
-impl Context {
-    /// The gateway ports messages rotate over (SPEC §9); port 0 when none are listed.
-    fn account_ports(&self) -> Vec<u16> {
-        if self.account.ports.is_empty() {
-            vec![0]
-        } else {
-            self.account.ports.clone()
         }
     }
 }

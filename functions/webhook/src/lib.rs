@@ -19,13 +19,13 @@
 //! phone on the tenant's do-not-contact list.
 
 use pregon::model::{
-    Account, CloseReason, MediaRef, ProviderKind, Template, TenantSettings, Ticket, TicketEntry,
+    Account, CloseReason, MediaRef, Template, TenantSettings, Ticket, TicketEntry,
     TicketStatus,
 };
 use pregon::providers::inbound::{
     self, AuthError, Inbound, Reply, StatusUpdate, TemplateStatusUpdate,
 };
-use pregon::providers::Credentials;
+use pregon::providers::{Adapter, Callback, Credentials};
 use pregon::sending::MessageStatus;
 use pregon_aws::config::Aws;
 use pregon_aws::events::{self, Event, Events};
@@ -70,6 +70,13 @@ struct Known {
     secret: AccountSecret,
     /// The tenant's opt-out words and idle close (re-read with the account).
     settings: TenantSettings,
+}
+
+impl Known {
+    /// The account's provider, ready to check and read its callbacks.
+    fn adapter(&self) -> Adapter<'_> {
+        Adapter::new(&self.account, &self.secret.credentials)
+    }
 }
 
 pub struct Webhook {
@@ -382,16 +389,14 @@ impl Webhook {
     /// Meta's `GET` handshake: `hub.challenge` back when `hub.verify_token` is the
     /// account's.
     fn verify_subscription(&self, k: &Known, query: &str) -> Answer {
-        let Credentials::Meta { verify_token, .. } = &k.secret.credentials else {
-            return answer(405, "only Meta accounts verify by GET");
-        };
-        match inbound::meta::verify_subscription(query, verify_token) {
-            Ok(challenge) => Answer {
+        match k.adapter().verify_subscription(query) {
+            None => answer(405, "only Meta accounts verify by GET"),
+            Some(Ok(challenge)) => Answer {
                 status: 200,
                 content_type: "text/plain",
                 body: challenge,
             },
-            Err(_) => answer(403, "verify token does not match"),
+            Some(Err(_)) => answer(403, "verify token does not match"),
         }
     }
 
@@ -403,35 +408,21 @@ impl Webhook {
         h: &Headers,
         body: &[u8],
     ) -> Result<(), AuthError> {
-        match &k.secret.credentials {
-            Credentials::Meta { app_secret, .. } => {
-                inbound::meta::verify_signature(app_secret, body, h.meta_signature.as_deref())
-            }
-            Credentials::Twilio { auth_token, .. } => {
-                // Without a configured public URL nothing can be checked: refuse.
-                let Some(base) = &self.base else {
-                    return Err(AuthError::Mismatch);
-                };
-                let mut url = format!("{base}{path}");
-                if !query.is_empty() {
-                    url.push('?');
-                    url.push_str(query);
-                }
-                inbound::twilio::verify_signature(
-                    auth_token,
-                    &url,
-                    body,
-                    h.twilio_signature.as_deref(),
-                )
-            }
-            Credentials::Gupshup { .. } | Credentials::SmsGateway { .. } => {
-                let key = form_urlencoded::parse(query.as_bytes())
-                    .find(|(n, _)| n == "key")
-                    .map(|(_, v)| v.into_owned());
-                let expected = k.secret.webhook_secret.as_deref().unwrap_or("");
-                inbound::verify_url_secret(key.as_deref(), expected)
-            }
-        }
+        // The URL exactly as given to the provider: the configured public base, never
+        // one rebuilt from a `Host` header (without one, Twilio's signature is refused).
+        let public_url = self.base.as_ref().map(|base| match query {
+            "" => format!("{base}{path}"),
+            q => format!("{base}{path}?{q}"),
+        });
+        let callback = Callback {
+            public_url: public_url.as_deref(),
+            query,
+            body,
+            meta_signature: h.meta_signature.as_deref(),
+            twilio_signature: h.twilio_signature.as_deref(),
+        };
+        k.adapter()
+            .authenticate(&callback, k.secret.webhook_secret.as_deref())
     }
 
     /// Reads an authenticated callback and applies what it says; how many events.
@@ -457,27 +448,18 @@ impl Webhook {
     ) -> Result<(usize, bool), Bad> {
         // Each event with the account it is for: the URL's own, or (Meta) the account
         // of the number its change names, on the same app.
-        let events: Vec<(Vec<Arc<Known>>, Inbound)> = match k.account.provider {
-            ProviderKind::Meta => {
-                let routed =
-                    inbound::meta::parse_routed(body).map_err(|e| Bad::Payload(e.to_string()))?;
-                let mut out = Vec::with_capacity(routed.len());
-                for (route, e) in routed {
-                    let to = self.meta_targets(k, &route, &e).await?;
-                    out.push((to, e));
-                }
-                out
-            }
-            provider => match provider {
-                ProviderKind::Twilio => inbound::twilio::parse(body),
-                ProviderKind::Gupshup => inbound::gupshup::parse(body),
-                _ => inbound::gateway::parse(body, k.account.default_country.as_deref()),
-            }
-            .map_err(|e| Bad::Payload(e.to_string()))?
-            .into_iter()
-            .map(|e| (vec![k.clone()], e))
-            .collect(),
-        };
+        let parsed = k
+            .adapter()
+            .parse_callback(body)
+            .map_err(|e| Bad::Payload(e.to_string()))?;
+        let mut events: Vec<(Vec<Arc<Known>>, Inbound)> = Vec::with_capacity(parsed.len());
+        for (route, e) in parsed {
+            let to = match route {
+                Some(route) => self.meta_targets(k, &route, &e).await?,
+                None => vec![k.clone()],
+            };
+            events.push((to, e));
+        }
         // Twilio posts each message's statuses to the StatusCallback the sender gave it,
         // `…?m={our message id}` (inside the signed URL).
         let ours_in_url = form_urlencoded::parse(query.as_bytes())
@@ -557,7 +539,7 @@ impl Webhook {
     async fn meta_targets(
         &self,
         k: &Arc<Known>,
-        route: &inbound::meta::Route,
+        route: &pregon::providers::meta::Route,
         e: &Inbound,
     ) -> Result<Vec<Arc<Known>>, Bad> {
         let Credentials::Meta {

@@ -22,6 +22,20 @@ pub enum TemplateStatus {
     Paused,
 }
 
+impl TemplateStatus {
+    /// A provider's review word, in any case (Meta `APPROVED`/`PAUSED`/`DISABLED`,
+    /// Twilio `approved`/`rejected`/`paused`, Gupshup `FAILED`): anything not yet
+    /// decided (`PENDING`, `received`, `IN_APPEAL`, …) is pending.
+    pub fn from_review(word: &str) -> Self {
+        match word.to_ascii_uppercase().as_str() {
+            "APPROVED" => TemplateStatus::Approved,
+            "REJECTED" | "FAILED" => TemplateStatus::Rejected,
+            "PAUSED" | "DISABLED" => TemplateStatus::Paused,
+            _ => TemplateStatus::Pending,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TemplateHeader {
     #[serde(rename = "type")]

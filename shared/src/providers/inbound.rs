@@ -1,16 +1,10 @@
-//! Provider callbacks read (SPEC §2 step 5, §5, §8, §10; providers.md "Webhooks",
-//! "Status callback", "Callbacks"). No I/O: the webhook function checks a callback's
-//! authenticity with its provider's module, parses it into [`Inbound`] events, and
-//! applies each status only when [`advances`] says so.
-//!
-//! One module per provider: [`meta`] (HMAC-SHA256 signature, GET handshake, JSON
-//! batches), [`twilio`] (HMAC-SHA1 signature over URL and form), [`gupshup`] and
-//! [`gateway`] (no signature: a per-account URL secret, [`verify_url_secret`]).
-
-pub mod gateway;
-pub mod gupshup;
-pub mod meta;
-pub mod twilio;
+//! What provider callbacks say, in one vocabulary (SPEC §2 step 5, §5, §8, §10;
+//! providers.md "Webhooks", "Status callback", "Callbacks"). No I/O: each provider's
+//! `webhook` module ([`super::meta::webhook`], [`super::twilio::webhook`],
+//! [`super::gupshup::webhook`], [`super::gateway::webhook`]) checks a callback's
+//! authenticity and parses it into the [`Inbound`] events defined here; a status is
+//! applied only when [`MessageStatus::advances`] says so. Gupshup and gateways sign
+//! nothing: their callbacks carry a per-account URL secret, [`verify_url_secret`].
 
 use std::fmt;
 
@@ -181,6 +175,18 @@ pub fn verify_url_secret(given: Option<&str>, expected: &str) -> Result<(), Auth
         Some(g) if secret_eq(g, expected) => Ok(()),
         Some(_) => Err(AuthError::Mismatch),
     }
+}
+
+/// A signature header's value, trimmed, when there is one to check and a key to check
+/// it with: no header is [`AuthError::Missing`]; an empty key is
+/// [`AuthError::Mismatch`] (nothing is signed with nothing).
+pub(crate) fn signed<'h>(header: Option<&'h str>, key: &str) -> Result<&'h str, AuthError> {
+    let header = header.map(str::trim).filter(|h| !h.is_empty());
+    let header = header.ok_or(AuthError::Missing)?;
+    if key.is_empty() {
+        return Err(AuthError::Mismatch);
+    }
+    Ok(header)
 }
 
 /// A new URL secret for an account's callback URL: 64 hex characters.

@@ -1,18 +1,25 @@
-//! Provider adapters (SPEC §9, providers.md): for each provider, how a message becomes an
-//! HTTP request and how the provider's answer becomes an outcome. No I/O here: the
-//! sender function's one transport sends the [`HttpRequest`] and hands back the
-//! [`HttpReply`]; the webhook function will share the same adapters to read callbacks.
+//! Provider adapters (SPEC §9, providers.md), one folder per provider: `meta/`,
+//! `twilio/`, `gupshup/`, `gateway/`, each with `send.rs` (a message becomes an HTTP
+//! request, the provider's answer an outcome), `webhook.rs` (its callbacks checked and
+//! read into [`inbound::Inbound`] events) and, where the provider has them,
+//! `templates.rs`. [`Adapter`] is the one place that picks the provider from an
+//! account's [`Credentials`]; what every provider shares (requests and replies, the
+//! retry decision, credentials, endpoints) is defined here once.
 //!
-//! Every adapter answers in the same terms: [`Accepted`] with the provider's message
-//! id, or a [`ProviderError`] that carries the retry decision, so what happens next
-//! (retry through the queue, back off, fail the message, stop the account) is decided
-//! in one place for every provider.
+//! No I/O: the functions' one transport sends the [`HttpRequest`] and hands back the
+//! [`HttpReply`]. Every adapter answers in the same terms: [`Accepted`] with the
+//! provider's message id, or a [`ProviderError`] that carries the retry decision, so
+//! what happens next (retry through the queue, back off, fail the message, stop the
+//! account) is decided in one place for every provider.
 
+pub mod adapter;
 pub mod gateway;
 pub mod gupshup;
 pub mod inbound;
 pub mod meta;
 pub mod twilio;
+
+pub use adapter::{Adapter, Callback, TemplateCallError, TemplateOp};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};

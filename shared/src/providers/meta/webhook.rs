@@ -6,7 +6,7 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::Value;
 use sha2::Sha256;
 
-use super::{
+use crate::providers::inbound::{
     bad, non_empty, rfc3339_from_secs, secret_eq, AuthError, Inbound, InboundError, Media, Reply,
     ReplyKind, StatusUpdate, TemplateStatusUpdate,
 };
@@ -29,13 +29,7 @@ pub fn verify_signature(
     body: &[u8],
     header: Option<&str>,
 ) -> Result<(), AuthError> {
-    let header = header.map(str::trim).filter(|h| !h.is_empty());
-    let Some(header) = header else {
-        return Err(AuthError::Missing);
-    };
-    if app_secret.is_empty() {
-        return Err(AuthError::Mismatch);
-    }
+    let header = crate::providers::inbound::signed(header, app_secret)?;
     let tag = header
         .strip_prefix("sha256=")
         .and_then(|h| hex::decode(h).ok())
@@ -201,7 +195,8 @@ fn message(m: &Value, at: &str) -> Result<Inbound, InboundError> {
             why: "a system message (the customer changed number)".into(),
         });
     }
-    let from_phone = super::e164(&format!("{at}.from"), string(m, "from", at)?)?;
+    let from_phone =
+        crate::providers::inbound::e164(&format!("{at}.from"), string(m, "from", at)?)?;
     let mut reply = Reply {
         from_phone,
         provider_message_id: string(m, "id", at)?.to_string(),
@@ -277,7 +272,7 @@ fn template_update(value: &Value, at: &str) -> Result<Inbound, InboundError> {
     };
     let status = match event.to_ascii_uppercase().as_str() {
         e @ ("APPROVED" | "REJECTED" | "PENDING" | "PAUSED" | "DISABLED") => {
-            Some(crate::providers::meta::template_status(e))
+            Some(crate::model::TemplateStatus::from_review(e))
         }
         _ => None,
     };

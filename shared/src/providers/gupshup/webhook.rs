@@ -1,11 +1,11 @@
 //! Gupshup callbacks (providers.md, "Gupshup", "Callbacks"): JSON, format version 2,
 //! one event per POST: `message-event` (statuses of our messages) or `message` (a
 //! customer's message). Gupshup signs nothing: check the account's URL secret with
-//! [`super::verify_url_secret`] first.
+//! [`crate::providers::inbound::verify_url_secret`] first.
 
 use serde_json::Value;
 
-use super::{
+use crate::providers::inbound::{
     bad, non_empty, rfc3339_from_millis, rfc3339_from_secs, Inbound, InboundError, Media, Reply,
     ReplyKind, StatusUpdate,
 };
@@ -77,8 +77,8 @@ fn message_event(v: &Value) -> Result<Inbound, InboundError> {
 fn message(v: &Value) -> Result<Inbound, InboundError> {
     let p = payload(v)?;
     let from = match p["sender"]["phone"].as_str() {
-        Some(phone) => super::e164("payload.sender.phone", phone)?,
-        None => super::e164("payload.source", string(p, "source", "payload")?)?,
+        Some(phone) => crate::providers::inbound::e164("payload.sender.phone", phone)?,
+        None => crate::providers::inbound::e164("payload.source", string(p, "source", "payload")?)?,
     };
     let inner = &p["payload"];
     let mut reply = Reply {

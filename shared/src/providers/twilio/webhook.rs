@@ -6,7 +6,7 @@ use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
 use sha1::Sha1;
 
-use super::{
+use crate::providers::inbound::{
     bad, non_empty, AuthError, Inbound, InboundError, Media, Reply, ReplyKind, StatusUpdate,
 };
 use crate::sending::MessageStatus;
@@ -42,13 +42,7 @@ pub fn verify_signature(
     body: &[u8],
     header: Option<&str>,
 ) -> Result<(), AuthError> {
-    let header = header.map(str::trim).filter(|h| !h.is_empty());
-    let Some(header) = header else {
-        return Err(AuthError::Missing);
-    };
-    if auth_token.is_empty() {
-        return Err(AuthError::Mismatch);
-    }
+    let header = crate::providers::inbound::signed(header, auth_token)?;
     let tag = base64::engine::general_purpose::STANDARD
         .decode(header)
         .map_err(|_| AuthError::Mismatch)?;
@@ -133,7 +127,7 @@ fn status_update<'a>(get: &impl Fn(&str) -> Option<&'a str>, sid: String, name: 
 
 fn reply<'a>(get: &impl Fn(&str) -> Option<&'a str>, sid: String) -> Result<Inbound, InboundError> {
     let from = get("From").ok_or_else(|| bad("From", "missing"))?;
-    let from_phone = super::e164("From", from)?;
+    let from_phone = crate::providers::inbound::e164("From", from)?;
     let num_media: usize = match get("NumMedia") {
         None | Some("") => 0,
         Some(n) => n.parse().map_err(|_| bad("NumMedia", "not a number"))?,

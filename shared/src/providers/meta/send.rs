@@ -2,7 +2,7 @@
 //! JSON `POST {graph}/{phone_number_id}/messages` with a Bearer token; the message id is
 //! `messages[0].id`; errors are `{"error":{"code",…}}` with the codes below.
 
-use super::{
+use crate::providers::{
     by_status, digits, Accepted, Content, HttpReply, HttpRequest, Outgoing, ProviderError,
 };
 use serde_json::{json, Value};
@@ -67,10 +67,10 @@ pub fn read_send_reply(reply: HttpReply<'_>) -> Result<Accepted, ProviderError> 
             Some(id) => Ok(Accepted {
                 provider_message_id: id.to_string(),
             }),
-            None => Err(super::success_without_id("messages[0].id")),
+            None => Err(crate::providers::success_without_id("messages[0].id")),
         };
     }
-    if let Some(e) = super::from_intermediary(reply.status, &v) {
+    if let Some(e) = crate::providers::from_intermediary(reply.status, &v) {
         return Err(e);
     }
     let code = v["error"]["code"].as_i64();
@@ -199,185 +199,5 @@ mod tests {
                 "{code}"
             );
         }
-    }
-}
-
-/// Registration of a template with the WhatsApp Business account:
-/// `POST {graph}/{waba_id}/message_templates` (providers.md, "Templates").
-pub fn register_template_request(
-    graph: &str,
-    access_token: &str,
-    waba_id: &str,
-    t: &crate::model::NewTemplate,
-) -> HttpRequest {
-    let examples = super::examples(t.params);
-    let mut body_component = json!({"type": "BODY", "text": t.body});
-    if !examples.is_empty() {
-        body_component["example"] = json!({"body_text": [examples]});
-    }
-    let mut components = Vec::new();
-    if let Some(h) = &t.header {
-        match (h.kind.as_str(), &h.text, &h.link) {
-            ("text", Some(text), _) => {
-                components.push(json!({"type": "HEADER", "format": "TEXT", "text": text}))
-            }
-            ("image", _, Some(link)) => components.push(
-                json!({"type": "HEADER", "format": "IMAGE", "example": {"header_handle": [link]}}),
-            ),
-            _ => {}
-        }
-    }
-    components.push(body_component);
-    let category = t
-        .category
-        .map(|c| serde_json::to_value(c).expect("json"))
-        .unwrap_or(json!("UTILITY"));
-    let body = json!({"name": t.name, "language": t.language, "category": category, "components": components});
-    HttpRequest {
-        method: "POST",
-        url: format!(
-            "{}/{waba_id}/message_templates",
-            graph.trim_end_matches('/')
-        ),
-        headers: vec![
-            ("authorization".into(), format!("Bearer {access_token}")),
-            ("content-type".into(), "application/json".into()),
-        ],
-        body: body.to_string().into_bytes(),
-    }
-}
-
-/// A template's current status: `GET {graph}/{waba_id}/message_templates?name=…`.
-pub fn template_status_request(
-    graph: &str,
-    access_token: &str,
-    waba_id: &str,
-    name: &str,
-) -> HttpRequest {
-    let q = form_urlencoded::Serializer::new(String::new())
-        .append_pair("name", name)
-        .finish();
-    HttpRequest {
-        method: "GET",
-        url: format!(
-            "{}/{waba_id}/message_templates?{q}",
-            graph.trim_end_matches('/')
-        ),
-        headers: vec![("authorization".into(), format!("Bearer {access_token}"))],
-        body: Vec::new(),
-    }
-}
-
-pub use super::TemplateState;
-
-/// Meta's template statuses in ours: `APPROVED`, `PENDING`, `REJECTED`, `PAUSED` and
-/// `DISABLED` (which cannot be sent either: paused).
-pub fn template_status(s: &str) -> crate::model::TemplateStatus {
-    use crate::model::TemplateStatus as T;
-    match s.to_ascii_uppercase().as_str() {
-        "APPROVED" => T::Approved,
-        "REJECTED" => T::Rejected,
-        "PAUSED" | "DISABLED" => T::Paused,
-        _ => T::Pending,
-    }
-}
-
-/// Reads the answer to a registration (`{"id","status","category"}`) or to a status
-/// query (`{"data":[{"name","language","status","id",…}]}`) for `language`.
-pub fn read_template_reply(
-    reply: HttpReply<'_>,
-    language: &str,
-) -> Result<TemplateState, ProviderError> {
-    let v: Value = serde_json::from_slice(reply.body).unwrap_or(Value::Null);
-    if !(200..300).contains(&reply.status) {
-        let message = v["error"]["message"]
-            .as_str()
-            .unwrap_or("no error message")
-            .to_string();
-        let code = v["error"]["code"]
-            .as_i64()
-            .map_or_else(|| format!("http_{}", reply.status), |c| c.to_string());
-        return Err(by_status(reply.status, code, message));
-    }
-    let entry = match v["data"].as_array() {
-        Some(list) => list
-            .iter()
-            .find(|t| t["language"].as_str().is_none_or(|l| l == language))
-            .cloned()
-            .ok_or_else(|| ProviderError::Rejected {
-                code: "template_not_found".into(),
-                message: "the provider has no such template".into(),
-            })?,
-        None => v,
-    };
-    Ok(TemplateState {
-        provider_template_id: entry["id"].as_str().map(str::to_string),
-        status: template_status(entry["status"].as_str().unwrap_or("PENDING")),
-        rejected_reason: entry["rejected_reason"]
-            .as_str()
-            .filter(|r| !r.is_empty() && *r != "NONE")
-            .map(str::to_string),
-    })
-}
-
-#[cfg(test)]
-mod template_tests {
-    use super::*;
-    use crate::model::{NewTemplate, TemplateCategory, TemplateStatus};
-
-    #[test]
-    fn a_template_is_registered_with_examples_for_its_variables() {
-        let t = NewTemplate {
-            name: "aviso_cobranza".into(),
-            channel: crate::validate::Channel::Whatsapp,
-            language: "es".into(),
-            category: Some(TemplateCategory::Utility),
-            body: "Hola {{1}}, debes {{2}}".into(),
-            params: 2,
-            header: None,
-        };
-        let r = register_template_request("https://graph.facebook.com/v21.0", "T", "WABA", &t);
-        assert_eq!(
-            r.url,
-            "https://graph.facebook.com/v21.0/WABA/message_templates"
-        );
-        let b: Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(b["name"], "aviso_cobranza");
-        assert_eq!(b["category"], "UTILITY");
-        assert_eq!(b["components"][0]["type"], "BODY");
-        assert_eq!(
-            b["components"][0]["example"]["body_text"][0]
-                .as_array()
-                .unwrap()
-                .len(),
-            2
-        );
-    }
-
-    #[test]
-    fn statuses_are_read_from_both_answers() {
-        let created = br#"{"id":"594425479261596","status":"PENDING","category":"UTILITY"}"#;
-        let s = read_template_reply(
-            HttpReply {
-                status: 200,
-                body: created,
-            },
-            "es",
-        )
-        .unwrap();
-        assert_eq!(s.status, TemplateStatus::Pending);
-        assert_eq!(s.provider_template_id.as_deref(), Some("594425479261596"));
-        let listed = br#"{"data":[{"name":"aviso","language":"en_US","status":"APPROVED","id":"1"},{"name":"aviso","language":"es","status":"REJECTED","rejected_reason":"INVALID_FORMAT","id":"2"}]}"#;
-        let s = read_template_reply(
-            HttpReply {
-                status: 200,
-                body: listed,
-            },
-            "es",
-        )
-        .unwrap();
-        assert_eq!(s.status, TemplateStatus::Rejected);
-        assert_eq!(s.rejected_reason.as_deref(), Some("INVALID_FORMAT"));
-        assert_eq!(template_status("DISABLED"), TemplateStatus::Paused);
     }
 }

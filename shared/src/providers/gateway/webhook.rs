@@ -7,11 +7,11 @@
 //! sender as the network gave it (often without `+`): it is read with the account's
 //! default country; its `timestamp` is the gateway's local time without a zone, so
 //! the arrival time stands instead. The gateway signs nothing: check the account's
-//! URL secret with [`super::verify_url_secret`].
+//! URL secret with [`crate::providers::inbound::verify_url_secret`].
 
 use serde_json::Value;
 
-use super::{bad, Inbound, InboundError, Reply, ReplyKind, StatusUpdate};
+use crate::providers::inbound::{bad, Inbound, InboundError, Reply, ReplyKind, StatusUpdate};
 use crate::sending::MessageStatus;
 
 /// Reads whatever the gateway posted: pushed received SMS (an `sms` list) or send

@@ -3,7 +3,7 @@
 //! 0,1,2,3,0,… over the ports the campaign may use (SPEC §9). The gateway answers
 //! `{"error_code":202,"task_id"}` when it queued the message.
 
-use super::{
+use crate::providers::{
     basic, by_status, digits, Accepted, Content, HttpReply, HttpRequest, Outgoing, ProviderError,
 };
 use serde_json::{json, Value};
@@ -67,7 +67,7 @@ pub fn read_send_reply(reply: HttpReply<'_>, user_id: u64) -> Result<Accepted, P
             provider_message_id: user_id.to_string(),
         });
     }
-    if let Some(e) = super::from_intermediary(reply.status, &v) {
+    if let Some(e) = crate::providers::from_intermediary(reply.status, &v) {
         return Err(e);
     }
     let message = format!("gateway error_code {}", code.unwrap_or(-1));
