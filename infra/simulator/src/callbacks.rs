@@ -7,38 +7,31 @@
 //! reorder, drop or fail them, the way real providers do (late, twice, out of
 //! order). Every attempt is logged for `GET /_sim/callbacks`. The gateway has
 //! no push here: its results are read with `query_sms_result`.
+//!
+//! This file holds what the providers share: the [`Target`] a send hands
+//! over, scheduling, posting with retries and the log. Each provider's
+//! statuses and the shape and signature of its bodies are in
+//! `providers/<provider>/callbacks.rs`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
+use crate::providers::gupshup::callbacks::GupshupTarget;
+use crate::providers::meta::callbacks::MetaTarget;
+use crate::providers::twilio::callbacks::TwilioTarget;
 use crate::rules::FailSpec;
 use crate::sim::{Delivery, Message, Webhook};
-use crate::{now_ms, rfc3339, signing, Provider, Sim};
+use crate::{now_ms, rfc3339, Provider, Sim};
 
-/// Where and how a message's statuses go.
+/// Where and how a message's statuses go: one provider's target, which
+/// knows its statuses and shapes and signs their bodies.
 #[derive(Debug, Clone)]
 pub enum Target {
-    Meta {
-        hook: Webhook,
-    },
-    Twilio {
-        url: String,
-        auth_token: String,
-        account_sid: String,
-        /// `From` as sent (`whatsapp:` kept), or `None` with a messaging service.
-        from: Option<String>,
-        messaging_service_sid: Option<String>,
-        /// `To` as sent.
-        to: String,
-    },
-    Gupshup {
-        hook: Webhook,
-        app: String,
-        whatsapp_message_id: String,
-        template: bool,
-    },
+    Meta(MetaTarget),
+    Twilio(TwilioTarget),
+    Gupshup(GupshupTarget),
 }
 
 /// A request ready to post (status callbacks here, inbound messages in
@@ -49,39 +42,33 @@ pub(crate) struct Prepared {
     pub(crate) headers: Vec<(&'static str, String)>,
 }
 
-/// The statuses a message goes through, in the provider's order.
-fn statuses(target: &Target, whatsapp: bool, fail: Option<&FailSpec>) -> Vec<&'static str> {
-    match (target, fail) {
-        (Target::Meta { .. }, None) => vec!["sent", "delivered", "read"],
-        (Target::Meta { .. }, Some(_)) => vec!["failed"],
-        (Target::Twilio { .. }, None) if whatsapp => vec!["sent", "delivered", "read"],
-        (Target::Twilio { .. }, None) => vec!["sent", "delivered"],
-        (Target::Twilio { .. }, Some(_)) => vec!["sent", "undelivered"],
-        (Target::Gupshup { .. }, None) => vec!["enqueued", "sent", "delivered", "read"],
-        (Target::Gupshup { .. }, Some(_)) => vec!["failed"],
-    }
-}
-
-fn digits(e164: &str) -> &str {
-    e164.trim_start_matches('+')
-}
-
 impl Target {
     fn provider(&self) -> Provider {
         match self {
-            Target::Meta { .. } => Provider::Meta,
-            Target::Twilio { .. } => Provider::Twilio,
-            Target::Gupshup { .. } => Provider::Gupshup,
+            Target::Meta(_) => Provider::Meta,
+            Target::Twilio(_) => Provider::Twilio,
+            Target::Gupshup(_) => Provider::Gupshup,
         }
     }
 
     fn url(&self) -> &str {
         match self {
-            Target::Meta { hook } | Target::Gupshup { hook, .. } => &hook.url,
-            Target::Twilio { url, .. } => url,
+            Target::Meta(t) => &t.hook.url,
+            Target::Twilio(t) => &t.url,
+            Target::Gupshup(t) => &t.hook.url,
         }
     }
 
+    /// The statuses a message goes through, in the provider's order.
+    fn statuses(&self, whatsapp: bool, fail: Option<&FailSpec>) -> Vec<&'static str> {
+        match self {
+            Target::Meta(t) => t.statuses(fail),
+            Target::Twilio(t) => t.statuses(whatsapp, fail),
+            Target::Gupshup(t) => t.statuses(fail),
+        }
+    }
+
+    /// The callback for one status, shaped and signed as the provider does.
     fn prepare(
         &self,
         message: &Message,
@@ -90,158 +77,9 @@ impl Target {
         at_ms: u64,
     ) -> Prepared {
         match self {
-            Target::Meta { hook } => {
-                let mut entry = json!({
-                    "id": message.provider_message_id,
-                    "status": status,
-                    "timestamp": (at_ms / 1000).to_string(),
-                    "recipient_id": digits(&message.recipient),
-                });
-                if let Some(data) = message
-                    .correlation
-                    .as_ref()
-                    .and_then(|c| c.get("biz_opaque_callback_data"))
-                {
-                    entry["biz_opaque_callback_data"] = data.clone();
-                }
-                if let (Some(f), "failed") = (fail, status) {
-                    let text = f
-                        .message
-                        .clone()
-                        .unwrap_or_else(|| crate::meta_errors::text(f.code).to_string());
-                    entry["errors"] = json!([{
-                        "code": f.code,
-                        "title": text,
-                        "message": text,
-                        "error_data": {"details": text},
-                    }]);
-                }
-                let body = json!({
-                    "object": "whatsapp_business_account",
-                    "entry": [{
-                        "id": hook.waba_id.clone().unwrap_or_else(|| "0".into()),
-                        "changes": [{
-                            "value": {
-                                "messaging_product": "whatsapp",
-                                "metadata": {
-                                    "display_phone_number": hook
-                                        .display_phone_number
-                                        .clone()
-                                        .unwrap_or_else(|| message.sender.clone()),
-                                    "phone_number_id": message.sender,
-                                },
-                                "statuses": [entry],
-                            },
-                            "field": "messages",
-                        }],
-                    }],
-                });
-                let body = serde_json::to_vec(&body).unwrap_or_default();
-                let mut headers = Vec::new();
-                if let Some(secret) = &hook.app_secret {
-                    headers.push((
-                        "X-Hub-Signature-256",
-                        signing::meta_signature(secret, &body),
-                    ));
-                }
-                Prepared {
-                    body,
-                    content_type: "application/json",
-                    headers,
-                }
-            }
-            Target::Twilio {
-                url,
-                auth_token,
-                account_sid,
-                from,
-                messaging_service_sid,
-                to,
-            } => {
-                let sid = &message.provider_message_id;
-                let mut params: Vec<(String, String)> = vec![
-                    ("SmsSid".into(), sid.clone()),
-                    ("SmsStatus".into(), status.into()),
-                    ("MessageStatus".into(), status.into()),
-                    ("To".into(), to.clone()),
-                    ("MessageSid".into(), sid.clone()),
-                    ("AccountSid".into(), account_sid.clone()),
-                ];
-                if let Some(from) = from {
-                    params.push(("From".into(), from.clone()));
-                }
-                if let Some(mg) = messaging_service_sid {
-                    params.push(("MessagingServiceSid".into(), mg.clone()));
-                }
-                params.push(("ApiVersion".into(), "2010-04-01".into()));
-                if let (Some(f), "undelivered") = (fail, status) {
-                    params.push(("ErrorCode".into(), f.code.to_string()));
-                }
-                let body = form_urlencoded::Serializer::new(String::new())
-                    .extend_pairs(params.iter())
-                    .finish()
-                    .into_bytes();
-                Prepared {
-                    body,
-                    content_type: "application/x-www-form-urlencoded",
-                    headers: vec![(
-                        "X-Twilio-Signature",
-                        signing::twilio_signature(auth_token, url, &params),
-                    )],
-                }
-            }
-            Target::Gupshup {
-                app,
-                whatsapp_message_id,
-                template,
-                ..
-            } => {
-                let gs_id = &message.provider_message_id;
-                let destination = digits(&message.recipient);
-                let payload = match (status, fail) {
-                    ("enqueued", _) => json!({
-                        "id": gs_id,
-                        "type": "enqueued",
-                        "destination": destination,
-                        "payload": {
-                            "whatsappMessageId": whatsapp_message_id,
-                            "type": if *template { "template" } else { "session" },
-                        },
-                    }),
-                    ("failed", f) => {
-                        let f = f.cloned().unwrap_or_default();
-                        json!({
-                            "id": gs_id,
-                            "gsId": gs_id,
-                            "type": "failed",
-                            "destination": destination,
-                            "payload": {
-                                "code": f.code,
-                                "reason": f.message.unwrap_or_else(|| "Message failed".into()),
-                            },
-                        })
-                    }
-                    _ => json!({
-                        "id": whatsapp_message_id,
-                        "gsId": gs_id,
-                        "type": status,
-                        "destination": destination,
-                        "payload": {"ts": at_ms / 1000},
-                    }),
-                };
-                let body = json!({
-                    "app": app,
-                    "timestamp": at_ms,
-                    "version": 2,
-                    "type": "message-event",
-                    "payload": payload,
-                });
-                Prepared {
-                    body: serde_json::to_vec(&body).unwrap_or_default(),
-                    content_type: "application/json",
-                    headers: Vec::new(),
-                }
-            }
+            Target::Meta(t) => t.prepare(message, status, fail, at_ms),
+            Target::Twilio(t) => t.prepare(message, status, fail),
+            Target::Gupshup(t) => t.prepare(message, status, fail, at_ms),
         }
     }
 }
@@ -260,7 +98,7 @@ pub fn schedule(sim: Arc<Sim>, target: Target, message: Message, whatsapp: bool)
         return;
     }
     let generation = sim.lock().generation;
-    let mut list = statuses(&target, whatsapp, spec.fail.as_ref());
+    let mut list = target.statuses(whatsapp, spec.fail.as_ref());
     if spec.reorder {
         list.reverse();
     }

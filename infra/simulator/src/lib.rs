@@ -5,24 +5,23 @@
 //! endpoints (rules, stats, messages, reset, senders, webhooks, inbound
 //! messages, templates) that let a test prove "exactly once" and "never over
 //! the rate" from outside, and play a customer's reply to our webhooks. It imports no Pregón crate: both sides meet only in the
-//! documented payloads. This file only assembles the rooms.
+//! documented payloads. Each provider has its folder under `providers/`;
+//! what they share (the state and verdicts in `sim`, status callbacks,
+//! inbound messages, the template registry, rules and rates) is here once.
+//! This file only assembles the rooms.
 
 pub mod callbacks;
 pub mod conn;
 pub mod control;
-pub mod gateway;
-pub mod gupshup;
 pub mod ids;
 pub mod inbound;
-pub mod meta;
-pub mod meta_errors;
 pub mod phone;
+pub mod providers;
 pub mod rate;
 pub mod rules;
 pub mod signing;
 pub mod sim;
 pub mod templates;
-pub mod twilio;
 pub mod wire;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -71,10 +70,7 @@ impl Default for Config {
 /// Every route the simulator answers.
 pub fn router(sim: Arc<Sim>) -> Router {
     Router::new()
-        .merge(meta::routes())
-        .merge(twilio::routes())
-        .merge(gupshup::routes())
-        .merge(gateway::routes())
+        .merge(providers::routes())
         .merge(control::routes())
         .with_state(sim)
 }

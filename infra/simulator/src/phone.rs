@@ -2,7 +2,8 @@
 //! digits, Twilio `+E164` or `whatsapp:+E164`, Gupshup `destination` digits,
 //! the gateway's `number` digits) brought to one `+E164` form, so stats and
 //! rules speak of the same person whichever provider carried the message.
-//! Also the small `*`/`?` glob the rules use.
+//! And back: [`digits`] for the providers that write no `+`. Also the small
+//! `*`/`?` glob the rules use.
 
 /// `+E164` from any provider's spelling, or `None` when it is not 8 to 15
 /// digits once the `whatsapp:` prefix, a leading `+` and spaces, dashes,
@@ -19,6 +20,12 @@ pub fn to_e164(raw: &str) -> Option<String> {
         && digits.bytes().all(|b| b.is_ascii_digit())
         && !digits.starts_with('0');
     valid.then(|| format!("+{digits}"))
+}
+
+/// The digits of a `+E164` number, as Meta, Gupshup and the gateway write
+/// it in their callbacks and webhooks.
+pub fn digits(e164: &str) -> &str {
+    e164.trim_start_matches('+')
 }
 
 /// Whether `text` matches `pattern`, where `*` stands for any run of

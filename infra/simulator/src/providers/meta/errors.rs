@@ -1,5 +1,6 @@
-//! Meta's documented error texts (providers.md's table), for the send answers and the
-//! failed statuses of the Meta simulator.
+//! Meta's documented error texts (providers.md's table), for the send answers
+//! ([`super::error`]) and the failed statuses ([`super::callbacks`]) of the Meta
+//! simulator.
 
 /// Meta's text for an error code (providers.md's table), used when a rule
 /// gives none.
