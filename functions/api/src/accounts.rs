@@ -5,8 +5,8 @@ use pregon::clock::now_rfc3339;
 use pregon::keys;
 use pregon::model::{new_id, Account, NewAccount};
 use pregon::providers::inbound::new_url_secret;
-use pregon_aws::store::StoreError;
 use pregon_aws::transport::{account_secret, WEBHOOK_SECRET};
+use pregon_aws::Error as AwsError;
 use serde_json::Value;
 use tracing::{info, warn};
 
@@ -15,7 +15,7 @@ impl Api {
         &self,
         tenant: &str,
         body: &[u8],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         // The local stack's gateway simulator listens on plain http.
         let allow_http = std::env::var("PREGON_ALLOW_HTTP_PROVIDERS").as_deref() == Ok("1");
         let new = match parse_body(body).and_then(|b| NewAccount::parse_with(&b, allow_http)) {
@@ -39,7 +39,7 @@ impl Api {
                     .secret_string(Value::Object(secret).to_string())
                     .send()
                     .await
-                    .map_err(|e| StoreError::Dynamo(format!("Secrets Manager: {e:?}")))?;
+                    .map_err(|e| AwsError::secrets("CreateSecret", e))?;
                 out.arn
             }
         };

@@ -6,7 +6,7 @@
 
 use crate::{invalid, not_found, reply, Api, Reply};
 use pregon::model::FieldError;
-use pregon_aws::store::StoreError;
+use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
 use tracing::info;
 
@@ -17,7 +17,7 @@ pub(crate) fn operator_hash() -> String {
 
 impl Api {
     /// `GET /v1/admin/tenants/{tenant}/report-senders`.
-    pub(crate) async fn report_senders(&self, tenant: &str) -> Result<Reply, StoreError> {
+    pub(crate) async fn report_senders(&self, tenant: &str) -> Result<Reply, AwsError> {
         if !pregon::auth::valid_tenant_id(tenant) {
             return Ok(bad_tenant());
         }
@@ -31,7 +31,7 @@ impl Api {
         tenant: &str,
         address: &str,
         approve: bool,
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         if !pregon::auth::valid_tenant_id(tenant) {
             return Ok(bad_tenant());
         }
@@ -63,7 +63,7 @@ impl Api {
     }
 
     /// `GET /v1/admin/tenants/{tenant}/limits`.
-    pub(crate) async fn tenant_limits(&self, tenant: &str) -> Result<Reply, StoreError> {
+    pub(crate) async fn tenant_limits(&self, tenant: &str) -> Result<Reply, AwsError> {
         if !pregon::auth::valid_tenant_id(tenant) {
             return Ok(bad_tenant());
         }
@@ -76,7 +76,7 @@ impl Api {
         &self,
         tenant: &str,
         body: &[u8],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         if !pregon::auth::valid_tenant_id(tenant) {
             return Ok(bad_tenant());
         }

@@ -8,7 +8,8 @@ use pregon::keys;
 use pregon::model::{
     new_id, Account, Campaign, CampaignSettings, CampaignStatus, FieldError, Template,
 };
-use pregon_aws::store::{Filter, StoreError};
+use pregon_aws::store::Filter;
+use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
 use tracing::info;
 
@@ -17,7 +18,7 @@ impl Api {
         &self,
         tenant: &str,
         body: &[u8],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         match parse_body(body) {
             Ok(b) => self.create_campaign_from(tenant, b).await,
             Err(e) => Ok(invalid(e)),
@@ -31,7 +32,7 @@ impl Api {
         &self,
         tenant: &str,
         mut body: Value,
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         // Neither is a campaign setting.
         let upload_size = body.as_object_mut().and_then(|o| o.remove("upload_size"));
         let inline = body.as_object_mut().and_then(|o| o.remove("recipients"));
@@ -101,7 +102,7 @@ impl Api {
                 .body(csv.into_bytes().into())
                 .send()
                 .await
-                .map_err(|e| StoreError::Dynamo(format!("S3 PutObject: {e:?}")))?;
+                .map_err(|e| AwsError::s3("PutObject", e))?;
         }
         let mut view = self.campaign_view(&campaign, false).await;
         if let (Some(upload_id), Some(size)) = (upload_id, size) {
@@ -120,7 +121,7 @@ impl Api {
         tenant: &str,
         id: &str,
         body: &[u8],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let Some(c) = self.store.campaign(tenant, id).await? else {
             return Ok(not_found("campaign"));
         };
@@ -164,7 +165,7 @@ impl Api {
         tenant: &str,
         id: &str,
         body: &[u8],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let Some(c) = self.store.campaign(tenant, id).await? else {
             return Ok(not_found("campaign"));
         };
@@ -258,7 +259,7 @@ impl Api {
         campaign: &str,
         upload_id: &str,
         size: u64,
-    ) -> Result<Value, StoreError> {
+    ) -> Result<Value, AwsError> {
         self.presign_put(
             &Campaign::upload_key_for(tenant, campaign, upload_id),
             upload_id,
@@ -268,14 +269,9 @@ impl Api {
     }
 
     /// A pre-signed PUT of exactly `size` bytes to `key` (see [`Api::presign_upload`]).
-    async fn presign_put(
-        &self,
-        key: &str,
-        upload_id: &str,
-        size: u64,
-    ) -> Result<Value, StoreError> {
-        let cfg = PresigningConfig::expires_in(UPLOAD_URL_TTL)
-            .map_err(|e| StoreError::Dynamo(e.to_string()))?;
+    async fn presign_put(&self, key: &str, upload_id: &str, size: u64) -> Result<Value, AwsError> {
+        let cfg =
+            PresigningConfig::expires_in(UPLOAD_URL_TTL).map_err(|e| AwsError::s3("presign", e))?;
         let req = self
             .aws
             .s3
@@ -285,7 +281,7 @@ impl Api {
             .content_length(size as i64)
             .presigned(cfg)
             .await
-            .map_err(|e| StoreError::Dynamo(format!("S3 presign: {e:?}")))?;
+            .map_err(|e| AwsError::s3("presign", e))?;
         // The headers the client must send as signed (the length; `host` comes with the URL).
         let headers: serde_json::Map<String, Value> = req
             .headers()
@@ -373,7 +369,7 @@ impl Api {
         &self,
         tenant: &str,
         query: &[(String, String)],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
         let (mut bad, (limit, cursor)) = match crate::page(query, "cmp_") {
             Ok(p) => (Vec::new(), p),
@@ -442,7 +438,7 @@ impl Api {
         tenant: &str,
         id: &str,
         body: &[u8],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let b = match parse_body(body) {
             Ok(b) => b,
             Err(e) => return Ok(invalid(e)),
@@ -501,11 +497,7 @@ impl Api {
     /// `invalid`), the campaign and its recipients go (the recipients by the dispatch
     /// function, a big list taking longer than an API call may); 204. 409 naming the
     /// state otherwise.
-    pub(crate) async fn delete_campaign(
-        &self,
-        tenant: &str,
-        id: &str,
-    ) -> Result<Reply, StoreError> {
+    pub(crate) async fn delete_campaign(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
         match self
             .store
             .delete_campaign(tenant, id, &CampaignStatus::BEFORE_SENDING)
@@ -563,7 +555,7 @@ impl Api {
         tenant: &str,
         id: &str,
         query: &[(String, String)],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let mut format = "csv".to_string();
         for (k, v) in query {
             match (k.as_str(), v.as_str()) {
@@ -617,7 +609,7 @@ impl Api {
                 .is_some_and(|b| age_secs(b) < RESULTS_FRESH_SECS);
             if let (true, "ready", Some(key)) = (fresh, f.status.as_str(), &f.key) {
                 let cfg = PresigningConfig::expires_in(REPORT_URL_TTL)
-                    .map_err(|e| StoreError::Dynamo(format!("presign: {e}")))?;
+                    .map_err(|e| AwsError::s3("presign", e))?;
                 let req = self
                     .aws
                     .s3
@@ -626,7 +618,7 @@ impl Api {
                     .key(key)
                     .presigned(cfg)
                     .await
-                    .map_err(|e| StoreError::Dynamo(format!("S3 presign: {e:?}")))?;
+                    .map_err(|e| AwsError::s3("presign", e))?;
                 return Ok(reply(
                     200,
                     json!({"status": "ready", "format": format, "url": req.uri().to_string(),
@@ -652,8 +644,7 @@ impl Api {
             rows: None,
             reason: current.as_ref().and_then(|f| f.reason.clone()),
         };
-        let item =
-            serde_dynamo::to_attribute_value(&f).map_err(|e| StoreError::Shape(e.to_string()))?;
+        let item = serde_dynamo::to_attribute_value(&f).map_err(AwsError::shape)?;
         self.store
             .update_campaign_item(tenant, id)
             .update_expression("SET #r = :f")
@@ -661,7 +652,7 @@ impl Api {
             .expression_attribute_values(":f", item)
             .send()
             .await
-            .map_err(|e| StoreError::Dynamo(format!("{e:?}")))?;
+            .map_err(AwsError::dynamo)?;
         self.enqueue(
             "RESULTS_QUEUE_URL",
             &pregon::queue::ResultsRequest {

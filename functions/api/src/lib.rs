@@ -12,7 +12,8 @@
 use pregon::keys;
 use pregon::model::{Account, FieldError, Template};
 use pregon_aws::config::Aws;
-use pregon_aws::store::{Store, StoreError};
+use pregon_aws::store::Store;
+use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tracing::error;
@@ -84,8 +85,8 @@ pub struct Api {
     events: pregon_aws::events::Events,
 }
 
-impl From<StoreError> for Reply {
-    fn from(e: StoreError) -> Self {
+impl From<AwsError> for Reply {
+    fn from(e: AwsError) -> Self {
         error!(error = %e, "store failure");
         problem(
             500,
@@ -297,7 +298,7 @@ impl Api {
         id_prefix: &str,
         query: &[(String, String)],
         view: impl Fn(&T) -> Value,
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let (limit, cursor) = match page(query, id_prefix) {
             Ok(p) => p,
             Err(e) => return Ok(invalid(e)),

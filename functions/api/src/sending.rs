@@ -4,7 +4,8 @@
 use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
 use pregon::keys;
 use pregon::model::{Campaign, CampaignStatus, Control, FieldError, Template, TemplateStatus};
-use pregon_aws::store::{Filter, RecipientItem, StoreError};
+use pregon_aws::store::{Filter, RecipientItem};
+use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use tracing::info;
@@ -17,7 +18,7 @@ impl Api {
         id: &str,
         action: &str,
         body: &[u8],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let Some(c) = self.store.campaign(tenant, id).await? else {
             return Ok(not_found("campaign"));
         };
@@ -115,7 +116,7 @@ impl Api {
     }
 
     /// Why a campaign cannot be sent (its template is not approved), as a 409.
-    async fn unsendable(&self, tenant: &str, c: &Campaign) -> Result<Option<Reply>, StoreError> {
+    async fn unsendable(&self, tenant: &str, c: &Campaign) -> Result<Option<Reply>, AwsError> {
         let Some(tid) = &c.settings.template_id else {
             return Ok(None);
         };
@@ -123,7 +124,7 @@ impl Api {
         Ok(not_approved(t.as_ref()))
     }
 
-    pub(crate) async fn request_dispatch(&self, tenant: &str, id: &str) -> Result<(), StoreError> {
+    pub(crate) async fn request_dispatch(&self, tenant: &str, id: &str) -> Result<(), AwsError> {
         self.enqueue(
             "DISPATCH_QUEUE_URL",
             &pregon::queue::DispatchRequest::send(tenant, id),
@@ -137,7 +138,7 @@ impl Api {
         &self,
         queue_env: &str,
         body: &impl serde::Serialize,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), AwsError> {
         pregon_aws::sqs::send_json(&self.aws.sqs, queue_env, body).await
     }
 
@@ -146,7 +147,7 @@ impl Api {
         &self,
         tenant: &str,
         id: &str,
-    ) -> Result<Option<Template>, StoreError> {
+    ) -> Result<Option<Template>, AwsError> {
         match self
             .store
             .get::<Template>(keys::template(tenant, id))
@@ -164,7 +165,7 @@ impl Api {
         tenant: &str,
         id: &str,
         query: &[(String, String)],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let Some(c) = self.store.campaign(tenant, id).await? else {
             return Ok(not_found("campaign"));
         };
@@ -184,7 +185,7 @@ impl Api {
         tenant: &str,
         c: &Campaign,
         query: &[(String, String)],
-    ) -> Result<Result<(Vec<RecipientItem>, Option<String>), Reply>, StoreError> {
+    ) -> Result<Result<(Vec<RecipientItem>, Option<String>), Reply>, AwsError> {
         let id = c.id.as_str();
         let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
         let mut bad = Vec::new();
@@ -350,7 +351,7 @@ impl Api {
         tenant: &str,
         body: &[u8],
         query: &[(String, String)],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let skip = match query.iter().find(|(n, _)| n == "on_invalid_rows") {
             None => false,
             Some((_, v)) if v == "reject" => false,
@@ -522,7 +523,7 @@ impl Api {
     }
 
     /// Every campaign a supervisor made (at most 10,000), for names in a DNC file.
-    async fn all_campaigns(&self, tenant: &str) -> Result<Vec<Campaign>, StoreError> {
+    async fn all_campaigns(&self, tenant: &str) -> Result<Vec<Campaign>, AwsError> {
         let mut all = Vec::new();
         let mut after = None;
         loop {
@@ -546,7 +547,7 @@ impl Api {
     }
 
     /// The default country every account of the tenant shares, if they share one.
-    async fn accounts_country(&self, tenant: &str) -> Result<Option<String>, StoreError> {
+    async fn accounts_country(&self, tenant: &str) -> Result<Option<String>, AwsError> {
         let (accounts, _) = self
             .store
             .list::<pregon::model::Account>(
@@ -568,7 +569,7 @@ impl Api {
         &self,
         tenant: &str,
         query: &[(String, String)],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
         let limit = match get("limit").map(|l| l.parse::<i32>()) {
             None => 100,
@@ -605,7 +606,7 @@ impl Api {
         tenant: &str,
         phone: &str,
         query: &[(String, String)],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let phone = pregon::text::percent_decode_path(phone);
         let phone = phone.trim();
         // Entries are kept in E.164: anything else names none.
@@ -647,7 +648,7 @@ impl Api {
     /// `params`, or `text` (SMS) — through the same path as a campaign (a one-recipient
     /// campaign, validated by the same rules, dispatched and sent the same way).
     /// Answers 202 with the message's id.
-    pub(crate) async fn send_one(&self, tenant: &str, body: &[u8]) -> Result<Reply, StoreError> {
+    pub(crate) async fn send_one(&self, tenant: &str, body: &[u8]) -> Result<Reply, AwsError> {
         let b = match parse_body(body) {
             Ok(b) => b,
             Err(e) => return Ok(invalid(e)),
@@ -777,7 +778,7 @@ impl Api {
     }
 
     /// `GET /v1/messages/{id}`.
-    pub(crate) async fn message(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+    pub(crate) async fn message(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
         let Some((t, campaign, gen, row)) = pregon::sending::parse_message_id(id) else {
             return Ok(not_found("message"));
         };

@@ -5,12 +5,13 @@
 use crate::{invalid, not_found, reply, Api, Reply};
 use pregon::model::kpi::{campaign_stats as stats_view, kpi_counts};
 use pregon::model::{Campaign, CampaignStatus, FieldError, KpiCounts};
-use pregon_aws::store::{Filter, StoreError};
+use pregon_aws::store::Filter;
+use pregon_aws::Error as AwsError;
 use serde_json::json;
 
 impl Api {
     /// `GET /v1/campaigns/{id}/stats`.
-    pub(crate) async fn campaign_stats(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+    pub(crate) async fn campaign_stats(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
         let Some(c) = self.store.campaign(tenant, id).await? else {
             return Ok(not_found("campaign"));
         };
@@ -24,7 +25,7 @@ impl Api {
         &self,
         tenant: &str,
         query: &[(String, String)],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let mut bad = Vec::new();
         let known = [

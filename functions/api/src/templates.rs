@@ -5,7 +5,7 @@ use pregon::clock::now_rfc3339;
 use pregon::keys;
 use pregon::model::{new_id, Account, FieldError, NewTemplate, Template, TemplateStatus};
 use pregon::providers::{self, Adapter, TemplateOp, TemplateState};
-use pregon_aws::store::StoreError;
+use pregon_aws::Error as AwsError;
 use serde_json::Value;
 use tracing::warn;
 
@@ -16,7 +16,7 @@ impl Api {
         &self,
         tenant: &str,
         body: &[u8],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         // `account_id` is where the template is registered, not part of its shape.
         let (body, account_id) = match parse_body(body) {
             Ok(mut b) => {
@@ -111,7 +111,7 @@ impl Api {
         &self,
         tenant: &str,
         mut t: Template,
-    ) -> Result<Template, StoreError> {
+    ) -> Result<Template, AwsError> {
         if t.status == TemplateStatus::Rejected
             || t.spec.channel != pregon::validate::Channel::Whatsapp
         {
@@ -146,7 +146,7 @@ impl Api {
         tenant: &str,
         id: &str,
         query: &[(String, String)],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let format = query
             .iter()
             .find(|(k, _)| k == "format")
@@ -173,7 +173,7 @@ impl Api {
                 bytes: pregon::report::layout_csv(&columns),
             }
         } else {
-            let bytes = pregon::report::layout_xlsx(&columns).map_err(StoreError::Shape)?;
+            let bytes = pregon::report::layout_xlsx(&columns).map_err(AwsError::Shape)?;
             File {
                 content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
                 filename: format!("{}.xlsx", t.spec.name),

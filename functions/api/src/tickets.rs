@@ -14,8 +14,9 @@ use pregon::model::{
     Ticket, TicketEntry, TicketStatus,
 };
 use pregon::validate::Channel;
-use pregon_aws::store::{Filter, RecipientItem, StoreError};
+use pregon_aws::store::{Filter, RecipientItem};
 use pregon_aws::tickets::CloseIf;
+use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
 use tracing::info;
 
@@ -82,7 +83,7 @@ impl Api {
         &self,
         tenant: &str,
         query: &[(String, String)],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
         let mut bad = Vec::new();
         let known = ["status", "campaign_id", "department", "limit", "cursor"];
@@ -164,7 +165,7 @@ impl Api {
         status: Option<TicketStatus>,
         department: Option<String>,
         query: &[(String, String)],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let wrong_department = department.is_some() && department != c.settings.department;
         if status == Some(TicketStatus::Open) || wrong_department {
             return Ok(reply(200, json!({"items": [], "next_cursor": null})));
@@ -188,7 +189,7 @@ impl Api {
     }
 
     /// `GET /v1/tickets/{id}`: the ticket and its conversation.
-    pub(crate) async fn get_ticket(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+    pub(crate) async fn get_ticket(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
         if let Some(t) = self.store.ticket(tenant, id).await? {
             let entries = self.store.entries(tenant, id, 500).await?;
             let mut v = ticket_view(&t);
@@ -214,11 +215,7 @@ impl Api {
         Ok(not_found("ticket"))
     }
 
-    async fn open_ticket(
-        &self,
-        tenant: &str,
-        id: &str,
-    ) -> Result<Result<Ticket, Reply>, StoreError> {
+    async fn open_ticket(&self, tenant: &str, id: &str) -> Result<Result<Ticket, Reply>, AwsError> {
         match self.store.ticket(tenant, id).await? {
             None => {
                 // An informative ticket exists (as a view) but is closed.
@@ -253,7 +250,7 @@ impl Api {
         tenant: &str,
         id: &str,
         body: &[u8],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let b: Value = match crate::read_json(body) {
             Ok(b) => b,
             Err(_) => return Ok(invalid(vec![field("body", "must be a JSON object")])),
@@ -353,7 +350,7 @@ impl Api {
         account: &Account,
         phone: &str,
         text: &str,
-    ) -> Result<String, StoreError> {
+    ) -> Result<String, AwsError> {
         let settings = CampaignSettings::free_form(&account.id, account.channel);
         let id = pregon::model::new_id("cmp");
         let now = pregon::clock::now_rfc3339();
@@ -377,7 +374,7 @@ impl Api {
         c.sending_started_at = Some(now.clone());
         let phone: pregon::phone::Phone = phone
             .parse()
-            .map_err(|_| StoreError::Shape("a ticket's phone is not E.164".into()))?;
+            .map_err(|_| AwsError::Shape("a ticket's phone is not E.164".into()))?;
         let recipient = pregon::validate::Recipient {
             row: 2,
             phone,
@@ -399,7 +396,7 @@ impl Api {
     /// the one kept): a campaign's ticket in its campaign's `attended`;
     /// an inbound ticket in its account's (all time and per UTC day), which analytics
     /// reports by account.
-    async fn count_attend(&self, tenant: &str, t: &Ticket, now: &str) -> Result<(), StoreError> {
+    async fn count_attend(&self, tenant: &str, t: &Ticket, now: &str) -> Result<(), AwsError> {
         let first = t.attended_at.as_deref() == Some(now);
         if !first || t.replied_at.is_none() {
             return Ok(());
@@ -423,7 +420,7 @@ impl Api {
     }
 
     /// `POST /v1/tickets/{id}/attend`: a person took the ticket (the attended rate).
-    pub(crate) async fn ticket_attend(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+    pub(crate) async fn ticket_attend(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
         let t = match self.open_ticket(tenant, id).await? {
             Ok(t) => t,
             Err(r) => return Ok(r),
@@ -450,7 +447,7 @@ impl Api {
     }
 
     /// `POST /v1/tickets/{id}/close`: closed by an agent.
-    pub(crate) async fn ticket_close(&self, tenant: &str, id: &str) -> Result<Reply, StoreError> {
+    pub(crate) async fn ticket_close(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
         let t = match self.open_ticket(tenant, id).await? {
             Ok(t) => t,
             Err(r) => return Ok(r),
@@ -478,7 +475,7 @@ impl Api {
     }
 
     /// `GET /v1/settings`.
-    pub(crate) async fn get_settings(&self, tenant: &str) -> Result<Reply, StoreError> {
+    pub(crate) async fn get_settings(&self, tenant: &str) -> Result<Reply, AwsError> {
         let s = self.store.settings(tenant).await?;
         Ok(reply(200, json!(s)))
     }
@@ -488,7 +485,7 @@ impl Api {
         &self,
         tenant: &str,
         body: &[u8],
-    ) -> Result<Reply, StoreError> {
+    ) -> Result<Reply, AwsError> {
         let b: Value = match crate::read_json(body) {
             Ok(b) => b,
             Err(_) => return Ok(invalid(vec![field("body", "must be a JSON object")])),

@@ -1,7 +1,8 @@
 //! Campaign transitions the functions share (SPEC §5): the end of a campaign once every
 //! message has an outcome, written once for the sender, dispatch and the controls.
 
-use crate::store::{conditional, s, Store, StoreError};
+use crate::store::{conditional, s, Store};
+use crate::Error;
 use aws_sdk_dynamodb::types::AttributeValue;
 use pregon::model::CampaignStatus;
 
@@ -11,7 +12,7 @@ pub async fn maybe_complete(
     store: &Store,
     tenant: &str,
     campaign: &str,
-) -> Result<Option<CampaignStatus>, StoreError> {
+) -> Result<Option<CampaignStatus>, Error> {
     let Some(c) = store.campaign(tenant, campaign).await? else {
         return Ok(None);
     };
@@ -44,7 +45,7 @@ pub async fn maybe_complete_of(
     tenant: &str,
     campaign: &str,
     total: u64,
-) -> Result<Option<CampaignStatus>, StoreError> {
+) -> Result<Option<CampaignStatus>, Error> {
     let p = store.progress(tenant, campaign).await?;
     if p.done() < total as i64 {
         return Ok(None);
@@ -61,7 +62,7 @@ impl Store {
         campaign: &str,
         shard: u32,
         row: u64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let res = self
             .update_campaign(tenant, campaign)
             .update_expression("SET dispatch.#after.#shard = :row")
@@ -79,7 +80,7 @@ impl Store {
     }
 
     /// Clears resume's sweep flag once every parked job is back on the queue.
-    pub async fn sweep_done(&self, tenant: &str, campaign: &str) -> Result<bool, StoreError> {
+    pub async fn sweep_done(&self, tenant: &str, campaign: &str) -> Result<bool, Error> {
         let res = self
             .update_campaign(tenant, campaign)
             .update_expression("SET dispatch.sweep = :f")
@@ -92,7 +93,7 @@ impl Store {
     }
 
     /// Marks dispatch finished: every recipient was enqueued or blocked.
-    pub async fn dispatch_done(&self, tenant: &str, campaign: &str) -> Result<bool, StoreError> {
+    pub async fn dispatch_done(&self, tenant: &str, campaign: &str) -> Result<bool, Error> {
         let res = self
             .update_campaign(tenant, campaign)
             .update_expression("SET dispatch.done = :t")
@@ -114,9 +115,8 @@ impl Store {
         campaign: &str,
         f: &pregon::model::HeaderImageFile,
         upload_id: Option<&str>,
-    ) -> Result<bool, StoreError> {
-        let v =
-            serde_dynamo::to_attribute_value(f).map_err(|e| StoreError::Shape(e.to_string()))?;
+    ) -> Result<bool, Error> {
+        let v = serde_dynamo::to_attribute_value(f).map_err(Error::shape)?;
         let mut req = self
             .update_campaign_item(tenant, campaign)
             .update_expression("SET header_image_file = :f")
@@ -140,7 +140,7 @@ impl Store {
         to: CampaignStatus,
         now: &str,
         send_at: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let mut expr = "SET #st = :to, updated_at = :now".to_string();
         let mut req = self
             .update_campaign(tenant, campaign)
@@ -173,7 +173,7 @@ impl Store {
         tenant: &str,
         entries: &[(String, Option<String>)],
         now: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         let mut requests = Vec::new();
         for (phone, campaign) in entries {
@@ -195,7 +195,7 @@ impl Store {
                         PutRequest::builder()
                             .set_item(Some(item))
                             .build()
-                            .map_err(crate::store::dynamo)?,
+                            .map_err(crate::Error::dynamo)?,
                     )
                     .build(),
             );
@@ -223,7 +223,7 @@ impl Store {
         tenant: &str,
         phone: &str,
         campaign: Option<&str>,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let res = self
             .client
             .delete_item()

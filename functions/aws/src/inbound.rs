@@ -2,7 +2,8 @@
 //! only, each a conditional write; statuses that arrive before their message's `sent`
 //! record, kept until it exists; and which tenant an account's webhook belongs to.
 
-use crate::store::{conditional, dynamo, n, s, Store, StoreError};
+use crate::store::{conditional, n, s, Store};
+use crate::Error;
 use aws_sdk_dynamodb::types::AttributeValue;
 use pregon::clock::{now_ms, unix_now};
 use pregon::keys;
@@ -29,7 +30,7 @@ pub enum Applied {
 
 impl Store {
     /// Records which tenant an account's webhook belongs to.
-    pub async fn put_webhook_account(&self, account: &str, tenant: &str) -> Result<(), StoreError> {
+    pub async fn put_webhook_account(&self, account: &str, tenant: &str) -> Result<(), Error> {
         let (pk, sk) = keys::webhook_account(account);
         self.client
             .put_item()
@@ -39,7 +40,7 @@ impl Store {
             .item("tenant", s(tenant))
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         Ok(())
     }
 
@@ -51,7 +52,7 @@ impl Store {
         tenant: &str,
         phone_number_id: &str,
         waba_id: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         for (kind, id) in [("number", phone_number_id), ("waba", waba_id)] {
             let (pk, sk) = keys::meta_route(kind, id, account);
             self.client
@@ -62,14 +63,14 @@ impl Store {
                 .item("tenant", s(tenant))
                 .send()
                 .await
-                .map_err(dynamo)?;
+                .map_err(Error::dynamo)?;
         }
         Ok(())
     }
 
     /// The Meta accounts filed under a number or business account (`kind` `number` or
     /// `waba`): their ids (at most 100).
-    pub async fn meta_routes(&self, kind: &str, id: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn meta_routes(&self, kind: &str, id: &str) -> Result<Vec<String>, Error> {
         let (pk, _) = keys::meta_route(kind, id, "");
         let out = self
             .client
@@ -80,7 +81,7 @@ impl Store {
             .limit(100)
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         Ok(out
             .items
             .unwrap_or_default()
@@ -90,7 +91,7 @@ impl Store {
     }
 
     /// The tenant of the account a webhook URL names.
-    pub async fn webhook_tenant(&self, account: &str) -> Result<Option<String>, StoreError> {
+    pub async fn webhook_tenant(&self, account: &str) -> Result<Option<String>, Error> {
         let (pk, sk) = keys::webhook_account(account);
         let out = self
             .client
@@ -100,7 +101,7 @@ impl Store {
             .key("sk", s(sk))
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         Ok(out
             .item
             .and_then(|i| i.get("tenant").and_then(|v| v.as_s().ok()).cloned()))
@@ -112,7 +113,7 @@ impl Store {
         &self,
         account: &str,
         ids: &[&str],
-    ) -> Result<HashMap<String, String>, StoreError> {
+    ) -> Result<HashMap<String, String>, Error> {
         let mut found = HashMap::new();
         // A callback may name a message twice (sent and delivered): BatchGetItem takes
         // each key once.
@@ -151,7 +152,7 @@ impl Store {
         &self,
         updates: &[(&str, &StatusUpdate)],
         now: &str,
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<Vec<bool>, Error> {
         let mut statements = Vec::new();
         let mut index = Vec::new();
         // One statement per message (a batch may not name an item twice): a second
@@ -216,7 +217,7 @@ impl Store {
         message_id: &str,
         u: &StatusUpdate,
         now: &str,
-    ) -> Result<Applied, StoreError> {
+    ) -> Result<Applied, Error> {
         let Some((t, c, gen, row)) = pregon::sending::parse_message_id(message_id) else {
             return Ok(Applied::Unchanged);
         };
@@ -331,11 +332,7 @@ impl Store {
     }
 
     /// Keeps a status whose message is not recorded yet (a week, TTL).
-    pub async fn keep_early_status(
-        &self,
-        account: &str,
-        u: &StatusUpdate,
-    ) -> Result<(), StoreError> {
+    pub async fn keep_early_status(&self, account: &str, u: &StatusUpdate) -> Result<(), Error> {
         let (pk, sk) = keys::early_status(account, &u.provider_message_id);
         let body = serde_json::to_string(&EarlyStatus::from(u)).expect("json");
         // Several early statuses of one message: keep the furthest (a later write of a
@@ -356,7 +353,7 @@ impl Store {
             )
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         Ok(())
     }
 
@@ -368,7 +365,7 @@ impl Store {
         &self,
         message_id: &str,
         provider_message_id: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         let Some((t, c, gen, row)) = pregon::sending::parse_message_id(message_id) else {
             return Ok(());
         };
@@ -398,7 +395,7 @@ impl Store {
         &self,
         account: &str,
         ids: &[&str],
-    ) -> Result<Vec<StatusUpdate>, StoreError> {
+    ) -> Result<Vec<StatusUpdate>, Error> {
         let keys_: Vec<_> = ids
             .iter()
             .map(|id| {
@@ -472,7 +469,7 @@ impl Store {
     pub async fn message_by_id(
         &self,
         message_id: &str,
-    ) -> Result<Option<crate::store::RecipientItem>, StoreError> {
+    ) -> Result<Option<crate::store::RecipientItem>, Error> {
         let Some((t, c, gen, row)) = pregon::sending::parse_message_id(message_id) else {
             return Ok(None);
         };
@@ -571,7 +568,7 @@ pub async fn apply(
     message: &str,
     u: &StatusUpdate,
     now: &str,
-) -> Result<Applied, StoreError> {
+) -> Result<Applied, Error> {
     let applied = store.apply_status(message, u, now).await?;
     if let Applied::Moved { settled: true, .. } = applied {
         if let Some((t, c, _, _)) = pregon::sending::parse_message_id(message) {

@@ -3,6 +3,7 @@
 
 pub mod campaigns;
 pub mod config;
+pub mod error;
 pub mod events;
 pub mod inbound;
 pub mod messages;
@@ -12,6 +13,8 @@ pub mod sqs;
 pub mod store;
 pub mod tickets;
 pub mod transport;
+
+pub use error::Error;
 
 /// JSON logs to stdout (CloudWatch), level from `RUST_LOG` (default `info`).
 pub fn init_logging() {

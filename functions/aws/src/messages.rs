@@ -3,7 +3,8 @@
 //! sender instance. Claims and outcomes go 25 to a request as PartiQL statements whose
 //! conditions DynamoDB judges one by one (ARCHITECTURE.md).
 
-use crate::store::{conditional, dynamo, n, s, Store, StoreError};
+use crate::store::{conditional, n, s, Store};
+use crate::Error;
 use aws_sdk_dynamodb::types::{AttributeValue, BatchStatementRequest, ReturnValue};
 use pregon::keys;
 use pregon::model::Progress;
@@ -105,7 +106,7 @@ impl Store {
     pub async fn execute_batch(
         &self,
         statements: Vec<BatchStatementRequest>,
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<Vec<bool>, Error> {
         let mut applied = Vec::with_capacity(statements.len());
         for chunk in statements.chunks(STATEMENTS_PER_BATCH) {
             let out = self
@@ -114,7 +115,7 @@ impl Store {
                 .set_statements(Some(chunk.to_vec()))
                 .send()
                 .await
-                .map_err(dynamo)?;
+                .map_err(Error::dynamo)?;
             for r in out.responses.unwrap_or_default() {
                 match r.error {
                     None => applied.push(true),
@@ -128,7 +129,7 @@ impl Store {
                         applied.push(false)
                     }
                     Some(e) => {
-                        return Err(StoreError::Dynamo(format!(
+                        return Err(Error::Dynamo(format!(
                             "statement failed: {:?} {:?}",
                             e.code, e.message
                         )))
@@ -161,7 +162,7 @@ impl Store {
         &self,
         jobs: &[&SendJob],
         until_ms: i64,
-    ) -> Result<Vec<ClaimResult>, StoreError> {
+    ) -> Result<Vec<ClaimResult>, Error> {
         let sql = format!(
             "UPDATE \"{}\" SET claim_until = ? WHERE pk = ? AND sk = ? AND \"status\" IN ['pending', 'queued'] AND claim_until IS MISSING",
             self.table
@@ -191,7 +192,7 @@ impl Store {
     /// the message stays `pending` with `parked` set, for resume to enqueue again. One
     /// transaction: the park holds only if the campaign is still `paused` (a resume that
     /// committed first makes it [`Park::NotPaused`], and the job is sent).
-    pub async fn park_message(&self, job: &SendJob) -> Result<Park, StoreError> {
+    pub async fn park_message(&self, job: &SendJob) -> Result<Park, Error> {
         use aws_sdk_dynamodb::types::{ConditionCheck, TransactWriteItem, Update};
         let (cpk, csk) = keys::campaign(&job.tenant, &job.campaign);
         let (pk, sk) = Self::message_key(job);
@@ -203,7 +204,7 @@ impl Store {
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":paused", s("paused"))
             .build()
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         let park = Update::builder()
             .table_name(&self.table)
             .key("pk", s(pk))
@@ -218,7 +219,7 @@ impl Store {
             .expression_attribute_values(":pending", s("pending"))
             .expression_attribute_values(":queued", s("queued"))
             .build()
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         let res = self
             .client
             .transact_write_items()
@@ -247,7 +248,7 @@ impl Store {
                     {
                         Ok(Park::NotPending)
                     }
-                    _ => Err(dynamo(e)),
+                    _ => Err(Error::dynamo(e)),
                 }
             }
         }
@@ -261,7 +262,7 @@ impl Store {
         campaign: &str,
         gen: u32,
         rows: &[u64],
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<Vec<bool>, Error> {
         let sql = format!(
             "UPDATE \"{}\" SET counted_at = ? REMOVE parked WHERE pk = ? AND sk = ? AND parked = ?",
             self.table
@@ -282,7 +283,7 @@ impl Store {
         done: &[(&SendJob, Outcome)],
         claim: i64,
         now: &str,
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<Vec<bool>, Error> {
         let sent = format!(
             "UPDATE \"{}\" SET \"status\" = 'sent' SET provider_message_id = ? SET sent_at = ? SET updated_at = ? SET counted_at = ? REMOVE claim_until WHERE pk = ? AND sk = ? AND claim_until = ?",
             self.table
@@ -352,7 +353,7 @@ impl Store {
 
     /// Gives back claims on messages the provider certainly did not take (a 429, a 5xx,
     /// a refused connection), so the job's retry can send them.
-    pub async fn release_claims(&self, jobs: &[&SendJob], claim: i64) -> Result<(), StoreError> {
+    pub async fn release_claims(&self, jobs: &[&SendJob], claim: i64) -> Result<(), Error> {
         let sql = format!(
             "UPDATE \"{}\" REMOVE claim_until WHERE pk = ? AND sk = ? AND claim_until = ?",
             self.table
@@ -378,7 +379,7 @@ impl Store {
         why: &str,
         now_ms: i64,
         now: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         self.fail_unsettled(job, code, why, now, Unsettled::ClaimExpired(now_ms))
             .await
     }
@@ -387,7 +388,7 @@ impl Store {
     /// back to the senders once (the campaign's `resend_unreported`): its expired claim
     /// `claim` is removed and `resent` set, only if nothing reported it, nobody took it
     /// meanwhile and it was never resent. Whether it was given back.
-    pub async fn release_for_resend(&self, job: &SendJob, claim: i64) -> Result<bool, StoreError> {
+    pub async fn release_for_resend(&self, job: &SendJob, claim: i64) -> Result<bool, Error> {
         let (pk, sk) = Self::message_key(job);
         let res = self
             .client
@@ -418,7 +419,7 @@ impl Store {
         code: &str,
         message: &str,
         now: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         self.fail_unsettled(job, code, message, now, Unsettled::Unheld)
             .await
     }
@@ -432,7 +433,7 @@ impl Store {
         message: &str,
         now: &str,
         which: Unsettled,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let (pk, sk) = Self::message_key(job);
         let mut req = self
             .client
@@ -465,7 +466,7 @@ impl Store {
     pub async fn message(
         &self,
         job: &SendJob,
-    ) -> Result<Option<crate::store::RecipientItem>, StoreError> {
+    ) -> Result<Option<crate::store::RecipientItem>, Error> {
         self.get(Self::message_key(job)).await
     }
 
@@ -479,7 +480,7 @@ impl Store {
         rows: &[u64],
         status: MessageStatus,
         now: &str,
-    ) -> Result<Vec<bool>, StoreError> {
+    ) -> Result<Vec<bool>, Error> {
         let sql = format!(
             "UPDATE \"{}\" SET \"status\" = ? SET updated_at = ? SET counted_at = ? WHERE pk = ? AND sk = ? AND \"status\" IN ['pending', 'queued'] AND claim_until IS MISSING",
             self.table
@@ -504,7 +505,7 @@ impl Store {
         campaign: &str,
         shard: u32,
         delta: &Progress,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         self.add_counters(tenant, campaign, shard, &delta.pairs())
             .await
     }
@@ -517,7 +518,7 @@ impl Store {
         campaign: &str,
         shard: u32,
         deltas: &[(&str, i64)],
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         let Some((expr, names, values)) = counter_adds(deltas) else {
             return Ok(());
         };
@@ -531,7 +532,7 @@ impl Store {
             .set_expression_attribute_values(Some(values))
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         Ok(())
     }
 
@@ -541,11 +542,7 @@ impl Store {
     /// (`K{shard:02}`, summed by [`Store::counters`] with the rest): a plain update of
     /// an item inside a running transaction fails (`TransactionConflict`, which the SDK
     /// does not retry), so the senders', tickets' and settles' `ADD`s never meet it.
-    pub async fn add_counters_once(
-        &self,
-        adds: &[CounterAdd],
-        token: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn add_counters_once(&self, adds: &[CounterAdd], token: &str) -> Result<(), Error> {
         use aws_sdk_dynamodb::types::{TransactWriteItem, Update};
         let mut items = Vec::new();
         for a in adds {
@@ -561,7 +558,7 @@ impl Store {
                 .set_expression_attribute_names(Some(names))
                 .set_expression_attribute_values(Some(values))
                 .build()
-                .map_err(dynamo)?;
+                .map_err(Error::dynamo)?;
             items.push(TransactWriteItem::builder().update(update).build());
         }
         if items.is_empty() {
@@ -573,7 +570,7 @@ impl Store {
             .client_request_token(token)
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         Ok(())
     }
 
@@ -582,7 +579,7 @@ impl Store {
         &self,
         tenant: &str,
         campaign: &str,
-    ) -> Result<HashMap<String, i64>, StoreError> {
+    ) -> Result<HashMap<String, i64>, Error> {
         let out = self
             .client
             .query()
@@ -592,7 +589,7 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         let mut sums: HashMap<String, i64> = HashMap::new();
         for item in out.items.unwrap_or_default() {
             for (k, v) in item {
@@ -605,7 +602,7 @@ impl Store {
     }
 
     /// A campaign's progress: its counter shards summed (one query, whatever its size).
-    pub async fn progress(&self, tenant: &str, campaign: &str) -> Result<Progress, StoreError> {
+    pub async fn progress(&self, tenant: &str, campaign: &str) -> Result<Progress, Error> {
         let c = self.counters(tenant, campaign).await?;
         let get = |k: &str| c.get(k).copied().unwrap_or(0);
         Ok(Progress {
@@ -629,7 +626,7 @@ impl Store {
         slot: RateSlot,
         rate: u32,
         want: u32,
-    ) -> Result<u32, StoreError> {
+    ) -> Result<u32, Error> {
         if want == 0 || rate == 0 {
             return Ok(0);
         }
@@ -645,14 +642,14 @@ impl Store {
             .return_values(ReturnValue::UpdatedNew)
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         let used: i64 = out
             .attributes
             .as_ref()
             .and_then(|a: &HashMap<String, AttributeValue>| a.get("used"))
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse().ok())
-            .ok_or_else(|| StoreError::Shape("rate count without `used`".into()))?;
+            .ok_or_else(|| Error::Shape("rate count without `used`".into()))?;
         Ok(granted(used, want, rate))
     }
 }
@@ -693,7 +690,7 @@ impl Store {
         &self,
         keys_: Vec<HashMap<String, AttributeValue>>,
         projection: &str,
-    ) -> Result<Vec<HashMap<String, AttributeValue>>, StoreError> {
+    ) -> Result<Vec<HashMap<String, AttributeValue>>, Error> {
         use aws_sdk_dynamodb::types::KeysAndAttributes;
         let mut items = Vec::new();
         let mut pending = keys_;
@@ -706,14 +703,14 @@ impl Store {
                 .projection_expression(projection)
                 .consistent_read(true)
                 .build()
-                .map_err(dynamo)?;
+                .map_err(Error::dynamo)?;
             let out = self
                 .client
                 .batch_get_item()
                 .request_items(&self.table, ka)
                 .send()
                 .await
-                .map_err(dynamo)?;
+                .map_err(Error::dynamo)?;
             items.extend(
                 out.responses
                     .unwrap_or_default()
@@ -736,7 +733,7 @@ impl Store {
         tenant: &str,
         campaign: &str,
         cap: usize,
-    ) -> Result<Option<DncSnapshot>, StoreError> {
+    ) -> Result<Option<DncSnapshot>, Error> {
         let mut snapshot = DncSnapshot::default();
         let mut seen = 0usize;
         let mut after: Option<HashMap<String, AttributeValue>> = None;
@@ -751,7 +748,7 @@ impl Store {
                 .set_exclusive_start_key(after.take())
                 .send()
                 .await
-                .map_err(dynamo)?;
+                .map_err(Error::dynamo)?;
             for item in out.items.unwrap_or_default() {
                 seen += 1;
                 if seen > cap {
@@ -787,7 +784,7 @@ impl Store {
         tenant: &str,
         campaign: &str,
         phones: &[&str],
-    ) -> Result<std::collections::HashSet<String>, StoreError> {
+    ) -> Result<std::collections::HashSet<String>, Error> {
         let pk = keys::dnc_pk(tenant);
         let mut wanted: Vec<String> = Vec::with_capacity(phones.len() * 2);
         for p in phones {

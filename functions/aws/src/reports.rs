@@ -4,7 +4,8 @@
 //! (`report_email_state`, conditional, so two overlapping runs ask once) and asks the
 //! results function, which builds the file, sends the email and records the outcome.
 
-use crate::store::{conditional, dynamo, s, Store, StoreError};
+use crate::store::{conditional, s, Store};
+use crate::Error;
 use aws_sdk_dynamodb::types::AttributeValue;
 use pregon::keys;
 use pregon::model::ReportEmailState;
@@ -17,13 +18,13 @@ pub struct ReportWanted {
     pub campaign: String,
 }
 
-fn state_value(st: &ReportEmailState) -> Result<AttributeValue, StoreError> {
-    serde_dynamo::to_attribute_value(st).map_err(|e| StoreError::Shape(e.to_string()))
+fn state_value(st: &ReportEmailState) -> Result<AttributeValue, Error> {
+    serde_dynamo::to_attribute_value(st).map_err(Error::shape)
 }
 
 impl Store {
     /// Notes that the campaign's report email is to be sent once it ends (idempotent).
-    pub async fn want_report(&self, tenant: &str, campaign: &str) -> Result<(), StoreError> {
+    pub async fn want_report(&self, tenant: &str, campaign: &str) -> Result<(), Error> {
         let wanted = ReportWanted {
             t: tenant.into(),
             campaign: campaign.into(),
@@ -33,7 +34,7 @@ impl Store {
     }
 
     /// Every campaign waiting for its report email.
-    pub async fn reports_wanted(&self) -> Result<Vec<ReportWanted>, StoreError> {
+    pub async fn reports_wanted(&self) -> Result<Vec<ReportWanted>, Error> {
         let mut out = Vec::new();
         let mut after = None;
         loop {
@@ -49,7 +50,7 @@ impl Store {
     }
 
     /// Forgets a campaign's report (sent, failed for good, or the campaign is gone).
-    pub async fn report_settled(&self, tenant: &str, campaign: &str) -> Result<(), StoreError> {
+    pub async fn report_settled(&self, tenant: &str, campaign: &str) -> Result<(), Error> {
         let (pk, sk) = keys::report_wanted(tenant, campaign);
         self.client
             .delete_item()
@@ -58,7 +59,7 @@ impl Store {
             .key("sk", s(sk))
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         Ok(())
     }
 
@@ -70,7 +71,7 @@ impl Store {
         campaign: &str,
         previous: Option<&str>,
         next: &ReportEmailState,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let mut req = self
             .update_campaign_item(tenant, campaign)
             .update_expression("SET report_email_state = :next")
@@ -95,7 +96,7 @@ impl Store {
         campaign: &str,
         request_id: &str,
         outcome: &ReportEmailState,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let res = self
             .update_campaign_item(tenant, campaign)
             .update_expression("SET report_email_state = :out")

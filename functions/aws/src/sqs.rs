@@ -97,17 +97,17 @@ pub async fn send_json(
     sqs: &aws_sdk_sqs::Client,
     queue_env: &str,
     body: &impl serde::Serialize,
-) -> Result<(), crate::store::StoreError> {
-    use crate::store::StoreError;
-    let body = serde_json::to_string(body).map_err(|e| StoreError::Shape(e.to_string()))?;
-    let queue = std::env::var(queue_env)
-        .map_err(|_| StoreError::Shape(format!("{queue_env} is not set")))?;
+) -> Result<(), crate::Error> {
+    use crate::Error;
+    let body = serde_json::to_string(body).map_err(Error::shape)?;
+    let queue =
+        std::env::var(queue_env).map_err(|_| Error::Config(format!("{queue_env} is not set")))?;
     sqs.send_message()
         .queue_url(queue)
         .message_body(body)
         .send()
         .await
-        .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+        .map_err(|e| Error::sqs("SendMessage", e))?;
     Ok(())
 }
 

@@ -2,6 +2,7 @@
 //! `serde_dynamo`. Every tenant-owned read takes the tenant id, so one tenant's
 //! request can never address another's items.
 
+use crate::Error;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, DeleteRequest, PutRequest, ReturnValue, WriteRequest,
@@ -22,18 +23,6 @@ pub const BATCH_WRITE_ITEMS: usize = 25;
 /// DynamoDB's limit of keys per `BatchGetItem`.
 pub const BATCH_GET_ITEMS: usize = 100;
 
-#[derive(Debug, thiserror::Error)]
-pub enum StoreError {
-    #[error("DynamoDB: {0}")]
-    Dynamo(String),
-    #[error("stored item does not match its type: {0}")]
-    Shape(String),
-}
-
-pub(crate) fn dynamo<E: std::fmt::Debug>(e: E) -> StoreError {
-    StoreError::Dynamo(format!("{e:?}"))
-}
-
 pub(crate) fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -46,7 +35,7 @@ pub(crate) fn n(v: i64) -> AttributeValue {
 /// `None` when its condition did not hold.
 pub(crate) fn returned<T: DeserializeOwned, E, R>(
     res: Result<Option<Item>, SdkError<E, R>>,
-) -> Result<Option<T>, StoreError>
+) -> Result<Option<T>, Error>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
@@ -55,7 +44,7 @@ where
         Ok(item) => item
             .map(serde_dynamo::from_item)
             .transpose()
-            .map_err(|e| StoreError::Shape(e.to_string())),
+            .map_err(Error::shape),
         Err(e) => {
             conditional::<(), _, _>(Err(e))?;
             Ok(None)
@@ -77,7 +66,7 @@ fn status_in(allowed: &[CampaignStatus]) -> (String, Item) {
 }
 
 /// A conditional write's answer: applied, or its condition did not hold.
-pub(crate) fn conditional<T, E, R>(res: Result<T, SdkError<E, R>>) -> Result<bool, StoreError>
+pub(crate) fn conditional<T, E, R>(res: Result<T, SdkError<E, R>>) -> Result<bool, Error>
 where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::fmt::Debug,
     R: std::fmt::Debug,
@@ -89,18 +78,18 @@ where
         {
             Ok(false)
         }
-        Err(e) => Err(dynamo(e)),
+        Err(e) => Err(Error::dynamo(e)),
     }
 }
 
 /// Any serialisable value as a DynamoDB attribute.
 trait ToAttr {
-    fn to_attr(&self) -> Result<AttributeValue, StoreError>;
+    fn to_attr(&self) -> Result<AttributeValue, Error>;
 }
 
 impl<T: Serialize + ?Sized> ToAttr for T {
-    fn to_attr(&self) -> Result<AttributeValue, StoreError> {
-        serde_dynamo::to_attribute_value(self).map_err(|e| StoreError::Shape(e.to_string()))
+    fn to_attr(&self) -> Result<AttributeValue, Error> {
+        serde_dynamo::to_attribute_value(self).map_err(Error::shape)
     }
 }
 
@@ -272,9 +261,8 @@ impl Store {
         &self,
         (pk, sk): (String, String),
         value: &T,
-    ) -> Result<Item, StoreError> {
-        let mut item: Item =
-            serde_dynamo::to_item(value).map_err(|e| StoreError::Shape(e.to_string()))?;
+    ) -> Result<Item, Error> {
+        let mut item: Item = serde_dynamo::to_item(value).map_err(Error::shape)?;
         item.insert("pk".into(), s(pk));
         item.insert("sk".into(), s(sk));
         Ok(item)
@@ -283,7 +271,7 @@ impl Store {
     pub async fn get<T: DeserializeOwned>(
         &self,
         (pk, sk): (String, String),
-    ) -> Result<Option<T>, StoreError> {
+    ) -> Result<Option<T>, Error> {
         let out = self
             .client
             .get_item()
@@ -293,21 +281,17 @@ impl Store {
             .consistent_read(true)
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         match out.item {
             None => Ok(None),
             Some(item) => serde_dynamo::from_item(item)
                 .map(Some)
-                .map_err(|e| StoreError::Shape(e.to_string())),
+                .map_err(Error::shape),
         }
     }
 
     /// Writes an item, replacing the one with the same key.
-    pub async fn put<T: Serialize>(
-        &self,
-        key: (String, String),
-        value: &T,
-    ) -> Result<(), StoreError> {
+    pub async fn put<T: Serialize>(&self, key: (String, String), value: &T) -> Result<(), Error> {
         let item = self.keyed(key, value)?;
         self.client
             .put_item()
@@ -315,7 +299,7 @@ impl Store {
             .set_item(Some(item))
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         Ok(())
     }
 
@@ -324,7 +308,7 @@ impl Store {
         &self,
         key: (String, String),
         value: &T,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         let item = self.keyed(key, value)?;
         self.client
             .put_item()
@@ -333,7 +317,7 @@ impl Store {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         Ok(())
     }
 
@@ -347,7 +331,7 @@ impl Store {
         limit: i32,
         after: Option<String>,
         filters: &[Filter<'_>],
-    ) -> Result<(Vec<T>, Option<String>), StoreError> {
+    ) -> Result<(Vec<T>, Option<String>), Error> {
         let mut q = self
             .client
             .query()
@@ -384,12 +368,12 @@ impl Store {
             }
             q = q.filter_expression(expr.join(" AND "));
         }
-        let out = q.send().await.map_err(dynamo)?;
+        let out = q.send().await.map_err(Error::dynamo)?;
         let items = out
             .items
             .unwrap_or_default()
             .into_iter()
-            .map(|i| serde_dynamo::from_item(i).map_err(|e| StoreError::Shape(e.to_string())))
+            .map(|i| serde_dynamo::from_item(i).map_err(Error::shape))
             .collect::<Result<Vec<T>, _>>()?;
         let next = out
             .last_evaluated_key
@@ -399,7 +383,7 @@ impl Store {
 
     /// The tenant an API key belongs to; a stored tenant id that could break keys or
     /// paths is refused (logged) as if the key were unknown.
-    pub async fn tenant_for_key_hash(&self, hash: &str) -> Result<Option<String>, StoreError> {
+    pub async fn tenant_for_key_hash(&self, hash: &str) -> Result<Option<String>, Error> {
         Ok(self
             .get::<ApiKeyItem>(keys::api_key(hash))
             .await?
@@ -419,9 +403,9 @@ impl Store {
         tenant_id: &str,
         name: &str,
         key_hash: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         if !pregon::auth::valid_tenant_id(tenant_id) {
-            return Err(StoreError::Shape(format!(
+            return Err(Error::Shape(format!(
                 "'{tenant_id}' is not a tenant id (1–64 of a-z, 0-9, _ and -)"
             )));
         }
@@ -445,7 +429,7 @@ impl Store {
         .await
     }
 
-    pub async fn put_campaign(&self, c: &Campaign) -> Result<(), StoreError> {
+    pub async fn put_campaign(&self, c: &Campaign) -> Result<(), Error> {
         self.create(keys::campaign(&c.tenant_id, &c.id), c).await
     }
 
@@ -473,7 +457,7 @@ impl Store {
             .key("sk", s(sk))
     }
 
-    pub async fn campaign(&self, tenant: &str, id: &str) -> Result<Option<Campaign>, StoreError> {
+    pub async fn campaign(&self, tenant: &str, id: &str) -> Result<Option<Campaign>, Error> {
         self.get(keys::campaign(tenant, id)).await
     }
 
@@ -484,7 +468,7 @@ impl Store {
         id: &str,
         name: &str,
         allowed: &[CampaignStatus],
-    ) -> Result<Option<Campaign>, StoreError> {
+    ) -> Result<Option<Campaign>, Error> {
         let (cond, values) = status_in(allowed);
         let res = self
             .update_campaign(tenant, id)
@@ -507,7 +491,7 @@ impl Store {
         tenant: &str,
         id: &str,
         allowed: &[CampaignStatus],
-    ) -> Result<Option<Campaign>, StoreError> {
+    ) -> Result<Option<Campaign>, Error> {
         let (pk, sk) = keys::campaign(tenant, id);
         let (cond, values) = status_in(allowed);
         let res = self
@@ -534,7 +518,7 @@ impl Store {
         id: &str,
         upload_id: &str,
         now: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let res = self
             .update_campaign(tenant, id)
             .update_expression("SET upload_id = :uid, updated_at = :now_s")
@@ -565,7 +549,7 @@ impl Store {
         etag: &str,
         now: i64,
         lease_secs: i64,
-    ) -> Result<Claim, StoreError> {
+    ) -> Result<Claim, Error> {
         let res = self
             .update_campaign(tenant, id)
             .update_expression("SET #st = :validating, upload_etag = :etag, lease_until = :lease, updated_at = :now_s")
@@ -587,7 +571,7 @@ impl Store {
         match res {
             Ok(out) => {
                 let c: Campaign = serde_dynamo::from_item(out.attributes.unwrap_or_default())
-                    .map_err(|e| StoreError::Shape(e.to_string()))?;
+                    .map_err(Error::shape)?;
                 let gen = c.recipient_gen + 1;
                 Ok(Claim::Claimed {
                     campaign: Box::new(c),
@@ -600,7 +584,7 @@ impl Store {
                 };
                 Ok(Claim::judge(&c, upload_id, etag))
             }
-            Err(e) => Err(dynamo(e)),
+            Err(e) => Err(Error::dynamo(e)),
         }
     }
 
@@ -613,7 +597,7 @@ impl Store {
         upload_id: &str,
         etag: &str,
         until: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let res = self
             .update_campaign(tenant, id)
             .update_expression("SET lease_until = :lease")
@@ -635,7 +619,7 @@ impl Store {
         id: &str,
         upload_id: &str,
         etag: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         self.renew_claim(tenant, id, upload_id, etag, 0)
             .await
             .map(|_| ())
@@ -655,7 +639,7 @@ impl Store {
         summary: &Summary,
         problems: &[Problem],
         report_key: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let now = pregon::clock::now_rfc3339();
         // SMS segments (when counted) replace the previous upload's; otherwise they go.
         let (set_sms, remove_sms) = match &summary.sms {
@@ -700,7 +684,7 @@ impl Store {
         id: &str,
         upload_id: &str,
         problem: &Problem,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let now = pregon::clock::now_rfc3339();
         let res = self
             .update_campaign(tenant, id)
@@ -722,7 +706,7 @@ impl Store {
     }
 
     /// Records that every recipient generation below `gen` is deleted.
-    pub async fn mark_cleaned(&self, tenant: &str, id: &str, gen: u32) -> Result<(), StoreError> {
+    pub async fn mark_cleaned(&self, tenant: &str, id: &str, gen: u32) -> Result<(), Error> {
         let res = self
             .update_campaign_item(tenant, id)
             .update_expression("SET clean_below = :gen")
@@ -735,7 +719,7 @@ impl Store {
 
     /// Writes up to 25 items (or deletes keys) in one batch, retrying what DynamoDB
     /// leaves unprocessed with a growing pause.
-    pub async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    pub async fn batch_write(&self, mut requests: Vec<WriteRequest>) -> Result<(), Error> {
         let mut pause = std::time::Duration::from_millis(20);
         for _ in 0..12 {
             if requests.is_empty() {
@@ -747,7 +731,7 @@ impl Store {
                 .request_items(&self.table, requests)
                 .send()
                 .await
-                .map_err(dynamo)?;
+                .map_err(Error::dynamo)?;
             requests = out
                 .unprocessed_items
                 .and_then(|mut m| m.remove(&self.table))
@@ -757,7 +741,7 @@ impl Store {
                 pause = (pause * 2).min(std::time::Duration::from_secs(2));
             }
         }
-        Err(StoreError::Dynamo(
+        Err(Error::Dynamo(
             "batch write still throttled after 12 tries".into(),
         ))
     }
@@ -768,7 +752,7 @@ impl Store {
         campaign: &str,
         gen: u32,
         r: &Recipient,
-    ) -> Result<WriteRequest, StoreError> {
+    ) -> Result<WriteRequest, Error> {
         self.put_request(
             keys::recipient(tenant, campaign, gen, r.row),
             &RecipientItem::from(r),
@@ -780,14 +764,14 @@ impl Store {
         &self,
         key: (String, String),
         value: &T,
-    ) -> Result<WriteRequest, StoreError> {
+    ) -> Result<WriteRequest, Error> {
         let item = self.keyed(key, value)?;
         Ok(WriteRequest::builder()
             .put_request(
                 PutRequest::builder()
                     .set_item(Some(item))
                     .build()
-                    .map_err(dynamo)?,
+                    .map_err(Error::dynamo)?,
             )
             .build())
     }
@@ -798,7 +782,7 @@ impl Store {
         tenant: &str,
         campaign: &str,
         gen: u32,
-    ) -> Result<u64, StoreError> {
+    ) -> Result<u64, Error> {
         let mut deleted = 0;
         for shard in 0..keys::RECIPIENT_SHARDS {
             let pk = keys::recipient_pk(tenant, campaign, gen, shard);
@@ -814,7 +798,7 @@ impl Store {
                     .set_exclusive_start_key(start.take())
                     .send()
                     .await
-                    .map_err(dynamo)?;
+                    .map_err(Error::dynamo)?;
                 let keys: Vec<Item> = out.items.unwrap_or_default();
                 for chunk in keys.chunks(BATCH_WRITE_ITEMS) {
                     let reqs = chunk
@@ -824,7 +808,7 @@ impl Store {
                                 .set_key(Some(k.clone()))
                                 .build()
                                 .map(|d| WriteRequest::builder().delete_request(d).build())
-                                .map_err(dynamo)
+                                .map_err(Error::dynamo)
                         })
                         .collect::<Result<Vec<_>, _>>()?;
                     deleted += reqs.len() as u64;
@@ -845,7 +829,7 @@ impl Store {
         tenant: &str,
         campaign: &str,
         gen: u32,
-    ) -> Result<Vec<RecipientItem>, StoreError> {
+    ) -> Result<Vec<RecipientItem>, Error> {
         let mut all = Vec::new();
         for shard in 0..keys::RECIPIENT_SHARDS {
             let pk = keys::recipient_pk(tenant, campaign, gen, shard);

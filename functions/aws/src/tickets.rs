@@ -10,7 +10,8 @@ use pregon::keys;
 use pregon::model::{format_time, CloseReason, TenantSettings, Ticket, TicketEntry, TicketStatus};
 use serde::{Deserialize, Serialize};
 
-use crate::store::{conditional, dynamo, returned, s, Store, StoreError};
+use crate::store::{conditional, returned, s, Store};
+use crate::Error;
 
 /// Due items and contact pointers outlive their use by this much, then TTL removes them.
 const KEEP_SECS: i64 = 7 * 86_400;
@@ -98,11 +99,11 @@ fn unix_at(at: &str) -> i64 {
 }
 
 impl Store {
-    pub async fn settings(&self, tenant: &str) -> Result<TenantSettings, StoreError> {
+    pub async fn settings(&self, tenant: &str) -> Result<TenantSettings, Error> {
         Ok(self.get(keys::settings(tenant)).await?.unwrap_or_default())
     }
 
-    pub async fn put_settings(&self, tenant: &str, s: &TenantSettings) -> Result<(), StoreError> {
+    pub async fn put_settings(&self, tenant: &str, s: &TenantSettings) -> Result<(), Error> {
         self.put(keys::settings(tenant), s).await
     }
 
@@ -114,7 +115,7 @@ impl Store {
         address: &str,
         approved: bool,
         now: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let (pk, sk) = keys::report_sender(tenant, address);
         if approved {
             let res = self
@@ -144,16 +145,12 @@ impl Store {
     }
 
     /// The limits the operator set for a tenant (defaults when none).
-    pub async fn limits(&self, tenant: &str) -> Result<pregon::model::TenantLimits, StoreError> {
+    pub async fn limits(&self, tenant: &str) -> Result<pregon::model::TenantLimits, Error> {
         Ok(self.get(keys::limits(tenant)).await?.unwrap_or_default())
     }
 
     /// Whether the operator approved this report sender address for the tenant.
-    pub async fn report_sender_approved(
-        &self,
-        tenant: &str,
-        address: &str,
-    ) -> Result<bool, StoreError> {
+    pub async fn report_sender_approved(&self, tenant: &str, address: &str) -> Result<bool, Error> {
         Ok(self
             .get::<serde_json::Value>(keys::report_sender(tenant, address))
             .await?
@@ -161,7 +158,7 @@ impl Store {
     }
 
     /// The report sender addresses approved for a tenant.
-    pub async fn report_senders(&self, tenant: &str) -> Result<Vec<String>, StoreError> {
+    pub async fn report_senders(&self, tenant: &str) -> Result<Vec<String>, Error> {
         #[derive(serde::Deserialize)]
         struct Approved {
             address: String,
@@ -187,7 +184,7 @@ impl Store {
         day: &str,
         limit: u32,
         expires_at: i64,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         let (pk, sk) = keys::email_quota(tenant, day);
         let res = self
             .client
@@ -205,7 +202,7 @@ impl Store {
         crate::store::conditional(res)
     }
 
-    pub async fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, StoreError> {
+    pub async fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, Error> {
         self.get(keys::ticket(tenant, id)).await
     }
 
@@ -214,7 +211,7 @@ impl Store {
         t: &Ticket,
         due_at: &str,
         activity: Option<&str>,
-    ) -> Result<WriteRequest, StoreError> {
+    ) -> Result<WriteRequest, Error> {
         let key = keys::due(due_at, &t.tenant_id, &t.id);
         let item = DueItem {
             pk: String::new(),
@@ -228,7 +225,7 @@ impl Store {
         self.put_request(key, &item)
     }
 
-    fn pointer_request(&self, t: &Ticket) -> Result<WriteRequest, StoreError> {
+    fn pointer_request(&self, t: &Ticket) -> Result<WriteRequest, Error> {
         self.put_request(
             keys::contact_ticket(&t.account_id, &t.phone),
             &ContactTicket {
@@ -241,7 +238,7 @@ impl Store {
 
     /// Opens tickets: each with its due item (deadline) and as its phone's latest open
     /// ticket with the account. Batched, 25 writes a request.
-    pub async fn open_tickets(&self, tickets: &[Ticket]) -> Result<(), StoreError> {
+    pub async fn open_tickets(&self, tickets: &[Ticket]) -> Result<(), Error> {
         let mut writes = Vec::with_capacity(tickets.len() * 3);
         for t in tickets {
             writes.push(self.put_request(keys::ticket(&t.tenant_id, &t.id), t)?);
@@ -274,14 +271,14 @@ impl Store {
     }
 
     /// Opens one inbound ticket (a customer wrote and no open ticket matched).
-    pub async fn open_inbound_ticket(&self, t: &Ticket) -> Result<(), StoreError> {
+    pub async fn open_inbound_ticket(&self, t: &Ticket) -> Result<(), Error> {
         self.create(keys::ticket(&t.tenant_id, &t.id), t).await?;
         self.batch_write(vec![self.pointer_request(t)?]).await
     }
 
     /// Schedules the closer to close a ticket as idle if nothing happens on it until
     /// `idle_close_hours` after its last activity.
-    pub async fn schedule_idle(&self, t: &Ticket, idle_close_hours: u16) -> Result<(), StoreError> {
+    pub async fn schedule_idle(&self, t: &Ticket, idle_close_hours: u16) -> Result<(), Error> {
         let Some(due_at) = pregon::model::idle_until(&t.last_activity_at, idle_close_hours) else {
             return Ok(());
         };
@@ -303,7 +300,7 @@ impl Store {
         now: &str,
         limit: i32,
         start: Option<std::collections::HashMap<String, AttributeValue>>,
-    ) -> Result<DuePage, StoreError> {
+    ) -> Result<DuePage, Error> {
         let res = self
             .client
             .query()
@@ -322,10 +319,10 @@ impl Store {
             .set_exclusive_start_key(start)
             .send()
             .await
-            .map_err(dynamo)?;
+            .map_err(Error::dynamo)?;
         let mut items = Vec::new();
         for i in res.items.unwrap_or_default() {
-            items.push(serde_dynamo::from_item(i).map_err(|e| StoreError::Shape(e.to_string()))?);
+            items.push(serde_dynamo::from_item(i).map_err(Error::shape)?);
         }
         Ok(DuePage {
             items,
@@ -334,7 +331,7 @@ impl Store {
     }
 
     /// Deletes due items (25 a request).
-    pub async fn delete_due(&self, items: &[DueItem]) -> Result<(), StoreError> {
+    pub async fn delete_due(&self, items: &[DueItem]) -> Result<(), Error> {
         use aws_sdk_dynamodb::types::DeleteRequest;
         let mut writes = Vec::new();
         for d in items {
@@ -347,7 +344,7 @@ impl Store {
                 .key("pk", s(pk))
                 .key("sk", s(&d.sk))
                 .build()
-                .map_err(dynamo)?;
+                .map_err(Error::dynamo)?;
             writes.push(WriteRequest::builder().delete_request(del).build());
         }
         for chunk in writes.chunks(crate::store::BATCH_WRITE_ITEMS) {
@@ -357,7 +354,7 @@ impl Store {
     }
 
     /// The closer's watermark hour (`YYYY-MM-DDTHH`): no due item is left before it.
-    pub async fn closer_watermark(&self) -> Result<Option<String>, StoreError> {
+    pub async fn closer_watermark(&self) -> Result<Option<String>, Error> {
         #[derive(Deserialize)]
         struct W {
             hour: String,
@@ -368,7 +365,7 @@ impl Store {
             .map(|w| w.hour))
     }
 
-    pub async fn set_closer_watermark(&self, hour: &str) -> Result<(), StoreError> {
+    pub async fn set_closer_watermark(&self, hour: &str) -> Result<(), Error> {
         self.put(keys::closer_watermark(), &serde_json::json!({"hour": hour}))
             .await
     }
@@ -378,7 +375,7 @@ impl Store {
         &self,
         account: &str,
         phone: &str,
-    ) -> Result<Option<(String, String)>, StoreError> {
+    ) -> Result<Option<(String, String)>, Error> {
         Ok(self
             .get::<ContactTicket>(keys::contact_ticket(account, phone))
             .await?
@@ -392,7 +389,7 @@ impl Store {
         tenant: &str,
         sent: &[(&str, &str, String)],
         at: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         let until = unix_at(at) + INFORMATIVE_REPLY_SECS;
         let mut writes = Vec::with_capacity(sent.len());
         for (account, phone, message) in sent {
@@ -419,7 +416,7 @@ impl Store {
         account: &str,
         phone: &str,
         now: i64,
-    ) -> Result<Option<ContactSent>, StoreError> {
+    ) -> Result<Option<ContactSent>, Error> {
         Ok(self
             .get::<ContactSent>(keys::contact_sent(account, phone))
             .await?
@@ -427,11 +424,7 @@ impl Store {
     }
 
     /// When the phone last wrote to the account.
-    pub async fn last_inbound(
-        &self,
-        account: &str,
-        phone: &str,
-    ) -> Result<Option<String>, StoreError> {
+    pub async fn last_inbound(&self, account: &str, phone: &str) -> Result<Option<String>, Error> {
         Ok(self
             .get::<ContactWindow>(keys::contact_window(account, phone))
             .await?
@@ -439,12 +432,7 @@ impl Store {
     }
 
     /// Records an inbound message's time for the 24-hour window (never moves back).
-    pub async fn saw_inbound(
-        &self,
-        account: &str,
-        phone: &str,
-        at: &str,
-    ) -> Result<(), StoreError> {
+    pub async fn saw_inbound(&self, account: &str, phone: &str, at: &str) -> Result<(), Error> {
         let (pk, sk) = keys::contact_window(account, phone);
         let res = self
             .client
@@ -466,7 +454,7 @@ impl Store {
         tenant: &str,
         ticket: &str,
         e: &TicketEntry,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         let tail = e
             .provider_message_id
             .clone()
@@ -489,7 +477,7 @@ impl Store {
         &self,
         account: &str,
         provider_message_id: &str,
-    ) -> Result<bool, StoreError> {
+    ) -> Result<bool, Error> {
         Ok(self
             .get::<serde_json::Value>(keys::inbound_message(account, provider_message_id))
             .await?
@@ -504,7 +492,7 @@ impl Store {
         &self,
         account: &str,
         provider_message_id: &str,
-    ) -> Result<InboundClaim, StoreError> {
+    ) -> Result<InboundClaim, Error> {
         let (pk, sk) = keys::inbound_message(account, provider_message_id);
         let now = pregon::clock::unix_now();
         let res = self
@@ -541,7 +529,7 @@ impl Store {
         account: &str,
         provider_message_id: &str,
         ticket: &str,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), Error> {
         self.put(
             keys::inbound_message(account, provider_message_id),
             &serde_json::json!({"ticket": ticket, "expires_at": pregon::clock::unix_now() + KEEP_SECS}),
@@ -555,7 +543,7 @@ impl Store {
         tenant: &str,
         ticket: &str,
         limit: i32,
-    ) -> Result<Vec<TicketEntry>, StoreError> {
+    ) -> Result<Vec<TicketEntry>, Error> {
         let (items, _) = self
             .list::<TicketEntry>(
                 keys::ticket_entries_pk(tenant, ticket),
@@ -578,7 +566,7 @@ impl Store {
         at: &str,
         replied: bool,
         attended: bool,
-    ) -> Result<Option<Ticket>, StoreError> {
+    ) -> Result<Option<Ticket>, Error> {
         let (pk, sk) = keys::ticket(tenant, id);
         let mut set = vec!["last_activity_at = :at", "updated_at = :at"];
         if replied {
@@ -613,7 +601,7 @@ impl Store {
         reason: CloseReason,
         now: &str,
         when: CloseIf<'_>,
-    ) -> Result<Option<Ticket>, StoreError> {
+    ) -> Result<Option<Ticket>, Error> {
         let (pk, sk) = keys::ticket(tenant, id);
         let mut req = self
             .client
@@ -673,7 +661,7 @@ impl Store {
         mut after: Option<String>,
         limit: i32,
         filters: &[crate::store::Filter<'_>],
-    ) -> Result<(Vec<Ticket>, Option<String>), StoreError> {
+    ) -> Result<(Vec<Ticket>, Option<String>), Error> {
         let mut out = Vec::new();
         while shard < keys::TICKET_SHARDS {
             let want = limit - out.len() as i32;

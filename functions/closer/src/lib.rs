@@ -26,8 +26,9 @@ use pregon::model::{
 use pregon_aws::config::Aws;
 use pregon_aws::events::{Event, Events};
 use pregon_aws::metrics::Unit;
-use pregon_aws::store::{Store, StoreError};
+use pregon_aws::store::Store;
 use pregon_aws::tickets::{CloseIf, DueItem};
+use pregon_aws::Error as AwsError;
 use serde::Serialize;
 use serde_json::Value;
 use time::{Duration, OffsetDateTime};
@@ -73,7 +74,7 @@ impl Closer {
     }
 
     /// An EventBridge scheduled event: its `time` is the clock (now when absent).
-    pub async fn handle(&self, event: &Value) -> Result<Summary, StoreError> {
+    pub async fn handle(&self, event: &Value) -> Result<Summary, AwsError> {
         let now = event
             .get("time")
             .and_then(Value::as_str)
@@ -82,7 +83,7 @@ impl Closer {
         self.run(now).await
     }
 
-    pub async fn run(&self, now: OffsetDateTime) -> Result<Summary, StoreError> {
+    pub async fn run(&self, now: OffsetDateTime) -> Result<Summary, AwsError> {
         let started = std::time::Instant::now();
         let now_s = format_time(now);
         // The hours to read: from the watermark (every hour before it is drained), at
@@ -167,12 +168,12 @@ impl Closer {
         due: &[DueItem],
         now: &str,
         summary: &mut Summary,
-    ) -> Result<(), StoreError> {
+    ) -> Result<(), AwsError> {
         if due.is_empty() {
             return Ok(());
         }
         summary.due += due.len();
-        let outcomes: Vec<Result<Option<(CloseReason, Event)>, StoreError>> =
+        let outcomes: Vec<Result<Option<(CloseReason, Event)>, AwsError>> =
             stream::iter(due.iter())
                 .map(|d| self.close(d, now))
                 .buffer_unordered(16)
@@ -205,7 +206,7 @@ impl Closer {
     }
 
     /// Asks for the report emails that are due; how many it asked for.
-    async fn reports(&self, now: OffsetDateTime) -> Result<usize, StoreError> {
+    async fn reports(&self, now: OffsetDateTime) -> Result<usize, AwsError> {
         let wanted = self.store.reports_wanted().await?;
         let mut asked = 0;
         for w in wanted {
@@ -218,7 +219,7 @@ impl Closer {
         Ok(asked)
     }
 
-    async fn report(&self, t: &str, id: &str, now: OffsetDateTime) -> Result<bool, StoreError> {
+    async fn report(&self, t: &str, id: &str, now: OffsetDateTime) -> Result<bool, AwsError> {
         let c = self.store.campaign(t, id).await?;
         let open = match &c {
             Some(c) if c.settings.wait_for_reply_hours > 0 && c.report_email_state.is_none() => {
@@ -285,7 +286,7 @@ impl Closer {
         &self,
         d: &DueItem,
         now: &str,
-    ) -> Result<Option<(CloseReason, Event)>, StoreError> {
+    ) -> Result<Option<(CloseReason, Event)>, AwsError> {
         let (reason, when) = match &d.activity {
             None => (CloseReason::NoReply, CloseIf::Unanswered { now }),
             Some(activity) => (CloseReason::Idle, CloseIf::Idle { activity }),

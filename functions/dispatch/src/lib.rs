@@ -18,7 +18,8 @@ use pregon_aws::config::Aws;
 use pregon_aws::messages::DncSnapshot;
 use pregon_aws::metrics::Unit;
 use pregon_aws::sqs::{for_each_record, Outcome};
-use pregon_aws::store::{RecipientItem, Store, StoreError};
+use pregon_aws::store::{RecipientItem, Store};
+use pregon_aws::Error as AwsError;
 use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
@@ -126,7 +127,7 @@ impl Dispatch {
         }
     }
 
-    async fn run(&self, r: &DispatchRequest) -> Result<(), StoreError> {
+    async fn run(&self, r: &DispatchRequest) -> Result<(), AwsError> {
         if let Some(w) = r.watch {
             return self.watch(r, w).await;
         }
@@ -175,13 +176,13 @@ impl Dispatch {
             .store
             .get(keys::account(&c.tenant_id, &c.settings.account_id))
             .await?
-            .ok_or_else(|| StoreError::Shape("the campaign's account is gone".into()))?;
+            .ok_or_else(|| AwsError::Shape("the campaign's account is gone".into()))?;
         let queue = self
             .send_queues
             .iter()
             .find(|(k, _)| *k == account.provider)
             .map(|(_, q)| q.clone())
-            .ok_or_else(|| StoreError::Shape("no send queue for the provider".into()))?;
+            .ok_or_else(|| AwsError::Config("no send queue for the provider".into()))?;
         if c.dispatch.sweep {
             if !self.sweep_parked(&c, &queue).await? {
                 return Ok(());
@@ -252,7 +253,7 @@ impl Dispatch {
 
     /// A scheduled campaign starts sending once its `send_at` has come; until then the
     /// request comes back (SQS delays up to 15 minutes at a time).
-    async fn start_when_due(&self, c: &Campaign) -> Result<Option<Campaign>, StoreError> {
+    async fn start_when_due(&self, c: &Campaign) -> Result<Option<Campaign>, AwsError> {
         let due = c.settings.send_at.as_deref().and_then(|t| {
             time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339).ok()
         });
@@ -284,7 +285,7 @@ impl Dispatch {
 
     /// A cancelled campaign: every message not sent yet becomes `skipped` (a sender that
     /// finds it so does not call the provider).
-    async fn skip_unsent(&self, c: &Campaign) -> Result<(), StoreError> {
+    async fn skip_unsent(&self, c: &Campaign) -> Result<(), AwsError> {
         let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
         let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| async move {
             let pk = keys::recipient_pk(tenant, id, gen, shard);
@@ -322,7 +323,7 @@ impl Dispatch {
                 }
                 match next {
                     Some(n) => after = Some(n),
-                    None => return Ok::<i64, StoreError>(skipped),
+                    None => return Ok::<i64, AwsError>(skipped),
                 }
             }
         });
@@ -345,7 +346,7 @@ impl Dispatch {
     /// nothing moves, at most 15 minutes): when they have not moved since last time and
     /// still say some messages have no outcome, it counts the messages themselves and
     /// corrects the counters (then the campaign ends if every message has an outcome).
-    async fn watch(&self, r: &DispatchRequest, w: Watch) -> Result<(), StoreError> {
+    async fn watch(&self, r: &DispatchRequest, w: Watch) -> Result<(), AwsError> {
         let Some(c) = self.store.campaign(&r.tenant, &r.campaign).await? else {
             return Ok(());
         };
@@ -399,7 +400,7 @@ impl Dispatch {
 
     /// The campaign's progress counted from its messages (every shard, one query a page),
     /// and the latest `counted_at` among them.
-    async fn recount(&self, c: &Campaign) -> Result<(Progress, i64), StoreError> {
+    async fn recount(&self, c: &Campaign) -> Result<(Progress, i64), AwsError> {
         let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
         let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| async move {
             let pk = keys::recipient_pk(tenant, id, gen, shard);
@@ -432,7 +433,7 @@ impl Dispatch {
                 }
                 match next {
                     Some(n) => after = Some(n),
-                    None => return Ok::<(Progress, i64), StoreError>((p, last)),
+                    None => return Ok::<(Progress, i64), AwsError>((p, last)),
                 }
             }
         });
@@ -451,7 +452,7 @@ impl Dispatch {
         Ok((total, latest))
     }
 
-    async fn send_watch(&self, tenant: &str, campaign: &str, w: Watch) -> Result<(), StoreError> {
+    async fn send_watch(&self, tenant: &str, campaign: &str, w: Watch) -> Result<(), AwsError> {
         let body = serde_json::to_string(&DispatchRequest {
             tenant: tenant.into(),
             campaign: campaign.into(),
@@ -467,14 +468,14 @@ impl Dispatch {
             .delay_seconds(w.wait.clamp(0, 900))
             .send()
             .await
-            .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+            .map_err(|e| AwsError::sqs("SendMessage", e))?;
         Ok(())
     }
 
     /// After a resume: enqueues again the jobs senders parked during the pause (they left
     /// the queue; their messages wait `pending` with `parked`). `Ok(false)` when the
     /// campaign stopped sending meanwhile (the flag stays for the next resume).
-    async fn sweep_parked(&self, c: &Campaign, queue: &str) -> Result<bool, StoreError> {
+    async fn sweep_parked(&self, c: &Campaign, queue: &str) -> Result<bool, AwsError> {
         let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
         let shards = (0..keys::RECIPIENT_SHARDS).map(|shard| async move {
             let pk = keys::recipient_pk(tenant, id, gen, shard);
@@ -506,7 +507,7 @@ impl Dispatch {
                 swept += n;
                 match next {
                     Some(n) => after = Some(n),
-                    None => return Ok::<i64, StoreError>(swept),
+                    None => return Ok::<i64, AwsError>(swept),
                 }
             }
         });
@@ -522,7 +523,7 @@ impl Dispatch {
         self.still_sending(c).await
     }
 
-    async fn still_sending(&self, c: &Campaign) -> Result<bool, StoreError> {
+    async fn still_sending(&self, c: &Campaign) -> Result<bool, AwsError> {
         Ok(self
             .store
             .campaign(&c.tenant_id, &c.id)
@@ -541,7 +542,7 @@ impl Dispatch {
         dnc: Option<&DncSnapshot>,
         started: Instant,
         slice: &Slice,
-    ) -> Result<ShardEnd, StoreError> {
+    ) -> Result<ShardEnd, AwsError> {
         let budget = slice.per_shard;
         let (tenant, id, gen) = (c.tenant_id.as_str(), c.id.as_str(), c.recipient_gen);
         let pk = keys::recipient_pk(tenant, id, gen, shard);
@@ -642,7 +643,7 @@ impl Dispatch {
     }
 
     /// Send jobs, ten to a request, several requests at once.
-    async fn enqueue(&self, queue: &str, jobs: &[SendJob]) -> Result<(), StoreError> {
+    async fn enqueue(&self, queue: &str, jobs: &[SendJob]) -> Result<(), AwsError> {
         let batches = jobs.chunks(10).map(|chunk| async move {
             let entries = chunk
                 .iter()
@@ -665,7 +666,7 @@ impl Dispatch {
                     .set_entries(Some(entries.clone()))
                     .send()
                     .await
-                    .map_err(|e| StoreError::Dynamo(format!("SQS SendMessageBatch: {e:?}")))?;
+                    .map_err(|e| AwsError::sqs("SendMessageBatch", e))?;
                 if out.failed.is_empty() {
                     return Ok(());
                 }
@@ -676,7 +677,7 @@ impl Dispatch {
                 );
                 entries.retain(|e| failed.contains(&e.id));
             }
-            Err(StoreError::Dynamo("SQS kept refusing send jobs".into()))
+            Err(AwsError::Sqs("it kept refusing send jobs".into()))
         });
         for r in futures::future::join_all(batches).await {
             r?;
@@ -713,7 +714,7 @@ pub async fn request_dispatch(
     tenant: &str,
     campaign: &str,
     delay_secs: i32,
-) -> Result<(), StoreError> {
+) -> Result<(), AwsError> {
     let body = serde_json::to_string(&DispatchRequest {
         tenant: tenant.into(),
         campaign: campaign.into(),
@@ -727,7 +728,7 @@ pub async fn request_dispatch(
         .delay_seconds(delay_secs)
         .send()
         .await
-        .map_err(|e| StoreError::Dynamo(format!("SQS SendMessage: {e:?}")))?;
+        .map_err(|e| AwsError::sqs("SendMessage", e))?;
     Ok(())
 }
 

@@ -19,7 +19,8 @@ use pregon::report::safe_cell;
 use pregon_aws::config::Aws;
 use pregon_aws::metrics::Unit;
 use pregon_aws::sqs::{for_each_record, Outcome};
-use pregon_aws::store::{RecipientItem, Store, StoreError};
+use pregon_aws::store::{RecipientItem, Store};
+use pregon_aws::Error as AwsError;
 use std::collections::VecDeque;
 use tracing::{info, warn};
 
@@ -220,10 +221,9 @@ impl Results {
     }
 
     /// Records the build's end on the campaign, if the request is still the latest.
-    async fn save(&self, r: &ResultsRequest, f: &ResultsFile) -> Result<(), StoreError> {
+    async fn save(&self, r: &ResultsRequest, f: &ResultsFile) -> Result<(), AwsError> {
         let attr = format!("results_{}", r.format);
-        let item =
-            serde_dynamo::to_attribute_value(f).map_err(|e| StoreError::Shape(e.to_string()))?;
+        let item = serde_dynamo::to_attribute_value(f).map_err(AwsError::shape)?;
         let (pk, sk) = keys::campaign(&r.tenant, &r.campaign);
         let res = self
             .aws
@@ -250,7 +250,7 @@ impl Results {
             {
                 Ok(())
             }
-            Err(e) => Err(StoreError::Dynamo(format!("{e:?}"))),
+            Err(e) => Err(AwsError::dynamo(e)),
         }
     }
 
@@ -277,7 +277,7 @@ impl Results {
             .body(body)
             .send()
             .await
-            .map_err(|e| Failure::Store(StoreError::Dynamo(format!("S3 PutObject: {e:?}"))))?;
+            .map_err(|e| Failure::Store(AwsError::s3("PutObject", e)))?;
         drop(dir);
         Ok((key, rows))
     }
@@ -533,9 +533,7 @@ impl Results {
                         "SES refused the email: {code}: {msg}"
                     )))
                 }
-                _ => Err(Failure::Store(StoreError::Dynamo(format!(
-                    "SES SendEmail: {e:?}"
-                )))),
+                _ => Err(Failure::Store(AwsError::Ses(format!("SendEmail: {e:?}")))),
             },
         }
     }
@@ -543,7 +541,7 @@ impl Results {
 
 enum Failure {
     /// Worth retrying (the store, S3).
-    Store(StoreError),
+    Store(AwsError),
     /// Writing the file failed (disk, a library error): recorded as `failed`.
     File(String),
 }

@@ -972,7 +972,7 @@ impl Sender {
         record: &[(&SendJob, Outcome)],
         claim: i64,
         now: &str,
-    ) -> Result<(), pregon_aws::store::StoreError> {
+    ) -> Result<(), pregon_aws::Error> {
         let applied = self.store.record_outcomes(record, claim, now).await?;
         self.opt_outs(ctx, record, now).await;
         self.progress(record, &applied).await;

@@ -33,7 +33,8 @@ use pregon::sending::MessageStatus;
 use pregon_aws::config::Aws;
 use pregon_aws::events::{self, Events};
 use pregon_aws::messages::CounterAdd;
-use pregon_aws::store::{Store, StoreError};
+use pregon_aws::store::Store;
+use pregon_aws::Error as AwsError;
 use serde::Deserialize;
 use sha2::Digest;
 use std::collections::BTreeMap;
@@ -302,7 +303,7 @@ impl Tally {
     /// batch, which the event source retries; the events go after the counters, so a
     /// batch retried for its counters publishes them once (an invocation that dies
     /// while publishing is retried whole: events are at least once).
-    pub async fn handle(&self, event: &Event) -> Result<Summary, StoreError> {
+    pub async fn handle(&self, event: &Event) -> Result<Summary, AwsError> {
         let moves: Vec<Move> = event.records.iter().filter_map(status_move).collect();
         let outcomes: Vec<Move> = event.records.iter().filter_map(send_outcome).collect();
         let adds = merged(

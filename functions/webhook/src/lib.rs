@@ -19,8 +19,7 @@
 //! phone on the tenant's do-not-contact list.
 
 use pregon::model::{
-    Account, CloseReason, MediaRef, Template, TenantSettings, Ticket, TicketEntry,
-    TicketStatus,
+    Account, CloseReason, MediaRef, Template, TenantSettings, Ticket, TicketEntry, TicketStatus,
 };
 use pregon::providers::inbound::{
     self, AuthError, Inbound, Reply, StatusUpdate, TemplateStatusUpdate,
@@ -30,9 +29,10 @@ use pregon::sending::MessageStatus;
 use pregon_aws::config::Aws;
 use pregon_aws::events::{self, Event, Events};
 use pregon_aws::inbound::{apply, Applied};
-use pregon_aws::store::{Store, StoreError};
+use pregon_aws::store::Store;
 use pregon_aws::tickets::{CloseIf, InboundClaim};
 use pregon_aws::transport::{account_secret, AccountSecret};
+use pregon_aws::Error as AwsError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -573,7 +573,7 @@ impl Webhook {
             let Some(other) = self
                 .account(&account)
                 .await
-                .map_err(|e| Bad::Store(StoreError::Dynamo(format!("account {account}: {e}"))))?
+                .map_err(|e| Bad::Store(AwsError::Dynamo(format!("account {account}: {e}"))))?
             else {
                 continue;
             };
@@ -734,7 +734,7 @@ impl Webhook {
 
     /// The message a status names by our own id, if that is a message of a campaign of
     /// this account (the campaign's account is read once per process).
-    async fn correlated(&self, k: &Known, u: &StatusUpdate) -> Result<Option<String>, StoreError> {
+    async fn correlated(&self, k: &Known, u: &StatusUpdate) -> Result<Option<String>, AwsError> {
         let Some(m) = u.correlation.as_deref() else {
             return Ok(None);
         };
@@ -896,7 +896,7 @@ impl Webhook {
             }
             // Kept and applied again shortly; by then the other call has finished (or
             // its claim expired and this one takes it in).
-            InboundClaim::InFlight => Err(Bad::Store(StoreError::Dynamo(
+            InboundClaim::InFlight => Err(Bad::Store(AwsError::Dynamo(
                 "the same inbound message is being taken in by another call".into(),
             ))),
         }
@@ -1066,11 +1066,11 @@ fn reply_entry(r: &Reply, at: &str) -> TicketEntry {
 
 enum Bad {
     Payload(String),
-    Store(StoreError),
+    Store(AwsError),
 }
 
-impl From<StoreError> for Bad {
-    fn from(e: StoreError) -> Self {
+impl From<AwsError> for Bad {
+    fn from(e: AwsError) -> Self {
         Bad::Store(e)
     }
 }
