@@ -6,7 +6,8 @@
 //! goes to the dead-letter queue at once, with the reason as its `reason` attribute.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_sqs::types::MessageAttributeValue;
+use aws_sdk_sqs::types::{ChangeMessageVisibilityBatchRequestEntry, MessageAttributeValue};
+use std::collections::HashMap;
 use std::future::Future;
 
 /// What became of one record.
@@ -16,6 +17,18 @@ pub enum Outcome {
     Retry(String),
     /// Bad input that no retry can fix.
     Poison(String),
+}
+
+impl From<crate::Error> for Outcome {
+    /// A failure that can pass is retried; one that cannot (an item or message that does
+    /// not match its type, a missing setting) goes to the dead-letter queue with why.
+    fn from(e: crate::Error) -> Self {
+        if e.retriable() {
+            Outcome::Retry(e.to_string())
+        } else {
+            Outcome::Poison(e.to_string())
+        }
+    }
 }
 
 /// Where poison messages go: the queue's dead-letter queue.
@@ -44,6 +57,87 @@ impl DeadLetters {
     }
 }
 
+/// The records of a batch that are to come back, and after how long: every SQS
+/// function answers its batch through this, so a record is retried (and, after the
+/// queue's `maxReceiveCount`, dead-lettered) the same way everywhere.
+#[derive(Debug, Default)]
+pub struct Retries {
+    /// Each record to retry, with its own back-off (seconds) where it has one.
+    items: Vec<(String, Option<i32>)>,
+    /// The batch's receipt handles by message id, to shorten a record's visibility.
+    receipts: HashMap<String, String>,
+}
+
+impl Retries {
+    /// For the records of `event`.
+    pub fn new(event: &SqsEvent) -> Self {
+        let receipts = event
+            .records
+            .iter()
+            .filter_map(|r| Some((r.message_id.clone()?, r.receipt_handle.clone()?)))
+            .collect();
+        Retries {
+            items: Vec::new(),
+            receipts,
+        }
+    }
+
+    /// The record comes back after the queue's visibility timeout.
+    pub fn retry(&mut self, message_id: impl Into<String>) {
+        self.items.push((message_id.into(), None));
+    }
+
+    /// The record comes back after `secs` seconds (SQS allows up to 12 hours) rather than
+    /// the queue's whole visibility timeout.
+    pub fn retry_after(&mut self, message_id: impl Into<String>, secs: i32) {
+        self.items
+            .push((message_id.into(), Some(secs.clamp(0, 43_200))));
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// The batch's answer: first each delayed record's visibility is set to its
+    /// back-off (through `queue`, when the function knows its queue's URL; else the
+    /// queue's timeout applies), then every record to retry is a batch item failure.
+    pub async fn respond(self, queue: Option<(&aws_sdk_sqs::Client, &str)>) -> SqsBatchResponse {
+        if let Some((sqs, url)) = queue {
+            let delayed: Vec<_> = self
+                .items
+                .iter()
+                .filter_map(|(id, after)| {
+                    let handle = self.receipts.get(id)?;
+                    ChangeMessageVisibilityBatchRequestEntry::builder()
+                        .id(id.clone())
+                        .receipt_handle(handle)
+                        .visibility_timeout((*after)?)
+                        .build()
+                        .ok()
+                })
+                .collect();
+            for chunk in delayed.chunks(10) {
+                let sent = sqs
+                    .change_message_visibility_batch()
+                    .queue_url(url)
+                    .set_entries(Some(chunk.to_vec()))
+                    .send()
+                    .await;
+                if let Err(e) = sent {
+                    tracing::warn!(error = ?e, "could not shorten retries' visibility (the queue's timeout applies)");
+                }
+            }
+        }
+        let mut response = SqsBatchResponse::default();
+        for (id, _) in self.items {
+            let mut f = BatchItemFailure::default();
+            f.item_identifier = id;
+            response.batch_item_failures.push(f);
+        }
+        response
+    }
+}
+
 pub async fn for_each_record<F, Fut>(
     event: SqsEvent,
     dead_letters: Option<&DeadLetters>,
@@ -53,7 +147,7 @@ where
     F: Fn(SqsMessage) -> Fut,
     Fut: Future<Output = Outcome>,
 {
-    let mut response = SqsBatchResponse::default();
+    let mut retries = Retries::new(&event);
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let body = record.body.clone().unwrap_or_default();
@@ -82,13 +176,11 @@ where
             Outcome::Done | Outcome::Poison(_) => {}
             Outcome::Retry(why) => {
                 tracing::warn!(message_id = %id, reason = %why, "record will be retried");
-                let mut f = BatchItemFailure::default();
-                f.item_identifier = id;
-                response.batch_item_failures.push(f);
+                retries.retry(id);
             }
         }
     }
-    response
+    retries.respond(None).await
 }
 
 /// Puts a JSON message on the queue an environment variable names (`DISPATCH_QUEUE_URL`,

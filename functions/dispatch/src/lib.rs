@@ -123,7 +123,7 @@ impl Dispatch {
     async fn dispatch(&self, r: &DispatchRequest) -> Outcome {
         match self.run(r).await {
             Ok(()) => Outcome::Done,
-            Err(e) => Outcome::Retry(e.to_string()),
+            Err(e) => Outcome::from(e),
         }
     }
 

@@ -177,7 +177,7 @@ impl Ingest {
                     if marked { "marked invalid with internal_error" } else { "had already moved on" }
                 ))
             }
-            Err(e) => Outcome::Retry(e.to_string()),
+            Err(e) => Outcome::from(e),
         }
     }
 
@@ -193,7 +193,7 @@ impl Ingest {
         // conditional claim below stays the authority; this only saves the transfer.)
         let current = match self.store.campaign(tenant, campaign).await {
             Ok(c) => c,
-            Err(e) => return Outcome::Retry(e.to_string()),
+            Err(e) => return Outcome::from(e),
         };
         let Some(current) = current else {
             return self.settled(u, Claim::NotFound).await;
@@ -248,7 +248,7 @@ impl Ingest {
             .await
         {
             Ok(c) => c,
-            Err(e) => return Outcome::Retry(e.to_string()),
+            Err(e) => return Outcome::from(e),
         };
         let (campaign_rec, gen) = match claim {
             Claim::Claimed { campaign, gen } => (campaign, gen),
@@ -407,7 +407,7 @@ impl Ingest {
         };
         let c = match self.store.campaign(tenant, campaign).await {
             Ok(c) => c,
-            Err(e) => return Outcome::Retry(e.to_string()),
+            Err(e) => return Outcome::from(e),
         };
         let expected = c
             .as_ref()
@@ -464,7 +464,7 @@ impl Ingest {
                 }
                 Outcome::Done
             }
-            Err(e) => Outcome::Retry(e.to_string()),
+            Err(e) => Outcome::from(e),
         }
     }
 

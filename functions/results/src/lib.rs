@@ -194,10 +194,10 @@ impl Results {
                         info!(campaign = %r.campaign, format = %r.format, rows, seconds = started.elapsed().as_secs_f64(), "results built");
                         Outcome::Done
                     }
-                    Err(e) => Outcome::Retry(e.to_string()),
+                    Err(e) => Outcome::from(e),
                 }
             }
-            Err(Failure::Store(e)) => Outcome::Retry(e.to_string()),
+            Err(Failure::Store(e)) => Outcome::from(e),
             Err(Failure::File(why)) => {
                 warn!(campaign = %r.campaign, reason = %why, "results not built");
                 let f = ResultsFile {
@@ -214,7 +214,7 @@ impl Results {
                 };
                 match self.save(r, &f).await {
                     Ok(()) => Outcome::Done,
-                    Err(e) => Outcome::Retry(e.to_string()),
+                    Err(e) => Outcome::from(e),
                 }
             }
         }
@@ -350,7 +350,7 @@ impl Results {
         let c = match self.store.campaign(&r.tenant, &r.campaign).await {
             Ok(Some(c)) => c,
             Ok(None) => return Outcome::Done,
-            Err(e) => return Outcome::Retry(e.to_string()),
+            Err(e) => return Outcome::from(e),
         };
         let Some(state) = c.report_email_state.clone().filter(|s| {
             s.status == pregon::model::ReportEmailStatus::Pending && s.request_id == r.request_id
@@ -363,7 +363,7 @@ impl Results {
         };
         let settings = match self.store.settings(&r.tenant).await {
             Ok(s) => s,
-            Err(e) => return Outcome::Retry(e.to_string()),
+            Err(e) => return Outcome::from(e),
         };
         // The tenant's own sender only while the operator approves it for this tenant
         // (approvals can be revoked after it was set); else the deployment's.
@@ -374,7 +374,7 @@ impl Results {
                     warn!(tenant = %r.tenant, "the tenant's report_sender is not approved: the deployment's sender is used");
                     None
                 }
-                Err(e) => return Outcome::Retry(e.to_string()),
+                Err(e) => return Outcome::from(e),
             },
             None => None,
         };
@@ -386,7 +386,7 @@ impl Results {
         // A daily quota per tenant: the deployment's SES reputation is shared.
         let limits = match self.store.limits(&r.tenant).await {
             Ok(l) => l,
-            Err(e) => return Outcome::Retry(e.to_string()),
+            Err(e) => return Outcome::from(e),
         };
         let quota = limits.report_emails_per_day.unwrap_or_else(|| {
             std::env::var("REPORT_EMAILS_PER_DAY")
@@ -409,7 +409,7 @@ impl Results {
                 .await
             {
                 Ok(ok) => ok,
-                Err(e) => return Outcome::Retry(e.to_string()),
+                Err(e) => return Outcome::from(e),
             },
         };
         let outcome = match from {
@@ -424,7 +424,7 @@ impl Results {
             )),
             Some(from) => match self.compose_and_send(r, &c, &from, &to).await {
                 Ok(attached) => Ok(attached),
-                Err(Failure::Store(e)) => return Outcome::Retry(e.to_string()),
+                Err(Failure::Store(e)) => return Outcome::from(e),
                 Err(Failure::File(why)) => Err(why),
             },
         };
@@ -461,7 +461,7 @@ impl Results {
                 info!(campaign = %r.campaign, status = done.status.as_str(), "report email");
                 Outcome::Done
             }
-            Err(e) => Outcome::Retry(e.to_string()),
+            Err(e) => Outcome::from(e),
         }
     }
 

@@ -34,12 +34,12 @@
 //! provider reported, else `failed` with `outcome_unknown` — and never calls again.
 //! Deployed once more on the send dead-letter queue, it settles whatever reaches it.
 
-use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::presigning::PresigningConfig;
 use pregon::model::Progress;
 use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind, Template, TemplateCategory};
 use pregon::providers::{
-    Accepted, Adapter, Content, Credentials, HttpReply, OptOut, Outgoing, ProviderError,
+    Accepted, Adapter, Credentials, HttpReply, OptOut, Outgoing, ProviderError,
 };
 use pregon::sending::MessageStatus;
 use pregon::sending::{
@@ -49,6 +49,7 @@ use pregon::sending::{
 use pregon_aws::config::Aws;
 use pregon_aws::messages::{ClaimResult, DncSnapshot, Outcome, Park};
 use pregon_aws::metrics::Unit;
+use pregon_aws::sqs::Retries;
 use pregon_aws::store::Store;
 use pregon_aws::transport::{CallError, Transport, REQUEST_TIMEOUT};
 use std::collections::HashMap;
@@ -212,21 +213,17 @@ impl Sender {
     /// One SQS batch. `deadline` is the invocation's end (unix ms).
     pub async fn handle(&self, event: SqsEvent, deadline: u64) -> SqsBatchResponse {
         let mut jobs: Vec<(String, SendJob)> = Vec::new();
-        let mut failures = Vec::new();
+        let mut retries = Retries::new(&event);
         let mut again: Vec<(String, SendJob, i32)> = Vec::new();
-        let mut receipts: HashMap<String, String> = HashMap::new();
         for r in event.records {
             let id = r.message_id.clone().unwrap_or_default();
-            if let Some(h) = &r.receipt_handle {
-                receipts.insert(id.clone(), h.clone());
-            }
             match serde_json::from_str::<SendJob>(r.body.as_deref().unwrap_or("")) {
                 Ok(j) => jobs.push((id, j)),
                 // Not a send job: it can never succeed. The queue's redrive takes it to
                 // the dead-letter queue after its tries; say why in the log.
                 Err(e) => {
                     warn!(message_id = %id, error = %e, "not a send job");
-                    failures.push(id);
+                    retries.retry(id);
                 }
             }
         }
@@ -269,21 +266,13 @@ impl Sender {
         // never uses up the queue's receives; one that could not be put back stays a batch
         // failure and returns after its own back-off.
         let kept = self.requeue(&again).await;
-        let mut delays = Vec::new();
         for ((id, _, after), ok) in again.into_iter().zip(kept) {
             if !ok {
-                failures.push(id.clone());
-                delays.push((id, after));
+                retries.retry_after(id, after);
             }
         }
-        self.delay(&delays, &receipts).await;
-        let mut response = SqsBatchResponse::default();
-        for id in failures {
-            let mut f = BatchItemFailure::default();
-            f.item_identifier = id;
-            response.batch_item_failures.push(f);
-        }
-        response
+        let queue = self.queue_url.as_deref().map(|q| (&self.aws.sqs, q));
+        retries.respond(queue).await
     }
 
     /// A batch of the send dead-letter queue: each job that still reached it (the queue
@@ -292,7 +281,7 @@ impl Sender {
     /// `outcome_unknown` (it may have been called); one a sender still holds comes back
     /// later; one with an outcome is left as it is.
     pub async fn settle_dead_letters(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
+        let mut retries = Retries::new(&event);
         // Every dead letter is counted (the queue's depth alarm may not see one this
         // takes within a minute).
         pregon_aws::metrics::emit(
@@ -316,12 +305,10 @@ impl Sender {
             };
             if let JobResult::Retry { why, .. } = self.settle_dead_letter(&job).await {
                 warn!(message = %job.message_id(), reason = %why, "dead letter not settled yet");
-                let mut f = BatchItemFailure::default();
-                f.item_identifier = id;
-                response.batch_item_failures.push(f);
+                retries.retry(id);
             }
         }
-        response
+        retries.respond(None).await
     }
 
     async fn settle_dead_letter(&self, job: &SendJob) -> JobResult {
@@ -458,40 +445,6 @@ impl Sender {
             }
         }
         kept
-    }
-
-    /// Makes retried jobs visible again after their own back-off rather than the queue's
-    /// whole visibility timeout (still through the queue: nothing sleeps here).
-    async fn delay(&self, delays: &[(String, i32)], receipts: &HashMap<String, String>) {
-        let Some(queue) = &self.queue_url else { return };
-        for chunk in delays.chunks(10) {
-            let entries: Vec<_> = chunk
-                .iter()
-                .filter_map(|(id, after)| {
-                    let handle = receipts.get(id)?;
-                    aws_sdk_sqs::types::ChangeMessageVisibilityBatchRequestEntry::builder()
-                        .id(id.clone())
-                        .receipt_handle(handle)
-                        .visibility_timeout((*after).clamp(0, 43_200))
-                        .build()
-                        .ok()
-                })
-                .collect();
-            if entries.is_empty() {
-                continue;
-            }
-            if let Err(e) = self
-                .aws
-                .sqs
-                .change_message_visibility_batch()
-                .queue_url(queue)
-                .set_entries(Some(entries))
-                .send()
-                .await
-            {
-                warn!(error = ?e, "could not shorten retries' visibility (the queue's timeout applies)");
-            }
-        }
     }
 
     async fn context(&self, tenant: &str, account: &str) -> Result<Context, String> {
@@ -877,7 +830,7 @@ impl Sender {
         &self,
         ctx: &Context,
         job: &'a SendJob,
-        answer: Option<Result<Accepted, Result<ProviderError, CallError>>>,
+        answer: Option<Attempt>,
         batch: &mut Batch<'a>,
     ) -> JobResult {
         match answer {
@@ -885,7 +838,7 @@ impl Sender {
                 self.already_taken(job, ctx.account.provider.reports_every_message())
                     .await
             }
-            Some(Ok(a)) => {
+            Some(Attempt::Accepted(a)) => {
                 batch.record.push((
                     job,
                     Outcome::Sent {
@@ -894,30 +847,24 @@ impl Sender {
                 ));
                 JobResult::Done
             }
-            Some(Err(Ok(e))) if e.retriable() => {
+            Some(Attempt::Refused(e)) if e.retriable() => {
                 let trouble = if matches!(e, ProviderError::Throttled { .. }) {
                     batch.throttled += 1;
                     Transient::Throttled
                 } else {
                     Transient::Unavailable
                 };
-                transient(
-                    job,
-                    trouble,
-                    e.to_string(),
-                    &mut batch.release,
-                    &mut batch.record,
-                )
+                let why = e.to_string();
+                transient(job, trouble, why, &mut batch.release, &mut batch.record)
             }
-            Some(Err(Err(CallError::NotSent(why)))) => transient(
+            Some(Attempt::NotSent(why)) => transient(
                 job,
                 Transient::Unavailable,
                 why,
                 &mut batch.release,
                 &mut batch.record,
             ),
-            Some(Err(Ok(ProviderError::Unknown { reason: why })))
-            | Some(Err(Err(CallError::Unknown(why)))) => {
+            Some(Attempt::Unknown(why)) => {
                 // Keep the claim: the redelivery, once it has expired, settles it as
                 // outcome_unknown (unless a status callback did), never re-sends it.
                 warn!(message = %job.message_id(), reason = %why, "send outcome unknown");
@@ -927,7 +874,7 @@ impl Sender {
                     next: None,
                 }
             }
-            Some(Err(Ok(e))) => {
+            Some(Attempt::Refused(e)) => {
                 let (code, message) = e.code_and_message();
                 batch.record.push((job, Outcome::Failed { code, message }));
                 JobResult::Done
@@ -1253,57 +1200,29 @@ impl Sender {
     }
 
     /// One provider call through the transport; the adapter reads the answer.
-    async fn call(
-        &self,
-        ctx: &Context,
-        templates: &Templates,
-        job: &SendJob,
-    ) -> Result<Accepted, Result<ProviderError, CallError>> {
+    async fn call(&self, ctx: &Context, templates: &Templates, job: &SendJob) -> Attempt {
         let message_id = job.message_id();
         let callback = self
             .webhook_base
             .as_ref()
             .map(|b| pregon::model::status_callback_url(b, &job.account, &message_id));
-        let rendered;
-        let campaign_image;
         let template = job
             .template
             .as_deref()
             .and_then(|t| templates.get(t))
             .and_then(Option::as_deref);
-        let content = match (&job.text, template) {
-            (Some(text), _) => Content::Text { body: text },
-            (None, Some(t))
-                if ctx.account.provider == ProviderKind::SmsGateway
-                    || ctx.account.channel == pregon::validate::Channel::Sms =>
-            {
-                rendered = pregon::model::render(&t.spec.body, &job.params);
-                Content::Text { body: &rendered }
-            }
-            (None, Some(t)) => Content::Template {
-                name: &t.spec.name,
-                language: &t.spec.language,
-                params: &job.params,
-                header_image: match t.spec.header.as_ref().and_then(|h| h.link.as_deref()) {
-                    // The campaign's own image replaces the template's (SPEC §3).
-                    Some(template_link) => {
-                        campaign_image = self.campaign_image(job).await;
-                        Some(campaign_image.as_deref().unwrap_or(template_link))
-                    }
-                    None => None,
-                },
-                provider_template_id: t.provider_template_id.as_deref(),
-            },
-            (None, None) => {
-                let message = match &job.template {
-                    Some(t) => format!("the message's template {t} no longer exists"),
-                    None => "the message has neither a template nor a text".into(),
-                };
-                return Err(Ok(ProviderError::Rejected {
-                    code: "no_content".into(),
-                    message,
-                }));
-            }
+        let sms = ctx.account.provider == ProviderKind::SmsGateway
+            || ctx.account.channel == pregon::validate::Channel::Sms;
+        // The campaign's own image replaces the template's (SPEC §3): read only for a
+        // template that has one.
+        let campaign_image = match template {
+            Some(t) if !sms && t.image_header().is_some() => self.campaign_image(job).await,
+            _ => None,
+        };
+        let mut rendered = String::new();
+        let content = match job.content(template, sms, campaign_image.as_deref(), &mut rendered) {
+            Ok(content) => content,
+            Err(refused) => return Attempt::Refused(refused),
         };
         let m = Outgoing {
             to: &job.phone,
@@ -1312,9 +1231,10 @@ impl Sender {
             status_callback: callback.as_deref(),
         };
         let adapter = Adapter::new(&ctx.account, &ctx.credentials);
-        let req = adapter
-            .send_request(&self.transport.endpoints, &m, job.seq)
-            .map_err(Ok)?;
+        let req = match adapter.send_request(&self.transport.endpoints, &m, job.seq) {
+            Ok(req) => req,
+            Err(refused) => return Attempt::Refused(refused),
+        };
         let started = std::time::Instant::now();
         let sent = self.transport.send(req).await;
         // The provider's answer time, smoothed (the start cutoff follows it).
@@ -1322,12 +1242,47 @@ impl Sender {
         let old = self.answer_ms.load(Ordering::Relaxed);
         self.answer_ms
             .store((old * 7 + took) / 8, Ordering::Relaxed);
-        let (status, body) = sent.map_err(Err)?;
+        let (status, body) = match sent {
+            Ok(answer) => answer,
+            Err(e) => return e.into(),
+        };
         let reply = HttpReply {
             status,
             body: &body,
         };
-        adapter.read_send_reply(reply, &message_id).map_err(Ok)
+        adapter.read_send_reply(reply, &message_id).into()
+    }
+}
+
+/// What became of one call to the provider.
+enum Attempt {
+    /// The provider took the message.
+    Accepted(Accepted),
+    /// The provider answered no: for now (throttled, unavailable) or for good.
+    Refused(ProviderError),
+    /// The request never left: nothing can have been sent; try again later.
+    NotSent(String),
+    /// The provider may have taken it (the answer was cut, or said yes without an id):
+    /// never sent again on a guess; its callbacks, else the claim's expiry, settle it.
+    Unknown(String),
+}
+
+impl From<Result<Accepted, ProviderError>> for Attempt {
+    fn from(answer: Result<Accepted, ProviderError>) -> Self {
+        match answer {
+            Ok(a) => Attempt::Accepted(a),
+            Err(ProviderError::Unknown { reason }) => Attempt::Unknown(reason),
+            Err(e) => Attempt::Refused(e),
+        }
+    }
+}
+
+impl From<CallError> for Attempt {
+    fn from(e: CallError) -> Self {
+        match e {
+            CallError::NotSent(why) => Attempt::NotSent(why),
+            CallError::Unknown(why) => Attempt::Unknown(why),
+        }
     }
 }
 

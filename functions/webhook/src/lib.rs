@@ -330,7 +330,7 @@ impl Webhook {
         event: aws_lambda_events::event::sqs::SqsEvent,
     ) -> aws_lambda_events::event::sqs::SqsBatchResponse {
         use base64::Engine;
-        let mut response = aws_lambda_events::event::sqs::SqsBatchResponse::default();
+        let mut retries = pregon_aws::sqs::Retries::new(&event);
         for r in event.records {
             let id = r.message_id.clone().unwrap_or_default();
             let kept: Option<(Kept, Vec<u8>)> =
@@ -378,12 +378,10 @@ impl Webhook {
                 }
             };
             if failed {
-                let mut f = aws_lambda_events::event::sqs::BatchItemFailure::default();
-                f.item_identifier = id;
-                response.batch_item_failures.push(f);
+                retries.retry(id);
             }
         }
-        response
+        retries.respond(None).await
     }
 
     /// Meta's `GET` handshake: `hub.challenge` back when `hub.verify_token` is the

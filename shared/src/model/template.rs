@@ -66,6 +66,13 @@ pub struct Template {
     pub created_at: String,
 }
 
+impl Template {
+    /// The link of the template's image header, if it has one.
+    pub fn image_header(&self) -> Option<&str> {
+        self.spec.header.as_ref().and_then(|h| h.link.as_deref())
+    }
+}
+
 /// The parameters of a body: `{{1}}`…`{{n}}`, each used at least once, none skipped.
 pub fn template_params(body: &str) -> Result<usize, String> {
     let re = regex::Regex::new(r"\{\{\s*([^}]*?)\s*\}\}").expect("valid");
