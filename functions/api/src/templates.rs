@@ -4,7 +4,7 @@ use crate::{invalid, not_found, parse_body, problem, reply, Api, File, Reply};
 use pregon::clock::now_rfc3339;
 use pregon::keys;
 use pregon::model::{new_id, Account, FieldError, NewTemplate, Template, TemplateStatus};
-use pregon::providers::{self, Adapter, TemplateOp, TemplateState};
+use pregon::providers::{Adapter, TemplateCallError, TemplateOp, TemplateState};
 use pregon_aws::Error as AwsError;
 use serde_json::Value;
 use tracing::warn;
@@ -80,7 +80,11 @@ impl Api {
 
     /// Registers a template at the account's provider; `None` where the provider has no
     /// templates to register (it stays `pending`).
-    async fn register(&self, a: &Account, t: &Template) -> Result<Option<TemplateState>, String> {
+    async fn register(
+        &self,
+        a: &Account,
+        t: &Template,
+    ) -> Result<Option<TemplateState>, TemplateTrouble> {
         self.template_call(a, t, TemplateOp::Register).await
     }
 
@@ -92,17 +96,13 @@ impl Api {
         a: &Account,
         t: &Template,
         op: TemplateOp,
-    ) -> Result<Option<TemplateState>, String> {
+    ) -> Result<Option<TemplateState>, TemplateTrouble> {
         let credentials = pregon_aws::transport::credentials(&self.aws, a).await?;
-        Adapter::new(a, &credentials)
-            .template(&self.transport.endpoints, op, t, |req| self.call(req))
-            .await
-            .map_err(|e| e.to_string())
-    }
-
-    /// Sends one request to a provider.
-    async fn call(&self, req: providers::HttpRequest) -> Result<(u16, Vec<u8>), String> {
-        self.transport.send(req).await.map_err(|e| e.to_string())
+        Ok(Adapter::new(a, &credentials)
+            .template(&self.transport.endpoints, op, t, |req| {
+                self.transport.send(req)
+            })
+            .await?)
     }
 
     /// A template with its approval status brought up to date from the provider, while it
@@ -187,6 +187,16 @@ impl Api {
             allow: None,
         })
     }
+}
+
+/// Why a template call at the provider did not come back with its state.
+#[derive(Debug, thiserror::Error)]
+enum TemplateTrouble {
+    /// The account's credentials could not be read.
+    #[error(transparent)]
+    Credentials(#[from] AwsError),
+    #[error(transparent)]
+    Call(#[from] TemplateCallError),
 }
 
 fn apply(t: &mut Template, s: TemplateState) {

@@ -26,13 +26,16 @@ pub fn endpoint(service: &str) -> Option<String> {
 }
 
 /// A required environment variable, with an error that names it.
-pub fn required(name: &str) -> Result<String, String> {
-    env::var(name)
-        .map_err(|_| format!("environment variable {name} is not set (see template.yaml)"))
+pub fn required(name: &str) -> Result<String, crate::Error> {
+    env::var(name).map_err(|_| {
+        crate::Error::Config(format!(
+            "environment variable {name} is not set (see template.yaml)"
+        ))
+    })
 }
 
 impl Aws {
-    pub async fn from_env() -> Result<Self, String> {
+    pub async fn from_env() -> Result<Self, crate::Error> {
         let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
         let mut ddb = aws_sdk_dynamodb::config::Builder::from(&shared);
         if let Some(e) = endpoint("DYNAMODB") {

@@ -5,7 +5,7 @@
 
 use std::fmt::Debug;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Error {
     #[error("DynamoDB: {0}")]
     Dynamo(String),
@@ -22,6 +22,9 @@ pub enum Error {
     /// A stored item, message or file that does not match its type.
     #[error("stored item does not match its type: {0}")]
     Shape(String),
+    /// The function's own work failed: a file in its `/tmp`, a task it started.
+    #[error("{0}")]
+    Local(String),
     /// A setting the function needs is missing or wrong.
     #[error("configuration: {0}")]
     Config(String),

@@ -39,12 +39,12 @@ pub struct DeadLetters {
 }
 
 impl DeadLetters {
-    async fn send(&self, body: &str, reason: &str) -> Result<(), String> {
+    async fn send(&self, body: &str, reason: &str) -> Result<(), crate::Error> {
         let attr = MessageAttributeValue::builder()
             .data_type("String")
             .string_value(reason)
             .build()
-            .map_err(|e| e.to_string())?;
+            .map_err(|e| crate::Error::sqs("MessageAttributeValue", e))?;
         self.client
             .send_message()
             .queue_url(&self.queue_url)
@@ -52,7 +52,7 @@ impl DeadLetters {
             .message_attributes("reason", attr)
             .send()
             .await
-            .map_err(|e| format!("{e:?}"))?;
+            .map_err(|e| crate::Error::sqs("SendMessage", e))?;
         Ok(())
     }
 }

@@ -60,7 +60,7 @@ pub struct Transport {
 }
 
 impl Transport {
-    pub fn from_env() -> Result<Self, String> {
+    pub fn from_env() -> Result<Self, crate::Error> {
         let endpoints = match std::env::var("PROVIDER_BASE_URL") {
             Ok(base) if !base.is_empty() => Endpoints::all_at(&base),
             _ => Endpoints::default(),
@@ -75,7 +75,9 @@ impl Transport {
         if !local {
             b = b.dns_resolver(PublicOnly);
         }
-        let http = b.build().map_err(|e| e.to_string())?;
+        let http = b
+            .build()
+            .map_err(|e| crate::Error::Config(format!("HTTP client: {e}")))?;
         Ok(Transport {
             http,
             endpoints,
@@ -136,7 +138,7 @@ impl Transport {
 pub async fn credentials(
     aws: &crate::config::Aws,
     account: &pregon::model::Account,
-) -> Result<Credentials, String> {
+) -> Result<Credentials, crate::Error> {
     Ok(account_secret(aws, account).await?.credentials)
 }
 
@@ -153,21 +155,22 @@ pub const WEBHOOK_SECRET: &str = "webhook_secret";
 pub async fn account_secret(
     aws: &crate::config::Aws,
     account: &pregon::model::Account,
-) -> Result<AccountSecret, String> {
+) -> Result<AccountSecret, crate::Error> {
+    use crate::Error;
     let arn = account
         .credentials_secret_arn
         .clone()
-        .ok_or("the account has no credentials")?;
+        .ok_or_else(|| Error::Shape("the account has no credentials".into()))?;
     let secret = aws
         .secrets
         .get_secret_value()
         .secret_id(arn)
         .send()
         .await
-        .map_err(|e| format!("Secrets Manager: {e}"))?;
+        .map_err(|e| Error::secrets("GetSecretValue", e))?;
     let mut map: serde_json::Map<String, serde_json::Value> =
         serde_json::from_str(secret.secret_string().unwrap_or("{}"))
-            .map_err(|e| format!("the account's secret is not a JSON object: {e}"))?;
+            .map_err(|e| Error::Shape(format!("the account's secret is not a JSON object: {e}")))?;
     let webhook_secret = map
         .remove(WEBHOOK_SECRET)
         .and_then(|v| v.as_str().map(str::to_string));
@@ -176,7 +179,7 @@ pub async fn account_secret(
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_default();
     Ok(AccountSecret {
-        credentials: Credentials::from_secret(&provider, &map)?,
+        credentials: Credentials::from_secret(&provider, &map).map_err(Error::Shape)?,
         webhook_secret,
     })
 }

@@ -86,7 +86,7 @@ pub struct Dispatch {
 }
 
 impl Dispatch {
-    pub fn new(aws: Aws) -> Result<Self, String> {
+    pub fn new(aws: Aws) -> Result<Self, AwsError> {
         let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
         let mut send_queues = Vec::new();
         for (kind, var) in [

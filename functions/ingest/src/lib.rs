@@ -29,6 +29,7 @@ use pregon_aws::config::Aws;
 use pregon_aws::metrics::Unit;
 use pregon_aws::sqs::{for_each_record, DeadLetters, Outcome};
 use pregon_aws::store::{Claim, Store};
+use pregon_aws::Error as AwsError;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -201,7 +202,7 @@ impl Ingest {
         if let Some(early) = settled_early(&current, upload_id, u.etag) {
             let outcome = self.settled(u, early).await;
             return match self.clean_up(&current).await {
-                Err(e) => Outcome::Retry(e),
+                Err(e) => Outcome::from(e),
                 Ok(()) => outcome,
             };
         }
@@ -219,7 +220,7 @@ impl Ingest {
                     );
                     return Outcome::Done;
                 }
-                Err(e) => return Outcome::Retry(e),
+                Err(e) => return Outcome::from(e),
             }
         } else {
             match self.download(u.full_key, u.etag).await {
@@ -231,7 +232,7 @@ impl Ingest {
                     );
                     return Outcome::Done;
                 }
-                Err(e) => return Outcome::Retry(e),
+                Err(e) => return Outcome::from(e),
             }
         };
         let file = TempFile(file);
@@ -303,7 +304,7 @@ impl Ingest {
                 {
                     warn!(tenant, campaign, error = %release, "could not release the validation claim");
                 }
-                Outcome::Retry(e)
+                Outcome::from(e)
             }
         }
     }
@@ -485,23 +486,16 @@ impl Ingest {
 
     /// Deletes recipient generations older than the current one that a failed clean-up
     /// left behind, then records it.
-    async fn clean_up(&self, c: &Campaign) -> Result<(), String> {
+    async fn clean_up(&self, c: &Campaign) -> Result<(), AwsError> {
         if c.clean_below >= c.recipient_gen {
             return Ok(());
         }
         let (tenant, id) = (c.tenant_id.as_str(), c.id.as_str());
         let mut removed = 0;
         for gen in c.clean_below..c.recipient_gen {
-            removed += self
-                .store
-                .delete_generation(tenant, id, gen)
-                .await
-                .map_err(|e| e.to_string())?;
+            removed += self.store.delete_generation(tenant, id, gen).await?;
         }
-        self.store
-            .mark_cleaned(tenant, id, c.recipient_gen)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.store.mark_cleaned(tenant, id, c.recipient_gen).await?;
         info!(
             tenant,
             campaign = id,
@@ -512,7 +506,7 @@ impl Ingest {
     }
 
     /// Whether the object still has this entity tag.
-    async fn current(&self, key: &str, etag: &str) -> Result<bool, String> {
+    async fn current(&self, key: &str, etag: &str) -> Result<bool, AwsError> {
         let res = self
             .aws
             .s3
@@ -532,11 +526,11 @@ impl Ingest {
             {
                 Ok(false)
             }
-            Err(e) => Err(format!("S3 HeadObject: {e}")),
+            Err(e) => Err(AwsError::s3("HeadObject", e)),
         }
     }
 
-    async fn download(&self, key: &str, etag: &str) -> Result<Option<PathBuf>, String> {
+    async fn download(&self, key: &str, etag: &str) -> Result<Option<PathBuf>, AwsError> {
         let res = self
             .aws
             .s3
@@ -553,20 +547,22 @@ impl Ingest {
                 if matches!(status, Some(412) | Some(404)) {
                     return Ok(None);
                 }
-                return Err(format!("S3 GetObject: {e:?}"));
+                return Err(AwsError::s3("GetObject", e));
             }
         };
         let path = temp_path("upload");
         let mut f = tokio::fs::File::create(&path)
             .await
-            .map_err(|e| format!("temp file: {e}"))?;
+            .map_err(|e| AwsError::Local(format!("temp file: {e}")))?;
         let mut body = obj.body;
-        while let Some(chunk) = body.try_next().await.map_err(|e| format!("S3 read: {e}"))? {
+        while let Some(chunk) = body.try_next().await.map_err(|e| AwsError::s3("read", e))? {
             f.write_all(&chunk)
                 .await
-                .map_err(|e| format!("temp file: {e}"))?;
+                .map_err(|e| AwsError::Local(format!("temp file: {e}")))?;
         }
-        f.flush().await.map_err(|e| format!("temp file: {e}"))?;
+        f.flush()
+            .await
+            .map_err(|e| AwsError::Local(format!("temp file: {e}")))?;
         Ok(Some(path))
     }
 
@@ -576,15 +572,15 @@ impl Ingest {
         u: &Upload<'_>,
         gen: u32,
         file: Option<&Path>,
-    ) -> Result<Summary, String> {
+    ) -> Result<Summary, AwsError> {
         // An SMS template's text: each row's message is rendered from it to count its
         // segments. (The parameter count is the campaign's own.)
         let template = match (&c.settings.template_id, c.settings.channel) {
-            (Some(t), Channel::Sms) => self
-                .store
-                .get::<Template>(pregon::keys::template(&c.tenant_id, t))
-                .await
-                .map_err(|e| e.to_string())?,
+            (Some(t), Channel::Sms) => {
+                self.store
+                    .get::<Template>(pregon::keys::template(&c.tenant_id, t))
+                    .await?
+            }
             _ => None,
         };
         let mut rules = c.rules_with(template.as_ref());
@@ -597,23 +593,20 @@ impl Ingest {
             let out = report_file.0.clone().expect("set");
             tokio::task::spawn_blocking(move || pass_one(&rules, file.as_deref(), size, &out))
                 .await
-                .map_err(|e| format!("validation task: {e}"))??
+                .map_err(|e| AwsError::Local(format!("validation task: {e}")))??
         };
         let (tenant, id) = (c.tenant_id.as_str(), c.id.as_str());
         // Leftovers of a crashed attempt at this generation must not mix in.
-        self.store
-            .delete_generation(tenant, id, gen)
-            .await
-            .map_err(|e| e.to_string())?;
+        self.store.delete_generation(tenant, id, gen).await?;
         if summary.status == Status::Valid {
-            let file = file.ok_or("valid without a file")?;
+            let file = file.ok_or_else(|| AwsError::Local("valid without a file".into()))?;
             self.write_recipients(c, gen, rules.clone(), file.to_path_buf(), u.size)
                 .await?;
         }
         let report_key = Campaign::report_key_for(tenant, id);
         let body = ByteStream::from_path(report_file.0.as_deref().expect("set"))
             .await
-            .map_err(|e| format!("report file: {e}"))?;
+            .map_err(|e| AwsError::Local(format!("report file: {e}")))?;
         self.aws
             .s3
             .put_object()
@@ -623,7 +616,7 @@ impl Ingest {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("S3 PutObject report: {e:?}"))?;
+            .map_err(|e| AwsError::s3("PutObject report", e))?;
         let status = if summary.status == Status::Valid {
             CampaignStatus::Loaded
         } else {
@@ -642,8 +635,7 @@ impl Ingest {
                 &first,
                 &report_key,
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         if !done {
             // Another run took the campaign over (its lease expired, or a newer upload
             // was granted). It owns generation `gen` now: leave it.
@@ -668,7 +660,7 @@ impl Ingest {
         rules: Arc<pregon::validate::Rules>,
         file: PathBuf,
         size: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), AwsError> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Recipient>>(WRITERS * 4);
         let reader = tokio::task::spawn_blocking(move || {
             struct Batches {
@@ -694,7 +686,8 @@ impl Ingest {
                 batch: Vec::with_capacity(pregon_aws::store::BATCH_WRITE_ITEMS),
                 closed: false,
             };
-            let f = std::fs::File::open(&file).map_err(|e| format!("temp file: {e}"))?;
+            let f = std::fs::File::open(&file)
+                .map_err(|e| AwsError::Local(format!("temp file: {e}")))?;
             validate(
                 std::io::BufReader::with_capacity(1 << 20, f),
                 size,
@@ -704,7 +697,7 @@ impl Ingest {
             if !sink.batch.is_empty() && !sink.closed {
                 let _ = sink.tx.blocking_send(std::mem::take(&mut sink.batch));
             }
-            Ok::<_, String>(())
+            Ok::<_, AwsError>(())
         });
         let mut writes = futures::stream::FuturesUnordered::new();
         use futures::StreamExt;
@@ -716,13 +709,12 @@ impl Ingest {
                     let reqs = batch
                         .iter()
                         .map(|r| self.store.recipient_put(&c.tenant_id, &c.id, gen, r))
-                        .collect::<Result<Vec<_>, _>>()
-                        .map_err(|e| e.to_string())?;
+                        .collect::<Result<Vec<_>, _>>()?;
                     writes.push(self.store.batch_write(reqs));
                 }
                 Some(done) = writes.next(), if !writes.is_empty() => {
                     if let Err(e) = done {
-                        failure = Some(e.to_string());
+                        failure = Some(e);
                         break;
                     }
                 }
@@ -731,12 +723,12 @@ impl Ingest {
         drop(rx);
         while let Some(done) = writes.next().await {
             if let Err(e) = done {
-                failure.get_or_insert(e.to_string());
+                failure.get_or_insert(e);
             }
         }
         reader
             .await
-            .map_err(|e| format!("validation task: {e}"))??;
+            .map_err(|e| AwsError::Local(format!("validation task: {e}")))??;
         match failure {
             Some(e) => Err(e),
             None => Ok(()),
@@ -780,15 +772,16 @@ fn pass_one(
     file: Option<&Path>,
     size: u64,
     out: &Path,
-) -> Result<(Summary, Vec<Problem>), String> {
-    let io = |e: std::io::Error| format!("report file: {e}");
+) -> Result<(Summary, Vec<Problem>), AwsError> {
+    let io = |e: std::io::Error| AwsError::Local(format!("report file: {e}"));
     let rows_file = TempFile(Some(temp_path("report-rows")));
     let rows_path = rows_file.0.as_deref().expect("set");
     let rows = std::io::BufWriter::new(std::fs::File::create(rows_path).map_err(io)?);
     let mut report = ProblemReport::new(rows, PROBLEMS_ON_CAMPAIGN);
     let summary = match file {
         Some(f) => {
-            let reader = std::fs::File::open(f).map_err(|e| format!("temp file: {e}"))?;
+            let reader =
+                std::fs::File::open(f).map_err(|e| AwsError::Local(format!("temp file: {e}")))?;
             validate(
                 std::io::BufReader::with_capacity(1 << 20, reader),
                 size,

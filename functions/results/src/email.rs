@@ -83,13 +83,14 @@ pub fn compose(
     c: &Campaign,
     text: String,
     results: Results,
-) -> Result<Vec<u8>, String> {
+) -> Result<Vec<u8>, crate::Failure> {
+    use crate::Failure;
     let from: Mailbox = from
         .parse()
-        .map_err(|e| format!("report sender {from:?}: {e}"))?;
+        .map_err(|e| Failure::File(format!("report sender {from:?}: {e}")))?;
     let to: Mailbox = to
         .parse()
-        .map_err(|e| format!("report_email {to:?}: {e}"))?;
+        .map_err(|e| Failure::File(format!("report_email {to:?}: {e}")))?;
     let html = format!(
         "<!doctype html><html><body><pre style=\"font-family:monospace\">{}</pre></body></html>",
         html_escape(&text)
@@ -111,7 +112,7 @@ pub fn compose(
         ))
         .multipart(body)
         .map(|m| m.formatted())
-        .map_err(|e| format!("the report email could not be built: {e}"))
+        .map_err(|e| Failure::File(format!("the report email could not be built: {e}")))
 }
 
 #[cfg(test)]
@@ -193,6 +194,6 @@ mod tests {
             Results::Linked { size: 0 },
         )
         .unwrap_err();
-        assert!(e.contains("report sender"), "{e}");
+        assert!(e.to_string().contains("report sender"), "{e}");
     }
 }

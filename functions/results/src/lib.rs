@@ -51,18 +51,17 @@ enum Sink {
 }
 
 impl Sink {
-    fn row(&mut self, cells: &[String]) -> Result<(), String> {
+    fn row(&mut self, cells: &[String]) -> Result<(), Failure> {
         match self {
             Sink::Csv(w) => w
                 .write_record(cells.iter().map(|c| safe_cell(c).into_owned()))
-                .map_err(|e| e.to_string()),
+                .map_err(file),
             Sink::Xlsx(wb, row) => {
-                let ws = wb.worksheet_from_index(0).map_err(|e| e.to_string())?;
+                let ws = wb.worksheet_from_index(0).map_err(file)?;
                 for (col, c) in cells.iter().enumerate() {
                     // A string cell: shown as text, never run as a formula (no
                     // apostrophe needed, unlike CSV, where the reader guesses types).
-                    ws.write_string(*row, col as u16, c)
-                        .map_err(|e| e.to_string())?;
+                    ws.write_string(*row, col as u16, c).map_err(file)?;
                 }
                 *row += 1;
                 Ok(())
@@ -70,12 +69,17 @@ impl Sink {
         }
     }
 
-    fn finish(self, path: &std::path::Path) -> Result<(), String> {
+    fn finish(self, path: &std::path::Path) -> Result<(), Failure> {
         match self {
-            Sink::Csv(mut w) => w.flush().map_err(|e| e.to_string()),
-            Sink::Xlsx(mut wb, _) => wb.save(path).map_err(|e| e.to_string()),
+            Sink::Csv(mut w) => w.flush().map_err(file),
+            Sink::Xlsx(mut wb, _) => wb.save(path).map_err(file),
         }
     }
+}
+
+/// A results file that could not be written.
+fn file(e: impl std::fmt::Display) -> Failure {
+    Failure::File(e.to_string())
 }
 
 /// A results row: the SPEC §7 columns, then the parameters and the metadata.
@@ -263,7 +267,7 @@ impl Results {
         );
         let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
             .await
-            .map_err(|e| Failure::File(e.to_string()))?;
+            .map_err(file)?;
         let content_type = match r.format.as_str() {
             "csv" => "text/csv; charset=utf-8",
             _ => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -289,24 +293,23 @@ impl Results {
         r: &ResultsRequest,
         c: &Campaign,
     ) -> Result<(tempfile::TempDir, std::path::PathBuf, u64), Failure> {
-        let dir = tempfile::tempdir().map_err(|e| Failure::File(e.to_string()))?;
+        let dir = tempfile::tempdir().map_err(file)?;
         let path = dir.path().join(format!("results.{}", r.format));
         let mut sink = match r.format.as_str() {
             "csv" => Sink::Csv(Box::new(
                 csv::WriterBuilder::new()
                     .quote_style(csv::QuoteStyle::NonNumeric)
                     .from_writer(std::io::BufWriter::new(
-                        std::fs::File::create(&path).map_err(|e| Failure::File(e.to_string()))?,
+                        std::fs::File::create(&path).map_err(file)?,
                     )),
             )),
             _ => {
                 let mut wb = rust_xlsxwriter::Workbook::new();
-                wb.add_worksheet_with_constant_memory()
-                    .map_err(|e| Failure::File(e.to_string()))?;
+                wb.add_worksheet_with_constant_memory().map_err(file)?;
                 Sink::Xlsx(Box::new(wb), 0)
             }
         };
-        sink.row(&header(c)).map_err(Failure::File)?;
+        sink.row(&header(c))?;
         let mut shards: Vec<Shard> = (0..keys::RECIPIENT_SHARDS)
             .map(|s| Shard {
                 pk: keys::recipient_pk(&r.tenant, &c.id, c.recipient_gen, s),
@@ -337,10 +340,10 @@ impl Results {
                 break;
             };
             let m = next.page.pop_front().expect("not empty");
-            sink.row(&row(&r.tenant, c, &m)).map_err(Failure::File)?;
+            sink.row(&row(&r.tenant, c, &m))?;
             rows += 1;
         }
-        sink.finish(&path).map_err(Failure::File)?;
+        sink.finish(&path)?;
         Ok((dir, path, rows))
     }
 
@@ -481,13 +484,11 @@ impl Results {
             .map_err(Failure::Store)?;
         let stats = pregon::model::kpi::campaign_stats(c, &counters);
         let (dir, path, rows) = self.write_local(r, c).await?;
-        let size = std::fs::metadata(&path)
-            .map_err(|e| Failure::File(e.to_string()))?
-            .len();
+        let size = std::fs::metadata(&path).map_err(file)?.len();
         let results = if size < email::ATTACH_LIMIT {
             email::Results::Attached {
                 name: format!("results-{}.xlsx", c.id),
-                bytes: std::fs::read(&path).map_err(|e| Failure::File(e.to_string()))?,
+                bytes: std::fs::read(&path).map_err(file)?,
             }
         } else {
             email::Results::Linked { size }
@@ -496,14 +497,14 @@ impl Results {
         let attached = matches!(results, email::Results::Attached { .. });
         let api = std::env::var("WEBHOOK_BASE_URL").unwrap_or_default();
         let text = email::body(c, &stats, rows, &results, &api);
-        let raw = email::compose(from, to, c, text, results).map_err(Failure::File)?;
+        let raw = email::compose(from, to, c, text, results)?;
         use aws_sdk_sesv2::types::{Destination, EmailContent, RawMessage};
         let content = EmailContent::builder()
             .raw(
                 RawMessage::builder()
                     .data(aws_sdk_sesv2::primitives::Blob::new(raw))
                     .build()
-                    .map_err(|e| Failure::File(e.to_string()))?,
+                    .map_err(file)?,
             )
             .build();
         let res = self
@@ -539,9 +540,13 @@ impl Results {
     }
 }
 
-enum Failure {
+/// Why a results file or report email was not made, and so what follows.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
     /// Worth retrying (the store, S3).
+    #[error(transparent)]
     Store(AwsError),
     /// Writing the file failed (disk, a library error): recorded as `failed`.
+    #[error("{0}")]
     File(String),
 }

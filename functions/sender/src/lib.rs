@@ -52,6 +52,7 @@ use pregon_aws::metrics::Unit;
 use pregon_aws::sqs::Retries;
 use pregon_aws::store::Store;
 use pregon_aws::transport::{CallError, Transport, REQUEST_TIMEOUT};
+use pregon_aws::Error as AwsError;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -91,9 +92,9 @@ impl<V: Clone> Cached<V> {
     }
 
     /// The value for `(tenant, id)`: kept, or read by `load` (and kept).
-    async fn get<F>(&self, tenant: &str, id: &str, load: F) -> Result<V, String>
+    async fn get<F>(&self, tenant: &str, id: &str, load: F) -> Result<V, AwsError>
     where
-        F: std::future::Future<Output = Result<V, String>>,
+        F: std::future::Future<Output = Result<V, AwsError>>,
     {
         let key = (tenant.to_string(), id.to_string());
         if let Some((at, v)) = self.seen.lock().expect("cache").get(&key) {
@@ -167,9 +168,9 @@ enum JobResult {
 }
 
 /// Retry after the default back-off.
-fn retry(why: impl Into<String>) -> JobResult {
+fn retry(why: impl std::fmt::Display) -> JobResult {
     JobResult::Retry {
-        why: why.into(),
+        why: why.to_string(),
         after: RETRY_SECS,
         next: None,
     }
@@ -184,7 +185,7 @@ const HOLD_MS: i64 = 2_000;
 use pregon::clock::now_ms;
 
 impl Sender {
-    pub fn new(aws: Aws) -> Result<Self, String> {
+    pub fn new(aws: Aws) -> Result<Self, AwsError> {
         let store = Store::new(aws.dynamodb.clone(), aws.table.clone());
         Ok(Sender {
             aws,
@@ -343,7 +344,7 @@ impl Sender {
         &self,
         tenant: &str,
         campaign: &str,
-    ) -> Result<Option<CampaignStatus>, String> {
+    ) -> Result<Option<CampaignStatus>, AwsError> {
         Ok(self
             .campaign_seen(tenant, campaign)
             .await?
@@ -356,15 +357,8 @@ impl Sender {
         &self,
         tenant: &str,
         campaign: &str,
-    ) -> Result<Option<Arc<Campaign>>, String> {
-        let load = async {
-            Ok(self
-                .store
-                .campaign(tenant, campaign)
-                .await
-                .map_err(|e| e.to_string())?
-                .map(Arc::new))
-        };
+    ) -> Result<Option<Arc<Campaign>>, AwsError> {
+        let load = async { Ok(self.store.campaign(tenant, campaign).await?.map(Arc::new)) };
         self.campaigns.get(tenant, campaign, load).await
     }
 
@@ -386,13 +380,8 @@ impl Sender {
 
     /// Parks a paused campaign's job; `Ok(false)` when the campaign was resumed meanwhile
     /// (send it).
-    async fn park(&self, job: &SendJob) -> Result<bool, String> {
-        match self
-            .store
-            .park_message(job)
-            .await
-            .map_err(|e| e.to_string())?
-        {
+    async fn park(&self, job: &SendJob) -> Result<bool, AwsError> {
+        match self.store.park_message(job).await? {
             Park::Parked => {
                 self.unqueue(job).await;
                 Ok(true)
@@ -447,14 +436,13 @@ impl Sender {
         kept
     }
 
-    async fn context(&self, tenant: &str, account: &str) -> Result<Context, String> {
+    async fn context(&self, tenant: &str, account: &str) -> Result<Context, AwsError> {
         let load = async {
             let account_rec: Account = self
                 .store
                 .get(pregon::keys::account(tenant, account))
-                .await
-                .map_err(|e| e.to_string())?
-                .ok_or("the account no longer exists")?;
+                .await?
+                .ok_or_else(|| AwsError::Shape("the account no longer exists".into()))?;
             let credentials = pregon_aws::transport::credentials(&self.aws, &account_rec).await?;
             Ok(Context {
                 account: account_rec,
@@ -465,13 +453,12 @@ impl Sender {
     }
 
     /// A template (`None`: it no longer exists), read at most once a minute.
-    async fn template(&self, tenant: &str, id: &str) -> Result<Option<Arc<Template>>, String> {
+    async fn template(&self, tenant: &str, id: &str) -> Result<Option<Arc<Template>>, AwsError> {
         let load = async {
             Ok(self
                 .store
                 .get::<Template>(pregon::keys::template(tenant, id))
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .map(Arc::new))
         };
         self.templates.get(tenant, id, load).await
@@ -619,13 +606,12 @@ impl Sender {
         &self,
         tenant: &str,
         campaign: &str,
-    ) -> Result<Option<Arc<DncSnapshot>>, String> {
+    ) -> Result<Option<Arc<DncSnapshot>>, AwsError> {
         let load = async {
             Ok(self
                 .store
                 .do_not_contact_snapshot(tenant, campaign, DNC_IN_MEMORY)
-                .await
-                .map_err(|e| e.to_string())?
+                .await?
                 .map(Arc::new))
         };
         self.dnc.get(tenant, campaign, load).await
@@ -639,7 +625,7 @@ impl Sender {
         group: &[(String, SendJob)],
         waiting: &[usize],
         templates: &Templates,
-    ) -> Result<Vec<usize>, String> {
+    ) -> Result<Vec<usize>, AwsError> {
         let marketing = |job: &SendJob| {
             job.template
                 .as_ref()
@@ -670,16 +656,11 @@ impl Sender {
                     // A long list: these phones' entries by key.
                     let phones: Vec<&str> =
                         jobs.iter().map(|i| group[*i].1.phone.as_str()).collect();
-                    let listed = self
-                        .store
-                        .do_not_contact(tenant, campaign, &phones)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                    let listed = self.store.do_not_contact(tenant, campaign, &phones).await?;
                     let opted = self
                         .store
                         .do_not_contact(tenant, pregon::keys::MARKETING_OPT_OUT, &phones)
-                        .await
-                        .map_err(|e| e.to_string())?;
+                        .await?;
                     stop.extend(jobs.into_iter().filter(|i| {
                         let job = &group[*i].1;
                         listed.contains(&job.phone)
@@ -693,7 +674,7 @@ impl Sender {
 
     /// Ends these jobs' messages `blocked` (only those nobody holds and not yet sent); the
     /// tally counts them.
-    async fn block(&self, group: &[(String, SendJob)], stop: &[usize]) -> Result<(), String> {
+    async fn block(&self, group: &[(String, SendJob)], stop: &[usize]) -> Result<(), AwsError> {
         let now = pregon::clock::now_rfc3339();
         let mut by_campaign: HashMap<(&str, &str, u32), Vec<u64>> = HashMap::new();
         for i in stop {
@@ -708,8 +689,7 @@ impl Sender {
             let applied = self
                 .store
                 .mark_messages(tenant, campaign, gen, &rows, MessageStatus::Blocked, &now)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             let n = applied.iter().filter(|a| **a).count() as i64;
             info!(campaign, blocked = n, "do-not-contact: not sent");
             if n > 0 {
@@ -1105,19 +1085,16 @@ impl Sender {
         job: &SendJob,
         provider_message_id: &str,
         now: &str,
-    ) -> Result<bool, String> {
+    ) -> Result<bool, AwsError> {
         let kept = self
             .store
             .take_early_statuses(&job.account, &[provider_message_id])
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
         let message = job.message_id();
         for u in &kept {
-            pregon_aws::inbound::apply(&self.store, &message, u, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            pregon_aws::inbound::apply(&self.store, &message, u, now).await?;
         }
-        let now_seen = self.store.message(job).await.map_err(|e| e.to_string())?;
+        let now_seen = self.store.message(job).await?;
         let settled = now_seen.is_some_and(|m| m.status != "pending" && m.status != "queued");
         if settled {
             info!(message = %message, "claim expired; settled from the provider's reported status");
@@ -1355,22 +1332,22 @@ mod tests {
     #[tokio::test]
     async fn a_cached_record_is_read_once_until_it_is_old_or_forgotten() {
         let reads = AtomicU32::new(0);
-        let load = || async { Ok::<u32, String>(reads.fetch_add(1, Ordering::SeqCst) + 1) };
+        let load = || async { Ok::<u32, AwsError>(reads.fetch_add(1, Ordering::SeqCst) + 1) };
         let kept = Cached::new(Duration::from_secs(60));
-        assert_eq!(kept.get("t", "a", load()).await, Ok(1));
-        assert_eq!(kept.get("t", "a", load()).await, Ok(1));
+        assert_eq!(kept.get("t", "a", load()).await.ok(), Some(1));
+        assert_eq!(kept.get("t", "a", load()).await.ok(), Some(1));
         // Another key, another read; the first stays.
-        assert_eq!(kept.get("t", "b", load()).await, Ok(2));
-        assert_eq!(kept.get("t", "a", load()).await, Ok(1));
+        assert_eq!(kept.get("t", "b", load()).await.ok(), Some(2));
+        assert_eq!(kept.get("t", "a", load()).await.ok(), Some(1));
         kept.forget("t", "a");
-        assert_eq!(kept.get("t", "a", load()).await, Ok(3));
+        assert_eq!(kept.get("t", "a", load()).await.ok(), Some(3));
         // A failed read keeps nothing.
         let failing = Cached::<u32>::new(Duration::from_secs(60));
         assert!(failing
-            .get("t", "a", async { Err("down".into()) })
+            .get("t", "a", async { Err(AwsError::Dynamo("down".into())) })
             .await
             .is_err());
-        assert_eq!(failing.get("t", "a", load()).await, Ok(4));
+        assert_eq!(failing.get("t", "a", load()).await.ok(), Some(4));
         // Old values are read again.
         let short = Cached::new(Duration::ZERO);
         assert_eq!(short.get("t", "a", load()).await, Ok(5));

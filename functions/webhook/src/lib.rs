@@ -222,7 +222,7 @@ impl Webhook {
         }
     }
 
-    async fn account(&self, id: &str) -> Result<Option<Arc<Known>>, String> {
+    async fn account(&self, id: &str) -> Result<Option<Arc<Known>>, AwsError> {
         if let Some((at, k)) = self.accounts.lock().expect("cache").get(id) {
             if at.elapsed() < CACHE_FOR {
                 return Ok(Some(k.clone()));
@@ -250,29 +250,19 @@ impl Webhook {
         Ok(found)
     }
 
-    async fn load_account(&self, id: &str) -> Result<Option<Arc<Known>>, String> {
-        let Some(tenant) = self
-            .store
-            .webhook_tenant(id)
-            .await
-            .map_err(|e| e.to_string())?
-        else {
+    async fn load_account(&self, id: &str) -> Result<Option<Arc<Known>>, AwsError> {
+        let Some(tenant) = self.store.webhook_tenant(id).await? else {
             return Ok(None);
         };
         let Some(account) = self
             .store
             .get::<Account>(pregon::keys::account(&tenant, id))
-            .await
-            .map_err(|e| e.to_string())?
+            .await?
         else {
             return Ok(None);
         };
         let secret = account_secret(&self.aws, &account).await?;
-        let settings = self
-            .store
-            .settings(&tenant)
-            .await
-            .map_err(|e| e.to_string())?;
+        let settings = self.store.settings(&tenant).await?;
         let k = Arc::new(Known {
             tenant,
             account,
@@ -296,12 +286,12 @@ impl Webhook {
         query: &str,
         body: &[u8],
         early: u32,
-    ) -> Result<(), String> {
+    ) -> Result<(), AwsError> {
         use base64::Engine;
         let queue = self
             .retry_queue
             .as_deref()
-            .ok_or("no retry queue (INBOUND_RETRY_QUEUE_URL)")?;
+            .ok_or_else(|| AwsError::Config("no retry queue (INBOUND_RETRY_QUEUE_URL)".into()))?;
         let kept = Kept {
             account: account.to_string(),
             query: query.to_string(),
@@ -314,10 +304,10 @@ impl Webhook {
             .send_message()
             .queue_url(queue)
             .delay_seconds(delay)
-            .message_body(serde_json::to_string(&kept).map_err(|e| e.to_string())?)
+            .message_body(serde_json::to_string(&kept).map_err(AwsError::shape)?)
             .send()
             .await
-            .map_err(|e| format!("SQS SendMessage: {e:?}"))?;
+            .map_err(|e| AwsError::sqs("SendMessage", e))?;
         Ok(())
     }
 
@@ -568,11 +558,7 @@ impl Webhook {
             if account == k.account.id {
                 continue;
             }
-            let Some(other) = self
-                .account(&account)
-                .await
-                .map_err(|e| Bad::Store(AwsError::Dynamo(format!("account {account}: {e}"))))?
-            else {
+            let Some(other) = self.account(&account).await.map_err(Bad::Store)? else {
                 continue;
             };
             let same_app = matches!(&other.secret.credentials,

@@ -208,7 +208,7 @@ impl<'a> Adapter<'a> {
     /// the WhatsApp Business account; Twilio: the Content API (content, then its
     /// WhatsApp approval request); Gupshup: the partner API with an app token bought by
     /// the partner token. `None` for providers without templates (SMS gateways).
-    pub async fn template<F, Fut>(
+    pub async fn template<F, Fut, E>(
         &self,
         ep: &Endpoints,
         op: TemplateOp,
@@ -217,7 +217,8 @@ impl<'a> Adapter<'a> {
     ) -> Result<Option<TemplateState>, TemplateCallError>
     where
         F: FnMut(HttpRequest) -> Fut,
-        Fut: Future<Output = Result<(u16, Vec<u8>), String>>,
+        Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
+        E: std::fmt::Display,
     {
         let state = match self.credentials {
             Credentials::Meta {
@@ -247,23 +248,26 @@ impl<'a> Adapter<'a> {
 }
 
 /// One request through the caller's transport, its answer handed to `read`.
-async fn exchange<F, Fut, T>(
+async fn exchange<F, Fut, E, T>(
     call: &mut F,
     req: HttpRequest,
     read: impl FnOnce(HttpReply<'_>) -> Result<T, ProviderError>,
 ) -> Result<T, TemplateCallError>
 where
     F: FnMut(HttpRequest) -> Fut,
-    Fut: Future<Output = Result<(u16, Vec<u8>), String>>,
+    Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
+    E: std::fmt::Display,
 {
-    let (status, body) = call(req).await.map_err(TemplateCallError::Call)?;
+    let (status, body) = call(req)
+        .await
+        .map_err(|e| TemplateCallError::Call(e.to_string()))?;
     Ok(read(HttpReply {
         status,
         body: &body,
     })?)
 }
 
-async fn meta_template<F, Fut>(
+async fn meta_template<F, Fut, E>(
     graph: &str,
     access_token: &str,
     waba_id: &str,
@@ -273,7 +277,8 @@ async fn meta_template<F, Fut>(
 ) -> Result<TemplateState, TemplateCallError>
 where
     F: FnMut(HttpRequest) -> Fut,
-    Fut: Future<Output = Result<(u16, Vec<u8>), String>>,
+    Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
+    E: std::fmt::Display,
 {
     let spec = &t.spec;
     let req = match op {
@@ -288,7 +293,7 @@ where
     .await
 }
 
-async fn twilio_template<F, Fut>(
+async fn twilio_template<F, Fut, E>(
     base: &str,
     account_sid: &str,
     auth_token: &str,
@@ -298,7 +303,8 @@ async fn twilio_template<F, Fut>(
 ) -> Result<TemplateState, TemplateCallError>
 where
     F: FnMut(HttpRequest) -> Fut,
-    Fut: Future<Output = Result<(u16, Vec<u8>), String>>,
+    Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
+    E: std::fmt::Display,
 {
     let spec = &t.spec;
     let (sid, req) = match op {
@@ -322,7 +328,7 @@ where
     exchange(&mut call, req, |r| twilio::read_approval_reply(r, &sid)).await
 }
 
-async fn gupshup_template<F, Fut>(
+async fn gupshup_template<F, Fut, E>(
     base: &str,
     app_id: &str,
     partner_token: &str,
@@ -332,7 +338,8 @@ async fn gupshup_template<F, Fut>(
 ) -> Result<TemplateState, TemplateCallError>
 where
     F: FnMut(HttpRequest) -> Fut,
-    Fut: Future<Output = Result<(u16, Vec<u8>), String>>,
+    Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
+    E: std::fmt::Display,
 {
     let spec = &t.spec;
     let token_req = gupshup::app_token_request(base, app_id, partner_token);
