@@ -41,7 +41,8 @@ const STATS: &str = "functions/api/src/stats.rs";
 const KPI: &str = "shared/src/model/kpi.rs";
 const WEBHOOK: &str = "functions/webhook/src/lib.rs";
 const WEBHOOK_MAIN: &str = "functions/webhook/src/main.rs";
-const META_INBOUND: &str = "shared/src/providers/inbound/meta.rs";
+const META_INBOUND: &str = "shared/src/providers/meta/webhook.rs";
+const ADAPTER: &str = "shared/src/providers/adapter.rs";
 
 /// Where the fields a request body accepts are read in the code (file, function).
 #[derive(Debug, Clone, Copy)]
@@ -181,7 +182,7 @@ const QUERIES: &[(&str, &[(&str, &str)])] = &[
     ),
     (
         "POST /v1/webhooks/{account_id}",
-        &[(WEBHOOK, "authenticate")],
+        &[(ADAPTER, "authenticate")],
     ),
 ];
 
