@@ -32,11 +32,7 @@ impl Store {
     /// Records which tenant an account's webhook belongs to.
     pub async fn put_webhook_account(&self, account: &str, tenant: &str) -> Result<(), Error> {
         let (pk, sk) = keys::webhook_account(account);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .item("pk", s(pk))
-            .item("sk", s(sk))
+        self.put_at((pk, sk))
             .item("tenant", s(tenant))
             .send()
             .await
@@ -55,11 +51,7 @@ impl Store {
     ) -> Result<(), Error> {
         for (kind, id) in [("number", phone_number_id), ("waba", waba_id)] {
             let (pk, sk) = keys::meta_route(kind, id, account);
-            self.client
-                .put_item()
-                .table_name(&self.table)
-                .item("pk", s(pk))
-                .item("sk", s(sk))
+            self.put_at((pk, sk))
                 .item("tenant", s(tenant))
                 .send()
                 .await
@@ -93,15 +85,7 @@ impl Store {
     /// The tenant of the account a webhook URL names.
     pub async fn webhook_tenant(&self, account: &str) -> Result<Option<String>, Error> {
         let (pk, sk) = keys::webhook_account(account);
-        let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
-            .send()
-            .await
-            .map_err(Error::dynamo)?;
+        let out = self.get_at((pk, sk)).send().await.map_err(Error::dynamo)?;
         Ok(out
             .item
             .and_then(|i| i.get("tenant").and_then(|v| v.as_s().ok()).cloned()))
@@ -233,11 +217,7 @@ impl Store {
         let at = u.at.clone().unwrap_or_else(|| now.to_string());
         let mut set = vec!["#st = :next".to_string(), "updated_at = :now".to_string()];
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_at((pk, sk))
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":next", s(u.status.as_str()))
             .expression_attribute_values(":now", s(now))
@@ -337,11 +317,7 @@ impl Store {
         let body = serde_json::to_string(&EarlyStatus::from(u)).expect("json");
         // Several early statuses of one message: keep the furthest (a later write of a
         // status that is not forward changes nothing).
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+        self.update_at((pk, sk))
             .update_expression(
                 "SET body = list_append(if_not_exists(body, :empty), :one), expires_at = :exp",
             )
@@ -371,11 +347,7 @@ impl Store {
         };
         let (pk, sk) = keys::recipient(t, c, gen, row);
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_at((pk, sk))
             .update_expression("SET reported_id = :p")
             .condition_expression("#st IN (:pending, :queued)")
             .expression_attribute_names("#st", "status")

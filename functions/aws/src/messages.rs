@@ -390,12 +390,7 @@ impl Store {
     /// meanwhile and it was never resent. Whether it was given back.
     pub async fn release_for_resend(&self, job: &SendJob, claim: i64) -> Result<bool, Error> {
         let (pk, sk) = Self::message_key(job);
-        let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+        let res = self.update_at((pk, sk))
             .update_expression("SET resent = :t REMOVE claim_until")
             .condition_expression(
                 "#st IN (:pending, :queued) AND claim_until = :claim AND attribute_not_exists(reported_id) AND attribute_not_exists(resent)",
@@ -436,11 +431,7 @@ impl Store {
     ) -> Result<bool, Error> {
         let (pk, sk) = Self::message_key(job);
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_at((pk, sk))
             .expression_attribute_names("#st", "status")
             .expression_attribute_values(":failed", s("failed"))
             .expression_attribute_values(":code", s(code))

@@ -52,11 +52,7 @@ impl Store {
     /// Forgets a campaign's report (sent, failed for good, or the campaign is gone).
     pub async fn report_settled(&self, tenant: &str, campaign: &str) -> Result<(), Error> {
         let (pk, sk) = keys::report_wanted(tenant, campaign);
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+        self.delete_at((pk, sk))
             .send()
             .await
             .map_err(Error::dynamo)?;

@@ -257,6 +257,54 @@ impl Store {
         Store { client, table }
     }
 
+    /// An `UpdateItem` of the item at `(pk, sk)` of this table, to complete.
+    pub(crate) fn update_at(
+        &self,
+        (pk, sk): (String, String),
+    ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+    }
+
+    /// A `GetItem` of the item at `(pk, sk)` of this table, to complete.
+    pub(crate) fn get_at(
+        &self,
+        (pk, sk): (String, String),
+    ) -> aws_sdk_dynamodb::operation::get_item::builders::GetItemFluentBuilder {
+        self.client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+    }
+
+    /// A `DeleteItem` of the item at `(pk, sk)` of this table, to complete.
+    pub(crate) fn delete_at(
+        &self,
+        (pk, sk): (String, String),
+    ) -> aws_sdk_dynamodb::operation::delete_item::builders::DeleteItemFluentBuilder {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+    }
+
+    /// A `PutItem` of an item at `(pk, sk)` of this table, its other attributes to add.
+    pub(crate) fn put_at(
+        &self,
+        (pk, sk): (String, String),
+    ) -> aws_sdk_dynamodb::operation::put_item::builders::PutItemFluentBuilder {
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .item("pk", s(pk))
+            .item("sk", s(sk))
+    }
+
     pub(crate) fn keyed<T: Serialize>(
         &self,
         (pk, sk): (String, String),
@@ -273,11 +321,7 @@ impl Store {
         (pk, sk): (String, String),
     ) -> Result<Option<T>, Error> {
         let out = self
-            .client
-            .get_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .get_at((pk, sk))
             .consistent_read(true)
             .send()
             .await
@@ -450,11 +494,7 @@ impl Store {
         id: &str,
     ) -> aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder {
         let (pk, sk) = keys::campaign(tenant, id);
-        self.client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+        self.update_at((pk, sk))
     }
 
     pub async fn campaign(&self, tenant: &str, id: &str) -> Result<Option<Campaign>, Error> {
@@ -495,11 +535,7 @@ impl Store {
         let (pk, sk) = keys::campaign(tenant, id);
         let (cond, values) = status_in(allowed);
         let res = self
-            .client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .delete_at((pk, sk))
             .expression_attribute_names("#st", "status")
             .set_expression_attribute_values(Some(values))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::AllOld)

@@ -119,11 +119,7 @@ impl Store {
         let (pk, sk) = keys::report_sender(tenant, address);
         if approved {
             let res = self
-                .client
-                .put_item()
-                .table_name(&self.table)
-                .item("pk", s(pk))
-                .item("sk", s(sk))
+                .put_at((pk, sk))
                 .item("address", s(address.to_lowercase()))
                 .item("approved_at", s(now))
                 .condition_expression("attribute_not_exists(pk)")
@@ -132,11 +128,7 @@ impl Store {
             crate::store::conditional(res)
         } else {
             let res = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", s(pk))
-                .key("sk", s(sk))
+                .delete_at((pk, sk))
                 .condition_expression("attribute_exists(pk)")
                 .send()
                 .await;
@@ -187,11 +179,7 @@ impl Store {
     ) -> Result<bool, Error> {
         let (pk, sk) = keys::email_quota(tenant, day);
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_at((pk, sk))
             .update_expression("ADD sent :one SET expires_at = :exp")
             .condition_expression("attribute_not_exists(sent) OR sent < :limit")
             .expression_attribute_values(":one", crate::store::n(1))
@@ -435,11 +423,7 @@ impl Store {
     pub async fn saw_inbound(&self, account: &str, phone: &str, at: &str) -> Result<(), Error> {
         let (pk, sk) = keys::contact_window(account, phone);
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_at((pk, sk))
             .update_expression("SET last_inbound_at = :at")
             .condition_expression("attribute_not_exists(last_inbound_at) OR last_inbound_at < :at")
             .expression_attribute_values(":at", s(at))
@@ -576,11 +560,7 @@ impl Store {
             set.push("attended_at = if_not_exists(attended_at, :at)");
         }
         let res = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_at((pk, sk))
             .update_expression(format!("SET {}", set.join(", ")))
             .condition_expression("#st = :open")
             .expression_attribute_names("#st", "status")
@@ -604,11 +584,7 @@ impl Store {
     ) -> Result<Option<Ticket>, Error> {
         let (pk, sk) = keys::ticket(tenant, id);
         let mut req = self
-            .client
-            .update_item()
-            .table_name(&self.table)
-            .key("pk", s(pk))
-            .key("sk", s(sk))
+            .update_at((pk, sk))
             .update_expression(
                 "SET #st = :closed, close_reason = :why, closed_at = :now, updated_at = :now",
             )
@@ -638,11 +614,7 @@ impl Store {
             }
             let (pk, sk) = keys::contact_ticket(&t.account_id, &t.phone);
             let res = self
-                .client
-                .delete_item()
-                .table_name(&self.table)
-                .key("pk", s(pk))
-                .key("sk", s(sk))
+                .delete_at((pk, sk))
                 .condition_expression("id = :id")
                 .expression_attribute_values(":id", s(&t.id))
                 .send()

@@ -220,18 +220,19 @@ impl<'a> Adapter<'a> {
         Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
         E: std::fmt::Display,
     {
+        let mut x = Exchange { call };
         let state = match self.credentials {
             Credentials::Meta {
                 access_token,
                 waba_id,
                 ..
-            } => meta_template(&ep.meta, access_token, waba_id, op, t, call).await?,
+            } => x.meta(&ep.meta, (access_token, waba_id), op, t).await?,
             Credentials::Twilio {
                 account_sid,
                 auth_token,
             } => {
                 let base = &ep.twilio_content;
-                twilio_template(base, account_sid, auth_token, op, t, call).await?
+                x.twilio(base, (account_sid, auth_token), op, t).await?
             }
             Credentials::Gupshup {
                 app_id,
@@ -239,7 +240,7 @@ impl<'a> Adapter<'a> {
                 ..
             } => {
                 let base = &ep.gupshup_partner;
-                gupshup_template(base, app_id, partner_token, op, t, call).await?
+                x.gupshup(base, (app_id, partner_token), op, t).await?
             }
             Credentials::SmsGateway { .. } => return Ok(None),
         };
@@ -247,117 +248,110 @@ impl<'a> Adapter<'a> {
     }
 }
 
-/// One request through the caller's transport, its answer handed to `read`.
-async fn exchange<F, Fut, E, T>(
-    call: &mut F,
-    req: HttpRequest,
-    read: impl FnOnce(HttpReply<'_>) -> Result<T, ProviderError>,
-) -> Result<T, TemplateCallError>
+/// The caller's transport, for the template calls that take several requests.
+struct Exchange<F> {
+    call: F,
+}
+
+impl<F, Fut, E> Exchange<F>
 where
     F: FnMut(HttpRequest) -> Fut,
     Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
     E: std::fmt::Display,
 {
-    let (status, body) = call(req)
+    /// One request, its answer handed to `read`.
+    async fn ask<T>(
+        &mut self,
+        req: HttpRequest,
+        read: impl FnOnce(HttpReply<'_>) -> Result<T, ProviderError>,
+    ) -> Result<T, TemplateCallError> {
+        let (status, body) = (self.call)(req)
+            .await
+            .map_err(|e| TemplateCallError::Call(e.to_string()))?;
+        Ok(read(HttpReply {
+            status,
+            body: &body,
+        })?)
+    }
+
+    /// Meta: the WhatsApp Business account's `message_templates`.
+    async fn meta(
+        &mut self,
+        graph: &str,
+        (access_token, waba_id): (&str, &str),
+        op: TemplateOp,
+        t: &Template,
+    ) -> Result<TemplateState, TemplateCallError> {
+        let spec = &t.spec;
+        let req = match op {
+            TemplateOp::Register => {
+                meta::register_template_request(graph, access_token, waba_id, spec)
+            }
+            TemplateOp::Refresh => {
+                meta::template_status_request(graph, access_token, waba_id, &spec.name)
+            }
+        };
+        self.ask(req, |r| meta::read_template_reply(r, &spec.language))
+            .await
+    }
+
+    /// Twilio: the Content API's content, then its WhatsApp approval request.
+    async fn twilio(
+        &mut self,
+        base: &str,
+        (account_sid, auth_token): (&str, &str),
+        op: TemplateOp,
+        t: &Template,
+    ) -> Result<TemplateState, TemplateCallError> {
+        let spec = &t.spec;
+        let (sid, req) = match op {
+            TemplateOp::Register => {
+                let create = twilio::create_content_request(base, account_sid, auth_token, spec);
+                let sid = self.ask(create, twilio::read_content_reply).await?;
+                let req = twilio::approval_request(base, account_sid, auth_token, &sid, spec);
+                (sid, req)
+            }
+            TemplateOp::Refresh => {
+                let sid = t
+                    .provider_template_id
+                    .clone()
+                    .ok_or(TemplateCallError::Missing(
+                        "the template has no Content SID",
+                    ))?;
+                let req = twilio::approval_status_request(base, account_sid, auth_token, &sid);
+                (sid, req)
+            }
+        };
+        self.ask(req, |r| twilio::read_approval_reply(r, &sid))
+            .await
+    }
+
+    /// Gupshup: the partner API, with an app token bought by the partner token.
+    async fn gupshup(
+        &mut self,
+        base: &str,
+        (app_id, partner_token): (&str, &str),
+        op: TemplateOp,
+        t: &Template,
+    ) -> Result<TemplateState, TemplateCallError> {
+        let spec = &t.spec;
+        let token_req = gupshup::app_token_request(base, app_id, partner_token);
+        let token = self.ask(token_req, gupshup::read_app_token_reply).await?;
+        let (req, id) = match op {
+            TemplateOp::Register => (
+                gupshup::apply_template_request(base, app_id, &token, spec),
+                None,
+            ),
+            TemplateOp::Refresh => (
+                gupshup::list_templates_request(base, app_id, &token),
+                t.provider_template_id.as_deref(),
+            ),
+        };
+        self.ask(req, |r| {
+            gupshup::read_template_reply(r, id, &spec.name, &spec.language)
+        })
         .await
-        .map_err(|e| TemplateCallError::Call(e.to_string()))?;
-    Ok(read(HttpReply {
-        status,
-        body: &body,
-    })?)
-}
-
-async fn meta_template<F, Fut, E>(
-    graph: &str,
-    access_token: &str,
-    waba_id: &str,
-    op: TemplateOp,
-    t: &Template,
-    mut call: F,
-) -> Result<TemplateState, TemplateCallError>
-where
-    F: FnMut(HttpRequest) -> Fut,
-    Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
-    E: std::fmt::Display,
-{
-    let spec = &t.spec;
-    let req = match op {
-        TemplateOp::Register => meta::register_template_request(graph, access_token, waba_id, spec),
-        TemplateOp::Refresh => {
-            meta::template_status_request(graph, access_token, waba_id, &spec.name)
-        }
-    };
-    exchange(&mut call, req, |r| {
-        meta::read_template_reply(r, &spec.language)
-    })
-    .await
-}
-
-async fn twilio_template<F, Fut, E>(
-    base: &str,
-    account_sid: &str,
-    auth_token: &str,
-    op: TemplateOp,
-    t: &Template,
-    mut call: F,
-) -> Result<TemplateState, TemplateCallError>
-where
-    F: FnMut(HttpRequest) -> Fut,
-    Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
-    E: std::fmt::Display,
-{
-    let spec = &t.spec;
-    let (sid, req) = match op {
-        TemplateOp::Register => {
-            let create = twilio::create_content_request(base, account_sid, auth_token, spec);
-            let sid = exchange(&mut call, create, twilio::read_content_reply).await?;
-            let req = twilio::approval_request(base, account_sid, auth_token, &sid, spec);
-            (sid, req)
-        }
-        TemplateOp::Refresh => {
-            let sid = t
-                .provider_template_id
-                .clone()
-                .ok_or(TemplateCallError::Missing(
-                    "the template has no Content SID",
-                ))?;
-            let req = twilio::approval_status_request(base, account_sid, auth_token, &sid);
-            (sid, req)
-        }
-    };
-    exchange(&mut call, req, |r| twilio::read_approval_reply(r, &sid)).await
-}
-
-async fn gupshup_template<F, Fut, E>(
-    base: &str,
-    app_id: &str,
-    partner_token: &str,
-    op: TemplateOp,
-    t: &Template,
-    mut call: F,
-) -> Result<TemplateState, TemplateCallError>
-where
-    F: FnMut(HttpRequest) -> Fut,
-    Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
-    E: std::fmt::Display,
-{
-    let spec = &t.spec;
-    let token_req = gupshup::app_token_request(base, app_id, partner_token);
-    let token = exchange(&mut call, token_req, gupshup::read_app_token_reply).await?;
-    let (req, id) = match op {
-        TemplateOp::Register => (
-            gupshup::apply_template_request(base, app_id, &token, spec),
-            None,
-        ),
-        TemplateOp::Refresh => (
-            gupshup::list_templates_request(base, app_id, &token),
-            t.provider_template_id.as_deref(),
-        ),
-    };
-    exchange(&mut call, req, |r| {
-        gupshup::read_template_reply(r, id, &spec.name, &spec.language)
-    })
-    .await
+    }
 }
 
 #[cfg(test)]

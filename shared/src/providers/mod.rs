@@ -299,6 +299,17 @@ pub(crate) fn from_intermediary(status: u16, body: &Value) -> Option<ProviderErr
     })
 }
 
+/// An error answer with the provider's own error `code` (when it gave one) that none of
+/// its specific codes explains: a 4xx other than 429 that names a code refuses this
+/// message; anything else is read by its status ([`by_status`]).
+pub(crate) fn by_code(status: u16, has_code: bool, code: String, message: String) -> ProviderError {
+    if has_code && status < 500 && status != 429 {
+        ProviderError::Rejected { code, message }
+    } else {
+        by_status(status, code, message)
+    }
+}
+
 /// The common reading of an answer none of a provider's specific codes explains.
 pub(crate) fn by_status(status: u16, code: String, message: String) -> ProviderError {
     match status {

@@ -62,21 +62,7 @@ pub fn campaign(v: &Value) -> String {
         v["name"].as_str().unwrap_or(""),
         v["status"].as_str().unwrap_or("")
     );
-    let mut rows: Vec<(String, String)> = [
-        "messages",
-        "unique_phones",
-        "sent",
-        "refused",
-        "delivered",
-        "read",
-        "replied",
-        "bounced",
-        "attended",
-    ]
-    .iter()
-    .map(|k| (k.replace('_', " "), n(&v[*k])))
-    .collect();
-    rows.extend(rates(v));
+    let rows = counts_and_rates(v, &["messages", "unique_phones"]);
     out.push_str(&table(&rows));
     out.push_str("  by status:");
     if let Some(by) = v["by_status"].as_object() {
@@ -106,14 +92,9 @@ pub fn campaign(v: &Value) -> String {
     out
 }
 
-/// KPIs over campaigns, then one line per campaign.
-pub fn analytics(v: &Value) -> String {
-    let mut out = format!(
-        "{} campaigns, {} messages\n",
-        n(&v["campaigns"]),
-        n(&v["messages"])
-    );
-    let mut rows: Vec<(String, String)> = [
+/// The table rows of the message counts (after the `first` ones) and the rates.
+fn counts_and_rates(v: &Value, first: &[&str]) -> Vec<(String, String)> {
+    const COUNTS: [&str; 7] = [
         "sent",
         "refused",
         "delivered",
@@ -121,11 +102,24 @@ pub fn analytics(v: &Value) -> String {
         "replied",
         "bounced",
         "attended",
-    ]
-    .iter()
-    .map(|k| (k.to_string(), n(&v[*k])))
-    .collect();
+    ];
+    let mut rows: Vec<(String, String)> = first
+        .iter()
+        .chain(COUNTS.iter())
+        .map(|k| (k.replace('_', " "), n(&v[*k])))
+        .collect();
     rows.extend(rates(v));
+    rows
+}
+
+/// KPIs over campaigns, then one line per campaign.
+pub fn analytics(v: &Value) -> String {
+    let mut out = format!(
+        "{} campaigns, {} messages\n",
+        n(&v["campaigns"]),
+        n(&v["messages"])
+    );
+    let rows = counts_and_rates(v, &[]);
     out.push_str(&table(&rows));
     out.push_str(&format!(
         "\n  {:<32} {:<22} {:>9} {:>9} {:>9} {:>9}\n",

@@ -3,7 +3,7 @@
 //! `messages[0].id`; errors are `{"error":{"code",…}}` with the codes below.
 
 use crate::providers::{
-    by_status, digits, Accepted, Content, HttpReply, HttpRequest, Outgoing, ProviderError,
+    by_code, digits, Accepted, Content, HttpReply, HttpRequest, Outgoing, ProviderError,
 };
 use serde_json::{json, Value};
 
@@ -95,11 +95,7 @@ pub fn read_send_reply(reply: HttpReply<'_>) -> Result<Accepted, ProviderError> 
             code: code_s,
             message,
         }),
-        Some(_) if reply.status < 500 && reply.status != 429 => Err(ProviderError::Rejected {
-            code: code_s,
-            message,
-        }),
-        _ => Err(by_status(reply.status, code_s, message)),
+        _ => Err(by_code(reply.status, code.is_some(), code_s, message)),
     }
 }
 

@@ -4,7 +4,7 @@
 //! `sid`; errors are `{"code","message","more_info","status"}`.
 
 use crate::providers::{
-    basic, by_status, Accepted, Content, HttpReply, HttpRequest, Outgoing, ProviderError,
+    basic, by_code, Accepted, Content, HttpReply, HttpRequest, Outgoing, ProviderError,
 };
 use serde_json::Value;
 
@@ -104,11 +104,7 @@ pub fn read_send_reply(reply: HttpReply<'_>) -> Result<Accepted, ProviderError> 
             code: code_s,
             message,
         }),
-        Some(_) if reply.status < 500 && reply.status != 429 => Err(ProviderError::Rejected {
-            code: code_s,
-            message,
-        }),
-        _ => Err(by_status(reply.status, code_s, message)),
+        _ => Err(by_code(reply.status, code.is_some(), code_s, message)),
     }
 }
 
