@@ -1,5 +1,6 @@
 //! `/v1/accounts`: provider accounts; credentials go to Secrets Manager (SPEC §9, §10).
 
+use crate::views::AccountView;
 use crate::{invalid, parse_body, reply, Api, Reply};
 use pregon::clock::now_rfc3339;
 use pregon::keys;
@@ -7,7 +8,7 @@ use pregon::model::{new_id, Account, NewAccount};
 use pregon::providers::inbound::new_url_secret;
 use pregon_aws::transport::{account_secret, WEBHOOK_SECRET};
 use pregon_aws::Error as AwsError;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tracing::{info, warn};
 
 impl Api {
@@ -87,13 +88,12 @@ impl Api {
             }
         }
         info!(tenant, account = %id, "account created");
-        Ok(reply(201, self.account_view(&account).await))
+        Ok(reply(201, json!(self.account_view(&account).await)))
     }
 
     /// An account as tenants see it, with its `webhook_url`: the full URL to paste into
     /// the provider's console (null until the stack's public webhook base URL is set).
-    pub(crate) async fn account_view(&self, a: &Account) -> Value {
-        let mut v = a.public();
+    pub(crate) async fn account_view(&self, a: &Account) -> AccountView {
         let url = match std::env::var("WEBHOOK_BASE_URL") {
             Ok(base) if !base.is_empty() => {
                 let secret = match account_secret(&self.aws, a).await {
@@ -107,7 +107,6 @@ impl Api {
             }
             _ => None,
         };
-        v["webhook_url"] = Value::from(url);
-        v
+        AccountView::new(a, url)
     }
 }

@@ -1,12 +1,13 @@
 //! `/v1/campaigns`: create, upload URLs, show and list (SPEC §2 steps 1–2, §3).
 
+use crate::views::{CampaignSummary, CampaignView};
 use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
 use crate::{REPORT_URL_TTL, UPLOAD_URL_TTL};
 use aws_sdk_s3::presigning::PresigningConfig;
 use pregon::clock::{now_rfc3339, unix_now};
 use pregon::keys;
 use pregon::model::{
-    new_id, Account, Campaign, CampaignSettings, CampaignStatus, FieldError, Template,
+    new_id, Account, Campaign, CampaignSettings, CampaignStatus, FieldError, Progress, Template,
 };
 use pregon_aws::store::Filter;
 use pregon_aws::Error as AwsError;
@@ -104,7 +105,7 @@ impl Api {
                 .await
                 .map_err(|e| AwsError::s3("PutObject", e))?;
         }
-        let mut view = self.campaign_view(&campaign, false).await;
+        let mut view = json!(self.campaign_view(&campaign, false).await);
         if let (Some(upload_id), Some(size)) = (upload_id, size) {
             let grant = self.presign_upload(tenant, &id, &upload_id, size).await?;
             view.as_object_mut()
@@ -298,71 +299,46 @@ impl Api {
         }))
     }
 
-    /// The campaign as tenants see it: the fields listed here and nothing else, so a new
-    /// internal field never becomes public by default.
-    pub(crate) async fn campaign_view(&self, c: &Campaign, with_report: bool) -> Value {
-        let mut v = serde_json::to_value(&c.settings).expect("json");
-        let obj = v.as_object_mut().expect("object");
-        let shown = json!({
-            "id": c.id,
-            "kind": c.kind.as_str(),
-            "status": c.status,
-            "params": c.params,
-            "default_country": c.default_country,
-            "counts": c.counts,
-            "problems": c.problems,
-            "problems_total": c.counts.errors + c.counts.warnings,
-            "problems_omitted": c.problems_omitted,
-            "format": c.format,
-            "upload_id": c.upload_id,
-            "created_at": c.created_at,
-            "updated_at": c.updated_at,
-            "validated_at": c.validated_at,
-        });
-        obj.extend(shown.as_object().expect("object").clone());
-        if let Some(sms) = &c.sms {
-            obj.insert("sms".into(), json!(sms));
+    /// The campaign as tenants see it ([`CampaignView`]: the fields listed there and
+    /// nothing else). `with_report` (a campaign read on its own) adds what is looked up
+    /// here: the progress counters once sending started, and a link to the problem report.
+    pub(crate) async fn campaign_view(&self, c: &Campaign, with_report: bool) -> CampaignView {
+        if !with_report {
+            return CampaignView::from(c);
         }
-        if let Some(f) = &c.header_image_file {
-            obj.insert("header_image_status".into(), json!(f.status));
-            obj.insert("header_image_error".into(), json!(f.reason));
-            obj.insert("header_image_type".into(), json!(f.content_type));
-        }
-        if let Some(r) = &c.report_email_state {
-            obj.insert("report_email_status".into(), json!(r.status));
-            obj.insert("report_email_error".into(), json!(r.reason));
-            obj.insert("report_email_sent_at".into(), json!(r.sent_at));
-        }
-        if with_report && c.sending_started_at.is_some() {
-            // Progress counters, summed over their shards (one query).
-            if let Ok(mut p) = self.store.progress(&c.tenant_id, &c.id).await {
-                // A page enqueued twice (after a crash or a pause) is counted twice; what
-                // is in the queue can never exceed what has no outcome yet.
-                let left = (c.message_count() as i64 - p.done()).max(0);
-                p.queued = p.queued.clamp(0, left);
-                obj.insert("progress".into(), json!(p));
-            }
-            obj.insert("sending_started_at".into(), json!(c.sending_started_at));
-            obj.insert("ended_at".into(), json!(c.ended_at));
-        }
-        if with_report {
-            if let Some(key) = &c.report_key {
-                if let Ok(cfg) = PresigningConfig::expires_in(REPORT_URL_TTL) {
-                    if let Ok(req) = self
-                        .aws
-                        .s3
-                        .get_object()
-                        .bucket(&self.aws.bucket)
-                        .key(key)
-                        .presigned(cfg)
-                        .await
-                    {
-                        obj.insert("report_url".into(), Value::from(req.uri().to_string()));
-                    }
-                }
-            }
-        }
-        v
+        let progress = match c.sending_started_at {
+            Some(_) => self.read_progress(c).await,
+            None => None,
+        };
+        CampaignView::with_report(c, progress, self.presign_report(c).await)
+    }
+
+    /// A campaign's progress counters, summed over their shards (one query); `None` when
+    /// they could not be read (the view then leaves them out).
+    async fn read_progress(&self, c: &Campaign) -> Option<Progress> {
+        let mut p = self.store.progress(&c.tenant_id, &c.id).await.ok()?;
+        // A page enqueued twice (after a crash or a pause) is counted twice; what is in
+        // the queue can never exceed what has no outcome yet.
+        let left = (c.message_count() as i64 - p.done()).max(0);
+        p.queued = p.queued.clamp(0, left);
+        Some(p)
+    }
+
+    /// A pre-signed link to the campaign's problem report, valid for [`REPORT_URL_TTL`];
+    /// `None` when it has no report (or the link could not be signed).
+    async fn presign_report(&self, c: &Campaign) -> Option<String> {
+        let key = c.report_key.as_ref()?;
+        let cfg = PresigningConfig::expires_in(REPORT_URL_TTL).ok()?;
+        let req = self
+            .aws
+            .s3
+            .get_object()
+            .bucket(&self.aws.bucket)
+            .key(key)
+            .presigned(cfg)
+            .await
+            .ok()?;
+        Some(req.uri().to_string())
     }
 
     pub(crate) async fn list_campaigns(
@@ -416,12 +392,7 @@ impl Api {
                 &filters,
             )
             .await?;
-        let mut views = Vec::with_capacity(items.len());
-        for c in &items {
-            let mut v = self.campaign_view(c, false).await;
-            v.as_object_mut().expect("object").remove("problems");
-            views.push(v);
-        }
+        let views: Vec<CampaignSummary> = items.iter().map(CampaignSummary::from).collect();
         let next_cursor = next.map(|sk| sk.trim_start_matches(keys::CAMPAIGN_PREFIX).to_string());
         Ok(reply(
             200,
@@ -478,7 +449,7 @@ impl Api {
             CampaignStatus::CompletedWithErrors,
         ];
         match self.store.rename_campaign(tenant, id, name, &allowed).await? {
-            Some(c) => Ok(reply(200, self.campaign_view(&c, false).await)),
+            Some(c) => Ok(reply(200, json!(self.campaign_view(&c, false).await))),
             None => match self.store.campaign(tenant, id).await? {
                 None => Ok(not_found("campaign")),
                 Some(c) => Ok(problem(
@@ -592,8 +563,8 @@ impl Api {
                 ),
             );
             if c.status == CampaignStatus::Invalid {
-                let v = self.campaign_view(&c, true).await;
-                r.body["report_url"] = v["report_url"].clone();
+                // `null` when it has no report.
+                r.body["report_url"] = Value::from(self.presign_report(&c).await);
             }
             return Ok(r);
         }

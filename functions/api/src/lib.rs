@@ -17,6 +17,7 @@ use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tracing::error;
+use views::{AccountSummary, TemplateView};
 
 mod accounts;
 mod admin;
@@ -25,6 +26,7 @@ mod sending;
 mod stats;
 mod templates;
 mod tickets;
+mod views;
 
 /// The OpenAPI 3.1 document of the tenant API and the provider callbacks.
 pub const OPENAPI_JSON: &str = include_str!("../openapi.json");
@@ -205,22 +207,22 @@ impl Api {
         let r = match (method, segments.as_slice()) {
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
             ("GET", ["v1", "accounts"]) => {
-                self.list_plain::<Account>(&tenant, keys::ACCOUNT_PREFIX, "acc_", query, |a| {
-                    a.public()
+                self.list_plain::<Account, _>(&tenant, keys::ACCOUNT_PREFIX, "acc_", query, |a| {
+                    AccountSummary::from(a)
                 })
                 .await
             }
             ("GET", ["v1", "accounts", id]) => {
                 match self.store.get::<Account>(keys::account(&tenant, id)).await {
-                    Ok(Some(a)) => Ok(reply(200, self.account_view(&a).await)),
+                    Ok(Some(a)) => Ok(reply(200, json!(self.account_view(&a).await))),
                     Ok(None) => Ok(not_found("account")),
                     Err(e) => Err(e),
                 }
             }
             ("POST", ["v1", "templates"]) => self.create_template(&tenant, body).await,
             ("GET", ["v1", "templates"]) => {
-                self.list_plain::<Template>(&tenant, keys::TEMPLATE_PREFIX, "tpl_", query, |t| {
-                    serde_json::to_value(t).expect("json")
+                self.list_plain::<Template, _>(&tenant, keys::TEMPLATE_PREFIX, "tpl_", query, |t| {
+                    TemplateView::from(t)
                 })
                 .await
             }
@@ -230,7 +232,7 @@ impl Api {
                 .await
             {
                 Ok(Some(t)) => match self.refreshed(&tenant, t).await {
-                    Ok(t) => Ok(reply(200, serde_json::to_value(t).expect("json"))),
+                    Ok(t) => Ok(reply(200, json!(TemplateView::from(&t)))),
                     Err(e) => Err(e),
                 },
                 Ok(None) => Ok(not_found("template")),
@@ -242,7 +244,7 @@ impl Api {
             ("POST", ["v1", "campaigns"]) => self.create_campaign(&tenant, body).await,
             ("GET", ["v1", "campaigns"]) => self.list_campaigns(&tenant, query).await,
             ("GET", ["v1", "campaigns", id]) => match self.store.campaign(&tenant, id).await {
-                Ok(Some(c)) => Ok(reply(200, self.campaign_view(&c, true).await)),
+                Ok(Some(c)) => Ok(reply(200, json!(self.campaign_view(&c, true).await))),
                 Ok(None) => Ok(not_found("campaign")),
                 Err(e) => Err(e),
             },
@@ -290,14 +292,15 @@ impl Api {
         r.unwrap_or_else(Reply::from)
     }
 
-    /// `GET /v1/accounts` and `/v1/templates`: oldest first, `limit`/`cursor` paging.
-    pub(crate) async fn list_plain<T: serde::de::DeserializeOwned>(
+    /// `GET /v1/accounts` and `/v1/templates`: oldest first, `limit`/`cursor` paging,
+    /// each record shown as its `view` (see `views.rs`).
+    pub(crate) async fn list_plain<T: serde::de::DeserializeOwned, V: serde::Serialize>(
         &self,
         tenant: &str,
         prefix: &str,
         id_prefix: &str,
         query: &[(String, String)],
-        view: impl Fn(&T) -> Value,
+        view: impl Fn(&T) -> V,
     ) -> Result<Reply, AwsError> {
         let (limit, cursor) = match page(query, id_prefix) {
             Ok(p) => p,

@@ -1,6 +1,7 @@
 //! Sending controls (SPEC §2 step 3, §5): `POST /v1/campaigns/{id}/send|pause|resume|cancel`,
 //! the campaign's messages, and the do-not-contact list (SPEC §8).
 
+use crate::views::MessageView;
 use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
 use pregon::keys;
 use pregon::model::{Campaign, CampaignStatus, Control, FieldError, Template, TemplateStatus};
@@ -112,7 +113,7 @@ impl Api {
             "campaign control"
         );
         let c = self.store.campaign(tenant, id).await?.expect("exists");
-        Ok(reply(200, self.campaign_view(&c, false).await))
+        Ok(reply(200, json!(self.campaign_view(&c, false).await)))
     }
 
     /// Why a campaign cannot be sent (its template is not approved), as a 409.
@@ -171,7 +172,10 @@ impl Api {
         };
         Ok(match self.messages_page(tenant, &c, query).await? {
             Ok((page, next_cursor)) => {
-                let items: Vec<Value> = page.iter().map(|m| message_view(tenant, &c, m)).collect();
+                let items: Vec<MessageView> = page
+                    .iter()
+                    .map(|m| MessageView::new(tenant, &c, m))
+                    .collect();
                 reply(200, json!({"items": items, "next_cursor": next_cursor}))
             }
             Err(r) => r,
@@ -300,7 +304,7 @@ fn not_approved(t: Option<&Template>) -> Option<Reply> {
 
 /// A message's status as tenants see it: a `pending` record whose job dispatch has put
 /// on the queue of a sending campaign is `queued` (the record itself is not rewritten).
-fn shown_status<'a>(c: &Campaign, m: &'a RecipientItem) -> &'a str {
+pub(crate) fn shown_status<'a>(c: &Campaign, m: &'a RecipientItem) -> &'a str {
     if m.status == "pending"
         && c.status == CampaignStatus::Sending
         && m.parked.is_none()
@@ -310,27 +314,6 @@ fn shown_status<'a>(c: &Campaign, m: &'a RecipientItem) -> &'a str {
     } else {
         &m.status
     }
-}
-
-/// A message as tenants see it: the listed fields only.
-pub(crate) fn message_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Value {
-    json!({
-        "id": pregon::sending::message_id(tenant, &c.id, c.recipient_gen, m.row),
-        "row": m.row,
-        "phone": m.phone,
-        "status": shown_status(c, m),
-        "provider_message_id": m.provider_message_id,
-        "error_code": m.error_code,
-        "error_message": m.error_message,
-        "sent_at": m.sent_at,
-        "delivered_at": m.delivered_at,
-        "read_at": m.read_at,
-        "replied_at": m.replied_at,
-        "updated_at": m.updated_at,
-        "sms_encoding": m.sms_encoding,
-        "sms_segments": m.sms_segments,
-        "resent": m.resent.unwrap_or(false),
-    })
 }
 
 fn field(name: &str, message: &str) -> FieldError {
@@ -793,7 +776,9 @@ impl Api {
             .get(keys::recipient(tenant, campaign, gen, row))
             .await?;
         match item {
-            Some(m) if gen == c.recipient_gen => Ok(reply(200, message_view(tenant, &c, &m))),
+            Some(m) if gen == c.recipient_gen => {
+                Ok(reply(200, json!(MessageView::new(tenant, &c, &m))))
+            }
             _ => Ok(not_found("message")),
         }
     }

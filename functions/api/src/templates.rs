@@ -1,12 +1,13 @@
 //! `/v1/templates`: message templates and their empty spreadsheet layout (SPEC §4).
 
+use crate::views::TemplateView;
 use crate::{invalid, not_found, parse_body, problem, reply, Api, File, Reply};
 use pregon::clock::now_rfc3339;
 use pregon::keys;
 use pregon::model::{new_id, Account, FieldError, NewTemplate, Template, TemplateStatus};
 use pregon::providers::{Adapter, TemplateCallError, TemplateOp, TemplateState};
 use pregon_aws::Error as AwsError;
-use serde_json::Value;
+use serde_json::{json, Value};
 use tracing::warn;
 
 impl Api {
@@ -75,7 +76,7 @@ impl Api {
             }
         }
         self.store.create(keys::template(tenant, &t.id), &t).await?;
-        Ok(reply(201, serde_json::to_value(&t).expect("json")))
+        Ok(reply(201, json!(TemplateView::from(&t))))
     }
 
     /// Registers a template at the account's provider; `None` where the provider has no

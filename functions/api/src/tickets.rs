@@ -7,6 +7,7 @@
 //! and never stored: with `campaign_id` of such a campaign the list is a view of its
 //! sent messages (`closed`, `informative`).
 
+use crate::views::{TicketDetail, TicketView};
 use crate::{invalid, not_found, problem, reply, Api, Reply};
 use pregon::keys;
 use pregon::model::{
@@ -19,51 +20,6 @@ use pregon_aws::tickets::CloseIf;
 use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
 use tracing::info;
-
-/// A stored ticket as the API shows it.
-fn ticket_view(t: &Ticket) -> Value {
-    json!({
-        "id": t.id,
-        "kind": t.kind,
-        "status": t.status,
-        "close_reason": t.close_reason,
-        "phone": t.phone,
-        "account_id": t.account_id,
-        "campaign_id": t.campaign_id,
-        "message_id": t.message_id,
-        "department": t.department,
-        "deadline": t.deadline,
-        "created_at": t.created_at,
-        "updated_at": t.updated_at,
-        "last_activity_at": t.last_activity_at,
-        "replied_at": t.replied_at,
-        "attended_at": t.attended_at,
-        "closed_at": t.closed_at,
-    })
-}
-
-/// An informative campaign's ticket: a view of its sent message.
-fn informative_view(tenant: &str, c: &Campaign, m: &RecipientItem) -> Value {
-    let at = m.sent_at.clone();
-    json!({
-        "id": pregon::model::campaign_ticket_id(&c.id, c.recipient_gen, m.row),
-        "kind": "campaign",
-        "status": "closed",
-        "close_reason": "informative",
-        "phone": m.phone,
-        "account_id": c.settings.account_id,
-        "campaign_id": c.id,
-        "message_id": pregon::sending::message_id(tenant, &c.id, c.recipient_gen, m.row),
-        "department": c.settings.department,
-        "deadline": null,
-        "created_at": at,
-        "updated_at": at,
-        "last_activity_at": at,
-        "replied_at": m.replied_at,
-        "attended_at": null,
-        "closed_at": at,
-    })
-}
 
 fn field(name: &str, message: &str) -> FieldError {
     FieldError {
@@ -153,7 +109,7 @@ impl Api {
             .await?;
         Ok(reply(
             200,
-            json!({"items": items.iter().map(ticket_view).collect::<Vec<_>>(), "next_cursor": next}),
+            json!({"items": items.iter().map(TicketView::from).collect::<Vec<_>>(), "next_cursor": next}),
         ))
     }
 
@@ -180,10 +136,10 @@ impl Api {
             Ok(p) => p,
             Err(r) => return Ok(r),
         };
-        let views: Vec<Value> = items
+        let views: Vec<TicketView> = items
             .iter()
             .filter(|m| was_sent(&m.status))
-            .map(|m| informative_view(tenant, c, m))
+            .map(|m| TicketView::informative(tenant, c, m))
             .collect();
         Ok(reply(200, json!({"items": views, "next_cursor": next})))
     }
@@ -192,9 +148,8 @@ impl Api {
     pub(crate) async fn get_ticket(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
         if let Some(t) = self.store.ticket(tenant, id).await? {
             let entries = self.store.entries(tenant, id, 500).await?;
-            let mut v = ticket_view(&t);
-            v["conversation"] = json!(entries);
-            return Ok(reply(200, v));
+            let v = TicketDetail::new(TicketView::from(&t), entries);
+            return Ok(reply(200, json!(v)));
         }
         // An informative campaign's ticket is a view of its message.
         if let Some((cid, gen, row)) = pregon::model::parse_campaign_ticket_id(id) {
@@ -205,9 +160,8 @@ impl Api {
                         .get(keys::recipient(tenant, cid, gen, row))
                         .await?;
                     if let Some(m) = m.filter(|m| was_sent(&m.status)) {
-                        let mut v = informative_view(tenant, &c, &m);
-                        v["conversation"] = json!([]);
-                        return Ok(reply(200, v));
+                        let v = TicketDetail::new(TicketView::informative(tenant, &c, &m), vec![]);
+                        return Ok(reply(200, json!(v)));
                     }
                 }
             }
@@ -440,7 +394,7 @@ impl Api {
                 if t.replied_at.is_some() {
                     self.store.schedule_idle(&t, s.idle_close_hours).await?;
                 }
-                Ok(reply(200, ticket_view(&t)))
+                Ok(reply(200, json!(TicketView::from(&t))))
             }
             None => Ok(problem(409, "ticket_closed", "the ticket closed meanwhile")),
         }
@@ -468,7 +422,7 @@ impl Api {
                         &now,
                     )])
                     .await;
-                Ok(reply(200, ticket_view(&t)))
+                Ok(reply(200, json!(TicketView::from(&t))))
             }
             None => Ok(problem(409, "ticket_closed", "the ticket closed meanwhile")),
         }

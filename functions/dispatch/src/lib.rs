@@ -131,19 +131,8 @@ impl Dispatch {
         if let Some(w) = r.watch {
             return self.watch(r, w).await;
         }
-        if let Some((from, to)) = r.purge {
-            // Only a campaign that is gone (a new one never reuses an id).
-            if self.store.campaign(&r.tenant, &r.campaign).await?.is_none() {
-                let mut n = 0;
-                for gen in from..=to {
-                    n += self
-                        .store
-                        .delete_generation(&r.tenant, &r.campaign, gen)
-                        .await?;
-                }
-                info!(campaign = %r.campaign, recipients = n, "deleted campaign purged");
-            }
-            return Ok(());
+        if let Some(gens) = r.purge {
+            return self.purge(r, gens).await;
         }
         let started = Instant::now();
         let Some(c) = self.store.campaign(&r.tenant, &r.campaign).await? else {
@@ -220,6 +209,40 @@ impl Dispatch {
                 ShardEnd::Stopped => finished = false,
             }
         }
+        let enqueued = slice.enqueued.load(std::sync::atomic::Ordering::Relaxed);
+        self.after_pass(&c, &account, finished, paced, enqueued, started)
+            .await
+    }
+
+    /// A gone campaign's recipient generations `from..=to`, deleted (only a campaign that
+    /// is gone: a new one never reuses an id).
+    async fn purge(&self, r: &DispatchRequest, (from, to): (u32, u32)) -> Result<(), AwsError> {
+        if self.store.campaign(&r.tenant, &r.campaign).await?.is_none() {
+            let mut n = 0;
+            for gen in from..=to {
+                n += self
+                    .store
+                    .delete_generation(&r.tenant, &r.campaign, gen)
+                    .await?;
+            }
+            info!(campaign = %r.campaign, recipients = n, "deleted campaign purged");
+        }
+        Ok(())
+    }
+
+    /// After a pass over the shards: a finished dispatch is recorded (and the campaign
+    /// completed, or watched until its messages settle); an unfinished one asks for the
+    /// next pass, at the window's next opening, or once about half of the `enqueued`
+    /// slice is sent when it was `paced`, else at once.
+    async fn after_pass(
+        &self,
+        c: &Campaign,
+        account: &Account,
+        finished: bool,
+        paced: bool,
+        enqueued: u64,
+        started: Instant,
+    ) -> Result<(), AwsError> {
         if finished {
             if self.store.dispatch_done(&c.tenant_id, &c.id).await? {
                 info!(campaign = %c.id, seconds = started.elapsed().as_secs_f64(), "dispatch done");
@@ -234,13 +257,12 @@ impl Dispatch {
                 };
                 self.send_watch(&c.tenant_id, &c.id, first).await?;
             }
-        } else if self.still_sending(&c).await? {
+        } else if self.still_sending(c).await? {
             // Out of time, the window closed, or the slice is on the queue: a fresh
             // invocation continues from the checkpoints (at the next opening; once this
             // slice is nearly sent).
-            let sending_for = slice.enqueued.load(std::sync::atomic::Ordering::Relaxed)
-                / account.rate.max(1) as u64;
-            let wait = match closed_for(&c) {
+            let sending_for = enqueued / account.rate.max(1) as u64;
+            let wait = match closed_for(c) {
                 Some(w) => w,
                 None if paced => (sending_for / 2) as i64,
                 None => 0,

@@ -206,34 +206,16 @@ impl Ingest {
                 Ok(()) => outcome,
             };
         }
-        // Download first, pinned to this event's version of the object: an event that
-        // arrives after the object was overwritten is stale, and the newer one has its own
-        // event. An object over the size limit is not downloaded.
-        let file = if u.size > self.limits.max_bytes {
-            // Not downloaded; still pinned to this version of the object.
-            match self.current(u.full_key, u.etag).await {
-                Ok(true) => None,
-                Ok(false) => {
-                    info!(
-                        tenant,
-                        campaign, "stale upload event (object replaced since): ignored"
-                    );
-                    return Outcome::Done;
-                }
-                Err(e) => return Outcome::from(e),
+        let file = match self.fetch(u).await {
+            Ok(Some(file)) => file,
+            Ok(None) => {
+                info!(
+                    tenant,
+                    campaign, "stale upload event (object replaced since): ignored"
+                );
+                return Outcome::Done;
             }
-        } else {
-            match self.download(u.full_key, u.etag).await {
-                Ok(Some(f)) => Some(f),
-                Ok(None) => {
-                    info!(
-                        tenant,
-                        campaign, "stale upload event (object replaced since): ignored"
-                    );
-                    return Outcome::Done;
-                }
-                Err(e) => return Outcome::from(e),
-            }
+            Err(e) => return Outcome::from(e),
         };
         let file = TempFile(file);
         let claim = match self
@@ -262,32 +244,7 @@ impl Ingest {
         };
         match result {
             Ok(summary) => {
-                pregon_aws::metrics::emit(
-                    &[("Function", "ingest")],
-                    &[
-                        ("RowsValidated", summary.counts.rows as f64, Unit::Count),
-                        (
-                            "InvalidRows",
-                            summary.counts.invalid_rows as f64,
-                            Unit::Count,
-                        ),
-                        (
-                            "ValidationTime",
-                            started.elapsed().as_millis() as f64,
-                            Unit::Milliseconds,
-                        ),
-                    ],
-                );
-                info!(
-                    tenant,
-                    campaign,
-                    status = ?summary.status,
-                    rows = summary.counts.rows,
-                    valid_rows = summary.counts.valid_rows,
-                    invalid_rows = summary.counts.invalid_rows,
-                    seconds = started.elapsed().as_secs_f64(),
-                    "spreadsheet validated"
-                );
+                validated(tenant, campaign, &summary, started);
                 if u.size > self.limits.max_bytes {
                     // Over the limit: never kept (S3 refuses it when the URL's signed
                     // length is honoured; this is the backstop).
@@ -307,6 +264,17 @@ impl Ingest {
                 Outcome::from(e)
             }
         }
+    }
+
+    /// The uploaded file, pinned to this event's version of the object: an event that
+    /// arrives after the object was overwritten is stale (`None`), and the newer one has
+    /// its own event. An object over the size limit is not downloaded (`Some(None)`),
+    /// only checked to be this version.
+    async fn fetch(&self, u: &Upload<'_>) -> Result<Option<Option<PathBuf>>, AwsError> {
+        if u.size > self.limits.max_bytes {
+            return Ok(self.current(u.full_key, u.etag).await?.then_some(None));
+        }
+        Ok(self.download(u.full_key, u.etag).await?.map(Some))
     }
 
     /// Renews the claim's lease until dropped (when the work it guards ends).
@@ -734,6 +702,36 @@ impl Ingest {
             None => Ok(()),
         }
     }
+}
+
+/// What a finished validation reports: metrics and one log line.
+fn validated(tenant: &str, campaign: &str, summary: &Summary, started: Instant) {
+    pregon_aws::metrics::emit(
+        &[("Function", "ingest")],
+        &[
+            ("RowsValidated", summary.counts.rows as f64, Unit::Count),
+            (
+                "InvalidRows",
+                summary.counts.invalid_rows as f64,
+                Unit::Count,
+            ),
+            (
+                "ValidationTime",
+                started.elapsed().as_millis() as f64,
+                Unit::Milliseconds,
+            ),
+        ],
+    );
+    info!(
+        tenant,
+        campaign,
+        status = ?summary.status,
+        rows = summary.counts.rows,
+        valid_rows = summary.counts.valid_rows,
+        invalid_rows = summary.counts.invalid_rows,
+        seconds = started.elapsed().as_secs_f64(),
+        "spreadsheet validated"
+    );
 }
 
 /// The fields of an S3 event notification this function uses. Read leniently: the

@@ -364,56 +364,13 @@ impl Results {
         let Some(to) = c.settings.report_email.clone() else {
             return Outcome::Done;
         };
-        let settings = match self.store.settings(&r.tenant).await {
-            Ok(s) => s,
+        let from = match self.report_sender(&r.tenant).await {
+            Ok(f) => f,
             Err(e) => return Outcome::from(e),
         };
-        // The tenant's own sender only while the operator approves it for this tenant
-        // (approvals can be revoked after it was set); else the deployment's.
-        let own = match settings.report_sender {
-            Some(a) => match self.store.report_sender_approved(&r.tenant, &a).await {
-                Ok(true) => Some(a),
-                Ok(false) => {
-                    warn!(tenant = %r.tenant, "the tenant's report_sender is not approved: the deployment's sender is used");
-                    None
-                }
-                Err(e) => return Outcome::from(e),
-            },
-            None => None,
-        };
-        let from = own.or_else(|| {
-            std::env::var("REPORT_SENDER")
-                .ok()
-                .filter(|s| !s.trim().is_empty())
-        });
-        // A daily quota per tenant: the deployment's SES reputation is shared.
-        let limits = match self.store.limits(&r.tenant).await {
-            Ok(l) => l,
+        let (within_quota, quota, day) = match self.email_quota(&r.tenant, from.is_some()).await {
+            Ok(q) => q,
             Err(e) => return Outcome::from(e),
-        };
-        let quota = limits.report_emails_per_day.unwrap_or_else(|| {
-            std::env::var("REPORT_EMAILS_PER_DAY")
-                .ok()
-                .and_then(|v| v.parse::<u32>().ok())
-                .unwrap_or(200)
-        });
-        let now_t = time::OffsetDateTime::now_utc();
-        let day = format!(
-            "{:04}-{:02}-{:02}",
-            now_t.year(),
-            u8::from(now_t.month()),
-            now_t.day()
-        );
-        let within_quota = match &from {
-            None => true,
-            Some(_) => match self
-                .store
-                .take_email_quota(&r.tenant, &day, quota, now_t.unix_timestamp() + 3 * 86_400)
-                .await
-            {
-                Ok(ok) => ok,
-                Err(e) => return Outcome::from(e),
-            },
         };
         let outcome = match from {
             None => Err(
@@ -466,6 +423,56 @@ impl Results {
             }
             Err(e) => Outcome::from(e),
         }
+    }
+
+    /// Who sends a tenant's report emails: the tenant's own sender only while the
+    /// operator approves it for this tenant (approvals can be revoked after it was set);
+    /// else the deployment's (`REPORT_SENDER`); `None` when there is neither.
+    async fn report_sender(&self, tenant: &str) -> Result<Option<String>, AwsError> {
+        let settings = self.store.settings(tenant).await?;
+        let own = match settings.report_sender {
+            Some(a) if self.store.report_sender_approved(tenant, &a).await? => Some(a),
+            Some(_) => {
+                warn!(tenant = %tenant, "the tenant's report_sender is not approved: the deployment's sender is used");
+                None
+            }
+            None => None,
+        };
+        Ok(own.or_else(|| {
+            std::env::var("REPORT_SENDER")
+                .ok()
+                .filter(|s| !s.trim().is_empty())
+        }))
+    }
+
+    /// One report email taken from the tenant's daily quota (the deployment's SES
+    /// reputation is shared), when there is a sender (`sending`): whether it was within
+    /// the quota, the quota, and the UTC day it counts in.
+    async fn email_quota(
+        &self,
+        tenant: &str,
+        sending: bool,
+    ) -> Result<(bool, u32, String), AwsError> {
+        let limits = self.store.limits(tenant).await?;
+        let quota = limits.report_emails_per_day.unwrap_or_else(|| {
+            std::env::var("REPORT_EMAILS_PER_DAY")
+                .ok()
+                .and_then(|v| v.parse::<u32>().ok())
+                .unwrap_or(200)
+        });
+        let now_t = time::OffsetDateTime::now_utc();
+        let day = format!(
+            "{:04}-{:02}-{:02}",
+            now_t.year(),
+            u8::from(now_t.month()),
+            now_t.day()
+        );
+        let within = !sending
+            || self
+                .store
+                .take_email_quota(tenant, &day, quota, now_t.unix_timestamp() + 3 * 86_400)
+                .await?;
+        Ok((within, quota, day))
     }
 
     /// Builds the file and the message and sends it: whether the file went attached.

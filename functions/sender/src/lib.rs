@@ -477,26 +477,7 @@ impl Sender {
             Err(e) => return group.iter().map(|_| retry(e.clone())).collect(),
         };
         let mut results: Vec<Option<JobResult>> = group.iter().map(|_| None).collect();
-        // Each job's own template: the group may hold several campaigns' jobs, ticket
-        // replies and single messages of this account.
-        let mut templates = Templates::new();
-        let mut waiting: Vec<usize> = Vec::with_capacity(group.len());
-        for (i, (_, job)) in group.iter().enumerate() {
-            if let Some(t) = &job.template {
-                if !templates.contains_key(t) {
-                    match self.template(tenant, t).await {
-                        Ok(found) => {
-                            templates.insert(t.clone(), found);
-                        }
-                        Err(e) => {
-                            results[i] = Some(retry(format!("template unreadable: {e}")));
-                            continue;
-                        }
-                    }
-                }
-            }
-            waiting.push(i);
-        }
+        let (templates, mut waiting) = self.templates_of(tenant, group, &mut results).await;
         // A batch holds its sender for at most HOLD_MS of the account's rate: what the
         // rate has no room for by then goes back on the queue, so a slow account's jobs
         // never hold the sender slots other accounts' jobs need.
@@ -511,35 +492,10 @@ impl Sender {
                 left_why = "waiting for the account's rate";
                 break;
             }
-            // A batch can wait seconds for the rate: a pause or a cancel meanwhile takes
-            // hold before the next call, not after the batch.
-            let mut still = Vec::with_capacity(waiting.len());
-            for i in waiting {
-                match self.gate(&group[i].1).await {
-                    None => still.push(i),
-                    Some(r) => results[i] = Some(r),
-                }
-            }
-            waiting = still;
-            // Right before claiming: a phone put on the do-not-contact list (or opted out
-            // by a reply) while the campaign sends is not sent.
-            match self.blocked(group, &waiting, &templates).await {
-                Ok(stop) if !stop.is_empty() => {
-                    let done = match self.block(group, &stop).await {
-                        Ok(()) => JobResult::Done,
-                        Err(e) => retry(format!("could not block: {e}")),
-                    };
-                    for i in &stop {
-                        results[*i] = Some(match &done {
-                            JobResult::Done => JobResult::Done,
-                            JobResult::Retry { why, .. } => retry(why.clone()),
-                        });
-                    }
-                    waiting.retain(|i| !stop.contains(i));
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    warn!(error = %e, "do-not-contact list unreadable");
+            match self.screen(group, waiting, &templates, &mut results).await {
+                Ok(still) => waiting = still,
+                Err(still) => {
+                    waiting = still;
                     break;
                 }
             }
@@ -586,19 +542,76 @@ impl Sender {
                 results[i] = Some(r);
             }
         }
-        // What is left waits about as long as the account's rate needs for it.
-        let rate = ctx.account.rate.max(1) as usize;
-        let after = waiting.len().div_ceil(rate).clamp(1, 900) as i32;
-        results
-            .into_iter()
-            .map(|r| {
-                r.unwrap_or_else(|| JobResult::Retry {
-                    why: left_why.into(),
-                    after: after + rand::random_range(0..=after / 2),
-                    next: None,
-                })
-            })
-            .collect()
+        left_over(results, waiting.len(), ctx.account.rate, left_why)
+    }
+
+    /// Each job's own template (the group may hold several campaigns' jobs, ticket
+    /// replies and single messages of one account), and the jobs whose template could
+    /// be read (the others are retried).
+    async fn templates_of(
+        &self,
+        tenant: &str,
+        group: &[(String, SendJob)],
+        results: &mut [Option<JobResult>],
+    ) -> (Templates, Vec<usize>) {
+        let mut templates = Templates::new();
+        let mut waiting: Vec<usize> = Vec::with_capacity(group.len());
+        for (i, (_, job)) in group.iter().enumerate() {
+            if let Some(t) = &job.template {
+                if !templates.contains_key(t) {
+                    match self.template(tenant, t).await {
+                        Ok(found) => {
+                            templates.insert(t.clone(), found);
+                        }
+                        Err(e) => {
+                            results[i] = Some(retry(format!("template unreadable: {e}")));
+                            continue;
+                        }
+                    }
+                }
+            }
+            waiting.push(i);
+        }
+        (templates, waiting)
+    }
+
+    /// The waiting jobs that may still go, checked right before their call: a pause or
+    /// a cancel while the batch waited for the rate takes hold (the job is parked or
+    /// dropped), and a phone put on the do-not-contact list (or opted out by a reply)
+    /// meanwhile is not sent. `Err` with the jobs still waiting when the list cannot be
+    /// read (the batch stops there).
+    async fn screen(
+        &self,
+        group: &[(String, SendJob)],
+        waiting: Vec<usize>,
+        templates: &Templates,
+        results: &mut [Option<JobResult>],
+    ) -> Result<Vec<usize>, Vec<usize>> {
+        let mut still = Vec::with_capacity(waiting.len());
+        for i in waiting {
+            match self.gate(&group[i].1).await {
+                None => still.push(i),
+                Some(r) => results[i] = Some(r),
+            }
+        }
+        match self.blocked(group, &still, templates).await {
+            Ok(stop) if !stop.is_empty() => {
+                let failed = self.block(group, &stop).await.err();
+                for i in &stop {
+                    results[*i] = Some(match &failed {
+                        None => JobResult::Done,
+                        Some(e) => retry(format!("could not block: {e}")),
+                    });
+                }
+                still.retain(|i| !stop.contains(i));
+                Ok(still)
+            }
+            Ok(_) => Ok(still),
+            Err(e) => {
+                warn!(error = %e, "do-not-contact list unreadable");
+                Err(still)
+            }
+        }
     }
 
     /// A tenant's do-not-contact list for one campaign, read at most every [`DNC_FOR`].
@@ -1261,6 +1274,27 @@ impl From<CallError> for Attempt {
             CallError::Unknown(why) => Attempt::Unknown(why),
         }
     }
+}
+
+/// Every job's result: its own, or, for the `waiting` ones the batch did not reach, a
+/// retry after about as long as the account's `rate` needs for them (with jitter).
+fn left_over(
+    results: Vec<Option<JobResult>>,
+    waiting: usize,
+    rate: u32,
+    why: &str,
+) -> Vec<JobResult> {
+    let after = waiting.div_ceil(rate.max(1) as usize).clamp(1, 900) as i32;
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or_else(|| JobResult::Retry {
+                why: why.into(),
+                after: after + rand::random_range(0..=after / 2),
+                next: None,
+            })
+        })
+        .collect()
 }
 
 /// A job the provider could not take now (throttled, unavailable): its claim is given

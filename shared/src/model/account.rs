@@ -36,7 +36,8 @@ impl ProviderKind {
 
 /// A provider account: a sender number or WhatsApp Business phone to send from.
 /// Credentials live in Secrets Manager; the record holds only the secret's ARN,
-/// which is never returned by the API.
+/// which is never returned by the API (its view, `AccountSummary` in the API crate,
+/// lists what is shown).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Account {
     pub id: String,
@@ -52,27 +53,6 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<u16>,
     pub created_at: String,
-}
-
-impl Account {
-    /// What the API shows, field by field (a field added to the record is not shown
-    /// until it is listed here; the secret's location never is).
-    pub fn public(&self) -> Value {
-        let mut v = serde_json::json!({
-            "id": self.id,
-            "provider": self.provider,
-            "channel": self.channel,
-            "sender": self.sender,
-            "default_country": self.default_country,
-            "rate": self.rate,
-            "credentials": if self.credentials_secret_arn.is_some() { "stored" } else { "none" },
-            "created_at": self.created_at,
-        });
-        if !self.ports.is_empty() {
-            v["ports"] = serde_json::json!(self.ports);
-        }
-        v
-    }
 }
 
 /// An account's webhook URL: `{base}/v1/webhooks/{account}`, with `?key={secret}`

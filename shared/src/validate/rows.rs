@@ -176,8 +176,47 @@ impl<'a> Validator<'a> {
                 }
             })
             .collect();
-        let rules = self.rules;
         let mut taken = vec![false; names.len().max(1)];
+        let (message, priority, params, incomplete) = self.header_columns(row, &names, &mut taken);
+        let metadata = self.header_metadata(row, &names, &shown, &taken);
+        let rules = self.rules;
+        let layout = Layout {
+            phone: names.first().cloned().unwrap_or_else(|| "phone".into()),
+            params: params.iter().map(|&i| shown[i].to_string()).collect(),
+            metadata: rules
+                .metadata
+                .iter()
+                .filter(|f| metadata.iter().any(|(_, m)| m.name == f.name))
+                .map(|f| f.name.clone())
+                .collect(),
+            message: message.is_some(),
+            priority: priority.is_some(),
+            sms: self.sms_text.is_some(),
+        };
+        self.sink.layout(&layout);
+        self.columns = Some(Columns {
+            names,
+            shown,
+            params,
+            message,
+            priority,
+            metadata,
+            incomplete,
+        });
+        ControlFlow::Continue(())
+    }
+
+    /// The columns a header gives the template's parts: for a campaign whose rows carry
+    /// their own text, the `message` column (and `priority`, if any); else the parameter
+    /// columns after the phone. Marks them `taken`; `incomplete` (with the file error
+    /// reported) when a needed column is missing.
+    fn header_columns(
+        &mut self,
+        row: u64,
+        names: &[String],
+        taken: &mut [bool],
+    ) -> (Option<usize>, Option<usize>, Vec<usize>, bool) {
+        let rules = self.rules;
         let mut message = None;
         let mut priority = None;
         let mut incomplete = false;
@@ -225,6 +264,19 @@ impl<'a> Validator<'a> {
         for p in &params {
             taken[*p] = true;
         }
+        (message, priority, params, incomplete)
+    }
+
+    /// The metadata fields the header's other columns name (case and accents aside); a
+    /// column naming none, or one already named, is reported and ignored.
+    fn header_metadata(
+        &mut self,
+        row: u64,
+        names: &[String],
+        shown: &[Arc<str>],
+        taken: &[bool],
+    ) -> Vec<(usize, MetadataField)> {
+        let rules = self.rules;
         let mut metadata: Vec<(usize, MetadataField)> = Vec::new();
         for (i, name) in names.iter().enumerate() {
             if taken[i] {
@@ -259,30 +311,7 @@ impl<'a> Validator<'a> {
                 }
             }
         }
-        let layout = Layout {
-            phone: names.first().cloned().unwrap_or_else(|| "phone".into()),
-            params: params.iter().map(|&i| shown[i].to_string()).collect(),
-            metadata: rules
-                .metadata
-                .iter()
-                .filter(|f| metadata.iter().any(|(_, m)| m.name == f.name))
-                .map(|f| f.name.clone())
-                .collect(),
-            message: message.is_some(),
-            priority: priority.is_some(),
-            sms: self.sms_text.is_some(),
-        };
-        self.sink.layout(&layout);
-        self.columns = Some(Columns {
-            names,
-            shown,
-            params,
-            message,
-            priority,
-            metadata,
-            incomplete,
-        });
-        ControlFlow::Continue(())
+        metadata
     }
 
     pub(super) fn check_row(&mut self, row: u64, cells: &[Cell<'_>]) -> Option<Recipient> {
@@ -316,28 +345,7 @@ impl<'a> Validator<'a> {
         }
 
         let phone_col = cols.shown(0);
-        let phone = match at(0) {
-            c if c.is_blank() => {
-                self.report(Some(row), Some(&phone_col), Code::MissingPhone, || {
-                    "the phone cell is empty".into()
-                });
-                None
-            }
-            Cell::Number(n) => {
-                let r = self.phones.parse_number(*n);
-                self.phone_result(row, &phone_col, &Cell::Number(*n).to_text(), r)
-            }
-            Cell::Text(t) => {
-                let r = self.phones.parse_text(t);
-                self.phone_result(row, &phone_col, t, r)
-            }
-            Cell::Bool(_) | Cell::Empty => {
-                self.report(Some(row), Some(&phone_col), Code::InvalidPhone, || {
-                    "the phone cell holds TRUE/FALSE, not a number".into()
-                });
-                None
-            }
-        };
+        let phone = self.row_phone(row, &phone_col, at(0));
         ok &= phone.is_some();
 
         let mut params = Vec::with_capacity(cols.params.len());
@@ -359,15 +367,10 @@ impl<'a> Validator<'a> {
             }
             None => None,
         };
-        let priority = match cols.priority.map(|i| (i, at(i))) {
-            Some((_, c)) if c.is_blank() => None,
-            Some((i, c)) => match c.to_text().trim().parse::<f64>() {
-                Ok(p) if p.fract() == 0.0 && p.abs() < 1e9 => Some(p as i64),
-                _ => {
-                    let name = cols.shown(i);
-                    self.report(Some(row), Some(&name), Code::InvalidParameter, || {
-                        format!("priority '{}' is not a whole number", excerpt(&c.to_text()))
-                    });
+        let priority = match cols.priority {
+            Some(i) => match self.row_priority(row, cols, i, at(i)) {
+                Ok(p) => p,
+                Err(()) => {
                     ok = false;
                     None
                 }
@@ -377,31 +380,10 @@ impl<'a> Validator<'a> {
 
         let mut metadata = Vec::with_capacity(cols.metadata.len());
         for (i, field) in &cols.metadata {
-            let c = at(*i);
-            if c.is_blank() {
-                metadata.push((field.name.clone(), None));
-                continue;
+            match self.row_metadata(row, cols, *i, field, at(*i)) {
+                Some(v) => metadata.push((field.name.clone(), v)),
+                None => ok = false,
             }
-            let value = match field.kind {
-                MetadataType::YesNo => match yes_no(c) {
-                    Some(b) => MetaValue::YesNo(b),
-                    None => {
-                        let name = cols.shown(*i);
-                        self.report(Some(row), Some(&name), Code::MetadataTypeMismatch, || {
-                            format!(
-                                "'{}' is not a yes/no value for '{}' (use 1/0, sí/no, yes/no or true/false)",
-                                excerpt(&c.to_text()),
-                                excerpt(&field.name)
-                            )
-                        });
-                        ok = false;
-                        continue;
-                    }
-                },
-                MetadataType::Text => MetaValue::Text(clean(c.to_text().trim(), false)),
-                MetadataType::Paragraph => MetaValue::Text(clean(c.to_text().trim(), true)),
-            };
-            metadata.push((field.name.clone(), Some(value)));
         }
 
         let phone = phone?;
@@ -426,6 +408,90 @@ impl<'a> Validator<'a> {
             priority,
             sms: None,
         })
+    }
+
+    /// The row's phone (column `phone_col`), or `None` with its problem reported.
+    fn row_phone(&mut self, row: u64, phone_col: &Arc<str>, cell: &Cell<'_>) -> Option<Phone> {
+        match cell {
+            c if c.is_blank() => {
+                self.report(Some(row), Some(phone_col), Code::MissingPhone, || {
+                    "the phone cell is empty".into()
+                });
+                None
+            }
+            Cell::Number(n) => {
+                let r = self.phones.parse_number(*n);
+                self.phone_result(row, phone_col, &Cell::Number(*n).to_text(), r)
+            }
+            Cell::Text(t) => {
+                let r = self.phones.parse_text(t);
+                self.phone_result(row, phone_col, t, r)
+            }
+            Cell::Bool(_) | Cell::Empty => {
+                self.report(Some(row), Some(phone_col), Code::InvalidPhone, || {
+                    "the phone cell holds TRUE/FALSE, not a number".into()
+                });
+                None
+            }
+        }
+    }
+
+    /// The row's priority (column `i`): none when blank, a whole number, else `Err`
+    /// with its problem reported.
+    fn row_priority(
+        &mut self,
+        row: u64,
+        cols: &Columns,
+        i: usize,
+        c: &Cell<'_>,
+    ) -> Result<Option<i64>, ()> {
+        if c.is_blank() {
+            return Ok(None);
+        }
+        match c.to_text().trim().parse::<f64>() {
+            Ok(p) if p.fract() == 0.0 && p.abs() < 1e9 => Ok(Some(p as i64)),
+            _ => {
+                let name = cols.shown(i);
+                self.report(Some(row), Some(&name), Code::InvalidParameter, || {
+                    format!("priority '{}' is not a whole number", excerpt(&c.to_text()))
+                });
+                Err(())
+            }
+        }
+    }
+
+    /// The row's value of a metadata `field` (column `i`): `Some(None)` when blank, its
+    /// typed value, or `None` with its problem reported.
+    fn row_metadata(
+        &mut self,
+        row: u64,
+        cols: &Columns,
+        i: usize,
+        field: &MetadataField,
+        c: &Cell<'_>,
+    ) -> Option<Option<MetaValue>> {
+        if c.is_blank() {
+            return Some(None);
+        }
+        let value = match field.kind {
+            MetadataType::YesNo => match yes_no(c) {
+                Some(b) => MetaValue::YesNo(b),
+                None => {
+                    let name = cols.shown(i);
+                    self.report(Some(row), Some(&name), Code::MetadataTypeMismatch, || {
+                        format!(
+                            "'{}' is not a yes/no value for '{}' (use 1/0, sí/no, yes/no or true/false)",
+                            excerpt(&c.to_text()),
+                            excerpt(&field.name)
+                        )
+                    });
+                    return None;
+                }
+            },
+            MetadataType::Text => MetaValue::Text(clean(c.to_text().trim(), false)),
+            MetadataType::Paragraph => MetaValue::Text(clean(c.to_text().trim(), true)),
+        };
+        Some(Some(value))
     }
 
     /// A valid row's SMS cost, when its text is known: added to the summary, and warned
