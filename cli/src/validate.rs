@@ -118,42 +118,11 @@ fn run_to(a: Args, o: &mut impl Write) -> ExitCode {
         },
         None => None,
     };
-    let channel = match a.channel {
-        ChannelArg::Whatsapp => Channel::Whatsapp,
-        ChannelArg::Sms => Channel::Sms,
-    };
-    let from_body = match a.body.as_deref().map(pregon::model::template_params) {
-        None => None,
-        Some(Ok(n)) => Some(n),
-        Some(Err(e)) => return usage(format!("--body: {e}")),
-    };
-    if let (Some(p), Some(b)) = (a.params, from_body) {
-        if p != b {
-            return usage(format!(
-                "--params {p} but --body has {b} parameter(s); give one of them"
-            ));
-        }
-    }
-    let template = if a.message_column {
-        None
-    } else {
-        a.params.or(from_body)
-    };
-    let mut rules = match Rules::for_template(channel, template) {
+    let rules = match rules_from(&a) {
         Ok(r) => r,
-        Err(e) => return usage(format!("--message-column: {e}")),
+        Err(msg) => return usage(msg),
     };
-    if channel == Channel::Sms {
-        rules.sms_body = a.body.clone();
-    }
-    rules.max_sms_segments = a.max_segments;
-    rules.default_country = a.default_country;
-    rules.allow_duplicates = a.allow_duplicates;
-    rules.metadata = a.metadata;
-    rules.on_invalid_rows = match a.on_invalid_rows {
-        OnInvalidArg::Reject => OnInvalidRows::Reject,
-        OnInvalidArg::Skip => OnInvalidRows::Skip,
-    };
+    let channel = rules.channel;
     let mut sink = CliSink {
         problems: Vec::new(),
         out,
@@ -211,6 +180,45 @@ fn run_to(a: Args, o: &mut impl Write) -> ExitCode {
     } else {
         ExitCode::from(1)
     }
+}
+
+/// The validator's rules from the flags; an error is the usage message to print.
+fn rules_from(a: &Args) -> Result<Rules, String> {
+    let channel = match a.channel {
+        ChannelArg::Whatsapp => Channel::Whatsapp,
+        ChannelArg::Sms => Channel::Sms,
+    };
+    let from_body = match a.body.as_deref().map(pregon::model::template_params) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(e)) => return Err(format!("--body: {e}")),
+    };
+    if let (Some(p), Some(b)) = (a.params, from_body) {
+        if p != b {
+            return Err(format!(
+                "--params {p} but --body has {b} parameter(s); give one of them"
+            ));
+        }
+    }
+    let template = if a.message_column {
+        None
+    } else {
+        a.params.or(from_body)
+    };
+    let mut rules =
+        Rules::for_template(channel, template).map_err(|e| format!("--message-column: {e}"))?;
+    if channel == Channel::Sms {
+        rules.sms_body = a.body.clone();
+    }
+    rules.max_sms_segments = a.max_segments;
+    rules.default_country = a.default_country;
+    rules.allow_duplicates = a.allow_duplicates;
+    rules.metadata = a.metadata.clone();
+    rules.on_invalid_rows = match a.on_invalid_rows {
+        OnInvalidArg::Reject => OnInvalidRows::Reject,
+        OnInvalidArg::Skip => OnInvalidRows::Skip,
+    };
+    Ok(rules)
 }
 
 /// What the human report says about SMS segments.
@@ -340,6 +348,13 @@ mod tests {
         (code, String::from_utf8(out).unwrap())
     }
 
+    /// [`run_args`] on an SMS file: the file, `--channel sms`, then `rest`.
+    fn run_sms(f: &std::path::Path, rest: &[&str]) -> (ExitCode, String) {
+        let mut args = vec![f.to_str().unwrap(), "--channel", "sms"];
+        args.extend_from_slice(rest);
+        run_args(&args)
+    }
+
     const BODY: &str = "Hola {{1}}, su cuota vence mañana.";
 
     /// Rows 2 and 5 GSM-7 (1 and 2 segments), 3 and 4 UCS-2 (1 and 4 segments).
@@ -355,16 +370,7 @@ mod tests {
     #[test]
     fn validate_sms_json_has_the_sms_object_and_the_segment_warning() {
         let f = sms_csv("sms.csv");
-        let (code, out) = run_args(&[
-            f.to_str().unwrap(),
-            "--channel",
-            "sms",
-            "--body",
-            BODY,
-            "--default-country",
-            "CL",
-            "--json",
-        ]);
+        let (code, out) = run_sms(&f, &["--body", BODY, "--default-country", "CL", "--json"]);
         std::fs::remove_file(&f).unwrap();
         assert_eq!(code, ExitCode::SUCCESS, "{out}");
         let v: Value = serde_json::from_str(&out).unwrap();
@@ -384,15 +390,7 @@ mod tests {
     #[test]
     fn validate_sms_prints_the_preview_and_honours_max_segments() {
         let f = sms_csv("sms-human.csv");
-        let (code, out) = run_args(&[
-            f.to_str().unwrap(),
-            "--channel",
-            "sms",
-            "--body",
-            BODY,
-            "--max-segments",
-            "1",
-        ]);
+        let (code, out) = run_sms(&f, &["--body", BODY, "--max-segments", "1"]);
         std::fs::remove_file(&f).unwrap();
         assert_eq!(code, ExitCode::SUCCESS, "{out}");
         assert!(
@@ -406,17 +404,10 @@ mod tests {
     #[test]
     fn validate_sms_without_the_text_says_segments_cannot_be_computed() {
         let f = sms_csv("sms-no-body.csv");
-        let (code, out) = run_args(&[f.to_str().unwrap(), "--channel", "sms", "--params", "1"]);
+        let (code, out) = run_sms(&f, &["--params", "1"]);
         assert_eq!(code, ExitCode::SUCCESS, "{out}");
         assert!(out.contains("SMS segments cannot be computed: give the template's text with --body 'Hola {{1}}…'"), "{out}");
-        let (_, out) = run_args(&[
-            f.to_str().unwrap(),
-            "--channel",
-            "sms",
-            "--params",
-            "1",
-            "--json",
-        ]);
+        let (_, out) = run_sms(&f, &["--params", "1", "--json"]);
         std::fs::remove_file(&f).unwrap();
         let v: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(v["sms"], Value::Null);
@@ -437,15 +428,10 @@ mod tests {
     fn validate_sms_normalized_csv_has_encoding_and_segments() {
         let f = sms_csv("sms-norm.csv");
         let out_path = f.with_extension("out.csv");
-        let (code, _) = run_args(&[
-            f.to_str().unwrap(),
-            "--channel",
-            "sms",
-            "--body",
-            BODY,
-            "--normalized",
-            out_path.to_str().unwrap(),
-        ]);
+        let (code, _) = run_sms(
+            &f,
+            &["--body", BODY, "--normalized", out_path.to_str().unwrap()],
+        );
         let written = std::fs::read_to_string(&out_path).unwrap();
         std::fs::remove_file(&f).unwrap();
         std::fs::remove_file(&out_path).unwrap();
@@ -461,15 +447,7 @@ mod tests {
     #[test]
     fn validate_refuses_params_that_disagree_with_the_body() {
         let f = sms_csv("sms-disagree.csv");
-        let (code, out) = run_args(&[
-            f.to_str().unwrap(),
-            "--channel",
-            "sms",
-            "--body",
-            BODY,
-            "--params",
-            "2",
-        ]);
+        let (code, out) = run_sms(&f, &["--body", BODY, "--params", "2"]);
         std::fs::remove_file(&f).unwrap();
         assert_eq!((code, out.as_str()), (ExitCode::from(2), ""));
         assert!(Cli::try_parse_from(["validate", "x.csv", "--max-segments", "0"]).is_err());

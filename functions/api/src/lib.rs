@@ -146,40 +146,7 @@ impl Api {
         }
         // The operator's routes: the operator key, never a tenant's.
         if segments.get(1) == Some(&"admin") {
-            let hash = admin::operator_hash();
-            if hash.is_empty() {
-                return problem(
-                    403,
-                    "forbidden",
-                    "the operator routes are off: deploy with the AdminKeySha256 parameter",
-                );
-            }
-            if !pregon::auth::is_operator(auth, &hash) {
-                return problem(
-                    401,
-                    "unauthorized",
-                    "send the operator key as 'Authorization: Bearer pgo_…'",
-                );
-            }
-            let r = match (method, segments.as_slice()) {
-                ("GET", ["v1", "admin", "tenants", tenant, "report-senders"]) => {
-                    self.report_senders(tenant).await
-                }
-                ("PUT", ["v1", "admin", "tenants", tenant, "report-senders", address]) => {
-                    self.set_report_sender(tenant, address, true).await
-                }
-                ("DELETE", ["v1", "admin", "tenants", tenant, "report-senders", address]) => {
-                    self.set_report_sender(tenant, address, false).await
-                }
-                ("GET", ["v1", "admin", "tenants", tenant, "limits"]) => {
-                    self.tenant_limits(tenant).await
-                }
-                ("PUT", ["v1", "admin", "tenants", tenant, "limits"]) => {
-                    self.set_tenant_limits(tenant, body).await
-                }
-                _ => Ok(problem(404, "not_found", "no such operator route")),
-            };
-            return r.unwrap_or_else(Into::into);
+            return self.operator(method, &segments, auth, body).await;
         }
         let tenant = match pregon::auth::bearer(auth) {
             None => {
@@ -204,7 +171,67 @@ impl Api {
         if segments.iter().any(|s| s.len() > MAX_ID_BYTES) {
             return problem(404, "not_found", "no such record: the id is too long");
         }
-        let r = match (method, segments.as_slice()) {
+        self.route(&tenant, method, path, &segments, query, body)
+            .await
+            .unwrap_or_else(Reply::from)
+    }
+
+    /// `/v1/admin/…`: the operator's routes, with the operator key (never a tenant's).
+    async fn operator(
+        &self,
+        method: &str,
+        segments: &[&str],
+        auth: Option<&str>,
+        body: &[u8],
+    ) -> Reply {
+        let hash = admin::operator_hash();
+        if hash.is_empty() {
+            return problem(
+                403,
+                "forbidden",
+                "the operator routes are off: deploy with the AdminKeySha256 parameter",
+            );
+        }
+        if !pregon::auth::is_operator(auth, &hash) {
+            return problem(
+                401,
+                "unauthorized",
+                "send the operator key as 'Authorization: Bearer pgo_…'",
+            );
+        }
+        let r = match (method, segments) {
+            ("GET", ["v1", "admin", "tenants", tenant, "report-senders"]) => {
+                self.report_senders(tenant).await
+            }
+            ("PUT", ["v1", "admin", "tenants", tenant, "report-senders", address]) => {
+                self.set_report_sender(tenant, address, true).await
+            }
+            ("DELETE", ["v1", "admin", "tenants", tenant, "report-senders", address]) => {
+                self.set_report_sender(tenant, address, false).await
+            }
+            ("GET", ["v1", "admin", "tenants", tenant, "limits"]) => {
+                self.tenant_limits(tenant).await
+            }
+            ("PUT", ["v1", "admin", "tenants", tenant, "limits"]) => {
+                self.set_tenant_limits(tenant, body).await
+            }
+            _ => Ok(problem(404, "not_found", "no such operator route")),
+        };
+        r.unwrap_or_else(Into::into)
+    }
+
+    /// A tenant's request, authenticated: the route its method and path name.
+    async fn route(
+        &self,
+        tenant: &str,
+        method: &str,
+        path: &str,
+        segments: &[&str],
+        query: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Reply, AwsError> {
+        let tenant = tenant.to_string();
+        match (method, segments) {
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
             ("GET", ["v1", "accounts"]) => {
                 self.list_plain::<Account, _>(&tenant, keys::ACCOUNT_PREFIX, "acc_", query, |a| {
@@ -288,8 +315,7 @@ impl Api {
                 "not_found",
                 &format!("no endpoint {method} {path}"),
             )),
-        };
-        r.unwrap_or_else(Reply::from)
+        }
     }
 
     /// `GET /v1/accounts` and `/v1/templates`: oldest first, `limit`/`cursor` paging,

@@ -26,6 +26,66 @@ impl Api {
         tenant: &str,
         query: &[(String, String)],
     ) -> Result<Reply, AwsError> {
+        let f = match Filters::read(query) {
+            Ok(f) => f,
+            Err(bad) => return Ok(invalid(bad)),
+        };
+        let (picked, capped) = self.analytics_campaigns(tenant, &f).await?;
+        let mut total = KpiCounts::default();
+        let mut rows = Vec::new();
+        let (mut messages, mut phones) = (0i64, 0u64);
+        for c in &picked {
+            if matches!(
+                c.status,
+                CampaignStatus::AwaitingFile | CampaignStatus::Validating | CampaignStatus::Invalid
+            ) {
+                continue;
+            }
+            let counters = self.store.counters(tenant, &c.id).await?;
+            total += kpi_counts(&counters);
+            messages += c.message_count() as i64;
+            phones += c.counts.unique_phones;
+            rows.push(stats_view(c, &counters));
+        }
+        let (inbound_total, by_account) = self.inbound_attended(tenant, &f).await?;
+        let (from, to) = (f.from, f.to);
+        Ok(reply(
+            200,
+            json!({
+                "campaigns": rows.len(),
+                "inbound": {"attended": inbound_total, "by_account": by_account},
+                "capped": capped,
+                "from": from.map(pregon::model::format_time),
+                "to": to.map(pregon::model::format_time),
+                "messages": messages,
+                "unique_phones_summed": phones,
+                "sent": total.sent,
+                "refused": total.refused,
+                "unknown": total.unknown,
+                "delivered": total.delivered,
+                "read": total.read,
+                "replied": total.replied,
+                "bounced": total.bounced,
+                "attended": total.attended,
+                "rates": total.rates(),
+                "items": rows,
+            }),
+        ))
+    }
+}
+
+/// The filters of `GET /v1/analytics`, read and checked.
+struct Filters {
+    account_id: Option<String>,
+    department: Option<String>,
+    campaign_id: Option<String>,
+    from: Option<time::OffsetDateTime>,
+    to: Option<time::OffsetDateTime>,
+}
+
+impl Filters {
+    /// The query's filters; each unknown name or bad value named.
+    fn read(query: &[(String, String)]) -> Result<Self, Vec<FieldError>> {
         let q = |k: &str| query.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         let mut bad = Vec::new();
         let known = [
@@ -74,90 +134,99 @@ impl Api {
             }
         }
         if !bad.is_empty() {
-            return Ok(invalid(bad));
+            return Err(bad);
         }
-        // At most this many matching campaigns, newest first (the tenant's whole history
-        // in one answer would be unbounded); `capped` says when more matched.
-        const MAX: usize = 1_000;
+        Ok(Filters {
+            account_id: q("account_id"),
+            department: q("department"),
+            campaign_id: q("campaign_id"),
+            from,
+            to,
+        })
+    }
+
+    /// A campaign counts in a period by when it was sent (its creation when it never
+    /// was).
+    fn in_period(&self, c: &Campaign) -> bool {
+        let when = c
+            .sending_started_at
+            .as_deref()
+            .and_then(pregon::model::parse_time)
+            .or_else(|| pregon::model::parse_time(&c.created_at));
+        self.from.is_none_or(|f| when.is_some_and(|t| t >= f))
+            && self.to.is_none_or(|t0| when.is_some_and(|t| t < t0))
+    }
+}
+
+impl Api {
+    /// The campaigns the filters pick, newest first, at most [`MAX_CAMPAIGNS`] (the
+    /// tenant's whole history in one answer would be unbounded); whether more matched.
+    async fn analytics_campaigns(
+        &self,
+        tenant: &str,
+        f: &Filters,
+    ) -> Result<(Vec<Campaign>, bool), AwsError> {
         let mut picked: Vec<Campaign> = Vec::new();
-        let mut capped = false;
-        // A campaign counts in a period by when it was sent (its creation when it never
-        // was).
-        let in_period = |c: &Campaign| {
-            let when = c
-                .sending_started_at
-                .as_deref()
-                .and_then(pregon::model::parse_time)
-                .or_else(|| pregon::model::parse_time(&c.created_at));
-            from.is_none_or(|f| when.is_some_and(|t| t >= f))
-                && to.is_none_or(|t0| when.is_some_and(|t| t < t0))
-        };
-        if let Some(id) = q("campaign_id") {
-            if let Some(c) = self.store.campaign(tenant, &id).await? {
+        if let Some(id) = &f.campaign_id {
+            if let Some(c) = self.store.campaign(tenant, id).await? {
                 let fits = c.kind.is_campaign()
-                    && q("account_id").is_none_or(|a| c.settings.account_id == a)
-                    && q("department").is_none_or(|d| c.settings.department.as_deref() == Some(&d))
-                    && in_period(&c);
+                    && f.account_id
+                        .as_ref()
+                        .is_none_or(|a| &c.settings.account_id == a)
+                    && f.department
+                        .as_ref()
+                        .is_none_or(|d| c.settings.department.as_ref() == Some(d))
+                    && f.in_period(&c);
                 if fits {
                     picked.push(c);
                 }
             }
-        } else {
-            // Filtered as read (only campaigns supervisors made, of that account and
-            // department), every page followed.
-            let mut filters = vec![Filter::Absent("kind")];
-            if let Some(a) = q("account_id") {
-                filters.push(Filter::Eq("account_id", a));
-            }
-            if let Some(d) = q("department") {
-                filters.push(Filter::Eq("department", d));
-            }
-            let mut after = None;
-            'pages: loop {
-                let (page, next) = self
-                    .store
-                    .list::<Campaign>(
-                        pregon::keys::tenant_pk(tenant),
-                        pregon::keys::CAMPAIGN_PREFIX,
-                        true,
-                        500,
-                        after.take(),
-                        &filters,
-                    )
-                    .await?;
-                for c in page.into_iter().filter(|c| in_period(c)) {
-                    if picked.len() == MAX {
-                        capped = true;
-                        break 'pages;
-                    }
-                    picked.push(c);
+            return Ok((picked, false));
+        }
+        // Filtered as read (only campaigns supervisors made, of that account and
+        // department), every page followed.
+        let mut filters = vec![Filter::Absent("kind")];
+        if let Some(a) = &f.account_id {
+            filters.push(Filter::Eq("account_id", a.clone()));
+        }
+        if let Some(d) = &f.department {
+            filters.push(Filter::Eq("department", d.clone()));
+        }
+        let mut after = None;
+        loop {
+            let (page, next) = self
+                .store
+                .list::<Campaign>(
+                    pregon::keys::tenant_pk(tenant),
+                    pregon::keys::CAMPAIGN_PREFIX,
+                    true,
+                    500,
+                    after.take(),
+                    &filters,
+                )
+                .await?;
+            for c in page.into_iter().filter(|c| f.in_period(c)) {
+                if picked.len() == MAX_CAMPAIGNS {
+                    return Ok((picked, true));
                 }
-                match next {
-                    Some(n) => after = Some(n),
-                    None => break,
-                }
+                picked.push(c);
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => return Ok((picked, false)),
             }
         }
-        let mut total = KpiCounts::default();
-        let mut rows = Vec::new();
-        let (mut messages, mut phones) = (0i64, 0u64);
-        for c in &picked {
-            if matches!(
-                c.status,
-                CampaignStatus::AwaitingFile | CampaignStatus::Validating | CampaignStatus::Invalid
-            ) {
-                continue;
-            }
-            let counters = self.store.counters(tenant, &c.id).await?;
-            total += kpi_counts(&counters);
-            messages += c.message_count() as i64;
-            phones += c.counts.unique_phones;
-            rows.push(stats_view(c, &counters));
-        }
-        // Inbound tickets (a customer writing first, a reply to a single send) taken by
-        // a person after the customer wrote: by account, over the period's UTC days.
-        let accounts: Vec<String> = match q("account_id") {
-            Some(a) => vec![a],
+    }
+
+    /// Inbound tickets (a customer writing first, a reply to a single send) taken by a
+    /// person after the customer wrote: by account, over the period's UTC days.
+    async fn inbound_attended(
+        &self,
+        tenant: &str,
+        f: &Filters,
+    ) -> Result<(i64, serde_json::Map<String, serde_json::Value>), AwsError> {
+        let accounts: Vec<String> = match &f.account_id {
+            Some(a) => vec![a.clone()],
             None => {
                 let (all, _) = self
                     .store
@@ -173,9 +242,9 @@ impl Api {
                 all.into_iter().map(|a| a.id).collect()
             }
         };
-        let days = period_days(from, to);
+        let days = period_days(f.from, f.to);
         let mut by_account = serde_json::Map::new();
-        let mut inbound_total = 0i64;
+        let mut total = 0i64;
         for acc in &accounts {
             let buckets: Vec<String> = match &days {
                 None => vec![pregon::keys::inbound_buckets(acc, "")[0].clone()],
@@ -197,32 +266,14 @@ impl Api {
             if n > 0 {
                 by_account.insert(acc.clone(), json!({"attended": n}));
             }
-            inbound_total += n;
+            total += n;
         }
-        Ok(reply(
-            200,
-            json!({
-                "campaigns": rows.len(),
-                "inbound": {"attended": inbound_total, "by_account": by_account},
-                "capped": capped,
-                "from": from.map(pregon::model::format_time),
-                "to": to.map(pregon::model::format_time),
-                "messages": messages,
-                "unique_phones_summed": phones,
-                "sent": total.sent,
-                "refused": total.refused,
-                "unknown": total.unknown,
-                "delivered": total.delivered,
-                "read": total.read,
-                "replied": total.replied,
-                "bounced": total.bounced,
-                "attended": total.attended,
-                "rates": total.rates(),
-                "items": rows,
-            }),
-        ))
+        Ok((total, by_account))
     }
 }
+
+/// At most this many matching campaigns in one analytics answer, newest first.
+const MAX_CAMPAIGNS: usize = 1_000;
 
 /// The UTC days (`YYYY-MM-DD`) a period touches, at most 400 (None: no period, all
 /// time). An open end is today; an open start, 400 days before the end.

@@ -167,7 +167,7 @@ const QUERIES: &[(&str, &[(&str, &str)])] = &[
         &[(SENDING, "messages_page")],
     ),
     ("GET /v1/campaigns/{id}/results", &[(CAMPAIGNS, "results")]),
-    ("GET /v1/analytics", &[(STATS, "analytics")]),
+    ("GET /v1/analytics", &[(STATS, "read")]),
     ("GET /v1/dnc", &[(SENDING, "dnc_list")]),
     ("POST /v1/dnc", &[(SENDING, "dnc_add")]),
     ("DELETE /v1/dnc/{phone}", &[(SENDING, "dnc_remove")]),

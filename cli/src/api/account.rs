@@ -1,0 +1,64 @@
+//! `pregon account …`: register a provider account, show one, list them.
+
+use super::request::put;
+use crate::client::{Client, Failure};
+use clap::Subcommand;
+use reqwest::Method;
+use serde_json::{Map, Value};
+
+#[derive(Subcommand)]
+pub enum AccountCmd {
+    /// Register a provider account (credentials go to Secrets Manager).
+    Create {
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        channel: String,
+        #[arg(long)]
+        sender: String,
+        #[arg(long)]
+        default_country: Option<String>,
+        #[arg(long)]
+        rate: Option<u32>,
+        /// Provider credentials as a JSON object.
+        #[arg(long)]
+        credentials: Option<String>,
+    },
+    Show {
+        id: String,
+    },
+    List,
+}
+
+/// The answer to one account command.
+pub(super) async fn run(c: &Client, cmd: AccountCmd) -> Result<Value, Failure> {
+    match cmd {
+        AccountCmd::Create {
+            provider,
+            channel,
+            sender,
+            default_country,
+            rate,
+            credentials,
+        } => {
+            let mut b = Map::new();
+            b.insert("provider".into(), provider.into());
+            b.insert("channel".into(), channel.into());
+            b.insert("sender".into(), sender.into());
+            put(&mut b, "default_country", default_country);
+            put(&mut b, "rate", rate);
+            if let Some(cred) = credentials {
+                let v: Value = serde_json::from_str(&cred)
+                    .map_err(|e| Failure::Io(format!("--credentials is not JSON: {e}")))?;
+                b.insert("credentials".into(), v);
+            }
+            c.call(Method::POST, "/v1/accounts", Some(Value::Object(b)))
+                .await
+        }
+        AccountCmd::Show { id } => {
+            c.call(Method::GET, &format!("/v1/accounts/{id}"), None)
+                .await
+        }
+        AccountCmd::List => c.call(Method::GET, "/v1/accounts", None).await,
+    }
+}
