@@ -42,6 +42,29 @@ pub(crate) struct Prepared {
     pub(crate) headers: Vec<(&'static str, String)>,
 }
 
+impl Prepared {
+    /// `body` as JSON, with no headers yet: what Meta (before it signs),
+    /// Gupshup and the gateway post.
+    pub(crate) fn json(body: &Value) -> Prepared {
+        Prepared {
+            body: serde_json::to_vec(body).unwrap_or_default(),
+            content_type: "application/json",
+            headers: Vec::new(),
+        }
+    }
+}
+
+/// One status callback to shape: the message, the status it reports, the
+/// rule's failure (for `failed`/`undelivered`) and when it happens. The
+/// provider targets' `prepare` all take it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct StatusEvent<'a> {
+    pub(crate) message: &'a Message,
+    pub(crate) status: &'a str,
+    pub(crate) fail: Option<&'a FailSpec>,
+    pub(crate) at_ms: u64,
+}
+
 impl Target {
     fn provider(&self) -> Provider {
         match self {
@@ -69,17 +92,11 @@ impl Target {
     }
 
     /// The callback for one status, shaped and signed as the provider does.
-    fn prepare(
-        &self,
-        message: &Message,
-        status: &str,
-        fail: Option<&FailSpec>,
-        at_ms: u64,
-    ) -> Prepared {
+    fn prepare(&self, event: &StatusEvent) -> Prepared {
         match self {
-            Target::Meta(t) => t.prepare(message, status, fail, at_ms),
-            Target::Twilio(t) => t.prepare(message, status, fail),
-            Target::Gupshup(t) => t.prepare(message, status, fail, at_ms),
+            Target::Meta(t) => t.prepare(event),
+            Target::Twilio(t) => t.prepare(event),
+            Target::Gupshup(t) => t.prepare(event),
         }
     }
 }
@@ -108,7 +125,12 @@ pub fn schedule(sim: Arc<Sim>, target: Target, message: Message, whatsapp: bool)
             tokio::time::sleep(Duration::from_millis(wait)).await;
             let copies = if spec.duplicate { 2 } else { 1 };
             for copy in 0..copies {
-                let prepared = target.prepare(&message, status, spec.fail.as_ref(), now_ms());
+                let prepared = target.prepare(&StatusEvent {
+                    message: &message,
+                    status,
+                    fail: spec.fail.as_ref(),
+                    at_ms: now_ms(),
+                });
                 if !post(
                     &sim,
                     generation,

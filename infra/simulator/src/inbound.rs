@@ -126,14 +126,18 @@ pub(crate) enum Content {
         /// Gupshup's `quick_reply` shape instead of `button_reply`.
         quick_reply: bool,
     },
-    Media {
-        kind: MediaKind,
-        url: Option<String>,
-        /// The provider's media id (given, or fresh in its shape).
-        id: String,
-        mime: String,
-        caption: Option<String>,
-    },
+    Media(Media),
+}
+
+/// An attachment the customer sent, as every provider's shape needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Media {
+    pub(crate) kind: MediaKind,
+    pub(crate) url: Option<String>,
+    /// The provider's media id (given, or fresh in its shape).
+    pub(crate) id: String,
+    pub(crate) mime: String,
+    pub(crate) caption: Option<String>,
 }
 
 /// An inbound message, checked, with its fresh provider message id.
@@ -222,19 +226,19 @@ impl Inbound {
                     Provider::Gupshup => ids::uuid(),
                     _ => ids::numeric_id(),
                 });
-                Content::Media {
+                Content::Media(Media {
                     kind: MediaKind::from_mime(&mime),
                     url: non_empty(media.url),
                     id,
                     mime,
                     caption: text,
-                }
+                })
             }
             (None, None) => Content::Text(text.ok_or("text, button or media is required")?),
         };
         let id = match (provider, &content) {
             (Provider::Meta, _) => ids::inbound_wamid(phone::digits(&from)),
-            (Provider::Twilio, Content::Media { .. }) => ids::twilio_sid("MM"),
+            (Provider::Twilio, Content::Media(_)) => ids::twilio_sid("MM"),
             (Provider::Twilio, _) => ids::twilio_sid("SM"),
             (Provider::Gateway, _) => ids::numeric_id(),
             _ => ids::gupshup_inbound_id(),

@@ -11,11 +11,7 @@ use crate::sim::Webhook;
 
 /// The request the gateway would post to `hook` (unsigned).
 pub(crate) fn prepare(inbound: &Inbound, hook: &Webhook) -> Prepared {
-    Prepared {
-        body: serde_json::to_vec(&body(inbound, hook)).unwrap_or_default(),
-        content_type: "application/json",
-        headers: Vec::new(),
-    }
+    Prepared::json(&body(inbound, hook))
 }
 
 /// A Dinstar-kind gateway's push of a received SMS (its HTTP API manual, "Receive

@@ -6,10 +6,10 @@
 
 use serde_json::json;
 
-use crate::callbacks::Prepared;
+use crate::callbacks::{Prepared, StatusEvent};
 use crate::phone::digits;
 use crate::rules::FailSpec;
-use crate::sim::{Message, Webhook};
+use crate::sim::Webhook;
 
 /// Gupshup's events go to the webhook registered for the source.
 #[derive(Debug, Clone)]
@@ -30,19 +30,19 @@ impl GupshupTarget {
         }
     }
 
-    pub(crate) fn prepare(
-        &self,
-        message: &Message,
-        status: &str,
-        fail: Option<&FailSpec>,
-        at_ms: u64,
-    ) -> Prepared {
+    pub(crate) fn prepare(&self, event: &StatusEvent) -> Prepared {
         let GupshupTarget {
             app,
             whatsapp_message_id,
             template,
             ..
         } = self;
+        let StatusEvent {
+            message,
+            status,
+            fail,
+            at_ms,
+        } = *event;
         let gs_id = &message.provider_message_id;
         let destination = digits(&message.recipient);
         let payload = match (status, fail) {
@@ -83,10 +83,6 @@ impl GupshupTarget {
             "type": "message-event",
             "payload": payload,
         });
-        Prepared {
-            body: serde_json::to_vec(&body).unwrap_or_default(),
-            content_type: "application/json",
-            headers: Vec::new(),
-        }
+        Prepared::json(&body)
     }
 }

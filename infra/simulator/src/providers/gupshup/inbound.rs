@@ -15,11 +15,7 @@ const URL_LIFETIME_MS: u64 = 7 * 24 * 3600 * 1000;
 
 /// The request Gupshup would post to `hook` (unsigned).
 pub(crate) fn prepare(inbound: &Inbound, hook: &Webhook) -> Prepared {
-    Prepared {
-        body: serde_json::to_vec(&body(inbound, hook)).unwrap_or_default(),
-        content_type: "application/json",
-        headers: Vec::new(),
-    }
+    Prepared::json(&body(inbound, hook))
 }
 
 /// Gupshup's `payload.type` for media (documents are `file`).
@@ -51,25 +47,22 @@ fn body(inbound: &Inbound, hook: &Webhook) -> Value {
             "quick_reply",
             json!({"text": text, "type": "button", "postbackText": payload}),
         ),
-        Content::Media {
-            kind,
-            url,
-            id,
-            mime,
-            caption,
-        } => {
-            let url = url.clone().unwrap_or_else(|| {
-                format!("https://filemanager.gupshup.io/wa/media/{id}?download=false")
+        Content::Media(media) => {
+            let url = media.url.clone().unwrap_or_else(|| {
+                format!(
+                    "https://filemanager.gupshup.io/wa/media/{}?download=false",
+                    media.id
+                )
             });
-            let mut media = json!({
+            let mut payload = json!({
                 "url": url,
-                "contentType": mime,
+                "contentType": media.mime,
                 "urlExpiry": inbound.at_ms + URL_LIFETIME_MS,
             });
-            if let Some(caption) = caption {
-                media["caption"] = json!(caption);
+            if let Some(caption) = &media.caption {
+                payload["caption"] = json!(caption);
             }
-            (media_type(*kind), media)
+            (media_type(media.kind), payload)
         }
     };
     let mut message = json!({

@@ -27,6 +27,22 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Answers a `/partner/app/{appId}/…` call with `answer` (given the app id)
+/// when it carries a token in `Authorization` and the rules do not refuse
+/// the app's credentials, with Gupshup's 401 otherwise: what every app
+/// endpoint checks first.
+fn for_app(
+    sim: &Sim,
+    app_id: String,
+    headers: &HeaderMap,
+    answer: impl FnOnce(String) -> Response,
+) -> Response {
+    if authorization(headers).is_none() || sim.credentials_refused(Provider::Gupshup, &app_id) {
+        return unauthorised();
+    }
+    answer(app_id)
+}
+
 pub(super) async fn login(body: Bytes) -> Response {
     let form = Form::parse(&body);
     let (Some(email), Some(_)) = (form.get("email"), form.get("password")) else {
@@ -47,23 +63,22 @@ pub(super) async fn app_token(
     Path(app_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if authorization(&headers).is_none() || sim.credentials_refused(Provider::Gupshup, &app_id) {
-        return unauthorised();
-    }
-    let now = crate::now_ms();
-    Json(json!({
-        "status": "success",
-        "token": {
-            "token": ids::token("sk_"),
-            "authoriserId": app_id,
-            "requestorId": "1",
-            "createdOn": now,
-            "modifiedOn": now,
-            "expiresOn": 0,
-            "active": true,
-        },
-    }))
-    .into_response()
+    for_app(&sim, app_id, &headers, |app_id| {
+        let now = crate::now_ms();
+        Json(json!({
+            "status": "success",
+            "token": {
+                "token": ids::token("sk_"),
+                "authoriserId": app_id,
+                "requestorId": "1",
+                "createdOn": now,
+                "modifiedOn": now,
+                "expiresOn": 0,
+                "active": true,
+            },
+        }))
+        .into_response()
+    })
 }
 
 fn template_view(t: &Template) -> Value {
@@ -97,63 +112,62 @@ pub(super) async fn apply_template(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if authorization(&headers).is_none() || sim.credentials_refused(Provider::Gupshup, &app_id) {
-        return unauthorised();
-    }
-    let form = Form::parse(&body);
-    let Some(name) = form.get("elementName") else {
-        return error(400, "elementName is required");
-    };
-    let Some(content) = form.get("content") else {
-        return error(400, "content is required");
-    };
-    let category = form
-        .get("category")
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    if !matches!(
-        category.as_str(),
-        "AUTHENTICATION" | "MARKETING" | "UTILITY"
-    ) {
-        return error(
-            400,
-            "Invalid category provided, kindly use category from these option AUTHENTICATION, MARKETING, UTILITY",
-        );
-    }
-    let language = form.get("languageCode").unwrap_or("en_US").to_string();
-    let template_type = form
-        .get("templateType")
-        .unwrap_or("TEXT")
-        .to_ascii_uppercase();
-    let approve_after = sim.approve_after();
-    let mut state = sim.lock();
-    let state = &mut *state;
-    if state
-        .templates
-        .of_account(Provider::Gupshup, &app_id)
-        .iter()
-        .any(|t| t.name == name && t.language == language)
-    {
-        return error(
-            400,
-            "Template Already exists with same namespace and elementName and languageCode",
-        );
-    }
-    let mut template = Template::new(Provider::Gupshup, ids::uuid(), app_id, name.to_string());
-    template.language = language;
-    template.category = category;
-    template.body = content.to_string();
-    template.header = (template_type != "TEXT").then(|| template_type.clone());
-    template.definition = json!({
-        "templateType": template_type,
-        "example": form.get("example"),
-        "vertical": form.get("vertical"),
-        "externalId": ids::numeric_id(),
-    });
-    template.submit(&mut state.rules, approve_after);
-    let view = template_view(&template);
-    state.templates.insert(template);
-    Json(json!({"status": "success", "template": view})).into_response()
+    for_app(&sim, app_id, &headers, |app_id| {
+        let form = Form::parse(&body);
+        let Some(name) = form.get("elementName") else {
+            return error(400, "elementName is required");
+        };
+        let Some(content) = form.get("content") else {
+            return error(400, "content is required");
+        };
+        let category = form
+            .get("category")
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        if !matches!(
+            category.as_str(),
+            "AUTHENTICATION" | "MARKETING" | "UTILITY"
+        ) {
+            return error(
+                400,
+                "Invalid category provided, kindly use category from these option AUTHENTICATION, MARKETING, UTILITY",
+            );
+        }
+        let language = form.get("languageCode").unwrap_or("en_US").to_string();
+        let template_type = form
+            .get("templateType")
+            .unwrap_or("TEXT")
+            .to_ascii_uppercase();
+        let approve_after = sim.approve_after();
+        let mut state = sim.lock();
+        let state = &mut *state;
+        if state
+            .templates
+            .of_account(Provider::Gupshup, &app_id)
+            .iter()
+            .any(|t| t.name == name && t.language == language)
+        {
+            return error(
+                400,
+                "Template Already exists with same namespace and elementName and languageCode",
+            );
+        }
+        let mut template = Template::new(Provider::Gupshup, ids::uuid(), app_id, name.to_string());
+        template.language = language;
+        template.category = category;
+        template.body = content.to_string();
+        template.header = (template_type != "TEXT").then(|| template_type.clone());
+        template.definition = json!({
+            "templateType": template_type,
+            "example": form.get("example"),
+            "vertical": form.get("vertical"),
+            "externalId": ids::numeric_id(),
+        });
+        template.submit(&mut state.rules, approve_after);
+        let view = template_view(&template);
+        state.templates.insert(template);
+        Json(json!({"status": "success", "template": view})).into_response()
+    })
 }
 
 pub(super) async fn list_templates(
@@ -161,15 +175,14 @@ pub(super) async fn list_templates(
     Path(app_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if authorization(&headers).is_none() || sim.credentials_refused(Provider::Gupshup, &app_id) {
-        return unauthorised();
-    }
-    let state = sim.lock();
-    let templates: Vec<Value> = state
-        .templates
-        .of_account(Provider::Gupshup, &app_id)
-        .into_iter()
-        .map(template_view)
-        .collect();
-    Json(json!({"status": "success", "templates": templates})).into_response()
+    for_app(&sim, app_id, &headers, |app_id| {
+        let state = sim.lock();
+        let templates: Vec<Value> = state
+            .templates
+            .of_account(Provider::Gupshup, &app_id)
+            .into_iter()
+            .map(template_view)
+            .collect();
+        Json(json!({"status": "success", "templates": templates})).into_response()
+    })
 }

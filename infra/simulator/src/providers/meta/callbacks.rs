@@ -7,12 +7,11 @@
 
 use serde_json::json;
 
-use super::errors;
-use crate::callbacks::Prepared;
+use super::{errors, webhook_request};
+use crate::callbacks::{Prepared, StatusEvent};
 use crate::phone::digits;
 use crate::rules::FailSpec;
-use crate::signing;
-use crate::sim::{Message, Webhook};
+use crate::sim::Webhook;
 
 /// Meta's statuses go to the webhook registered for the sender.
 #[derive(Debug, Clone)]
@@ -29,18 +28,12 @@ impl MetaTarget {
         }
     }
 
-    pub(crate) fn prepare(
-        &self,
-        message: &Message,
-        status: &str,
-        fail: Option<&FailSpec>,
-        at_ms: u64,
-    ) -> Prepared {
-        let hook = &self.hook;
+    pub(crate) fn prepare(&self, event: &StatusEvent) -> Prepared {
+        let message = event.message;
         let mut entry = json!({
             "id": message.provider_message_id,
-            "status": status,
-            "timestamp": (at_ms / 1000).to_string(),
+            "status": event.status,
+            "timestamp": (event.at_ms / 1000).to_string(),
             "recipient_id": digits(&message.recipient),
         });
         if let Some(data) = message
@@ -50,7 +43,7 @@ impl MetaTarget {
         {
             entry["biz_opaque_callback_data"] = data.clone();
         }
-        if let (Some(f), "failed") = (fail, status) {
+        if let (Some(f), "failed") = (event.fail, event.status) {
             let text = f
                 .message
                 .clone()
@@ -62,38 +55,6 @@ impl MetaTarget {
                 "error_data": {"details": text},
             }]);
         }
-        let body = json!({
-            "object": "whatsapp_business_account",
-            "entry": [{
-                "id": hook.waba_id.clone().unwrap_or_else(|| "0".into()),
-                "changes": [{
-                    "value": {
-                        "messaging_product": "whatsapp",
-                        "metadata": {
-                            "display_phone_number": hook
-                                .display_phone_number
-                                .clone()
-                                .unwrap_or_else(|| message.sender.clone()),
-                            "phone_number_id": message.sender,
-                        },
-                        "statuses": [entry],
-                    },
-                    "field": "messages",
-                }],
-            }],
-        });
-        let body = serde_json::to_vec(&body).unwrap_or_default();
-        let mut headers = Vec::new();
-        if let Some(secret) = &hook.app_secret {
-            headers.push((
-                "X-Hub-Signature-256",
-                signing::meta_signature(secret, &body),
-            ));
-        }
-        Prepared {
-            body,
-            content_type: "application/json",
-            headers,
-        }
+        webhook_request(&self.hook, &message.sender, json!({ "statuses": [entry] }))
     }
 }

@@ -7,47 +7,28 @@
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
+use super::{display_number, webhook_request};
 use crate::callbacks::Prepared;
 use crate::inbound::{Content, Inbound};
 use crate::phone::digits;
-use crate::signing;
 use crate::sim::Webhook;
 
 /// The request Meta would post to `hook`, signed with its `app_secret`.
 pub(crate) fn prepare(inbound: &Inbound, hook: &Webhook) -> Prepared {
-    let body = serde_json::to_vec(&body(inbound, hook)).unwrap_or_default();
-    let headers = hook
-        .app_secret
-        .as_deref()
-        .map(|secret| {
-            vec![(
-                "X-Hub-Signature-256",
-                signing::meta_signature(secret, &body),
-            )]
-        })
-        .unwrap_or_default();
-    Prepared {
-        body,
-        content_type: "application/json",
-        headers,
-    }
+    webhook_request(hook, &hook.sender, fields(inbound, hook))
 }
 
-/// Meta's `whatsapp_business_account` webhook with one `messages[]` entry
-/// and its `contacts[]`.
-fn body(inbound: &Inbound, hook: &Webhook) -> Value {
+/// What Meta's `whatsapp_business_account` webhook carries for a customer's
+/// message: one `messages[]` entry and its `contacts[]`.
+fn fields(inbound: &Inbound, hook: &Webhook) -> Value {
     let from = digits(&inbound.from);
-    let display = hook
-        .display_phone_number
-        .clone()
-        .unwrap_or_else(|| hook.sender.clone());
     let mut message = json!({
         "from": from,
         "id": inbound.id,
         "timestamp": (inbound.at_ms / 1000).to_string(),
     });
     if let Some(id) = &inbound.reply_to {
-        message["context"] = json!({"from": display, "id": id});
+        message["context"] = json!({"from": display_number(hook, &hook.sender), "id": id});
     }
     match &inbound.content {
         Content::Text(text) => {
@@ -58,48 +39,28 @@ fn body(inbound: &Inbound, hook: &Webhook) -> Value {
             message["type"] = json!("button");
             message["button"] = json!({"payload": payload, "text": text});
         }
-        Content::Media {
-            kind,
-            url,
-            id,
-            mime,
-            caption,
-        } => {
+        Content::Media(media) => {
             // `sha256` is the file's hash in reality; here a stand-in
             // derived from the link or id, stable for the same media.
-            let source = url.as_deref().unwrap_or(id);
-            let mut media = json!({
-                "mime_type": mime,
+            let source = media.url.as_deref().unwrap_or(&media.id);
+            let mut object = json!({
+                "mime_type": media.mime,
                 "sha256": hex::encode(Sha256::digest(source.as_bytes())),
-                "id": id,
+                "id": media.id,
             });
-            if let Some(caption) = caption {
-                media["caption"] = json!(caption);
+            if let Some(caption) = &media.caption {
+                object["caption"] = json!(caption);
             }
-            if let Some(url) = url {
-                media["url"] = json!(url);
+            if let Some(url) = &media.url {
+                object["url"] = json!(url);
             }
-            message["type"] = json!(kind.meta());
-            message[kind.meta()] = media;
+            message["type"] = json!(media.kind.meta());
+            message[media.kind.meta()] = object;
         }
     }
     json!({
-        "object": "whatsapp_business_account",
-        "entry": [{
-            "id": hook.waba_id.clone().unwrap_or_else(|| "0".into()),
-            "changes": [{
-                "value": {
-                    "messaging_product": "whatsapp",
-                    "metadata": {
-                        "display_phone_number": display,
-                        "phone_number_id": hook.sender,
-                    },
-                    "contacts": [{"profile": {"name": inbound.name}, "wa_id": from}],
-                    "messages": [message],
-                },
-                "field": "messages",
-            }],
-        }],
+        "contacts": [{"profile": {"name": inbound.name}, "wa_id": from}],
+        "messages": [message],
     })
 }
 

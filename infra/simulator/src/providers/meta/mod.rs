@@ -5,7 +5,8 @@
 //! ([`inbound`]), both signed with `X-Hub-Signature-256`. This file holds the
 //! routes and what those share: Meta's error body
 //! `{"error":{message,type,code,error_subcode,error_data,fbtrace_id}}` (texts
-//! in [`errors`]), the Bearer token and the `/{version}/` check.
+//! in [`errors`]), the Bearer token, the `/{version}/` check and the signed
+//! `whatsapp_business_account` webhook request.
 
 pub mod callbacks;
 pub mod errors;
@@ -22,8 +23,10 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::callbacks::Prepared;
 use crate::rules::FailSpec;
-use crate::{ids, Sim};
+use crate::sim::Webhook;
+use crate::{ids, signing, Sim};
 
 pub fn routes() -> Router<Arc<Sim>> {
     Router::new()
@@ -116,6 +119,64 @@ fn valid_version(version: &str) -> bool {
     version
         .strip_prefix('v')
         .is_some_and(|v| !v.is_empty() && v.bytes().all(|b| b.is_ascii_digit() || b == b'.'))
+}
+
+/// Meta's answer to a path whose `/{version}/` is not `v` and a number:
+/// 2500 with HTTP 404, the first check of every endpoint (the send and the
+/// templates').
+fn check_version(version: &str) -> Result<(), Refusal> {
+    if valid_version(version) {
+        return Ok(());
+    }
+    Err(Refusal {
+        fail: FailSpec {
+            code: 2500,
+            status: Some(404),
+            ..FailSpec::default()
+        },
+        details: None,
+    })
+}
+
+/// `metadata.display_phone_number` of the business number `phone_number_id`:
+/// the registration's, else the id itself.
+fn display_number(hook: &Webhook, phone_number_id: &str) -> String {
+    hook.display_phone_number
+        .clone()
+        .unwrap_or_else(|| phone_number_id.to_string())
+}
+
+/// The request Meta posts to a registered webhook, for a message's statuses
+/// ([`callbacks`]) and a customer's message ([`inbound`]) alike: the
+/// `whatsapp_business_account` object with one entry for the WABA
+/// (`waba_id`, default `"0"`) and one `messages` change, whose `value` is
+/// the business number's `messaging_product` and `metadata` plus `fields`
+/// (`statuses`, or `contacts` and `messages`); signed with
+/// `X-Hub-Signature-256` when the registration has an `app_secret`.
+fn webhook_request(hook: &Webhook, phone_number_id: &str, fields: Value) -> Prepared {
+    let mut value = json!({
+        "messaging_product": "whatsapp",
+        "metadata": {
+            "display_phone_number": display_number(hook, phone_number_id),
+            "phone_number_id": phone_number_id,
+        },
+    });
+    if let (Some(value), Value::Object(fields)) = (value.as_object_mut(), fields) {
+        value.extend(fields);
+    }
+    let body = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{
+            "id": hook.waba_id.clone().unwrap_or_else(|| "0".into()),
+            "changes": [{"value": value, "field": "messages"}],
+        }],
+    });
+    let mut prepared = Prepared::json(&body);
+    if let Some(secret) = &hook.app_secret {
+        let signature = signing::meta_signature(secret, &prepared.body);
+        prepared.headers.push(("X-Hub-Signature-256", signature));
+    }
+    prepared
 }
 
 fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {

@@ -21,10 +21,9 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::callbacks::MetaTarget;
-use super::{bearer, code, error, invalid, refusal, text, valid_version, Refusal};
+use super::{bearer, check_version, code, error, invalid, refusal, text, Refusal};
 use crate::callbacks::{self, Target};
 use crate::conn::DropHandle;
-use crate::rules::FailSpec;
 use crate::sim::{Admission, NewMessage, Verdict};
 use crate::templates::{self, Status, Template};
 use crate::{ids, phone, Provider, Sim};
@@ -209,15 +208,8 @@ pub(super) async fn send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !valid_version(&version) {
-        return error(
-            &FailSpec {
-                code: 2500,
-                status: Some(404),
-                ..FailSpec::default()
-            },
-            None,
-        );
+    if let Err(refused) = check_version(&version) {
+        return refused.into_response();
     }
     if bearer(&headers, &query).is_none() {
         sim.refuse(Provider::Meta, 1);

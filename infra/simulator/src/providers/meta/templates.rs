@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::{json, Value};
 
-use super::{bearer, code, error, invalid, text, valid_version};
+use super::{bearer, check_version, error, invalid, refusal, text, Refusal};
 use crate::rules::FailSpec;
 use crate::templates::{Status, Template};
 use crate::{ids, Provider, Sim};
@@ -36,6 +36,23 @@ fn template_view(t: &Template) -> Value {
     view
 }
 
+/// What both template endpoints check first: the `/{version}/` (2500),
+/// then a Bearer token and credentials the rules do not refuse for the
+/// WABA (190).
+fn check_access(
+    sim: &Sim,
+    version: &str,
+    waba_id: &str,
+    headers: &HeaderMap,
+    query: &HashMap<String, String>,
+) -> Result<(), Refusal> {
+    check_version(version)?;
+    if bearer(headers, query).is_none() || sim.credentials_refused(Provider::Meta, waba_id) {
+        return Err(refusal(190, None));
+    }
+    Ok(())
+}
+
 pub(super) async fn create_template(
     State(sim): State<Arc<Sim>>,
     Path((version, waba_id)): Path<(String, String)>,
@@ -43,18 +60,8 @@ pub(super) async fn create_template(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !valid_version(&version) {
-        return error(
-            &FailSpec {
-                code: 2500,
-                status: Some(404),
-                ..FailSpec::default()
-            },
-            None,
-        );
-    }
-    if bearer(&headers, &query).is_none() || sim.credentials_refused(Provider::Meta, &waba_id) {
-        return error(&code(190), None);
+    if let Err(refused) = check_access(&sim, &version, &waba_id, &headers, &query) {
+        return refused.into_response();
     }
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return invalid("The request body is not valid JSON.").into_response();
@@ -143,18 +150,8 @@ pub(super) async fn list_templates(
     Query(query): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if !valid_version(&version) {
-        return error(
-            &FailSpec {
-                code: 2500,
-                status: Some(404),
-                ..FailSpec::default()
-            },
-            None,
-        );
-    }
-    if bearer(&headers, &query).is_none() || sim.credentials_refused(Provider::Meta, &waba_id) {
-        return error(&code(190), None);
+    if let Err(refused) = check_access(&sim, &version, &waba_id, &headers, &query) {
+        return refused.into_response();
     }
     let state = sim.lock();
     let data: Vec<Value> = state

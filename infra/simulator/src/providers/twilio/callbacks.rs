@@ -4,10 +4,9 @@
 //! `undelivered`), signed with `X-Twilio-Signature` over that URL and the
 //! sorted fields with the account's auth token.
 
-use crate::callbacks::Prepared;
+use super::signed_form;
+use crate::callbacks::{Prepared, StatusEvent};
 use crate::rules::FailSpec;
-use crate::signing;
-use crate::sim::Message;
 
 /// Twilio's statuses go to the URL the send gave as `StatusCallback`.
 #[derive(Debug, Clone)]
@@ -33,12 +32,7 @@ impl TwilioTarget {
         }
     }
 
-    pub(crate) fn prepare(
-        &self,
-        message: &Message,
-        status: &str,
-        fail: Option<&FailSpec>,
-    ) -> Prepared {
+    pub(crate) fn prepare(&self, event: &StatusEvent) -> Prepared {
         let TwilioTarget {
             url,
             auth_token,
@@ -47,7 +41,8 @@ impl TwilioTarget {
             messaging_service_sid,
             to,
         } = self;
-        let sid = &message.provider_message_id;
+        let status = event.status;
+        let sid = &event.message.provider_message_id;
         let mut params: Vec<(String, String)> = vec![
             ("SmsSid".into(), sid.clone()),
             ("SmsStatus".into(), status.into()),
@@ -63,20 +58,9 @@ impl TwilioTarget {
             params.push(("MessagingServiceSid".into(), mg.clone()));
         }
         params.push(("ApiVersion".into(), "2010-04-01".into()));
-        if let (Some(f), "undelivered") = (fail, status) {
+        if let (Some(f), "undelivered") = (event.fail, status) {
             params.push(("ErrorCode".into(), f.code.to_string()));
         }
-        let body = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(params.iter())
-            .finish()
-            .into_bytes();
-        Prepared {
-            body,
-            content_type: "application/x-www-form-urlencoded",
-            headers: vec![(
-                "X-Twilio-Signature",
-                signing::twilio_signature(auth_token, url, &params),
-            )],
-        }
+        signed_form(url, auth_token, &params)
     }
 }

@@ -6,10 +6,11 @@
 //! `X-Twilio-Signature` and the registration's `auth_token` over the URL
 //! exactly as registered plus the sorted parameters.
 
+use super::signed_form;
 use crate::callbacks::Prepared;
 use crate::inbound::{Content, Inbound};
 use crate::sim::Webhook;
-use crate::{phone, signing, wire};
+use crate::{phone, wire};
 
 /// The request Twilio would post to `hook`, signed with its `auth_token`; an
 /// error when the registration lacks the token or the account.
@@ -19,19 +20,7 @@ pub(crate) fn prepare(inbound: &Inbound, hook: &Webhook) -> Result<Prepared, Str
     else {
         return Err("the twilio registration has no auth_token or account_sid".into());
     };
-    let params = params(inbound, account_sid);
-    let body = form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(params.iter())
-        .finish()
-        .into_bytes();
-    Ok(Prepared {
-        body,
-        content_type: "application/x-www-form-urlencoded",
-        headers: vec![(
-            "X-Twilio-Signature",
-            signing::twilio_signature(token, &hook.url, &params),
-        )],
-    })
+    Ok(signed_form(&hook.url, token, &params(inbound, account_sid)))
 }
 
 /// Twilio's incoming-message form fields, in the order Twilio tends to
@@ -49,14 +38,14 @@ fn params(inbound: &Inbound, account_sid: &str) -> Vec<(String, String)> {
     let body = match &inbound.content {
         Content::Text(text) => text.clone(),
         Content::Button { text, .. } => text.clone(),
-        Content::Media { caption, .. } => caption.clone().unwrap_or_default(),
+        Content::Media(media) => media.caption.clone().unwrap_or_default(),
     };
     let segments = if inbound.whatsapp {
         1
     } else {
         wire::segments(&body)
     };
-    let num_media = matches!(inbound.content, Content::Media { .. }) as u8;
+    let num_media = matches!(inbound.content, Content::Media(_)) as u8;
     let mut params: Vec<(String, String)> = vec![
         ("SmsMessageSid".into(), inbound.id.clone()),
         ("NumMedia".into(), num_media.to_string()),
@@ -66,7 +55,7 @@ fn params(inbound: &Inbound, account_sid: &str) -> Vec<(String, String)> {
         let kind = match &inbound.content {
             Content::Text(_) => "text",
             Content::Button { .. } => "button",
-            Content::Media { kind, .. } => kind.meta(),
+            Content::Media(media) => media.kind.meta(),
         };
         params.push(("MessageType".into(), kind.into()));
     }
@@ -84,14 +73,14 @@ fn params(inbound: &Inbound, account_sid: &str) -> Vec<(String, String)> {
         ("From".into(), from),
         ("ApiVersion".into(), "2010-04-01".into()),
     ]);
-    if let Content::Media { url, id, mime, .. } = &inbound.content {
-        let url = url.clone().unwrap_or_else(|| {
+    if let Content::Media(media) = &inbound.content {
+        let url = media.url.clone().unwrap_or_else(|| {
             format!(
-                "https://api.twilio.com/2010-04-01/Accounts/{account_sid}/Messages/{}/Media/{id}",
-                inbound.id
+                "https://api.twilio.com/2010-04-01/Accounts/{account_sid}/Messages/{}/Media/{}",
+                inbound.id, media.id
             )
         });
-        params.push(("MediaContentType0".into(), mime.clone()));
+        params.push(("MediaContentType0".into(), media.mime.clone()));
         params.push(("MediaUrl0".into(), url));
     }
     if let Content::Button { text, payload, .. } = &inbound.content {

@@ -6,7 +6,7 @@
 //! request for a customer's message ([`inbound`]), both signed with
 //! `X-Twilio-Signature`. This file holds the routes and what those share:
 //! Twilio's error body `{code,message,more_info,status}` with its default
-//! texts and HTTP statuses, and its RFC 2822 dates.
+//! texts and HTTP statuses, its RFC 2822 dates and its signed form POST.
 
 pub mod callbacks;
 pub mod inbound;
@@ -23,8 +23,9 @@ use serde_json::json;
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
+use crate::callbacks::Prepared;
 use crate::rules::FailSpec;
-use crate::Sim;
+use crate::{signing, Sim};
 
 pub fn routes() -> Router<Arc<Sim>> {
     Router::new()
@@ -115,4 +116,23 @@ fn rfc2822(ms: u64) -> String {
         .ok()
         .and_then(|t| t.format(&Rfc2822).ok())
         .unwrap_or_default()
+}
+
+/// The form POST Twilio makes to `url`, for a status callback
+/// ([`callbacks`]) and a customer's message ([`inbound`]) alike: `params`
+/// form-encoded in their order, signed with `X-Twilio-Signature` over `url`
+/// and the sorted params with `auth_token`.
+fn signed_form(url: &str, auth_token: &str, params: &[(String, String)]) -> Prepared {
+    let body = form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(params.iter())
+        .finish()
+        .into_bytes();
+    Prepared {
+        body,
+        content_type: "application/x-www-form-urlencoded",
+        headers: vec![(
+            "X-Twilio-Signature",
+            signing::twilio_signature(auth_token, url, params),
+        )],
+    }
 }

@@ -15,7 +15,6 @@ use axum::Json;
 use serde_json::{json, Value};
 
 use super::{code, error, rfc2822, with_message};
-use crate::rules::FailSpec;
 use crate::templates::Template;
 use crate::wire::basic_auth;
 use crate::{ids, Provider, Sim};
@@ -56,12 +55,40 @@ fn approval_view(t: &Template) -> Value {
     })
 }
 
-/// Basic auth for the Content API: the user is the account.
-fn content_account(sim: &Sim, headers: &HeaderMap) -> Result<String, FailSpec> {
+/// Answers a Content API call with `answer` for the caller's account (the
+/// Basic-auth user, whose credentials the rules do not refuse), with
+/// Twilio's 20003 otherwise: what every Content endpoint checks first.
+fn for_account(
+    sim: &Sim,
+    headers: &HeaderMap,
+    answer: impl FnOnce(String) -> Response,
+) -> Response {
     match basic_auth(headers) {
-        Some((user, _)) if !sim.credentials_refused(Provider::Twilio, &user) => Ok(user),
-        _ => Err(code(20003)),
+        Some((user, _)) if !sim.credentials_refused(Provider::Twilio, &user) => answer(user),
+        _ => error(&code(20003)),
     }
+}
+
+/// The two reads of one content (the content itself and its WhatsApp
+/// approval): `view` of the content `sid` when the caller's account owns
+/// it, 20404 when it does not.
+fn read_content(
+    sim: &Sim,
+    headers: &HeaderMap,
+    sid: &str,
+    view: impl FnOnce(&Template) -> Response,
+) -> Response {
+    for_account(sim, headers, |account| {
+        let state = sim.lock();
+        match state
+            .templates
+            .by_id(Provider::Twilio, sid)
+            .filter(|t| t.account == account)
+        {
+            Some(t) => view(t),
+            None => not_found(sid),
+        }
+    })
 }
 
 fn not_found(sid: &str) -> Response {
@@ -76,82 +103,79 @@ pub(super) async fn create_content(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let account = match content_account(&sim, &headers) {
-        Ok(a) => a,
-        Err(fail) => return error(&fail),
-    };
-    let Ok(definition) = serde_json::from_slice::<Value>(&body) else {
-        return error(&with_message(
-            20001,
-            "Request body is not valid JSON".into(),
-        ));
-    };
-    let Some(types) = definition["types"].as_object().filter(|t| !t.is_empty()) else {
-        return error(&with_message(
-            20001,
-            "Missing required parameter types".into(),
-        ));
-    };
-    let Some(language) = definition["language"].as_str().filter(|l| !l.is_empty()) else {
-        return error(&with_message(
-            20001,
-            "Missing required parameter language".into(),
-        ));
-    };
-    let body_text = types
-        .values()
-        .find_map(|t| t["body"].as_str())
-        .unwrap_or_default()
-        .to_string();
-    let header = types
-        .values()
-        .any(|t| t.get("media").is_some())
-        .then(|| "IMAGE".to_string());
-    let friendly = definition["friendly_name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let mut template = Template::new(Provider::Twilio, ids::twilio_sid("HX"), account, friendly);
-    template.language = language.to_string();
-    template.body = body_text;
-    template.header = header;
-    template.definition = json!({
-        "friendly_name": definition["friendly_name"],
-        "language": language,
-        "variables": definition.get("variables").cloned().unwrap_or(json!({})),
-        "types": types,
-    });
-    let view = content_view(&template);
-    sim.lock().templates.insert(template);
-    (StatusCode::CREATED, Json(view)).into_response()
+    for_account(&sim, &headers, |account| {
+        let Ok(definition) = serde_json::from_slice::<Value>(&body) else {
+            return error(&with_message(
+                20001,
+                "Request body is not valid JSON".into(),
+            ));
+        };
+        let Some(types) = definition["types"].as_object().filter(|t| !t.is_empty()) else {
+            return error(&with_message(
+                20001,
+                "Missing required parameter types".into(),
+            ));
+        };
+        let Some(language) = definition["language"].as_str().filter(|l| !l.is_empty()) else {
+            return error(&with_message(
+                20001,
+                "Missing required parameter language".into(),
+            ));
+        };
+        let body_text = types
+            .values()
+            .find_map(|t| t["body"].as_str())
+            .unwrap_or_default()
+            .to_string();
+        let header = types
+            .values()
+            .any(|t| t.get("media").is_some())
+            .then(|| "IMAGE".to_string());
+        let friendly = definition["friendly_name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        let mut template =
+            Template::new(Provider::Twilio, ids::twilio_sid("HX"), account, friendly);
+        template.language = language.to_string();
+        template.body = body_text;
+        template.header = header;
+        template.definition = json!({
+            "friendly_name": definition["friendly_name"],
+            "language": language,
+            "variables": definition.get("variables").cloned().unwrap_or(json!({})),
+            "types": types,
+        });
+        let view = content_view(&template);
+        sim.lock().templates.insert(template);
+        (StatusCode::CREATED, Json(view)).into_response()
+    })
 }
 
 pub(super) async fn list_content(State(sim): State<Arc<Sim>>, headers: HeaderMap) -> Response {
-    let account = match content_account(&sim, &headers) {
-        Ok(a) => a,
-        Err(fail) => return error(&fail),
-    };
-    let state = sim.lock();
-    let contents: Vec<Value> = state
-        .templates
-        .of_account(Provider::Twilio, &account)
-        .into_iter()
-        .map(content_view)
-        .collect();
-    let url = "https://content.twilio.com/v1/Content?PageSize=50&Page=0";
-    Json(json!({
-        "contents": contents,
-        "meta": {
-            "page": 0,
-            "page_size": 50,
-            "first_page_url": url,
-            "previous_page_url": null,
-            "url": url,
-            "next_page_url": null,
-            "key": "contents",
-        },
-    }))
-    .into_response()
+    for_account(&sim, &headers, |account| {
+        let state = sim.lock();
+        let contents: Vec<Value> = state
+            .templates
+            .of_account(Provider::Twilio, &account)
+            .into_iter()
+            .map(content_view)
+            .collect();
+        let url = "https://content.twilio.com/v1/Content?PageSize=50&Page=0";
+        Json(json!({
+            "contents": contents,
+            "meta": {
+                "page": 0,
+                "page_size": 50,
+                "first_page_url": url,
+                "previous_page_url": null,
+                "url": url,
+                "next_page_url": null,
+                "key": "contents",
+            },
+        }))
+        .into_response()
+    })
 }
 
 pub(super) async fn fetch_content(
@@ -159,19 +183,9 @@ pub(super) async fn fetch_content(
     Path(sid): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let account = match content_account(&sim, &headers) {
-        Ok(a) => a,
-        Err(fail) => return error(&fail),
-    };
-    let state = sim.lock();
-    match state
-        .templates
-        .by_id(Provider::Twilio, &sid)
-        .filter(|t| t.account == account)
-    {
-        Some(t) => Json(content_view(t)).into_response(),
-        None => not_found(&sid),
-    }
+    read_content(&sim, &headers, &sid, |t| {
+        Json(content_view(t)).into_response()
+    })
 }
 
 pub(super) async fn create_approval(
@@ -180,50 +194,48 @@ pub(super) async fn create_approval(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let account = match content_account(&sim, &headers) {
-        Ok(a) => a,
-        Err(fail) => return error(&fail),
-    };
-    let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let Some(name) = request["name"].as_str().filter(|n| !n.is_empty()) else {
-        return error(&with_message(
-            20001,
-            "Missing required parameter name".into(),
-        ));
-    };
-    let category = request["category"]
-        .as_str()
-        .unwrap_or_default()
-        .to_ascii_uppercase();
-    if !matches!(
-        category.as_str(),
-        "MARKETING" | "UTILITY" | "AUTHENTICATION"
-    ) {
-        return error(&with_message(20001, "Invalid category".into()));
-    }
-    let approve_after = sim.approve_after();
-    let mut state = sim.lock();
-    let state = &mut *state;
-    let Some(template) = state
-        .templates
-        .by_id_mut(Provider::Twilio, &sid)
-        .filter(|t| t.account == account)
-    else {
-        return not_found(&sid);
-    };
-    template.name = name.to_string();
-    template.category = category;
-    if let Some(allow) = request.get("allow_category_change") {
-        template.definition["allow_category_change"] = allow.clone();
-    }
-    template.submit(&mut state.rules, approve_after);
-    let mut view = approval_view(template);
-    view["status"] = json!("received");
-    if let Some(fields) = view.as_object_mut() {
-        fields.remove("type");
-        fields.remove("flows");
-    }
-    (StatusCode::CREATED, Json(view)).into_response()
+    for_account(&sim, &headers, |account| {
+        let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let Some(name) = request["name"].as_str().filter(|n| !n.is_empty()) else {
+            return error(&with_message(
+                20001,
+                "Missing required parameter name".into(),
+            ));
+        };
+        let category = request["category"]
+            .as_str()
+            .unwrap_or_default()
+            .to_ascii_uppercase();
+        if !matches!(
+            category.as_str(),
+            "MARKETING" | "UTILITY" | "AUTHENTICATION"
+        ) {
+            return error(&with_message(20001, "Invalid category".into()));
+        }
+        let approve_after = sim.approve_after();
+        let mut state = sim.lock();
+        let state = &mut *state;
+        let Some(template) = state
+            .templates
+            .by_id_mut(Provider::Twilio, &sid)
+            .filter(|t| t.account == account)
+        else {
+            return not_found(&sid);
+        };
+        template.name = name.to_string();
+        template.category = category;
+        if let Some(allow) = request.get("allow_category_change") {
+            template.definition["allow_category_change"] = allow.clone();
+        }
+        template.submit(&mut state.rules, approve_after);
+        let mut view = approval_view(template);
+        view["status"] = json!("received");
+        if let Some(fields) = view.as_object_mut() {
+            fields.remove("type");
+            fields.remove("flows");
+        }
+        (StatusCode::CREATED, Json(view)).into_response()
+    })
 }
 
 pub(super) async fn fetch_approval(
@@ -231,23 +243,13 @@ pub(super) async fn fetch_approval(
     Path(sid): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let account = match content_account(&sim, &headers) {
-        Ok(a) => a,
-        Err(fail) => return error(&fail),
-    };
-    let state = sim.lock();
-    match state
-        .templates
-        .by_id(Provider::Twilio, &sid)
-        .filter(|t| t.account == account)
-    {
-        Some(t) => Json(json!({
+    read_content(&sim, &headers, &sid, |t| {
+        Json(json!({
             "sid": t.id,
             "account_sid": t.account,
             "url": format!("https://content.twilio.com/v1/Content/{}/ApprovalRequests", t.id),
             "whatsapp": approval_view(t),
         }))
-        .into_response(),
-        None => not_found(&sid),
-    }
+        .into_response()
+    })
 }
