@@ -14,10 +14,19 @@ pub struct Servers {
     pub moto: Child,
     pub fauxqs: Child,
     pub simulator: Option<Child>,
-    pub ddb_url: String,
-    pub moto_url: String,
-    pub fauxqs_url: String,
-    pub simulator_url: Option<String>,
+    pub urls: Urls,
+}
+
+/// Where the servers answer, as clients and functions reach them.
+pub struct Urls {
+    /// DynamoDB Local, through the fault switch.
+    pub dynamodb: String,
+    /// moto: S3, SQS (the queues S3 notifies), Secrets Manager, SES, EventBridge.
+    pub moto: String,
+    /// fauxqs: the other queues (send jobs).
+    pub fauxqs: String,
+    /// The provider simulator, when built.
+    pub simulator: Option<String>,
 }
 
 pub async fn start(cache: &Path, state: &Path, logs: &Path) -> Result<Servers> {
@@ -119,9 +128,11 @@ pub async fn start(cache: &Path, state: &Path, logs: &Path) -> Result<Servers> {
         moto,
         fauxqs,
         simulator: _simulator,
-        ddb_url,
-        moto_url,
-        fauxqs_url,
-        simulator_url,
+        urls: Urls {
+            dynamodb: ddb_url,
+            moto: moto_url,
+            fauxqs: fauxqs_url,
+            simulator: simulator_url,
+        },
     })
 }
