@@ -309,7 +309,7 @@ pub fn run(messages: usize, concurrency: usize, campaign: usize) {
                 };
                 let m = pregon::sending::message_id(t, &rc, gen, row);
                 let a = store.apply_status(&m, &u, "2026-12-01T00:00:00Z").await.unwrap();
-                assert!(matches!(a, pregon_aws::inbound::Applied::Moved { .. }), "{a:?}");
+                assert!(matches!(a, pregon_aws::statuses::Applied::Moved { .. }), "{a:?}");
             }
         })
         .await;

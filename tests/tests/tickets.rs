@@ -427,7 +427,7 @@ async fn a_due_item_an_older_deployment_wrote_unsharded_still_closes_its_ticket(
         json!({"provider":"twilio","sender":sender,"from":phone,"text":"Hola"}),
     )
     .await;
-    let id = t.ticket_for(&phone).await;
+    let id = t.ticket_for(phone).await;
     let item = stack
         .store
         .ticket(&t.id, &id)

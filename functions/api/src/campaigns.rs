@@ -328,17 +328,7 @@ impl Api {
     /// `None` when it has no report (or the link could not be signed).
     async fn presign_report(&self, c: &Campaign) -> Option<String> {
         let key = c.report_key.as_ref()?;
-        let cfg = PresigningConfig::expires_in(REPORT_URL_TTL).ok()?;
-        let req = self
-            .aws
-            .s3
-            .get_object()
-            .bucket(&self.aws.bucket)
-            .key(key)
-            .presigned(cfg)
-            .await
-            .ok()?;
-        Some(req.uri().to_string())
+        self.presigned_get(key).await.ok()
     }
 
     pub(crate) async fn list_campaigns(
@@ -579,20 +569,10 @@ impl Api {
                 .as_deref()
                 .is_some_and(|b| age_secs(b) < RESULTS_FRESH_SECS);
             if let (true, "ready", Some(key)) = (fresh, f.status.as_str(), &f.key) {
-                let cfg = PresigningConfig::expires_in(REPORT_URL_TTL)
-                    .map_err(|e| AwsError::s3("presign", e))?;
-                let req = self
-                    .aws
-                    .s3
-                    .get_object()
-                    .bucket(&self.aws.bucket)
-                    .key(key)
-                    .presigned(cfg)
-                    .await
-                    .map_err(|e| AwsError::s3("presign", e))?;
+                let url = self.presigned_get(key).await?;
                 return Ok(reply(
                     200,
-                    json!({"status": "ready", "format": format, "url": req.uri().to_string(),
+                    json!({"status": "ready", "format": format, "url": url,
                         "expires_in": REPORT_URL_TTL.as_secs(), "rows": f.rows, "built_at": f.built_at}),
                 ));
             }
@@ -603,6 +583,24 @@ impl Api {
                 ));
             }
         }
+        let reason = current.as_ref().and_then(|f| f.reason.clone());
+        let now = self.request_results(tenant, id, &format, reason).await?;
+        info!(tenant, campaign = id, format = %format, "results requested");
+        Ok(reply(
+            202,
+            json!({"status": "building", "format": format, "requested_at": now}),
+        ))
+    }
+
+    /// A results build asked for (this request supersedes any older one), keeping the
+    /// last build's failure `reason`; when it was asked.
+    async fn request_results(
+        &self,
+        tenant: &str,
+        id: &str,
+        format: &str,
+        reason: Option<String>,
+    ) -> Result<String, AwsError> {
         // Ask for a build (this request supersedes any older one).
         let request_id = new_id("res");
         let now = now_rfc3339();
@@ -613,7 +611,7 @@ impl Api {
             key: None,
             built_at: None,
             rows: None,
-            reason: current.as_ref().and_then(|f| f.reason.clone()),
+            reason,
         };
         let item = serde_dynamo::to_attribute_value(&f).map_err(AwsError::shape)?;
         self.store
@@ -635,11 +633,23 @@ impl Api {
             },
         )
         .await?;
-        info!(tenant, campaign = id, format = %format, "results requested");
-        Ok(reply(
-            202,
-            json!({"status": "building", "format": format, "requested_at": now}),
-        ))
+        Ok(now)
+    }
+
+    /// A pre-signed GET of an object of the bucket, valid [`REPORT_URL_TTL`].
+    async fn presigned_get(&self, key: &str) -> Result<String, AwsError> {
+        let cfg =
+            PresigningConfig::expires_in(REPORT_URL_TTL).map_err(|e| AwsError::s3("presign", e))?;
+        let req = self
+            .aws
+            .s3
+            .get_object()
+            .bucket(&self.aws.bucket)
+            .key(key)
+            .presigned(cfg)
+            .await
+            .map_err(|e| AwsError::s3("presign", e))?;
+        Ok(req.uri().to_string())
     }
 }
 

@@ -316,6 +316,179 @@ pub(crate) fn shown_status<'a>(c: &Campaign, m: &'a RecipientItem) -> &'a str {
     }
 }
 
+/// The phones a `POST /v1/dnc` body names, each as (where, phone as written, campaign
+/// as written, whether the campaign may be a name), and the problems found; `Err` when
+/// the body as a whole is refused.
+#[allow(clippy::type_complexity)]
+fn dnc_wanted(
+    body: &[u8],
+) -> Result<(Vec<(String, String, Option<String>, bool)>, Vec<FieldError>), Vec<FieldError>> {
+    let mut wanted = Vec::new();
+    let mut bad = Vec::new();
+    match parse_body(body) {
+        Ok(v) => {
+            let Some(o) = v.as_object() else {
+                return Err(vec![field(
+                    "body",
+                    "must be a JSON object or a phone;campaign CSV",
+                )]);
+            };
+            if let Some(k) = o.keys().find(|k| *k != "phones" && *k != "campaign_id") {
+                return Err(vec![field(k, "is not a known field")]);
+            }
+            let campaign = o
+                .get("campaign_id")
+                .and_then(|c| c.as_str())
+                .map(str::trim)
+                .filter(|c| !c.is_empty())
+                .map(str::to_string);
+            match o.get("phones").and_then(|p| p.as_array()) {
+                Some(list) if !list.is_empty() && list.len() <= 10_000 => {
+                    for (i, p) in list.iter().enumerate() {
+                        match p.as_str() {
+                            Some(raw) => wanted.push((
+                                format!("phones[{i}]"),
+                                raw.to_string(),
+                                campaign.clone(),
+                                false,
+                            )),
+                            None => bad.push(field(&format!("phones[{i}]"), "must be a string")),
+                        }
+                    }
+                }
+                _ => bad.push(field("phones", "must be a list of 1 to 10,000 phones")),
+            }
+        }
+        Err(_) => {
+            let text = String::from_utf8_lossy(body);
+            let lines = pregon::dnc::read_lines(&text);
+            if lines.len() > 10_000 {
+                return Err(vec![field("body", "at most 10,000 lines at a time")]);
+            }
+            for l in lines {
+                wanted.push((format!("line {}", l.line), l.phone, l.campaign, true));
+            }
+            if wanted.is_empty() {
+                bad.push(field("body", "no phones found"));
+            }
+        }
+    }
+    Ok((wanted, bad))
+}
+
+/// The campaigns a DNC request names, by id or (a file's) name, each looked up once.
+#[derive(Default)]
+struct DncCampaigns {
+    by_id: HashMap<String, Option<Campaign>>,
+    every: Option<Vec<Campaign>>,
+}
+
+impl DncCampaigns {
+    /// The campaign `r` names (its id) and its country, or the problem to report. The
+    /// JSON form names campaigns by id, as given; so does a file line whose campaign
+    /// looks like an id; else (`by_name`) exactly one campaign must bear the name.
+    async fn resolve(
+        &mut self,
+        api: &Api,
+        tenant: &str,
+        r: String,
+        by_name: bool,
+    ) -> Result<Result<(Option<String>, Option<String>), String>, AwsError> {
+        if !self.by_id.contains_key(&r) {
+            let found = if r.starts_with("cmp_") && r.len() <= 64 {
+                api.store.campaign(tenant, &r).await?
+            } else {
+                None
+            };
+            self.by_id.insert(r.clone(), found);
+        }
+        let found = |c: &Campaign| Ok((Some(c.id.clone()), c.default_country.clone()));
+        match (&self.by_id[&r], by_name) {
+            (Some(c), _) => return Ok(found(c)),
+            (None, false) => return Ok(Ok((Some(r), None))),
+            (None, true) if r.starts_with("cmp_") => return Ok(Ok((Some(r), None))),
+            (None, true) => {}
+        }
+        if self.every.is_none() {
+            self.every = Some(api.all_campaigns(tenant).await?);
+        }
+        let named: Vec<&Campaign> = self
+            .every
+            .as_deref()
+            .unwrap_or_default()
+            .iter()
+            .filter(|c| c.settings.name.trim().eq_ignore_ascii_case(r.trim()))
+            .collect();
+        Ok(match named.as_slice() {
+            [c] => found(c),
+            [] => Err(format!(
+                "no campaign has the id or name '{}'",
+                pregon::validate::excerpt(&r)
+            )),
+            many => Err(format!(
+                "{} campaigns are named '{}': give the campaign's id",
+                many.len(),
+                pregon::validate::excerpt(&r)
+            )),
+        })
+    }
+}
+
+/// A single message's recipient, checked by the same rules as a spreadsheet row of
+/// campaign `c`; each problem named by the request's own field (`phone`, `text`,
+/// `params[i]`).
+fn one_row(
+    o: &serde_json::Map<String, Value>,
+    template: Option<&pregon::model::Template>,
+    c: &Campaign,
+) -> Result<(pregon::validate::Recipient, pregon::validate::Summary), Vec<FieldError>> {
+    // The same rules as a spreadsheet row.
+    let one =
+        json!([{"phone": o.get("phone"), "params": o.get("params"), "message": o.get("text")}]);
+    let csv = match pregon::inline::recipients_csv(&one, template.map(|t| t.spec.params), &[]) {
+        Ok(csv) => csv,
+        Err(e) => {
+            let e = e.into_iter().map(|f| FieldError {
+                field: f
+                    .field
+                    .replace("recipients[0].", "")
+                    .replace("message", "text"),
+                message: f.message,
+            });
+            return Err(e.collect());
+        }
+    };
+    let mut sink = pregon::validate::Collect::default();
+    let rules = c.rules_with(template);
+    let summary = pregon::validate::validate(
+        std::io::Cursor::new(csv.as_bytes()),
+        csv.len() as u64,
+        &rules,
+        &mut sink,
+    );
+    if summary.status != pregon::validate::Status::Valid {
+        let problems = sink.problems.into_iter().map(|p| {
+            let name = match p.column.as_deref() {
+                Some("phone") => "phone".to_string(),
+                Some("message") => "text".to_string(),
+                Some(col) => col
+                    .strip_prefix("param_")
+                    .map_or("params".to_string(), |n| {
+                        format!("params[{}]", n.parse::<usize>().unwrap_or(1) - 1)
+                    }),
+                None => "body".to_string(),
+            };
+            FieldError {
+                field: name,
+                message: format!("{}: {}", p.code.as_str(), p.message),
+            }
+        });
+        return Err(problems.collect());
+    }
+    let recipient = sink.recipients.into_iter().next().expect("one valid row");
+    Ok((recipient, summary))
+}
+
 fn field(name: &str, message: &str) -> FieldError {
     FieldError {
         field: name.to_string(),
@@ -346,131 +519,26 @@ impl Api {
                 )]))
             }
         };
-        // (where, phone as written, campaign as written, whether it may be a name)
-        let mut wanted: Vec<(String, String, Option<String>, bool)> = Vec::new();
-        let mut bad = Vec::new();
-        match parse_body(body) {
-            Ok(v) => {
-                let Some(o) = v.as_object() else {
-                    return Ok(invalid(vec![field(
-                        "body",
-                        "must be a JSON object or a phone;campaign CSV",
-                    )]));
-                };
-                if let Some(k) = o.keys().find(|k| *k != "phones" && *k != "campaign_id") {
-                    return Ok(invalid(vec![field(k, "is not a known field")]));
-                }
-                let campaign = o
-                    .get("campaign_id")
-                    .and_then(|c| c.as_str())
-                    .map(str::trim)
-                    .filter(|c| !c.is_empty())
-                    .map(str::to_string);
-                match o.get("phones").and_then(|p| p.as_array()) {
-                    Some(list) if !list.is_empty() && list.len() <= 10_000 => {
-                        for (i, p) in list.iter().enumerate() {
-                            match p.as_str() {
-                                Some(raw) => wanted.push((
-                                    format!("phones[{i}]"),
-                                    raw.to_string(),
-                                    campaign.clone(),
-                                    false,
-                                )),
-                                None => {
-                                    bad.push(field(&format!("phones[{i}]"), "must be a string"))
-                                }
-                            }
-                        }
-                    }
-                    _ => bad.push(field("phones", "must be a list of 1 to 10,000 phones")),
-                }
-            }
-            Err(_) => {
-                let text = String::from_utf8_lossy(body);
-                let lines = pregon::dnc::read_lines(&text);
-                if lines.len() > 10_000 {
-                    return Ok(invalid(vec![field(
-                        "body",
-                        "at most 10,000 lines at a time",
-                    )]));
-                }
-                for l in lines {
-                    wanted.push((format!("line {}", l.line), l.phone, l.campaign, true));
-                }
-                if wanted.is_empty() {
-                    bad.push(field("body", "no phones found"));
-                }
-            }
-        }
+        let (wanted, mut bad) = match dnc_wanted(body) {
+            Ok(w) => w,
+            Err(refused) => return Ok(invalid(refused)),
+        };
         // Campaigns named by id or (a file's) name, and the country of national numbers:
         // the campaign's, else the tenant's setting, else the one its accounts share.
         let settings = self.store.settings(tenant).await?;
-        let mut by_id: HashMap<String, Option<Campaign>> = HashMap::new();
-        let mut every: Option<Vec<Campaign>> = None;
+        let mut named = DncCampaigns::default();
         let mut shared_country: Option<Option<String>> = None;
         let mut entries: Vec<(String, Option<String>)> = Vec::new();
         for (at, raw, campaign, by_name) in wanted {
-            let mut country = None;
-            let campaign = match campaign {
-                None => None,
-                Some(r) => {
-                    if !by_id.contains_key(&r) {
-                        let found = if r.starts_with("cmp_") && r.len() <= 64 {
-                            self.store.campaign(tenant, &r).await?
-                        } else {
-                            None
-                        };
-                        by_id.insert(r.clone(), found);
+            let (campaign, country) = match campaign {
+                None => (None, None),
+                Some(r) => match named.resolve(self, tenant, r, by_name).await? {
+                    Ok(found) => found,
+                    Err(problem) => {
+                        bad.push(field(&at, &problem));
+                        continue;
                     }
-                    match (&by_id[&r], by_name) {
-                        (Some(c), _) => {
-                            country = c.default_country.clone();
-                            Some(c.id.clone())
-                        }
-                        // The JSON form names campaigns by id, as given; so does a
-                        // file line whose campaign looks like an id.
-                        (None, false) => Some(r),
-                        (None, true) if r.starts_with("cmp_") => Some(r),
-                        (None, true) => {
-                            if every.is_none() {
-                                every = Some(self.all_campaigns(tenant).await?);
-                            }
-                            let named: Vec<&Campaign> = every
-                                .as_deref()
-                                .unwrap_or_default()
-                                .iter()
-                                .filter(|c| c.settings.name.trim().eq_ignore_ascii_case(r.trim()))
-                                .collect();
-                            match named.as_slice() {
-                                [c] => {
-                                    country = c.default_country.clone();
-                                    Some(c.id.clone())
-                                }
-                                [] => {
-                                    bad.push(field(
-                                        &at,
-                                        &format!(
-                                            "no campaign has the id or name '{}'",
-                                            pregon::validate::excerpt(&r)
-                                        ),
-                                    ));
-                                    continue;
-                                }
-                                many => {
-                                    bad.push(field(
-                                        &at,
-                                        &format!(
-                                            "{} campaigns are named '{}': give the campaign's id",
-                                            many.len(),
-                                            pregon::validate::excerpt(&r)
-                                        ),
-                                    ));
-                                    continue;
-                                }
-                            }
-                        }
-                    }
-                }
+                },
             };
             let country = match country.or(settings.default_country.clone()) {
                 Some(c) => Some(c),
@@ -691,54 +759,10 @@ impl Api {
         if let Some(r) = template_id.and_then(|_| not_approved(template.as_ref())) {
             return Ok(r);
         }
-        // The same rules as a spreadsheet row.
-        let one =
-            json!([{"phone": o.get("phone"), "params": o.get("params"), "message": o.get("text")}]);
-        let csv = match pregon::inline::recipients_csv(
-            &one,
-            template.as_ref().map(|t| t.spec.params),
-            &[],
-        ) {
-            Ok(csv) => csv,
-            Err(e) => {
-                let e = e.into_iter().map(|f| FieldError {
-                    field: f
-                        .field
-                        .replace("recipients[0].", "")
-                        .replace("message", "text"),
-                    message: f.message,
-                });
-                return Ok(invalid(e.collect()));
-            }
+        let (recipient, summary) = match one_row(o, template.as_ref(), &c) {
+            Ok(r) => r,
+            Err(e) => return Ok(invalid(e)),
         };
-        let mut sink = pregon::validate::Collect::default();
-        let rules = c.rules_with(template.as_ref());
-        let summary = pregon::validate::validate(
-            std::io::Cursor::new(csv.as_bytes()),
-            csv.len() as u64,
-            &rules,
-            &mut sink,
-        );
-        if summary.status != pregon::validate::Status::Valid {
-            let problems = sink.problems.into_iter().map(|p| {
-                let name = match p.column.as_deref() {
-                    Some("phone") => "phone".to_string(),
-                    Some("message") => "text".to_string(),
-                    Some(col) => col
-                        .strip_prefix("param_")
-                        .map_or("params".to_string(), |n| {
-                            format!("params[{}]", n.parse::<usize>().unwrap_or(1) - 1)
-                        }),
-                    None => "body".to_string(),
-                };
-                FieldError {
-                    field: name,
-                    message: format!("{}: {}", p.code.as_str(), p.message),
-                }
-            });
-            return Ok(invalid(problems.collect()));
-        }
-        let recipient = sink.recipients.into_iter().next().expect("one valid row");
         c.status = CampaignStatus::Sending;
         c.single = true;
         c.kind = pregon::model::CampaignKind::Message;

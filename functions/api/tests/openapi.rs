@@ -28,7 +28,7 @@ const ROUTER: &str = "functions/api/src/lib.rs";
 
 const ACCOUNT_MODEL: &str = "shared/src/model/account.rs";
 const TEMPLATE_MODEL: &str = "shared/src/model/template.rs";
-const CAMPAIGN_MODEL: &str = "shared/src/model/campaign.rs";
+const CAMPAIGN_MODEL: &str = "shared/src/model/campaign/settings.rs";
 const TICKET_MODEL: &str = "shared/src/model/ticket.rs";
 const INLINE: &str = "shared/src/inline.rs";
 const TEMPLATES: &str = "functions/api/src/templates.rs";
@@ -124,7 +124,7 @@ const BODIES: &[(&str, &[&str], &[In])] = &[
         &[In::KeyChecks(SENDING, "control")],
     ),
     ("POST /v1/messages", &[], &[In::Known(SENDING, "send_one")]),
-    ("POST /v1/dnc", &[], &[In::KeyChecks(SENDING, "dnc_add")]),
+    ("POST /v1/dnc", &[], &[In::KeyChecks(SENDING, "dnc_wanted")]),
     (
         "POST /v1/tickets/{id}/reply",
         &[],

@@ -1105,7 +1105,7 @@ impl Sender {
             .await?;
         let message = job.message_id();
         for u in &kept {
-            pregon_aws::inbound::apply(&self.store, &message, u, now).await?;
+            pregon_aws::statuses::apply(&self.store, &message, u, now).await?;
         }
         let now_seen = self.store.message(job).await?;
         let settled = now_seen.is_some_and(|m| m.status != "pending" && m.status != "queued");

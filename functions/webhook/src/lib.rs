@@ -28,7 +28,7 @@ use pregon::providers::{Adapter, Callback, Credentials};
 use pregon::sending::MessageStatus;
 use pregon_aws::config::Aws;
 use pregon_aws::events::{self, Event, Events};
-use pregon_aws::inbound::{apply, Applied};
+use pregon_aws::statuses::{apply, Applied};
 use pregon_aws::store::Store;
 use pregon_aws::tickets::{CloseIf, InboundClaim};
 use pregon_aws::transport::{account_secret, AccountSecret};
