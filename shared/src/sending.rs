@@ -287,42 +287,6 @@ impl SendJob {
 }
 
 impl SendJob {
-    /// What this job sends (SPEC §3, §9): its own text (a ticket's reply, a text
-    /// campaign); else its `template`, rendered to text where the account sends SMS
-    /// (`sms`: gateways and SMS accounts), or sent as the template, with the campaign's
-    /// own image (`campaign_image`) in place of the template's header image. `rendered`
-    /// holds the rendered text. A job with neither is refused `no_content`.
-    pub fn content<'a>(
-        &'a self,
-        template: Option<&'a crate::model::Template>,
-        sms: bool,
-        campaign_image: Option<&'a str>,
-        rendered: &'a mut String,
-    ) -> Result<crate::providers::Content<'a>, crate::providers::ProviderError> {
-        use crate::providers::{Content, ProviderError};
-        match (&self.text, template) {
-            (Some(text), _) => Ok(Content::Text { body: text }),
-            (None, Some(t)) if sms => {
-                *rendered = crate::model::render(&t.spec.body, &self.params);
-                Ok(Content::Text { body: rendered })
-            }
-            (None, Some(t)) => Ok(Content::Template {
-                name: &t.spec.name,
-                language: &t.spec.language,
-                params: &self.params,
-                header_image: t.image_header().map(|l| campaign_image.unwrap_or(l)),
-                provider_template_id: t.provider_template_id.as_deref(),
-            }),
-            (None, None) => Err(ProviderError::Rejected {
-                code: "no_content".into(),
-                message: match &self.template {
-                    Some(t) => format!("the message's template {t} no longer exists"),
-                    None => "the message has neither a template nor a text".into(),
-                },
-            }),
-        }
-    }
-
     /// Our id for the message, as providers echo it back (Meta
     /// `biz_opaque_callback_data`, a Twilio `StatusCallback` parameter):
     /// `{tenant}.{campaign}.{gen}.{row}`.

@@ -251,10 +251,11 @@ impl Api {
                 .store
                 .list::<RecipientItem>(pk, "", false, want, after.take(), &filters)
                 .await?;
-            items.extend(
-                page.into_iter()
-                    .filter(|m| status.as_deref().is_none_or(|s| shown_status(c, m) == s)),
-            );
+            items.extend(page.into_iter().filter(|m| {
+                status
+                    .as_deref()
+                    .is_none_or(|s| crate::views::shown_status(c, m) == s)
+            }));
             match next {
                 Some(sk) if items.len() as i32 >= limit => {
                     next_cursor = Some(format!("{shard}:{}", sk.trim_start_matches('0')));
@@ -299,20 +300,6 @@ fn not_approved(t: Option<&Template>) -> Option<Reply> {
             "template_not_approved",
             "the campaign's template no longer exists",
         )),
-    }
-}
-
-/// A message's status as tenants see it: a `pending` record whose job dispatch has put
-/// on the queue of a sending campaign is `queued` (the record itself is not rewritten).
-pub(crate) fn shown_status<'a>(c: &Campaign, m: &'a RecipientItem) -> &'a str {
-    if m.status == "pending"
-        && c.status == CampaignStatus::Sending
-        && m.parked.is_none()
-        && c.dispatch.passed(m.row)
-    {
-        "queued"
-    } else {
-        &m.status
     }
 }
 

@@ -324,7 +324,7 @@ impl MessageView {
             id: pregon::sending::message_id(tenant, &c.id, c.recipient_gen, m.row),
             row: m.row,
             phone: m.phone.clone(),
-            status: crate::sending::shown_status(c, m).to_string(),
+            status: shown_status(c, m).to_string(),
             provider_message_id: m.provider_message_id.clone(),
             error_code: m.error_code.clone(),
             error_message: m.error_message.clone(),
@@ -435,6 +435,20 @@ impl TicketDetail {
             ticket,
             conversation,
         }
+    }
+}
+
+/// A message's status as tenants see it: a `pending` record whose job dispatch has put
+/// on the queue of a sending campaign is `queued` (the record itself is not rewritten).
+pub(crate) fn shown_status<'a>(c: &Campaign, m: &'a RecipientItem) -> &'a str {
+    if m.status == "pending"
+        && c.status == CampaignStatus::Sending
+        && m.parked.is_none()
+        && c.dispatch.passed(m.row)
+    {
+        "queued"
+    } else {
+        &m.status
     }
 }
 

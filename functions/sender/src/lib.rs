@@ -39,7 +39,7 @@ use aws_sdk_s3::presigning::PresigningConfig;
 use pregon::model::Progress;
 use pregon::model::{Account, Campaign, CampaignStatus, ProviderKind, Template, TemplateCategory};
 use pregon::providers::{
-    Accepted, Adapter, Credentials, HttpReply, OptOut, Outgoing, ProviderError,
+    Accepted, Adapter, Content, Credentials, HttpReply, OptOut, Outgoing, ProviderError,
 };
 use pregon::sending::MessageStatus;
 use pregon::sending::{
@@ -1210,10 +1210,11 @@ impl Sender {
             _ => None,
         };
         let mut rendered = String::new();
-        let content = match job.content(template, sms, campaign_image.as_deref(), &mut rendered) {
-            Ok(content) => content,
-            Err(refused) => return Attempt::Refused(refused),
-        };
+        let content =
+            match Content::of_job(job, template, sms, campaign_image.as_deref(), &mut rendered) {
+                Ok(content) => content,
+                Err(refused) => return Attempt::Refused(refused),
+            };
         let m = Outgoing {
             to: &job.phone,
             content,

@@ -145,6 +145,43 @@ pub enum Content<'a> {
     Text { body: &'a str },
 }
 
+impl<'a> Content<'a> {
+    /// What a send job sends (SPEC §3, §9): its own text (a ticket's reply, a text
+    /// campaign); else its `template`, rendered to text where the account sends SMS
+    /// (`sms`: gateways and SMS accounts), or sent as the template, with the campaign's
+    /// own image (`campaign_image`) in place of the template's header image. `rendered`
+    /// holds the rendered text. A job with neither is refused `no_content`.
+    pub fn of_job(
+        job: &'a crate::sending::SendJob,
+        template: Option<&'a crate::model::Template>,
+        sms: bool,
+        campaign_image: Option<&'a str>,
+        rendered: &'a mut String,
+    ) -> Result<Self, ProviderError> {
+        match (&job.text, template) {
+            (Some(text), _) => Ok(Content::Text { body: text }),
+            (None, Some(t)) if sms => {
+                *rendered = crate::model::render(&t.spec.body, &job.params);
+                Ok(Content::Text { body: rendered })
+            }
+            (None, Some(t)) => Ok(Content::Template {
+                name: &t.spec.name,
+                language: &t.spec.language,
+                params: &job.params,
+                header_image: t.image_header().map(|l| campaign_image.unwrap_or(l)),
+                provider_template_id: t.provider_template_id.as_deref(),
+            }),
+            (None, None) => Err(ProviderError::Rejected {
+                code: "no_content".into(),
+                message: match &job.template {
+                    Some(t) => format!("the message's template {t} no longer exists"),
+                    None => "the message has neither a template nor a text".into(),
+                },
+            }),
+        }
+    }
+}
+
 /// The account's credentials, read from its secret, by provider kind (SPEC §9).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "provider", rename_all = "snake_case")]
