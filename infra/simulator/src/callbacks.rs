@@ -9,8 +9,9 @@
 //! no push here: its results are read with `query_sms_result`.
 //!
 //! This file holds what the providers share: the [`Target`] a send hands
-//! over, scheduling, posting with retries and the log. Each provider's
-//! statuses and the shape and signature of its bodies are in
+//! over, scheduling, posting with retries and the log. The event a callback
+//! is shaped from and the request it becomes are in `delivery`; each
+//! provider's statuses and the shape and signature of its bodies are in
 //! `providers/<provider>/callbacks.rs`.
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::delivery::{Prepared, StatusEvent};
 use crate::providers::gupshup::callbacks::GupshupTarget;
 use crate::providers::meta::callbacks::MetaTarget;
 use crate::providers::twilio::callbacks::TwilioTarget;
@@ -32,37 +34,6 @@ pub enum Target {
     Meta(MetaTarget),
     Twilio(TwilioTarget),
     Gupshup(GupshupTarget),
-}
-
-/// A request ready to post (status callbacks here, inbound messages in
-/// `inbound`).
-pub(crate) struct Prepared {
-    pub(crate) body: Vec<u8>,
-    pub(crate) content_type: &'static str,
-    pub(crate) headers: Vec<(&'static str, String)>,
-}
-
-impl Prepared {
-    /// `body` as JSON, with no headers yet: what Meta (before it signs),
-    /// Gupshup and the gateway post.
-    pub(crate) fn json(body: &Value) -> Prepared {
-        Prepared {
-            body: serde_json::to_vec(body).unwrap_or_default(),
-            content_type: "application/json",
-            headers: Vec::new(),
-        }
-    }
-}
-
-/// One status callback to shape: the message, the status it reports, the
-/// rule's failure (for `failed`/`undelivered`) and when it happens. The
-/// provider targets' `prepare` all take it.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct StatusEvent<'a> {
-    pub(crate) message: &'a Message,
-    pub(crate) status: &'a str,
-    pub(crate) fail: Option<&'a FailSpec>,
-    pub(crate) at_ms: u64,
 }
 
 impl Target {

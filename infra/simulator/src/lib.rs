@@ -13,8 +13,10 @@
 pub mod callbacks;
 pub mod conn;
 pub mod control;
+pub mod delivery;
 pub mod ids;
 pub mod inbound;
+pub mod message;
 pub mod phone;
 pub mod providers;
 pub mod rate;

@@ -8,8 +8,10 @@
 //! has `results.rs` for `query_sms_result` instead) and `inbound.rs` (how it
 //! delivers a customer's message to our webhook). What they share lives once outside: `sim` (rules,
 //! rate and counters behind every send), `callbacks` (scheduling and posting
-//! status callbacks), `inbound` (`POST /_sim/inbound`) and `templates` (the
-//! one registry and its review timeline).
+//! status callbacks), `inbound` (`POST /_sim/inbound`), `delivery` (the
+//! status event and the prepared request their shapes make), `message` (the
+//! checked inbound message they shape) and `templates` (the one registry and
+//! its review timeline).
 
 pub mod gateway;
 pub mod gupshup;

@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 
-use crate::callbacks::Prepared;
-use crate::inbound::{Content, Inbound};
+use crate::delivery::Prepared;
+use crate::message::{Content, Inbound};
 use crate::phone::digits;
 use crate::rfc3339;
 use crate::sim::Webhook;

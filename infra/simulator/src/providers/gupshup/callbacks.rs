@@ -6,7 +6,7 @@
 
 use serde_json::json;
 
-use crate::callbacks::{Prepared, StatusEvent};
+use crate::delivery::{Prepared, StatusEvent};
 use crate::phone::digits;
 use crate::rules::FailSpec;
 use crate::sim::Webhook;

@@ -5,8 +5,8 @@
 
 use serde_json::{json, Value};
 
-use crate::callbacks::Prepared;
-use crate::inbound::{Content, Inbound, MediaKind};
+use crate::delivery::Prepared;
+use crate::message::{Content, Inbound, MediaKind};
 use crate::phone::digits;
 use crate::sim::Webhook;
 
@@ -94,7 +94,7 @@ mod tests {
     use serde_json::json;
 
     use super::URL_LIFETIME_MS as GUPSHUP_URL_LIFETIME_MS;
-    use crate::inbound::test_support::{hook, inbound, json_body, keys, set, AT_MS};
+    use crate::message::test_support::{hook, inbound, json_body, keys, set, AT_MS};
 
     #[test]
     fn gupshup_text_reply_has_the_documented_fields() {

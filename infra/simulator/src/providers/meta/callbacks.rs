@@ -8,7 +8,7 @@
 use serde_json::json;
 
 use super::{errors, webhook_request};
-use crate::callbacks::{Prepared, StatusEvent};
+use crate::delivery::{Prepared, StatusEvent};
 use crate::phone::digits;
 use crate::rules::FailSpec;
 use crate::sim::Webhook;

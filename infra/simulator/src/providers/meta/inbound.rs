@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 
 use super::{display_number, webhook_request};
-use crate::callbacks::Prepared;
-use crate::inbound::{Content, Inbound};
+use crate::delivery::Prepared;
+use crate::message::{Content, Inbound};
 use crate::phone::digits;
 use crate::sim::Webhook;
 
@@ -73,7 +73,7 @@ mod tests {
     use serde_json::json;
     use sha2::Sha256;
 
-    use crate::inbound::test_support::{header, hook, inbound, json_body, keys, set};
+    use crate::message::test_support::{header, hook, inbound, json_body, keys, set};
     use crate::sim::Webhook;
 
     fn meta_hook() -> Webhook {

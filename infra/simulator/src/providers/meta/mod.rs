@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
-use crate::callbacks::Prepared;
+use crate::delivery::Prepared;
 use crate::rules::FailSpec;
 use crate::sim::Webhook;
 use crate::{ids, signing, Sim};

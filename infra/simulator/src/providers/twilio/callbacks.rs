@@ -5,7 +5,7 @@
 //! sorted fields with the account's auth token.
 
 use super::signed_form;
-use crate::callbacks::{Prepared, StatusEvent};
+use crate::delivery::{Prepared, StatusEvent};
 use crate::rules::FailSpec;
 
 /// Twilio's statuses go to the URL the send gave as `StatusCallback`.

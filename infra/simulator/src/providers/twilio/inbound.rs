@@ -7,8 +7,8 @@
 //! exactly as registered plus the sorted parameters.
 
 use super::signed_form;
-use crate::callbacks::Prepared;
-use crate::inbound::{Content, Inbound};
+use crate::delivery::Prepared;
+use crate::message::{Content, Inbound};
 use crate::sim::Webhook;
 use crate::{phone, wire};
 
@@ -103,8 +103,8 @@ mod tests {
 
     use serde_json::json;
 
-    use crate::callbacks::Prepared;
-    use crate::inbound::test_support::{header, hook, inbound, set};
+    use crate::delivery::Prepared;
+    use crate::message::test_support::{header, hook, inbound, set};
     use crate::signing;
     use crate::sim::Webhook;
 

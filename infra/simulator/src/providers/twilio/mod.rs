@@ -23,7 +23,7 @@ use serde_json::json;
 use time::format_description::well_known::Rfc2822;
 use time::OffsetDateTime;
 
-use crate::callbacks::Prepared;
+use crate::delivery::Prepared;
 use crate::rules::FailSpec;
 use crate::{signing, Sim};
 
