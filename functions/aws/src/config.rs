@@ -36,28 +36,17 @@ pub fn required(name: &str) -> Result<String, crate::Error> {
 
 impl Aws {
     pub async fn from_env() -> Result<Self, crate::Error> {
+        // The SDK reads `AWS_ENDPOINT_URL_<SERVICE>` itself (the local stack's servers);
+        // S3 on a local endpoint wants path-style addresses (no bucket subdomains).
         let shared = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-        let mut ddb = aws_sdk_dynamodb::config::Builder::from(&shared);
-        if let Some(e) = endpoint("DYNAMODB") {
-            ddb = ddb.endpoint_url(e);
-        }
-        let mut s3 = aws_sdk_s3::config::Builder::from(&shared);
-        if let Some(e) = endpoint("S3") {
-            s3 = s3.endpoint_url(e).force_path_style(true);
-        }
-        let mut sm = aws_sdk_secretsmanager::config::Builder::from(&shared);
-        if let Some(e) = endpoint("SECRETS_MANAGER") {
-            sm = sm.endpoint_url(e);
-        }
-        let mut sqs = aws_sdk_sqs::config::Builder::from(&shared);
-        if let Some(e) = endpoint("SQS") {
-            sqs = sqs.endpoint_url(e);
-        }
+        let s3 = aws_sdk_s3::config::Builder::from(&shared)
+            .force_path_style(endpoint("S3").is_some())
+            .build();
         Ok(Aws {
-            sqs: aws_sdk_sqs::Client::from_conf(sqs.build()),
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(ddb.build()),
-            s3: aws_sdk_s3::Client::from_conf(s3.build()),
-            secrets: aws_sdk_secretsmanager::Client::from_conf(sm.build()),
+            sqs: aws_sdk_sqs::Client::new(&shared),
+            dynamodb: aws_sdk_dynamodb::Client::new(&shared),
+            s3: aws_sdk_s3::Client::from_conf(s3),
+            secrets: aws_sdk_secretsmanager::Client::new(&shared),
             table: required("TABLE_NAME")?,
             bucket: required("BUCKET_NAME")?,
             secret_prefix: env::var("SECRET_PREFIX").unwrap_or_else(|_| "pregon/".into()),

@@ -128,13 +128,7 @@ impl Events {
         let bus = std::env::var("EVENT_BUS_NAME")
             .ok()
             .filter(|b| !b.is_empty());
-        let client = bus.map(|bus| {
-            let mut b = aws_sdk_eventbridge::config::Builder::from(sdk);
-            if let Some(e) = crate::config::endpoint("EVENTBRIDGE") {
-                b = b.endpoint_url(e);
-            }
-            (aws_sdk_eventbridge::Client::from_conf(b.build()), bus)
-        });
+        let client = bus.map(|bus| (aws_sdk_eventbridge::Client::new(sdk), bus));
         Events { client }
     }
 

@@ -132,13 +132,9 @@ pub fn header(c: &Campaign) -> Vec<String> {
 
 impl Results {
     pub fn new(aws: Aws) -> Self {
-        let mut ses = aws_sdk_sesv2::config::Builder::from(&aws.sdk_config);
-        if let Some(e) = pregon_aws::config::endpoint("SESV2") {
-            ses = ses.endpoint_url(e);
-        }
         Results {
             store: Store::new(aws.dynamodb.clone(), aws.table.clone()),
-            ses: aws_sdk_sesv2::Client::from_conf(ses.build()),
+            ses: aws_sdk_sesv2::Client::new(&aws.sdk_config),
             aws,
         }
     }
