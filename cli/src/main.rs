@@ -51,7 +51,10 @@ enum Command {
     Analytics(api::AnalyticsArgs),
     /// The tenant's ticket settings (idle close, opt-out words): show or change.
     Settings(api::SettingsArgs),
-    /// The operator's commands (the operator key, not a tenant's): report senders.
+    /// The tenant's API keys: create (with scopes), list, rotate, revoke.
+    #[command(subcommand)]
+    Key(api::KeyCmd),
+    /// The operator's commands (the operator key, not a tenant's): tenants, report senders.
     #[command(subcommand)]
     Admin(api::AdminCmd),
 }
@@ -78,6 +81,7 @@ fn main() -> ExitCode {
         Command::Ticket(c) => api::run(api::Cmd::Ticket(c)),
         Command::Settings(a) => api::run(api::Cmd::Settings(a)),
         Command::Analytics(a) => api::run(api::Cmd::Analytics(a)),
+        Command::Key(c) => api::run(api::Cmd::Key(c)),
         Command::Admin(a) => api::run(api::Cmd::Admin(a)),
     }
 }

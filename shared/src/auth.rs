@@ -4,6 +4,8 @@
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+pub use crate::scopes::Scope;
+
 /// A new API key: `pgn_` and 64 hex characters.
 pub fn new_api_key() -> String {
     let mut bytes = [0u8; 32];

@@ -3,8 +3,10 @@
 //!
 //! | item | pk | sk |
 //! |---|---|---|
-//! | API key | `KEY#{sha256}` | `KEY` |
+//! | API key (what a request is authenticated by) | `KEY#{sha256}` | `KEY` |
+//! | API key record (what its tenant lists, rotates, revokes) | `TENANT#{t}` | `APIKEY#{key id}` |
 //! | tenant | `TENANT#{t}` | `TENANT` |
+//! | the operator's list of tenants | `TENANTS` | `TENANT#{t}` |
 //! | account | `TENANT#{t}` | `ACCOUNT#{id}` |
 //! | template | `TENANT#{t}` | `TEMPLATE#{id}` |
 //! | campaign | `TENANT#{t}` | `CAMPAIGN#{id}` (ids are time-ordered: newest last) |
@@ -27,6 +29,22 @@ pub const RECIPIENT_SHARDS: u32 = 16;
 
 pub fn api_key(hash: &str) -> (String, String) {
     (format!("KEY#{hash}"), "KEY".into())
+}
+
+/// A key's record under its tenant (`APIKEY#{id}`).
+pub fn api_key_record(tenant: &str, id: &str) -> (String, String) {
+    (tenant_pk(tenant), format!("{API_KEY_PREFIX}{id}"))
+}
+
+pub const API_KEY_PREFIX: &str = "APIKEY#";
+
+/// The partition of the operator's list of tenants.
+pub const TENANTS_PK: &str = "TENANTS";
+pub const TENANT_PREFIX: &str = "TENANT#";
+
+/// A tenant's entry in the operator's list.
+pub fn tenant_index(t: &str) -> (String, String) {
+    (TENANTS_PK.into(), format!("{TENANT_PREFIX}{t}"))
 }
 
 pub fn tenant(t: &str) -> (String, String) {

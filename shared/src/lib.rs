@@ -13,6 +13,7 @@ pub mod phone;
 pub mod providers;
 pub mod queue;
 pub mod report;
+pub mod scopes;
 pub mod sending;
 pub mod sms;
 pub mod spreadsheet;

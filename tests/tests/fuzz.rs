@@ -128,7 +128,7 @@ async fn every_generated_request_to_the_operator_routes_is_answered_as_the_docum
 }
 
 /// Records of the tenant's own for the operations that read one by id — an account, a
-/// template, a message, a do-not-contact entry, a ticket for each ticket operation (a
+/// template, a message, a do-not-contact entry, an API key to rotate and one to revoke, a ticket for each ticket operation (a
 /// customer wrote, through the simulator), and a campaign of its own for each
 /// campaign operation (one may delete or cancel it), `loaded` with two rows where the
 /// operation sends — as Schemathesis settings giving each operation its id. Without
@@ -159,6 +159,14 @@ async fn existing_ids(stack: &Stack, t: &Tenant<'_>) -> String {
         ("providerCallback", "account_id", account.clone()),
         ("verifyWebhook", "account_id", account.clone()),
     ];
+    // Keys of their own to rotate and revoke (never the key the run itself uses).
+    for op in ["rotateKey", "revokeKey"] {
+        let k = t
+            .post("/v1/keys", json!({"name": "fuzz", "scopes": ["read"]}))
+            .await;
+        assert_eq!(k.status, 201, "{}", k.body);
+        ops.push((op, "id", k.body["id"].as_str().unwrap().to_string()));
+    }
     for (i, op) in ["getTicket", "replyTicket", "attendTicket", "closeTicket"]
         .iter()
         .enumerate()

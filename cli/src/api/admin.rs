@@ -1,19 +1,43 @@
-//! `pregon admin report-sender …`: the operator approves, revokes and lists the
-//! addresses a tenant may send its report emails from.
+//! `pregon admin …`: the operator's commands — tenants (made with their first API key,
+//! listed, shown) and the addresses a tenant may send its report emails from.
 
-use super::request::seg;
+use super::request::{query, seg};
 use crate::client::{Client, Failure};
 use clap::Subcommand;
 use reqwest::Method;
-use serde_json::Value;
+use serde_json::{json, Value};
 
 /// The operator's commands (`/v1/admin`, with the operator key: `PREGON_ADMIN_KEY`, or
 /// the local stack's `admin_key`).
 #[derive(Subcommand)]
 pub enum AdminCmd {
+    /// Tenants: each made with its first API key (every scope), printed once.
+    #[command(subcommand)]
+    Tenant(TenantCmd),
     /// The addresses a tenant may send its report emails from.
     #[command(subcommand)]
     ReportSender(ReportSenderCmd),
+}
+
+#[derive(Subcommand)]
+pub enum TenantCmd {
+    /// A new tenant and its first API key (printed this once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Its id (1–64 of a-z, 0-9, _ and -); default a new `ten_…`.
+        #[arg(long)]
+        id: Option<String>,
+    },
+    /// Every tenant, oldest first.
+    List {
+        #[arg(long)]
+        limit: Option<u32>,
+        #[arg(long)]
+        cursor: Option<String>,
+    },
+    /// One tenant.
+    Show { tenant: String },
 }
 
 #[derive(Subcommand)]
@@ -39,7 +63,10 @@ pub enum ReportSenderCmd {
 
 /// The answer to one operator command, asked with the operator's client `c`.
 pub(super) async fn run(c: &Client, cmd: AdminCmd) -> Result<Value, Failure> {
-    let AdminCmd::ReportSender(r) = cmd;
+    let r = match cmd {
+        AdminCmd::Tenant(t) => return tenant(c, t).await,
+        AdminCmd::ReportSender(r) => r,
+    };
     let (method, path) = match r {
         ReportSenderCmd::Approve { tenant, address } => (Method::PUT, sender(&tenant, &address)),
         ReportSenderCmd::Revoke { tenant, address } => (Method::DELETE, sender(&tenant, &address)),
@@ -56,4 +83,26 @@ fn senders(tenant: &str) -> String {
 /// One approved address of a tenant, both percent-encoded.
 fn sender(tenant: &str, address: &str) -> String {
     format!("{}/{}", senders(tenant), seg(address))
+}
+
+/// The answer to one tenant command.
+async fn tenant(c: &Client, cmd: TenantCmd) -> Result<Value, Failure> {
+    match cmd {
+        TenantCmd::Create { name, id } => {
+            let mut body = json!({"name": name});
+            if let Some(id) = id {
+                body["id"] = json!(id);
+            }
+            c.call(Method::POST, "/v1/admin/tenants", Some(body)).await
+        }
+        TenantCmd::List { limit, cursor } => {
+            let q = query(&[("limit", limit.map(|l| l.to_string())), ("cursor", cursor)]);
+            c.call(Method::GET, &format!("/v1/admin/tenants{q}"), None)
+                .await
+        }
+        TenantCmd::Show { tenant } => {
+            let path = format!("/v1/admin/tenants/{}", seg(&tenant));
+            c.call(Method::GET, &path, None).await
+        }
+    }
 }

@@ -10,6 +10,7 @@ mod admin;
 mod analytics;
 mod campaign;
 mod dnc;
+mod key;
 mod message;
 mod request;
 mod settings;
@@ -21,6 +22,7 @@ pub use admin::AdminCmd;
 pub use analytics::AnalyticsArgs;
 pub use campaign::CampaignCmd;
 pub use dnc::DncCmd;
+pub use key::KeyCmd;
 pub use message::MessageCmd;
 pub use settings::SettingsArgs;
 pub use template::TemplateCmd;
@@ -36,6 +38,7 @@ pub enum Cmd {
     Account(AccountCmd),
     Template(TemplateCmd),
     Dnc(DncCmd),
+    Key(KeyCmd),
     Message(MessageCmd),
     Ticket(TicketCmd),
     Settings(SettingsArgs),
@@ -91,6 +94,7 @@ async fn dispatch(cmd: Cmd) -> Result<Value, Failure> {
         Cmd::Account(c) => account::run(&tenant()?, c).await,
         Cmd::Template(c) => template::run(&tenant()?, c).await,
         Cmd::Dnc(c) => dnc::run(&tenant()?, c).await,
+        Cmd::Key(c) => key::run(&tenant()?, c).await,
         Cmd::Message(c) => message::run(&tenant()?, c).await,
         Cmd::Ticket(c) => ticket::run(&tenant()?, c).await,
         Cmd::Settings(a) => settings::run(&tenant()?, a).await,

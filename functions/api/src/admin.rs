@@ -1,11 +1,13 @@
 //! `/v1/admin/…`: the operator's routes, authenticated by the operator key (its SHA-256
 //! deployed as `AdminKeySha256`; `pregon-local up` makes one and prints it). A tenant's
-//! API key never opens them. Today: the report sender addresses the operator approves
-//! for each tenant (SPEC §7 report email; a tenant may send its reports only from the
+//! API key never opens them. Tenants (made with their first API key, listed, shown);
+//! the report sender addresses the operator approves for each tenant (SPEC §7 report email; a tenant may send its reports only from the
 //! deployment's `ReportSender` or an address approved here).
 
-use crate::{invalid, not_found, reply, Api, Reply};
+use crate::views::TenantView;
+use crate::{invalid, not_found, problem, reply, Api, Reply};
 use pregon::model::FieldError;
+use pregon_aws::apikeys::TenantItem;
 use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
 use tracing::info;
@@ -112,4 +114,126 @@ fn bad_tenant() -> Reply {
         field: "tenant".into(),
         message: "is not a tenant id (1–64 of a-z 0-9 _ -)".into(),
     }])
+}
+
+impl Api {
+    /// `POST /v1/admin/tenants` `{name, id?}`: a tenant and its first API key (every
+    /// scope), whose secret is in this answer only. 409 when the id is taken.
+    pub(crate) async fn create_tenant(&self, body: &[u8]) -> Result<Reply, AwsError> {
+        let (id, name) = match new_tenant(body) {
+            Ok(t) => t,
+            Err(e) => return Ok(invalid(e)),
+        };
+        let secret = pregon::auth::new_api_key();
+        if !self
+            .store
+            .create_tenant(&id, &name, &pregon::auth::key_hash(&secret))
+            .await?
+        {
+            return Ok(problem(
+                409,
+                "conflict",
+                &format!("a tenant with the id '{id}' exists"),
+            ));
+        }
+        info!(tenant = %id, "tenant created");
+        let t = self
+            .store
+            .get::<TenantItem>(pregon::keys::tenant(&id))
+            .await?
+            .ok_or_else(|| AwsError::Shape("the tenant just made is gone".into()))?;
+        let mut v = json!(TenantView::from(&t));
+        v["key"] = json!(secret);
+        v["scopes"] = json!(pregon::auth::Scope::ALL);
+        Ok(reply(201, v))
+    }
+
+    /// `GET /v1/admin/tenants`: every tenant, oldest first, `limit`/`cursor` paging.
+    pub(crate) async fn list_tenants(&self, query: &[(String, String)]) -> Result<Reply, AwsError> {
+        let (limit, cursor) = match crate::page(query, "") {
+            Ok((_, Some(c))) if !pregon::auth::valid_tenant_id(&c) => {
+                return Ok(invalid(vec![FieldError {
+                    field: "cursor".into(),
+                    message: "is not a cursor this API gave".into(),
+                }]))
+            }
+            Ok(p) => p,
+            Err(e) => return Ok(invalid(e)),
+        };
+        let after = cursor.map(|c| format!("{}{c}", pregon::keys::TENANT_PREFIX));
+        let (items, next) = self.store.tenants(limit, after).await?;
+        let next_cursor = next.map(|sk| {
+            sk.trim_start_matches(pregon::keys::TENANT_PREFIX)
+                .to_string()
+        });
+        let items: Vec<TenantView> = items.iter().map(TenantView::from).collect();
+        Ok(reply(
+            200,
+            json!({"items": items, "next_cursor": next_cursor}),
+        ))
+    }
+
+    /// `GET /v1/admin/tenants/{tenant}`.
+    pub(crate) async fn get_tenant(&self, tenant: &str) -> Result<Reply, AwsError> {
+        if !pregon::auth::valid_tenant_id(tenant) {
+            return Ok(bad_tenant());
+        }
+        match self
+            .store
+            .get::<TenantItem>(pregon::keys::tenant(tenant))
+            .await?
+        {
+            Some(t) => Ok(reply(200, json!(TenantView::from(&t)))),
+            None => Ok(not_found("tenant")),
+        }
+    }
+}
+
+/// A new tenant's request: `{name, id?}` (a new id when none is given).
+fn new_tenant(body: &[u8]) -> Result<(String, String), Vec<FieldError>> {
+    let bad = |field: &str, message: &str| FieldError {
+        field: field.into(),
+        message: message.into(),
+    };
+    let v = crate::parse_body(body)?;
+    let Some(o) = v.as_object() else {
+        return Err(vec![bad("body", "must be a JSON object")]);
+    };
+    let mut errors = Vec::new();
+    for k in o.keys() {
+        if k != "name" && k != "id" {
+            errors.push(bad(k, "is not a known field"));
+        }
+    }
+    let name = match o.get("name").and_then(Value::as_str) {
+        Some(n)
+            if !n.trim().is_empty()
+                && n.chars().count() <= 200
+                && !n.contains(char::is_control) =>
+        {
+            n.trim().to_string()
+        }
+        _ => {
+            errors.push(bad(
+                "name",
+                "is required: 1 to 200 characters, no control characters",
+            ));
+            String::new()
+        }
+    };
+    let id = match o.get("id") {
+        None | Some(Value::Null) => pregon::model::new_id("ten"),
+        Some(v) => match v.as_str() {
+            Some(id) if pregon::auth::valid_tenant_id(id) => id.to_string(),
+            _ => {
+                errors.push(bad("id", "must be 1 to 64 of a-z, 0-9, _ and -"));
+                String::new()
+            }
+        },
+    };
+    if errors.is_empty() {
+        Ok((id, name))
+    } else {
+        Err(errors)
+    }
 }

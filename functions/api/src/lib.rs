@@ -11,16 +11,18 @@
 
 use pregon::keys;
 use pregon::model::{Account, FieldError, Template};
+use pregon_aws::apikeys::KeyRecord;
 use pregon_aws::config::Aws;
 use pregon_aws::store::Store;
 use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tracing::error;
-use views::{AccountSummary, TemplateView};
+use views::{AccountSummary, KeyView, TemplateView};
 
 mod accounts;
 mod admin;
+mod api_keys;
 mod campaigns;
 mod sending;
 mod stats;
@@ -146,25 +148,11 @@ impl Api {
         }
         // The operator's routes: the operator key, never a tenant's.
         if segments.get(1) == Some(&"admin") {
-            return self.operator(method, &segments, auth, body).await;
+            return self.operator(method, &segments, query, auth, body).await;
         }
-        let tenant = match pregon::auth::bearer(auth) {
-            None => {
-                return problem(
-                    401,
-                    "unauthorized",
-                    "send your API key as 'Authorization: Bearer pgn_…'",
-                );
-            }
-            Some(key) => match self
-                .store
-                .tenant_for_key_hash(&pregon::auth::key_hash(key))
-                .await
-            {
-                Ok(Some(t)) => t,
-                Ok(None) => return problem(401, "unauthorized", "unknown API key"),
-                Err(e) => return e.into(),
-            },
+        let tenant = match self.tenant_of(auth, method, path, &segments).await {
+            Ok(t) => t,
+            Err(refused) => return refused,
         };
         // The ids this API gives are short: a longer path segment names nothing (and
         // would not fit in a DynamoDB key).
@@ -176,11 +164,58 @@ impl Api {
             .unwrap_or_else(Reply::from)
     }
 
+    /// The tenant whose API key is in `auth`, when that key may take this route: 401
+    /// for a missing, unknown (revoked, rotated-away) or expired key; 403
+    /// `insufficient_scope` naming the scope the route needs when the key lacks it.
+    async fn tenant_of(
+        &self,
+        auth: Option<&str>,
+        method: &str,
+        path: &str,
+        segments: &[&str],
+    ) -> Result<String, Reply> {
+        let Some(secret) = pregon::auth::bearer(auth) else {
+            return Err(problem(
+                401,
+                "unauthorized",
+                "send your API key as 'Authorization: Bearer pgn_…'",
+            ));
+        };
+        let key = match self.store.api_key(&pregon::auth::key_hash(secret)).await {
+            Ok(Some(k)) => k,
+            Ok(None) => return Err(problem(401, "unauthorized", "unknown API key")),
+            Err(e) => return Err(e.into()),
+        };
+        if key.expired(&pregon::clock::now_rfc3339()) {
+            let at = key.expires_at.as_deref().unwrap_or_default();
+            return Err(problem(
+                401,
+                "unauthorized",
+                &format!("the API key expired at {at}"),
+            ));
+        }
+        if let Some(need) = pregon::auth::Scope::for_route(method, segments.get(1..).unwrap_or(&[]))
+        {
+            if !key.allows(need) {
+                return Err(problem(
+                    403,
+                    "insufficient_scope",
+                    &format!(
+                        "this API key lacks the scope '{}' that {method} {path} needs",
+                        need.as_str()
+                    ),
+                ));
+            }
+        }
+        Ok(key.tenant_id)
+    }
+
     /// `/v1/admin/…`: the operator's routes, with the operator key (never a tenant's).
     async fn operator(
         &self,
         method: &str,
         segments: &[&str],
+        query: &[(String, String)],
         auth: Option<&str>,
         body: &[u8],
     ) -> Reply {
@@ -200,6 +235,9 @@ impl Api {
             );
         }
         let r = match (method, segments) {
+            ("POST", ["v1", "admin", "tenants"]) => self.create_tenant(body).await,
+            ("GET", ["v1", "admin", "tenants"]) => self.list_tenants(query).await,
+            ("GET", ["v1", "admin", "tenants", tenant]) => self.get_tenant(tenant).await,
             ("GET", ["v1", "admin", "tenants", tenant, "report-senders"]) => {
                 self.report_senders(tenant).await
             }
@@ -299,12 +337,21 @@ impl Api {
             ("POST", ["v1", "tickets", id, "reply"]) => self.ticket_reply(&tenant, id, body).await,
             ("POST", ["v1", "tickets", id, "attend"]) => self.ticket_attend(&tenant, id).await,
             ("POST", ["v1", "tickets", id, "close"]) => self.ticket_close(&tenant, id).await,
+            ("POST", ["v1", "keys"]) => self.create_key(&tenant, body).await,
+            ("GET", ["v1", "keys"]) => {
+                self.list_plain::<KeyRecord, _>(&tenant, keys::API_KEY_PREFIX, "key_", query, |k| {
+                    KeyView::from(k)
+                })
+                .await
+            }
+            ("POST", ["v1", "keys", id, "rotate"]) => self.rotate_key(&tenant, id).await,
+            ("DELETE", ["v1", "keys", id]) => self.revoke_key(&tenant, id).await,
             ("GET", ["v1", "settings"]) => self.get_settings(&tenant).await,
             ("PATCH", ["v1", "settings"]) => self.patch_settings(&tenant, body).await,
             (
                 _,
                 ["v1", "accounts" | "templates" | "campaigns" | "dnc" | "messages" | "tickets"
-                | "settings" | "analytics", ..],
+                | "settings" | "analytics" | "keys", ..],
             ) => Ok(problem(
                 405,
                 "method_not_allowed",

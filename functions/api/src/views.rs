@@ -452,6 +452,62 @@ pub(crate) fn shown_status<'a>(c: &Campaign, m: &'a RecipientItem) -> &'a str {
     }
 }
 
+/// An API key as its tenant sees it: never its hash; its secret (`key`) only in the
+/// answer that creates or rotates it.
+#[derive(Debug, Serialize)]
+pub(crate) struct KeyView {
+    pub id: String,
+    pub name: String,
+    pub scopes: Vec<pregon::auth::Scope>,
+    pub created_at: String,
+    pub expires_at: Option<String>,
+    pub rotated_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+impl From<&pregon_aws::apikeys::KeyRecord> for KeyView {
+    fn from(k: &pregon_aws::apikeys::KeyRecord) -> Self {
+        KeyView {
+            id: k.id.clone(),
+            name: k.name.clone(),
+            scopes: k.scopes.clone(),
+            created_at: k.created_at.clone(),
+            expires_at: k.expires_at.clone(),
+            rotated_at: k.rotated_at.clone(),
+            key: None,
+        }
+    }
+}
+
+impl KeyView {
+    /// The view with the key's secret, for the one answer that shows it.
+    pub(crate) fn with_secret(k: &pregon_aws::apikeys::KeyRecord, secret: String) -> Self {
+        KeyView {
+            key: Some(secret),
+            ..KeyView::from(k)
+        }
+    }
+}
+
+/// A tenant as the operator sees it.
+#[derive(Debug, Serialize)]
+pub(crate) struct TenantView {
+    pub tenant_id: String,
+    pub name: String,
+    pub created_at: String,
+}
+
+impl From<&pregon_aws::apikeys::TenantItem> for TenantView {
+    fn from(t: &pregon_aws::apikeys::TenantItem) -> Self {
+        TenantView {
+            tenant_id: t.tenant_id.clone(),
+            name: t.name.clone(),
+            created_at: t.created_at.clone(),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Each view's exact keys, for a record with every optional field set and for one

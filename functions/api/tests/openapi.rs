@@ -36,6 +36,7 @@ const CAMPAIGNS: &str = "functions/api/src/campaigns.rs";
 const SENDING: &str = "functions/api/src/sending.rs";
 const TICKETS: &str = "functions/api/src/tickets.rs";
 const ADMIN: &str = "functions/api/src/admin.rs";
+const API_KEYS: &str = "functions/api/src/api_keys.rs";
 const STATS: &str = "functions/api/src/stats.rs";
 const KPI: &str = "shared/src/model/kpi.rs";
 const WEBHOOK: &str = "functions/webhook/src/lib.rs";
@@ -125,6 +126,12 @@ const BODIES: &[(&str, &[&str], &[In])] = &[
     ),
     ("POST /v1/messages", &[], &[In::Known(SENDING, "send_one")]),
     ("POST /v1/dnc", &[], &[In::KeyChecks(SENDING, "dnc_wanted")]),
+    ("POST /v1/keys", &[], &[In::KeyChecks(API_KEYS, "new_key")]),
+    (
+        "POST /v1/admin/tenants",
+        &[],
+        &[In::KeyChecks(ADMIN, "new_tenant")],
+    ),
     (
         "POST /v1/tickets/{id}/reply",
         &[],
@@ -156,6 +163,8 @@ const BODY_IGNORED: &[&str] = &[
 /// match on (name, value), and `page(query, …)` for `limit` and `cursor`).
 const QUERIES: &[(&str, &[(&str, &str)])] = &[
     ("GET /v1/accounts", &[(ROUTER, "list_plain")]),
+    ("GET /v1/keys", &[(ROUTER, "list_plain")]),
+    ("GET /v1/admin/tenants", &[(ADMIN, "list_tenants")]),
     ("GET /v1/templates", &[(ROUTER, "list_plain")]),
     (
         "GET /v1/templates/{id}/sheet",
@@ -207,6 +216,17 @@ const RESPONSES: &[(&str, &[Out])] = &[
     ("AccountSummary", &[Out::Struct("AccountSummary")]),
     ("Account", &[Out::Struct("AccountView")]),
     ("AccountList", &[Out::Reply(ROUTER, "list_plain", 200)]),
+    ("Key", &[Out::Struct("KeyView")]),
+    ("KeyList", &[Out::Reply(ROUTER, "list_plain", 200)]),
+    ("Tenant", &[Out::Struct("TenantView")]),
+    (
+        "TenantCreated",
+        &[
+            Out::Struct("TenantView"),
+            Out::Added(ADMIN, "create_tenant"),
+        ],
+    ),
+    ("TenantList", &[Out::Reply(ADMIN, "list_tenants", 200)]),
     ("Template", &[Out::Struct("TemplateView")]),
     ("TemplateHeader", &[Out::Struct("TemplateHeader")]),
     ("TemplateList", &[Out::Reply(ROUTER, "list_plain", 200)]),

@@ -109,20 +109,6 @@ pub struct Store {
     pub table: String,
 }
 
-/// The API key → tenant item.
-#[derive(Debug, Serialize, Deserialize)]
-pub struct ApiKeyItem {
-    pub tenant_id: String,
-    pub created_at: String,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct TenantItem {
-    pub tenant_id: String,
-    pub name: String,
-    pub created_at: String,
-}
-
 /// A recipient as stored: one message to send, `pending` until dispatch.
 #[derive(Debug, Serialize, Deserialize, PartialEq)]
 pub struct RecipientItem {
@@ -423,54 +409,6 @@ impl Store {
             .last_evaluated_key
             .and_then(|k| k.get("sk").and_then(|v| v.as_s().ok()).cloned());
         Ok((items, next))
-    }
-
-    /// The tenant an API key belongs to; a stored tenant id that could break keys or
-    /// paths is refused (logged) as if the key were unknown.
-    pub async fn tenant_for_key_hash(&self, hash: &str) -> Result<Option<String>, Error> {
-        Ok(self
-            .get::<ApiKeyItem>(keys::api_key(hash))
-            .await?
-            .map(|k| k.tenant_id)
-            .filter(|t| {
-                let ok = pregon::auth::valid_tenant_id(t);
-                if !ok {
-                    tracing::error!("an API key names a malformed tenant id; refused");
-                }
-                ok
-            }))
-    }
-
-    /// A tenant and its first API key (given as its hash).
-    pub async fn create_tenant(
-        &self,
-        tenant_id: &str,
-        name: &str,
-        key_hash: &str,
-    ) -> Result<(), Error> {
-        if !pregon::auth::valid_tenant_id(tenant_id) {
-            return Err(Error::Shape(format!(
-                "'{tenant_id}' is not a tenant id (1–64 of a-z, 0-9, _ and -)"
-            )));
-        }
-        let now = pregon::clock::now_rfc3339();
-        self.create(
-            keys::tenant(tenant_id),
-            &TenantItem {
-                tenant_id: tenant_id.into(),
-                name: name.into(),
-                created_at: now.clone(),
-            },
-        )
-        .await?;
-        self.create(
-            keys::api_key(key_hash),
-            &ApiKeyItem {
-                tenant_id: tenant_id.into(),
-                created_at: now,
-            },
-        )
-        .await
     }
 
     pub async fn put_campaign(&self, c: &Campaign) -> Result<(), Error> {

@@ -1,0 +1,275 @@
+//! API keys with names and scopes, and tenants made by the operator (issue "operate
+//! it"), through the running local stack's API: each route refuses a key without its
+//! scope (403 `insufficient_scope` naming it) and takes one with it; a revoked key, a
+//! rotated-away secret and an expired key are refused at once; the operator makes a
+//! tenant whose first key can do everything, and a tenant key never opens the
+//! operator's routes.
+
+use pregon_tests::{Stack, Tenant};
+use reqwest::Method;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A key of `t` holding `scopes`, as a tenant handle that uses it.
+async fn with_scopes<'a>(t: &Tenant<'a>, scopes: &[&str]) -> (Tenant<'a>, Value) {
+    let r = t
+        .post("/v1/keys", json!({"name": "test key", "scopes": scopes}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let secret = r.body["key"]
+        .as_str()
+        .expect("the secret, once")
+        .to_string();
+    assert!(secret.starts_with("pgn_"), "{secret}");
+    (
+        Tenant {
+            stack: t.stack,
+            id: t.id.clone(),
+            key: secret,
+        },
+        r.body,
+    )
+}
+
+#[tokio::test]
+async fn each_route_takes_only_a_key_holding_its_scope() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let (account, template) = t.twilio_sms("+15550009301", "AC_keys").await;
+    let campaign = json!({"name": "Scopes", "channel": "sms", "account_id": account,
+        "template_id": template, "consent_confirmed": true});
+    // (method, path, body, the scope it needs)
+    let routes: Vec<(Method, String, Option<Value>, &str)> = vec![
+        (Method::GET, "/v1/campaigns".into(), None, "read"),
+        (Method::GET, format!("/v1/accounts/{account}"), None, "read"),
+        (
+            Method::POST,
+            "/v1/campaigns".into(),
+            Some(campaign.clone()),
+            "campaigns:write",
+        ),
+        (
+            Method::POST,
+            "/v1/dnc".into(),
+            Some(json!({"phones": ["+56964400001"]})),
+            "campaigns:write",
+        ),
+        (
+            Method::POST,
+            "/v1/messages".into(),
+            Some(json!({"account_id": account, "phone": "+56964400002", "text": "Hola"})),
+            "send",
+        ),
+        (
+            Method::PATCH,
+            "/v1/settings".into(),
+            Some(json!({"idle_close_hours": 12})),
+            "settings:write",
+        ),
+        (Method::GET, "/v1/keys".into(), None, "keys:admin"),
+    ];
+    for (method, path, body, scope) in &routes {
+        // Every other scope: refused, naming the one it needs.
+        let others: Vec<&str> = [
+            "read",
+            "campaigns:write",
+            "send",
+            "tickets:write",
+            "settings:write",
+            "keys:admin",
+        ]
+        .into_iter()
+        .filter(|s| s != scope)
+        .collect();
+        let (without, _) = with_scopes(&t, &others).await;
+        let r = without.call(method.clone(), path, body.clone()).await;
+        assert_eq!(r.status, 403, "{method} {path} without {scope}: {}", r.body);
+        assert_eq!(r.body["error"], "insufficient_scope", "{}", r.body);
+        assert!(
+            r.body["message"].as_str().unwrap_or("").contains(scope),
+            "{method} {path}: the refusal names {scope}: {}",
+            r.body
+        );
+        // Only its scope: taken.
+        let (with, _) = with_scopes(&t, &[scope]).await;
+        let r = with.call(method.clone(), path, body.clone()).await;
+        assert!(
+            (200..300).contains(&r.status),
+            "{method} {path} with {scope}: {} {}",
+            r.status,
+            r.body
+        );
+    }
+}
+
+#[tokio::test]
+async fn revoked_rotated_and_expired_keys_are_refused_at_once() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let (k, made) = with_scopes(&t, &["read"]).await;
+    assert_eq!(k.get("/v1/campaigns").await.status, 200);
+    let id = made["id"].as_str().unwrap().to_string();
+    // Listed by name and scopes, never with its secret.
+    let list = t.get("/v1/keys").await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    let listed: Vec<&Value> = list.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|x| x["id"] == id.as_str())
+        .collect();
+    assert_eq!(listed.len(), 1, "{}", list.body);
+    assert_eq!(listed[0]["scopes"], json!(["read"]));
+    assert!(
+        listed[0].get("key").is_none_or(Value::is_null),
+        "{}",
+        list.body
+    );
+    assert!(!list.body.to_string().contains(&k.key[4..]));
+
+    // Rotation: a new secret, the same key; the old secret is refused from now on.
+    let r = t
+        .call(Method::POST, &format!("/v1/keys/{id}/rotate"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["id"], id.as_str());
+    let new = Tenant {
+        stack: &stack,
+        id: t.id.clone(),
+        key: r.body["key"].as_str().unwrap().to_string(),
+    };
+    assert_ne!(new.key, k.key);
+    assert_eq!(k.get("/v1/campaigns").await.status, 401);
+    assert_eq!(new.get("/v1/campaigns").await.status, 200);
+
+    // Revocation: refused on the next request.
+    let r = t
+        .call(Method::DELETE, &format!("/v1/keys/{id}"), None)
+        .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(new.get("/v1/campaigns").await.status, 401);
+    let again = t
+        .call(Method::DELETE, &format!("/v1/keys/{id}"), None)
+        .await;
+    assert_eq!(again.status, 404, "{}", again.body);
+
+    // Expiry: a key made to last two seconds.
+    let at = pregon::model::format_time(time::OffsetDateTime::now_utc() + Duration::from_secs(2));
+    let r = t
+        .post(
+            "/v1/keys",
+            json!({"name": "short", "scopes": ["read"], "expires_at": at}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let short = Tenant {
+        stack: &stack,
+        id: t.id.clone(),
+        key: r.body["key"].as_str().unwrap().to_string(),
+    };
+    assert_eq!(short.get("/v1/campaigns").await.status, 200);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let r = short.get("/v1/campaigns").await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert!(
+        r.body["message"].as_str().unwrap_or("").contains("expired"),
+        "{}",
+        r.body
+    );
+
+    // Bad requests are named field by field.
+    let r = t
+        .post("/v1/keys", json!({"name": "", "scopes": ["write"]}))
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let fields: Vec<&str> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    assert!(
+        fields.contains(&"name") && fields.contains(&"scopes[0]"),
+        "{}",
+        r.body
+    );
+}
+
+#[tokio::test]
+async fn the_operator_makes_a_tenant_whose_first_key_can_do_everything() {
+    let stack = Stack::connect().await;
+    let admin = stack.info["admin_key"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let id = format!("acme-{}", pregon::model::new_id("t").to_lowercase());
+    let made: Value = {
+        let r = http
+            .post(stack.api("/v1/admin/tenants"))
+            .bearer_auth(&admin)
+            .json(&json!({"id": id, "name": "ACME Cobranzas"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        r.json().await.unwrap()
+    };
+    assert_eq!(made["tenant_id"], id.as_str());
+    let key = made["key"].as_str().unwrap().to_string();
+    let t = Tenant {
+        stack: &stack,
+        id: id.clone(),
+        key,
+    };
+    // Its first key holds every scope: it can make accounts and keys.
+    let (account, _) = t.twilio_sms("+15550009302", "AC_first").await;
+    assert!(account.starts_with("acc_"), "{account}");
+    assert_eq!(t.get("/v1/keys").await.status, 200);
+    // The same id twice is refused.
+    let r = http
+        .post(stack.api("/v1/admin/tenants"))
+        .bearer_auth(&admin)
+        .json(&json!({"id": id, "name": "again"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    // Listed and shown to the operator; never to a tenant key.
+    let shown: Value = http
+        .get(stack.api(&format!("/v1/admin/tenants/{id}")))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shown["name"], "ACME Cobranzas", "{shown}");
+    let mut found = false;
+    let mut cursor: Option<String> = None;
+    for _ in 0..50 {
+        let path = match &cursor {
+            Some(c) => format!("/v1/admin/tenants?limit=100&cursor={c}"),
+            None => "/v1/admin/tenants?limit=100".into(),
+        };
+        let page: Value = http
+            .get(stack.api(&path))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        found |= page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["tenant_id"] == id.as_str());
+        match page["next_cursor"].as_str() {
+            Some(c) if !found => cursor = Some(c.to_string()),
+            _ => break,
+        }
+    }
+    assert!(found, "the new tenant is in the operator's list");
+    let r = t.get("/v1/admin/tenants").await;
+    assert_eq!(r.status, 401, "{}", r.body);
+}
