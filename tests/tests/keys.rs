@@ -273,3 +273,84 @@ async fn the_operator_makes_a_tenant_whose_first_key_can_do_everything() {
     let r = t.get("/v1/admin/tenants").await;
     assert_eq!(r.status, 401, "{}", r.body);
 }
+
+/// A disabled tenant: every key refused, its sending campaign paused where it stood;
+/// enabled again: the keys work and the campaign finishes, each message sent once.
+#[tokio::test]
+async fn a_disabled_tenant_is_refused_and_paused_then_resumes_each_message_once() {
+    let stack = Stack::connect().await;
+    let admin = stack.info["admin_key"].as_str().unwrap().to_string();
+    let http = reqwest::Client::new();
+    let operator = |action: &'static str, id: String| {
+        let (http, admin, stack) = (&http, &admin, &stack);
+        async move {
+            let r = http
+                .post(stack.api(&format!("/v1/admin/tenants/{id}/{action}")))
+                .bearer_auth(admin)
+                .send()
+                .await
+                .unwrap();
+            let status = r.status().as_u16();
+            (status, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let t = stack.tenant().await;
+    let sender = "+15550009303";
+    let (account, template) = t.twilio_sms(sender, "AC_disable").await;
+    // 300 messages at the account's 20/s take 15 s: the campaign is mid-send.
+    let phones: Vec<String> = (0..300).map(|i| format!("+5696450{i:04}")).collect();
+    let id = t.loaded_campaign("sms", &account, &template, &phones).await;
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let (status, body) = operator("disable", t.id.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["disabled_at"].is_string(), "{body}");
+    let r = t.get("/v1/campaigns").await;
+    assert_eq!(r.status, 403, "{}", r.body);
+    assert_eq!(r.body["error"], "tenant_disabled", "{}", r.body);
+    let c = stack.campaign_item(&t.id, &id).await.unwrap();
+    assert_eq!(
+        c.status.as_str(),
+        "paused",
+        "the operator's disable paused it"
+    );
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let sent_then = sim_sent(&stack, &phones).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        sim_sent(&stack, &phones).await,
+        sent_then,
+        "nothing goes out while disabled"
+    );
+    assert!(
+        sent_then < 300,
+        "{sent_then} sent before the pause took hold"
+    );
+
+    let (status, body) = operator("enable", t.id.clone()).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["disabled_at"].is_null(), "{body}");
+    assert_eq!(t.get("/v1/campaigns").await.status, 200);
+    let done = t.wait_end(&id, Duration::from_secs(90)).await;
+    assert_eq!(done["status"], "completed", "{done}");
+    assert_eq!(done["progress"]["sent"], 300, "{done}");
+    let stats = stack.sim_get("/_sim/stats").await;
+    for p in &phones {
+        assert_eq!(
+            stats["accepted_by_recipient"][p].as_u64(),
+            Some(1),
+            "{p} sent exactly once"
+        );
+    }
+}
+
+/// Messages the simulator accepted for any of `phones`.
+async fn sim_sent(stack: &Stack, phones: &[String]) -> u64 {
+    let stats = stack.sim_get("/_sim/stats").await;
+    phones
+        .iter()
+        .map(|p| stats["accepted_by_recipient"][p].as_u64().unwrap_or(0))
+        .sum()
+}

@@ -38,6 +38,10 @@ pub enum TenantCmd {
     },
     /// One tenant.
     Show { tenant: String },
+    /// Every key of the tenant refused and its sending paused.
+    Disable { tenant: String },
+    /// Its keys work again and what disabling paused resumes.
+    Enable { tenant: String },
 }
 
 #[derive(Subcommand)]
@@ -103,6 +107,14 @@ async fn tenant(c: &Client, cmd: TenantCmd) -> Result<Value, Failure> {
         TenantCmd::Show { tenant } => {
             let path = format!("/v1/admin/tenants/{}", seg(&tenant));
             c.call(Method::GET, &path, None).await
+        }
+        TenantCmd::Disable { tenant } => {
+            let path = format!("/v1/admin/tenants/{}/disable", seg(&tenant));
+            c.call(Method::POST, &path, None).await
+        }
+        TenantCmd::Enable { tenant } => {
+            let path = format!("/v1/admin/tenants/{}/enable", seg(&tenant));
+            c.call(Method::POST, &path, None).await
         }
     }
 }

@@ -189,6 +189,86 @@ impl Api {
     }
 }
 
+impl Api {
+    /// `POST /v1/admin/tenants/{tenant}/disable|enable`. Disabled: every key of the
+    /// tenant is refused (403 `tenant_disabled`) and its sending campaigns are paused;
+    /// enabled again: the keys work and the campaigns this paused resume (each message
+    /// still goes once). Asking for the state it is in changes nothing.
+    pub(crate) async fn set_tenant_disabled(
+        &self,
+        tenant: &str,
+        disable: bool,
+    ) -> Result<Reply, AwsError> {
+        if !pregon::auth::valid_tenant_id(tenant) {
+            return Ok(bad_tenant());
+        }
+        let Some(t) = self
+            .store
+            .get::<TenantItem>(pregon::keys::tenant(tenant))
+            .await?
+        else {
+            return Ok(not_found("tenant"));
+        };
+        if t.disabled_at.is_some() == disable {
+            return Ok(reply(200, json!(TenantView::from(&t))));
+        }
+        let now = pregon::clock::now_rfc3339();
+        if disable {
+            // Keys first: nobody can resume what is paused next.
+            self.store.set_tenant_disabled(&t, Some(&now), &[]).await?;
+            let mut paused = Vec::new();
+            for id in self.sending_campaigns(tenant).await? {
+                let r = self.control(tenant, &id, "pause", b"").await?;
+                if r.status == 200 {
+                    paused.push(id);
+                }
+            }
+            self.store
+                .set_tenant_disabled(&t, Some(&now), &paused)
+                .await?;
+            info!(tenant, paused = paused.len(), "tenant disabled");
+        } else {
+            self.store.set_tenant_disabled(&t, None, &[]).await?;
+            for id in &t.paused_campaigns {
+                // One the tenant cancelled meanwhile stays as it is (409).
+                self.control(tenant, id, "resume", b"").await?;
+            }
+            info!(tenant, resumed = t.paused_campaigns.len(), "tenant enabled");
+        }
+        let t = self
+            .store
+            .get::<TenantItem>(pregon::keys::tenant(tenant))
+            .await?
+            .ok_or_else(|| AwsError::Shape("the tenant is gone".into()))?;
+        Ok(reply(200, json!(TenantView::from(&t))))
+    }
+
+    /// The ids of the tenant's campaigns that are sending (single messages too).
+    async fn sending_campaigns(&self, tenant: &str) -> Result<Vec<String>, AwsError> {
+        let filters = [pregon_aws::store::Filter::Eq("status", "sending".into())];
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, next) = self
+                .store
+                .list::<pregon::model::Campaign>(
+                    pregon::keys::tenant_pk(tenant),
+                    pregon::keys::CAMPAIGN_PREFIX,
+                    false,
+                    500,
+                    after.take(),
+                    &filters,
+                )
+                .await?;
+            ids.extend(page.into_iter().map(|c| c.id));
+            match next {
+                Some(n) => after = Some(n),
+                None => return Ok(ids),
+            }
+        }
+    }
+}
+
 /// A new tenant's request: `{name, id?}` (a new id when none is given).
 fn new_tenant(body: &[u8]) -> Result<(String, String), Vec<FieldError>> {
     let bad = |field: &str, message: &str| FieldError {

@@ -186,6 +186,13 @@ impl Api {
             Ok(None) => return Err(problem(401, "unauthorized", "unknown API key")),
             Err(e) => return Err(e.into()),
         };
+        if key.disabled {
+            return Err(problem(
+                403,
+                "tenant_disabled",
+                "the operator has disabled this tenant: every key is refused and its sending is paused",
+            ));
+        }
         if key.expired(&pregon::clock::now_rfc3339()) {
             let at = key.expires_at.as_deref().unwrap_or_default();
             return Err(problem(
@@ -238,6 +245,9 @@ impl Api {
             ("POST", ["v1", "admin", "tenants"]) => self.create_tenant(body).await,
             ("GET", ["v1", "admin", "tenants"]) => self.list_tenants(query).await,
             ("GET", ["v1", "admin", "tenants", tenant]) => self.get_tenant(tenant).await,
+            ("POST", ["v1", "admin", "tenants", tenant, action @ ("disable" | "enable")]) => {
+                self.set_tenant_disabled(tenant, *action == "disable").await
+            }
             ("GET", ["v1", "admin", "tenants", tenant, "report-senders"]) => {
                 self.report_senders(tenant).await
             }

@@ -496,6 +496,7 @@ pub(crate) struct TenantView {
     pub tenant_id: String,
     pub name: String,
     pub created_at: String,
+    pub disabled_at: Option<String>,
 }
 
 impl From<&pregon_aws::apikeys::TenantItem> for TenantView {
@@ -504,6 +505,7 @@ impl From<&pregon_aws::apikeys::TenantItem> for TenantView {
             tenant_id: t.tenant_id.clone(),
             name: t.name.clone(),
             created_at: t.created_at.clone(),
+            disabled_at: t.disabled_at.clone(),
         }
     }
 }

@@ -24,6 +24,9 @@ pub struct ApiKeyItem {
     pub scopes: Option<Vec<Scope>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
+    /// Its tenant is disabled by the operator: refused until enabled.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub disabled: bool,
 }
 
 impl ApiKeyItem {
@@ -58,6 +61,12 @@ pub struct TenantItem {
     pub tenant_id: String,
     pub name: String,
     pub created_at: String,
+    /// When the operator disabled it (every key refused, its sending paused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
+    /// The campaigns disabling paused, resumed when it is enabled again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paused_campaigns: Vec<String>,
 }
 
 impl Store {
@@ -91,6 +100,8 @@ impl Store {
             tenant_id: tenant_id.into(),
             name: name.into(),
             created_at: now.clone(),
+            disabled_at: None,
+            paused_campaigns: Vec::new(),
         };
         let record = KeyRecord {
             id: pregon::model::new_id("key"),
@@ -187,6 +198,61 @@ impl Store {
         Ok(self.transact(items).await?.then_some(record))
     }
 
+    /// Disables (`Some(when)`, with the campaigns that were paused for it) or enables
+    /// (`None`) a tenant: its item, its entry in the operator's list, and every one of
+    /// its keys, so a request is refused by the one read that authenticates it.
+    pub async fn set_tenant_disabled(
+        &self,
+        t: &TenantItem,
+        disabled_at: Option<&str>,
+        paused: &[String],
+    ) -> Result<(), Error> {
+        let item = TenantItem {
+            disabled_at: disabled_at.map(str::to_string),
+            paused_campaigns: paused.to_vec(),
+            ..t.clone()
+        };
+        self.put(keys::tenant(&t.tenant_id), &item).await?;
+        self.put(keys::tenant_index(&t.tenant_id), &item).await?;
+        let mut after = None;
+        loop {
+            let (page, next) = self
+                .list::<KeyRecord>(
+                    keys::tenant_pk(&t.tenant_id),
+                    keys::API_KEY_PREFIX,
+                    false,
+                    100,
+                    after.take(),
+                    &[],
+                )
+                .await?;
+            for k in page {
+                let update = self.update_at(keys::api_key(&k.hash));
+                let update = if disabled_at.is_some() {
+                    update
+                        .update_expression("SET disabled = :t")
+                        .expression_attribute_values(
+                            ":t",
+                            aws_sdk_dynamodb::types::AttributeValue::Bool(true),
+                        )
+                } else {
+                    update.update_expression("REMOVE disabled")
+                };
+                // A key revoked or rotated meanwhile has nothing to mark (`false`).
+                crate::store::conditional(
+                    update
+                        .condition_expression("attribute_exists(pk)")
+                        .send()
+                        .await,
+                )?;
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => return Ok(()),
+            }
+        }
+    }
+
     /// A `Put` that only creates.
     fn put_new<T: Serialize>(
         &self,
@@ -244,5 +310,6 @@ fn key_item(tenant: &str, r: &KeyRecord) -> ApiKeyItem {
         name: Some(r.name.clone()),
         scopes: Some(r.scopes.clone()),
         expires_at: r.expires_at.clone(),
+        disabled: false,
     }
 }
