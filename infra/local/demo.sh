@@ -7,6 +7,20 @@ fixtures="$root/shared/tests/data"
 field() { python3 -c "import json,sys; print(json.load(sys.stdin)$1)"; }
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
+say "The operator makes the tenant (with the operator key); its first API key is shown this once"
+ten=$("$pregon" admin tenant create --name "Demo Cobranzas")
+echo "$ten" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({**d, "key": d["key"][:12] + "…"}, indent=2, ensure_ascii=False))'
+PREGON_API_KEY=$(echo "$ten" | field '["key"]')
+export PREGON_API_KEY
+
+say "A narrower key for a supervisor (read, campaigns, send: no accounts, no keys)"
+sup=$("$pregon" key create --name "supervisora Ana" --scope read --scope campaigns:write --scope send)
+echo "$sup" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(json.dumps({k: d[k] for k in ("id","name","scopes")}, ensure_ascii=False))'
+PREGON_API_KEY=$(echo "$sup" | field '["key"]') "$pregon" account list > /dev/null \
+  && echo "account list with the supervisor's key: allowed (read)"
+PREGON_API_KEY=$(echo "$sup" | field '["key"]') "$pregon" key list > /dev/null 2>&1 \
+  || echo "key list with the supervisor's key: refused (403 insufficient_scope: keys:admin)"
+
 say "A provider account (credentials go to Secrets Manager, never shown again)"
 acc=$("$pregon" account create --provider meta --channel whatsapp --sender 15550001111 \
       --default-country CL --rate 50 \
