@@ -77,6 +77,8 @@ pub fn run(tickets: usize) {
                         replied_at: None,
                         attended_at: None,
                         closed_at: None,
+                        attended_by: None,
+                        closed_by: None,
                     })
                     .collect()
             })

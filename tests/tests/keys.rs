@@ -354,3 +354,90 @@ async fn sim_sent(stack: &Stack, phones: &[String]) -> u64 {
         .map(|p| stats["accepted_by_recipient"][p].as_u64().unwrap_or(0))
         .sum()
 }
+
+/// What a key writes carries its name: a campaign's `created_by`, a do-not-contact
+/// entry's `created_by`, an agent reply's `author`, a ticket's `attended_by` and
+/// `closed_by`.
+#[tokio::test]
+async fn records_carry_the_name_of_the_key_that_wrote_them() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let sender = "+15550009304";
+    let (account, template) = t.twilio_sms(sender, "AC_by").await;
+    let r = t
+        .post(
+            "/v1/keys",
+            json!({"name": "supervisora Ana", "scopes": ["read", "campaigns:write", "tickets:write"]}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let ana = Tenant {
+        stack: &stack,
+        id: t.id.clone(),
+        key: r.body["key"].as_str().unwrap().to_string(),
+    };
+    let c = ana
+        .post(
+            "/v1/campaigns",
+            json!({"name": "Por Ana", "channel": "sms", "account_id": account,
+                "template_id": template, "consent_confirmed": true}),
+        )
+        .await;
+    assert_eq!(c.status, 201, "{}", c.body);
+    assert_eq!(c.body["created_by"], "supervisora Ana", "{}", c.body);
+    let listed = ana.get("/v1/campaigns").await;
+    assert_eq!(listed.body["items"][0]["created_by"], "supervisora Ana");
+
+    let d = ana
+        .post("/v1/dnc", json!({"phones": ["+56964600001"]}))
+        .await;
+    assert_eq!(d.status, 201, "{}", d.body);
+    let dnc = ana.get("/v1/dnc").await;
+    let entry = dnc.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["phone"] == "+56964600001")
+        .cloned()
+        .unwrap();
+    assert_eq!(entry["created_by"], "supervisora Ana", "{entry}");
+
+    // A customer writes; Ana answers, takes and closes the ticket.
+    let phone = "+56964600002";
+    let r = stack
+        .sim_post(
+            "/_sim/inbound",
+            json!({"provider": "twilio", "sender": sender, "from": phone, "text": "Hola"}),
+        )
+        .await;
+    assert_eq!(r["status"], 200, "{r}");
+    let ticket = t.ticket_for(phone).await;
+    let r = ana
+        .post(
+            &format!("/v1/tickets/{ticket}/reply"),
+            json!({"text": "Hola, ¿en qué le ayudo?"}),
+        )
+        .await;
+    assert_eq!(r.status, 202, "{}", r.body);
+    let r = ana
+        .post(&format!("/v1/tickets/{ticket}/attend"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["attended_by"], "supervisora Ana", "{}", r.body);
+    let r = ana
+        .post(&format!("/v1/tickets/{ticket}/close"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["closed_by"], "supervisora Ana", "{}", r.body);
+    let shown = ana.get(&format!("/v1/tickets/{ticket}")).await.body;
+    assert_eq!(shown["attended_by"], "supervisora Ana", "{shown}");
+    assert_eq!(shown["closed_by"], "supervisora Ana", "{shown}");
+    let out: Vec<&Value> = shown["conversation"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["direction"] == "out")
+        .collect();
+    assert_eq!(out.len(), 1, "{shown}");
+    assert_eq!(out[0]["author"], "supervisora Ana", "{shown}");
+}

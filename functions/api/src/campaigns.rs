@@ -19,9 +19,10 @@ impl Api {
         &self,
         tenant: &str,
         body: &[u8],
+        by: Option<&str>,
     ) -> Result<Reply, AwsError> {
         match parse_body(body) {
-            Ok(b) => self.create_campaign_from(tenant, b).await,
+            Ok(b) => self.create_campaign_from(tenant, b, by).await,
             Err(e) => Ok(invalid(e)),
         }
     }
@@ -33,6 +34,7 @@ impl Api {
         &self,
         tenant: &str,
         mut body: Value,
+        by: Option<&str>,
     ) -> Result<Reply, AwsError> {
         // Neither is a campaign setting.
         let upload_size = body.as_object_mut().and_then(|o| o.remove("upload_size"));
@@ -90,6 +92,7 @@ impl Api {
             &now,
         );
         campaign.upload_id = upload_id.clone();
+        campaign.created_by = by.map(str::to_string);
         self.store.put_campaign(&campaign).await?;
         info!(tenant, campaign = %id, "campaign created");
         if let (Some(csv), Some(upload_id)) = (inline_csv, &upload_id) {

@@ -150,8 +150,8 @@ impl Api {
         if segments.get(1) == Some(&"admin") {
             return self.operator(method, &segments, query, auth, body).await;
         }
-        let tenant = match self.tenant_of(auth, method, path, &segments).await {
-            Ok(t) => t,
+        let caller = match self.tenant_of(auth, method, path, &segments).await {
+            Ok(c) => c,
             Err(refused) => return refused,
         };
         // The ids this API gives are short: a longer path segment names nothing (and
@@ -159,7 +159,7 @@ impl Api {
         if segments.iter().any(|s| s.len() > MAX_ID_BYTES) {
             return problem(404, "not_found", "no such record: the id is too long");
         }
-        self.route(&tenant, method, path, &segments, query, body)
+        self.route(&caller, method, path, &segments, query, body)
             .await
             .unwrap_or_else(Reply::from)
     }
@@ -173,7 +173,7 @@ impl Api {
         method: &str,
         path: &str,
         segments: &[&str],
-    ) -> Result<String, Reply> {
+    ) -> Result<Caller, Reply> {
         let Some(secret) = pregon::auth::bearer(auth) else {
             return Err(problem(
                 401,
@@ -214,7 +214,10 @@ impl Api {
                 ));
             }
         }
-        Ok(key.tenant_id)
+        Ok(Caller {
+            tenant: key.tenant_id,
+            key_name: key.name,
+        })
     }
 
     /// `/v1/admin/…`: the operator's routes, with the operator key (never a tenant's).
@@ -271,14 +274,16 @@ impl Api {
     /// A tenant's request, authenticated: the route its method and path name.
     async fn route(
         &self,
-        tenant: &str,
+        caller: &Caller,
         method: &str,
         path: &str,
         segments: &[&str],
         query: &[(String, String)],
         body: &[u8],
     ) -> Result<Reply, AwsError> {
-        let tenant = tenant.to_string();
+        let tenant = caller.tenant.clone();
+        // What the records a key writes carry as `created_by` / `author` / `…_by`.
+        let by = caller.key_name.as_deref();
         match (method, segments) {
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
             ("GET", ["v1", "accounts"]) => {
@@ -316,7 +321,7 @@ impl Api {
             ("GET", ["v1", "templates", id, "sheet"]) => {
                 self.template_sheet(&tenant, id, query).await
             }
-            ("POST", ["v1", "campaigns"]) => self.create_campaign(&tenant, body).await,
+            ("POST", ["v1", "campaigns"]) => self.create_campaign(&tenant, body, by).await,
             ("GET", ["v1", "campaigns"]) => self.list_campaigns(&tenant, query).await,
             ("GET", ["v1", "campaigns", id]) => match self.store.campaign(&tenant, id).await {
                 Ok(Some(c)) => Ok(reply(200, json!(self.campaign_view(&c, true).await))),
@@ -339,14 +344,16 @@ impl Api {
             ("GET", ["v1", "analytics"]) => self.analytics(&tenant, query).await,
             ("POST", ["v1", "messages"]) => self.send_one(&tenant, body).await,
             ("GET", ["v1", "messages", id]) => self.message(&tenant, id).await,
-            ("POST", ["v1", "dnc"]) => self.dnc_add(&tenant, body, query).await,
+            ("POST", ["v1", "dnc"]) => self.dnc_add(&tenant, body, query, by).await,
             ("GET", ["v1", "dnc"]) => self.dnc_list(&tenant, query).await,
             ("DELETE", ["v1", "dnc", phone]) => self.dnc_remove(&tenant, phone, query).await,
             ("GET", ["v1", "tickets"]) => self.list_tickets(&tenant, query).await,
             ("GET", ["v1", "tickets", id]) => self.get_ticket(&tenant, id).await,
-            ("POST", ["v1", "tickets", id, "reply"]) => self.ticket_reply(&tenant, id, body).await,
-            ("POST", ["v1", "tickets", id, "attend"]) => self.ticket_attend(&tenant, id).await,
-            ("POST", ["v1", "tickets", id, "close"]) => self.ticket_close(&tenant, id).await,
+            ("POST", ["v1", "tickets", id, "reply"]) => {
+                self.ticket_reply(&tenant, id, body, by).await
+            }
+            ("POST", ["v1", "tickets", id, "attend"]) => self.ticket_attend(&tenant, id, by).await,
+            ("POST", ["v1", "tickets", id, "close"]) => self.ticket_close(&tenant, id, by).await,
             ("POST", ["v1", "keys"]) => self.create_key(&tenant, body).await,
             ("GET", ["v1", "keys"]) => {
                 self.list_plain::<KeyRecord, _>(&tenant, keys::API_KEY_PREFIX, "key_", query, |k| {
@@ -400,6 +407,13 @@ impl Api {
             json!({"items": items.iter().map(view).collect::<Vec<_>>(), "next_cursor": next_cursor}),
         ))
     }
+}
+
+/// Who is asking: the tenant of the request's API key, and the key's name (what the
+/// records it writes carry as `created_by`; keys made before names had none).
+pub(crate) struct Caller {
+    pub tenant: String,
+    pub key_name: Option<String>,
 }
 
 /// A list's `limit` (1–100, default 20) and `cursor` (an id this API gave, starting

@@ -494,6 +494,7 @@ impl Api {
         tenant: &str,
         body: &[u8],
         query: &[(String, String)],
+        by: Option<&str>,
     ) -> Result<Reply, AwsError> {
         let skip = match query.iter().find(|(n, _)| n == "on_invalid_rows") {
             None => false,
@@ -553,7 +554,7 @@ impl Api {
             return Ok(invalid(bad));
         }
         let now = pregon::clock::now_rfc3339();
-        self.store.dnc_put(tenant, &entries, &now).await?;
+        self.store.dnc_put(tenant, &entries, &now, by).await?;
         if skip {
             return Ok(reply(201, json!({"added": entries.len(), "skipped": bad})));
         }
@@ -679,6 +680,9 @@ struct DncEntry {
     #[serde(default)]
     campaign_id: Option<String>,
     created_at: String,
+    /// The name of the API key that added it (none for opt-outs and older entries).
+    #[serde(default)]
+    created_by: Option<String>,
 }
 
 impl Api {

@@ -204,6 +204,7 @@ impl Api {
         tenant: &str,
         id: &str,
         body: &[u8],
+        by: Option<&str>,
     ) -> Result<Reply, AwsError> {
         let b: Value = match crate::read_json(body) {
             Ok(b) => b,
@@ -271,6 +272,7 @@ impl Api {
             media: Vec::new(),
             provider_message_id: None,
             message_id: Some(message_id.clone()),
+            author: by.map(str::to_string),
             at: now.clone(),
         };
         self.store.add_entry(tenant, &t.id, &entry).await?;
@@ -374,7 +376,12 @@ impl Api {
     }
 
     /// `POST /v1/tickets/{id}/attend`: a person took the ticket (the attended rate).
-    pub(crate) async fn ticket_attend(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
+    pub(crate) async fn ticket_attend(
+        &self,
+        tenant: &str,
+        id: &str,
+        by: Option<&str>,
+    ) -> Result<Reply, AwsError> {
         let t = match self.open_ticket(tenant, id).await? {
             Ok(t) => t,
             Err(r) => return Ok(r),
@@ -386,9 +393,15 @@ impl Api {
             .touch_ticket(tenant, &t.id, &now, false, true)
             .await?
         {
-            Some(t) => {
+            Some(mut t) => {
                 if before.is_none() {
                     self.count_attend(tenant, &t, &now).await?;
+                }
+                if let Some(by) = by {
+                    self.store
+                        .note_ticket_actor(tenant, &t.id, "attended_by", by)
+                        .await?;
+                    t.attended_by = Some(by.to_string());
                 }
                 let s = self.store.settings(tenant).await?;
                 if t.replied_at.is_some() {
@@ -401,7 +414,12 @@ impl Api {
     }
 
     /// `POST /v1/tickets/{id}/close`: closed by an agent.
-    pub(crate) async fn ticket_close(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
+    pub(crate) async fn ticket_close(
+        &self,
+        tenant: &str,
+        id: &str,
+        by: Option<&str>,
+    ) -> Result<Reply, AwsError> {
         let t = match self.open_ticket(tenant, id).await? {
             Ok(t) => t,
             Err(r) => return Ok(r),
@@ -412,7 +430,13 @@ impl Api {
             .close_ticket(tenant, &t.id, CloseReason::Agent, &now, CloseIf::Open)
             .await?
         {
-            Some(t) => {
+            Some(mut t) => {
+                if let Some(by) = by {
+                    self.store
+                        .note_ticket_actor(tenant, &t.id, "closed_by", by)
+                        .await?;
+                    t.closed_by = Some(by.to_string());
+                }
                 self.events
                     .publish(vec![pregon_aws::events::ticket_closed(
                         tenant,

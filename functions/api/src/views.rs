@@ -170,6 +170,8 @@ pub(crate) struct CampaignSummary {
     created_at: String,
     updated_at: String,
     validated_at: Option<String>,
+    /// The name of the API key that created it (null for campaigns made before names).
+    created_by: Option<String>,
     /// SMS: the messages added up; left out until validated.
     #[serde(skip_serializing_if = "Option::is_none")]
     sms: Option<SmsSummary>,
@@ -224,6 +226,7 @@ impl From<&Campaign> for CampaignSummary {
             created_at: c.created_at.clone(),
             updated_at: c.updated_at.clone(),
             validated_at: c.validated_at.clone(),
+            created_by: c.created_by.clone(),
             sms: c.sms.clone(),
             header_image_status: image.map(|f| f.status.clone()),
             header_image_error: image.map(|f| f.reason.clone()),
@@ -365,6 +368,10 @@ pub(crate) struct TicketView {
     replied_at: Option<String>,
     attended_at: Option<String>,
     closed_at: Option<String>,
+    /// The names of the API keys that took and closed it (null: nobody, a key without a
+    /// name, or the closer).
+    attended_by: Option<String>,
+    closed_by: Option<String>,
 }
 
 impl From<&Ticket> for TicketView {
@@ -386,6 +393,8 @@ impl From<&Ticket> for TicketView {
             replied_at: t.replied_at.clone(),
             attended_at: t.attended_at.clone(),
             closed_at: t.closed_at.clone(),
+            attended_by: t.attended_by.clone(),
+            closed_by: t.closed_by.clone(),
         }
     }
 }
@@ -417,6 +426,8 @@ impl TicketView {
             replied_at: m.replied_at.clone(),
             attended_at: None,
             closed_at: at,
+            attended_by: None,
+            closed_by: None,
         }
     }
 }
@@ -719,6 +730,7 @@ mod tests {
         "created_at",
         "updated_at",
         "validated_at",
+        "created_by",
     ];
 
     /// What a campaign with every optional part shows besides [`CAMPAIGN`].
@@ -858,6 +870,8 @@ mod tests {
         "replied_at",
         "attended_at",
         "closed_at",
+        "attended_by",
+        "closed_by",
     ];
 
     #[test]

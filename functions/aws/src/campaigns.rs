@@ -173,6 +173,7 @@ impl Store {
         tenant: &str,
         entries: &[(String, Option<String>)],
         now: &str,
+        created_by: Option<&str>,
     ) -> Result<(), Error> {
         use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
         let mut requests = Vec::new();
@@ -188,6 +189,9 @@ impl Store {
             ]);
             if let Some(c) = campaign {
                 item.insert("campaign_id".into(), s(c));
+            }
+            if let Some(by) = created_by {
+                item.insert("created_by".into(), s(by));
             }
             requests.push(
                 WriteRequest::builder()

@@ -99,6 +99,28 @@ fn unix_at(at: &str) -> i64 {
 }
 
 impl Store {
+    /// Who (an API key's name) took or closed a ticket: `field` is `attended_by` or
+    /// `closed_by`. Nothing when the ticket is gone.
+    pub async fn note_ticket_actor(
+        &self,
+        tenant: &str,
+        id: &str,
+        field: &'static str,
+        name: &str,
+    ) -> Result<(), Error> {
+        let res = self
+            .update_at(keys::ticket(tenant, id))
+            .update_expression("SET #f = :n")
+            .condition_expression("attribute_exists(pk)")
+            .expression_attribute_names("#f", field)
+            .expression_attribute_values(":n", s(name))
+            .send()
+            .await;
+        conditional(res).map(|_| ())
+    }
+}
+
+impl Store {
     pub async fn settings(&self, tenant: &str) -> Result<TenantSettings, Error> {
         Ok(self.get(keys::settings(tenant)).await?.unwrap_or_default())
     }
@@ -698,5 +720,7 @@ pub fn campaign_ticket(
         replied_at: None,
         attended_at: None,
         closed_at: None,
+        attended_by: None,
+        closed_by: None,
     })
 }

@@ -149,7 +149,7 @@ impl Sender {
         }
         for (tenant, list) in entries {
             info!(tenant, count = list.len(), "opted out through the provider");
-            if let Err(e) = self.store.dnc_put(tenant, &list, now).await {
+            if let Err(e) = self.store.dnc_put(tenant, &list, now, None).await {
                 warn!(error = %e, "could not record opt-outs");
             }
         }

@@ -213,7 +213,7 @@ impl Webhook {
     ) -> Result<(), Bad> {
         let (acc, tenant) = (k.account.id.as_str(), k.tenant.as_str());
         self.store
-            .dnc_put(tenant, &[(r.from_phone.clone(), None)], now)
+            .dnc_put(tenant, &[(r.from_phone.clone(), None)], now, None)
             .await?;
         let closed = self
             .store
@@ -254,6 +254,7 @@ impl Webhook {
 /// A customer's message as a line of its ticket's conversation.
 fn reply_entry(r: &Reply, at: &str) -> TicketEntry {
     TicketEntry {
+        author: None,
         direction: "in".into(),
         kind: format!("{:?}", r.kind).to_lowercase(),
         text: r.text.clone(),

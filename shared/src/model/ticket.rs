@@ -111,6 +111,12 @@ pub struct Ticket {
     pub attended_at: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_at: Option<String>,
+    /// The name of the API key that took the ticket (`attend`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attended_by: Option<String>,
+    /// The name of the API key that closed it (`close`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_by: Option<String>,
 }
 
 impl Ticket {
@@ -135,6 +141,8 @@ impl Ticket {
             replied_at: None,
             attended_at: None,
             closed_at: None,
+            attended_by: None,
+            closed_by: None,
         }
     }
 }
@@ -158,6 +166,9 @@ pub struct TicketEntry {
     pub provider_message_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message_id: Option<String>,
+    /// The name of the API key that sent an agent's reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
     pub at: String,
 }
 
@@ -393,6 +404,8 @@ mod tests {
             replied_at: None,
             attended_at: None,
             closed_at: None,
+            attended_by: None,
+            closed_by: None,
         }
     }
 

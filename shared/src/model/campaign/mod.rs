@@ -127,6 +127,9 @@ pub struct Campaign {
     /// The report email (SPEC §5, §7), once the closer has asked for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_email_state: Option<ReportEmailState>,
+    /// The name of the API key that created it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_by: Option<String>,
 }
 
 /// Dispatch's checkpoint (SPEC §2 step 3): how far it has enqueued each recipient shard,
@@ -205,6 +208,7 @@ impl Campaign {
             results_xlsx: None,
             header_image_file: None,
             report_email_state: None,
+            created_by: None,
         }
     }
 
@@ -525,6 +529,7 @@ mod tests {
             results_xlsx: None,
             header_image_file: None,
             report_email_state: None,
+            created_by: None,
         };
         assert_eq!(
             c.control(Control::Send { scheduled: false }),
