@@ -182,6 +182,26 @@ impl Stack {
         }
     }
 
+    /// A request to the operator's routes (`/v1/admin/…`) with the stack's operator key.
+    pub async fn operator(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Reply {
+        let key = self.info["admin_key"]
+            .as_str()
+            .expect("the stack's operator key");
+        let mut req = self.http.request(method, self.api(path)).bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let body = resp.json().await.unwrap_or(Value::Null);
+        Reply { status, body }
+    }
+
     /// Waits until the upload queue has nothing waiting or in flight.
     pub async fn drain_uploads(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -382,6 +402,17 @@ pub struct Tenant<'a> {
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+}
+
+impl<'a> Tenant<'a> {
+    /// The same tenant, asking with another of its API keys.
+    pub fn with_key(&self, key: &str) -> Tenant<'a> {
+        Tenant {
+            stack: self.stack,
+            id: self.id.clone(),
+            key: key.to_string(),
+        }
+    }
 }
 
 impl Tenant<'_> {

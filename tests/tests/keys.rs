@@ -5,7 +5,7 @@
 //! tenant whose first key can do everything, and a tenant key never opens the
 //! operator's routes.
 
-use pregon_tests::{Stack, Tenant};
+use pregon_tests::{Reply, Stack, Tenant};
 use reqwest::Method;
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -21,14 +21,7 @@ async fn with_scopes<'a>(t: &Tenant<'a>, scopes: &[&str]) -> (Tenant<'a>, Value)
         .expect("the secret, once")
         .to_string();
     assert!(secret.starts_with("pgn_"), "{secret}");
-    (
-        Tenant {
-            stack: t.stack,
-            id: t.id.clone(),
-            key: secret,
-        },
-        r.body,
-    )
+    (t.with_key(&secret), r.body)
 }
 
 #[tokio::test]
@@ -133,11 +126,7 @@ async fn revoked_rotated_and_expired_keys_are_refused_at_once() {
         .await;
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.body["id"], id.as_str());
-    let new = Tenant {
-        stack: &stack,
-        id: t.id.clone(),
-        key: r.body["key"].as_str().unwrap().to_string(),
-    };
+    let new = t.with_key(r.body["key"].as_str().unwrap());
     assert_ne!(new.key, k.key);
     assert_eq!(k.get("/v1/campaigns").await.status, 401);
     assert_eq!(new.get("/v1/campaigns").await.status, 200);
@@ -162,11 +151,7 @@ async fn revoked_rotated_and_expired_keys_are_refused_at_once() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    let short = Tenant {
-        stack: &stack,
-        id: t.id.clone(),
-        key: r.body["key"].as_str().unwrap().to_string(),
-    };
+    let short = t.with_key(r.body["key"].as_str().unwrap());
     assert_eq!(short.get("/v1/campaigns").await.status, 200);
     tokio::time::sleep(Duration::from_secs(3)).await;
     let r = short.get("/v1/campaigns").await;
@@ -198,74 +183,47 @@ async fn revoked_rotated_and_expired_keys_are_refused_at_once() {
 #[tokio::test]
 async fn the_operator_makes_a_tenant_whose_first_key_can_do_everything() {
     let stack = Stack::connect().await;
-    let admin = stack.info["admin_key"].as_str().unwrap().to_string();
-    let http = reqwest::Client::new();
     let id = format!("acme-{}", pregon::model::new_id("t").to_lowercase());
-    let made: Value = {
-        let r = http
-            .post(stack.api("/v1/admin/tenants"))
-            .bearer_auth(&admin)
-            .json(&json!({"id": id, "name": "ACME Cobranzas"}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 201);
-        r.json().await.unwrap()
-    };
-    assert_eq!(made["tenant_id"], id.as_str());
-    let key = made["key"].as_str().unwrap().to_string();
+    let made = stack
+        .operator(
+            Method::POST,
+            "/v1/admin/tenants",
+            Some(json!({"id": id, "name": "ACME Cobranzas"})),
+        )
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    assert_eq!(made.body["tenant_id"], id.as_str());
     let t = Tenant {
         stack: &stack,
         id: id.clone(),
-        key,
+        key: made.body["key"].as_str().unwrap().to_string(),
     };
     // Its first key holds every scope: it can make accounts and keys.
     let (account, _) = t.twilio_sms("+15550009302", "AC_first").await;
     assert!(account.starts_with("acc_"), "{account}");
     assert_eq!(t.get("/v1/keys").await.status, 200);
     // The same id twice is refused.
-    let r = http
-        .post(stack.api("/v1/admin/tenants"))
-        .bearer_auth(&admin)
-        .json(&json!({"id": id, "name": "again"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 409);
+    let again = json!({"id": id, "name": "again"});
+    let r = stack
+        .operator(Method::POST, "/v1/admin/tenants", Some(again))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.body);
     // Listed and shown to the operator; never to a tenant key.
-    let shown: Value = http
-        .get(stack.api(&format!("/v1/admin/tenants/{id}")))
-        .bearer_auth(&admin)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(shown["name"], "ACME Cobranzas", "{shown}");
+    let shown = stack
+        .operator(Method::GET, &format!("/v1/admin/tenants/{id}"), None)
+        .await;
+    assert_eq!(shown.body["name"], "ACME Cobranzas", "{}", shown.body);
     let mut found = false;
-    let mut cursor: Option<String> = None;
+    let mut path = "/v1/admin/tenants?limit=100".to_string();
     for _ in 0..50 {
-        let path = match &cursor {
-            Some(c) => format!("/v1/admin/tenants?limit=100&cursor={c}"),
-            None => "/v1/admin/tenants?limit=100".into(),
-        };
-        let page: Value = http
-            .get(stack.api(&path))
-            .bearer_auth(&admin)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = stack.operator(Method::GET, &path, None).await.body;
         found |= page["items"]
             .as_array()
             .unwrap()
             .iter()
             .any(|x| x["tenant_id"] == id.as_str());
         match page["next_cursor"].as_str() {
-            Some(c) if !found => cursor = Some(c.to_string()),
+            Some(c) if !found => path = format!("/v1/admin/tenants?limit=100&cursor={c}"),
             _ => break,
         }
     }
@@ -279,21 +237,6 @@ async fn the_operator_makes_a_tenant_whose_first_key_can_do_everything() {
 #[tokio::test]
 async fn a_disabled_tenant_is_refused_and_paused_then_resumes_each_message_once() {
     let stack = Stack::connect().await;
-    let admin = stack.info["admin_key"].as_str().unwrap().to_string();
-    let http = reqwest::Client::new();
-    let operator = |action: &'static str, id: String| {
-        let (http, admin, stack) = (&http, &admin, &stack);
-        async move {
-            let r = http
-                .post(stack.api(&format!("/v1/admin/tenants/{id}/{action}")))
-                .bearer_auth(admin)
-                .send()
-                .await
-                .unwrap();
-            let status = r.status().as_u16();
-            (status, r.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
     let t = stack.tenant().await;
     let sender = "+15550009303";
     let (account, template) = t.twilio_sms(sender, "AC_disable").await;
@@ -304,7 +247,8 @@ async fn a_disabled_tenant_is_refused_and_paused_then_resumes_each_message_once(
     assert_eq!(r.status, 200, "{}", r.body);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let (status, body) = operator("disable", t.id.clone()).await;
+    let disable = format!("/v1/admin/tenants/{}/disable", t.id);
+    let Reply { status, body } = stack.operator(Method::POST, &disable, None).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["disabled_at"].is_string(), "{body}");
     let r = t.get("/v1/campaigns").await;
@@ -329,7 +273,8 @@ async fn a_disabled_tenant_is_refused_and_paused_then_resumes_each_message_once(
         "{sent_then} sent before the pause took hold"
     );
 
-    let (status, body) = operator("enable", t.id.clone()).await;
+    let enable = format!("/v1/admin/tenants/{}/enable", t.id);
+    let Reply { status, body } = stack.operator(Method::POST, &enable, None).await;
     assert_eq!(status, 200, "{body}");
     assert!(body["disabled_at"].is_null(), "{body}");
     assert_eq!(t.get("/v1/campaigns").await.status, 200);
@@ -371,11 +316,7 @@ async fn records_carry_the_name_of_the_key_that_wrote_them() {
         )
         .await;
     assert_eq!(r.status, 201, "{}", r.body);
-    let ana = Tenant {
-        stack: &stack,
-        id: t.id.clone(),
-        key: r.body["key"].as_str().unwrap().to_string(),
-    };
+    let ana = t.with_key(r.body["key"].as_str().unwrap());
     let c = ana
         .post(
             "/v1/campaigns",
