@@ -159,6 +159,9 @@ async fn existing_ids(stack: &Stack, t: &Tenant<'_>) -> String {
         ("providerCallback", "account_id", account.clone()),
         ("verifyWebhook", "account_id", account.clone()),
     ];
+    // An account of its own whose credentials the run may replace.
+    let (spare, _) = t.twilio_sms("+15550009002", "AC_fuzz_spare").await;
+    ops.push(("replaceCredentials", "id", spare));
     // Keys of their own to rotate and revoke (never the key the run itself uses).
     for op in ["rotateKey", "revokeKey"] {
         let k = t

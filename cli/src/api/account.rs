@@ -1,4 +1,5 @@
-//! `pregon account …`: register a provider account, show one, list them.
+//! `pregon account …`: register a provider account, show one, list them, replace its
+//! credentials.
 
 use super::request::put;
 use crate::client::{Client, Failure};
@@ -28,6 +29,13 @@ pub enum AccountCmd {
         id: String,
     },
     List,
+    /// Replace the account's credentials (rotation): the new ones are used within a minute.
+    Credentials {
+        id: String,
+        /// The provider's new credentials as a JSON object.
+        #[arg(long)]
+        credentials: String,
+    },
 }
 
 /// The answer to one account command.
@@ -48,9 +56,7 @@ pub(super) async fn run(c: &Client, cmd: AccountCmd) -> Result<Value, Failure> {
             put(&mut b, "default_country", default_country);
             put(&mut b, "rate", rate);
             if let Some(cred) = credentials {
-                let v: Value = serde_json::from_str(&cred)
-                    .map_err(|e| Failure::Io(format!("--credentials is not JSON: {e}")))?;
-                b.insert("credentials".into(), v);
+                b.insert("credentials".into(), json_arg(&cred)?);
             }
             c.call(Method::POST, "/v1/accounts", Some(Value::Object(b)))
                 .await
@@ -60,5 +66,15 @@ pub(super) async fn run(c: &Client, cmd: AccountCmd) -> Result<Value, Failure> {
                 .await
         }
         AccountCmd::List => c.call(Method::GET, "/v1/accounts", None).await,
+        AccountCmd::Credentials { id, credentials } => {
+            let body = serde_json::json!({"credentials": json_arg(&credentials)?});
+            let path = format!("/v1/accounts/{}/credentials", super::request::seg(&id));
+            c.call(Method::PUT, &path, Some(body)).await
+        }
     }
+}
+
+/// `--credentials`, read as JSON.
+fn json_arg(cred: &str) -> Result<Value, Failure> {
+    serde_json::from_str(cred).map_err(|e| Failure::Io(format!("--credentials is not JSON: {e}")))
 }

@@ -1,14 +1,14 @@
 //! `/v1/accounts`: provider accounts; credentials go to Secrets Manager (SPEC §9, §10).
 
 use crate::views::AccountView;
-use crate::{invalid, parse_body, reply, Api, Reply};
+use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
 use pregon::clock::now_rfc3339;
 use pregon::keys;
-use pregon::model::{new_id, Account, NewAccount};
+use pregon::model::{check_credentials, new_id, Account, FieldError, NewAccount, ProviderKind};
 use pregon::providers::inbound::new_url_secret;
 use pregon_aws::transport::{account_secret, WEBHOOK_SECRET};
 use pregon_aws::Error as AwsError;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use tracing::{info, warn};
 
 impl Api {
@@ -91,6 +91,52 @@ impl Api {
         Ok(reply(201, json!(self.account_view(&account).await)))
     }
 
+    /// `PUT /v1/accounts/{id}/credentials` `{"credentials": {…}}`: new credentials for
+    /// the account, checked like its first, stored as a new version of its secret (the
+    /// webhook URL's secret kept). Senders and the webhook read accounts again within a
+    /// minute, so they send and check with the new ones from then on.
+    pub(crate) async fn replace_credentials(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &[u8],
+    ) -> Result<Reply, AwsError> {
+        let Some(a) = self.store.get::<Account>(keys::account(tenant, id)).await? else {
+            return Ok(not_found("account"));
+        };
+        let credentials = match new_credentials(body, a.provider) {
+            Ok(c) => c,
+            Err(e) => return Ok(invalid(e)),
+        };
+        let Some(arn) = &a.credentials_secret_arn else {
+            return Ok(problem(
+                409,
+                "conflict",
+                "the account has no stored credentials to replace",
+            ));
+        };
+        let mut secret = credentials.clone();
+        if let Some(w) = account_secret(&self.aws, &a).await?.webhook_secret {
+            secret.insert(WEBHOOK_SECRET.into(), Value::from(w));
+        }
+        self.aws
+            .secrets
+            .put_secret_value()
+            .secret_id(arn)
+            .secret_string(Value::Object(secret).to_string())
+            .send()
+            .await
+            .map_err(|e| AwsError::secrets("PutSecretValue", e))?;
+        if let (Some(number), Some(waba)) = (
+            credentials.get("phone_number_id").and_then(Value::as_str),
+            credentials.get("waba_id").and_then(Value::as_str),
+        ) {
+            self.store.put_meta_routes(id, tenant, number, waba).await?;
+        }
+        info!(tenant, account = %id, "account credentials replaced");
+        Ok(reply(200, json!(self.account_view(&a).await)))
+    }
+
     /// An account as tenants see it, with its `webhook_url`: the full URL to paste into
     /// the provider's console (null until the stack's public webhook base URL is set).
     pub(crate) async fn account_view(&self, a: &Account) -> AccountView {
@@ -109,4 +155,40 @@ impl Api {
         };
         AccountView::new(a, url)
     }
+}
+
+/// A credentials replacement's body, `{"credentials": {…}}`, checked for the account's
+/// `provider`; each bad field named.
+fn new_credentials(
+    body: &[u8],
+    provider: ProviderKind,
+) -> Result<Map<String, Value>, Vec<FieldError>> {
+    let v = parse_body(body)?;
+    let bad = |field: &str, message: &str| FieldError {
+        field: field.into(),
+        message: message.into(),
+    };
+    let Some(o) = v.as_object() else {
+        return Err(vec![bad("body", "must be a JSON object")]);
+    };
+    let mut errors: Vec<FieldError> = o
+        .keys()
+        .filter(|k| *k != "credentials")
+        .map(|k| bad(k, "is not a known field"))
+        .collect();
+    match o.get("credentials") {
+        Some(Value::Object(m)) => {
+            // The local stack's gateway simulator listens on plain http.
+            let allow_http = std::env::var("PREGON_ALLOW_HTTP_PROVIDERS").as_deref() == Ok("1");
+            check_credentials(Some(provider), m, allow_http, &mut errors);
+            if errors.is_empty() {
+                return Ok(m.clone());
+            }
+        }
+        _ => errors.push(bad(
+            "credentials",
+            "is required: the provider's new credentials (a JSON object)",
+        )),
+    }
+    Err(errors)
 }

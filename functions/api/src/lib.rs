@@ -299,6 +299,9 @@ impl Api {
                     Err(e) => Err(e),
                 }
             }
+            ("PUT", ["v1", "accounts", id, "credentials"]) => {
+                self.replace_credentials(&tenant, id, body).await
+            }
             ("POST", ["v1", "templates"]) => self.create_template(&tenant, body).await,
             ("GET", ["v1", "templates"]) => {
                 self.list_plain::<Template, _>(&tenant, keys::TEMPLATE_PREFIX, "tpl_", query, |t| {

@@ -37,6 +37,7 @@ const SENDING: &str = "functions/api/src/sending.rs";
 const TICKETS: &str = "functions/api/src/tickets.rs";
 const ADMIN: &str = "functions/api/src/admin.rs";
 const API_KEYS: &str = "functions/api/src/api_keys.rs";
+const ACCOUNTS: &str = "functions/api/src/accounts.rs";
 const STATS: &str = "functions/api/src/stats.rs";
 const KPI: &str = "shared/src/model/kpi.rs";
 const WEBHOOK: &str = "functions/webhook/src/lib.rs";
@@ -127,6 +128,11 @@ const BODIES: &[(&str, &[&str], &[In])] = &[
     ("POST /v1/messages", &[], &[In::Known(SENDING, "send_one")]),
     ("POST /v1/dnc", &[], &[In::KeyChecks(SENDING, "dnc_wanted")]),
     ("POST /v1/keys", &[], &[In::KeyChecks(API_KEYS, "new_key")]),
+    (
+        "PUT /v1/accounts/{id}/credentials",
+        &[],
+        &[In::KeyChecks(ACCOUNTS, "new_credentials")],
+    ),
     (
         "POST /v1/admin/tenants",
         &[],

@@ -221,8 +221,10 @@ impl NewAccount {
 }
 
 /// Credentials: at most 20 string values of at most 4,096 characters, and every field the provider
-/// kind needs (SPEC §9), each missing one named (`credentials.access_token`).
-fn check_credentials(
+/// kind needs (SPEC §9), each missing one named (`credentials.access_token`). The same
+/// rules for new credentials (`PUT /v1/accounts/{id}/credentials`) as for an account's
+/// first.
+pub fn check_credentials(
     provider: Option<ProviderKind>,
     m: &Map<String, Value>,
     allow_http: bool,
