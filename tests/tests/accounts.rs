@@ -79,3 +79,57 @@ async fn replaced_credentials_are_what_the_webhook_checks_from_then_on() {
     let r = play("old-token", "+56964700002").await;
     assert_eq!(r["status"], 403, "{r}");
 }
+
+#[tokio::test]
+async fn an_account_is_renamed_and_its_rate_changed_and_each_bad_change_is_named() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let (account, _) = t.twilio_sms("+15550009402", "AC_patch").await;
+    let path = format!("/v1/accounts/{account}");
+    let r = t
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"name": "Cobranzas Chile", "description": "número principal", "rate": 5})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "Cobranzas Chile");
+    assert_eq!(r.body["rate"], 5);
+    let shown = t.get(&path).await.body;
+    assert_eq!(
+        (&shown["name"], &shown["rate"]),
+        (&json!("Cobranzas Chile"), &json!(5))
+    );
+    let listed = t.get("/v1/accounts").await.body;
+    assert_eq!(
+        listed["items"][0]["description"], "número principal",
+        "{listed}"
+    );
+    // A left-out field stays; an empty one clears.
+    let r = t
+        .call(Method::PATCH, &path, Some(json!({"description": ""})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "Cobranzas Chile");
+    assert!(r.body["description"].is_null(), "{}", r.body);
+    // Only gateways have ports; a rate has bounds; unknown fields are named.
+    let r = t
+        .call(
+            Method::PATCH,
+            &path,
+            Some(json!({"ports": "0-3", "rate": 0, "colour": "red"})),
+        )
+        .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let fields: Vec<&str> = r.body["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|f| f["field"].as_str())
+        .collect();
+    for f in ["ports", "rate", "colour"] {
+        assert!(fields.contains(&f), "{f} named: {}", r.body);
+    }
+    assert_eq!(t.get(&path).await.body["rate"], 5, "nothing changed");
+}

@@ -161,7 +161,8 @@ async fn existing_ids(stack: &Stack, t: &Tenant<'_>) -> String {
     ];
     // An account of its own whose credentials the run may replace.
     let (spare, _) = t.twilio_sms("+15550009002", "AC_fuzz_spare").await;
-    ops.push(("replaceCredentials", "id", spare));
+    ops.push(("replaceCredentials", "id", spare.clone()));
+    ops.push(("patchAccount", "id", spare));
     // Keys of their own to rotate and revoke (never the key the run itself uses).
     for op in ["rotateKey", "revokeKey"] {
         let k = t

@@ -1,5 +1,5 @@
-//! `pregon account …`: register a provider account, show one, list them, replace its
-//! credentials.
+//! `pregon account …`: register a provider account, show one, list them, change one,
+//! replace its credentials.
 
 use super::request::put;
 use crate::client::{Client, Failure};
@@ -29,6 +29,21 @@ pub enum AccountCmd {
         id: String,
     },
     List,
+    /// Change the account's name, description, rate, default country or (gateways) ports.
+    Update {
+        id: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long)]
+        description: Option<String>,
+        #[arg(long)]
+        rate: Option<u32>,
+        #[arg(long)]
+        default_country: Option<String>,
+        /// Gateway ports: "0-3" or "0,2".
+        #[arg(long)]
+        ports: Option<String>,
+    },
     /// Replace the account's credentials (rotation): the new ones are used within a minute.
     Credentials {
         id: String,
@@ -66,6 +81,23 @@ pub(super) async fn run(c: &Client, cmd: AccountCmd) -> Result<Value, Failure> {
                 .await
         }
         AccountCmd::List => c.call(Method::GET, "/v1/accounts", None).await,
+        AccountCmd::Update {
+            id,
+            name,
+            description,
+            rate,
+            default_country,
+            ports,
+        } => {
+            let mut b = Map::new();
+            put(&mut b, "name", name);
+            put(&mut b, "description", description);
+            put(&mut b, "rate", rate);
+            put(&mut b, "default_country", default_country);
+            put(&mut b, "ports", ports);
+            let path = format!("/v1/accounts/{}", super::request::seg(&id));
+            c.call(Method::PATCH, &path, Some(Value::Object(b))).await
+        }
         AccountCmd::Credentials { id, credentials } => {
             let body = serde_json::json!({"credentials": json_arg(&credentials)?});
             let path = format!("/v1/accounts/{}/credentials", super::request::seg(&id));

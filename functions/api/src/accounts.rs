@@ -4,7 +4,9 @@ use crate::views::AccountView;
 use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
 use pregon::clock::now_rfc3339;
 use pregon::keys;
-use pregon::model::{check_credentials, new_id, Account, FieldError, NewAccount, ProviderKind};
+use pregon::model::{
+    check_credentials, new_id, Account, AccountPatch, FieldError, NewAccount, ProviderKind,
+};
 use pregon::providers::inbound::new_url_secret;
 use pregon_aws::transport::{account_secret, WEBHOOK_SECRET};
 use pregon_aws::Error as AwsError;
@@ -54,6 +56,8 @@ impl Api {
             credentials_secret_arn,
             ports: new.ports,
             created_at: now_rfc3339(),
+            name: None,
+            description: None,
         };
         if let Err(e) = self
             .store
@@ -134,6 +138,28 @@ impl Api {
             self.store.put_meta_routes(id, tenant, number, waba).await?;
         }
         info!(tenant, account = %id, "account credentials replaced");
+        Ok(reply(200, json!(self.account_view(&a).await)))
+    }
+
+    /// `PATCH /v1/accounts/{id}`: its `name`, `description`, `rate`, `default_country`
+    /// and (gateways) `ports`; senders use a new rate or ports from their next read of
+    /// the account (within a minute).
+    pub(crate) async fn patch_account(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &[u8],
+    ) -> Result<Reply, AwsError> {
+        let Some(mut a) = self.store.get::<Account>(keys::account(tenant, id)).await? else {
+            return Ok(not_found("account"));
+        };
+        let patch = match parse_body(body).and_then(|b| AccountPatch::parse_patch(&b, a.provider)) {
+            Ok(p) => p,
+            Err(e) => return Ok(invalid(e)),
+        };
+        patch.apply(&mut a);
+        self.store.put(keys::account(tenant, id), &a).await?;
+        info!(tenant, account = %id, "account changed");
         Ok(reply(200, json!(self.account_view(&a).await)))
     }
 

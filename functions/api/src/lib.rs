@@ -299,6 +299,7 @@ impl Api {
                     Err(e) => Err(e),
                 }
             }
+            ("PATCH", ["v1", "accounts", id]) => self.patch_account(&tenant, id, body).await,
             ("PUT", ["v1", "accounts", id, "credentials"]) => {
                 self.replace_credentials(&tenant, id, body).await
             }

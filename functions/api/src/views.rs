@@ -40,6 +40,9 @@ pub(crate) struct AccountSummary {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     ports: Vec<u16>,
     created_at: String,
+    /// What the tenant calls it, and a note (null until set).
+    name: Option<String>,
+    description: Option<String>,
 }
 
 impl From<&Account> for AccountSummary {
@@ -57,6 +60,8 @@ impl From<&Account> for AccountSummary {
                 "none"
             },
             ports: a.ports.clone(),
+            name: a.name.clone(),
+            description: a.description.clone(),
             created_at: a.created_at.clone(),
         }
     }
@@ -557,6 +562,8 @@ mod tests {
             credentials_secret_arn: full.then(|| "arn:aws:secretsmanager:x".into()),
             ports: if full { vec![0, 1] } else { Vec::new() },
             created_at: "2026-01-01T00:00:00Z".into(),
+            name: full.then(|| "Gateway Santiago".into()),
+            description: None,
         }
     }
 
@@ -569,6 +576,8 @@ mod tests {
         "rate",
         "credentials",
         "created_at",
+        "name",
+        "description",
     ];
 
     #[test]

@@ -129,6 +129,11 @@ const BODIES: &[(&str, &[&str], &[In])] = &[
     ("POST /v1/dnc", &[], &[In::KeyChecks(SENDING, "dnc_wanted")]),
     ("POST /v1/keys", &[], &[In::KeyChecks(API_KEYS, "new_key")]),
     (
+        "PATCH /v1/accounts/{id}",
+        &[],
+        &[In::Fields(ACCOUNT_MODEL, "parse_patch")],
+    ),
+    (
         "PUT /v1/accounts/{id}/credentials",
         &[],
         &[In::KeyChecks(ACCOUNTS, "new_credentials")],

@@ -53,6 +53,11 @@ pub struct Account {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<u16>,
     pub created_at: String,
+    /// What the tenant calls it ("Cobranzas Chile"), and a note; set with `PATCH`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
 }
 
 /// An account's webhook URL: `{base}/v1/webhooks/{account}`, with `?key={secret}`
@@ -149,6 +154,89 @@ pub fn parse_ports(v: &Value) -> Result<Vec<u16>, String> {
         return Err(bad());
     }
     Ok(ports)
+}
+
+/// `PATCH /v1/accounts/{id}`: what changes; a field left out (or `null`) stays as it
+/// is, an empty `name`, `description` or `default_country` clears it.
+#[derive(Debug, Default, PartialEq)]
+pub struct AccountPatch {
+    pub name: Option<String>,
+    pub description: Option<String>,
+    pub rate: Option<u32>,
+    pub ports: Option<Vec<u16>>,
+    pub default_country: Option<String>,
+}
+
+impl AccountPatch {
+    /// The change for an account of `provider` (only gateways have `ports`).
+    pub fn parse_patch(body: &Value, provider: ProviderKind) -> Result<Self, Vec<FieldError>> {
+        let mut f = Fields::new(body)?;
+        let name = f.string("name", false, 100);
+        let description = f.string("description", false, 500);
+        for field in ["name", "description"] {
+            // Anywhere in what was sent, not only inside the trimmed value.
+            let raw = body.get(field).and_then(Value::as_str).unwrap_or("");
+            if raw.chars().any(char::is_control) {
+                f.fail(field, "must not contain control characters");
+            }
+        }
+        let default_country = f.string("default_country", false, 2);
+        match body.get("default_country").and_then(Value::as_str) {
+            None | Some("") => {}
+            Some(c) if c.len() == 2 && c.bytes().all(|b| b.is_ascii_alphabetic()) => {
+                if let Err(e) = c.parse::<DefaultCountry>() {
+                    f.errors.push(err("default_country", e));
+                }
+            }
+            Some(_) => f.fail(
+                "default_country",
+                "must be an ISO 3166 alpha-2 code such as CL, or empty to clear it",
+            ),
+        }
+        let rate = f.integer("rate", 1..=1000).map(|r| r as u32);
+        let ports = match f.get("ports") {
+            None => None,
+            Some(_) if provider != ProviderKind::SmsGateway => {
+                f.fail("ports", "only SMS gateways have ports");
+                None
+            }
+            Some(v) => match parse_ports(v) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    f.fail("ports", e);
+                    None
+                }
+            },
+        };
+        f.finish()?;
+        Ok(AccountPatch {
+            name,
+            description,
+            rate,
+            ports,
+            default_country: default_country.map(|c| c.to_ascii_uppercase()),
+        })
+    }
+
+    /// The account with the change made.
+    pub fn apply(self, a: &mut Account) {
+        let clear = |s: String| (!s.is_empty()).then_some(s);
+        if let Some(n) = self.name {
+            a.name = clear(n);
+        }
+        if let Some(d) = self.description {
+            a.description = clear(d);
+        }
+        if let Some(c) = self.default_country {
+            a.default_country = clear(c);
+        }
+        if let Some(r) = self.rate {
+            a.rate = r;
+        }
+        if let Some(p) = self.ports {
+            a.ports = p;
+        }
+    }
 }
 
 impl NewAccount {

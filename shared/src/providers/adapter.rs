@@ -371,6 +371,8 @@ mod tests {
             credentials_secret_arn: None,
             ports,
             created_at: "2026-12-07T00:00:00Z".into(),
+            name: None,
+            description: None,
         }
     }
 
