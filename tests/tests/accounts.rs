@@ -133,3 +133,56 @@ async fn an_account_is_renamed_and_its_rate_changed_and_each_bad_change_is_named
     }
     assert_eq!(t.get(&path).await.body["rate"], 5, "nothing changed");
 }
+
+#[tokio::test]
+async fn accounts_and_templates_are_filtered_and_unknown_parameters_are_named() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let (twilio, _) = t.twilio_sms("+15550009403", "AC_filter").await;
+    let r = t
+        .call(
+            Method::PATCH,
+            &format!("/v1/accounts/{twilio}"),
+            Some(json!({"name": "Cobranzas Norte"})),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let gw = t
+        .post(
+            "/v1/accounts",
+            json!({"provider": "sms_gateway", "channel": "sms", "sender": "gw-sur", "ports": "0-1",
+                "credentials": {"url": "https://gw.example.cl", "user": "u", "password": "p"}}),
+        )
+        .await;
+    assert_eq!(gw.status, 201, "{}", gw.body);
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let by_provider = t.get("/v1/accounts?provider=sms_gateway").await;
+    assert_eq!(ids(&by_provider.body), [gw.body["id"].as_str().unwrap()]);
+    let by_text = t.get("/v1/accounts?q=NORTE").await;
+    assert_eq!(ids(&by_text.body), [twilio]);
+    let r = t.get("/v1/accounts?provider=fax").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["field"], "provider");
+    let r = t.get("/v1/accounts?colour=red").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["field"], "colour");
+
+    // The twilio_sms helper made one SMS template "aviso" (approved).
+    let approved = t
+        .get("/v1/templates?status=approved&channel=sms&q=pedido")
+        .await;
+    assert_eq!(approved.status, 200, "{}", approved.body);
+    assert_eq!(ids(&approved.body).len(), 1, "{}", approved.body);
+    let none = t.get("/v1/templates?status=rejected").await;
+    assert!(ids(&none.body).is_empty(), "{}", none.body);
+    let r = t.get("/v1/templates?department=cobranza").await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert_eq!(r.body["fields"][0]["field"], "department");
+}

@@ -1,6 +1,6 @@
 //! `/v1/accounts`: provider accounts; credentials go to Secrets Manager (SPEC §9, §10).
 
-use crate::views::AccountView;
+use crate::views::{AccountSummary, AccountView};
 use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
 use pregon::clock::now_rfc3339;
 use pregon::keys;
@@ -161,6 +161,47 @@ impl Api {
         self.store.put(keys::account(tenant, id), &a).await?;
         info!(tenant, account = %id, "account changed");
         Ok(reply(200, json!(self.account_view(&a).await)))
+    }
+
+    /// `GET /v1/accounts?provider=&channel=&q=&limit=&cursor=`: `q` looks in the name,
+    /// description and sender.
+    pub(crate) async fn list_accounts(
+        &self,
+        tenant: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, AwsError> {
+        let known = ["provider", "channel", "q", "limit", "cursor"];
+        let exact: [(&'static str, &[&str]); 2] = [
+            ("provider", &["meta", "twilio", "gupshup", "sms_gateway"]),
+            ("channel", &["whatsapp", "sms"]),
+        ];
+        let (filters, q) = match crate::list_query(query, &known, &exact) {
+            Ok(f) => f,
+            Err(e) => return Ok(invalid(e)),
+        };
+        let keep = |a: &Account| {
+            q.as_deref().is_none_or(|q| {
+                [
+                    a.name.as_deref(),
+                    a.description.as_deref(),
+                    Some(a.sender.as_str()),
+                ]
+                .into_iter()
+                .flatten()
+                .any(|t| t.to_lowercase().contains(q))
+            })
+        };
+        let prefix = keys::ACCOUNT_PREFIX;
+        self.list_plain(
+            tenant,
+            prefix,
+            "acc_",
+            query,
+            &filters,
+            keep,
+            |a: &Account| AccountSummary::from(a),
+        )
+        .await
     }
 
     /// An account as tenants see it, with its `webhook_url`: the full URL to paste into

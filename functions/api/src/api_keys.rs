@@ -111,6 +111,29 @@ impl Api {
         Ok(reply(201, json!(KeyView::with_secret(&record, secret))))
     }
 
+    /// `GET /v1/keys?limit=&cursor=`: oldest first; never a secret.
+    pub(crate) async fn list_keys(
+        &self,
+        tenant: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, AwsError> {
+        let known = ["limit", "cursor"];
+        if let Err(e) = crate::list_query(query, &known, &[]) {
+            return Ok(invalid(e));
+        }
+        let prefix = pregon::keys::API_KEY_PREFIX;
+        self.list_plain(
+            tenant,
+            prefix,
+            "key_",
+            query,
+            &[],
+            |_| true,
+            |k: &KeyRecord| KeyView::from(k),
+        )
+        .await
+    }
+
     /// `POST /v1/keys/{id}/rotate`: the key gets a new secret (in this answer only) and
     /// keeps its id, name and scopes; the old secret is refused from now on.
     pub(crate) async fn rotate_key(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {

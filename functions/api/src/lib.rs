@@ -11,14 +11,13 @@
 
 use pregon::keys;
 use pregon::model::{Account, FieldError, Template};
-use pregon_aws::apikeys::KeyRecord;
 use pregon_aws::config::Aws;
 use pregon_aws::store::Store;
 use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
 use std::time::Duration;
 use tracing::error;
-use views::{AccountSummary, KeyView, TemplateView};
+use views::TemplateView;
 
 mod accounts;
 mod admin;
@@ -286,12 +285,7 @@ impl Api {
         let by = caller.key_name.as_deref();
         match (method, segments) {
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
-            ("GET", ["v1", "accounts"]) => {
-                self.list_plain::<Account, _>(&tenant, keys::ACCOUNT_PREFIX, "acc_", query, |a| {
-                    AccountSummary::from(a)
-                })
-                .await
-            }
+            ("GET", ["v1", "accounts"]) => self.list_accounts(&tenant, query).await,
             ("GET", ["v1", "accounts", id]) => {
                 match self.store.get::<Account>(keys::account(&tenant, id)).await {
                     Ok(Some(a)) => Ok(reply(200, json!(self.account_view(&a).await))),
@@ -304,12 +298,7 @@ impl Api {
                 self.replace_credentials(&tenant, id, body).await
             }
             ("POST", ["v1", "templates"]) => self.create_template(&tenant, body).await,
-            ("GET", ["v1", "templates"]) => {
-                self.list_plain::<Template, _>(&tenant, keys::TEMPLATE_PREFIX, "tpl_", query, |t| {
-                    TemplateView::from(t)
-                })
-                .await
-            }
+            ("GET", ["v1", "templates"]) => self.list_templates(&tenant, query).await,
             ("GET", ["v1", "templates", id]) => match self
                 .store
                 .get::<Template>(keys::template(&tenant, id))
@@ -359,12 +348,7 @@ impl Api {
             ("POST", ["v1", "tickets", id, "attend"]) => self.ticket_attend(&tenant, id, by).await,
             ("POST", ["v1", "tickets", id, "close"]) => self.ticket_close(&tenant, id, by).await,
             ("POST", ["v1", "keys"]) => self.create_key(&tenant, body).await,
-            ("GET", ["v1", "keys"]) => {
-                self.list_plain::<KeyRecord, _>(&tenant, keys::API_KEY_PREFIX, "key_", query, |k| {
-                    KeyView::from(k)
-                })
-                .await
-            }
+            ("GET", ["v1", "keys"]) => self.list_keys(&tenant, query).await,
             ("POST", ["v1", "keys", id, "rotate"]) => self.rotate_key(&tenant, id).await,
             ("DELETE", ["v1", "keys", id]) => self.revoke_key(&tenant, id).await,
             ("GET", ["v1", "settings"]) => self.get_settings(&tenant).await,
@@ -386,14 +370,19 @@ impl Api {
         }
     }
 
-    /// `GET /v1/accounts` and `/v1/templates`: oldest first, `limit`/`cursor` paging,
-    /// each record shown as its `view` (see `views.rs`).
+    /// `GET /v1/accounts`, `/v1/templates`, `/v1/keys`: oldest first, `limit`/`cursor`
+    /// paging, the stored-attribute `filters` applied as read and `keep` after (a
+    /// filtered page may hold fewer than `limit`: follow `next_cursor`), each record
+    /// shown as its `view` (see `views.rs`).
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn list_plain<T: serde::de::DeserializeOwned, V: serde::Serialize>(
         &self,
         tenant: &str,
         prefix: &str,
         id_prefix: &str,
         query: &[(String, String)],
+        filters: &[pregon_aws::store::Filter<'_>],
+        keep: impl Fn(&T) -> bool,
         view: impl Fn(&T) -> V,
     ) -> Result<Reply, AwsError> {
         let (limit, cursor) = match page(query, id_prefix) {
@@ -403,13 +392,64 @@ impl Api {
         let after = cursor.map(|c| format!("{prefix}{c}"));
         let (items, next) = self
             .store
-            .list::<T>(keys::tenant_pk(tenant), prefix, false, limit, after, &[])
+            .list::<T>(
+                keys::tenant_pk(tenant),
+                prefix,
+                false,
+                limit,
+                after,
+                filters,
+            )
             .await?;
         let next_cursor = next.map(|sk| sk.trim_start_matches(prefix).to_string());
+        let shown: Vec<V> = items.iter().filter(|t| keep(t)).map(view).collect();
         Ok(reply(
             200,
-            json!({"items": items.iter().map(view).collect::<Vec<_>>(), "next_cursor": next_cursor}),
+            json!({"items": shown, "next_cursor": next_cursor}),
         ))
+    }
+}
+
+/// A list's query, read: each name not in `known` refused, each exact filter of
+/// `exact` (query name = stored attribute, with the values it takes) checked, and `q`
+/// (text to look for, case-insensitive, at most 200 characters) lower-cased.
+pub(crate) fn list_query(
+    query: &[(String, String)],
+    known: &[&str],
+    exact: &[(&'static str, &[&str])],
+) -> Result<(Vec<pregon_aws::store::Filter<'static>>, Option<String>), Vec<FieldError>> {
+    let mut filters = Vec::new();
+    let mut bad = Vec::new();
+    let mut q = None;
+    for (k, v) in query {
+        if !known.contains(&k.as_str()) {
+            bad.push(FieldError {
+                field: k.clone(),
+                message: "is not a known parameter".into(),
+            });
+        } else if k == "q" {
+            if v.chars().count() > 200 {
+                bad.push(FieldError {
+                    field: "q".into(),
+                    message: "must be at most 200 characters".into(),
+                });
+            }
+            q = Some(v.to_lowercase());
+        } else if let Some((name, values)) = exact.iter().find(|(n, _)| n == k) {
+            if values.is_empty() || values.contains(&v.as_str()) {
+                filters.push(pregon_aws::store::Filter::Eq(name, v.clone()));
+            } else {
+                bad.push(FieldError {
+                    field: k.clone(),
+                    message: format!("must be one of {}", values.join(", ")),
+                });
+            }
+        }
+    }
+    if bad.is_empty() {
+        Ok((filters, q))
+    } else {
+        Err(bad)
     }
 }
 

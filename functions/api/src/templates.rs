@@ -79,6 +79,41 @@ impl Api {
         Ok(reply(201, json!(TemplateView::from(&t))))
     }
 
+    /// `GET /v1/templates?status=&channel=&account_id=&q=&limit=&cursor=`: `q` looks in
+    /// the name and the body.
+    pub(crate) async fn list_templates(
+        &self,
+        tenant: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, AwsError> {
+        let known = ["status", "channel", "account_id", "q", "limit", "cursor"];
+        let exact: [(&'static str, &[&str]); 3] = [
+            ("status", &["pending", "approved", "rejected", "paused"]),
+            ("channel", &["whatsapp", "sms"]),
+            ("account_id", &[]),
+        ];
+        let (filters, q) = match crate::list_query(query, &known, &exact) {
+            Ok(f) => f,
+            Err(e) => return Ok(invalid(e)),
+        };
+        let keep = |t: &Template| {
+            q.as_deref().is_none_or(|q| {
+                t.spec.name.to_lowercase().contains(q) || t.spec.body.to_lowercase().contains(q)
+            })
+        };
+        let prefix = keys::TEMPLATE_PREFIX;
+        self.list_plain(
+            tenant,
+            prefix,
+            "tpl_",
+            query,
+            &filters,
+            keep,
+            |t: &Template| TemplateView::from(t),
+        )
+        .await
+    }
+
     /// Registers a template at the account's provider; `None` where the provider has no
     /// templates to register (it stays `pending`).
     async fn register(

@@ -173,10 +173,10 @@ const BODY_IGNORED: &[&str] = &[
 /// query, `k == "x"`, `let known = [...]`, `"x.y" =>` arms, `("x", …) =>` arms of a
 /// match on (name, value), and `page(query, …)` for `limit` and `cursor`).
 const QUERIES: &[(&str, &[(&str, &str)])] = &[
-    ("GET /v1/accounts", &[(ROUTER, "list_plain")]),
-    ("GET /v1/keys", &[(ROUTER, "list_plain")]),
+    ("GET /v1/accounts", &[(ACCOUNTS, "list_accounts")]),
+    ("GET /v1/keys", &[(API_KEYS, "list_keys")]),
     ("GET /v1/admin/tenants", &[(ADMIN, "list_tenants")]),
-    ("GET /v1/templates", &[(ROUTER, "list_plain")]),
+    ("GET /v1/templates", &[(TEMPLATES, "list_templates")]),
     (
         "GET /v1/templates/{id}/sheet",
         &[(TEMPLATES, "template_sheet")],
