@@ -404,6 +404,16 @@ pub struct Reply {
     pub body: Value,
 }
 
+impl Reply {
+    /// The fields a 400 names (`{"fields": [{"field", "message"}]}`), in order.
+    pub fn fields(&self) -> Vec<&str> {
+        self.body["fields"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|f| f["field"].as_str()).collect())
+            .unwrap_or_default()
+    }
+}
+
 impl<'a> Tenant<'a> {
     /// The same tenant, asking with another of its API keys.
     pub fn with_key(&self, key: &str) -> Tenant<'a> {

@@ -122,12 +122,7 @@ async fn an_account_is_renamed_and_its_rate_changed_and_each_bad_change_is_named
         )
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
-    let fields: Vec<&str> = r.body["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| f["field"].as_str())
-        .collect();
+    let fields = r.fields();
     for f in ["ports", "rate", "colour"] {
         assert!(fields.contains(&f), "{f} named: {}", r.body);
     }

@@ -167,12 +167,7 @@ async fn revoked_rotated_and_expired_keys_are_refused_at_once() {
         .post("/v1/keys", json!({"name": "", "scopes": ["write"]}))
         .await;
     assert_eq!(r.status, 400, "{}", r.body);
-    let fields: Vec<&str> = r.body["fields"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|f| f["field"].as_str())
-        .collect();
+    let fields = r.fields();
     assert!(
         fields.contains(&"name") && fields.contains(&"scopes[0]"),
         "{}",

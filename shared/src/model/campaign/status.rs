@@ -102,15 +102,9 @@ impl CampaignStatus {
         Self::BEFORE_SENDING.contains(&self)
     }
 
-    /// SPEC §7: results are offered once the campaign has ended.
+    /// SPEC §7: results are offered once the campaign has ended ([`Self::is_end`]).
     pub fn offers_results(self) -> bool {
-        matches!(
-            self,
-            CampaignStatus::Completed
-                | CampaignStatus::CompletedWithErrors
-                | CampaignStatus::Error
-                | CampaignStatus::Cancelled
-        )
+        self.is_end()
     }
 }
 
