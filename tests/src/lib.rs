@@ -41,6 +41,15 @@ impl Stack {
             .unwrap()
     }
 
+    /// Messages the simulator accepted for any of `phones` (`/_sim/stats`).
+    pub async fn sim_sent(&self, phones: &[String]) -> u64 {
+        let stats = self.sim_get("/_sim/stats").await;
+        phones
+            .iter()
+            .map(|p| stats["accepted_by_recipient"][p].as_u64().unwrap_or(0))
+            .sum()
+    }
+
     /// `POST` to one of the simulator's documented `/_sim` endpoints.
     pub async fn sim_post(&self, path: &str, body: Value) -> Value {
         let r = self

@@ -6,6 +6,7 @@
 use pregon_tests::Stack;
 use reqwest::Method;
 use serde_json::json;
+use std::time::Duration;
 
 #[tokio::test]
 async fn replaced_credentials_are_what_the_webhook_checks_from_then_on() {
@@ -180,4 +181,144 @@ async fn accounts_and_templates_are_filtered_and_unknown_parameters_are_named() 
     let r = t.get("/v1/templates?department=cobranza").await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.body["fields"][0]["field"], "department");
+}
+
+/// A disabled account sends nothing: its sending campaign pauses where it stood (the
+/// queued jobs parked), a campaign scheduled on it that comes due waits paused, new
+/// sends and resumes are refused with 409 `account_disabled`, and it cannot be deleted
+/// while those campaigns wait. Enabled again, both finish, each message sent once;
+/// then it can be deleted.
+#[tokio::test]
+async fn a_disabled_account_parks_its_campaigns_and_enabling_finishes_each_message_once() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let sender = "+15550009403";
+    let (account, template) = t.twilio_sms(sender, "AC_off").await;
+    // 300 messages at the account's 20/s take 15 s: the campaign is mid-send.
+    let phones: Vec<String> = (0..300).map(|i| format!("+5696460{i:04}")).collect();
+    let running = t.loaded_campaign("sms", &account, &template, &phones).await;
+    let later_phones: Vec<String> = (0..20).map(|i| format!("+5696461{i:04}")).collect();
+    let later = t
+        .loaded_campaign("sms", &account, &template, &later_phones)
+        .await;
+    let r = t
+        .post(&format!("/v1/campaigns/{running}/send"), json!({}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(4);
+    let soon = soon
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = t
+        .post(
+            &format!("/v1/campaigns/{later}/send"),
+            json!({"send_at": soon}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "scheduled", "{}", r.body);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let path = format!("/v1/accounts/{account}");
+    let r = t
+        .call(Method::PATCH, &path, Some(json!({"enabled": false})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["enabled"], false, "{}", r.body);
+    assert!(r.body["disabled_at"].is_string(), "{}", r.body);
+    assert_eq!(
+        t.get(&format!("/v1/campaigns/{running}")).await.body["status"],
+        "paused"
+    );
+    // Refused while disabled: a resume, a single message.
+    let r = t
+        .post(&format!("/v1/campaigns/{running}/resume"), json!({}))
+        .await;
+    assert_eq!(
+        (r.status, &r.body["error"]),
+        (409, &json!("account_disabled")),
+        "{}",
+        r.body
+    );
+    let r = t
+        .post(
+            "/v1/messages",
+            json!({"account_id": account, "phone": "+56964629999", "template_id": template, "params": ["x"]}),
+        )
+        .await;
+    assert_eq!(
+        (r.status, &r.body["error"]),
+        (409, &json!("account_disabled")),
+        "{}",
+        r.body
+    );
+    let listed = t.get("/v1/accounts?enabled=false").await.body;
+    assert_eq!(
+        listed["items"].as_array().map(Vec::len),
+        Some(1),
+        "{listed}"
+    );
+    assert_eq!(
+        t.get("/v1/accounts?enabled=true").await.body["items"],
+        json!([])
+    );
+
+    // The scheduled one comes due and waits paused; nothing goes out.
+    let mut due = json!(null);
+    for _ in 0..40 {
+        due = t.get(&format!("/v1/campaigns/{later}")).await.body;
+        if due["status"] == "paused" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert_eq!(due["status"], "paused", "{due}");
+    let all: Vec<String> = phones.iter().chain(&later_phones).cloned().collect();
+    let sent_then = stack.sim_sent(&all).await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        stack.sim_sent(&all).await,
+        sent_then,
+        "nothing goes out while disabled"
+    );
+    assert!(
+        sent_then < 300,
+        "{sent_then} sent before the pause took hold"
+    );
+    let r = t.call(Method::DELETE, &path, None).await;
+    assert_eq!(
+        (r.status, &r.body["error"]),
+        (409, &json!("account_in_use")),
+        "{}",
+        r.body
+    );
+    let named = r.body["message"].as_str().unwrap_or("");
+    assert!(
+        named.contains(&running) || named.contains(&later),
+        "{}",
+        r.body
+    );
+
+    let r = t
+        .call(Method::PATCH, &path, Some(json!({"enabled": true})))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["enabled"], true, "{}", r.body);
+    for (id, n) in [(&running, 300), (&later, 20)] {
+        let done = t.wait_end(id, Duration::from_secs(90)).await;
+        assert_eq!(done["status"], "completed", "{done}");
+        assert_eq!(done["progress"]["sent"], n, "{done}");
+    }
+    let stats = stack.sim_get("/_sim/stats").await;
+    for p in &all {
+        assert_eq!(
+            stats["accepted_by_recipient"][p].as_u64(),
+            Some(1),
+            "{p} sent exactly once"
+        );
+    }
+
+    // Nothing waits on it now: deleted, and gone.
+    let r = t.call(Method::DELETE, &path, None).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(t.get(&path).await.status, 404);
 }

@@ -256,10 +256,10 @@ async fn a_disabled_tenant_is_refused_and_paused_then_resumes_each_message_once(
         "the operator's disable paused it"
     );
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let sent_then = sim_sent(&stack, &phones).await;
+    let sent_then = stack.sim_sent(&phones).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
-        sim_sent(&stack, &phones).await,
+        stack.sim_sent(&phones).await,
         sent_then,
         "nothing goes out while disabled"
     );
@@ -284,15 +284,6 @@ async fn a_disabled_tenant_is_refused_and_paused_then_resumes_each_message_once(
             "{p} sent exactly once"
         );
     }
-}
-
-/// Messages the simulator accepted for any of `phones`.
-async fn sim_sent(stack: &Stack, phones: &[String]) -> u64 {
-    let stats = stack.sim_get("/_sim/stats").await;
-    phones
-        .iter()
-        .map(|p| stats["accepted_by_recipient"][p].as_u64().unwrap_or(0))
-        .sum()
 }
 
 /// What a key writes carries its name: a campaign's `created_by`, a do-not-contact

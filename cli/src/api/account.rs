@@ -1,7 +1,7 @@
-//! `pregon account …`: register a provider account, show one, list them, change one,
-//! replace its credentials.
+//! `pregon account …`: register a provider account, show one, list them (filtered),
+//! change one, disable or enable it, replace its credentials, delete it.
 
-use super::request::put;
+use super::request::{put, query, seg};
 use crate::client::{Client, Failure};
 use clap::Subcommand;
 use reqwest::Method;
@@ -28,7 +28,31 @@ pub enum AccountCmd {
     Show {
         id: String,
     },
-    List,
+    /// List accounts, optionally only one provider's, channel's, or the enabled/disabled
+    /// ones, or those whose name, description or sender contains `--q`.
+    List {
+        #[arg(long, value_parser = ["meta", "twilio", "gupshup", "sms_gateway"])]
+        provider: Option<String>,
+        #[arg(long, value_parser = ["whatsapp", "sms"])]
+        channel: Option<String>,
+        #[arg(long, value_parser = ["true", "false"])]
+        enabled: Option<String>,
+        #[arg(long)]
+        q: Option<String>,
+    },
+    /// Disable the account: nothing is sent on it, its sending campaigns pause.
+    Disable {
+        id: String,
+    },
+    /// Enable it again: the campaigns disabling it paused resume.
+    Enable {
+        id: String,
+    },
+    /// Delete the account (refused while a campaign on it is sending, paused or
+    /// scheduled); its credentials' secret is scheduled for deletion.
+    Delete {
+        id: String,
+    },
     /// Change the account's name, description, rate, default country or (gateways) ports.
     Update {
         id: String,
@@ -80,7 +104,27 @@ pub(super) async fn run(c: &Client, cmd: AccountCmd) -> Result<Value, Failure> {
             c.call(Method::GET, &format!("/v1/accounts/{id}"), None)
                 .await
         }
-        AccountCmd::List => c.call(Method::GET, "/v1/accounts", None).await,
+        AccountCmd::List {
+            provider,
+            channel,
+            enabled,
+            q,
+        } => {
+            let pairs = [
+                ("provider", provider),
+                ("channel", channel),
+                ("enabled", enabled),
+                ("q", q),
+            ];
+            let path = format!("/v1/accounts{}", query(&pairs));
+            c.call(Method::GET, &path, None).await
+        }
+        AccountCmd::Disable { id } => set_enabled(c, &id, false).await,
+        AccountCmd::Enable { id } => set_enabled(c, &id, true).await,
+        AccountCmd::Delete { id } => {
+            let path = format!("/v1/accounts/{}", seg(&id));
+            c.call(Method::DELETE, &path, None).await
+        }
         AccountCmd::Update {
             id,
             name,
@@ -95,15 +139,22 @@ pub(super) async fn run(c: &Client, cmd: AccountCmd) -> Result<Value, Failure> {
             put(&mut b, "rate", rate);
             put(&mut b, "default_country", default_country);
             put(&mut b, "ports", ports);
-            let path = format!("/v1/accounts/{}", super::request::seg(&id));
+            let path = format!("/v1/accounts/{}", seg(&id));
             c.call(Method::PATCH, &path, Some(Value::Object(b))).await
         }
         AccountCmd::Credentials { id, credentials } => {
             let body = serde_json::json!({"credentials": json_arg(&credentials)?});
-            let path = format!("/v1/accounts/{}/credentials", super::request::seg(&id));
+            let path = format!("/v1/accounts/{}/credentials", seg(&id));
             c.call(Method::PUT, &path, Some(body)).await
         }
     }
+}
+
+/// `PATCH /v1/accounts/{id} {"enabled": …}`.
+async fn set_enabled(c: &Client, id: &str, enabled: bool) -> Result<Value, Failure> {
+    let path = format!("/v1/accounts/{}", seg(id));
+    let body = serde_json::json!({ "enabled": enabled });
+    c.call(Method::PATCH, &path, Some(body)).await
 }
 
 /// `--credentials`, read as JSON.

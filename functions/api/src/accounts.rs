@@ -5,9 +5,11 @@ use crate::{invalid, not_found, parse_body, problem, reply, Api, Reply};
 use pregon::clock::now_rfc3339;
 use pregon::keys;
 use pregon::model::{
-    check_credentials, new_id, Account, AccountPatch, FieldError, NewAccount, ProviderKind,
+    check_credentials, new_id, Account, AccountPatch, Campaign, CampaignStatus, FieldError,
+    NewAccount, ProviderKind,
 };
 use pregon::providers::inbound::new_url_secret;
+use pregon::providers::Credentials;
 use pregon_aws::transport::{account_secret, WEBHOOK_SECRET};
 use pregon_aws::Error as AwsError;
 use serde_json::{json, Map, Value};
@@ -58,6 +60,8 @@ impl Api {
             created_at: now_rfc3339(),
             name: None,
             description: None,
+            disabled_at: None,
+            paused_campaigns: Vec::new(),
         };
         if let Err(e) = self
             .store
@@ -141,9 +145,10 @@ impl Api {
         Ok(reply(200, json!(self.account_view(&a).await)))
     }
 
-    /// `PATCH /v1/accounts/{id}`: its `name`, `description`, `rate`, `default_country`
-    /// and (gateways) `ports`; senders use a new rate or ports from their next read of
-    /// the account (within a minute).
+    /// `PATCH /v1/accounts/{id}`: its `name`, `description`, `rate`, `default_country`,
+    /// (gateways) `ports` and `enabled`; senders use a new rate or ports from their next
+    /// read of the account (within a minute). Disabling pauses the account's sending
+    /// campaigns (their queued jobs are parked); enabling resumes the ones it paused.
     pub(crate) async fn patch_account(
         &self,
         tenant: &str,
@@ -157,20 +162,122 @@ impl Api {
             Ok(p) => p,
             Err(e) => return Ok(invalid(e)),
         };
+        let toggle = patch.enabled.filter(|e| *e != a.enabled());
         patch.apply(&mut a);
         self.store.put(keys::account(tenant, id), &a).await?;
+        match toggle {
+            Some(false) => self.disable_account(tenant, id).await?,
+            Some(true) => self.enable_account(tenant, id).await?,
+            None => {}
+        }
         info!(tenant, account = %id, "account changed");
+        let a = self
+            .store
+            .get::<Account>(keys::account(tenant, id))
+            .await?
+            .ok_or_else(|| AwsError::Shape("the account is gone".into()))?;
         Ok(reply(200, json!(self.account_view(&a).await)))
     }
 
-    /// `GET /v1/accounts?provider=&channel=&q=&limit=&cursor=`: `q` looks in the name,
+    /// Marks the account disabled first (nothing sent on it can start or resume), then
+    /// pauses its sending campaigns and records them for [`enable_account`].
+    async fn disable_account(&self, tenant: &str, id: &str) -> Result<(), AwsError> {
+        let now = now_rfc3339();
+        self.store.set_account_disabled(tenant, id, &now).await?;
+        let on_it =
+            |c: &Campaign| c.status == CampaignStatus::Sending && c.settings.account_id == id;
+        let mut paused = Vec::new();
+        for c in self.campaigns_where(tenant, on_it).await? {
+            if self.control(tenant, &c.id, "pause", b"").await?.status == 200 {
+                paused.push(c.id);
+            }
+        }
+        self.store.add_account_paused(tenant, id, &paused).await?;
+        info!(tenant, account = %id, paused = paused.len(), "account disabled");
+        Ok(())
+    }
+
+    /// Marks the account enabled and resumes the campaigns disabling it paused (a
+    /// campaign cancelled or resumed meanwhile stays as it is).
+    async fn enable_account(&self, tenant: &str, id: &str) -> Result<(), AwsError> {
+        let paused = self.store.set_account_enabled(tenant, id).await?;
+        for c in &paused {
+            self.control(tenant, c, "resume", b"").await?;
+        }
+        info!(tenant, account = %id, resumed = paused.len(), "account enabled");
+        Ok(())
+    }
+
+    /// 409 `account_disabled` when the campaign's account is disabled.
+    pub(crate) async fn account_refuses(
+        &self,
+        tenant: &str,
+        account: &str,
+    ) -> Result<Option<Reply>, AwsError> {
+        let a = self
+            .store
+            .get::<Account>(keys::account(tenant, account))
+            .await?;
+        Ok(a.filter(|a| !a.enabled()).map(|a| account_disabled(&a.id)))
+    }
+
+    /// `DELETE /v1/accounts/{id}`: only when no campaign on it is sending, paused or
+    /// scheduled (409 naming one). Its secret is scheduled for deletion (Secrets
+    /// Manager's 7-day recovery window); its campaigns, messages and tickets stay.
+    pub(crate) async fn delete_account(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
+        let Some(a) = self.store.get::<Account>(keys::account(tenant, id)).await? else {
+            return Ok(not_found("account"));
+        };
+        let active = |c: &Campaign| {
+            c.settings.account_id == id
+                && matches!(
+                    c.status,
+                    CampaignStatus::Sending | CampaignStatus::Paused | CampaignStatus::Scheduled
+                )
+        };
+        if let Some(c) = self.campaigns_where(tenant, active).await?.first() {
+            let why = format!(
+                "the campaign '{}' on this account is {}; cancel it or let it finish first",
+                c.id,
+                c.status.as_str()
+            );
+            return Ok(problem(409, "account_in_use", &why));
+        }
+        let meta = match account_secret(&self.aws, &a).await {
+            Ok(s) => match s.credentials {
+                Credentials::Meta {
+                    phone_number_id,
+                    waba_id,
+                    ..
+                } => Some((phone_number_id, waba_id)),
+                _ => None,
+            },
+            Err(_) => None,
+        };
+        let meta = meta.as_ref().map(|(n, w)| (n.as_str(), w.as_str()));
+        self.store.delete_account(tenant, id, meta).await?;
+        if let Some(arn) = &a.credentials_secret_arn {
+            self.aws
+                .secrets
+                .delete_secret()
+                .secret_id(arn)
+                .recovery_window_in_days(7)
+                .send()
+                .await
+                .map_err(|e| AwsError::secrets("DeleteSecret", e))?;
+        }
+        info!(tenant, account = %id, "account deleted");
+        Ok(reply(204, Value::Null))
+    }
+
+    /// `GET /v1/accounts?provider=&channel=&enabled=&q=&limit=&cursor=`: `q` looks in the name,
     /// description and sender.
     pub(crate) async fn list_accounts(
         &self,
         tenant: &str,
         query: &[(String, String)],
     ) -> Result<Reply, AwsError> {
-        let known = ["provider", "channel", "q", "limit", "cursor"];
+        let known = ["provider", "channel", "enabled", "q", "limit", "cursor"];
         let exact: [(&'static str, &[&str]); 2] = [
             ("provider", &["meta", "twilio", "gupshup", "sms_gateway"]),
             ("channel", &["whatsapp", "sms"]),
@@ -179,17 +286,29 @@ impl Api {
             Ok(f) => f,
             Err(e) => return Ok(invalid(e)),
         };
+        let enabled = match query.iter().find(|(k, _)| k == "enabled") {
+            None => None,
+            Some((_, v)) if v == "true" => Some(true),
+            Some((_, v)) if v == "false" => Some(false),
+            Some(_) => {
+                return Ok(invalid(vec![FieldError {
+                    field: "enabled".into(),
+                    message: "must be one of true, false".into(),
+                }]))
+            }
+        };
         let keep = |a: &Account| {
-            q.as_deref().is_none_or(|q| {
-                [
-                    a.name.as_deref(),
-                    a.description.as_deref(),
-                    Some(a.sender.as_str()),
-                ]
-                .into_iter()
-                .flatten()
-                .any(|t| t.to_lowercase().contains(q))
-            })
+            enabled.is_none_or(|e| a.enabled() == e)
+                && q.as_deref().is_none_or(|q| {
+                    [
+                        a.name.as_deref(),
+                        a.description.as_deref(),
+                        Some(a.sender.as_str()),
+                    ]
+                    .into_iter()
+                    .flatten()
+                    .any(|t| t.to_lowercase().contains(q))
+                })
         };
         let prefix = keys::ACCOUNT_PREFIX;
         self.list_plain(
@@ -222,6 +341,16 @@ impl Api {
         };
         AccountView::new(a, url)
     }
+}
+
+/// 409 `account_disabled`: nothing is sent on a disabled account.
+pub(crate) fn account_disabled(account: &str) -> Reply {
+    let how = format!("PATCH /v1/accounts/{account} {{\"enabled\": true}}");
+    problem(
+        409,
+        "account_disabled",
+        &format!("the account '{account}' is disabled; enable it ({how}) to send on it"),
+    )
 }
 
 /// A credentials replacement's body, `{"credentials": {…}}`, checked for the account's

@@ -6,7 +6,7 @@
 
 use crate::views::TenantView;
 use crate::{invalid, not_found, problem, reply, Api, Reply};
-use pregon::model::FieldError;
+use pregon::model::{Campaign, CampaignStatus, FieldError};
 use pregon_aws::apikeys::TenantItem;
 use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
@@ -230,8 +230,17 @@ impl Api {
         } else {
             self.store.set_tenant_disabled(&t, None, &[]).await?;
             for id in &t.paused_campaigns {
-                // One the tenant cancelled meanwhile stays as it is (409).
-                self.control(tenant, id, "resume", b"").await?;
+                // One the tenant cancelled meanwhile stays as it is (409); one whose
+                // account was disabled meanwhile waits for the account.
+                let r = self.control(tenant, id, "resume", b"").await?;
+                if r.status == 409 && r.body["error"] == "account_disabled" {
+                    if let Some(c) = self.store.campaign(tenant, id).await? {
+                        let ids = [c.id.clone()];
+                        self.store
+                            .add_account_paused(tenant, &c.settings.account_id, &ids)
+                            .await?;
+                    }
+                }
             }
             info!(tenant, resumed = t.paused_campaigns.len(), "tenant enabled");
         }
@@ -245,25 +254,40 @@ impl Api {
 
     /// The ids of the tenant's campaigns that are sending (single messages too).
     async fn sending_campaigns(&self, tenant: &str) -> Result<Vec<String>, AwsError> {
-        let filters = [pregon_aws::store::Filter::Eq("status", "sending".into())];
-        let mut ids = Vec::new();
+        let sending = |c: &Campaign| c.status == CampaignStatus::Sending;
+        Ok(self
+            .campaigns_where(tenant, sending)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect())
+    }
+
+    /// The tenant's campaigns that `keep` keeps (each of them read; a tenant has hundreds,
+    /// not millions).
+    pub(crate) async fn campaigns_where(
+        &self,
+        tenant: &str,
+        keep: impl Fn(&Campaign) -> bool,
+    ) -> Result<Vec<Campaign>, AwsError> {
+        let mut kept = Vec::new();
         let mut after = None;
         loop {
             let (page, next) = self
                 .store
-                .list::<pregon::model::Campaign>(
+                .list::<Campaign>(
                     pregon::keys::tenant_pk(tenant),
                     pregon::keys::CAMPAIGN_PREFIX,
                     false,
                     500,
                     after.take(),
-                    &filters,
+                    &[],
                 )
                 .await?;
-            ids.extend(page.into_iter().map(|c| c.id));
+            kept.extend(page.into_iter().filter(|c| keep(c)));
             match next {
                 Some(n) => after = Some(n),
-                None => return Ok(ids),
+                None => return Ok(kept),
             }
         }
     }

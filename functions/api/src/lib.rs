@@ -294,6 +294,7 @@ impl Api {
                 }
             }
             ("PATCH", ["v1", "accounts", id]) => self.patch_account(&tenant, id, body).await,
+            ("DELETE", ["v1", "accounts", id]) => self.delete_account(&tenant, id).await,
             ("PUT", ["v1", "accounts", id, "credentials"]) => {
                 self.replace_credentials(&tenant, id, body).await
             }

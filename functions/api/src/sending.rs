@@ -79,6 +79,11 @@ impl Api {
             Ok(n) => n,
             Err(why) => return Ok(problem(409, "conflict", &why)),
         };
+        if let Control::Send { .. } | Control::Resume = control {
+            if let Some(r) = self.account_refuses(tenant, &c.settings.account_id).await? {
+                return Ok(r);
+            }
+        }
         if let Control::Send { .. } = control {
             if let Some(r) = self.unsendable(tenant, &c).await? {
                 return Ok(r);
@@ -717,6 +722,9 @@ impl Api {
         else {
             return Ok(invalid(vec![field("account_id", "no such account")]));
         };
+        if !account.enabled() {
+            return Ok(crate::accounts::account_disabled(account_id));
+        }
         let template_id = o.get("template_id").and_then(Value::as_str);
         if template_id.is_some() == o.contains_key("text") {
             return Ok(invalid(vec![field(

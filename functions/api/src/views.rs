@@ -43,6 +43,11 @@ pub(crate) struct AccountSummary {
     /// What the tenant calls it, and a note (null until set).
     name: Option<String>,
     description: Option<String>,
+    /// False once disabled: it sends nothing until enabled again.
+    enabled: bool,
+    /// When it was disabled; left out while enabled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    disabled_at: Option<String>,
 }
 
 impl From<&Account> for AccountSummary {
@@ -63,6 +68,8 @@ impl From<&Account> for AccountSummary {
             name: a.name.clone(),
             description: a.description.clone(),
             created_at: a.created_at.clone(),
+            enabled: a.enabled(),
+            disabled_at: a.disabled_at.clone(),
         }
     }
 }
@@ -564,6 +571,8 @@ mod tests {
             created_at: "2026-01-01T00:00:00Z".into(),
             name: full.then(|| "Gateway Santiago".into()),
             description: None,
+            disabled_at: None,
+            paused_campaigns: Vec::new(),
         }
     }
 
@@ -578,6 +587,7 @@ mod tests {
         "created_at",
         "name",
         "description",
+        "enabled",
     ];
 
     #[test]

@@ -1,6 +1,7 @@
 //! What every Pregón function shares: one config loader, one store, one SQS batch
 //! helper, one logging set-up. Business rules stay in the `pregon` crate.
 
+pub mod accounts;
 pub mod apikeys;
 pub mod campaigns;
 pub mod config;

@@ -292,17 +292,44 @@ impl Dispatch {
             return Ok(None);
         }
         let now = pregon::clock::now_rfc3339();
-        self.store
-            .move_campaign(
-                &c.tenant_id,
-                &c.id,
-                CampaignStatus::Scheduled,
-                CampaignStatus::Sending,
-                &now,
-                None,
-            )
+        let (tenant, id) = (c.tenant_id.as_str(), c.id.as_str());
+        let account: Option<Account> = self
+            .store
+            .get(keys::account(tenant, &c.settings.account_id))
             .await?;
-        self.store.campaign(&c.tenant_id, &c.id).await
+        if account.is_some_and(|a| !a.enabled()) {
+            // Due on a disabled account: it waits paused, and enabling the account
+            // resumes it (unless it was enabled meanwhile: then it starts now).
+            let (scheduled, paused) = (CampaignStatus::Scheduled, CampaignStatus::Paused);
+            if !self
+                .store
+                .move_campaign(tenant, id, scheduled, paused, &now, None)
+                .await?
+            {
+                return Ok(None);
+            }
+            let ids = [c.id.clone()];
+            let account = &c.settings.account_id;
+            if self.store.add_account_paused(tenant, account, &ids).await? {
+                info!(campaign = %c.id, "due on a disabled account: paused");
+                return Ok(None);
+            }
+            self.store
+                .move_campaign(tenant, id, paused, CampaignStatus::Sending, &now, None)
+                .await?;
+        } else {
+            self.store
+                .move_campaign(
+                    tenant,
+                    id,
+                    CampaignStatus::Scheduled,
+                    CampaignStatus::Sending,
+                    &now,
+                    None,
+                )
+                .await?;
+        }
+        self.store.campaign(tenant, id).await
     }
 
     /// A cancelled campaign: every message not sent yet becomes `skipped` (a sender that

@@ -58,6 +58,20 @@ pub struct Account {
     pub name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub description: Option<String>,
+    /// When the tenant disabled it (`PATCH … {"enabled": false}`); `None` while enabled.
+    /// A disabled account sends nothing: its campaigns wait paused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<String>,
+    /// The campaigns disabling the account paused, resumed when it is enabled again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub paused_campaigns: Vec<String>,
+}
+
+impl Account {
+    /// Whether it may send (not disabled).
+    pub fn enabled(&self) -> bool {
+        self.disabled_at.is_none()
+    }
 }
 
 /// An account's webhook URL: `{base}/v1/webhooks/{account}`, with `?key={secret}`
@@ -165,6 +179,9 @@ pub struct AccountPatch {
     pub rate: Option<u32>,
     pub ports: Option<Vec<u16>>,
     pub default_country: Option<String>,
+    /// Disable (`false`) or enable (`true`) it; what that pauses and resumes is the API's
+    /// to do, so [`apply`](Self::apply) leaves it.
+    pub enabled: Option<bool>,
 }
 
 impl AccountPatch {
@@ -194,6 +211,7 @@ impl AccountPatch {
             ),
         }
         let rate = f.integer("rate", 1..=1000).map(|r| r as u32);
+        let enabled = f.boolean("enabled");
         let ports = match f.get("ports") {
             None => None,
             Some(_) if provider != ProviderKind::SmsGateway => {
@@ -215,6 +233,7 @@ impl AccountPatch {
             rate,
             ports,
             default_country: default_country.map(|c| c.to_ascii_uppercase()),
+            enabled,
         })
     }
 

@@ -373,6 +373,8 @@ mod tests {
             created_at: "2026-12-07T00:00:00Z".into(),
             name: None,
             description: None,
+            disabled_at: None,
+            paused_campaigns: Vec::new(),
         }
     }
 
