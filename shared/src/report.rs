@@ -196,6 +196,22 @@ pub fn layout_columns(params: usize) -> Vec<String> {
         .collect()
 }
 
+/// The header row a campaign's spreadsheet needs: the phone, then `param_1`…`param_n`
+/// for its template (or `message` for an SMS campaign without one: each row's own
+/// text), then its metadata columns by name.
+pub fn campaign_columns(
+    params: usize,
+    message_column: bool,
+    metadata: &[crate::validate::MetadataField],
+) -> Vec<String> {
+    let mut columns = layout_columns(params);
+    if message_column {
+        columns.push("message".into());
+    }
+    columns.extend(metadata.iter().map(|m| m.name.clone()));
+    columns
+}
+
 /// The empty layout as CSV (header only).
 pub fn layout_csv(columns: &[String]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());

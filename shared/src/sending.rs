@@ -196,6 +196,10 @@ pub struct SendJob {
     /// When (unix ms) the provider first throttled this job, while it still throttles it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub throttled_since: Option<i64>,
+    /// Times the provider refused credentials the tenant had since replaced, for this
+    /// job (each time it goes again, with the new ones); see [`CREDENTIAL_TRIES`].
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub credentials_refused: u32,
     /// Set on a job put back only to open its message's ticket (the message is recorded
     /// `sent` at this time, RFC 3339, but the ticket's writes failed): retried until the
     /// ticket and its due item both exist.
@@ -206,6 +210,10 @@ pub struct SendJob {
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
+
+/// A job refused for credentials replaced since tries this many times (one per sender
+/// that still held the old ones, at most).
+pub const CREDENTIAL_TRIES: u32 = 10;
 
 /// The error code of a message that gave up after transient provider trouble.
 pub const RETRIES_EXHAUSTED: &str = "retries_exhausted";
@@ -228,6 +236,8 @@ pub enum Transient {
     Throttled,
     /// A 5xx, or the provider unreachable before the request left.
     Unavailable,
+    /// The provider refused credentials the tenant has since replaced (401).
+    CredentialsRefused,
 }
 
 /// What to do with a job after transient trouble.
@@ -280,6 +290,23 @@ impl SendJob {
                 NextTry::Again {
                     job: Box::new(job),
                     after_secs: after,
+                }
+            }
+            Transient::CredentialsRefused => {
+                // Each sender holding the old credentials refuses a job at most once
+                // (it reads the new ones then): a few tries are enough.
+                job.credentials_refused += 1;
+                if job.credentials_refused >= CREDENTIAL_TRIES {
+                    return NextTry::GiveUp {
+                        why: format!(
+                            "the provider refused the account's credentials {} times",
+                            job.credentials_refused
+                        ),
+                    };
+                }
+                NextTry::Again {
+                    job: Box::new(job),
+                    after_secs: 1,
                 }
             }
         }
@@ -468,6 +495,24 @@ mod tests {
         );
     }
 
+    #[test]
+    fn refused_credentials_since_replaced_go_again_a_bounded_number_of_times() {
+        let mut j = job();
+        for n in 1..CREDENTIAL_TRIES {
+            match j.after_failure(Transient::CredentialsRefused, 0) {
+                NextTry::Again { job, after_secs } => {
+                    assert_eq!((job.credentials_refused, after_secs), (n, 1));
+                    j = *job;
+                }
+                other => panic!("try {n}: {other:?}"),
+            }
+        }
+        assert!(matches!(
+            j.after_failure(Transient::CredentialsRefused, 0),
+            NextTry::GiveUp { .. }
+        ));
+    }
+
     fn job() -> SendJob {
         SendJob {
             tenant: "t".into(),
@@ -481,6 +526,7 @@ mod tests {
             template: Some("tpl".into()),
             seq: 0,
             unavailable: 0,
+            credentials_refused: 0,
             throttled_since: None,
             ticket_at: None,
         }

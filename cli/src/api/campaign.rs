@@ -50,6 +50,16 @@ pub enum CampaignCmd {
         #[arg(long)]
         json: bool,
     },
+    /// Download the empty spreadsheet for the campaign: the phone, its template's
+    /// parameters (or `message`), then its metadata columns.
+    Sheet {
+        id: String,
+        #[arg(long, default_value = "xlsx", value_parser = ["xlsx", "csv"])]
+        format: String,
+        /// Where to write it.
+        #[arg(long)]
+        out: PathBuf,
+    },
     /// Download the campaign's results (SPEC §7) once it has ended: CSV or XLSX.
     Results {
         id: String,
@@ -157,6 +167,11 @@ pub(super) async fn run(c: &Client, cmd: CampaignCmd) -> Result<Value, Failure> 
         CampaignCmd::Unschedule { id } => action(c, &id, "unschedule", None).await,
         CampaignCmd::Watch { .. } => Err(Failure::Io("watch is run by `run`".into())),
         CampaignCmd::Results { id, format, out } => crate::results::run(c, &id, &format, out).await,
+        CampaignCmd::Sheet { id, format, out } => {
+            let path = format!("/v1/campaigns/{}/sheet?format={format}", seg(&id));
+            let bytes = super::request::download_to(c, &path, &out).await?;
+            Ok(json!({"campaign_id": id, "written": out.display().to_string(), "bytes": bytes}))
+        }
         CampaignCmd::Stats { id, .. } => {
             c.call(
                 Method::GET,

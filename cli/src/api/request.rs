@@ -37,6 +37,14 @@ pub(super) fn query(pairs: &[(&str, Option<String>)]) -> String {
     }
 }
 
+/// Downloads `path` into the file `out`; how many bytes were written.
+pub(super) async fn download_to(c: &Client, path: &str, out: &Path) -> Result<usize, Failure> {
+    let bytes = c.download(path).await?;
+    std::fs::write(out, &bytes)
+        .map_err(|e| Failure::Io(format!("cannot write {}: {e}", out.display())))?;
+    Ok(bytes.len())
+}
+
 /// A page size as a query value.
 pub(super) fn limit(l: Option<u32>) -> Option<String> {
     l.map(|l| l.to_string())

@@ -44,7 +44,7 @@ impl Api {
             Some(Ok(n)) => Some(n),
             Some(Err(r)) => return Ok(r),
         };
-        let settings = match CampaignSettings::parse(&body) {
+        let mut settings = match CampaignSettings::parse(&body) {
             Ok(s) => s,
             Err(e) => return Ok(invalid(e)),
         };
@@ -62,6 +62,10 @@ impl Api {
         };
         if let Err(e) = settings.check_references(account.as_ref(), template.as_ref()) {
             return Ok(invalid(e));
+        }
+        if settings.department.is_none() {
+            // The template's team, unless the campaign names its own.
+            settings.department = template.as_ref().and_then(|t| t.spec.department.clone());
         }
         let inline_csv = match &inline {
             None => None,

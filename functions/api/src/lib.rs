@@ -312,6 +312,10 @@ impl Api {
                 Ok(None) => Ok(not_found("template")),
                 Err(e) => Err(e),
             },
+            ("DELETE", ["v1", "templates", id]) => self.delete_template(&tenant, id).await,
+            ("POST", ["v1", "templates", id, "preview"]) => {
+                self.preview_template(&tenant, id, body).await
+            }
             ("GET", ["v1", "templates", id, "sheet"]) => {
                 self.template_sheet(&tenant, id, query).await
             }
@@ -334,6 +338,9 @@ impl Api {
             ("PATCH", ["v1", "campaigns", id]) => self.patch_campaign(&tenant, id, body).await,
             ("DELETE", ["v1", "campaigns", id]) => self.delete_campaign(&tenant, id).await,
             ("GET", ["v1", "campaigns", id, "results"]) => self.results(&tenant, id, query).await,
+            ("GET", ["v1", "campaigns", id, "sheet"]) => {
+                self.campaign_sheet(&tenant, id, query).await
+            }
             ("GET", ["v1", "campaigns", id, "stats"]) => self.campaign_stats(&tenant, id).await,
             ("GET", ["v1", "analytics"]) => self.analytics(&tenant, query).await,
             ("POST", ["v1", "messages"]) => self.send_one(&tenant, body).await,

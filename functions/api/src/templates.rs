@@ -4,11 +4,13 @@ use crate::views::TemplateView;
 use crate::{invalid, not_found, parse_body, problem, reply, Api, File, Reply};
 use pregon::clock::now_rfc3339;
 use pregon::keys;
-use pregon::model::{new_id, Account, FieldError, NewTemplate, Template, TemplateStatus};
+use pregon::model::{
+    new_id, Account, Campaign, CampaignStatus, FieldError, NewTemplate, Template, TemplateStatus,
+};
 use pregon::providers::{Adapter, TemplateCallError, TemplateOp, TemplateState};
 use pregon_aws::Error as AwsError;
 use serde_json::{json, Value};
-use tracing::warn;
+use tracing::{info, warn};
 
 impl Api {
     /// `POST /v1/templates`, with the `account_id` it belongs to: a WhatsApp template is
@@ -79,18 +81,27 @@ impl Api {
         Ok(reply(201, json!(TemplateView::from(&t))))
     }
 
-    /// `GET /v1/templates?status=&channel=&account_id=&q=&limit=&cursor=`: `q` looks in
+    /// `GET /v1/templates?status=&channel=&account_id=&department=&q=&limit=&cursor=`: `q` looks in
     /// the name and the body.
     pub(crate) async fn list_templates(
         &self,
         tenant: &str,
         query: &[(String, String)],
     ) -> Result<Reply, AwsError> {
-        let known = ["status", "channel", "account_id", "q", "limit", "cursor"];
-        let exact: [(&'static str, &[&str]); 3] = [
+        let known = [
+            "status",
+            "channel",
+            "account_id",
+            "department",
+            "q",
+            "limit",
+            "cursor",
+        ];
+        let exact: [(&'static str, &[&str]); 4] = [
             ("status", &["pending", "approved", "rejected", "paused"]),
             ("channel", &["whatsapp", "sms"]),
             ("account_id", &[]),
+            ("department", &[]),
         ];
         let (filters, q) = match crate::list_query(query, &known, &exact) {
             Ok(f) => f,
@@ -112,6 +123,78 @@ impl Api {
             |t: &Template| TemplateView::from(t),
         )
         .await
+    }
+
+    /// `DELETE /v1/templates/{id}`: deleted at the provider (Meta by name, Twilio its
+    /// content, Gupshup by element name), then here; 204. Refused with 409
+    /// `template_in_use` naming a campaign using it that is sending, paused or scheduled,
+    /// and with 502 `provider_error` (nothing deleted) when the provider refuses.
+    pub(crate) async fn delete_template(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
+        let Some(t) = self
+            .store
+            .get::<Template>(keys::template(tenant, id))
+            .await?
+        else {
+            return Ok(not_found("template"));
+        };
+        let active = |c: &Campaign| {
+            c.settings.template_id.as_deref() == Some(id)
+                && matches!(
+                    c.status,
+                    CampaignStatus::Sending | CampaignStatus::Paused | CampaignStatus::Scheduled
+                )
+        };
+        if let Some(c) = self.campaigns_where(tenant, active).await?.first() {
+            let why = format!(
+                "the campaign '{}' using this template is {}; cancel it or let it finish first",
+                c.id,
+                c.status.as_str()
+            );
+            return Ok(problem(409, "template_in_use", &why));
+        }
+        let account = match &t.account_id {
+            Some(a) => self.store.get::<Account>(keys::account(tenant, a)).await?,
+            None => None,
+        };
+        if let Some(a) = &account {
+            if let Err(e) = self.delete_at_provider(a, &t).await {
+                warn!(tenant, template = %id, error = %e, "template not deleted at the provider");
+                let why = format!("the provider did not delete the template: {e}");
+                return Ok(problem(502, "provider_error", &why));
+            }
+        }
+        self.store.delete(keys::template(tenant, id)).await?;
+        info!(tenant, template = %id, "template deleted");
+        Ok(reply(204, Value::Null))
+    }
+
+    /// [`Adapter::delete_template`] with the account's credentials.
+    async fn delete_at_provider(&self, a: &Account, t: &Template) -> Result<bool, TemplateTrouble> {
+        let credentials = pregon_aws::transport::credentials(&self.aws, a).await?;
+        Ok(Adapter::new(a, &credentials)
+            .delete_template(&self.transport.endpoints, t, |req| self.transport.send(req))
+            .await?)
+    }
+
+    /// `POST /v1/templates/{id}/preview` `{params, header_image?}`: the text exactly as
+    /// the recipient will read it, its header, and for SMS the encoding and segments.
+    pub(crate) async fn preview_template(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &[u8],
+    ) -> Result<Reply, AwsError> {
+        let Some(t) = self
+            .store
+            .get::<Template>(keys::template(tenant, id))
+            .await?
+        else {
+            return Ok(not_found("template"));
+        };
+        Ok(match parse_body(body).and_then(|b| t.preview(&b)) {
+            Ok(p) => reply(200, json!(p)),
+            Err(e) => invalid(e),
+        })
     }
 
     /// Registers a template at the account's provider; `None` where the provider has no
@@ -183,17 +266,6 @@ impl Api {
         id: &str,
         query: &[(String, String)],
     ) -> Result<Reply, AwsError> {
-        let format = query
-            .iter()
-            .find(|(k, _)| k == "format")
-            .map(|(_, v)| v.as_str())
-            .unwrap_or("xlsx");
-        if format != "xlsx" && format != "csv" {
-            return Ok(invalid(vec![FieldError {
-                field: "format".into(),
-                message: "must be xlsx or csv".into(),
-            }]));
-        }
         let Some(t) = self
             .store
             .get::<Template>(keys::template(tenant, id))
@@ -202,26 +274,24 @@ impl Api {
             return Ok(not_found("template"));
         };
         let columns = pregon::report::layout_columns(t.spec.params);
-        let file = if format == "csv" {
-            File {
-                content_type: "text/csv; charset=utf-8",
-                filename: format!("{}.csv", t.spec.name),
-                bytes: pregon::report::layout_csv(&columns),
-            }
-        } else {
-            let bytes = pregon::report::layout_xlsx(&columns).map_err(AwsError::Shape)?;
-            File {
-                content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                filename: format!("{}.xlsx", t.spec.name),
-                bytes,
-            }
+        sheet(&t.spec.name, &columns, query)
+    }
+
+    /// `GET /v1/campaigns/{id}/sheet?format=csv|xlsx`: the empty spreadsheet for a
+    /// campaign: its template's parameters (or `message`), then its metadata columns.
+    pub(crate) async fn campaign_sheet(
+        &self,
+        tenant: &str,
+        id: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, AwsError> {
+        let Some(c) = self.store.campaign(tenant, id).await? else {
+            return Ok(not_found("campaign"));
         };
-        Ok(Reply {
-            status: 200,
-            body: Value::Null,
-            file: Some(Box::new(file)),
-            allow: None,
-        })
+        let s = &c.settings;
+        let message = s.template_id.is_none();
+        let columns = pregon::report::campaign_columns(c.params, message, &s.metadata);
+        sheet(&s.name, &columns, query)
     }
 }
 
@@ -233,6 +303,48 @@ enum TemplateTrouble {
     Credentials(#[from] AwsError),
     #[error(transparent)]
     Call(#[from] TemplateCallError),
+}
+
+/// The empty spreadsheet with `columns`, as `?format=` asks (`xlsx`, the default, or
+/// `csv`), named after `name`.
+fn sheet(name: &str, columns: &[String], query: &[(String, String)]) -> Result<Reply, AwsError> {
+    let format = query
+        .iter()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.as_str())
+        .unwrap_or("xlsx");
+    // A header-safe file name: "Cobranza diciembre" → "Cobranza_diciembre".
+    let name: String = name
+        .chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' | '0'..='9' | '-' | '_' | '.' => c,
+            _ => '_',
+        })
+        .collect();
+    let file = match format {
+        "csv" => File {
+            content_type: "text/csv; charset=utf-8",
+            filename: format!("{name}.csv"),
+            bytes: pregon::report::layout_csv(columns),
+        },
+        "xlsx" => File {
+            content_type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            filename: format!("{name}.xlsx"),
+            bytes: pregon::report::layout_xlsx(columns).map_err(AwsError::Shape)?,
+        },
+        _ => {
+            return Ok(invalid(vec![FieldError {
+                field: "format".into(),
+                message: "must be xlsx or csv".into(),
+            }]))
+        }
+    };
+    Ok(Reply {
+        status: 200,
+        body: Value::Null,
+        file: Some(Box::new(file)),
+        allow: None,
+    })
 }
 
 fn apply(t: &mut Template, s: TemplateState) {

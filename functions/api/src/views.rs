@@ -118,6 +118,10 @@ pub(crate) struct TemplateView {
     #[serde(skip_serializing_if = "Option::is_none")]
     rejected_reason: Option<String>,
     created_at: String,
+    /// The team it belongs to (null when none).
+    department: Option<String>,
+    /// The sample values sent for review (the tenant's, else placeholders).
+    examples: Vec<String>,
 }
 
 impl From<&Template> for TemplateView {
@@ -136,6 +140,8 @@ impl From<&Template> for TemplateView {
             provider_template_id: t.provider_template_id.clone(),
             rejected_reason: t.rejected_reason.clone(),
             created_at: t.created_at.clone(),
+            department: t.spec.department.clone(),
+            examples: t.spec.review_examples(),
         }
     }
 }
@@ -628,6 +634,8 @@ mod tests {
                     text: None,
                     link: Some("https://example.com/a.png".into()),
                 }),
+                department: full.then(|| "cobranzas".into()),
+                examples: Vec::new(),
             },
             status: TemplateStatus::Pending,
             account_id: full.then(|| "acc_1".into()),
@@ -648,6 +656,8 @@ mod tests {
         "header",
         "status",
         "created_at",
+        "department",
+        "examples",
     ];
 
     #[test]

@@ -78,6 +78,11 @@ const BODIES: &[(&str, &[&str], &[In])] = &[
         ],
     ),
     (
+        "POST /v1/templates/{id}/preview",
+        &[],
+        &[In::Fields(TEMPLATE_MODEL, "preview")],
+    ),
+    (
         "POST /v1/templates",
         &["header"],
         &[In::Fields(TEMPLATE_MODEL, "parse_header")],
@@ -177,10 +182,8 @@ const QUERIES: &[(&str, &[(&str, &str)])] = &[
     ("GET /v1/keys", &[(API_KEYS, "list_keys")]),
     ("GET /v1/admin/tenants", &[(ADMIN, "list_tenants")]),
     ("GET /v1/templates", &[(TEMPLATES, "list_templates")]),
-    (
-        "GET /v1/templates/{id}/sheet",
-        &[(TEMPLATES, "template_sheet")],
-    ),
+    ("GET /v1/campaigns/{id}/sheet", &[(TEMPLATES, "sheet")]),
+    ("GET /v1/templates/{id}/sheet", &[(TEMPLATES, "sheet")]),
     ("GET /v1/campaigns", &[(CAMPAIGNS, "list_campaigns")]),
     (
         "GET /v1/campaigns/{id}/messages",
@@ -240,6 +243,7 @@ const RESPONSES: &[(&str, &[Out])] = &[
     ("TenantList", &[Out::Reply(ADMIN, "list_tenants", 200)]),
     ("Template", &[Out::Struct("TemplateView")]),
     ("TemplateHeader", &[Out::Struct("TemplateHeader")]),
+    ("TemplatePreview", &[Out::Struct("TemplatePreview")]),
     ("TemplateList", &[Out::Reply(ROUTER, "list_plain", 200)]),
     ("Campaign", &[Out::Struct("CampaignView")]),
     (

@@ -88,7 +88,7 @@ impl Store {
             items.push(keys::meta_route("waba", waba, id));
         }
         for key in items {
-            self.delete_at(key).send().await.map_err(Error::dynamo)?;
+            self.delete(key).await?;
         }
         Ok(())
     }

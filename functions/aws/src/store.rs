@@ -333,6 +333,12 @@ impl Store {
         Ok(())
     }
 
+    /// Deletes the item at `key` (nothing to delete is no error).
+    pub async fn delete(&self, key: (String, String)) -> Result<(), Error> {
+        self.delete_at(key).send().await.map_err(Error::dynamo)?;
+        Ok(())
+    }
+
     /// Writes a new item; fails if one with the same key exists.
     pub async fn create<T: Serialize>(
         &self,

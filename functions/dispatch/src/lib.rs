@@ -750,6 +750,7 @@ fn send_job(c: &Campaign, i: &RecipientItem) -> SendJob {
         // Rows are consecutive in the sheet: the sending order for port rotation.
         seq: i.row.saturating_sub(2),
         unavailable: 0,
+        credentials_refused: 0,
         throttled_since: None,
         ticket_at: None,
     }

@@ -48,6 +48,15 @@ impl Sender {
                 let why = e.to_string();
                 transient(job, trouble, why, &mut batch.release, &mut batch.record)
             }
+            Some(Attempt::Refused(e @ ProviderError::Auth { .. }))
+                if self.credentials_replaced(ctx, job).await =>
+            {
+                // Sent with credentials the tenant has since replaced: again, with the
+                // new ones (each sender re-reads them on its first refusal).
+                let why = e.to_string();
+                let trouble = Transient::CredentialsRefused;
+                transient(job, trouble, why, &mut batch.release, &mut batch.record)
+            }
             Some(Attempt::NotSent(why)) => transient(
                 job,
                 Transient::Unavailable,

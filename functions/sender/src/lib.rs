@@ -141,6 +141,8 @@ pub struct Sender {
 struct Context {
     account: Account,
     credentials: Credentials,
+    /// When it was read (which read a job was sent with).
+    loaded: Instant,
 }
 
 /// The templates a batch's jobs name, read once per batch (each cached a minute).
@@ -207,9 +209,27 @@ impl Sender {
             Ok(Context {
                 account: account_rec,
                 credentials,
+                loaded: Instant::now(),
             })
         };
         self.accounts.get(tenant, account, load).await
+    }
+
+    /// Whether the account's credentials are no longer the ones `used` (the tenant
+    /// replaced them, and the provider refused the old ones): read again unless another
+    /// job has had them read again since. Unreadable counts as replaced (try again).
+    async fn credentials_replaced(&self, used: &Context, job: &SendJob) -> bool {
+        let (tenant, account) = (job.tenant.as_str(), job.account.as_str());
+        if let Ok(now) = self.context(tenant, account).await {
+            if now.loaded != used.loaded {
+                return now.credentials != used.credentials;
+            }
+        }
+        self.accounts.forget(tenant, account);
+        match self.context(tenant, account).await {
+            Ok(now) => now.credentials != used.credentials,
+            Err(_) => true,
+        }
     }
 
     /// A template (`None`: it no longer exists), read at most once a minute.

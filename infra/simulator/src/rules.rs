@@ -35,6 +35,11 @@ pub struct RuleSpec {
     pub throttle: Option<bool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bad_credentials: Option<bool>,
+    /// With `bad_credentials`: refuse only requests made with this secret
+    /// (a rotated-out token), so the new one keeps working. Without it a
+    /// bad-credentials rule refuses every credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub callbacks: Option<CallbackSpec>,
 
@@ -136,6 +141,12 @@ impl RuleSpec {
             kinds.push(Kind::Template);
         }
         match kinds.as_slice() {
+            [kind] if *kind != Kind::BadCredentials && self.credential.is_some() => Err(
+                "\"credential\" goes with bad_credentials only: it names the secret refused".into(),
+            ),
+            [Kind::BadCredentials] if self.credential.as_deref() == Some("") => {
+                Err("\"credential\" must not be empty".into())
+            }
             [Kind::Template] if self.template.is_none() => {
                 Err("approve_after_ms, reject and pause need a \"template\" glob".into())
             }
@@ -165,11 +176,15 @@ pub struct Rule {
     pub kind: Kind,
 }
 
-/// What a send is matched on.
+/// What a send (or a template endpoint's request) is matched on.
 pub struct SendKey<'a> {
     pub provider: Provider,
     pub sender: &'a str,
     pub recipients: &'a [String],
+    /// The secret the request was made with (Meta Bearer token, Twilio auth
+    /// token, Gupshup `apikey` or partner/app token, gateway password), for
+    /// rules that name a `credential`.
+    pub credential: Option<&'a str>,
 }
 
 impl Rule {
@@ -185,6 +200,10 @@ impl Rule {
                 .recipient
                 .as_deref()
                 .is_none_or(|pattern| key.recipients.iter().any(|r| glob_matches(pattern, r)))
+            && spec
+                .credential
+                .as_deref()
+                .is_none_or(|c| key.credential == Some(c))
     }
 
     fn matches_template(&self, provider: Provider, name: &str) -> bool {
@@ -297,6 +316,7 @@ mod tests {
             provider: Provider::Meta,
             sender: "1",
             recipients: &recipients,
+            credential: None,
         };
         assert!(rules.take(Kind::Throttle, &key).is_some());
         assert!(rules.take(Kind::Throttle, &key).is_some());
@@ -319,6 +339,7 @@ mod tests {
             provider,
             sender,
             recipients,
+            credential: None,
         };
         assert!(rules
             .take(Kind::Throttle, &key(Provider::Meta, "+15550001111", &chile))
@@ -340,6 +361,40 @@ mod tests {
                 Kind::Throttle,
                 &key(Provider::Twilio, "+15550001111", &chile)
             )
+            .is_some());
+    }
+
+    #[test]
+    fn a_credential_goes_with_bad_credentials_only() {
+        assert_eq!(
+            spec(r#"{"bad_credentials":true,"credential":"old-token"}"#).kind(),
+            Ok(Kind::BadCredentials)
+        );
+        let refused = spec(r#"{"throttle":true,"credential":"old-token"}"#).kind();
+        assert!(refused.is_err_and(|e| e.contains("credential")));
+        assert!(spec(r#"{"bad_credentials":true,"credential":""}"#)
+            .kind()
+            .is_err());
+    }
+
+    #[test]
+    fn a_credential_rule_matches_only_that_credential() {
+        let mut rules = Rules::default();
+        rules
+            .add(spec(r#"{"bad_credentials":true,"credential":"old-token"}"#))
+            .unwrap();
+        let key = |credential| SendKey {
+            provider: Provider::Twilio,
+            sender: "+15550001111",
+            recipients: &[],
+            credential,
+        };
+        assert!(rules
+            .take(Kind::BadCredentials, &key(Some("new-token")))
+            .is_none());
+        assert!(rules.take(Kind::BadCredentials, &key(None)).is_none());
+        assert!(rules
+            .take(Kind::BadCredentials, &key(Some("old-token")))
             .is_some());
     }
 }

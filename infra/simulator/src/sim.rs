@@ -61,6 +61,11 @@ pub struct NewMessage {
 pub struct Admission {
     pub provider: Provider,
     pub sender: String,
+    /// The secret the request was made with (Meta Bearer token, Twilio auth
+    /// token, Gupshup `apikey`, gateway password), so a `bad_credentials`
+    /// rule naming a `credential` refuses only that one (a rotated-out
+    /// secret) and lets the new one through.
+    pub credential: String,
     pub messages: Vec<NewMessage>,
 }
 
@@ -167,6 +172,7 @@ impl Sim {
             provider: admission.provider,
             sender: &admission.sender,
             recipients: &recipients,
+            credential: Some(&admission.credential),
         };
         let latency = self.lock().rules.take(Kind::Latency, &key);
         if let Some(ms) = latency.and_then(|spec| spec.latency_ms) {
@@ -186,6 +192,7 @@ impl Sim {
             provider,
             sender: &admission.sender,
             recipients: &recipients,
+            credential: Some(&admission.credential),
         };
         if state.rules.take(Kind::BadCredentials, &key).is_some() {
             state.stats.bump(provider, n, |c| &mut c.rejected);
@@ -283,12 +290,15 @@ impl Sim {
     }
 
     /// Whether a bad-credentials rule refuses a request that is not a send
-    /// (template endpoints), matched on the account id as sender.
-    pub fn credentials_refused(&self, provider: Provider, account: &str) -> bool {
+    /// (template endpoints), matched on the account id as sender and on the
+    /// `credential` presented (Meta Bearer token, Twilio auth token, Gupshup
+    /// partner or app token).
+    pub fn credentials_refused(&self, provider: Provider, account: &str, credential: &str) -> bool {
         let key = SendKey {
             provider,
             sender: account,
             recipients: &[],
+            credential: Some(credential),
         };
         self.lock().rules.take(Kind::BadCredentials, &key).is_some()
     }

@@ -279,6 +279,15 @@ impl Registry {
             .collect()
     }
 
+    /// Removes every template `doomed` picks (a provider's delete) and says
+    /// how many went. They are gone for good: no list, fetch or send finds
+    /// them from then on, and a later one may reuse the name.
+    pub fn remove(&mut self, doomed: impl Fn(&Template) -> bool) -> usize {
+        let before = self.templates.len();
+        self.templates.retain(|t| !doomed(t));
+        before - self.templates.len()
+    }
+
     pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Template> {
         self.templates.iter_mut()
     }
@@ -311,6 +320,23 @@ mod tests {
             "Hi María $12.500"
         );
         assert_eq!(render("Hola {{3}}", &p, &[]), "Hola {{3}}");
+    }
+
+    #[test]
+    fn remove_takes_only_the_templates_picked() {
+        let mut registry = Registry::default();
+        for (id, name) in [("1", "aviso"), ("2", "aviso"), ("3", "otro")] {
+            registry.insert(Template::new(
+                Provider::Meta,
+                id.into(),
+                "w".into(),
+                name.into(),
+            ));
+        }
+        assert_eq!(registry.remove(|t| t.name == "aviso"), 2);
+        assert_eq!(registry.remove(|t| t.name == "aviso"), 0);
+        assert_eq!(registry.all().len(), 1);
+        assert!(registry.by_id(Provider::Meta, "3").is_some());
     }
 
     #[test]

@@ -248,6 +248,61 @@ impl<'a> Adapter<'a> {
     }
 }
 
+impl Adapter<'_> {
+    /// Deletes the template at the provider (Meta by name, Twilio its content, Gupshup
+    /// by element name), through `call`. `Ok(false)` when the provider keeps no
+    /// templates (gateways) or the template was never registered (no provider id).
+    pub async fn delete_template<F, Fut, E>(
+        &self,
+        ep: &Endpoints,
+        t: &Template,
+        call: F,
+    ) -> Result<bool, TemplateCallError>
+    where
+        F: FnMut(HttpRequest) -> Fut,
+        Fut: Future<Output = Result<(u16, Vec<u8>), E>>,
+        E: std::fmt::Display,
+    {
+        let Some(provider_id) = t.provider_template_id.as_deref() else {
+            return Ok(false);
+        };
+        let mut x = Exchange { call };
+        let name = t.spec.name.as_str();
+        match self.credentials {
+            Credentials::Meta {
+                access_token,
+                waba_id,
+                ..
+            } => {
+                let req = meta::delete_template_request(&ep.meta, access_token, waba_id, name);
+                x.ask(req, meta::read_delete_reply).await?
+            }
+            Credentials::Twilio {
+                account_sid,
+                auth_token,
+            } => {
+                let base = &ep.twilio_content;
+                let req =
+                    twilio::delete_content_request(base, account_sid, auth_token, provider_id);
+                x.ask(req, twilio::read_delete_reply).await?
+            }
+            Credentials::Gupshup {
+                app_id,
+                partner_token,
+                ..
+            } => {
+                let base = &ep.gupshup_partner;
+                let token_req = gupshup::app_token_request(base, app_id, partner_token);
+                let token = x.ask(token_req, gupshup::read_app_token_reply).await?;
+                let req = gupshup::delete_template_request(base, app_id, &token, name);
+                x.ask(req, gupshup::read_delete_reply).await?
+            }
+            Credentials::SmsGateway { .. } => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 /// The caller's transport, for the template calls that take several requests.
 struct Exchange<F> {
     call: F,

@@ -294,11 +294,6 @@ impl TemplateState {
     }
 }
 
-/// Example values for a template's `{{1}}`…`{{n}}`, as providers require for review.
-pub(crate) fn examples(params: usize) -> Vec<String> {
-    (1..=params).map(|n| format!("ejemplo {n}")).collect()
-}
-
 /// `+56962000001` → `56962000001`, as Meta, Gupshup and gateways write numbers.
 pub(crate) fn digits(e164: &str) -> &str {
     e164.trim_start_matches('+')

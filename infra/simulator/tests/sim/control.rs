@@ -193,3 +193,43 @@ async fn sender_rates_are_listed_with_the_default() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_credential_is_refused_on_any_rule_but_bad_credentials() {
+    bounded(async {
+        let sim = sim().await;
+        for rule in [
+            json!({"throttle": true, "credential": "old-token"}),
+            json!({"fail": {"code": 131026}, "credential": "old-token"}),
+            json!({"latency_ms": 5, "credential": "old-token"}),
+        ] {
+            let (status, body) = answer(sim.post("/_sim/rules").json(&rule)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{rule}");
+            assert_eq!(
+                body["error"],
+                "\"credential\" goes with bad_credentials only: it names the secret refused",
+                "{rule}"
+            );
+        }
+        for rule in [
+            json!({"credential": "old-token"}),
+            json!({"bad_credentials": true, "credential": ""}),
+        ] {
+            let (status, body) = answer(sim.post("/_sim/rules").json(&rule)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{rule}: {body}");
+        }
+        assert_eq!(sim.json("/_sim/rules").await["rules"], json!([]));
+
+        let created = sim
+            .rule(json!({"provider": "twilio", "bad_credentials": true, "credential": "old-token"}))
+            .await;
+        assert_eq!(created["rule"]["credential"], "old-token");
+        assert_eq!(
+            created["rule"]["remaining"],
+            Value::Null,
+            "no times: forever"
+        );
+        sim.stop().await;
+    })
+    .await
+}

@@ -189,3 +189,44 @@ async fn drop_after_accept_closes_the_connection_and_counts_accepted() {
     })
     .await
 }
+
+#[tokio::test]
+async fn a_credential_rule_refuses_only_the_rotated_out_password() {
+    bounded(async {
+        let sim = sim().await;
+        sim.rule(json!({"provider": "gateway", "sender": USER,
+                        "bad_credentials": true, "credential": "old-password"}))
+            .await;
+        let body = json!({"text": "x", "param": [{"number": "56962000001"}]});
+        let send_with = |password: &'static str| {
+            answer(
+                sim.post("/api/send_sms")
+                    .basic_auth(USER, Some(password))
+                    .json(&body),
+            )
+        };
+        let (status, _) = send_with("old-password").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        let (status, answer_body) = send_with("new-password").await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(answer_body["error_code"], 202);
+
+        sim.http
+            .delete(sim.url("/_sim/rules"))
+            .send()
+            .await
+            .unwrap();
+        sim.rule(json!({"provider": "gateway", "bad_credentials": true}))
+            .await;
+        for password in ["old-password", "new-password"] {
+            let (status, _) = send_with(password).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "without credential: {password}"
+            );
+        }
+        sim.stop().await;
+    })
+    .await
+}

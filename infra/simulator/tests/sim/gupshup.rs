@@ -321,3 +321,123 @@ async fn a_reject_rule_gives_rejected_with_the_reason() {
     })
     .await
 }
+
+async fn delete_template(sim: &TestSim, token: Option<&str>, name: &str) -> (StatusCode, Value) {
+    let mut request = sim
+        .http
+        .delete(sim.url(&format!("/partner/app/{APP_ID}/template/{name}")));
+    if let Some(token) = token {
+        request = request.header("Authorization", token);
+    }
+    answer(request).await
+}
+
+#[tokio::test]
+async fn a_template_deleted_through_the_partner_api_is_gone_and_refused_on_send() {
+    bounded(async {
+        let sim = sim().await;
+        let token = app_token(&sim).await;
+        let id = seed_template(&sim).await;
+        let applied = apply(&sim, &token, "aviso_pago").await;
+
+        let (status, body) = delete_template(&sim, None, "aviso_cobranza").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_gupshup_error(&body);
+
+        let (status, body) = delete_template(&sim, Some(&token), "aviso_cobranza").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({"status": "success"}));
+
+        let (_, listed) = answer(
+            sim.get(&format!("/partner/app/{APP_ID}/templates"))
+                .header("Authorization", &token),
+        )
+        .await;
+        let names: Vec<&str> = listed["templates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["elementName"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, ["aviso_pago"]);
+        let seeded = sim.json("/_sim/templates").await;
+        assert_eq!(seeded.as_array().unwrap().len(), 1);
+        assert_eq!(seeded[0]["id"], applied["id"]);
+
+        let (status, body) = send_template(&sim, template_form(&id, "56962000021")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_gupshup_error(&body);
+
+        let (status, body) = delete_template(&sim, Some(&token), "aviso_cobranza").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            body,
+            json!({"status": "error", "message": "Template Does not exists."})
+        );
+        sim.stop().await;
+    })
+    .await
+}
+
+async fn send_with(sim: &TestSim, api_key: &str, id: &str) -> (StatusCode, Value) {
+    answer(
+        sim.post("/wa/api/v1/template/msg")
+            .header("apikey", api_key)
+            .body(template_form(id, "56962000021")),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_credential_rule_refuses_only_the_rotated_out_api_key_or_app_token() {
+    bounded(async {
+        let sim = sim().await;
+        let id = seed_template(&sim).await;
+        sim.rule(json!({"provider": "gupshup", "sender": SOURCE,
+                        "bad_credentials": true, "credential": "old-key"}))
+            .await;
+        for _ in 0..2 {
+            let (status, body) = send_with(&sim, "old-key", &id).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "no times: refused from now on"
+            );
+            assert_eq!(
+                body,
+                json!({"status": "error", "message": "Authentication Failed"})
+            );
+        }
+        let (status, body) = send_with(&sim, "new-key", &id).await;
+        assert!(status.is_success(), "{status} {body}");
+
+        // Template endpoints match on the app id as sender and the token.
+        sim.rule(json!({"provider": "gupshup", "sender": APP_ID,
+                        "bad_credentials": true, "credential": "sk_old"}))
+            .await;
+        let templates = format!("/partner/app/{APP_ID}/templates");
+        let (status, body) = answer(sim.get(&templates).header("Authorization", "sk_old")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_gupshup_error(&body);
+        let (status, _) = answer(sim.get(&templates).header("Authorization", "sk_new")).await;
+        assert_eq!(status, StatusCode::OK);
+
+        sim.http
+            .delete(sim.url("/_sim/rules"))
+            .send()
+            .await
+            .unwrap();
+        sim.rule(json!({"provider": "gupshup", "sender": SOURCE, "bad_credentials": true}))
+            .await;
+        for key in ["old-key", "new-key"] {
+            let (status, _) = send_with(&sim, key, &id).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "without credential: {key} refused"
+            );
+        }
+        sim.stop().await;
+    })
+    .await
+}

@@ -444,3 +444,219 @@ async fn a_reject_rule_gives_rejected_with_the_reason() {
     })
     .await
 }
+
+fn templates_path() -> String {
+    format!("/v21.0/{WABA}/message_templates")
+}
+
+/// Seeds an approved template of `name` in `language` and returns its id.
+async fn seed_language(sim: &TestSim, name: &str, language: &str) -> String {
+    let seeded = sim
+        .control(
+            "/_sim/templates",
+            json!({"provider": "meta", "account": WABA, "name": name, "language": language,
+                   "body": "Hola {{1}}"}),
+        )
+        .await;
+    seeded["id"].as_str().unwrap().to_string()
+}
+
+async fn delete_template(sim: &TestSim, query: &str) -> (StatusCode, Value) {
+    answer(
+        sim.http
+            .delete(sim.url(&format!("{}?{query}", templates_path())))
+            .bearer_auth("t"),
+    )
+    .await
+}
+
+fn text_template(name: &str, language: &str) -> Value {
+    json!({"messaging_product": "whatsapp", "to": "56962000001", "type": "template",
+           "template": {"name": name, "language": {"code": language},
+             "components": [{"type": "body", "parameters": [{"type": "text", "text": "María"}]}]}})
+}
+
+async fn listed_names(sim: &TestSim) -> Vec<(String, String)> {
+    let (status, body) = answer(sim.get(&templates_path()).bearer_auth("t")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["name"].as_str().unwrap().to_string(),
+                t["language"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn deleting_a_template_by_name_removes_every_language_and_sends_of_it_get_132001() {
+    bounded(async {
+        let sim = sim().await;
+        seed_language(&sim, "aviso_mora", "es").await;
+        seed_language(&sim, "aviso_mora", "en_US").await;
+        seed_language(&sim, "aviso_pago", "es").await;
+        let (status, _) = send(&sim, &text_template("aviso_mora", "es")).await;
+        assert_eq!(status, StatusCode::OK);
+
+        let (status, body) = delete_template(&sim, "name=aviso_mora").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({"success": true}));
+
+        assert_eq!(
+            listed_names(&sim).await,
+            [("aviso_pago".to_string(), "es".to_string())]
+        );
+        let seeded = sim.json("/_sim/templates").await;
+        assert_eq!(seeded.as_array().unwrap().len(), 1, "{seeded}");
+        assert_eq!(seeded[0]["name"], "aviso_pago");
+        for language in ["es", "en_US"] {
+            let (status, body) = send(&sim, &text_template("aviso_mora", language)).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_meta_error(&body, 132001);
+        }
+
+        let (status, body) = delete_template(&sim, "name=aviso_mora").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_meta_error(&body, 100);
+        assert_eq!(body["error"]["error_subcode"], 2593002);
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist"));
+        sim.stop().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn deleting_with_hsm_id_removes_only_that_template() {
+    bounded(async {
+        let sim = sim().await;
+        let spanish = seed_language(&sim, "aviso_mora", "es").await;
+        seed_language(&sim, "aviso_mora", "en_US").await;
+
+        let (status, body) =
+            delete_template(&sim, &format!("name=aviso_mora&hsm_id={spanish}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(body, json!({"success": true}));
+        assert_eq!(
+            listed_names(&sim).await,
+            [("aviso_mora".to_string(), "en_US".to_string())]
+        );
+        let (_, body) = send(&sim, &text_template("aviso_mora", "es")).await;
+        assert_meta_error(&body, 132001);
+        let (status, _) = send(&sim, &text_template("aviso_mora", "en_US")).await;
+        assert_eq!(status, StatusCode::OK);
+
+        let (status, body) =
+            delete_template(&sim, &format!("name=aviso_mora&hsm_id={spanish}")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_eq!(body["error"]["error_subcode"], 2593002, "{body}");
+        sim.stop().await;
+    })
+    .await
+}
+
+#[tokio::test]
+async fn template_delete_checks_version_token_rules_and_name_like_the_other_template_endpoints() {
+    bounded(async {
+        let sim = sim().await;
+        seed_language(&sim, "aviso_mora", "es").await;
+        let path = format!("{}?name=aviso_mora", templates_path());
+
+        let (status, body) = answer(sim.http.delete(sim.url(&path))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_meta_error(&body, 190);
+
+        let (status, body) = answer(
+            sim.http
+                .delete(sim.url(&format!("/latest/{WABA}/message_templates?name=aviso_mora")))
+                .bearer_auth("t"),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_meta_error(&body, 2500);
+
+        sim.rule(json!({"provider": "meta", "sender": WABA, "bad_credentials": true, "times": 1}))
+            .await;
+        let (status, body) = delete_template(&sim, "name=aviso_mora").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_meta_error(&body, 190);
+
+        let (status, body) = delete_template(&sim, "hsm_id=1").await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_meta_error(&body, 100);
+
+        assert_eq!(listed_names(&sim).await.len(), 1, "nothing was deleted");
+        let (status, _) = answer(
+            sim.http
+                .delete(sim.url(&format!("{}&access_token=t", path))),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "?access_token= works too");
+        sim.stop().await;
+    })
+    .await
+}
+
+/// A free-form send made with `token`.
+async fn send_text_with(sim: &TestSim, token: &str) -> (StatusCode, Value) {
+    let text = json!({"messaging_product": "whatsapp", "to": "56962000001", "type": "text",
+                      "text": {"body": "hola"}});
+    answer(sim.post(&messages_path()).bearer_auth(token).json(&text)).await
+}
+
+#[tokio::test]
+async fn a_credential_rule_refuses_only_the_rotated_out_token() {
+    bounded(async {
+        let sim = sim().await;
+        sim.rule(json!({"provider": "meta", "bad_credentials": true, "credential": "old-token"}))
+            .await;
+        for _ in 0..2 {
+            let (status, body) = send_text_with(&sim, "old-token").await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "no times: refused from now on"
+            );
+            assert_meta_error(&body, 190);
+        }
+        let (status, body) = send_text_with(&sim, "new-token").await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+
+        let (status, body) = answer(sim.get(&templates_path()).bearer_auth("old-token")).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_meta_error(&body, 190);
+        let (status, _) = answer(sim.get(&templates_path()).bearer_auth("new-token")).await;
+        assert_eq!(status, StatusCode::OK);
+
+        let stats = sim.stats().await;
+        assert_eq!(
+            (stats["accepted"].clone(), stats["rejected"].clone()),
+            (json!(1), json!(2))
+        );
+
+        sim.http
+            .delete(sim.url("/_sim/rules"))
+            .send()
+            .await
+            .unwrap();
+        sim.rule(json!({"sender": PHONE_ID, "bad_credentials": true}))
+            .await;
+        for token in ["old-token", "new-token"] {
+            let (status, body) = send_text_with(&sim, token).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "without credential: {token} refused"
+            );
+            assert_meta_error(&body, 190);
+        }
+        sim.stop().await;
+    })
+    .await
+}

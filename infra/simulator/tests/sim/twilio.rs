@@ -332,3 +332,151 @@ async fn a_reject_rule_gives_a_rejected_approval_with_the_reason() {
     })
     .await
 }
+
+/// An approved WhatsApp content of the account, seeded; its `HX…` sid.
+async fn seed_content(sim: &TestSim) -> String {
+    let seeded = sim
+        .control(
+            "/_sim/templates",
+            json!({"provider": "twilio", "account": ACCOUNT, "name": "aviso_mora",
+                   "body": "Hola {{1}}"}),
+        )
+        .await;
+    seeded["id"].as_str().unwrap().to_string()
+}
+
+async fn delete_content(sim: &TestSim, sid: &str, user: &str) -> (StatusCode, Vec<u8>) {
+    let response = sim
+        .http
+        .delete(sim.url(&format!("/v1/Content/{sid}")))
+        .basic_auth(user, Some(TOKEN))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status();
+    (status, response.bytes().await.unwrap().to_vec())
+}
+
+fn content_send(sid: &str) -> [(&str, &str); 4] {
+    [
+        ("To", "whatsapp:+56962000001"),
+        ("From", "whatsapp:+15550001111"),
+        ("ContentSid", sid),
+        ("ContentVariables", r#"{"1":"María"}"#),
+    ]
+}
+
+#[tokio::test]
+async fn deleted_content_is_gone_with_204_and_its_sid_is_refused_on_send() {
+    bounded(async {
+        let sim = sim().await;
+        let sid = seed_content(&sim).await;
+        let (status, body) = send(&sim, &content_send(&sid)).await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+
+        let (status, body) = delete_content(&sim, &sid, "AC_someone_else").await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "another account's content");
+        assert_twilio_error(&serde_json::from_slice(&body).unwrap(), 404, 20404);
+
+        let (status, body) = delete_content(&sim, &sid, ACCOUNT).await;
+        assert_eq!(status, StatusCode::NO_CONTENT);
+        assert!(body.is_empty(), "204 has no body");
+
+        let (status, body) = answer(
+            sim.get(&format!("/v1/Content/{sid}"))
+                .basic_auth(ACCOUNT, Some(TOKEN)),
+        )
+        .await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_twilio_error(&body, 404, 20404);
+        let (_, listed) = answer(sim.get("/v1/Content").basic_auth(ACCOUNT, Some(TOKEN))).await;
+        assert_eq!(listed["contents"], json!([]));
+        assert_eq!(sim.json("/_sim/templates").await, json!([]));
+
+        let (status, body) = send(&sim, &content_send(&sid)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        assert_twilio_error(&body, 400, 21655);
+
+        let (status, body) = delete_content(&sim, &sid, ACCOUNT).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let body: Value = serde_json::from_slice(&body).unwrap();
+        assert_twilio_error(&body, 404, 20404);
+        assert_eq!(
+            body["message"],
+            format!("The requested resource /Content/{sid} was not found")
+        );
+
+        let (status, body) = answer(sim.http.delete(sim.url(&format!("/v1/Content/{sid}")))).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_twilio_error(&body, 401, 20003);
+        sim.stop().await;
+    })
+    .await
+}
+
+async fn send_with(sim: &TestSim, auth_token: &str) -> (StatusCode, Value) {
+    answer(
+        sim.post(&messages_path())
+            .basic_auth(ACCOUNT, Some(auth_token))
+            .body(form(SMS)),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_credential_rule_refuses_only_the_rotated_out_auth_token() {
+    bounded(async {
+        let sim = sim().await;
+        sim.rule(json!({"provider": "twilio", "sender": "+15550001111",
+                        "bad_credentials": true, "credential": "old-token"}))
+            .await;
+        for _ in 0..2 {
+            let (status, body) = send_with(&sim, "old-token").await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "no times: refused from now on"
+            );
+            assert_twilio_error(&body, 401, 20003);
+        }
+        let (status, body) = send_with(&sim, "new-token").await;
+        assert_eq!(status, StatusCode::CREATED, "{body}");
+
+        // The Content API matches on the AccountSid as sender.
+        sim.rule(json!({"provider": "twilio", "sender": ACCOUNT,
+                        "bad_credentials": true, "credential": "old-token"}))
+            .await;
+        let (status, body) = answer(
+            sim.get("/v1/Content")
+                .basic_auth(ACCOUNT, Some("old-token")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_twilio_error(&body, 401, 20003);
+        let (status, _) = answer(
+            sim.get("/v1/Content")
+                .basic_auth(ACCOUNT, Some("new-token")),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK);
+
+        sim.http
+            .delete(sim.url("/_sim/rules"))
+            .send()
+            .await
+            .unwrap();
+        sim.rule(json!({"provider": "twilio", "sender": "+15550001111", "bad_credentials": true}))
+            .await;
+        for token in ["old-token", "new-token"] {
+            let (status, body) = send_with(&sim, token).await;
+            assert_eq!(
+                status,
+                StatusCode::UNAUTHORIZED,
+                "without credential: {token} refused"
+            );
+            assert_twilio_error(&body, 401, 20003);
+        }
+        sim.stop().await;
+    })
+    .await
+}

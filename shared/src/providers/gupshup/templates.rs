@@ -46,6 +46,42 @@ pub fn read_app_token_reply(reply: HttpReply<'_>) -> Result<String, ProviderErro
         })
 }
 
+/// Deletes the app's template by its element name (`DELETE
+/// /partner/app/{app_id}/template/{element_name}`, the app token as `Authorization`).
+pub fn delete_template_request(
+    partner_base: &str,
+    app_id: &str,
+    app_token: &str,
+    element_name: &str,
+) -> HttpRequest {
+    let name: String = form_urlencoded::byte_serialize(element_name.as_bytes()).collect();
+    HttpRequest {
+        method: "DELETE",
+        url: format!(
+            "{}/partner/app/{app_id}/template/{name}",
+            partner_base.trim_end_matches('/')
+        ),
+        headers: vec![("authorization".into(), app_token.to_string())],
+        body: Vec::new(),
+    }
+}
+
+/// Reads the answer to a delete: `{"status":"success"}`. "Template Does not exists."
+/// means it is already deleted.
+pub fn read_delete_reply(reply: HttpReply<'_>) -> Result<(), ProviderError> {
+    let v: Value = serde_json::from_slice(reply.body).unwrap_or(Value::Null);
+    if (200..300).contains(&reply.status) && v["status"] != "error" {
+        return Ok(());
+    }
+    let gone = v["message"]
+        .as_str()
+        .is_some_and(|m| m.to_lowercase().contains("does not exist"));
+    if gone {
+        return Ok(());
+    }
+    Err(partner_error(reply, &v))
+}
+
 /// Applies for the template: its body as `content` with `{{n}}` as written, and the body
 /// with sample values as `example`; `templateType` `TEXT`, with a text header as
 /// `header`, or `IMAGE` for an image header.
@@ -60,7 +96,7 @@ pub fn apply_template_request(
         .and_then(|c| serde_json::to_value(c).ok())
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| "UTILITY".into());
-    let example = crate::model::render(&t.body, &crate::providers::examples(t.params));
+    let example = crate::model::render(&t.body, &t.review_examples());
     let image = t.header.as_ref().is_some_and(|h| h.kind == "image");
     let mut pairs: Vec<(&str, String)> = vec![
         ("elementName", t.name.clone()),
@@ -166,6 +202,8 @@ mod template_tests {
             body: "Hola {{1}}, debes {{2}}".into(),
             params: 2,
             header,
+            department: None,
+            examples: Vec::new(),
         }
     }
 
@@ -324,5 +362,35 @@ mod template_tests {
             ),
             Err(ProviderError::Throttled { .. })
         ));
+    }
+
+    #[test]
+    fn a_delete_is_the_element_names_path_and_a_missing_one_counts_as_deleted() {
+        let r = delete_template_request(
+            "https://partner.gupshup.io",
+            "app1",
+            "sk_tok",
+            "aviso_cobranza",
+        );
+        assert_eq!(r.method, "DELETE");
+        assert_eq!(
+            r.url,
+            "https://partner.gupshup.io/partner/app/app1/template/aviso_cobranza"
+        );
+        assert!(r
+            .headers
+            .contains(&("authorization".into(), "sk_tok".into())));
+        let reply = |status, body: &str| {
+            read_delete_reply(HttpReply {
+                status,
+                body: body.as_bytes(),
+            })
+        };
+        assert_eq!(reply(200, r#"{"status":"success"}"#), Ok(()));
+        let missing = r#"{"status":"error","message":"Template Does not exists."}"#;
+        assert_eq!(reply(400, missing), Ok(()));
+        let live =
+            r#"{"status":"error","message":"Delete Operation is not allowed for sandbox apps"}"#;
+        assert!(reply(400, live).is_err());
     }
 }

@@ -11,7 +11,7 @@ pub fn register_template_request(
     waba_id: &str,
     t: &crate::model::NewTemplate,
 ) -> HttpRequest {
-    let examples = crate::providers::examples(t.params);
+    let examples = t.review_examples();
     let mut body_component = json!({"type": "BODY", "text": t.body});
     if !examples.is_empty() {
         body_component["example"] = json!({"body_text": [examples]});
@@ -55,21 +55,85 @@ pub fn template_status_request(
     waba_id: &str,
     name: &str,
 ) -> HttpRequest {
+    let GetOrDelete { url, headers } = templates_url(graph, access_token, waba_id, name);
+    HttpRequest {
+        method: "GET",
+        url,
+        headers,
+        body: Vec::new(),
+    }
+}
+
+/// The WABA's `message_templates?name=` and its Bearer header.
+struct GetOrDelete {
+    url: String,
+    headers: Vec<(String, String)>,
+}
+
+fn templates_url(graph: &str, access_token: &str, waba_id: &str, name: &str) -> GetOrDelete {
     let q = form_urlencoded::Serializer::new(String::new())
         .append_pair("name", name)
         .finish();
-    HttpRequest {
-        method: "GET",
+    GetOrDelete {
         url: format!(
             "{}/{waba_id}/message_templates?{q}",
             graph.trim_end_matches('/')
         ),
         headers: vec![("authorization".into(), format!("Bearer {access_token}"))],
-        body: Vec::new(),
     }
 }
 
 pub use crate::providers::TemplateState;
+
+/// Deletes the template named `name` from the WhatsApp Business account: `DELETE
+/// /{waba_id}/message_templates?name=` (every language of that name, as Meta does; the
+/// other languages are other Pregón templates only if registered under the same name).
+pub fn delete_template_request(
+    graph: &str,
+    access_token: &str,
+    waba_id: &str,
+    name: &str,
+) -> HttpRequest {
+    let GetOrDelete { url, headers } = templates_url(graph, access_token, waba_id, name);
+    HttpRequest {
+        method: "DELETE",
+        url,
+        headers,
+        body: Vec::new(),
+    }
+}
+
+/// Reads the answer to a delete: `{"success": true}`. A name Meta does not know (error
+/// 100 with subcode 2593002, "message template not found", or a message saying it does
+/// not exist) is already deleted.
+pub fn read_delete_reply(reply: HttpReply<'_>) -> Result<(), ProviderError> {
+    let v: Value = serde_json::from_slice(reply.body).unwrap_or(Value::Null);
+    if (200..300).contains(&reply.status) && v["success"] != false {
+        return Ok(());
+    }
+    let e = &v["error"];
+    let gone = e["code"] == 100
+        && (e["error_subcode"] == 2593002
+            || e["message"]
+                .as_str()
+                .is_some_and(|m| m.to_lowercase().contains("does not exist")));
+    if gone {
+        return Ok(());
+    }
+    Err(graph_error(reply, &v))
+}
+
+/// Meta's error body as a provider error (`error.code`, `error.message`).
+fn graph_error(reply: HttpReply<'_>, v: &Value) -> ProviderError {
+    let message = v["error"]["message"]
+        .as_str()
+        .unwrap_or("no error message")
+        .to_string();
+    let code = v["error"]["code"]
+        .as_i64()
+        .map_or_else(|| format!("http_{}", reply.status), |c| c.to_string());
+    by_status(reply.status, code, message)
+}
 
 /// Reads the answer to a registration (`{"id","status","category"}`) or to a status
 /// query (`{"data":[{"name","language","status","id",…}]}`) for `language`.
@@ -79,14 +143,7 @@ pub fn read_template_reply(
 ) -> Result<TemplateState, ProviderError> {
     let v: Value = serde_json::from_slice(reply.body).unwrap_or(Value::Null);
     if !(200..300).contains(&reply.status) {
-        let message = v["error"]["message"]
-            .as_str()
-            .unwrap_or("no error message")
-            .to_string();
-        let code = v["error"]["code"]
-            .as_i64()
-            .map_or_else(|| format!("http_{}", reply.status), |c| c.to_string());
-        return Err(by_status(reply.status, code, message));
+        return Err(graph_error(reply, &v));
     }
     let entry = match v["data"].as_array() {
         Some(list) => list
@@ -126,6 +183,8 @@ mod template_tests {
             body: "Hola {{1}}, debes {{2}}".into(),
             params: 2,
             header: None,
+            department: None,
+            examples: Vec::new(),
         };
         let r = register_template_request("https://graph.facebook.com/v21.0", "T", "WABA", &t);
         assert_eq!(
@@ -173,5 +232,34 @@ mod template_tests {
             TemplateStatus::from_review("DISABLED"),
             TemplateStatus::Paused
         );
+    }
+
+    #[test]
+    fn a_delete_names_the_template_and_a_missing_one_counts_as_deleted() {
+        let r = delete_template_request(
+            "https://graph.facebook.com/v21.0",
+            "tok",
+            "waba1",
+            "aviso cobranza",
+        );
+        assert_eq!(r.method, "DELETE");
+        assert_eq!(
+            r.url,
+            "https://graph.facebook.com/v21.0/waba1/message_templates?name=aviso+cobranza"
+        );
+        let reply = |status, body: &str| {
+            read_delete_reply(HttpReply {
+                status,
+                body: body.as_bytes(),
+            })
+        };
+        assert_eq!(reply(200, r#"{"success":true}"#), Ok(()));
+        let missing = r#"{"error":{"message":"Invalid parameter","type":"OAuthException","code":100,"error_subcode":2593002,"fbtrace_id":"A"}}"#;
+        assert_eq!(reply(400, missing), Ok(()));
+        let expired = r#"{"error":{"message":"Error validating access token","type":"OAuthException","code":190,"fbtrace_id":"A"}}"#;
+        assert!(matches!(
+            reply(401, expired),
+            Err(ProviderError::Auth { .. })
+        ));
     }
 }

@@ -55,7 +55,8 @@ pub fn create_content_request(
         Some(link) => serde_json::json!({"twilio/media": {"body": body, "media": [link]}}),
         None => serde_json::json!({"twilio/text": {"body": body}}),
     };
-    let variables: serde_json::Map<String, Value> = crate::providers::examples(t.params)
+    let variables: serde_json::Map<String, Value> = t
+        .review_examples()
         .into_iter()
         .enumerate()
         .map(|(i, e)| ((i + 1).to_string(), Value::from(e)))
@@ -115,6 +116,35 @@ pub fn approval_status_request(
         auth_token,
         None,
     )
+}
+
+/// Deletes the content (`DELETE /v1/Content/{sid}`), and with it its WhatsApp approval.
+pub fn delete_content_request(
+    content_base: &str,
+    account_sid: &str,
+    auth_token: &str,
+    content_sid: &str,
+) -> HttpRequest {
+    content_json(
+        "DELETE",
+        format!(
+            "{}/v1/Content/{content_sid}",
+            content_base.trim_end_matches('/')
+        ),
+        account_sid,
+        auth_token,
+        None,
+    )
+}
+
+/// Reads the answer to a delete: 204. A content Twilio does not know (404) is already
+/// deleted.
+pub fn read_delete_reply(reply: HttpReply<'_>) -> Result<(), ProviderError> {
+    if (200..300).contains(&reply.status) || reply.status == 404 {
+        return Ok(());
+    }
+    let v: Value = serde_json::from_slice(reply.body).unwrap_or(Value::Null);
+    Err(content_error(reply, &v))
 }
 
 fn content_error(reply: HttpReply<'_>, v: &Value) -> ProviderError {
@@ -181,6 +211,8 @@ mod template_tests {
             body: "Hola {{1}}, debes {{2}}".into(),
             params: 2,
             header,
+            department: None,
+            examples: Vec::new(),
         }
     }
 
@@ -330,5 +362,25 @@ mod template_tests {
             }),
             Err(ProviderError::Rejected { .. })
         ));
+    }
+
+    #[test]
+    fn a_delete_is_the_contents_path_and_a_404_counts_as_deleted() {
+        let r = delete_content_request("https://content.twilio.com", "AC1", "tok", "HX1");
+        assert_eq!(r.method, "DELETE");
+        assert_eq!(r.url, "https://content.twilio.com/v1/Content/HX1");
+        let reply = |status, body: &str| {
+            read_delete_reply(HttpReply {
+                status,
+                body: body.as_bytes(),
+            })
+        };
+        assert_eq!(reply(204, ""), Ok(()));
+        assert_eq!(
+            reply(404, r#"{"code":20404,"message":"not found","status":404}"#),
+            Ok(())
+        );
+        let auth = r#"{"code":20003,"message":"Authenticate","status":401}"#;
+        assert!(matches!(reply(401, auth), Err(ProviderError::Auth { .. })));
     }
 }

@@ -99,7 +99,7 @@ pub(super) async fn send_sms(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some((account, _)) = basic_auth(&headers) else {
+    let Some((account, password)) = basic_auth(&headers) else {
         sim.refuse(Provider::Gateway, 1);
         return unauthorised();
     };
@@ -136,6 +136,7 @@ pub(super) async fn send_sms(
         .admit(Admission {
             provider: Provider::Gateway,
             sender: account,
+            credential: password,
             messages,
         })
         .await;

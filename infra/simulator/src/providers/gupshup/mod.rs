@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::json;
 
@@ -32,6 +32,10 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route(
             "/partner/app/{app_id}/templates",
             get(templates::list_templates).post(templates::apply_template),
+        )
+        .route(
+            "/partner/app/{app_id}/template/{element_name}",
+            delete(templates::delete_template),
         )
 }
 

@@ -198,10 +198,10 @@ async fn send(
     body: Bytes,
     template: bool,
 ) -> Response {
-    if api_key(&headers).is_none() {
+    let Some(key) = api_key(&headers).map(str::to_string) else {
         sim.refuse(Provider::Gupshup, 1);
         return unauthorised();
-    }
+    };
     let form = Form::parse(&body);
     let parsed = common(&form).and_then(|c| {
         let content = if template {
@@ -223,6 +223,7 @@ async fn send(
         .admit(Admission {
             provider: Provider::Gupshup,
             sender: common.source.clone(),
+            credential: key,
             messages: vec![NewMessage {
                 recipient: common.recipient.clone(),
                 provider_message_id: message_id.clone(),

@@ -3,7 +3,8 @@
 //! token), `GET /partner/app/{appId}/token` (app token), `POST` and `GET
 //! /partner/app/{appId}/templates` (`elementName`, `languageCode`,
 //! `category`, `templateType`, `content`, `example`; statuses
-//! `PENDING`/`APPROVED`/`REJECTED` with `reason`).
+//! `PENDING`/`APPROVED`/`REJECTED` with `reason`) and `DELETE
+//! /partner/app/{appId}/template/{elementName}` (every language of it).
 
 use std::sync::Arc;
 
@@ -28,19 +29,21 @@ fn authorization(headers: &HeaderMap) -> Option<&str> {
 }
 
 /// Answers a `/partner/app/{appId}/…` call with `answer` (given the app id)
-/// when it carries a token in `Authorization` and the rules do not refuse
-/// the app's credentials, with Gupshup's 401 otherwise: what every app
-/// endpoint checks first.
+/// when it carries a token in `Authorization` (the partner token for
+/// `/token`, the app token elsewhere) that the rules do not refuse for the
+/// app, with Gupshup's 401 otherwise: what every app endpoint checks first.
 fn for_app(
     sim: &Sim,
     app_id: String,
     headers: &HeaderMap,
     answer: impl FnOnce(String) -> Response,
 ) -> Response {
-    if authorization(headers).is_none() || sim.credentials_refused(Provider::Gupshup, &app_id) {
-        return unauthorised();
+    match authorization(headers) {
+        Some(token) if !sim.credentials_refused(Provider::Gupshup, &app_id, token) => {
+            answer(app_id)
+        }
+        _ => unauthorised(),
     }
-    answer(app_id)
 }
 
 pub(super) async fn login(body: Bytes) -> Response {
@@ -184,5 +187,24 @@ pub(super) async fn list_templates(
             .map(template_view)
             .collect();
         Json(json!({"status": "success", "templates": templates})).into_response()
+    })
+}
+
+/// `DELETE /partner/app/{appId}/template/{elementName}`: every language of
+/// that element name in the app goes; `{"status":"success"}`, or 400
+/// "Template Does not exists." when the app has none by that name.
+pub(super) async fn delete_template(
+    State(sim): State<Arc<Sim>>,
+    Path((app_id, element_name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    for_app(&sim, app_id, &headers, |app_id| {
+        let removed = sim.lock().templates.remove(|t| {
+            t.provider == Provider::Gupshup && t.account == app_id && t.name == element_name
+        });
+        if removed == 0 {
+            return error(400, "Template Does not exists.");
+        }
+        Json(json!({"status": "success"})).into_response()
     })
 }

@@ -1,12 +1,13 @@
 //! Plays Meta's WhatsApp Business Cloud API (providers.md, "Meta WhatsApp
 //! Business Cloud API"): sending ([`send`]: `POST /{version}/{phone_number_id}/
-//! messages`), the WABA's `message_templates` ([`templates`]), the `statuses`
-//! webhook ([`callbacks`]) and the `messages` webhook for a customer's reply
-//! ([`inbound`]), both signed with `X-Hub-Signature-256`. This file holds the
-//! routes and what those share: Meta's error body
-//! `{"error":{message,type,code,error_subcode,error_data,fbtrace_id}}` (texts
-//! in [`errors`]), the Bearer token, the `/{version}/` check and the signed
-//! `whatsapp_business_account` webhook request.
+//! messages`), the WABA's `message_templates` ([`templates`]: create, list,
+//! delete), the `statuses` webhook ([`callbacks`]) and the `messages` webhook
+//! for a customer's reply ([`inbound`]), both signed with
+//! `X-Hub-Signature-256`. This file holds the routes and what those share:
+//! Meta's error body
+//! `{"error":{message,type,code,error_subcode,error_data,fbtrace_id}}`
+//! (texts in [`errors`]), the Bearer token, the `/{version}/` check and the
+//! signed `whatsapp_business_account` webhook request.
 
 pub mod callbacks;
 pub mod errors;
@@ -33,7 +34,9 @@ pub fn routes() -> Router<Arc<Sim>> {
         .route("/{version}/{phone_number_id}/messages", post(send::send))
         .route(
             "/{version}/{waba_id}/message_templates",
-            get(templates::list_templates).post(templates::create_template),
+            get(templates::list_templates)
+                .post(templates::create_template)
+                .delete(templates::delete_template),
         )
 }
 

@@ -211,10 +211,10 @@ pub(super) async fn send(
     if let Err(refused) = check_version(&version) {
         return refused.into_response();
     }
-    if bearer(&headers, &query).is_none() {
+    let Some(token) = bearer(&headers, &query) else {
         sim.refuse(Provider::Meta, 1);
         return error(&code(190), None);
-    }
+    };
     let (recipient, to, content, correlation) = match parse_send(&sim, &body) {
         Ok(parsed) => parsed,
         Err(refusal) => {
@@ -228,6 +228,7 @@ pub(super) async fn send(
         .admit(Admission {
             provider: Provider::Meta,
             sender: phone_number_id.clone(),
+            credential: token,
             messages: vec![NewMessage {
                 recipient: recipient.clone(),
                 provider_message_id: wamid.clone(),

@@ -1,9 +1,11 @@
 //! Meta's template endpoints: `/{version}/{waba_id}/message_templates` to
-//! register (`POST`: `name`, `language`, `category`, `components`) and list
-//! (`GET`, filtered by `name`, `language`, `status`) a WABA's templates, each
-//! `PENDING` → `APPROVED`/`REJECTED`/`PAUSED` as the shared registry's review
-//! timeline says. A name already registered in that language is 100 with
-//! subcode 2388024.
+//! register (`POST`: `name`, `language`, `category`, `components`), list
+//! (`GET`, filtered by `name`, `language`, `status`) and delete (`DELETE`,
+//! `?name=` for every language of a name, plus `hsm_id=` for one template)
+//! a WABA's templates, each `PENDING` → `APPROVED`/`REJECTED`/`PAUSED` as the
+//! shared registry's review timeline says. A name already registered in that
+//! language is 100 with subcode 2388024; deleting a name the WABA does not
+//! have is 100 with subcode 2593002.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,9 +38,8 @@ fn template_view(t: &Template) -> Value {
     view
 }
 
-/// What both template endpoints check first: the `/{version}/` (2500),
-/// then a Bearer token and credentials the rules do not refuse for the
-/// WABA (190).
+/// What every template endpoint checks first: the `/{version}/` (2500),
+/// then a Bearer token that the rules do not refuse for the WABA (190).
 fn check_access(
     sim: &Sim,
     version: &str,
@@ -47,10 +48,10 @@ fn check_access(
     query: &HashMap<String, String>,
 ) -> Result<(), Refusal> {
     check_version(version)?;
-    if bearer(headers, query).is_none() || sim.credentials_refused(Provider::Meta, waba_id) {
-        return Err(refusal(190, None));
+    match bearer(headers, query) {
+        Some(token) if !sim.credentials_refused(Provider::Meta, waba_id, &token) => Ok(()),
+        _ => Err(refusal(190, None)),
     }
-    Ok(())
 }
 
 pub(super) async fn create_template(
@@ -175,4 +176,49 @@ pub(super) async fn list_templates(
         .collect();
     Json(json!({"data": data, "paging": {"cursors": {"before": "MAZDZD", "after": "MjQZD"}}}))
         .into_response()
+}
+
+/// `DELETE …/message_templates?name=[&hsm_id=]`: by name alone every
+/// language of that name goes; with `hsm_id` only the template with that id
+/// (and that name). Answers `{"success": true}`, or 100/2593002 when the
+/// WABA has no such template.
+pub(super) async fn delete_template(
+    State(sim): State<Arc<Sim>>,
+    Path((version, waba_id)): Path<(String, String)>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(refused) = check_access(&sim, &version, &waba_id, &headers, &query) {
+        return refused.into_response();
+    }
+    let Some(name) = query.get("name").filter(|n| !n.is_empty()) else {
+        return invalid("The parameter name is required.").into_response();
+    };
+    let hsm_id = query.get("hsm_id").filter(|id| !id.is_empty());
+    let removed = sim.lock().templates.remove(|t| {
+        t.provider == Provider::Meta
+            && t.account == waba_id
+            && &t.name == name
+            && hsm_id.is_none_or(|id| &t.id == id)
+    });
+    if removed == 0 {
+        return not_found(name);
+    }
+    Json(json!({"success": true})).into_response()
+}
+
+/// Meta's answer to deleting a template the WABA does not have: 100 with
+/// subcode 2593002 (HTTP 400).
+fn not_found(name: &str) -> Response {
+    error(
+        &FailSpec {
+            code: 100,
+            subcode: Some(2593002),
+            message: Some("Template name does not exist".into()),
+            ..FailSpec::default()
+        },
+        Some(format!(
+            "The message template {name} wasn't found for this account."
+        )),
+    )
 }

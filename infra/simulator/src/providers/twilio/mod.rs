@@ -37,7 +37,10 @@ pub fn routes() -> Router<Arc<Sim>> {
             "/v1/Content",
             get(templates::list_content).post(templates::create_content),
         )
-        .route("/v1/Content/{sid}", get(templates::fetch_content))
+        .route(
+            "/v1/Content/{sid}",
+            get(templates::fetch_content).delete(templates::delete_content),
+        )
         .route(
             "/v1/Content/{sid}/ApprovalRequests",
             get(templates::fetch_approval),

@@ -169,6 +169,7 @@ pub(super) async fn send(
         .admit(Admission {
             provider: Provider::Twilio,
             sender: send.sender.clone(),
+            credential: auth_token.clone(),
             messages: vec![NewMessage {
                 recipient: send.recipient.clone(),
                 provider_message_id: sid.clone(),

@@ -1,9 +1,9 @@
 //! The Content API (content.twilio.com in reality, same base URL here):
 //! templates (content) and their WhatsApp approval — `/v1/Content` (create,
-//! list), `/v1/Content/{sid}` (fetch), `/v1/Content/{sid}/ApprovalRequests/
-//! whatsapp` (submit) and `/v1/Content/{sid}/ApprovalRequests` (fetch), as
-//! Twilio's OpenAPI spec (twilio/twilio-oai) and changelog describe them.
-//! HTTP Basic, the user being the account.
+//! list), `/v1/Content/{sid}` (fetch, delete), `/v1/Content/{sid}/
+//! ApprovalRequests/whatsapp` (submit) and `/v1/Content/{sid}/
+//! ApprovalRequests` (fetch), as Twilio's OpenAPI spec (twilio/twilio-oai)
+//! and changelog describe them. HTTP Basic, the user being the account.
 
 use std::sync::Arc;
 
@@ -56,7 +56,7 @@ fn approval_view(t: &Template) -> Value {
 }
 
 /// Answers a Content API call with `answer` for the caller's account (the
-/// Basic-auth user, whose credentials the rules do not refuse), with
+/// Basic-auth user, whose auth token the rules do not refuse), with
 /// Twilio's 20003 otherwise: what every Content endpoint checks first.
 fn for_account(
     sim: &Sim,
@@ -64,7 +64,9 @@ fn for_account(
     answer: impl FnOnce(String) -> Response,
 ) -> Response {
     match basic_auth(headers) {
-        Some((user, _)) if !sim.credentials_refused(Provider::Twilio, &user) => answer(user),
+        Some((user, secret)) if !sim.credentials_refused(Provider::Twilio, &user, &secret) => {
+            answer(user)
+        }
         _ => error(&code(20003)),
     }
 }
@@ -185,6 +187,25 @@ pub(super) async fn fetch_content(
 ) -> Response {
     read_content(&sim, &headers, &sid, |t| {
         Json(content_view(t)).into_response()
+    })
+}
+
+/// `DELETE /v1/Content/{sid}`: the content and its WhatsApp approval go;
+/// 204 with no body, 20404 when the caller's account has no such content.
+pub(super) async fn delete_content(
+    State(sim): State<Arc<Sim>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    for_account(&sim, &headers, |account| {
+        let removed = sim
+            .lock()
+            .templates
+            .remove(|t| t.provider == Provider::Twilio && t.id == sid && t.account == account);
+        if removed == 0 {
+            return not_found(&sid);
+        }
+        StatusCode::NO_CONTENT.into_response()
     })
 }
 
