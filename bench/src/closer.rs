@@ -79,6 +79,7 @@ pub fn run(tickets: usize) {
                         closed_at: None,
                         attended_by: None,
                         closed_by: None,
+                        expires_at: None,
                     })
                     .collect()
             })

@@ -570,7 +570,13 @@ async fn recipients_a_failed_clean_up_left_behind_are_deleted_by_the_next_run() 
     };
     let put = stack
         .store
-        .recipient_put(&t.id, id, loaded.recipient_gen - 1, &old)
+        .recipient_put(
+            &t.id,
+            id,
+            loaded.recipient_gen - 1,
+            &old,
+            loaded.expires_at(),
+        )
         .unwrap();
     stack.store.batch_write(vec![put]).await.unwrap();
     let (pk, sk) = pregon::keys::campaign(&t.id, id);

@@ -97,6 +97,7 @@ impl Api {
         );
         campaign.upload_id = upload_id.clone();
         campaign.created_by = by.map(str::to_string);
+        campaign.retention_days = self.store.settings(tenant).await?.retention_days;
         self.store.put_campaign(&campaign).await?;
         info!(tenant, campaign = %id, "campaign created");
         if let (Some(csv), Some(upload_id)) = (inline_csv, &upload_id) {

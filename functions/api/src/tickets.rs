@@ -275,7 +275,7 @@ impl Api {
             author: by.map(str::to_string),
             at: now.clone(),
         };
-        self.store.add_entry(tenant, &t.id, &entry).await?;
+        self.store.add_entry(tenant, &t, &entry).await?;
         // An agent's reply after the customer's is a take, like `attend` (SPEC §6).
         let takes = t.replied_at.is_some();
         if let Some(touched) = self
@@ -340,8 +340,9 @@ impl Api {
             priority: None,
             sms: None,
         };
+        c.retention_days = self.store.settings(tenant).await?.retention_days;
         self.store.put_campaign(&c).await?;
-        let put = self.store.recipient_put(tenant, &id, 1, &recipient)?;
+        let put = self.store.recipient_put(tenant, &id, 1, &recipient, c.expires_at())?;
         self.store.batch_write(vec![put]).await?;
         self.request_dispatch(tenant, &id).await?;
         Ok(pregon::sending::message_id(tenant, &id, 1, recipient.row))

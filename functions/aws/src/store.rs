@@ -163,6 +163,9 @@ pub struct RecipientItem {
     pub sms_encoding: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sms_segments: Option<u32>,
+    /// When (unix seconds) DynamoDB's TTL removes it: the campaign's retention.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl From<&Recipient> for RecipientItem {
@@ -197,6 +200,7 @@ impl From<&Recipient> for RecipientItem {
             resent: None,
             sms_encoding: r.sms.as_ref().map(|s| s.encoding.as_str().to_string()),
             sms_segments: r.sms.as_ref().map(|s| s.segments as u32),
+            expires_at: None,
         }
     }
 }
@@ -726,17 +730,21 @@ impl Store {
         ))
     }
 
+    /// The put of one recipient of a campaign's generation `gen`, removed by TTL at
+    /// `expires_at` (unix seconds: the campaign's retention).
     pub fn recipient_put(
         &self,
         tenant: &str,
         campaign: &str,
         gen: u32,
         r: &Recipient,
+        expires_at: i64,
     ) -> Result<WriteRequest, Error> {
-        self.put_request(
-            keys::recipient(tenant, campaign, gen, r.row),
-            &RecipientItem::from(r),
-        )
+        let item = RecipientItem {
+            expires_at: Some(expires_at),
+            ..RecipientItem::from(r)
+        };
+        self.put_request(keys::recipient(tenant, campaign, gen, r.row), &item)
     }
 
     /// One item to put in a [`Store::batch_write`].

@@ -458,9 +458,10 @@ impl Store {
     pub async fn add_entry(
         &self,
         tenant: &str,
-        ticket: &str,
+        t: &Ticket,
         e: &TicketEntry,
     ) -> Result<(), Error> {
+        let ticket = t.id.as_str();
         let tail = e
             .provider_message_id
             .clone()
@@ -474,7 +475,14 @@ impl Store {
             keys::ticket_entries_pk(tenant, ticket),
             format!("{nanos:020}#{tail}"),
         );
-        self.put(key, e).await
+        let mut item = self.keyed(key, e)?;
+        if let Some(at) = t.expires_at {
+            // Removed with its ticket (the tenant's retention).
+            item.insert("expires_at".into(), crate::store::n(at));
+        }
+        let put = self.client.put_item().table_name(&self.table);
+        put.set_item(Some(item)).send().await.map_err(Error::dynamo)?;
+        Ok(())
     }
 
     /// Whether an inbound message (by its provider id) was already taken in: providers
@@ -722,5 +730,6 @@ pub fn campaign_ticket(
         closed_at: None,
         attended_by: None,
         closed_by: None,
+        expires_at: Some(campaign.expires_at()),
     })
 }

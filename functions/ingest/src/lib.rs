@@ -667,6 +667,8 @@ impl Ingest {
             }
             Ok::<_, AwsError>(())
         });
+        // Every row of this upload is removed by TTL after the campaign's retention.
+        let expires_at = c.expires_at();
         let mut writes = futures::stream::FuturesUnordered::new();
         use futures::StreamExt;
         let mut failure = None;
@@ -676,7 +678,7 @@ impl Ingest {
                     let Some(batch) = batch else { break };
                     let reqs = batch
                         .iter()
-                        .map(|r| self.store.recipient_put(&c.tenant_id, &c.id, gen, r))
+                        .map(|r| self.store.recipient_put(&c.tenant_id, &c.id, gen, r, expires_at))
                         .collect::<Result<Vec<_>, _>>()?;
                     writes.push(self.store.batch_write(reqs));
                 }

@@ -3,6 +3,7 @@
 //! answered message `replied`; an opt-out onto the do-not-contact list.
 
 use crate::{Bad, Known, Webhook};
+use pregon::clock::unix_now;
 use pregon::model::{CloseReason, MediaRef, Ticket, TicketEntry, TicketStatus};
 use pregon::providers::inbound::{Reply, StatusUpdate};
 use pregon::sending::MessageStatus;
@@ -42,7 +43,9 @@ impl Webhook {
         let ticket = match ticket {
             Some(t) => t,
             None => {
-                let t = Ticket::inbound(tenant, acc, &r.from_phone, &now);
+                let mut t = Ticket::inbound(tenant, acc, &r.from_phone, &now);
+                let days = k.settings.retention_days;
+                t.expires_at = Some(pregon::model::retention_expiry(unix_now(), days));
                 self.store.open_inbound_ticket(&t).await?;
                 info!(account = acc, ticket = %t.id, "a message that matched no open ticket opened an inbound ticket");
                 touched = self
@@ -53,7 +56,7 @@ impl Webhook {
             }
         };
         self.store
-            .add_entry(tenant, &ticket.id, &reply_entry(r, &at))
+            .add_entry(tenant, &ticket, &reply_entry(r, &at))
             .await?;
         published.push(events::reply_received(
             tenant,

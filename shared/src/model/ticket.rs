@@ -117,6 +117,10 @@ pub struct Ticket {
     /// The name of the API key that closed it (`close`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub closed_by: Option<String>,
+    /// When (unix seconds) DynamoDB's TTL removes it and its conversation: the tenant's
+    /// retention after it opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<i64>,
 }
 
 impl Ticket {
@@ -143,6 +147,7 @@ impl Ticket {
             closed_at: None,
             attended_by: None,
             closed_by: None,
+            expires_at: None,
         }
     }
 }
@@ -263,10 +268,28 @@ pub struct TenantSettings {
     /// e.g. `CL`); absent: the campaign's, or the one its accounts share.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_country: Option<String>,
+    /// Days a campaign's messages and recipients, and tickets and their conversations,
+    /// are kept (DynamoDB TTL from when each is written; 30–3650, default 400). A
+    /// campaign keeps the retention in force when it was created.
+    #[serde(default = "default_retention")]
+    pub retention_days: u32,
 }
 
 fn default_idle() -> u16 {
     24
+}
+
+/// The retention of a tenant that never set one.
+pub const DEFAULT_RETENTION_DAYS: u32 = 400;
+
+pub(crate) fn default_retention() -> u32 {
+    DEFAULT_RETENTION_DAYS
+}
+
+/// When (unix seconds, DynamoDB's TTL) an item written `now_secs` is removed after
+/// `retention_days`.
+pub fn retention_expiry(now_secs: i64, retention_days: u32) -> i64 {
+    now_secs + i64::from(retention_days) * 86_400
 }
 
 fn default_opt_out_words() -> Vec<String> {
@@ -310,6 +333,7 @@ impl Default for TenantSettings {
             opt_out_words: default_opt_out_words(),
             report_sender: None,
             default_country: None,
+            retention_days: default_retention(),
         }
     }
 }
@@ -321,6 +345,9 @@ impl TenantSettings {
         let mut next = self.clone();
         if let Some(h) = f.integer("idle_close_hours", 1..=168) {
             next.idle_close_hours = h as u16;
+        }
+        if let Some(d) = f.integer("retention_days", 30..=3650) {
+            next.retention_days = d as u32;
         }
         if let Some(v) = f.get("opt_out_words") {
             match v.as_array() {
@@ -406,6 +433,7 @@ mod tests {
             closed_at: None,
             attended_by: None,
             closed_by: None,
+            expires_at: None,
         }
     }
 

@@ -130,6 +130,10 @@ pub struct Campaign {
     /// The name of the API key that created it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created_by: Option<String>,
+    /// Days its recipients, messages and tickets are kept: the tenant's
+    /// `retention_days` when it was created.
+    #[serde(default = "super::ticket::default_retention")]
+    pub retention_days: u32,
 }
 
 /// Dispatch's checkpoint (SPEC §2 step 3): how far it has enqueued each recipient shard,
@@ -209,7 +213,13 @@ impl Campaign {
             header_image_file: None,
             report_email_state: None,
             created_by: None,
+            retention_days: super::DEFAULT_RETENTION_DAYS,
         }
+    }
+
+    /// When (unix seconds) an item of this campaign written now is removed by TTL.
+    pub fn expires_at(&self) -> i64 {
+        super::retention_expiry(crate::clock::unix_now(), self.retention_days)
     }
 
     /// One object per upload: `uploads/{tenant}/{campaign}/{upload_id}`.
@@ -530,6 +540,7 @@ mod tests {
             header_image_file: None,
             report_email_state: None,
             created_by: None,
+            retention_days: DEFAULT_RETENTION_DAYS,
         };
         assert_eq!(
             c.control(Control::Send { scheduled: false }),
