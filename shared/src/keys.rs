@@ -189,6 +189,12 @@ pub fn email_quota(t: &str, day: &str) -> (String, String) {
     (tenant_pk(t), format!("EMAILS#{day}"))
 }
 
+/// The messages a tenant sent to providers in one UTC day (`2026-12-07`): its daily
+/// quota's counter.
+pub fn message_quota(t: &str, day: &str) -> (String, String) {
+    (tenant_pk(t), format!("MESSAGES#{day}"))
+}
+
 /// A stable spread of a string over `u32` (which shard a message's or ticket's writes
 /// go to).
 pub fn spread(s: &str) -> u32 {

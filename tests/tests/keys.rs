@@ -238,8 +238,24 @@ async fn a_disabled_tenant_is_refused_and_paused_then_resumes_each_message_once(
     // 300 messages at the account's 20/s take 15 s: the campaign is mid-send.
     let phones: Vec<String> = (0..300).map(|i| format!("+5696450{i:04}")).collect();
     let id = t.loaded_campaign("sms", &account, &template, &phones).await;
+    // And one scheduled to start while the tenant is disabled.
+    let later_phones: Vec<String> = (0..10).map(|i| format!("+5696451{i:04}")).collect();
+    let later = t
+        .loaded_campaign("sms", &account, &template, &later_phones)
+        .await;
     let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
     assert_eq!(r.status, 200, "{}", r.body);
+    let soon = time::OffsetDateTime::now_utc() + time::Duration::seconds(4);
+    let soon = soon
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let r = t
+        .post(
+            &format!("/v1/campaigns/{later}/send"),
+            json!({"send_at": soon}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "scheduled", "{}", r.body);
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let disable = format!("/v1/admin/tenants/{}/disable", t.id);
@@ -255,7 +271,22 @@ async fn a_disabled_tenant_is_refused_and_paused_then_resumes_each_message_once(
         "paused",
         "the operator's disable paused it"
     );
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The scheduled one comes due and waits paused.
+    let mut due = None;
+    for _ in 0..40 {
+        let c = stack.campaign_item(&t.id, &later).await.unwrap();
+        if c.status.as_str() == "paused" {
+            due = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(
+        due.is_some(),
+        "the campaign due while disabled waits paused"
+    );
+    assert_eq!(stack.sim_sent(&later_phones).await, 0);
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let sent_then = stack.sim_sent(&phones).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     assert_eq!(
@@ -276,8 +307,10 @@ async fn a_disabled_tenant_is_refused_and_paused_then_resumes_each_message_once(
     let done = t.wait_end(&id, Duration::from_secs(90)).await;
     assert_eq!(done["status"], "completed", "{done}");
     assert_eq!(done["progress"]["sent"], 300, "{done}");
+    let done = t.wait_end(&later, Duration::from_secs(60)).await;
+    assert_eq!(done["progress"]["sent"], 10, "{done}");
     let stats = stack.sim_get("/_sim/stats").await;
-    for p in &phones {
+    for p in phones.iter().chain(&later_phones) {
         assert_eq!(
             stats["accepted_by_recipient"][p].as_u64(),
             Some(1),
@@ -367,4 +400,60 @@ async fn records_carry_the_name_of_the_key_that_wrote_them() {
         .collect();
     assert_eq!(out.len(), 1, "{shown}");
     assert_eq!(out[0]["author"], "supervisora Ana", "{shown}");
+}
+
+/// The operator's daily message quota for a tenant: what is over it is held back, queued
+/// (neither failed nor sent twice), and the operator sees today's count against it.
+#[tokio::test]
+async fn a_tenants_daily_quota_holds_back_what_is_over_it() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let limits = format!("/v1/admin/tenants/{}/limits", t.id);
+    let Reply { status, body } = stack
+        .operator(Method::PUT, &limits, Some(json!({"messages_per_day": 15})))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["messages_per_day"], 15, "{body}");
+    assert_eq!(body["messages_sent_today"], 0, "{body}");
+    let Reply { status, body } = stack
+        .operator(Method::PUT, &limits, Some(json!({"messages_per_day": 0})))
+        .await;
+    assert_eq!(
+        status, 400,
+        "a quota of nothing is a disabled tenant: {body}"
+    );
+
+    let sender = "+15550009305";
+    let (account, template) = t.twilio_sms(sender, "AC_quota").await;
+    let phones: Vec<String> = (0..25).map(|i| format!("+5696463{i:04}")).collect();
+    let id = t.loaded_campaign("sms", &account, &template, &phones).await;
+    let r = t.post(&format!("/v1/campaigns/{id}/send"), json!({})).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while stack.sim_sent(&phones).await < 15 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the quota's 15 never went"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    assert_eq!(
+        stack.sim_sent(&phones).await,
+        15,
+        "nothing over the quota goes"
+    );
+    let stats = stack.sim_get("/_sim/stats").await;
+    assert!(
+        phones
+            .iter()
+            .all(|p| stats["accepted_by_recipient"][p].as_u64().unwrap_or(0) <= 1),
+        "none twice"
+    );
+    let c = t.get(&format!("/v1/campaigns/{id}")).await.body;
+    assert_eq!(c["status"], "sending", "{c}");
+    assert_eq!(c["progress"]["sent"], 15, "{c}");
+    assert_eq!(c["progress"]["failed"], 0, "held back, not failed: {c}");
+    let Reply { body, .. } = stack.operator(Method::GET, &limits, None).await;
+    assert_eq!(body["messages_sent_today"], 15, "{body}");
 }

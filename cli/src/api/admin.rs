@@ -42,6 +42,17 @@ pub enum TenantCmd {
     Disable { tenant: String },
     /// Its keys work again and what disabling paused resumes.
     Enable { tenant: String },
+    /// The tenant's limits and today's sent messages; with flags, set them
+    /// (`none` removes a limit: the deployment's default, or no quota).
+    Limits {
+        tenant: String,
+        /// Messages a UTC day across all its campaigns (or `none`).
+        #[arg(long)]
+        messages_per_day: Option<String>,
+        /// Report emails a UTC day (or `none`).
+        #[arg(long)]
+        report_emails_per_day: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -115,6 +126,39 @@ async fn tenant(c: &Client, cmd: TenantCmd) -> Result<Value, Failure> {
         TenantCmd::Enable { tenant } => {
             let path = format!("/v1/admin/tenants/{}/enable", seg(&tenant));
             c.call(Method::POST, &path, None).await
+        }
+        TenantCmd::Limits {
+            tenant,
+            messages_per_day,
+            report_emails_per_day,
+        } => {
+            let path = format!("/v1/admin/tenants/{}/limits", seg(&tenant));
+            let mut body = serde_json::Map::new();
+            for (k, v) in [
+                ("messages_per_day", messages_per_day),
+                ("report_emails_per_day", report_emails_per_day),
+            ] {
+                match v.as_deref() {
+                    None => {}
+                    Some("none") => {
+                        body.insert(k.into(), Value::Null);
+                    }
+                    Some(n) => {
+                        let n: u64 = n.parse().map_err(|_| {
+                            Failure::Io(format!(
+                                "--{} must be a number or none",
+                                k.replace('_', "-")
+                            ))
+                        })?;
+                        body.insert(k.into(), n.into());
+                    }
+                }
+            }
+            if body.is_empty() {
+                c.call(Method::GET, &path, None).await
+            } else {
+                c.call(Method::PUT, &path, Some(Value::Object(body))).await
+            }
         }
     }
 }

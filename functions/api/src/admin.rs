@@ -70,7 +70,10 @@ impl Api {
             return Ok(bad_tenant());
         }
         let l = self.store.limits(tenant).await?;
-        Ok(reply(200, limits_view(tenant, &l)))
+        Ok(reply(
+            200,
+            limits_view(tenant, &l, self.sent_today(tenant).await?),
+        ))
     }
 
     /// `PUT /v1/admin/tenants/{tenant}/limits`.
@@ -96,17 +99,27 @@ impl Api {
             Ok(next) => {
                 self.store.put(pregon::keys::limits(tenant), &next).await?;
                 info!(tenant, "tenant limits set");
-                Ok(reply(200, limits_view(tenant, &next)))
+                let sent = self.sent_today(tenant).await?;
+                Ok(reply(200, limits_view(tenant, &next, sent)))
             }
             Err(e) => Ok(invalid(e)),
         }
     }
 }
 
+impl Api {
+    /// The messages the tenant sent to providers today (UTC).
+    async fn sent_today(&self, tenant: &str) -> Result<u64, AwsError> {
+        let day = &pregon::clock::now_rfc3339()[..10];
+        self.store.messages_sent_on(tenant, day).await
+    }
+}
+
 /// A tenant's limits as the operator sees them: each limit, or the deployment's default
-/// (null).
-fn limits_view(tenant: &str, l: &pregon::model::TenantLimits) -> Value {
-    json!({"tenant_id": tenant, "report_emails_per_day": l.report_emails_per_day})
+/// (null), and the messages sent today (UTC) against the daily quota.
+fn limits_view(tenant: &str, l: &pregon::model::TenantLimits, sent_today: u64) -> Value {
+    json!({"tenant_id": tenant, "report_emails_per_day": l.report_emails_per_day,
+        "messages_per_day": l.messages_per_day, "messages_sent_today": sent_today})
 }
 
 fn bad_tenant() -> Reply {

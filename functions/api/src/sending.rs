@@ -773,7 +773,9 @@ impl Api {
         c.sending_started_at = Some(now.clone());
         c.retention_days = self.store.settings(tenant).await?.retention_days;
         self.store.put_campaign(&c).await?;
-        let put = self.store.recipient_put(tenant, &id, 1, &recipient, c.expires_at())?;
+        let put = self
+            .store
+            .recipient_put(tenant, &id, 1, &recipient, c.expires_at())?;
         self.store.batch_write(vec![put]).await?;
         self.request_dispatch(tenant, &id).await?;
         let message_id = pregon::sending::message_id(tenant, &id, 1, recipient.row);

@@ -198,6 +198,38 @@ impl Store {
         Ok(self.transact(items).await?.then_some(record))
     }
 
+    /// Adds campaigns to the ones a disabled tenant paused (dispatch adds a scheduled
+    /// one that came due meanwhile), on its item and its entry in the operator's list.
+    /// `false` when the tenant is not disabled (any more).
+    pub async fn add_tenant_paused(
+        &self,
+        tenant: &str,
+        campaigns: &[String],
+    ) -> Result<bool, Error> {
+        use aws_sdk_dynamodb::types::AttributeValue;
+        let list = AttributeValue::L(
+            campaigns
+                .iter()
+                .map(|c| crate::store::s(c.as_str()))
+                .collect(),
+        );
+        let mut added = true;
+        for key in [keys::tenant(tenant), keys::tenant_index(tenant)] {
+            let res = self
+                .update_at(key)
+                .update_expression(
+                    "SET paused_campaigns = list_append(if_not_exists(paused_campaigns, :none), :ids)",
+                )
+                .condition_expression("attribute_exists(disabled_at)")
+                .expression_attribute_values(":none", AttributeValue::L(Vec::new()))
+                .expression_attribute_values(":ids", list.clone())
+                .send()
+                .await;
+            added &= crate::store::conditional(res)?;
+        }
+        Ok(added)
+    }
+
     /// Disables (`Some(when)`, with the campaigns that were paused for it) or enables
     /// (`None`) a tenant: its item, its entry in the operator's list, and every one of
     /// its keys, so a request is refused by the one read that authenticates it.

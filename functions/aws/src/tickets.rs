@@ -212,6 +212,68 @@ impl Store {
         crate::store::conditional(res)
     }
 
+    /// Takes up to `want` messages of the tenant's daily quota (`limit` a UTC `day`):
+    /// how many it may send now (0 once the day's quota is used up).
+    pub async fn take_message_quota(
+        &self,
+        tenant: &str,
+        day: &str,
+        want: u64,
+        limit: u64,
+    ) -> Result<u64, Error> {
+        let key = keys::message_quota(tenant, day);
+        let expires_at = pregon::clock::unix_now() + 2 * 86_400;
+        let mut ask = want.min(limit);
+        // Two tries: all of it, else what is left (another sender may have taken it).
+        for _ in 0..2 {
+            if ask == 0 {
+                return Ok(0);
+            }
+            let res = self
+                .update_at(key.clone())
+                .update_expression("ADD used :n SET expires_at = :exp")
+                .condition_expression("attribute_not_exists(used) OR used <= :max")
+                .expression_attribute_values(":n", crate::store::n(ask as i64))
+                .expression_attribute_values(":max", crate::store::n((limit - ask) as i64))
+                .expression_attribute_values(":exp", crate::store::n(expires_at))
+                .send()
+                .await;
+            if crate::store::conditional(res)? {
+                return Ok(ask);
+            }
+            ask = limit
+                .saturating_sub(self.messages_sent_on(tenant, day).await?)
+                .min(want);
+        }
+        Ok(0)
+    }
+
+    /// Gives `n` taken messages back to the day's quota (taken, then not sent).
+    pub async fn give_back_message_quota(
+        &self,
+        tenant: &str,
+        day: &str,
+        n: u64,
+    ) -> Result<(), Error> {
+        let res = self
+            .update_at(keys::message_quota(tenant, day))
+            .update_expression("ADD used :minus")
+            .condition_expression("used >= :n")
+            .expression_attribute_values(":minus", crate::store::n(-(n as i64)))
+            .expression_attribute_values(":n", crate::store::n(n as i64))
+            .send()
+            .await;
+        crate::store::conditional(res).map(|_| ())
+    }
+
+    /// The messages the tenant sent on a UTC `day` (its quota's counter).
+    pub async fn messages_sent_on(&self, tenant: &str, day: &str) -> Result<u64, Error> {
+        let item = self
+            .get::<serde_json::Value>(keys::message_quota(tenant, day))
+            .await?;
+        Ok(item.and_then(|v| v["used"].as_u64()).unwrap_or(0))
+    }
+
     pub async fn ticket(&self, tenant: &str, id: &str) -> Result<Option<Ticket>, Error> {
         self.get(keys::ticket(tenant, id)).await
     }
@@ -455,12 +517,7 @@ impl Store {
     }
 
     /// Adds a line to a ticket's conversation, ordered by when it was stored.
-    pub async fn add_entry(
-        &self,
-        tenant: &str,
-        t: &Ticket,
-        e: &TicketEntry,
-    ) -> Result<(), Error> {
+    pub async fn add_entry(&self, tenant: &str, t: &Ticket, e: &TicketEntry) -> Result<(), Error> {
         let ticket = t.id.as_str();
         let tail = e
             .provider_message_id
@@ -481,7 +538,10 @@ impl Store {
             item.insert("expires_at".into(), crate::store::n(at));
         }
         let put = self.client.put_item().table_name(&self.table);
-        put.set_item(Some(item)).send().await.map_err(Error::dynamo)?;
+        put.set_item(Some(item))
+            .send()
+            .await
+            .map_err(Error::dynamo)?;
         Ok(())
     }
 

@@ -297,8 +297,14 @@ impl Dispatch {
             .store
             .get(keys::account(tenant, &c.settings.account_id))
             .await?;
-        if account.is_some_and(|a| !a.enabled()) {
-            // Due on a disabled account: it waits paused, and enabling the account
+        let tenant_off = self
+            .store
+            .get::<pregon_aws::apikeys::TenantItem>(keys::tenant(tenant))
+            .await?
+            .is_some_and(|t| t.disabled_at.is_some());
+        let account_off = account.is_some_and(|a| !a.enabled());
+        if tenant_off || account_off {
+            // Due on a disabled tenant or account: it waits paused, and enabling it
             // resumes it (unless it was enabled meanwhile: then it starts now).
             let (scheduled, paused) = (CampaignStatus::Scheduled, CampaignStatus::Paused);
             if !self
@@ -310,8 +316,13 @@ impl Dispatch {
             }
             let ids = [c.id.clone()];
             let account = &c.settings.account_id;
-            if self.store.add_account_paused(tenant, account, &ids).await? {
-                info!(campaign = %c.id, "due on a disabled account: paused");
+            let kept = if tenant_off {
+                self.store.add_tenant_paused(tenant, &ids).await?
+            } else {
+                self.store.add_account_paused(tenant, account, &ids).await?
+            };
+            if kept {
+                info!(campaign = %c.id, tenant_off, account_off, "due while disabled: paused");
                 return Ok(None);
             }
             self.store

@@ -4,7 +4,7 @@
 //! that reached it settled (`settle_dead_letters`).
 
 use crate::after::left_over;
-use crate::{retry, JobResult, Sender, Templates};
+use crate::{over_quota, retry, JobResult, Sender, Templates};
 use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
 use pregon::clock::now_ms;
 use pregon::sending::{rate_slot_within, SendJob, DEAD_LETTERED};
@@ -252,12 +252,28 @@ impl Sender {
                 tokio::time::sleep(Duration::from_millis((1000 - into) as u64)).await;
                 continue;
             }
+            let (granted, quota_day) = match self.quota_allows(tenant, granted).await {
+                Ok((0, _)) => {
+                    // The tenant's day is used up: the rest waits for the next one.
+                    for i in waiting.drain(..) {
+                        results[i] = Some(over_quota());
+                    }
+                    break;
+                }
+                Ok(g) => g,
+                Err(e) => {
+                    warn!(error = %e, "daily quota unreadable");
+                    break;
+                }
+            };
             let picked: Vec<usize> = waiting.drain(..granted).collect();
             let take: Vec<(String, SendJob)> = picked.iter().map(|i| group[*i].clone()).collect();
             let latest_start = slot.second * 1000 + cutoff as i64;
             let Some(outcomes) = self.send_some(&ctx, &templates, &take, latest_start).await else {
-                // Too late in the second to call: the count is spent, the claims were
-                // given back; the next second takes them.
+                // Too late in the second to call: the count is spent, the claims (and
+                // the quota) were given back; the next second takes them.
+                self.quota_give_back(tenant, quota_day.as_deref(), take.len())
+                    .await;
                 let mut back = picked;
                 back.append(&mut waiting);
                 waiting = back;

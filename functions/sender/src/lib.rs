@@ -129,6 +129,8 @@ pub struct Sender {
     /// Do-not-contact lists, by tenant and campaign (`None`: too long, read by key;
     /// [`DNC_FOR`]).
     dnc: Cached<Option<Arc<DncSnapshot>>>,
+    /// Tenants' daily message quotas (`None`: no quota; [`CACHE_FOR`]).
+    quotas: Cached<Option<u64>>,
     /// Recent provider answer time (ms), smoothed.
     answer_ms: AtomicU64,
     /// How long (ms) after a lost answer's claim expired its provider is given to report
@@ -169,6 +171,22 @@ fn retry(why: impl std::fmt::Display) -> JobResult {
     }
 }
 
+/// A job over its tenant's daily quota: back when the next UTC day starts, or in
+/// [`QUOTA_RECHECK_SECS`] if sooner (an operator may raise the quota meanwhile), with a
+/// little spread so they do not all come at once.
+fn over_quota() -> JobResult {
+    let into_day = pregon::clock::unix_now().rem_euclid(86_400);
+    let wait = (86_400 - into_day).min(QUOTA_RECHECK_SECS) as i32;
+    JobResult::Retry {
+        why: "the tenant's daily message quota is used up".into(),
+        after: wait + rand::random_range(0..=30),
+        next: None,
+    }
+}
+
+/// How often a job held back by its tenant's daily quota looks again.
+const QUOTA_RECHECK_SECS: i64 = 900;
+
 /// A job to try again shortly (an AWS error).
 const RETRY_SECS: i32 = 5;
 impl Sender {
@@ -188,6 +206,7 @@ impl Sender {
             templates: Cached::new(CACHE_FOR),
             campaigns: Cached::new(STATUS_FOR),
             dnc: Cached::new(DNC_FOR),
+            quotas: Cached::new(CACHE_FOR),
             answer_ms: AtomicU64::new(100),
             unreported_wait_ms: std::env::var("UNREPORTED_WAIT_SECS")
                 .ok()
@@ -229,6 +248,39 @@ impl Sender {
         match self.context(tenant, account).await {
             Ok(now) => now.credentials != used.credentials,
             Err(_) => true,
+        }
+    }
+
+    /// How many of `want` messages the tenant's daily quota lets go now, taken from it:
+    /// all of them when it has none (the operator's `messages_per_day`, read at most once
+    /// a minute). The quota's UTC day is returned with them, to give back what is not
+    /// sent after all ([`Sender::quota_give_back`]).
+    async fn quota_allows(
+        &self,
+        tenant: &str,
+        want: usize,
+    ) -> Result<(usize, Option<String>), AwsError> {
+        let load = async { Ok(self.store.limits(tenant).await?.messages_per_day) };
+        let Some(limit) = self.quotas.get(tenant, "", load).await? else {
+            return Ok((want, None));
+        };
+        let day = pregon::clock::now_rfc3339()[..10].to_string();
+        let taken = self
+            .store
+            .take_message_quota(tenant, &day, want as u64, limit)
+            .await?;
+        Ok((taken as usize, Some(day)))
+    }
+
+    /// Gives `n` messages taken from the quota of `day` back: they were not sent.
+    async fn quota_give_back(&self, tenant: &str, day: Option<&str>, n: usize) {
+        let Some(day) = day else { return };
+        if let Err(e) = self
+            .store
+            .give_back_message_quota(tenant, day, n as u64)
+            .await
+        {
+            tracing::warn!(error = %e, "could not give quota back");
         }
     }
 

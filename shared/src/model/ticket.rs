@@ -306,6 +306,10 @@ pub struct TenantLimits {
     /// Report emails a UTC day (absent: `ReportEmailsPerTenantPerDay`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub report_emails_per_day: Option<u32>,
+    /// Messages sent to providers a UTC day, across all the tenant's campaigns and single
+    /// messages (absent: no quota). Jobs over it wait for the next UTC day.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub messages_per_day: Option<u64>,
 }
 
 impl TenantLimits {
@@ -319,6 +323,15 @@ impl TenantLimits {
             Some(_) => {
                 if let Some(n) = f.integer("report_emails_per_day", 0..=1_000_000) {
                     next.report_emails_per_day = Some(n as u32);
+                }
+            }
+        }
+        match f.get("messages_per_day") {
+            None => {}
+            Some(serde_json::Value::Null) => next.messages_per_day = None,
+            Some(_) => {
+                if let Some(n) = f.integer("messages_per_day", 1..=1_000_000_000) {
+                    next.messages_per_day = Some(n as u64);
                 }
             }
         }
