@@ -181,6 +181,17 @@ async fn accounts_and_templates_are_filtered_and_unknown_parameters_are_named() 
     let r = t.get("/v1/templates?departamento=cobranza").await;
     assert_eq!(r.status, 400, "{}", r.body);
     assert_eq!(r.body["fields"][0]["field"], "departamento");
+    // Every list names a parameter it does not know, never ignores it.
+    for path in [
+        "/v1/campaigns?estado=loaded",
+        "/v1/dnc?estado=x",
+        "/v1/tickets?estado=open",
+        "/v1/keys?estado=x",
+    ] {
+        let r = t.get(path).await;
+        assert_eq!(r.status, 400, "{path}: {}", r.body);
+        assert_eq!(r.fields(), ["estado"], "{path}");
+    }
 }
 
 /// A disabled account sends nothing: its sending campaign pauses where it stood (the

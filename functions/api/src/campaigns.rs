@@ -345,10 +345,12 @@ impl Api {
         query: &[(String, String)],
     ) -> Result<Reply, AwsError> {
         let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+        let known = ["status", "department", "kind", "limit", "cursor"];
         let (mut bad, (limit, cursor)) = match crate::page(query, "cmp_") {
             Ok(p) => (Vec::new(), p),
             Err(e) => (e, (20, None)),
         };
+        bad.extend(crate::unknown_params(query, &known));
         let mut filters = Vec::new();
         if let Some(st) = get("status") {
             match st.parse::<CampaignStatus>() {

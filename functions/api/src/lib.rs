@@ -421,20 +421,29 @@ impl Api {
 /// A list's query, read: each name not in `known` refused, each exact filter of
 /// `exact` (query name = stored attribute, with the values it takes) checked, and `q`
 /// (text to look for, case-insensitive, at most 200 characters) lower-cased.
+/// Each query parameter that is not one of `known`, named: never silently ignored.
+pub(crate) fn unknown_params(query: &[(String, String)], known: &[&str]) -> Vec<FieldError> {
+    query
+        .iter()
+        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .map(|(k, _)| FieldError {
+            field: k.clone(),
+            message: "is not a known parameter".into(),
+        })
+        .collect()
+}
+
 pub(crate) fn list_query(
     query: &[(String, String)],
     known: &[&str],
     exact: &[(&'static str, &[&str])],
 ) -> Result<(Vec<pregon_aws::store::Filter<'static>>, Option<String>), Vec<FieldError>> {
     let mut filters = Vec::new();
-    let mut bad = Vec::new();
+    let mut bad = unknown_params(query, known);
     let mut q = None;
     for (k, v) in query {
         if !known.contains(&k.as_str()) {
-            bad.push(FieldError {
-                field: k.clone(),
-                message: "is not a known parameter".into(),
-            });
+            continue;
         } else if k == "q" {
             if v.chars().count() > 200 {
                 bad.push(FieldError {

@@ -197,7 +197,8 @@ impl Api {
     ) -> Result<Result<(Vec<RecipientItem>, Option<String>), Reply>, AwsError> {
         let id = c.id.as_str();
         let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
-        let mut bad = Vec::new();
+        let known = ["status", "limit", "cursor"];
+        let mut bad = crate::unknown_params(query, &known);
         let limit = match get("limit").map(|l| l.parse::<i32>()) {
             None => 50,
             Some(Ok(l)) if (1..=500).contains(&l) => l,
@@ -615,6 +616,11 @@ impl Api {
         query: &[(String, String)],
     ) -> Result<Reply, AwsError> {
         let get = |k: &str| query.iter().find(|(q, _)| q == k).map(|(_, v)| v.clone());
+        let known = ["limit", "cursor"];
+        let unknown = crate::unknown_params(query, &known);
+        if !unknown.is_empty() {
+            return Ok(invalid(unknown));
+        }
         let limit = match get("limit").map(|l| l.parse::<i32>()) {
             None => 100,
             Some(Ok(l)) if (1..=1000).contains(&l) => l,
