@@ -130,12 +130,9 @@ impl Api {
     /// `template_in_use` naming a campaign using it that is sending, paused or scheduled,
     /// and with 502 `provider_error` (nothing deleted) when the provider refuses.
     pub(crate) async fn delete_template(&self, tenant: &str, id: &str) -> Result<Reply, AwsError> {
-        let Some(t) = self
-            .store
-            .get::<Template>(keys::template(tenant, id))
-            .await?
-        else {
-            return Ok(not_found("template"));
+        let t = match self.own_template(tenant, id).await? {
+            Ok(t) => t,
+            Err(missing) => return Ok(missing),
         };
         let active = |c: &Campaign| {
             c.settings.template_id.as_deref() == Some(id)
@@ -184,17 +181,27 @@ impl Api {
         id: &str,
         body: &[u8],
     ) -> Result<Reply, AwsError> {
-        let Some(t) = self
-            .store
-            .get::<Template>(keys::template(tenant, id))
-            .await?
-        else {
-            return Ok(not_found("template"));
+        let t = match self.own_template(tenant, id).await? {
+            Ok(t) => t,
+            Err(missing) => return Ok(missing),
         };
         Ok(match parse_body(body).and_then(|b| t.preview(&b)) {
             Ok(p) => reply(200, json!(p)),
             Err(e) => invalid(e),
         })
+    }
+
+    /// The tenant's template `id`, or the 404 to answer.
+    async fn own_template(
+        &self,
+        tenant: &str,
+        id: &str,
+    ) -> Result<Result<Template, Reply>, AwsError> {
+        let t = self
+            .store
+            .get::<Template>(keys::template(tenant, id))
+            .await?;
+        Ok(t.ok_or_else(|| not_found("template")))
     }
 
     /// Registers a template at the account's provider; `None` where the provider has no
@@ -266,12 +273,9 @@ impl Api {
         id: &str,
         query: &[(String, String)],
     ) -> Result<Reply, AwsError> {
-        let Some(t) = self
-            .store
-            .get::<Template>(keys::template(tenant, id))
-            .await?
-        else {
-            return Ok(not_found("template"));
+        let t = match self.own_template(tenant, id).await? {
+            Ok(t) => t,
+            Err(missing) => return Ok(missing),
         };
         let columns = pregon::report::layout_columns(t.spec.params);
         sheet(&t.spec.name, &columns, query)
