@@ -239,7 +239,7 @@ async fn a_disabled_tenant_is_refused_and_paused_then_resumes_each_message_once(
     let phones: Vec<String> = (0..300).map(|i| format!("+5696450{i:04}")).collect();
     let id = t.loaded_campaign("sms", &account, &template, &phones).await;
     // And one scheduled to start while the tenant is disabled.
-    let later_phones: Vec<String> = (0..10).map(|i| format!("+5696451{i:04}")).collect();
+    let later_phones: Vec<String> = (0..10).map(|i| format!("+5696455{i:04}")).collect();
     let later = t
         .loaded_campaign("sms", &account, &template, &later_phones)
         .await;

@@ -77,7 +77,7 @@ async fn a_template_is_deleted_at_each_provider_but_not_while_a_campaign_waits_o
 
         // A campaign waiting to send with it keeps it.
         let cmp = t
-            .loaded_campaign("whatsapp", &acc, &id, &[format!("+569646{i}0001")])
+            .loaded_campaign("whatsapp", &acc, &id, &[format!("+5696464{i:04}")])
             .await;
         let campaign = t.get(&format!("/v1/campaigns/{cmp}")).await.body;
         assert_eq!(
