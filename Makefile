@@ -5,13 +5,17 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-crash bench-closer bench-results test-crash fuzz package clean
+.PHONY: console demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-crash bench-closer bench-results test-crash fuzz package clean
 
 setup:
 	@bash infra/local/setup.sh
 
 build:
 	$(CARGO) build --workspace --locked
+
+## The web console (console/): its npm packages and its build into console/dist.
+console: setup
+	cd console && node build.mjs
 
 ## The local stack in the foreground (Ctrl-C stops it); `pregon` commands use it.
 up: setup build

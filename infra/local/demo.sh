@@ -162,3 +162,12 @@ m=email.message_from_string(msgs[-1]["raw_data"])
 print("  to %s from %s: %s" % (m["To"], m["From"], str(email.header.make_header(email.header.decode_header(m["Subject"])))))
 for part in m.walk():
     if part.get_filename(): print("  attached: %s (%d bytes)" % (part.get_filename(), len(part.get_payload(decode=True))))'
+
+say "The web console: open it and paste the tenant's key"
+console=$(python3 -c "import json; print(json.load(open('$PREGON_STACK_FILE'))['console_url'])")
+echo "  console: $console"
+echo "  key:     $(echo "$ten" | field '["key"]')"
+if [ -t 0 ] && [ -z "${CI:-}" ]; then
+  echo "  The stack stays up for the console until you press Enter (or Ctrl-C)."
+  read -r _ || true
+fi

@@ -3,6 +3,7 @@
 #   - moto (S3, SQS upload queue, Secrets Manager, SES, EventBridge), cfn-lint and
 #     openapi-spec-validator, in a venv
 #   - DynamoDB Local, from the npm package amplify-dynamodb-simulator (it carries the jar)
+#   - the web console's npm packages and build, and Debian's chromium for its tests
 # Idempotent: each part is skipped when its stamp file says the pinned version is there.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -61,4 +62,27 @@ if [ ! -f "$fq_stamp" ]; then
   PATH="$fq/node/bin:$PATH" npm install --silent --no-audit --no-fund --prefix "$fq" "fauxqs@$fauxqs_version" >&2
   cp "$root/infra/local/fauxqs.mjs" "$fq/start.mjs"
   touch "$fq_stamp"
+fi
+
+# The web console (console/): its npm packages from console/package-lock.json, then its
+# build into console/dist (both again only when a console file changed), and Debian's
+# Chromium for the browser tests (tests/tests/console.rs).
+console="$root/console"
+console_stamp="$console/node_modules/.installed-$(cat "$console/package-lock.json" | sha256sum | cut -c1-16)"
+if [ ! -f "$console_stamp" ]; then
+  echo "setup: installing the console's npm packages" >&2
+  (cd "$console" && npm ci --silent --no-audit --no-fund >&2)
+  touch "$console_stamp"
+fi
+built_from=$(cd "$console" && cat build.mjs package-lock.json src/* | sha256sum | cut -c1-16)
+if [ ! -f "$console/dist/.built-$built_from" ]; then
+  rm -rf "$console/dist"
+  (cd "$console" && node build.mjs >&2)
+  touch "$console/dist/.built-$built_from"
+fi
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing Debian's chromium (the console's browser tests)" >&2
+  if [ "$(id -u)" = 0 ]; then sudo=""; else sudo="sudo"; fi
+  $sudo apt-get update -qq >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends chromium >&2
 fi

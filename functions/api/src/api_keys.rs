@@ -158,3 +158,15 @@ impl Api {
         }
     }
 }
+
+impl Api {
+    /// `GET /v1/me`: the key's tenant, name and scopes (any key may ask: the console
+    /// shows what the key allows and greys out the rest).
+    pub(crate) async fn who_am_i(&self, caller: &crate::Caller) -> Result<Reply, AwsError> {
+        let scopes: Vec<&str> = caller.scopes.iter().map(|s| s.as_str()).collect();
+        Ok(reply(
+            200,
+            json!({"tenant_id": caller.tenant, "key_name": caller.key_name, "scopes": scopes}),
+        ))
+    }
+}

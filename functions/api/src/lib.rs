@@ -213,9 +213,14 @@ impl Api {
                 ));
             }
         }
+        let scopes = pregon::auth::Scope::ALL
+            .into_iter()
+            .filter(|s| key.allows(*s))
+            .collect();
         Ok(Caller {
             tenant: key.tenant_id,
             key_name: key.name,
+            scopes,
         })
     }
 
@@ -284,6 +289,7 @@ impl Api {
         // What the records a key writes carry as `created_by` / `author` / `…_by`.
         let by = caller.key_name.as_deref();
         match (method, segments) {
+            ("GET", ["v1", "me"]) => self.who_am_i(caller).await,
             ("POST", ["v1", "accounts"]) => self.create_account(&tenant, body).await,
             ("GET", ["v1", "accounts"]) => self.list_accounts(&tenant, query).await,
             ("GET", ["v1", "accounts", id]) => {
@@ -470,11 +476,13 @@ pub(crate) fn list_query(
     }
 }
 
-/// Who is asking: the tenant of the request's API key, and the key's name (what the
-/// records it writes carry as `created_by`; keys made before names had none).
+/// Who is asking: the tenant of the request's API key, the key's name (what the
+/// records it writes carry as `created_by`; keys made before names had none) and what
+/// it may do.
 pub(crate) struct Caller {
     pub tenant: String,
     pub key_name: Option<String>,
+    pub scopes: Vec<pregon::auth::Scope>,
 }
 
 /// A list's `limit` (1–100, default 20) and `cursor` (an id this API gave, starting

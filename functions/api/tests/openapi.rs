@@ -231,6 +231,7 @@ const RESPONSES: &[(&str, &[Out])] = &[
     ("Account", &[Out::Struct("AccountView")]),
     ("AccountList", &[Out::Reply(ROUTER, "list_plain", 200)]),
     ("Key", &[Out::Struct("KeyView")]),
+    ("Me", &[Out::Reply(API_KEYS, "who_am_i", 200)]),
     ("KeyList", &[Out::Reply(ROUTER, "list_plain", 200)]),
     ("Tenant", &[Out::Struct("TenantView")]),
     (

@@ -310,9 +310,31 @@ pub async fn http_api(
     listener: tokio::net::TcpListener,
     routes: Vec<Route>,
     schedules: HashMap<String, Function>,
+    console: std::path::PathBuf,
 ) {
     let schedules = Arc::new(schedules);
+    let console = Arc::new(console);
+    let (index, files) = (console.clone(), console);
     let app = Router::new()
+        // The web console's built files (console/dist), from the API's own origin.
+        .route(
+            "/console",
+            get(|| async { axum::response::Redirect::permanent("/console/") }),
+        )
+        .route(
+            "/console/",
+            get(move || {
+                let dir = index.clone();
+                async move { console_file(&dir, "index.html").await }
+            }),
+        )
+        .route(
+            "/console/{*file}",
+            get(move |Path(file): Path<String>| {
+                let dir = files.clone();
+                async move { console_file(&dir, &file).await }
+            }),
+        )
         .route(
             "/_local/schedules/{id}",
             post(move |Path(id): Path<String>, body: Bytes| {
@@ -329,6 +351,39 @@ pub async fn http_api(
             API_GATEWAY_MAX_PAYLOAD,
         ));
     let _ = axum::serve(listener, app).await;
+}
+
+/// One of the console's built files (no path outside its folder), with its type; 404
+/// for anything else.
+async fn console_file(dir: &std::path::Path, file: &str) -> Response {
+    if file.split('/').any(|p| p.is_empty() || p.starts_with('.')) {
+        return (StatusCode::NOT_FOUND, "no such file").into_response();
+    }
+    let kind = match file.rsplit('.').next() {
+        Some("html") => "text/html; charset=utf-8",
+        Some("js") => "text/javascript; charset=utf-8",
+        Some("css") => "text/css; charset=utf-8",
+        Some("json") => "application/json",
+        Some("png") => "image/png",
+        Some("svg") => "image/svg+xml",
+        _ => "application/octet-stream",
+    };
+    match tokio::fs::read(dir.join(file)).await {
+        Ok(bytes) => (
+            StatusCode::OK,
+            [
+                (axum::http::header::CONTENT_TYPE, kind),
+                (axum::http::header::CACHE_CONTROL, "no-cache"),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(_) => (
+            StatusCode::NOT_FOUND,
+            "no such file (is the console built? make setup)",
+        )
+            .into_response(),
+    }
 }
 
 /// An EventBridge scheduled event, as Lambda receives it.

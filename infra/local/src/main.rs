@@ -98,6 +98,7 @@ fn stack_info(
     json!({
         "stack_name": stack_name,
         "api_url": api_url,
+        "console_url": format!("{api_url}/console/"),
         "demo_tenant": tenant::DEMO_TENANT,
         "demo_api_key": keys.demo,
         "admin_key": keys.admin,
@@ -178,6 +179,7 @@ async fn main() -> Result<()> {
         api_listener,
         routes,
         schedules,
+        root.join("console/dist"),
     )));
 
     let info = stack_info(&stack_name, &api_url, &keys, &urls, &stack, &logs);
@@ -186,6 +188,7 @@ async fn main() -> Result<()> {
     std::fs::rename(&tmp, &stack_file)?;
     println!("pregon-local: stack is up ({})", stack_file.display());
     println!("  API:          {api_url}");
+    println!("  console:      {api_url}/console/  (log in with an API key)");
     let (demo_key, admin_key) = (&keys.demo, &keys.admin);
     let (ddb_url, moto_url) = (&urls.dynamodb, &urls.moto);
     println!("  demo API key: {demo_key}");

@@ -1,0 +1,159 @@
+// The console in a real browser (headless Chromium, driven by playwright-core) against
+// the local stack: `node tests/console.mjs`, with PREGON_CONSOLE_URL (the console's URL
+// on the stack), PREGON_API_KEY (a key with every scope) and PREGON_READ_KEY (a key
+// with `read` only), as tests/tests/console.rs runs it. Screenshots go to
+// PREGON_SHOTS (default ../.cache/console). Exits 1 naming the first check that failed.
+
+import { chromium } from "playwright-core";
+import { mkdirSync, readFileSync } from "node:fs";
+
+const url = need("PREGON_CONSOLE_URL");
+const key = need("PREGON_API_KEY");
+const readKey = need("PREGON_READ_KEY");
+const shots = process.env.PREGON_SHOTS ?? new URL("../../.cache/console", import.meta.url).pathname;
+const chromiumPath = process.env.PREGON_CHROMIUM ?? "/usr/bin/chromium";
+const axeSource = readFileSync(new URL("../node_modules/axe-core/axe.min.js", import.meta.url), "utf8");
+mkdirSync(shots, { recursive: true });
+
+function need(name) {
+  const v = process.env[name];
+  if (!v) {
+    console.error(`console test: ${name} is not set`);
+    process.exit(2);
+  }
+  return v;
+}
+
+let failed = false;
+async function check(what, fn) {
+  try {
+    await fn();
+    console.log(`ok   ${what}`);
+  } catch (e) {
+    failed = true;
+    console.log(`FAIL ${what}: ${e.message}`);
+  }
+}
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/// Serious or critical accessibility violations on the page (axe-core), named.
+async function axe(page) {
+  await page.addScriptTag({ content: axeSource });
+  const result = await page.evaluate(async () => await window.axe.run(document));
+  return result.violations
+    .filter((v) => v.impact === "serious" || v.impact === "critical")
+    .map((v) => `${v.id} (${v.nodes.length}): ${v.help}`);
+}
+
+async function logIn(page, k) {
+  await page.goto(url);
+  await page.getByLabel(/Clave de API|API key/).fill(k);
+  await page.getByRole("button", { name: /Entrar|Sign in/ }).click();
+  await page.getByRole("heading", { name: /Campañas|Campaigns/ }).waitFor({ timeout: 10000 });
+}
+
+const browser = await chromium.launch({
+  executablePath: chromiumPath,
+  headless: true,
+  args: [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+  ],
+});
+const timeout = setTimeout(() => {
+  console.log("FAIL the browser tests took more than 120 s");
+  process.exit(1);
+}, 120_000);
+
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const page = await context.newPage();
+  await check("the login screen is in Spanish, the key field first in tab order", async () => {
+    await page.goto(url);
+    await page.getByRole("heading", { name: "Entrar a Pregón" }).waitFor({ timeout: 10000 });
+    expect((await page.getAttribute("html", "lang")) === "es", "html lang is not es");
+    await page.keyboard.press("Tab");
+    const focused = await page.evaluate(() => document.activeElement?.id);
+    expect(focused === "api-key", `focus went to ${focused}`);
+    await page.screenshot({ path: `${shots}/login.png` });
+  });
+  await check("the login screen has no serious accessibility violations", async () => {
+    const v = await axe(page);
+    expect(v.length === 0, v.join("; "));
+  });
+  await check("a wrong key is refused with the API's message, next to the field", async () => {
+    // A key of the right shape that no tenant holds.
+    const wrong = key.slice(0, -4) + (key.endsWith("aaaa") ? "bbbb" : "aaaa");
+    await page.keyboard.type(wrong);
+    await page.keyboard.press("Enter");
+    const alert = page.getByRole("alert");
+    await alert.waitFor({ timeout: 10000 });
+    const text = await alert.textContent();
+    expect(/unknown API key/.test(text), `the alert says: ${text}`);
+  });
+  await check("the right key logs in and lists the tenant's campaigns", async () => {
+    await logIn(page, key);
+    const row = page.getByRole("row", { name: /Cobranza diciembre/ });
+    await row.waitFor({ timeout: 10000 });
+    const text = await row.textContent();
+    expect(/Esperando archivo/.test(text), `the row says: ${text}`);
+    await page.screenshot({ path: `${shots}/campaigns.png` });
+  });
+  await check("the key lives in this tab's session storage, never a cookie or the URL", async () => {
+    const stored = await page.evaluate(() => sessionStorage.getItem("pregon.key"));
+    expect(stored === key, "not in session storage");
+    expect((await context.cookies()).length === 0, "a cookie was set");
+    expect(!page.url().includes(key), "the key is in the URL");
+  });
+  await check("the campaigns screen has no serious accessibility violations", async () => {
+    const v = await axe(page);
+    expect(v.length === 0, v.join("; "));
+  });
+  await check("filtering by a status with no campaign says so", async () => {
+    await page.getByLabel("Estado").selectOption("completed");
+    await page.getByText("Ninguna campaña coincide con el filtro.").waitFor({ timeout: 10000 });
+    await page.getByLabel("Estado").selectOption("");
+    await page.getByRole("row", { name: /Cobranza diciembre/ }).waitFor({ timeout: 10000 });
+  });
+  await check("searching by name narrows the list", async () => {
+    await page.getByLabel("Buscar por nombre").fill("recordatorio");
+    await page.getByRole("row", { name: /Recordatorio de pago/ }).waitFor({ timeout: 5000 });
+    const rows = await page.locator("tbody tr").count();
+    expect(rows === 1, `${rows} rows shown`);
+    await page.getByLabel("Buscar por nombre").fill("");
+  });
+  await check("English is one click away", async () => {
+    await page.getByRole("button", { name: "English" }).click();
+    await page.getByRole("heading", { name: "Campaigns" }).waitFor({ timeout: 5000 });
+    expect((await page.getAttribute("html", "lang")) === "en", "html lang is not en");
+    await page.getByRole("button", { name: "Español" }).click();
+    await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
+  });
+  await check("at 360 px wide the page does not scroll sideways", async () => {
+    await page.setViewportSize({ width: 360, height: 740 });
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    expect(width <= 360, `the page is ${width} px wide`);
+    await page.screenshot({ path: `${shots}/campaigns-360.png`, fullPage: true });
+  });
+  await check("a read-only key sees the list with 'New campaign' greyed out, saying why", async () => {
+    const other = await (await browser.newContext()).newPage();
+    await logIn(other, readKey);
+    const button = other.getByRole("button", { name: "Nueva campaña" });
+    expect(await button.isDisabled(), "the button is enabled");
+    const why = await button.getAttribute("title");
+    expect(/campaigns:write/.test(why ?? ""), `its title says: ${why}`);
+  });
+  await check("signing out forgets the key", async () => {
+    await page.getByRole("button", { name: "Salir" }).click();
+    await page.getByRole("heading", { name: "Entrar a Pregón" }).waitFor({ timeout: 5000 });
+    const stored = await page.evaluate(() => sessionStorage.getItem("pregon.key"));
+    expect(stored === null, "the key is still stored");
+  });
+} finally {
+  clearTimeout(timeout);
+  await browser.close();
+}
+if (failed) process.exit(1);
+console.log(`console: every check passed; screenshots in ${shots}`);

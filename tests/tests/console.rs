@@ -1,0 +1,52 @@
+//! The web console in a real browser: `console/tests/console.mjs` (Node, playwright-core
+//! and Debian's Chromium, installed by setup) drives the console the local stack serves
+//! at `{api}/console/`, logged in with this tenant's keys: the login screen, a wrong key
+//! refused with the API's message, the campaigns list with its filters and search, the
+//! two languages, 360 px, a read-only key's greyed-out actions, sign-out, and axe-core's
+//! accessibility check on each screen. Screenshots land in `.cache/console/`.
+
+use pregon_tests::Stack;
+use serde_json::json;
+use std::path::PathBuf;
+
+#[tokio::test]
+async fn the_console_logs_in_lists_campaigns_and_shows_only_what_the_key_allows() {
+    let stack = Stack::connect().await;
+    let t = stack.tenant().await;
+    let (account, template) = t.twilio_sms("+15550009701", "AC_console").await;
+    for name in ["Cobranza diciembre", "Recordatorio de pago"] {
+        let c = t
+            .post(
+                "/v1/campaigns",
+                json!({"name": name, "channel": "sms", "account_id": account,
+                    "template_id": template, "consent_confirmed": true}),
+            )
+            .await;
+        assert_eq!(c.status, 201, "{}", c.body);
+    }
+    let read = t
+        .post(
+            "/v1/keys",
+            json!({"name": "solo lectura", "scopes": ["read"]}),
+        )
+        .await;
+    assert_eq!(read.status, 201, "{}", read.body);
+
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let out = tokio::process::Command::new("node")
+        .arg(root.join("console/tests/console.mjs"))
+        .env("PREGON_CONSOLE_URL", stack.api("/console/"))
+        .env("PREGON_API_KEY", &t.key)
+        .env("PREGON_READ_KEY", read.body["key"].as_str().unwrap())
+        .env("PREGON_SHOTS", root.join(".cache/console"))
+        .output()
+        .await
+        .expect("node runs (the console's tests need Node and setup's npm packages)");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    println!("{said}");
+    assert!(out.status.success(), "the browser tests failed:\n{said}");
+}
