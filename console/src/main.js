@@ -6,6 +6,7 @@ import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { api, forget, key, setKey } from "./api.js";
 import { lang, setLang, t, date, STATUSES } from "./i18n.js";
+import { Detail } from "./detail.js";
 
 const html = htm.bind(h);
 
@@ -70,7 +71,20 @@ function Login({ onIn, onLang }) {
     </main>`;
 }
 
+/// The screen the location's hash names: `#/campaigns` or `#/campaigns/{id}`.
+function useRoute() {
+  const [hash, setHash] = useState(location.hash);
+  useEffect(() => {
+    const on = () => setHash(location.hash);
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+  const m = hash.match(/^#\/campaigns\/([^/]+)$/);
+  return m ? { screen: "detail", id: decodeURIComponent(m[1]) } : { screen: "campaigns" };
+}
+
 function Shell({ me, onLang, onOut }) {
+  const route = useRoute();
   return html`
     <div class="shell">
       <header>
@@ -82,7 +96,11 @@ function Shell({ me, onLang, onOut }) {
         <button type="button" class="link" onClick=${onLang}>${t("lang.switch")}</button>
         <button type="button" class="link" onClick=${onOut}>${t("logout")}</button>
       </header>
-      <main id="main"><${Campaigns} me=${me} /></main>
+      <main id="main">
+        ${route.screen === "detail"
+          ? html`<${Detail} me=${me} id=${route.id} />`
+          : html`<${Campaigns} me=${me} />`}
+      </main>
     </div>`;
 }
 
@@ -155,7 +173,7 @@ function Campaigns({ me }) {
             <tbody>
               ${shown.map((c) => html`
                 <tr key=${c.id} data-id=${c.id}>
-                  <td>${c.name}</td>
+                  <td><a href=${`#/campaigns/${encodeURIComponent(c.id)}`}>${c.name}</a></td>
                   <td>${c.channel === "sms" ? "SMS" : "WhatsApp"}</td>
                   <td><span class=${`badge ${c.status}`}>${t(`status.${c.status}`)}</span></td>
                   <td class="num">${c.counts?.valid_rows ?? 0}</td>

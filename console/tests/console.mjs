@@ -124,6 +124,26 @@ try {
     expect(rows === 1, `${rows} rows shown`);
     await page.getByLabel("Buscar por nombre").fill("");
   });
+  await check("a loaded campaign is sent from its page: asked twice, live progress, KPIs", async () => {
+    await page.getByRole("link", { name: "Envío de prueba" }).click();
+    await page.getByRole("heading", { name: "Envío de prueba" }).waitFor({ timeout: 10000 });
+    await page.getByRole("button", { name: "Enviar ahora" }).click();
+    const ask = page.getByRole("alertdialog");
+    await ask.waitFor({ timeout: 5000 });
+    expect(/5 destinatarios/.test(await ask.textContent()), "the question does not say how many");
+    await page.getByRole("button", { name: "Sí" }).click();
+    // Polled, never reloaded: the page reaches `completed` by itself.
+    await page.getByTestId("status").filter({ hasText: "Completada" }).waitFor({ timeout: 60000 });
+    await page.locator('[data-count="sent"]').filter({ hasText: "5" }).waitFor({ timeout: 10000 });
+    const text = await page.getByTestId("progress-text").textContent();
+    expect(/5 de 5/.test(text), `progress says: ${text}`);
+    await page.locator('[data-kpi-count="delivered"]').filter({ hasText: "5" }).waitFor({ timeout: 30000 });
+    await page.screenshot({ path: `${shots}/campaign.png`, fullPage: true });
+    const v = await axe(page);
+    expect(v.length === 0, v.join("; "));
+    await page.getByRole("link", { name: "← Campañas" }).click();
+    await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
+  });
   await check("English is one click away", async () => {
     await page.getByRole("button", { name: "English" }).click();
     await page.getByRole("heading", { name: "Campaigns" }).waitFor({ timeout: 5000 });

@@ -1,16 +1,18 @@
 //! The web console in a real browser: `console/tests/console.mjs` (Node, playwright-core
 //! and Debian's Chromium, installed by setup) drives the console the local stack serves
 //! at `{api}/console/`, logged in with this tenant's keys: the login screen, a wrong key
-//! refused with the API's message, the campaigns list with its filters and search, the
-//! two languages, 360 px, a read-only key's greyed-out actions, sign-out, and axe-core's
-//! accessibility check on each screen. Screenshots land in `.cache/console/`.
+//! refused with the API's message, the campaigns list with its filters and search, a
+//! loaded campaign sent from its page (asked twice, progress live to `completed`, the
+//! KPIs after the provider's callbacks), the two languages, 360 px, a read-only key's
+//! greyed-out actions, sign-out, and axe-core's accessibility check on each screen.
+//! Screenshots land in `.cache/console/`.
 
 use pregon_tests::Stack;
 use serde_json::json;
 use std::path::PathBuf;
 
 #[tokio::test]
-async fn the_console_logs_in_lists_campaigns_and_shows_only_what_the_key_allows() {
+async fn the_console_logs_in_lists_campaigns_sends_one_and_shows_only_what_the_key_allows() {
     let stack = Stack::connect().await;
     let t = stack.tenant().await;
     let (account, template) = t.twilio_sms("+15550009701", "AC_console").await;
@@ -24,6 +26,16 @@ async fn the_console_logs_in_lists_campaigns_and_shows_only_what_the_key_allows(
             .await;
         assert_eq!(c.status, 201, "{}", c.body);
     }
+    // One loaded, to send from its page.
+    let phones: Vec<String> = (0..5).map(|i| format!("+5696466{i:04}")).collect();
+    t.loaded_campaign_with(
+        "sms",
+        &account,
+        &template,
+        &phones,
+        json!({"name": "Envío de prueba"}),
+    )
+    .await;
     let read = t
         .post(
             "/v1/keys",

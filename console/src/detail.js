@@ -1,0 +1,121 @@
+// One campaign: its progress while it sends (polled every 2 s, no reload), its send
+// controls (greyed out without the `send` scope; sending and cancelling asked twice)
+// and its KPIs (SPEC §6), with the messages by status drawn as bars.
+
+import { h } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import htm from "htm";
+import { api } from "./api.js";
+import { t } from "./i18n.js";
+
+const html = htm.bind(h);
+
+const LIVE = ["validating", "scheduled", "sending", "paused"];
+const COUNTS = ["queued", "sent", "failed", "blocked", "skipped", "unknown"];
+
+function percent(rate) {
+  return rate === null || rate === undefined
+    ? t("detail.no_rate")
+    : t("detail.rate", { value: (rate * 100).toFixed(1) });
+}
+
+export function Detail({ me, id }) {
+  const [c, setC] = useState(null);
+  const [stats, setStats] = useState(null);
+  const [error, setError] = useState(null);
+  const [asking, setAsking] = useState(null);
+  const refresh = async () => {
+    const r = await api(`/campaigns/${encodeURIComponent(id)}`);
+    if (r.status !== 200) return setError(r.body?.message ?? String(r.status));
+    setC(r.body);
+    const s = await api(`/campaigns/${encodeURIComponent(id)}/stats`);
+    if (s.status === 200) setStats(s.body);
+  };
+  useEffect(() => {
+    refresh();
+  }, [id]);
+  useEffect(() => {
+    if (!c || !LIVE.includes(c.status)) return undefined;
+    const timer = setInterval(refresh, 2000);
+    return () => clearInterval(timer);
+  }, [c?.status]);
+  const act = async (action) => {
+    setAsking(null);
+    const r = await api(`/campaigns/${encodeURIComponent(id)}/${action}`, { method: "POST", body: {} });
+    if (r.status !== 200) return setError(r.body?.message ?? String(r.status));
+    setError(null);
+    setC(r.body);
+  };
+  if (!c) {
+    return error
+      ? html`<p class="error" role="alert">${error}</p>`
+      : html`<p class="loading">${t("loading")}</p>`;
+  }
+  const p = c.progress ?? {};
+  const total = c.counts?.valid_rows ?? 0;
+  const done = (p.sent ?? 0) + (p.failed ?? 0) + (p.blocked ?? 0) + (p.skipped ?? 0);
+  const can = me.scopes.includes("send");
+  const why = can ? undefined : t("scope.missing", { scope: "send" });
+  const controls = [
+    ["loaded", "send", "detail.send", "primary", true],
+    ["sending", "pause", "detail.pause", "", false],
+    ["paused", "resume", "detail.resume", "primary", false],
+  ].filter(([status]) => c.status === status);
+  const cancellable = ["loaded", "scheduled", "sending", "paused"].includes(c.status);
+  return html`
+    <section aria-labelledby="detail-title">
+      <p><a href="#/campaigns">${t("detail.back")}</a></p>
+      <div class="title-row">
+        <h1 id="detail-title">${c.name}</h1>
+        <span class=${`badge ${c.status}`} data-testid="status">${t(`status.${c.status}`)}</span>
+      </div>
+      ${error && html`<p class="error" role="alert">${error}</p>`}
+      <div class="row controls">
+        ${controls.map(([, action, label, kind, confirm]) => html`
+          <button type="button" class=${kind} disabled=${!can} title=${why}
+            onClick=${() => (confirm ? setAsking(action) : act(action))}>${t(label)}</button>`)}
+        ${cancellable && html`<button type="button" disabled=${!can} title=${why}
+            onClick=${() => setAsking("cancel")}>${t("detail.cancel")}</button>`}
+      </div>
+      ${asking && html`
+        <div class="confirm" role="alertdialog" aria-labelledby="confirm-text">
+          <p id="confirm-text">${asking === "cancel"
+            ? t("detail.confirm_cancel") : t("detail.confirm_send", { total })}</p>
+          <div class="row">
+            <button type="button" class="primary" onClick=${() => act(asking)}>${t("detail.yes")}</button>
+            <button type="button" onClick=${() => setAsking(null)}>${t("detail.no")}</button>
+          </div>
+        </div>`}
+      <h2>${t("detail.progress")}</h2>
+      <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax=${total}
+        aria-valuenow=${done} aria-label=${t("detail.progress")}>
+        <div style=${`width:${total ? (100 * done) / total : 0}%`}></div>
+      </div>
+      <p data-testid="progress-text">${t("detail.of", { done, total })}</p>
+      <dl class="counts">
+        ${COUNTS.map((k) => html`<div><dt>${t(`count.${k}`)}</dt><dd data-count=${k}>${p[k] ?? 0}</dd></div>`)}
+      </dl>
+      ${stats && html`<${Kpis} stats=${stats} />`}
+    </section>`;
+}
+
+function Kpis({ stats }) {
+  const bars = ["sent", "delivered", "read", "replied", "bounced"];
+  const most = Math.max(1, ...bars.map((k) => stats[k] ?? 0));
+  const r = stats.rates ?? {};
+  return html`
+    <h2>${t("detail.kpis")}</h2>
+    <dl class="counts kpis">
+      ${["delivery_rate", "read_rate", "reply_rate", "bounce_rate"].map((k) =>
+        html`<div><dt>${t(`kpi.${k}`)}</dt><dd data-kpi=${k}>${percent(r[k])}</dd></div>`)}
+    </dl>
+    <figure class="bars" aria-labelledby="bars-title">
+      <figcaption id="bars-title">${t("detail.by_status")}</figcaption>
+      ${bars.map((k) => html`
+        <div class="bar">
+          <span class="bar-label">${t(k === "sent" ? "count.sent" : `kpi.${k}`)}</span>
+          <span class="bar-track"><span class="bar-fill" style=${`width:${(100 * (stats[k] ?? 0)) / most}%`}></span></span>
+          <span class="bar-value" data-kpi-count=${k}>${stats[k] ?? 0}</span>
+        </div>`)}
+    </figure>`;
+}
