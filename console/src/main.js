@@ -7,6 +7,8 @@ import htm from "htm";
 import { api, forget, key, setKey } from "./api.js";
 import { lang, setLang, t, date, STATUSES } from "./i18n.js";
 import { Detail } from "./detail.js";
+import { Inbox, Ticket } from "./inbox.js";
+import { Dnc } from "./dnc.js";
 
 const html = htm.bind(h);
 
@@ -79,8 +81,22 @@ function useRoute() {
     addEventListener("hashchange", on);
     return () => removeEventListener("hashchange", on);
   }, []);
-  const m = hash.match(/^#\/campaigns\/([^/]+)$/);
-  return m ? { screen: "detail", id: decodeURIComponent(m[1]) } : { screen: "campaigns" };
+  const [, screen = "campaigns", id] = hash.match(/^#\/([a-z]+)(?:\/([^/]+))?$/) ?? [];
+  return { screen, id: id && decodeURIComponent(id) };
+}
+
+/// The screen for a route (the campaigns list for anything unknown).
+function screenFor(route, me) {
+  switch (route.screen) {
+    case "campaigns":
+      return route.id ? html`<${Detail} me=${me} id=${route.id} />` : html`<${Campaigns} me=${me} />`;
+    case "tickets":
+      return route.id ? html`<${Ticket} me=${me} id=${route.id} />` : html`<${Inbox} me=${me} />`;
+    case "dnc":
+      return html`<${Dnc} me=${me} />`;
+    default:
+      return html`<${Campaigns} me=${me} />`;
+  }
 }
 
 function Shell({ me, onLang, onOut }) {
@@ -90,17 +106,15 @@ function Shell({ me, onLang, onOut }) {
       <header>
         <span class="brand">${t("app.name")}</span>
         <nav aria-label=${t("nav.main")}>
-          <a href="#/campaigns" aria-current="page">${t("nav.campaigns")}</a>
+          ${[["campaigns", "nav.campaigns"], ["tickets", "nav.tickets"], ["dnc", "nav.dnc"]].map(
+            ([screen, label]) => html`<a href=${`#/${screen}`}
+              aria-current=${route.screen === screen ? "page" : undefined}>${t(label)}</a>`)}
         </nav>
         <span class="who">${me.key_name} · ${me.tenant_id}</span>
         <button type="button" class="link" onClick=${onLang}>${t("lang.switch")}</button>
         <button type="button" class="link" onClick=${onOut}>${t("logout")}</button>
       </header>
-      <main id="main">
-        ${route.screen === "detail"
-          ? html`<${Detail} me=${me} id=${route.id} />`
-          : html`<${Campaigns} me=${me} />`}
-      </main>
+      <main id="main">${screenFor(route, me)}</main>
     </div>`;
 }
 

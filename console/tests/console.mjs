@@ -25,13 +25,17 @@ function need(name) {
 }
 
 let failed = false;
+let page = null;
 async function check(what, fn) {
   try {
     await fn();
     console.log(`ok   ${what}`);
   } catch (e) {
     failed = true;
-    console.log(`FAIL ${what}: ${e.message}`);
+    console.log(`FAIL ${what}: ${e.message.split("\n")[0]}`);
+    // What the page showed then, for whoever reads the failure.
+    const n = what.replace(/[^a-z0-9]+/gi, "-").slice(0, 40);
+    await page?.screenshot({ path: `${shots}/failed-${n}.png`, fullPage: true }).catch(() => {});
   }
 }
 function expect(cond, message) {
@@ -69,7 +73,7 @@ const timeout = setTimeout(() => {
 
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-  const page = await context.newPage();
+  page = await context.newPage();
   await check("the login screen is in Spanish, the key field first in tab order", async () => {
     await page.goto(url);
     await page.getByRole("heading", { name: "Entrar a Pregón" }).waitFor({ timeout: 10000 });
@@ -142,6 +146,40 @@ try {
     const v = await axe(page);
     expect(v.length === 0, v.join("; "));
     await page.getByRole("link", { name: "← Campañas" }).click();
+    await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
+  });
+  await check("a customer's message is answered, attended and closed from the inbox", async () => {
+    await page.getByRole("link", { name: "Conversaciones" }).click();
+    await page.getByRole("heading", { name: "Conversaciones" }).waitFor({ timeout: 5000 });
+    await page.getByRole("link", { name: "+56964670001" }).click();
+    await page.getByText("Hola, ¿cuánto debo?").waitFor({ timeout: 10000 });
+    const windowText = await page.getByTestId("window").textContent();
+    expect(/24 horas/.test(windowText), `the window line says: ${windowText}`);
+    await page.getByRole("button", { name: "Atender" }).click();
+    await page.getByText("atendida por first key").waitFor({ timeout: 10000 });
+    await page.getByLabel("Respuesta").fill("Son $12.500, vence el viernes");
+    await page.getByRole("button", { name: "Enviar respuesta" }).click();
+    await page.getByRole("status").filter({ hasText: "Respuesta enviada." }).waitFor({ timeout: 10000 });
+    await page.getByText("Son $12.500, vence el viernes").waitFor({ timeout: 10000 });
+    await page.screenshot({ path: `${shots}/ticket.png`, fullPage: true });
+    const v = await axe(page);
+    expect(v.length === 0, v.join("; "));
+    await page.getByRole("button", { name: "Cerrar conversación" }).click();
+    await page.locator(".badge.closed").waitFor({ timeout: 10000 });
+  });
+  await check("a number is put on the do-not-contact list, a bad one refused by name", async () => {
+    await page.getByRole("link", { name: "No contactar" }).click();
+    await page.getByRole("heading", { name: "No contactar" }).waitFor({ timeout: 5000 });
+    await page.getByLabel("Teléfono").fill("12");
+    await page.getByRole("button", { name: "Agregar" }).click();
+    await page.getByRole("alert").waitFor({ timeout: 5000 });
+    await page.getByLabel("Teléfono").fill("+56964670002");
+    await page.getByRole("button", { name: "Agregar" }).click();
+    await page.getByRole("row", { name: /\+56964670002/ }).waitFor({ timeout: 10000 });
+    await page.screenshot({ path: `${shots}/dnc.png`, fullPage: true });
+    const v = await axe(page);
+    expect(v.length === 0, v.join("; "));
+    await page.getByRole("link", { name: "Campañas" }).click();
     await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
   });
   await check("English is one click away", async () => {

@@ -3,7 +3,8 @@
 //! at `{api}/console/`, logged in with this tenant's keys: the login screen, a wrong key
 //! refused with the API's message, the campaigns list with its filters and search, a
 //! loaded campaign sent from its page (asked twice, progress live to `completed`, the
-//! KPIs after the provider's callbacks), the two languages, 360 px, a read-only key's
+//! KPIs after the provider's callbacks), a customer's message answered, attended and
+//! closed from the inbox, a number put on the do-not-contact list, the two languages, 360 px, a read-only key's
 //! greyed-out actions, sign-out, and axe-core's accessibility check on each screen.
 //! Screenshots land in `.cache/console/`.
 
@@ -36,6 +37,11 @@ async fn the_console_logs_in_lists_campaigns_sends_one_and_shows_only_what_the_k
         json!({"name": "Envío de prueba"}),
     )
     .await;
+    // A customer writes first: an inbound ticket for the inbox.
+    let said = json!({"provider": "twilio", "sender": "+15550009701",
+        "from": "+56964670001", "text": "Hola, ¿cuánto debo?"});
+    assert_eq!(stack.sim_post("/_sim/inbound", said).await["status"], 200);
+    t.ticket_for("+56964670001").await;
     let read = t
         .post(
             "/v1/keys",

@@ -1,0 +1,75 @@
+// The do-not-contact list: its entries, one added by hand, one removed. Greyed out
+// without `campaigns:write`.
+
+import { h } from "preact";
+import { useEffect, useState } from "preact/hooks";
+import htm from "htm";
+import { api } from "./api.js";
+import { t, date } from "./i18n.js";
+
+const html = htm.bind(h);
+
+export function Dnc({ me }) {
+  const [items, setItems] = useState(null);
+  const [phone, setPhone] = useState("");
+  const [errors, setErrors] = useState(null);
+  const load = async () => {
+    const r = await api("/dnc");
+    if (r.status === 200) setItems(r.body.items);
+  };
+  useEffect(() => {
+    load();
+  }, []);
+  const can = me.scopes.includes("campaigns:write");
+  const why = can ? undefined : t("scope.missing", { scope: "campaigns:write" });
+  const add = async (e) => {
+    e.preventDefault();
+    const r = await api("/dnc", { method: "POST", body: { phones: [phone.trim()] } });
+    if (r.status >= 300) {
+      const fields = r.body?.fields?.map((f) => f.message).join("; ");
+      return setErrors(fields || r.body?.message || String(r.status));
+    }
+    setErrors(null);
+    setPhone("");
+    load();
+  };
+  const remove = async (p) => {
+    await api(`/dnc/${encodeURIComponent(p)}`, { method: "DELETE" });
+    load();
+  };
+  return html`
+    <section aria-labelledby="dnc-title">
+      <h1 id="dnc-title">${t("dnc.title")}</h1>
+      <form onSubmit=${add} class="row">
+        <label>${t("dnc.phone")}
+          <input value=${phone} onInput=${(e) => setPhone(e.target.value)} required
+            placeholder="+56912345678" aria-invalid=${errors ? "true" : "false"}
+            aria-describedby=${errors ? "dnc-error" : undefined} disabled=${!can} />
+        </label>
+        <button type="submit" class="primary" disabled=${!can} title=${why}>${t("dnc.add")}</button>
+      </form>
+      ${errors && html`<p id="dnc-error" class="error" role="alert">${errors}</p>`}
+      ${items !== null && items.length === 0 && html`<p class="empty">${t("dnc.empty")}</p>`}
+      ${items && items.length > 0 && html`
+        <div class="table-wrap">
+          <table>
+            <thead><tr>
+              <th scope="col">${t("dnc.phone")}</th>
+              <th scope="col">${t("dnc.scope")}</th>
+              <th scope="col">${t("col.created")}</th>
+              <th scope="col"><span class="sr-only">${t("dnc.remove")}</span></th>
+            </tr></thead>
+            <tbody>
+              ${items.map((d) => html`
+                <tr key=${`${d.phone}#${d.campaign_id ?? ""}`}>
+                  <td>${d.phone}</td>
+                  <td>${d.campaign_id ?? t("dnc.everywhere")}</td>
+                  <td>${date(d.created_at)}</td>
+                  <td><button type="button" disabled=${!can} title=${why}
+                    onClick=${() => remove(d.phone)}>${t("dnc.remove")}</button></td>
+                </tr>`)}
+            </tbody>
+          </table>
+        </div>`}
+    </section>`;
+}
