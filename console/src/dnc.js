@@ -33,8 +33,10 @@ export function Dnc({ me }) {
     setPhone("");
     load();
   };
-  const remove = async (p) => {
-    await api(`/dnc/${encodeURIComponent(p)}`, { method: "DELETE" });
+  /// Removes one entry: tenant-wide, or the one for its campaign.
+  const remove = async (d) => {
+    const only = d.campaign_id ? `?campaign_id=${encodeURIComponent(d.campaign_id)}` : "";
+    await api(`/dnc/${encodeURIComponent(d.phone)}${only}`, { method: "DELETE" });
     load();
   };
   return html`
@@ -66,7 +68,7 @@ export function Dnc({ me }) {
                   <td>${d.campaign_id ?? t("dnc.everywhere")}</td>
                   <td>${date(d.created_at)}</td>
                   <td><button type="button" disabled=${!can} title=${why}
-                    onClick=${() => remove(d.phone)}>${t("dnc.remove")}</button></td>
+                    onClick=${() => remove(d)}>${t("dnc.remove")}</button></td>
                 </tr>`)}
             </tbody>
           </table>

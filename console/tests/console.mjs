@@ -167,7 +167,7 @@ try {
     await page.getByRole("button", { name: "Cerrar conversación" }).click();
     await page.locator(".badge.closed").waitFor({ timeout: 10000 });
   });
-  await check("a number is put on the do-not-contact list, a bad one refused by name", async () => {
+  await check("a number is put on the do-not-contact list and taken off, a bad one refused", async () => {
     await page.getByRole("link", { name: "No contactar" }).click();
     await page.getByRole("heading", { name: "No contactar" }).waitFor({ timeout: 5000 });
     await page.getByLabel("Teléfono").fill("12");
@@ -175,10 +175,13 @@ try {
     await page.getByRole("alert").waitFor({ timeout: 5000 });
     await page.getByLabel("Teléfono").fill("+56964670002");
     await page.getByRole("button", { name: "Agregar" }).click();
-    await page.getByRole("row", { name: /\+56964670002/ }).waitFor({ timeout: 10000 });
+    const row = page.getByRole("row", { name: /\+56964670002/ });
+    await row.waitFor({ timeout: 10000 });
     await page.screenshot({ path: `${shots}/dnc.png`, fullPage: true });
     const v = await axe(page);
     expect(v.length === 0, v.join("; "));
+    await row.getByRole("button", { name: "Quitar" }).click();
+    await row.waitFor({ state: "detached", timeout: 10000 });
     await page.getByRole("link", { name: "Campañas" }).click();
     await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
   });
