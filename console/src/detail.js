@@ -11,6 +11,8 @@ import { t } from "./i18n.js";
 const html = htm.bind(h);
 
 const LIVE = ["validating", "scheduled", "sending", "paused"];
+/// The states whose results can be downloaded (SPEC §7).
+const ENDED = ["completed", "completed_with_errors", "cancelled", "error"];
 const COUNTS = ["queued", "sent", "failed", "blocked", "skipped", "unknown"];
 
 function percent(rate) {
@@ -96,7 +98,39 @@ export function Detail({ me, id }) {
         ${COUNTS.map((k) => html`<div><dt>${t(`count.${k}`)}</dt><dd data-count=${k}>${p[k] ?? 0}</dd></div>`)}
       </dl>
       ${stats && html`<${Kpis} stats=${stats} />`}
+      ${ENDED.includes(c.status) && html`<${Results} id=${id} />`}
     </section>`;
+}
+
+/// The results file (CSV or XLSX): asked for, built by the results function (202 while
+/// it builds, polled each second), then a link to it.
+function Results({ id }) {
+  const [state, setState] = useState(null);
+  const prepare = async (format) => {
+    setState({ format, status: "building" });
+    for (let i = 0; i < 120; i += 1) {
+      const r = await api(`/campaigns/${encodeURIComponent(id)}/results?format=${format}`);
+      if (r.status === 200) {
+        return setState({ format, status: "ready", url: r.body.url, rows: r.body.rows });
+      }
+      if (r.status !== 202) {
+        return setState({ format, status: "error", message: r.body?.message ?? String(r.status) });
+      }
+      await new Promise((done) => setTimeout(done, 1000));
+    }
+    return setState({ format, status: "error", message: t("detail.results_building") });
+  };
+  return html`
+    <h2>${t("detail.results")}</h2>
+    <div class="row">
+      ${["csv", "xlsx"].map((f) => html`<button type="button" onClick=${() => prepare(f)}
+        disabled=${state?.status === "building"}>${t("detail.results_as", { format: f.toUpperCase() })}</button>`)}
+    </div>
+    ${state?.status === "building" && html`<p role="status">${t("detail.results_building")}</p>`}
+    ${state?.status === "error" && html`<p class="error" role="alert">${state.message}</p>`}
+    ${state?.status === "ready" && html`
+      <p role="status">${t("detail.results_ready", { rows: state.rows })}
+        ${" "}<a href=${state.url} data-testid="results-link">${t("detail.results_link", { format: state.format.toUpperCase() })}</a></p>`}`;
 }
 
 function Kpis({ stats }) {

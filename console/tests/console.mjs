@@ -148,6 +148,19 @@ try {
     await page.getByRole("link", { name: "← Campañas" }).click();
     await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
   });
+  await check("the ended campaign's results are built and downloaded as CSV", async () => {
+    await page.getByRole("link", { name: "Envío de prueba" }).click();
+    await page.getByRole("button", { name: "Preparar CSV" }).click();
+    const link = page.getByTestId("results-link");
+    await link.waitFor({ timeout: 60000 });
+    const url = await link.getAttribute("href");
+    const file = await (await page.request.get(url)).text();
+    const lines = file.trim().split(/\r?\n/);
+    expect(lines.length === 6, `${lines.length} lines: ${file.slice(0, 200)}`);
+    expect(lines.slice(1).every((l) => /\+5696466/.test(l) || /5696466/.test(l)), `rows: ${lines.slice(1).join(" | ")}`);
+    await page.getByRole("link", { name: "← Campañas" }).click();
+    await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
+  });
   await check("a customer's message is answered, attended and closed from the inbox", async () => {
     await page.getByRole("link", { name: "Conversaciones" }).click();
     await page.getByRole("heading", { name: "Conversaciones" }).waitFor({ timeout: 5000 });
