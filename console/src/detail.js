@@ -6,11 +6,14 @@ import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { api } from "./api.js";
-import { t } from "./i18n.js";
+import { t, date } from "./i18n.js";
+import { Upload, Validation } from "./upload.js";
 
 const html = htm.bind(h);
 
 const LIVE = ["validating", "scheduled", "sending", "paused"];
+/// The states a spreadsheet may be uploaded in (again).
+const UPLOADABLE = ["awaiting_file", "invalid", "loaded"];
 /// The states whose results can be downloaded (SPEC §7).
 const ENDED = ["completed", "completed_with_errors", "cancelled", "error"];
 const COUNTS = ["queued", "sent", "failed", "blocked", "skipped", "unknown"];
@@ -26,10 +29,16 @@ export function Detail({ me, id }) {
   const [stats, setStats] = useState(null);
   const [error, setError] = useState(null);
   const [asking, setAsking] = useState(null);
+  const [at, setAt] = useState("");
+  // After an upload: the validation it replaces (`validated_at` then), followed until a
+  // newer one ends in `loaded` or `invalid`.
+  const [watching, setWatching] = useState(null);
   const refresh = async () => {
     const r = await api(`/campaigns/${encodeURIComponent(id)}`);
     if (r.status !== 200) return setError(r.body?.message ?? String(r.status));
     setC(r.body);
+    setWatching((w) => (w && ["loaded", "invalid"].includes(r.body.status) &&
+      r.body.validated_at && r.body.validated_at !== w.before ? null : w));
     const s = await api(`/campaigns/${encodeURIComponent(id)}/stats`);
     if (s.status === 200) setStats(s.body);
   };
@@ -37,13 +46,13 @@ export function Detail({ me, id }) {
     refresh();
   }, [id]);
   useEffect(() => {
-    if (!c || !LIVE.includes(c.status)) return undefined;
-    const timer = setInterval(refresh, 2000);
+    if (!c || (!LIVE.includes(c.status) && !watching)) return undefined;
+    const timer = setInterval(refresh, watching ? 1000 : 2000);
     return () => clearInterval(timer);
-  }, [c?.status]);
-  const act = async (action) => {
+  }, [c?.status, watching]);
+  const act = async (action, body = {}) => {
     setAsking(null);
-    const r = await api(`/campaigns/${encodeURIComponent(id)}/${action}`, { method: "POST", body: {} });
+    const r = await api(`/campaigns/${encodeURIComponent(id)}/${action}`, { method: "POST", body });
     if (r.status !== 200) return setError(r.body?.message ?? String(r.status));
     setError(null);
     setC(r.body);
@@ -60,9 +69,17 @@ export function Detail({ me, id }) {
   const why = can ? undefined : t("scope.missing", { scope: "send" });
   const controls = [
     ["loaded", "send", "detail.send", "primary", true],
+    ["scheduled", "send", "detail.send", "primary", true],
+    ["scheduled", "unschedule", "detail.unschedule", "", false],
     ["sending", "pause", "detail.pause", "", false],
     ["paused", "resume", "detail.resume", "primary", false],
   ].filter(([status]) => c.status === status);
+  const schedule = (e) => {
+    e.preventDefault();
+    const when = new Date(at);
+    if (Number.isNaN(when.getTime())) return setError(t("detail.bad_time"));
+    act("send", { send_at: when.toISOString() });
+  };
   const cancellable = ["loaded", "scheduled", "sending", "paused"].includes(c.status);
   return html`
     <section aria-labelledby="detail-title">
@@ -72,6 +89,9 @@ export function Detail({ me, id }) {
         <span class=${`badge ${c.status}`} data-testid="status">${t(`status.${c.status}`)}</span>
       </div>
       ${error && html`<p class="error" role="alert">${error}</p>`}
+      <p class="muted">${c.channel === "sms" ? "SMS" : "WhatsApp"}${c.department ? ` · ${c.department}` : ""}
+        ${c.created_by ? ` · ${t("detail.created_by", { who: c.created_by })}` : ""}
+        ${c.status === "scheduled" && c.send_at ? html` · <strong data-testid="send-at">${t("detail.scheduled_for", { at: date(c.send_at) })}</strong>` : ""}</p>
       <div class="row controls">
         ${controls.map(([, action, label, kind, confirm]) => html`
           <button type="button" class=${kind} disabled=${!can} title=${why}
@@ -79,15 +99,30 @@ export function Detail({ me, id }) {
         ${cancellable && html`<button type="button" disabled=${!can} title=${why}
             onClick=${() => setAsking("cancel")}>${t("detail.cancel")}</button>`}
       </div>
+      ${["loaded", "scheduled"].includes(c.status) && html`
+        <form class="row schedule" onSubmit=${schedule}>
+          <label>${t("detail.send_at")}
+            <input type="datetime-local" value=${at} onInput=${(e) => setAt(e.target.value)} required disabled=${!can} />
+          </label>
+          <button type="submit" disabled=${!can} title=${why}>${t("detail.schedule")}</button>
+        </form>`}
       ${asking && html`
         <div class="confirm" role="alertdialog" aria-labelledby="confirm-text">
           <p id="confirm-text">${asking === "cancel"
             ? t("detail.confirm_cancel") : t("detail.confirm_send", { total })}</p>
           <div class="row">
-            <button type="button" class="primary" onClick=${() => act(asking)}>${t("detail.yes")}</button>
+            <button type="button" class="primary"
+              onClick=${() => act(asking, asking === "send" ? { send_at: null } : {})}>${t("detail.yes")}</button>
             <button type="button" onClick=${() => setAsking(null)}>${t("detail.no")}</button>
           </div>
         </div>`}
+      ${(watching || c.status === "validating") && html`<p role="status" class="validating">${t("upload.validating")}</p>`}
+      ${(UPLOADABLE.includes(c.status) || watching) && (c.status === "loaded" && !watching
+        ? html`<details><summary>${t("upload.replace")}</summary>
+            <${Upload} me=${me} c=${c} onSent=${() => setWatching({ before: c.validated_at })} /></details>`
+        : html`<${Upload} me=${me} c=${c} onSent=${() => setWatching({ before: c.validated_at })} />`)}
+      ${!watching && html`<${Validation} c=${c} />`}
+      ${!UPLOADABLE.includes(c.status) && c.status !== "validating" && html`
       <h2>${t("detail.progress")}</h2>
       <div class="progress" role="progressbar" aria-valuemin="0" aria-valuemax=${total}
         aria-valuenow=${done} aria-label=${t("detail.progress")}>
@@ -96,8 +131,8 @@ export function Detail({ me, id }) {
       <p data-testid="progress-text">${t("detail.of", { done, total })}</p>
       <dl class="counts">
         ${COUNTS.map((k) => html`<div><dt>${t(`count.${k}`)}</dt><dd data-count=${k}>${p[k] ?? 0}</dd></div>`)}
-      </dl>
-      ${stats && html`<${Kpis} stats=${stats} />`}
+      </dl>`}
+      ${stats && c.sending_started_at && html`<${Kpis} stats=${stats} />`}
       ${ENDED.includes(c.status) && html`<${Results} id=${id} />`}
     </section>`;
 }

@@ -9,6 +9,7 @@ import { lang, setLang, t, date, STATUSES } from "./i18n.js";
 import { Detail } from "./detail.js";
 import { Inbox, Ticket } from "./inbox.js";
 import { Dnc } from "./dnc.js";
+import { NewCampaign } from "./new.js";
 
 const html = htm.bind(h);
 
@@ -94,6 +95,8 @@ function screenFor(route, me) {
       return route.id ? html`<${Ticket} me=${me} id=${route.id} />` : html`<${Inbox} me=${me} />`;
     case "dnc":
       return html`<${Dnc} me=${me} />`;
+    case "new":
+      return html`<${NewCampaign} me=${me} />`;
     default:
       return html`<${Campaigns} me=${me} />`;
   }
@@ -155,7 +158,8 @@ function Campaigns({ me }) {
     <section aria-labelledby="campaigns-title">
       <div class="title-row">
         <h1 id="campaigns-title">${t("campaigns.title")}</h1>
-        <${Allowed} me=${me} scope="campaigns:write" class="primary">${t("campaigns.new")}<//>
+        <${Allowed} me=${me} scope="campaigns:write" class="primary"
+          onClick=${() => { location.hash = "#/new"; }}>${t("campaigns.new")}<//>
       </div>
       <div class="filters">
         <label>${t("campaigns.filter.status")}

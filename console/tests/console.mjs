@@ -128,9 +128,82 @@ try {
     expect(rows === 1, `${rows} rows shown`);
     await page.getByLabel("Buscar por nombre").fill("");
   });
-  await check("a loaded campaign is sent from its page: asked twice, live progress, KPIs", async () => {
-    await page.getByRole("link", { name: "Envío de prueba" }).click();
-    await page.getByRole("heading", { name: "Envío de prueba" }).waitFor({ timeout: 10000 });
+  await check("a new campaign refuses a missing consent next to its box, then is created", async () => {
+    await page.getByRole("button", { name: "Nueva campaña" }).click();
+    await page.getByRole("heading", { name: "Nueva campaña" }).waitFor({ timeout: 5000 });
+    await page.getByLabel("Nombre de la campaña").fill("Cobranza enero");
+    await page.getByRole("radio", { name: "SMS" }).check();
+    await page.getByLabel("Plantilla").selectOption({ label: "aviso · aprobada" });
+    await page.getByTestId("template-body").filter({ hasText: "su pedido salió" }).waitFor({ timeout: 5000 });
+    await page.getByRole("button", { name: "Agregar columna" }).click();
+    await page.getByLabel("Nombre de la columna 1").fill("rut");
+    await page.getByRole("button", { name: "Crear campaña" }).click();
+    const refusal = page.locator("#c-consent-error");
+    await refusal.waitFor({ timeout: 5000 });
+    expect(/true/.test(await refusal.textContent()), `next to the box: ${await refusal.textContent()}`);
+    const described = await page.getAttribute("#c-consent", "aria-describedby");
+    expect(described === "c-consent-error", `the box is described by ${described}`);
+    await page.screenshot({ path: `${shots}/new-campaign.png`, fullPage: true });
+    const v = await axe(page);
+    expect(v.length === 0, v.join("; "));
+    await page.getByLabel("Confirmo que los destinatarios aceptaron ser contactados").check();
+    await page.getByRole("button", { name: "Crear campaña" }).click();
+    await page.getByRole("heading", { name: "Cobranza enero" }).waitFor({ timeout: 10000 });
+    await page.getByTestId("status").filter({ hasText: "Esperando archivo" }).waitFor({ timeout: 5000 });
+  });
+  await check("its empty sheet downloads with the template's and the metadata columns", async () => {
+    const [file] = await Promise.all([
+      page.waitForEvent("download", { timeout: 10000 }),
+      page.getByRole("button", { name: "Descargar planilla CSV" }).click(),
+    ]);
+    const text = readFileSync(await file.path(), "utf8").replace(/^\uFEFF/, "");
+    expect(/^phone,param_1,rut\r?\n?$/.test(text), `the sheet is: ${JSON.stringify(text)}`);
+  });
+  await check("an XLSX with two bad rows uploads with progress and shows its problems by row, column and code", async () => {
+    await page.locator("#sheet-file").setInputFiles(need("PREGON_BAD_XLSX"));
+    await page.locator('[data-testid="upload-progress"][aria-valuenow="100"]').waitFor({ timeout: 30000 });
+    await page.getByTestId("status").filter({ hasText: "Con errores" }).waitFor({ timeout: 60000 });
+    const problems = page.getByTestId("problems");
+    await problems.waitFor({ timeout: 10000 });
+    const rows = await problems.locator("tbody tr").evaluateAll((trs) =>
+      trs.map((tr) => [...tr.children].slice(0, 3).map((td) => td.textContent.trim().split(" ")[0]).join("|")));
+    expect(rows.includes("3|phone|invalid_phone"), `the table says: ${rows.join(" / ")}`);
+    expect(rows.includes("5|param_1|missing_parameter"), `the table says: ${rows.join(" / ")}`);
+    expect((await page.locator('[data-vcount="invalid_rows"]').textContent()) === "2", "invalid rows is not 2");
+    const report = await page.getByTestId("report-link").getAttribute("href");
+    const csv = await (await page.request.get(report)).text();
+    expect(/invalid_phone/.test(csv) && /missing_parameter/.test(csv), `the report: ${csv.slice(0, 300)}`);
+    await page.screenshot({ path: `${shots}/problems.png`, fullPage: true });
+    const v = await axe(page);
+    expect(v.length === 0, v.join("; "));
+  });
+  await check("the fixed file dropped on the page is validated live to loaded, its SMS segments previewed", async () => {
+    const b64 = readFileSync(need("PREGON_GOOD_XLSX")).toString("base64");
+    const dropped = await page.evaluateHandle((data) => {
+      const bin = atob(data);
+      const bytes = Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+      const dt = new DataTransfer();
+      dt.items.add(new File([bytes], "cobranza-enero-corregida.xlsx",
+        { type: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet" }));
+      return dt;
+    }, b64);
+    await page.dispatchEvent(".drop", "drop", { dataTransfer: dropped });
+    await page.getByTestId("status").filter({ hasText: "Cargada" }).waitFor({ timeout: 60000 });
+    await page.locator('[data-vcount="valid_rows"]').filter({ hasText: "5" }).waitFor({ timeout: 10000 });
+    const sms = await page.getByTestId("sms-summary").textContent();
+    expect(/5 en UCS-2/.test(sms) && /ó/.test(sms), `the SMS line says: ${sms}`);
+  });
+  await check("scheduled for later and unscheduled again", async () => {
+    const later = new Date(Date.now() + 3 * 3600 * 1000);
+    const local = new Date(later.getTime() - later.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
+    await page.getByLabel("Enviar el").fill(local);
+    await page.getByRole("button", { name: "Programar" }).click();
+    await page.getByTestId("status").filter({ hasText: "Programada" }).waitFor({ timeout: 10000 });
+    await page.getByTestId("send-at").waitFor({ timeout: 5000 });
+    await page.getByRole("button", { name: "Desprogramar" }).click();
+    await page.getByTestId("status").filter({ hasText: "Cargada" }).waitFor({ timeout: 10000 });
+  });
+  await check("sent from its page: asked twice, live progress to completed, KPIs after the callbacks", async () => {
     await page.getByRole("button", { name: "Enviar ahora" }).click();
     const ask = page.getByRole("alertdialog");
     await ask.waitFor({ timeout: 5000 });
@@ -145,11 +218,8 @@ try {
     await page.screenshot({ path: `${shots}/campaign.png`, fullPage: true });
     const v = await axe(page);
     expect(v.length === 0, v.join("; "));
-    await page.getByRole("link", { name: "← Campañas" }).click();
-    await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
   });
   await check("the ended campaign's results are built and downloaded as CSV", async () => {
-    await page.getByRole("link", { name: "Envío de prueba" }).click();
     await page.getByRole("button", { name: "Preparar CSV" }).click();
     const link = page.getByTestId("results-link");
     await link.waitFor({ timeout: 60000 });
@@ -157,7 +227,8 @@ try {
     const file = await (await page.request.get(url)).text();
     const lines = file.trim().split(/\r?\n/);
     expect(lines.length === 6, `${lines.length} lines: ${file.slice(0, 200)}`);
-    expect(lines.slice(1).every((l) => /\+5696466/.test(l) || /5696466/.test(l)), `rows: ${lines.slice(1).join(" | ")}`);
+    expect(lines.slice(1).every((l) => /5696466000[1-5]/.test(l) && /\d\d\.\d{3}\.\d{3}-\d/.test(l)),
+      `rows: ${lines.slice(1).join(" | ")}`);
     await page.getByRole("link", { name: "← Campañas" }).click();
     await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
   });

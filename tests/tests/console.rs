@@ -2,7 +2,9 @@
 //! and Debian's Chromium, installed by setup) drives the console the local stack serves
 //! at `{api}/console/`, logged in with this tenant's keys: the login screen, a wrong key
 //! refused with the API's message, the campaigns list with its filters and search, a
-//! loaded campaign sent from its page (asked twice, progress live to `completed`, the
+//! campaign created from the form (a missing consent refused next to its box), its sheet
+//! downloaded, an XLSX with two bad rows uploaded and its problems table read, the
+//! fixed file dropped and loaded, scheduled and unscheduled, then sent from its page (asked twice, progress live to `completed`, the
 //! KPIs after the provider's callbacks), a customer's message answered, attended and
 //! closed from the inbox, a number put on the do-not-contact list, the two languages, 360 px, a read-only key's
 //! greyed-out actions, sign-out, and axe-core's accessibility check on each screen.
@@ -27,16 +29,24 @@ async fn the_console_logs_in_lists_campaigns_sends_one_and_shows_only_what_the_k
             .await;
         assert_eq!(c.status, 201, "{}", c.body);
     }
-    // One loaded, to send from its page.
-    let phones: Vec<String> = (0..5).map(|i| format!("+5696466{i:04}")).collect();
-    t.loaded_campaign_with(
-        "sms",
-        &account,
-        &template,
-        &phones,
-        json!({"name": "Envío de prueba"}),
-    )
-    .await;
+    let _ = template;
+    // The supervisor's spreadsheets (phone, the template's one parameter, a `rut`
+    // metadata column): first with two bad rows, then fixed.
+    let files = tempfile::tempdir().unwrap();
+    let bad = files.path().join("cobranza-enero.xlsx");
+    let good = files.path().join("cobranza-enero-corregida.xlsx");
+    let rows = |third: &str, fifth: &str| {
+        vec![
+            ["phone", "param_1", "rut"].map(String::from),
+            ["+56964660001", "Ana", "11.111.111-1"].map(String::from),
+            [third, "Beto", "22.222.222-2"].map(String::from),
+            ["+56964660003", "Carla", "33.333.333-3"].map(String::from),
+            ["+56964660004", fifth, "44.444.444-4"].map(String::from),
+            ["+56964660005", "Diego", "55.555.555-5"].map(String::from),
+        ]
+    };
+    xlsx(&bad, &rows("12345", ""));
+    xlsx(&good, &rows("+56964660002", "Elena"));
     // A customer writes first: an inbound ticket for the inbox.
     let said = json!({"provider": "twilio", "sender": "+15550009701",
         "from": "+56964670001", "text": "Hola, ¿cuánto debo?"});
@@ -56,6 +66,8 @@ async fn the_console_logs_in_lists_campaigns_sends_one_and_shows_only_what_the_k
         .env("PREGON_CONSOLE_URL", stack.api("/console/"))
         .env("PREGON_API_KEY", &t.key)
         .env("PREGON_READ_KEY", read.body["key"].as_str().unwrap())
+        .env("PREGON_BAD_XLSX", &bad)
+        .env("PREGON_GOOD_XLSX", &good)
         .env("PREGON_SHOTS", root.join(".cache/console"))
         .output()
         .await
@@ -67,4 +79,18 @@ async fn the_console_logs_in_lists_campaigns_sends_one_and_shows_only_what_the_k
     );
     println!("{said}");
     assert!(out.status.success(), "the browser tests failed:\n{said}");
+}
+
+/// A workbook of text cells, as a supervisor's Excel saves it.
+fn xlsx(path: &std::path::Path, rows: &[[String; 3]]) {
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    for (r, row) in rows.iter().enumerate() {
+        for (c, cell) in row.iter().enumerate() {
+            if !cell.is_empty() {
+                sheet.write_string(r as u32, c as u16, cell).unwrap();
+            }
+        }
+    }
+    book.save(path).unwrap();
 }
