@@ -10,6 +10,9 @@ import { Detail } from "./detail.js";
 import { Inbox, Ticket } from "./inbox.js";
 import { Dnc } from "./dnc.js";
 import { NewCampaign } from "./new.js";
+import { Accounts } from "./accounts.js";
+import { Templates } from "./templates.js";
+import { Settings } from "./settings.js";
 
 const html = htm.bind(h);
 
@@ -97,6 +100,12 @@ function screenFor(route, me) {
       return html`<${Dnc} me=${me} />`;
     case "new":
       return html`<${NewCampaign} me=${me} />`;
+    case "accounts":
+      return html`<${Accounts} me=${me} />`;
+    case "templates":
+      return html`<${Templates} me=${me} />`;
+    case "settings":
+      return html`<${Settings} me=${me} />`;
     default:
       return html`<${Campaigns} me=${me} />`;
   }
@@ -109,7 +118,8 @@ function Shell({ me, onLang, onOut }) {
       <header>
         <span class="brand">${t("app.name")}</span>
         <nav aria-label=${t("nav.main")}>
-          ${[["campaigns", "nav.campaigns"], ["tickets", "nav.tickets"], ["dnc", "nav.dnc"]].map(
+          ${[["campaigns", "nav.campaigns"], ["tickets", "nav.tickets"], ["dnc", "nav.dnc"],
+            ["accounts", "nav.accounts"], ["templates", "nav.templates"], ["settings", "nav.settings"]].map(
             ([screen, label]) => html`<a href=${`#/${screen}`}
               aria-current=${route.screen === screen ? "page" : undefined}>${t(label)}</a>`)}
         </nav>
