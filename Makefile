@@ -5,7 +5,7 @@
 CARGO ?= cargo
 VENV := .cache/venv
 
-.PHONY: console demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-crash bench-closer bench-results test-crash fuzz package clean
+.PHONY: console demo test unit integration lint-template lint-openapi lint setup build up bench bench-ingest bench-send bench-requests bench-dispatch bench-fairness bench-webhook bench-webhook-flood bench-crash bench-closer bench-results test-crash fuzz package deploy-console clean
 
 setup:
 	@bash infra/local/setup.sh
@@ -65,6 +65,10 @@ clean:
 ## table of each function's binary and bootstrap size, and the build time.
 package:
 	@bash infra/package/build.sh
+
+## After `sam deploy`: the built console into the stack's bucket, behind its CloudFront.
+deploy-console: console
+	@bash infra/deploy/console.sh $(STACK)
 
 ## Benchmark: a 1,000,000-row upload through the ingest function on the local stack.
 bench-ingest: setup

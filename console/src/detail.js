@@ -8,6 +8,7 @@ import htm from "htm";
 import { api } from "./api.js";
 import { t, date } from "./i18n.js";
 import { Upload, Validation } from "./upload.js";
+import { Chart } from "./chart.js";
 
 const html = htm.bind(h);
 
@@ -133,6 +134,7 @@ export function Detail({ me, id }) {
         ${COUNTS.map((k) => html`<div><dt>${t(`count.${k}`)}</dt><dd data-count=${k}>${p[k] ?? 0}</dd></div>`)}
       </dl>`}
       ${stats && c.sending_started_at && html`<${Kpis} stats=${stats} />`}
+      ${c.sending_started_at && html`<${Timeline} id=${id} />`}
       ${ENDED.includes(c.status) && html`<${Results} id=${id} />`}
     </section>`;
 }
@@ -187,4 +189,59 @@ function Kpis({ stats }) {
           <span class="bar-value" data-kpi-count=${k}>${stats[k] ?? 0}</span>
         </div>`)}
     </figure>`;
+}
+
+/// Messages read per page, and the most read for a timeline.
+const PAGE = 500;
+const MOST = 10_000;
+const STEPS = ["sent_at", "delivered_at", "read_at", "replied_at"];
+
+/// The campaign over time: how many messages were sent, delivered, read and replied
+/// by each moment, read from the messages themselves (the first 10,000; said so).
+function Timeline({ id }) {
+  const [data, setData] = useState(null);
+  const load = async () => {
+    setData({ loading: true });
+    const times = Object.fromEntries(STEPS.map((k) => [k, []]));
+    let cursor = null;
+    let read = 0;
+    do {
+      const q = new URLSearchParams({ limit: String(PAGE) });
+      if (cursor) q.set("cursor", cursor);
+      const r = await api(`/campaigns/${encodeURIComponent(id)}/messages?${q}`);
+      if (r.status !== 200) return setData({ error: r.body?.message ?? String(r.status) });
+      for (const m of r.body.items) {
+        for (const k of STEPS) if (m[k]) times[k].push(new Date(m[k]).getTime());
+      }
+      read += r.body.items.length;
+      cursor = r.body.next_cursor;
+    } while (cursor && read < MOST);
+    setData({ times, read, capped: Boolean(cursor) });
+  };
+  if (!data) {
+    return html`<h2>${t("timeline.title")}</h2>
+      <button type="button" onClick=${load}>${t("timeline.show")}</button>`;
+  }
+  if (data.loading) return html`<h2>${t("timeline.title")}</h2><p class="loading">${t("loading")}</p>`;
+  if (data.error) return html`<h2>${t("timeline.title")}</h2><p class="error" role="alert">${data.error}</p>`;
+  const every = STEPS.flatMap((k) => data.times[k]);
+  if (every.length === 0) return html`<h2>${t("timeline.title")}</h2><p class="empty">${t("chart.empty")}</p>`;
+  const start = Math.min(...every);
+  const end = Math.max(...every, start + 1000);
+  const buckets = 40;
+  const series = STEPS.map((k) => {
+    const sorted = [...data.times[k]].sort((a, b) => a - b);
+    let n = 0;
+    const points = [];
+    for (let b = 0; b <= buckets; b += 1) {
+      const until = start + ((end - start) * b) / buckets;
+      while (n < sorted.length && sorted[n] <= until) n += 1;
+      points.push([new Date(until), n]);
+    }
+    return { label: t(`timeline.${k}`), points, total: sorted.length };
+  });
+  return html`
+    <h2>${t("timeline.title")}</h2>
+    ${data.capped && html`<p class="muted">${t("timeline.capped", { read: data.read.toLocaleString() })}</p>`}
+    <${Chart} title=${t("timeline.caption")} series=${series} testid="timeline" />`;
 }

@@ -1,10 +1,12 @@
-// The do-not-contact list: its entries, one added by hand, one removed. Greyed out
-// without `campaigns:write`.
+// The do-not-contact list: its entries, one added by hand, one removed, and a
+// contact-centre dialer's export (`phone;campaign` lines) uploaded: refused lines are
+// listed by line, and the valid ones applied on request. Greyed out without
+// `campaigns:write`.
 
 import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
-import { api } from "./api.js";
+import { api, problemsOf } from "./api.js";
 import { t, date } from "./i18n.js";
 
 const html = htm.bind(h);
@@ -33,6 +35,25 @@ export function Dnc({ me }) {
     setPhone("");
     load();
   };
+  const [file, setFile] = useState(null);
+  const [imported, setImported] = useState(null);
+  /// Sends the dialer's file as it is; with `skip`, only its valid lines.
+  const upload = async (text, skip) => {
+    const r = await api(`/dnc${skip ? "?on_invalid_rows=skip" : ""}`, { method: "POST", raw: text, type: "text/csv" });
+    if (r.status === 201) {
+      setImported({ added: r.body.added, skipped: r.body.skipped ?? [] });
+      setFile(null);
+      return load();
+    }
+    setImported({ refusal: problemsOf(r) });
+  };
+  const pick = async (e) => {
+    const f = e.target.files[0];
+    if (!f) return;
+    const text = await f.text();
+    setFile({ name: f.name, text });
+    upload(text, false);
+  };
   /// Removes one entry: tenant-wide, or the one for its campaign.
   const remove = async (d) => {
     const only = d.campaign_id ? `?campaign_id=${encodeURIComponent(d.campaign_id)}` : "";
@@ -51,6 +72,22 @@ export function Dnc({ me }) {
         <button type="submit" class="primary" disabled=${!can} title=${why}>${t("dnc.add")}</button>
       </form>
       ${errors && html`<p id="dnc-error" class="error" role="alert">${errors}</p>`}
+      <div class="panel">
+        <label for="dnc-file">${t("dnc.file")}</label>
+        <p class="help" id="dnc-file-help">${t("dnc.file_help")}</p>
+        <input id="dnc-file" type="file" accept=".csv,.txt,text/csv,text/plain" onChange=${pick}
+          disabled=${!can} aria-describedby="dnc-file-help" />
+        ${imported?.added !== undefined && html`<p role="status" class="good" data-testid="dnc-imported">
+          ${t("dnc.imported", { added: imported.added })}${imported.skipped.length
+            ? ` ${t("dnc.skipped", { skipped: imported.skipped.length })}` : ""}</p>`}
+        ${imported?.refusal && html`
+          <div class="refusal" role="alert" data-testid="dnc-refused">
+            <p class="error">${t("dnc.refused", { message: imported.refusal.message })}</p>
+            <ul>${Object.entries(imported.refusal.fields).map(([f, m]) => html`<li><strong>${f}</strong>: ${m}</li>`)}</ul>
+            ${file && html`<button type="button" class="primary" onClick=${() => upload(file.text, true)}>
+              ${t("dnc.apply_valid")}</button>`}
+          </div>`}
+      </div>
       ${items !== null && items.length === 0 && html`<p class="empty">${t("dnc.empty")}</p>`}
       ${items && items.length > 0 && html`
         <div class="table-wrap">

@@ -13,6 +13,7 @@ import { NewCampaign } from "./new.js";
 import { Accounts } from "./accounts.js";
 import { Templates } from "./templates.js";
 import { Settings } from "./settings.js";
+import { Analytics } from "./analytics.js";
 
 const html = htm.bind(h);
 
@@ -106,6 +107,8 @@ function screenFor(route, me) {
       return html`<${Templates} me=${me} />`;
     case "settings":
       return html`<${Settings} me=${me} />`;
+    case "analytics":
+      return html`<${Analytics} me=${me} />`;
     default:
       return html`<${Campaigns} me=${me} />`;
   }
@@ -118,12 +121,12 @@ function Shell({ me, onLang, onOut }) {
       <header>
         <span class="brand">${t("app.name")}</span>
         <nav aria-label=${t("nav.main")}>
-          ${[["campaigns", "nav.campaigns"], ["tickets", "nav.tickets"], ["dnc", "nav.dnc"],
+          ${[["campaigns", "nav.campaigns"], ["tickets", "nav.tickets"], ["dnc", "nav.dnc"], ["analytics", "nav.analytics"],
             ["accounts", "nav.accounts"], ["templates", "nav.templates"], ["settings", "nav.settings"]].map(
             ([screen, label]) => html`<a href=${`#/${screen}`}
               aria-current=${route.screen === screen ? "page" : undefined}>${t(label)}</a>`)}
         </nav>
-        <span class="who">${me.key_name} · ${me.tenant_id}</span>
+        <span class="who" title=${`${me.key_name} · ${me.tenant_id}`}>${me.key_name} · ${me.tenant_id}</span>
         <button type="button" class="link" onClick=${onLang}>${t("lang.switch")}</button>
         <button type="button" class="link" onClick=${onOut}>${t("logout")}</button>
       </header>

@@ -307,6 +307,11 @@ try {
     const text = await page.getByTestId("progress-text").textContent();
     expect(/5 de 5/.test(text), `progress says: ${text}`);
     await page.locator('[data-kpi-count="delivered"]').filter({ hasText: "5" }).waitFor({ timeout: 30000 });
+    await page.getByRole("button", { name: "Ver la campaña en el tiempo" }).click();
+    const timeline = page.getByTestId("timeline");
+    await timeline.waitFor({ timeout: 10000 });
+    const legend = await timeline.locator(".legend").textContent();
+    expect(/Enviados:\s*5/.test(legend) && /Entregados:\s*5/.test(legend), `the legend says: ${legend}`);
     await page.screenshot({ path: `${shots}/campaign.png`, fullPage: true });
     const v = await axe(page);
     expect(v.length === 0, v.join("; "));
@@ -323,6 +328,20 @@ try {
       `rows: ${lines.slice(1).join(" | ")}`);
     await page.getByRole("link", { name: "← Campañas" }).click();
     await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
+  });
+  await check("analytics sum the period's campaigns, drawn by day; an empty period says what to do", async () => {
+    await page.getByRole("link", { name: "Analítica" }).click();
+    await page.getByRole("heading", { name: "Analítica" }).waitFor({ timeout: 5000 });
+    await page.locator('[data-total="sent"]').filter({ hasText: "5" }).waitFor({ timeout: 10000 });
+    await page.getByTestId("analytics-chart").waitFor({ timeout: 5000 });
+    await page.getByRole("row", { name: /Cobranza enero/ }).waitFor({ timeout: 5000 });
+    const rate = await page.locator('[data-rate="delivery_rate"]').textContent();
+    expect(rate === "100.0 %", `the delivery rate says: ${rate}`);
+    await page.screenshot({ path: `${shots}/analytics.png`, fullPage: true });
+    const v = await axe(page);
+    expect(v.length === 0, v.join("; "));
+    await page.getByLabel("Período").selectOption("previous_month");
+    await page.getByText("Ninguna campaña en este período").waitFor({ timeout: 10000 });
   });
   await check("a customer's message is answered, attended and closed from the inbox", async () => {
     await page.getByRole("link", { name: "Conversaciones" }).click();
@@ -358,6 +377,19 @@ try {
     expect(v.length === 0, v.join("; "));
     await row.getByRole("button", { name: "Quitar" }).click();
     await row.waitFor({ state: "detached", timeout: 10000 });
+    // The dialer's export, exactly its shape: refused whole for its bad line, then
+    // its valid lines applied on request.
+    const file = "964670004;Cobranza enero;\n+56964670005;;\nabc;;\n";
+    await page.locator("#dnc-file").setInputFiles({ name: "lista-negra.csv", mimeType: "text/csv", buffer: Buffer.from(file) });
+    const refused = page.getByTestId("dnc-refused");
+    await refused.waitFor({ timeout: 10000 });
+    expect(/line 3/.test(await refused.textContent()), `the refusal says: ${await refused.textContent()}`);
+    await page.getByRole("button", { name: "Aplicar solo las líneas válidas" }).click();
+    const done = page.getByTestId("dnc-imported");
+    await done.waitFor({ timeout: 10000 });
+    expect(/2 números agregados\. Líneas omitidas: 1/.test(await done.textContent()), `it says: ${await done.textContent()}`);
+    await page.getByRole("row", { name: /\+56964670004/ }).waitFor({ timeout: 5000 });
+    await page.getByRole("row", { name: /\+56964670005/ }).waitFor({ timeout: 5000 });
     await page.getByRole("link", { name: "Campañas" }).click();
     await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
   });
