@@ -129,7 +129,8 @@ export function Detail({ me, id }) {
         aria-valuenow=${done} aria-label=${t("detail.progress")}>
         <div style=${`width:${total ? (100 * done) / total : 0}%`}></div>
       </div>
-      <p data-testid="progress-text">${t("detail.of", { done, total })}</p>
+      <p data-testid="progress-text">${t("detail.of", { done, total })}${stats?.messages_per_second
+        ? ` · ${t("detail.per_second", { rate: stats.messages_per_second.toFixed(1) })}` : ""}</p>
       <dl class="counts">
         ${COUNTS.map((k) => html`<div><dt>${t(`count.${k}`)}</dt><dd data-count=${k}>${p[k] ?? 0}</dd></div>`)}
       </dl>`}

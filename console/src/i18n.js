@@ -306,6 +306,12 @@ const words = {
     "analytics.per_campaign": "Por campaña",
     "analytics.started": "Inicio del envío",
     "analytics.inbound": "Conversaciones entrantes atendidas: {attended}.",
+    "inbox.sms_any_time": "SMS: puedes responder en cualquier momento.",
+    "inbox.template_title": "Enviar una plantilla",
+    "inbox.template_send": "Enviar plantilla",
+    "inbox.template_sent": "Plantilla enviada: llegará como un mensaje nuevo.",
+    "inbox.no_templates": "Esta cuenta no tiene plantillas aprobadas: crea una en «Plantillas».",
+    "detail.per_second": "{rate} mensajes por segundo",
   },
   en: {
     "app.name": "Pregón",
@@ -611,6 +617,12 @@ const words = {
     "analytics.per_campaign": "Per campaign",
     "analytics.started": "Sending started",
     "analytics.inbound": "Inbound conversations attended: {attended}.",
+    "inbox.sms_any_time": "SMS: you may answer at any time.",
+    "inbox.template_title": "Send a template",
+    "inbox.template_send": "Send template",
+    "inbox.template_sent": "Template sent: it arrives as a new message.",
+    "inbox.no_templates": "This account has no approved templates: create one under “Templates”.",
+    "detail.per_second": "{rate} messages a second",
   },
 };
 

@@ -5,7 +5,8 @@
 import { h } from "preact";
 import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
-import { api } from "./api.js";
+import { api, problemsOf } from "./api.js";
+import { Field, Refusal, errorFor } from "./form.js";
 import { t, date } from "./i18n.js";
 
 const html = htm.bind(h);
@@ -14,12 +15,14 @@ export function Inbox() {
   const [status, setStatus] = useState("open");
   const [campaign, setCampaign] = useState("");
   const [phone, setPhone] = useState("");
+  const [department, setDepartment] = useState("");
   const [items, setItems] = useState(null);
   const [error, setError] = useState(null);
   const load = async () => {
     const q = new URLSearchParams();
     if (status) q.set("status", status);
     if (campaign.trim()) q.set("campaign_id", campaign.trim());
+    if (department.trim()) q.set("department", department.trim());
     const r = await api(`/tickets${q.size ? `?${q}` : ""}`);
     if (r.status !== 200) return setError(r.body?.message ?? String(r.status));
     setError(null);
@@ -27,7 +30,7 @@ export function Inbox() {
   };
   useEffect(() => {
     load();
-  }, [status, campaign]);
+  }, [status, campaign, department]);
   const needle = phone.replace(/\s/g, "");
   const shown = (items ?? []).filter((k) => !needle || k.phone.includes(needle));
   return html`
@@ -43,6 +46,9 @@ export function Inbox() {
         </label>
         <label>${t("inbox.campaign")}
           <input value=${campaign} onChange=${(e) => setCampaign(e.target.value)} placeholder="cmp_…" />
+        </label>
+        <label>${t("new.department")}
+          <input value=${department} onChange=${(e) => setDepartment(e.target.value)} />
         </label>
         <label>${t("inbox.phone")}
           <input type="search" value=${phone} onInput=${(e) => setPhone(e.target.value)} />
@@ -73,6 +79,7 @@ function windowOpen(ticket) {
 
 export function Ticket({ me, id }) {
   const [k, setK] = useState(null);
+  const [channel, setChannel] = useState(null);
   const [text, setText] = useState("");
   const [error, setError] = useState(null);
   const [note, setNote] = useState(null);
@@ -80,6 +87,10 @@ export function Ticket({ me, id }) {
     const r = await api(`/tickets/${encodeURIComponent(id)}`);
     if (r.status !== 200) return setError(r.body?.message ?? String(r.status));
     setK(r.body);
+    if (!channel) {
+      const a = await api(`/accounts/${encodeURIComponent(r.body.account_id)}`);
+      setChannel(a.status === 200 ? a.body.channel : "whatsapp");
+    }
   };
   useEffect(() => {
     load();
@@ -108,7 +119,8 @@ export function Ticket({ me, id }) {
       ? html`<p class="error" role="alert">${error}</p>`
       : html`<p class="loading">${t("loading")}</p>`;
   }
-  const w = windowOpen(k);
+  // Only WhatsApp has the 24-hour window: an SMS can always be answered.
+  const w = channel === "sms" ? { open: true, sms: true } : windowOpen(k);
   const closed = k.status === "closed";
   return html`
     <section aria-labelledby="ticket-title">
@@ -129,16 +141,17 @@ export function Ticket({ me, id }) {
             <time datetime=${e.at}>${date(e.at)}</time>
           </li>`)}
       </ol>
-      ${!closed && html`
-        <p class="muted" data-testid="window">${w.open
+      ${!closed && channel && html`
+        <p class="muted" data-testid="window">${w.sms ? t("inbox.sms_any_time") : w.open
           ? t("inbox.window_open", { until: date(w.until.toISOString()) })
           : t("inbox.window_closed")}</p>
+        ${!w.open && html`<${TemplateSend} me=${me} ticket=${k} />`}
         <form onSubmit=${send} class="reply">
           <label for="reply-text">${t("inbox.reply")}</label>
           <textarea id="reply-text" rows="3" required value=${text}
-            onInput=${(e) => setText(e.target.value)} disabled=${!can}></textarea>
+            onInput=${(e) => setText(e.target.value)} disabled=${!can || !w.open}></textarea>
           <div class="row">
-            <button type="submit" class="primary" disabled=${!can} title=${why}>${t("inbox.send")}</button>
+            <button type="submit" class="primary" disabled=${!can || !w.open} title=${why}>${t("inbox.send")}</button>
             ${!k.attended_at && html`<button type="button" disabled=${!can} title=${why}
               onClick=${() => act("attend", {})}>${t("inbox.attend")}</button>`}
             <button type="button" disabled=${!can} title=${why}
@@ -147,4 +160,62 @@ export function Ticket({ me, id }) {
           ${note && html`<p role="status">${note}</p>`}
         </form>`}
     </section>`;
+}
+
+/// Once WhatsApp's window has closed only an approved template reaches the customer:
+/// one of the account's, its parameters filled in, sent as a single message.
+function TemplateSend({ me, ticket }) {
+  const [templates, setTemplates] = useState([]);
+  const [chosen, setChosen] = useState("");
+  const [params, setParams] = useState([]);
+  const [note, setNote] = useState(null);
+  const [refusal, setRefusal] = useState(null);
+  useEffect(() => {
+    const q = new URLSearchParams({ channel: "whatsapp", status: "approved", account_id: ticket.account_id, limit: "100" });
+    api(`/templates?${q}`).then((r) => {
+      const items = r.status === 200 ? r.body.items : [];
+      setTemplates(items);
+      if (items[0]) pick(items[0]);
+    });
+  }, [ticket.account_id]);
+  const pick = (x) => {
+    setChosen(x.id);
+    setParams(Array.from({ length: x.params }, () => ""));
+  };
+  const can = me.scopes.includes("send");
+  const send = async (e) => {
+    e.preventDefault();
+    const r = await api("/messages", {
+      method: "POST",
+      body: { account_id: ticket.account_id, phone: ticket.phone, template_id: chosen, params },
+    });
+    if (r.status !== 202) {
+      setNote(null);
+      return setRefusal(problemsOf(r));
+    }
+    setRefusal(null);
+    setNote(t("inbox.template_sent"));
+  };
+  const template = templates.find((x) => x.id === chosen);
+  if (templates.length === 0) return html`<p class="empty">${t("inbox.no_templates")}</p>`;
+  return html`
+    <form class="reply panel" onSubmit=${send} aria-labelledby="template-send-title">
+      <h2 id="template-send-title">${t("inbox.template_title")}</h2>
+      <${Refusal} refusal=${refusal} />
+      <${Field} id="ts-template" label=${t("new.template")}>
+        <select value=${chosen} onChange=${(e) => pick(templates.find((x) => x.id === e.target.value))}>
+          ${templates.map((x) => html`<option value=${x.id}>${x.name}</option>`)}
+        </select>
+      <//>
+      ${template && html`<p class="template-body">${template.body}</p>`}
+      ${params.map((v, i) => html`
+        <${Field} id=${`ts-param-${i}`} label=${`{{${i + 1}}}`} error=${errorFor(refusal?.fields, `params[${i}]`)}>
+          <input value=${v} required onInput=${(e) => setParams((ps) => ps.map((x, j) => (j === i ? e.target.value : x)))} />
+        <//>`)}
+      <div class="row">
+        <button type="submit" class="primary" disabled=${!can}
+          title=${can ? undefined : t("scope.missing", { scope: "send" })}>${t("inbox.template_send")}</button>
+      </div>
+      ${note && html`<p role="status" class="good">${note}</p>`}
+    </form>`;
 }

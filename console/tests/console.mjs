@@ -116,7 +116,7 @@ try {
     expect(v.length === 0, v.join("; "));
   });
   await check("filtering by a status with no campaign says so", async () => {
-    await page.getByLabel("Estado").selectOption("completed");
+    await page.getByLabel("Estado").selectOption("paused");
     await page.getByText("Ninguna campaña coincide con el filtro.").waitFor({ timeout: 10000 });
     await page.getByLabel("Estado").selectOption("");
     await page.getByRole("row", { name: /Cobranza diciembre/ }).waitFor({ timeout: 10000 });
@@ -332,11 +332,13 @@ try {
   await check("analytics sum the period's campaigns, drawn by day; an empty period says what to do", async () => {
     await page.getByRole("link", { name: "Analítica" }).click();
     await page.getByRole("heading", { name: "Analítica" }).waitFor({ timeout: 5000 });
-    await page.locator('[data-total="sent"]').filter({ hasText: "5" }).waitFor({ timeout: 10000 });
+    // This campaign's 5 and the WhatsApp campaign's 1.
+    await page.locator('[data-total="sent"]').filter({ hasText: "6" }).waitFor({ timeout: 10000 });
     await page.getByTestId("analytics-chart").waitFor({ timeout: 5000 });
-    await page.getByRole("row", { name: /Cobranza enero/ }).waitFor({ timeout: 5000 });
-    const rate = await page.locator('[data-rate="delivery_rate"]').textContent();
-    expect(rate === "100.0 %", `the delivery rate says: ${rate}`);
+    const row = page.getByRole("row", { name: /Cobranza enero/ });
+    await row.waitFor({ timeout: 5000 });
+    const cells = await row.locator("td").allTextContents();
+    expect(cells[2] === "5" && cells[3] === "100.0 %", `its row says: ${cells.join(" | ")}`);
     await page.screenshot({ path: `${shots}/analytics.png`, fullPage: true });
     const v = await axe(page);
     expect(v.length === 0, v.join("; "));
@@ -344,12 +346,12 @@ try {
     await page.getByText("Ninguna campaña en este período").waitFor({ timeout: 10000 });
   });
   await check("a customer's message is answered, attended and closed from the inbox", async () => {
-    await page.getByRole("link", { name: "Conversaciones" }).click();
+    await page.getByRole("link", { name: "Conversaciones", exact: true }).click();
     await page.getByRole("heading", { name: "Conversaciones" }).waitFor({ timeout: 5000 });
     await page.getByRole("link", { name: "+56964670001" }).click();
     await page.getByText("Hola, ¿cuánto debo?").waitFor({ timeout: 10000 });
     const windowText = await page.getByTestId("window").textContent();
-    expect(/24 horas/.test(windowText), `the window line says: ${windowText}`);
+    expect(/SMS: puedes responder en cualquier momento/.test(windowText), `the window line says: ${windowText}`);
     await page.getByRole("button", { name: "Atender" }).click();
     await page.getByText("atendida por first key").waitFor({ timeout: 10000 });
     await page.getByLabel("Respuesta").fill("Son $12.500, vence el viernes");
@@ -361,6 +363,22 @@ try {
     expect(v.length === 0, v.join("; "));
     await page.getByRole("button", { name: "Cerrar conversación" }).click();
     await page.locator(".badge.closed").waitFor({ timeout: 10000 });
+  });
+  await check("a WhatsApp conversation whose window has closed offers the template send instead", async () => {
+    await page.getByRole("link", { name: "Conversaciones", exact: true }).click();
+    await page.getByLabel("Departamento").fill("cobranza");
+    await page.getByLabel("Departamento").press("Enter");
+    await page.getByLabel("Departamento").blur();
+    await page.getByRole("link", { name: "+56964670006" }).click();
+    const windowText = await page.getByTestId("window").textContent();
+    expect(/24 horas está cerrada/.test(windowText), `the window line says: ${windowText}`);
+    expect(await page.getByRole("button", { name: "Enviar respuesta" }).isDisabled(), "free text is still offered");
+    await page.getByLabel("Plantilla", { exact: true }).selectOption({ label: "recordatorio_cuota" });
+    await page.getByLabel("{{1}}").fill("Ana");
+    await page.getByRole("button", { name: "Enviar plantilla" }).click();
+    await page.getByRole("status").filter({ hasText: "Plantilla enviada" }).waitFor({ timeout: 10000 });
+    const v = await axe(page);
+    expect(v.length === 0, v.join("; "));
   });
   await check("a number is put on the do-not-contact list and taken off, a bad one refused", async () => {
     await page.getByRole("link", { name: "No contactar" }).click();

@@ -1,14 +1,19 @@
 //! The web console in a real browser: `console/tests/console.mjs` (Node, playwright-core
 //! and Debian's Chromium, installed by setup) drives the console the local stack serves
-//! at `{api}/console/`, logged in with this tenant's keys: the login screen, a wrong key
-//! refused with the API's message, the campaigns list with its filters and search, a
-//! campaign created from the form (a missing consent refused next to its box), its sheet
-//! downloaded, an XLSX with two bad rows uploaded and its problems table read, the
-//! fixed file dropped and loaded, scheduled and unscheduled, then sent from its page (asked twice, progress live to `completed`, the
-//! KPIs after the provider's callbacks), a customer's message answered, attended and
-//! closed from the inbox, a number put on the do-not-contact list, the two languages, 360 px, a read-only key's
-//! greyed-out actions, sign-out, and axe-core's accessibility check on each screen.
-//! Screenshots land in `.cache/console/`.
+//! at `{api}/console/`, logged in with this tenant's keys. It walks what a supervisor
+//! does: log in (a wrong key refused with the API's message); list, filter and search
+//! campaigns; create a provider account, a WhatsApp template that the simulated
+//! provider approves, and an SMS template; save settings; create a campaign on them,
+//! download its sheet, upload an XLSX with two bad rows and read the problems table,
+//! drop the fixed file and see it `loaded`, schedule and unschedule it, send it and
+//! watch it reach `completed` with the KPIs after the provider's callbacks, draw it over
+//! time and in the analytics, download its results; answer, attend and close a
+//! customer's message; send a template to a WhatsApp conversation whose window has
+//! closed; add to and upload the do-not-contact list; switch language, check 360 px and
+//! a read-only key's greyed-out actions, sign out; axe-core on each screen. This test
+//! prepares what the console cannot make: campaigns to list, a customer's message, a
+//! sent WhatsApp campaign, the spreadsheets, a read-only key. Screenshots land in
+//! `.cache/console/`.
 
 use pregon_tests::Stack;
 use serde_json::json;
@@ -52,6 +57,32 @@ async fn the_console_logs_in_lists_campaigns_sends_one_and_shows_only_what_the_k
         "from": "+56964670001", "text": "Hola, ¿cuánto debo?"});
     assert_eq!(stack.sim_post("/_sim/inbound", said).await["status"], 200);
     t.ticket_for("+56964670001").await;
+    // A WhatsApp campaign that waits for replies: its ticket has no customer message,
+    // so only a template reaches them (the console offers the template send).
+    let (meta, cuota) = t
+        .meta_account_with_webhook(
+            "15550009704",
+            "console-app-secret",
+            "recordatorio_cuota",
+            "Hola {{1}}, tu cuota vence mañana",
+        )
+        .await;
+    let whatsapp = t
+        .loaded_campaign_with(
+            "whatsapp",
+            &meta,
+            &cuota,
+            &["+56964670006".to_string()],
+            json!({"name": "Cuotas WhatsApp", "wait_for_reply_hours": 2, "department": "cobranza"}),
+        )
+        .await;
+    let sent = t
+        .post(&format!("/v1/campaigns/{whatsapp}/send"), json!({}))
+        .await;
+    assert_eq!(sent.status, 200, "{}", sent.body);
+    t.wait_end(&whatsapp, std::time::Duration::from_secs(60))
+        .await;
+    t.ticket_for("+56964670006").await;
     let read = t
         .post(
             "/v1/keys",
