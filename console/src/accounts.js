@@ -8,7 +8,7 @@ import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { api, problemsOf } from "./api.js";
 import { t, date } from "./i18n.js";
-import { Field, Refusal, errorFor } from "./form.js";
+import { AskFirst, Field, Refusal, errorFor } from "./form.js";
 
 const html = htm.bind(h);
 
@@ -27,7 +27,6 @@ export function Accounts({ me }) {
   const [error, setError] = useState(null);
   const [creating, setCreating] = useState(false);
   const [made, setMade] = useState(null);
-  const [asking, setAsking] = useState(null);
   const load = async () => {
     const r = await api("/accounts?limit=100");
     if (r.status !== 200) return setError(r.body?.message ?? String(r.status));
@@ -39,7 +38,6 @@ export function Accounts({ me }) {
   const can = me.scopes.includes("settings:write");
   const why = can ? undefined : t("scope.missing", { scope: "settings:write" });
   const change = async (a, method, body) => {
-    setAsking(null);
     const r = await api(`/accounts/${encodeURIComponent(a.id)}`, { method, body });
     if (r.status >= 300) return setError(r.body?.message ?? String(r.status));
     setError(null);
@@ -87,13 +85,8 @@ export function Accounts({ me }) {
                     <button type="button" disabled=${!can} title=${why}
                       onClick=${() => change(a, "PATCH", { enabled: a.enabled === false })}>
                       ${a.enabled === false ? t("accounts.enable") : t("accounts.disable")}</button>
-                    ${asking === a.id
-                      ? html`<span role="alertdialog" aria-label=${t("accounts.confirm_delete")} class="inline-confirm">
-                          ${t("accounts.confirm_delete")}
-                          <button type="button" class="primary" onClick=${() => change(a, "DELETE")}>${t("detail.yes")}</button>
-                          <button type="button" onClick=${() => setAsking(null)}>${t("detail.no")}</button></span>`
-                      : html`<button type="button" disabled=${!can} title=${why}
-                          onClick=${() => setAsking(a.id)}>${t("accounts.delete")}</button>`}
+                    <${AskFirst} label=${t("accounts.delete")} question=${t("accounts.confirm_delete")}
+                      disabled=${!can} title=${why} onYes=${() => change(a, "DELETE")} />
                   </div></td>
                 </tr>`)}
             </tbody>

@@ -1,8 +1,9 @@
 // Form pieces shared by the screens that create things: a labelled input whose API
-// error sits next to it (named by `aria-describedby`, `aria-invalid` set), and the
-// error summary at the top of a form.
+// error sits next to it (named by `aria-describedby`, `aria-invalid` set), the error
+// summary at the top of a form, and a destructive button that asks first.
 
 import { cloneElement, h } from "preact";
+import { useState } from "preact/hooks";
 import htm from "htm";
 import { t } from "./i18n.js";
 
@@ -43,4 +44,20 @@ export function Refusal({ refusal }) {
       <p class="error">${t("form.refused", { message: refusal.message })}</p>
       ${list.length > 0 && html`<ul>${list.map(([f, m]) => html`<li><code>${f}</code>: ${m}</li>`)}</ul>`}
     </div>`;
+}
+
+/// A button for something that cannot be undone: pressed, it asks `question` in place
+/// with yes and no; `onYes` runs only after yes.
+export function AskFirst({ label, question, onYes, disabled, title }) {
+  const [asking, setAsking] = useState(false);
+  if (!asking) {
+    return html`<button type="button" disabled=${disabled} title=${title}
+      onClick=${() => setAsking(true)}>${label}</button>`;
+  }
+  return html`
+    <span role="alertdialog" aria-label=${question} class="inline-confirm">
+      ${question}
+      <button type="button" class="primary" onClick=${() => { setAsking(false); onYes(); }}>${t("detail.yes")}</button>
+      <button type="button" onClick=${() => setAsking(false)}>${t("detail.no")}</button>
+    </span>`;
 }

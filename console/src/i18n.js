@@ -312,6 +312,11 @@ const words = {
     "inbox.template_sent": "Plantilla enviada: llegará como un mensaje nuevo.",
     "inbox.no_templates": "Esta cuenta no tiene plantillas aprobadas: crea una en «Plantillas».",
     "detail.per_second": "{rate} mensajes por segundo",
+    "new.options": "Opciones",
+    "new.skip": "Cargar las filas válidas aunque otras tengan errores (las malas se informan)",
+    "new.duplicates": "Permitir el mismo teléfono en varias filas",
+    "new.segments": "Máximo de segmentos por SMS",
+    "new.segments_help": "Un mensaje más largo se marca con un aviso (por defecto 3).",
   },
   en: {
     "app.name": "Pregón",
@@ -623,6 +628,11 @@ const words = {
     "inbox.template_sent": "Template sent: it arrives as a new message.",
     "inbox.no_templates": "This account has no approved templates: create one under “Templates”.",
     "detail.per_second": "{rate} messages a second",
+    "new.options": "Options",
+    "new.skip": "Load the valid rows even when others have errors (the bad ones are reported)",
+    "new.duplicates": "Allow the same phone on several rows",
+    "new.segments": "Most segments per SMS",
+    "new.segments_help": "A longer message gets a warning (default 3).",
   },
 };
 

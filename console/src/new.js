@@ -23,6 +23,7 @@ export function NewCampaign({ me }) {
     name: "", account_id: "", template_id: "", department: "", wait: "24",
     windowOn: false, timezone: zone(), days: ["mon", "tue", "wed", "thu", "fri"],
     from: "09:00", to: "20:00", report_email: "", consent: false,
+    duplicates: false, skip: false, segments: "",
   });
   const [metadata, setMetadata] = useState([]);
   const [refusal, setRefusal] = useState(null);
@@ -64,6 +65,9 @@ export function NewCampaign({ me }) {
       wait_for_reply_hours: form.wait === "" ? null : Number(form.wait),
       consent_confirmed: form.consent,
       report_email: form.report_email.trim() || null,
+      allow_duplicates: form.duplicates,
+      on_invalid_rows: form.skip ? "skip" : "reject",
+      max_sms_segments: channel === "sms" && form.segments !== "" ? Number(form.segments) : null,
       metadata: metadata.filter((m) => m.name.trim()).map((m) => ({ name: m.name.trim(), type: m.type })),
       send_window: form.windowOn
         ? { timezone: form.timezone.trim(), days: form.days, from: form.from, to: form.to }
@@ -152,6 +156,15 @@ export function NewCampaign({ me }) {
               <button type="button" onClick=${() => setMetadata((ms) => ms.filter((_, j) => j !== i))}>${t("new.field_remove")}</button>
             </div>`)}
           <button type="button" onClick=${() => setMetadata((ms) => [...ms, { name: "", type: "text" }])}>${t("new.field_add")}</button>
+        </fieldset>
+        <fieldset>
+          <legend>${t("new.options")}</legend>
+          <label class="inline"><input type="checkbox" checked=${form.skip} onChange=${set("skip")} /> ${t("new.skip")}</label>
+          <label class="inline"><input type="checkbox" checked=${form.duplicates} onChange=${set("duplicates")} /> ${t("new.duplicates")}</label>
+          ${channel === "sms" && html`
+            <${Field} id="c-segments" label=${t("new.segments")} help=${t("new.segments_help")} error=${err("max_sms_segments")}>
+              <input type="number" min="1" max="10" value=${form.segments} onInput=${set("segments")} placeholder="3" />
+            <//>`}
         </fieldset>
         <${Field} id="c-report" label=${t("new.report_email")} error=${err("report_email")} help=${t("new.report_help")}>
           <input type="email" value=${form.report_email} onInput=${set("report_email")} />

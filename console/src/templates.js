@@ -9,7 +9,7 @@ import { useEffect, useState } from "preact/hooks";
 import htm from "htm";
 import { api, problemsOf } from "./api.js";
 import { t } from "./i18n.js";
-import { Field, Refusal, errorFor } from "./form.js";
+import { AskFirst, Field, Refusal, errorFor } from "./form.js";
 
 const html = htm.bind(h);
 
@@ -23,7 +23,6 @@ export function Templates({ me }) {
   const [error, setError] = useState(null);
   const [creating, setCreating] = useState(false);
   const [open, setOpen] = useState(null);
-  const [asking, setAsking] = useState(null);
   const load = async () => {
     const q = new URLSearchParams({ limit: "100" });
     if (status) q.set("status", status);
@@ -43,7 +42,6 @@ export function Templates({ me }) {
     if (r.status === 200) setItems((list) => list.map((y) => (y.id === x.id ? r.body : y)));
   };
   const remove = async (x) => {
-    setAsking(null);
     const r = await api(`/templates/${encodeURIComponent(x.id)}`, { method: "DELETE" });
     if (r.status >= 300) return setError(r.body?.message ?? String(r.status));
     setError(null);
@@ -90,13 +88,8 @@ export function Templates({ me }) {
                 <button type="button" onClick=${() => setOpen(open === x.id ? null : x.id)}
                   aria-expanded=${open === x.id ? "true" : "false"}>${t("templates.preview")}</button>
                 ${x.channel === "whatsapp" && html`<button type="button" onClick=${() => refresh(x)}>${t("templates.refresh")}</button>`}
-                ${asking === x.id
-                  ? html`<span role="alertdialog" aria-label=${t("templates.confirm_delete")} class="inline-confirm">
-                      ${t("templates.confirm_delete")}
-                      <button type="button" class="primary" onClick=${() => remove(x)}>${t("detail.yes")}</button>
-                      <button type="button" onClick=${() => setAsking(null)}>${t("detail.no")}</button></span>`
-                  : html`<button type="button" disabled=${!can} title=${why}
-                      onClick=${() => setAsking(x.id)}>${t("templates.delete")}</button>`}
+                <${AskFirst} label=${t("templates.delete")} question=${t("templates.confirm_delete")}
+                  disabled=${!can} title=${why} onYes=${() => remove(x)} />
               </div>
               ${open === x.id && html`<${Preview} template=${x} />`}
             </li>`)}

@@ -185,6 +185,11 @@ try {
     await page.screenshot({ path: `${shots}/templates.png`, fullPage: true });
     const v = await axe(page);
     expect(v.length === 0, v.join("; "));
+    // Deleted (at the provider too) only after the question is answered.
+    await card.getByRole("button", { name: "Eliminar" }).click();
+    await card.getByRole("alertdialog").waitFor({ timeout: 5000 });
+    await card.getByRole("button", { name: "Sí" }).click();
+    await card.waitFor({ state: "detached", timeout: 10000 });
   });
   await check("an SMS template is approved at once and previewed with its encoding and segments", async () => {
     await page.getByRole("button", { name: "Nueva plantilla" }).click();
