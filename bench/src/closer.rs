@@ -80,6 +80,7 @@ pub fn run(tickets: usize) {
                         attended_by: None,
                         closed_by: None,
                         expires_at: None,
+                        reopened_from: None,
                     })
                     .collect()
             })

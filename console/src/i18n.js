@@ -309,7 +309,7 @@ const words = {
     "inbox.sms_any_time": "SMS: puedes responder en cualquier momento.",
     "inbox.template_title": "Enviar una plantilla",
     "inbox.template_send": "Enviar plantilla",
-    "inbox.template_sent": "Plantilla enviada: llegará como un mensaje nuevo.",
+    "inbox.template_sent": "Plantilla enviada.",
     "inbox.no_templates": "Esta cuenta no tiene plantillas aprobadas: crea una en «Plantillas».",
     "detail.per_second": "{rate} mensajes por segundo",
     "new.options": "Opciones",
@@ -317,6 +317,8 @@ const words = {
     "new.duplicates": "Permitir el mismo teléfono en varias filas",
     "new.segments": "Máximo de segmentos por SMS",
     "new.segments_help": "Un mensaje más largo se marca con un aviso (por defecto 3).",
+    "inbox.reopen_title": "Reactivar la conversación con una plantilla",
+    "inbox.reopened_from": "Reabre la conversación",
   },
   en: {
     "app.name": "Pregón",
@@ -625,7 +627,7 @@ const words = {
     "inbox.sms_any_time": "SMS: you may answer at any time.",
     "inbox.template_title": "Send a template",
     "inbox.template_send": "Send template",
-    "inbox.template_sent": "Template sent: it arrives as a new message.",
+    "inbox.template_sent": "Template sent.",
     "inbox.no_templates": "This account has no approved templates: create one under “Templates”.",
     "detail.per_second": "{rate} messages a second",
     "new.options": "Options",
@@ -633,6 +635,8 @@ const words = {
     "new.duplicates": "Allow the same phone on several rows",
     "new.segments": "Most segments per SMS",
     "new.segments_help": "A longer message gets a warning (default 3).",
+    "inbox.reopen_title": "Reactivate the conversation with a template",
+    "inbox.reopened_from": "Reopens the conversation",
   },
 };
 

@@ -145,7 +145,8 @@ export function Ticket({ me, id }) {
         <p class="muted" data-testid="window">${w.sms ? t("inbox.sms_any_time") : w.open
           ? t("inbox.window_open", { until: date(w.until.toISOString()) })
           : t("inbox.window_closed")}</p>
-        ${!w.open && html`<${TemplateSend} me=${me} ticket=${k} />`}
+        ${!w.open && html`<${TemplateSend} me=${me} ticket=${k}
+          onSent=${async () => { setNote(t("inbox.template_sent")); await load(); }} />`}
         <form onSubmit=${send} class="reply">
           <label for="reply-text">${t("inbox.reply")}</label>
           <textarea id="reply-text" rows="3" required value=${text}
@@ -159,17 +160,25 @@ export function Ticket({ me, id }) {
           </div>
           ${note && html`<p role="status">${note}</p>`}
         </form>`}
+      ${closed && channel === "whatsapp" && html`<${TemplateSend} me=${me} ticket=${k}
+        onSent=${(r) => { location.hash = `#/tickets/${encodeURIComponent(r.ticket_id)}`; }} />`}
+      ${k.reopened_from && html`<p class="muted">${t("inbox.reopened_from")}
+        <a href=${`#/tickets/${encodeURIComponent(k.reopened_from)}`}>${k.reopened_from}</a></p>`}
     </section>`;
 }
 
 /// Once WhatsApp's window has closed only an approved template reaches the customer:
-/// one of the account's, its parameters filled in, sent as a single message.
-function TemplateSend({ me, ticket }) {
+/// one of the ticket's account, its parameters filled in, sent on the ticket (and
+/// recorded in its conversation); on a closed ticket it opens a new one, shown next.
+function TemplateSend({ me, ticket, onSent }) {
   const [templates, setTemplates] = useState([]);
   const [chosen, setChosen] = useState("");
   const [params, setParams] = useState([]);
-  const [note, setNote] = useState(null);
   const [refusal, setRefusal] = useState(null);
+  const pick = (x) => {
+    setChosen(x.id);
+    setParams(Array.from({ length: x.params }, () => ""));
+  };
   useEffect(() => {
     const q = new URLSearchParams({ channel: "whatsapp", status: "approved", account_id: ticket.account_id, limit: "100" });
     api(`/templates?${q}`).then((r) => {
@@ -178,29 +187,21 @@ function TemplateSend({ me, ticket }) {
       if (items[0]) pick(items[0]);
     });
   }, [ticket.account_id]);
-  const pick = (x) => {
-    setChosen(x.id);
-    setParams(Array.from({ length: x.params }, () => ""));
-  };
-  const can = me.scopes.includes("send");
+  const can = me.scopes.includes("tickets:write");
   const send = async (e) => {
     e.preventDefault();
-    const r = await api("/messages", {
-      method: "POST",
-      body: { account_id: ticket.account_id, phone: ticket.phone, template_id: chosen, params },
+    const r = await api(`/tickets/${encodeURIComponent(ticket.id)}/template`, {
+      method: "POST", body: { template_id: chosen, params },
     });
-    if (r.status !== 202) {
-      setNote(null);
-      return setRefusal(problemsOf(r));
-    }
+    if (r.status !== 202) return setRefusal(problemsOf(r));
     setRefusal(null);
-    setNote(t("inbox.template_sent"));
+    onSent(r.body);
   };
   const template = templates.find((x) => x.id === chosen);
   if (templates.length === 0) return html`<p class="empty">${t("inbox.no_templates")}</p>`;
   return html`
     <form class="reply panel" onSubmit=${send} aria-labelledby="template-send-title">
-      <h2 id="template-send-title">${t("inbox.template_title")}</h2>
+      <h2 id="template-send-title">${t(ticket.status === "closed" ? "inbox.reopen_title" : "inbox.template_title")}</h2>
       <${Refusal} refusal=${refusal} />
       <${Field} id="ts-template" label=${t("new.template")}>
         <select value=${chosen} onChange=${(e) => pick(templates.find((x) => x.id === e.target.value))}>
@@ -214,8 +215,7 @@ function TemplateSend({ me, ticket }) {
         <//>`)}
       <div class="row">
         <button type="submit" class="primary" disabled=${!can}
-          title=${can ? undefined : t("scope.missing", { scope: "send" })}>${t("inbox.template_send")}</button>
+          title=${can ? undefined : t("scope.missing", { scope: "tickets:write" })}>${t("inbox.template_send")}</button>
       </div>
-      ${note && html`<p role="status" class="good">${note}</p>`}
     </form>`;
 }

@@ -382,8 +382,18 @@ try {
     await page.getByLabel("{{1}}").fill("Ana");
     await page.getByRole("button", { name: "Enviar plantilla" }).click();
     await page.getByRole("status").filter({ hasText: "Plantilla enviada" }).waitFor({ timeout: 10000 });
+    await page.locator(".conversation").getByText("Hola Ana, tu cuota vence mañana").waitFor({ timeout: 10000 });
     const v = await axe(page);
     expect(v.length === 0, v.join("; "));
+    // Closed, it is reactivated with a template: a new conversation, linked to this one.
+    const before = page.url();
+    await page.getByRole("button", { name: "Cerrar conversación" }).click();
+    await page.getByRole("heading", { name: "Reactivar la conversación con una plantilla" }).waitFor({ timeout: 10000 });
+    await page.getByLabel("{{1}}").fill("Ana");
+    await page.getByRole("button", { name: "Enviar plantilla" }).click();
+    await page.getByText("Reabre la conversación").waitFor({ timeout: 10000 });
+    expect(page.url() !== before, "still on the closed conversation");
+    await page.locator(".badge.open").waitFor({ timeout: 5000 });
   });
   await check("a number is put on the do-not-contact list and taken off, a bad one refused", async () => {
     await page.getByRole("link", { name: "No contactar" }).click();

@@ -1,4 +1,5 @@
-//! `pregon ticket …`: list tickets, show one with its conversation, reply, attend, close.
+//! `pregon ticket …`: list tickets, show one with its conversation, reply, send a
+//! template (reopening a closed ticket), attend, close.
 
 use super::request::{limit, query, seg};
 use crate::client::{Client, Failure};
@@ -26,6 +27,16 @@ pub enum TicketCmd {
     Show { id: String },
     /// Reply with free text (WhatsApp: within 24 hours of the customer's last message).
     Reply { id: String, text: String },
+    /// Send an approved template of the ticket's account to its phone (after WhatsApp's
+    /// 24-hour window; a closed ticket reopens as a new one).
+    Template {
+        id: String,
+        #[arg(long = "template")]
+        template_id: String,
+        /// One per `{{n}}`, in order.
+        #[arg(long = "param")]
+        params: Vec<String>,
+    },
     /// Mark the ticket as taken by a person.
     Attend { id: String },
     /// Close the ticket (reason `agent`).
@@ -56,6 +67,15 @@ pub(super) async fn run(c: &Client, cmd: TicketCmd) -> Result<Value, Failure> {
             Method::POST,
             ticket(&id, "/reply"),
             Some(json!({ "text": text })),
+        ),
+        TicketCmd::Template {
+            id,
+            template_id,
+            params,
+        } => (
+            Method::POST,
+            ticket(&id, "/template"),
+            Some(json!({ "template_id": template_id, "params": params })),
         ),
         TicketCmd::Attend { id } => (Method::POST, ticket(&id, "/attend"), None),
         TicketCmd::Close { id } => (Method::POST, ticket(&id, "/close"), None),

@@ -359,6 +359,9 @@ impl Api {
             ("POST", ["v1", "tickets", id, "reply"]) => {
                 self.ticket_reply(&tenant, id, body, by).await
             }
+            ("POST", ["v1", "tickets", id, "template"]) => {
+                self.ticket_template(&tenant, id, body, by).await
+            }
             ("POST", ["v1", "tickets", id, "attend"]) => self.ticket_attend(&tenant, id, by).await,
             ("POST", ["v1", "tickets", id, "close"]) => self.ticket_close(&tenant, id, by).await,
             ("POST", ["v1", "keys"]) => self.create_key(&tenant, body).await,

@@ -728,28 +728,53 @@ impl Api {
         else {
             return Ok(invalid(vec![field("account_id", "no such account")]));
         };
+        let sent = match self
+            .send_single(tenant, &account, o, pregon::model::CampaignKind::Message)
+            .await?
+        {
+            Ok(sent) => sent,
+            Err(r) => return Ok(r),
+        };
+        info!(tenant, campaign = %sent.campaign_id, "single message accepted");
+        Ok(reply(
+            202,
+            json!({"id": sent.message_id, "campaign_id": sent.campaign_id, "status": "pending"}),
+        ))
+    }
+
+    /// One message on an account — `phone`, and `template_id` + `params` or (SMS)
+    /// `text`, read from `o` — as a hidden one-recipient campaign of `kind`: checked by
+    /// the spreadsheet's row rules, then dispatched and sent like any campaign. The
+    /// refusal (disabled account, bad field, template not approved) is the `Err`.
+    pub(crate) async fn send_single(
+        &self,
+        tenant: &str,
+        account: &pregon::model::Account,
+        o: &serde_json::Map<String, Value>,
+        kind: pregon::model::CampaignKind,
+    ) -> Result<Result<Single, Reply>, AwsError> {
         if !account.enabled() {
-            return Ok(crate::accounts::account_disabled(account_id));
+            return Ok(Err(crate::accounts::account_disabled(&account.id)));
         }
         let template_id = o.get("template_id").and_then(Value::as_str);
         if template_id.is_some() == o.contains_key("text") {
-            return Ok(invalid(vec![field(
+            return Ok(Err(invalid(vec![field(
                 "template_id",
                 "give a template_id (with params) or, for SMS, a text",
-            )]));
+            )])));
         }
-        let settings = json!({"name": "single message", "channel": account.channel, "account_id": account_id,
+        let settings = json!({"name": "single message", "channel": account.channel, "account_id": account.id,
             "template_id": template_id, "consent_confirmed": true});
         let settings = match pregon::model::CampaignSettings::parse(&settings) {
             Ok(s) => s,
-            Err(e) => return Ok(invalid(e)),
+            Err(e) => return Ok(Err(invalid(e))),
         };
         let template = match template_id {
             Some(t) => self.refreshed_template(tenant, t).await?,
             None => None,
         };
-        if let Err(e) = settings.check_references(Some(&account), template.as_ref()) {
-            return Ok(invalid(e));
+        if let Err(e) = settings.check_references(Some(account), template.as_ref()) {
+            return Ok(Err(invalid(e)));
         }
         let id = pregon::model::new_id("cmp");
         let now = pregon::clock::now_rfc3339();
@@ -762,15 +787,23 @@ impl Api {
             &now,
         );
         if let Some(r) = template_id.and_then(|_| not_approved(template.as_ref())) {
-            return Ok(r);
+            return Ok(Err(r));
         }
         let (recipient, summary) = match one_row(o, template.as_ref(), &c) {
             Ok(r) => r,
-            Err(e) => return Ok(invalid(e)),
+            Err(e) => return Ok(Err(invalid(e))),
+        };
+        // What the customer reads: the template filled in, or the text.
+        let text = match &template {
+            Some(t) => t
+                .preview(&json!({"params": recipient.params}))
+                .map(|p| p.text)
+                .unwrap_or_default(),
+            None => recipient.message.clone().unwrap_or_default(),
         };
         c.status = CampaignStatus::Sending;
         c.single = true;
-        c.kind = pregon::model::CampaignKind::Message;
+        c.kind = kind;
         c.counts = summary.counts;
         c.sms = summary.sms;
         c.recipient_gen = 1;
@@ -784,12 +817,11 @@ impl Api {
             .recipient_put(tenant, &id, 1, &recipient, c.expires_at())?;
         self.store.batch_write(vec![put]).await?;
         self.request_dispatch(tenant, &id).await?;
-        let message_id = pregon::sending::message_id(tenant, &id, 1, recipient.row);
-        info!(tenant, campaign = %id, "single message accepted");
-        Ok(reply(
-            202,
-            json!({"id": message_id, "campaign_id": id, "status": "pending"}),
-        ))
+        Ok(Ok(Single {
+            message_id: pregon::sending::message_id(tenant, &id, 1, recipient.row),
+            campaign_id: id,
+            text,
+        }))
     }
 
     /// `GET /v1/messages/{id}`.
@@ -814,4 +846,12 @@ impl Api {
             _ => Ok(not_found("message")),
         }
     }
+}
+
+/// A single message accepted for sending.
+pub(crate) struct Single {
+    pub(crate) message_id: String,
+    pub(crate) campaign_id: String,
+    /// What the customer reads.
+    pub(crate) text: String,
 }

@@ -256,7 +256,7 @@ impl Api {
                 return Ok(problem(
                     409,
                     "window_expired",
-                    &format!("{since}: outside WhatsApp's 24-hour window only an approved template can be sent (send one with POST /v1/messages)"),
+                    &format!("{since}: outside WhatsApp's 24-hour window only an approved template can be sent (send one with POST /v1/tickets/{{id}}/template)"),
                 ));
             }
         }
@@ -295,6 +295,106 @@ impl Api {
         Ok(reply(
             202,
             json!({"ticket_id": t.id, "message_id": message_id, "status": "pending"}),
+        ))
+    }
+
+    /// `POST /v1/tickets/{id}/template` `{template_id, params}`: an approved template of
+    /// the ticket's account sent to its phone (the only message WhatsApp delivers once
+    /// the 24-hour window has closed), recorded in the conversation. A closed ticket is
+    /// reopened as a new ticket (`reopened_from` the old one) that waits 24 hours for
+    /// the customer's answer like a campaign ticket; answered 202 with the ticket the
+    /// template went on.
+    pub(crate) async fn ticket_template(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &[u8],
+        by: Option<&str>,
+    ) -> Result<Reply, AwsError> {
+        let b: Value = match crate::read_json(body) {
+            Ok(b) => b,
+            Err(_) => return Ok(invalid(vec![field("body", "must be a JSON object")])),
+        };
+        let Some(o) = b.as_object() else {
+            return Ok(invalid(vec![field("body", "must be a JSON object")]));
+        };
+        let unknown: Vec<_> = o
+            .keys()
+            .filter(|k| !["template_id", "params"].contains(&k.as_str()))
+            .map(|k| field(k, "is not a known field"))
+            .collect();
+        if !unknown.is_empty() {
+            return Ok(invalid(unknown));
+        }
+        if o.get("template_id").and_then(Value::as_str).is_none() {
+            return Ok(invalid(vec![field("template_id", "is required")]));
+        }
+        let Some(t) = self.store.ticket(tenant, id).await? else {
+            return Ok(not_found("ticket"));
+        };
+        let Some(account) = self
+            .store
+            .get::<Account>(keys::account(tenant, &t.account_id))
+            .await?
+        else {
+            return Ok(problem(
+                409,
+                "account_gone",
+                "the ticket's account no longer exists",
+            ));
+        };
+        let mut message = o.clone();
+        message.insert("phone".into(), json!(t.phone));
+        let sent = match self
+            .send_single(
+                tenant,
+                &account,
+                &message,
+                pregon::model::CampaignKind::Reply,
+            )
+            .await?
+        {
+            Ok(sent) => sent,
+            Err(r) => return Ok(r),
+        };
+        let now = pregon::clock::now_rfc3339();
+        let on = if t.status == TicketStatus::Open {
+            t
+        } else {
+            let mut reopened = Ticket::inbound(tenant, &account.id, &t.phone, &now);
+            reopened.department = t.department.clone();
+            reopened.reopened_from = Some(t.id.clone());
+            reopened.deadline = pregon::model::deadline(&now, 24);
+            let retention = self.store.settings(tenant).await?.retention_days;
+            reopened.expires_at = Some(pregon::model::retention_expiry(
+                pregon::clock::unix_now(),
+                retention,
+            ));
+            self.store
+                .open_tickets(std::slice::from_ref(&reopened))
+                .await?;
+            reopened
+        };
+        let entry = TicketEntry {
+            direction: "out".into(),
+            kind: "template".into(),
+            text: Some(sent.text),
+            button_payload: None,
+            media: Vec::new(),
+            provider_message_id: None,
+            message_id: Some(sent.message_id.clone()),
+            author: by.map(str::to_string),
+            at: now.clone(),
+        };
+        self.store.add_entry(tenant, &on, &entry).await?;
+        self.store
+            .touch_ticket(tenant, &on.id, &now, false, false)
+            .await?;
+        info!(tenant, ticket = %on.id, reopened = on.reopened_from.is_some(), "template sent on a ticket");
+        Ok(reply(
+            202,
+            json!({"ticket_id": on.id, "message_id": sent.message_id, "status": "pending",
+                "reopened_from": on.reopened_from}),
         ))
     }
 

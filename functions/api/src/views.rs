@@ -390,6 +390,8 @@ pub(crate) struct TicketView {
     /// name, or the closer).
     attended_by: Option<String>,
     closed_by: Option<String>,
+    /// The closed ticket this one reopened (a template sent to its phone), or null.
+    reopened_from: Option<String>,
 }
 
 impl From<&Ticket> for TicketView {
@@ -413,6 +415,7 @@ impl From<&Ticket> for TicketView {
             closed_at: t.closed_at.clone(),
             attended_by: t.attended_by.clone(),
             closed_by: t.closed_by.clone(),
+            reopened_from: t.reopened_from.clone(),
         }
     }
 }
@@ -446,6 +449,7 @@ impl TicketView {
             closed_at: at,
             attended_by: None,
             closed_by: None,
+            reopened_from: None,
         }
     }
 }

@@ -154,6 +154,11 @@ const BODIES: &[(&str, &[&str], &[In])] = &[
         &[In::KeyChecks(TICKETS, "ticket_reply")],
     ),
     (
+        "POST /v1/tickets/{id}/template",
+        &[],
+        &[In::ContainsKey(TICKETS, "ticket_template")],
+    ),
+    (
         "PATCH /v1/settings",
         &[],
         &[In::Fields(TICKET_MODEL, "patched")],
@@ -297,6 +302,10 @@ const RESPONSES: &[(&str, &[Out])] = &[
     (
         "TicketReplyAccepted",
         &[Out::Reply(TICKETS, "ticket_reply", 202)],
+    ),
+    (
+        "TicketTemplateAccepted",
+        &[Out::Reply(TICKETS, "ticket_template", 202)],
     ),
     ("TenantSettings", &[Out::Struct("TenantSettings")]),
     ("TenantLimits", &[Out::Json(ADMIN, "limits_view")]),

@@ -791,5 +791,6 @@ pub fn campaign_ticket(
         attended_by: None,
         closed_by: None,
         expires_at: Some(campaign.expires_at()),
+        reopened_from: None,
     })
 }

@@ -121,6 +121,9 @@ pub struct Ticket {
     /// retention after it opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<i64>,
+    /// The closed ticket this one reopened (an agent sent a template to its phone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reopened_from: Option<String>,
 }
 
 impl Ticket {
@@ -148,6 +151,7 @@ impl Ticket {
             attended_by: None,
             closed_by: None,
             expires_at: None,
+            reopened_from: None,
         }
     }
 }
@@ -227,14 +231,16 @@ pub fn idle_until(last_activity_at: &str, idle_close_hours: u16) -> Option<Strin
     Some(format_time(at + Duration::hours(idle_close_hours as i64)))
 }
 
-/// Whether a ticket is due to close at `now`, and why: an unanswered campaign ticket
-/// at its deadline (`no_reply`); a replied or inbound one after `idle_close_hours`
-/// without activity (`idle`). The closer applies exactly this rule.
+/// Whether a ticket is due to close at `now`, and why: an unanswered campaign ticket,
+/// or one an agent reopened with a template, at its deadline (`no_reply`); a replied or
+/// inbound one after `idle_close_hours` without activity (`idle`). The closer applies
+/// exactly this rule.
 pub fn due(t: &Ticket, now: OffsetDateTime, idle_close_hours: u16) -> Option<CloseReason> {
     if t.status != TicketStatus::Open {
         return None;
     }
-    let unanswered = t.replied_at.is_none() && t.kind == TicketKind::Campaign;
+    let waits = t.kind == TicketKind::Campaign || t.reopened_from.is_some();
+    let unanswered = t.replied_at.is_none() && waits;
     if unanswered {
         let deadline = t.deadline.as_deref().and_then(parse_time)?;
         return (now >= deadline).then_some(CloseReason::NoReply);
@@ -447,6 +453,7 @@ mod tests {
             attended_by: None,
             closed_by: None,
             expires_at: None,
+            reopened_from: None,
         }
     }
 
@@ -501,6 +508,25 @@ mod tests {
         );
         t.status = TicketStatus::Closed;
         assert_eq!(due(&t, at("2027-01-01T00:00:00Z"), 24), None);
+    }
+
+    #[test]
+    fn a_reopened_ticket_waits_for_its_deadline_and_then_closes_unanswered() {
+        let mut t = Ticket::inbound("ten", "acc", "+56962000001", "2026-12-01T10:00:00Z");
+        t.reopened_from = Some("tk_old".into());
+        t.deadline = deadline("2026-12-01T10:00:00Z", 24);
+        assert_eq!(due(&t, at("2026-12-02T09:59:59Z"), 3), None);
+        assert_eq!(
+            due(&t, at("2026-12-02T10:00:00Z"), 3),
+            Some(CloseReason::NoReply)
+        );
+        // Answered, it closes like any conversation: idle.
+        t.replied_at = Some("2026-12-01T11:00:00Z".into());
+        t.last_activity_at = "2026-12-01T11:00:00Z".into();
+        assert_eq!(
+            due(&t, at("2026-12-01T14:00:00Z"), 3),
+            Some(CloseReason::Idle)
+        );
     }
 
     #[test]
