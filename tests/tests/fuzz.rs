@@ -171,9 +171,15 @@ async fn existing_ids(stack: &Stack, t: &Tenant<'_>) -> String {
         assert_eq!(k.status, 201, "{}", k.body);
         ops.push((op, "id", k.body["id"].as_str().unwrap().to_string()));
     }
-    for (i, op) in ["getTicket", "replyTicket", "attendTicket", "closeTicket"]
-        .iter()
-        .enumerate()
+    for (i, op) in [
+        "getTicket",
+        "replyTicket",
+        "attendTicket",
+        "closeTicket",
+        "sendTicketTemplate",
+    ]
+    .iter()
+    .enumerate()
     {
         let phone = format!("+5696430002{i}");
         let r = stack
