@@ -33,11 +33,14 @@ export function Analytics() {
     if (account) q.set("account_id", account);
     if (department.trim()) q.set("department", department.trim());
     setA(null);
+    let stale = false;
     api(`/analytics${q.size ? `?${q}` : ""}`).then((r) => {
+      if (stale) return;
       if (r.status !== 200) return setError(r.body?.message ?? String(r.status));
       setError(null);
       setA(r.body);
     });
+    return () => { stale = true; };
   }, [period, account, department]);
   return html`
     <section aria-labelledby="analytics-title">

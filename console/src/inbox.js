@@ -160,7 +160,7 @@ export function Ticket({ me, id }) {
           </div>
           ${note && html`<p role="status">${note}</p>`}
         </form>`}
-      ${closed && channel === "whatsapp" && html`<${TemplateSend} me=${me} ticket=${k}
+      ${closed && channel === "whatsapp" && k.close_reason !== "opted_out" && html`<${TemplateSend} me=${me} ticket=${k}
         onSent=${(r) => { location.hash = `#/tickets/${encodeURIComponent(r.ticket_id)}`; }} />`}
       ${k.reopened_from && html`<p class="muted">${t("inbox.reopened_from")}
         <a href=${`#/tickets/${encodeURIComponent(k.reopened_from)}`}>${k.reopened_from}</a></p>`}
@@ -175,6 +175,7 @@ function TemplateSend({ me, ticket, onSent }) {
   const [chosen, setChosen] = useState("");
   const [params, setParams] = useState([]);
   const [refusal, setRefusal] = useState(null);
+  const [busy, setBusy] = useState(false);
   const pick = (x) => {
     setChosen(x.id);
     setParams(Array.from({ length: x.params }, () => ""));
@@ -190,9 +191,12 @@ function TemplateSend({ me, ticket, onSent }) {
   const can = me.scopes.includes("tickets:write");
   const send = async (e) => {
     e.preventDefault();
+    if (busy) return;
+    setBusy(true);
     const r = await api(`/tickets/${encodeURIComponent(ticket.id)}/template`, {
       method: "POST", body: { template_id: chosen, params },
     });
+    setBusy(false);
     if (r.status !== 202) return setRefusal(problemsOf(r));
     setRefusal(null);
     onSent(r.body);
@@ -214,7 +218,7 @@ function TemplateSend({ me, ticket, onSent }) {
           <input value=${v} required onInput=${(e) => setParams((ps) => ps.map((x, j) => (j === i ? e.target.value : x)))} />
         <//>`)}
       <div class="row">
-        <button type="submit" class="primary" disabled=${!can}
+        <button type="submit" class="primary" disabled=${!can || busy}
           title=${can ? undefined : t("scope.missing", { scope: "tickets:write" })}>${t("inbox.template_send")}</button>
       </div>
     </form>`;

@@ -96,7 +96,8 @@ function screenFor(route, me) {
     case "campaigns":
       return route.id ? html`<${Detail} me=${me} id=${route.id} />` : html`<${Campaigns} me=${me} />`;
     case "tickets":
-      return route.id ? html`<${Ticket} me=${me} id=${route.id} />` : html`<${Inbox} me=${me} />`;
+      // Keyed: another ticket is a fresh page (its own channel, window and form).
+      return route.id ? html`<${Ticket} key=${route.id} me=${me} id=${route.id} />` : html`<${Inbox} me=${me} />`;
     case "dnc":
       return html`<${Dnc} me=${me} />`;
     case "new":

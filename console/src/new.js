@@ -29,19 +29,25 @@ export function NewCampaign({ me }) {
   const [refusal, setRefusal] = useState(null);
   const [busy, setBusy] = useState(false);
   const set = (k) => (e) => setForm((f) => ({ ...f, [k]: e.target.type === "checkbox" ? e.target.checked : e.target.value }));
+  // Each list is read for the current choice; an answer for an older one is dropped.
   useEffect(() => {
+    let stale = false;
     api(`/accounts?channel=${channel}&enabled=true&limit=100`).then((r) => {
+      if (stale) return;
       const items = r.status === 200 ? r.body.items : [];
       setAccounts(items);
       setForm((f) => ({ ...f, account_id: items[0]?.id ?? "" }));
     });
+    return () => { stale = true; };
   }, [channel]);
   // WhatsApp templates are registered with one account; SMS ones with none.
   const registeredWith = channel === "whatsapp" ? form.account_id : "";
   useEffect(() => {
     if (!registeredWith && channel === "whatsapp") return setTemplates([]);
     const q = registeredWith ? `&account_id=${encodeURIComponent(registeredWith)}` : "";
+    let stale = false;
     api(`/templates?channel=${channel}${q}&limit=100`).then((r) => {
+      if (stale) return;
       const items = r.status === 200 ? r.body.items : [];
       setTemplates(items);
       setForm((f) => ({
@@ -51,6 +57,7 @@ export function NewCampaign({ me }) {
           : channel === "whatsapp" ? (items[0]?.id ?? "") : "",
       }));
     });
+    return () => { stale = true; };
   }, [channel, registeredWith]);
   const template = templates.find((x) => x.id === form.template_id);
   const submit = async (e) => {

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Puts the built console (console/dist) into a deployed stack's console bucket and
 # makes CloudFront serve the new files: `make deploy-console STACK=<stack name>`.
-# Needs the AWS CLI and credentials for the stack's account; index.html is never
-# cached by browsers (it names the current app.js), the rest for an hour.
+# Needs the AWS CLI and credentials for the stack's account. Browsers revalidate every
+# file (no-cache: an unchanged one answers 304), so a deploy is seen at the next load
+# and the page never mixes an old app.js with a new stylesheet.
 set -euo pipefail
 stack="${1:?usage: infra/deploy/console.sh <stack name>}"
 here="$(cd "$(dirname "$0")/../.." && pwd)"
@@ -16,7 +17,7 @@ bucket="$(output ConsoleBucketName)"
 distribution="$(output ConsoleDistributionId)"
 url="$(output ConsoleUrl)"
 aws s3 sync "$dist" "s3://$bucket/" --delete --exclude index.html --exclude size.json \
-  --cache-control "public, max-age=3600"
+  --cache-control "no-cache"
 aws s3 cp "$dist/index.html" "s3://$bucket/index.html" \
   --cache-control "no-cache" --content-type "text/html; charset=utf-8"
 aws cloudfront create-invalidation --distribution-id "$distribution" --paths "/*" >/dev/null

@@ -164,6 +164,36 @@ async fn a_template_reaches_a_customer_outside_the_window_and_reopens_a_closed_t
         assert!(Instant::now() < deadline, "the answer never landed: {n}");
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
+
+    // A template asked on the old, closed ticket while the phone has an open one goes
+    // on the open one: never two open conversations for a phone.
+    let onto = t
+        .post(&path, json!({"template_id": template, "params": ["Ana"]}))
+        .await;
+    assert_eq!(onto.status, 202, "{}", onto.body);
+    assert_eq!(onto.body["ticket_id"], reopened.as_str(), "{}", onto.body);
+    sim_template(&stack, phone, 4).await;
+
+    // A phone on the do-not-contact list gets nothing, and nothing is recorded.
+    let dnc = t.post("/v1/dnc", json!({"phones": [phone]})).await;
+    assert_eq!(dnc.status, 201, "{}", dnc.body);
+    let before = t.get(&format!("/v1/tickets/{reopened}")).await.body["conversation"]
+        .as_array()
+        .unwrap()
+        .len();
+    let refused = t
+        .post(
+            &format!("/v1/tickets/{reopened}/template"),
+            json!({"template_id": template, "params": ["Ana"]}),
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert_eq!(refused.body["error"], "do_not_contact", "{}", refused.body);
+    let after = t.get(&format!("/v1/tickets/{reopened}")).await.body["conversation"]
+        .as_array()
+        .unwrap()
+        .len();
+    assert_eq!(before, after);
 }
 
 /// The newest message the simulator accepted for `phone`, once it has `count` of them.

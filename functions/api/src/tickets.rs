@@ -343,6 +343,35 @@ impl Api {
                 "the ticket's account no longer exists",
             ));
         };
+        // Nothing goes to a phone that asked not to be contacted (the sender would block
+        // it; the conversation must not show a template the customer never got).
+        let scope = t.campaign_id.as_deref().unwrap_or("-");
+        if !self
+            .store
+            .do_not_contact(tenant, scope, &[t.phone.as_str()])
+            .await?
+            .is_empty()
+        {
+            return Ok(problem(
+                409,
+                "do_not_contact",
+                "the phone is on the do-not-contact list: nothing was sent",
+            ));
+        }
+        // A closed ticket whose phone has an open one since (the customer wrote again):
+        // the template goes on that one, never a second open ticket for the phone.
+        let t = match (
+            t.status,
+            self.store.contact_ticket(&account.id, &t.phone).await?,
+        ) {
+            (TicketStatus::Closed, Some((owner, open))) if owner == tenant && open != t.id => {
+                match self.store.ticket(tenant, &open).await? {
+                    Some(o) if o.status == TicketStatus::Open => o,
+                    _ => t,
+                }
+            }
+            _ => t,
+        };
         let mut message = o.clone();
         message.insert("phone".into(), json!(t.phone));
         let sent = match self
@@ -387,9 +416,17 @@ impl Api {
             at: now.clone(),
         };
         self.store.add_entry(tenant, &on, &entry).await?;
-        self.store
+        // Its activity moved: the idle close is scheduled again from it, as for a reply.
+        if let Some(touched) = self
+            .store
             .touch_ticket(tenant, &on.id, &now, false, false)
-            .await?;
+            .await?
+        {
+            let s = self.store.settings(tenant).await?;
+            self.store
+                .schedule_idle(&touched, s.idle_close_hours)
+                .await?;
+        }
         info!(tenant, ticket = %on.id, reopened = on.reopened_from.is_some(), "template sent on a ticket");
         Ok(reply(
             202,
