@@ -75,6 +75,12 @@ export function Detail({ me, id }) {
     ["sending", "pause", "detail.pause", "", false],
     ["paused", "resume", "detail.resume", "primary", false],
   ].filter(([status]) => c.status === status);
+  /// A new campaign with these settings, awaiting its file: shown next.
+  const cloneIt = async () => {
+    const r = await api(`/campaigns/${encodeURIComponent(id)}/clone`, { method: "POST", body: {} });
+    if (r.status !== 201) return setError(r.body?.message ?? String(r.status));
+    location.hash = `#/campaigns/${encodeURIComponent(r.body.id)}`;
+  };
   const schedule = (e) => {
     e.preventDefault();
     const when = new Date(at);
@@ -99,6 +105,9 @@ export function Detail({ me, id }) {
             onClick=${() => (confirm ? setAsking(action) : act(action))}>${t(label)}</button>`)}
         ${cancellable && html`<button type="button" disabled=${!can} title=${why}
             onClick=${() => setAsking("cancel")}>${t("detail.cancel")}</button>`}
+        <button type="button" disabled=${!me.scopes.includes("campaigns:write")}
+          title=${me.scopes.includes("campaigns:write") ? t("detail.clone_help") : t("scope.missing", { scope: "campaigns:write" })}
+          onClick=${cloneIt}>${t("detail.clone")}</button>
       </div>
       ${["loaded", "scheduled"].includes(c.status) && html`
         <form class="row schedule" onSubmit=${schedule}>

@@ -319,6 +319,8 @@ const words = {
     "new.segments_help": "Un mensaje más largo se marca con un aviso (por defecto 3).",
     "inbox.reopen_title": "Reactivar la conversación con una plantilla",
     "inbox.reopened_from": "Reabre la conversación",
+    "detail.clone": "Clonar campaña",
+    "detail.clone_help": "Una campaña nueva con esta configuración, esperando su planilla",
   },
   en: {
     "app.name": "Pregón",
@@ -637,6 +639,8 @@ const words = {
     "new.segments_help": "A longer message gets a warning (default 3).",
     "inbox.reopen_title": "Reactivate the conversation with a template",
     "inbox.reopened_from": "Reopens the conversation",
+    "detail.clone": "Clone campaign",
+    "detail.clone_help": "A new campaign with these settings, awaiting its sheet",
   },
 };
 

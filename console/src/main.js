@@ -94,7 +94,7 @@ function useRoute() {
 function screenFor(route, me) {
   switch (route.screen) {
     case "campaigns":
-      return route.id ? html`<${Detail} me=${me} id=${route.id} />` : html`<${Campaigns} me=${me} />`;
+      return route.id ? html`<${Detail} key=${route.id} me=${me} id=${route.id} />` : html`<${Campaigns} me=${me} />`;
     case "tickets":
       // Keyed: another ticket is a fresh page (its own channel, window and form).
       return route.id ? html`<${Ticket} key=${route.id} me=${me} id=${route.id} />` : html`<${Inbox} me=${me} />`;

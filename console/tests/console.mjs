@@ -331,6 +331,10 @@ try {
     expect(lines.length === 6, `${lines.length} lines: ${file.slice(0, 200)}`);
     expect(lines.slice(1).every((l) => /5696466000[1-5]/.test(l) && /\d\d\.\d{3}\.\d{3}-\d/.test(l)),
       `rows: ${lines.slice(1).join(" | ")}`);
+    // Re-run: a clone with the same settings, awaiting the next file.
+    await page.getByRole("button", { name: "Clonar campaña" }).click();
+    await page.getByRole("heading", { name: "Cobranza enero (copia)" }).waitFor({ timeout: 10000 });
+    await page.getByTestId("status").filter({ hasText: "Esperando archivo" }).waitFor({ timeout: 5000 });
     await page.getByRole("link", { name: "← Campañas" }).click();
     await page.getByRole("heading", { name: "Campañas" }).waitFor({ timeout: 5000 });
   });
@@ -340,7 +344,7 @@ try {
     // This campaign's 5 and the WhatsApp campaign's 1.
     await page.locator('[data-total="sent"]').filter({ hasText: "6" }).waitFor({ timeout: 10000 });
     await page.getByTestId("analytics-chart").waitFor({ timeout: 5000 });
-    const row = page.getByRole("row", { name: /Cobranza enero/ });
+    const row = page.getByRole("row").filter({ has: page.getByRole("link", { name: "Cobranza enero", exact: true }) });
     await row.waitFor({ timeout: 5000 });
     const cells = await row.locator("td").allTextContents();
     expect(cells[2] === "5" && cells[3] === "100.0 %", `its row says: ${cells.join(" | ")}`);

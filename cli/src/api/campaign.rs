@@ -42,6 +42,13 @@ pub enum CampaignCmd {
     Cancel { id: String },
     /// A scheduled campaign back to `loaded` (it will not start by itself).
     Unschedule { id: String },
+    /// A new campaign with this one's settings, awaiting its file (re-run).
+    Clone {
+        id: String,
+        /// Its name (default: this one's and " (copia)").
+        #[arg(long)]
+        name: Option<String>,
+    },
     /// Follow a sending campaign with a live progress bar until it ends: exit 0 when
     /// `completed`, 1 on any other end state.
     Watch {
@@ -165,6 +172,18 @@ pub(super) async fn run(c: &Client, cmd: CampaignCmd) -> Result<Value, Failure> 
         CampaignCmd::Resume { id } => action(c, &id, "resume", None).await,
         CampaignCmd::Cancel { id } => action(c, &id, "cancel", None).await,
         CampaignCmd::Unschedule { id } => action(c, &id, "unschedule", None).await,
+        CampaignCmd::Clone { id, name } => {
+            let body = match name {
+                Some(n) => json!({ "name": n }),
+                None => json!({}),
+            };
+            c.call(
+                Method::POST,
+                &format!("/v1/campaigns/{}/clone", seg(&id)),
+                Some(body),
+            )
+            .await
+        }
         CampaignCmd::Watch { .. } => Err(Failure::Io("watch is run by `run`".into())),
         CampaignCmd::Results { id, format, out } => crate::results::run(c, &id, &format, out).await,
         CampaignCmd::Sheet { id, format, out } => {

@@ -123,6 +123,63 @@ impl Api {
         Ok(reply(201, view))
     }
 
+    /// `POST /v1/campaigns/{id}/clone` `{name?}`: a new campaign with the settings of
+    /// this one (Collection's "Ejecutar"), awaiting its file; the original is untouched,
+    /// whatever its state. Only campaigns supervisors made (not single messages or
+    /// ticket replies).
+    pub(crate) async fn clone_campaign(
+        &self,
+        tenant: &str,
+        id: &str,
+        body: &[u8],
+        by: Option<&str>,
+    ) -> Result<Reply, AwsError> {
+        let b: Value = if body.iter().all(u8::is_ascii_whitespace) {
+            json!({})
+        } else {
+            match parse_body(body) {
+                Ok(b) => b,
+                Err(e) => return Ok(invalid(e)),
+            }
+        };
+        let Some(o) = b.as_object() else {
+            return Ok(invalid(vec![FieldError {
+                field: "body".into(),
+                message: "must be a JSON object".into(),
+            }]));
+        };
+        let unknown: Vec<FieldError> = o
+            .keys()
+            .filter(|k| !["name"].contains(&k.as_str()))
+            .map(|k| FieldError {
+                field: k.clone(),
+                message: "is not a known field".into(),
+            })
+            .collect();
+        if !unknown.is_empty() {
+            return Ok(invalid(unknown));
+        }
+        let name = match o.get("name") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(n)) => Some(n.as_str()),
+            Some(_) => {
+                return Ok(invalid(vec![FieldError {
+                    field: "name".into(),
+                    message: "must be a string".into(),
+                }]))
+            }
+        };
+        let Some(c) = self.store.campaign(tenant, id).await? else {
+            return Ok(not_found("campaign"));
+        };
+        if c.single {
+            return Ok(not_found("campaign"));
+        }
+        info!(tenant, campaign = %id, "campaign cloned");
+        self.create_campaign_from(tenant, c.settings.clone_body(name), by)
+            .await
+    }
+
     /// `POST /v1/campaigns/{id}/upload` with `{"size": bytes}`: a fresh upload URL for a
     /// file of exactly that size. The campaign expects this upload from now on.
     pub(crate) async fn upload_url(

@@ -333,6 +333,9 @@ impl Api {
                 Err(e) => Err(e),
             },
             ("POST", ["v1", "campaigns", id, "upload"]) => self.upload_url(&tenant, id, body).await,
+            ("POST", ["v1", "campaigns", id, "clone"]) => {
+                self.clone_campaign(&tenant, id, body, by).await
+            }
             ("POST", ["v1", "campaigns", id, "header-image"]) => {
                 self.header_image_url(&tenant, id, body).await
             }

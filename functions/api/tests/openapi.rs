@@ -116,6 +116,11 @@ const BODIES: &[(&str, &[&str], &[In])] = &[
         &[In::KeyChecks(CAMPAIGNS, "size_field")],
     ),
     (
+        "POST /v1/campaigns/{id}/clone",
+        &[],
+        &[In::ContainsKey(CAMPAIGNS, "clone_campaign")],
+    ),
+    (
         "POST /v1/campaigns/{id}/header-image",
         &[],
         &[In::KeyChecks(CAMPAIGNS, "size_field")],

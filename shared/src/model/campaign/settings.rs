@@ -153,6 +153,27 @@ impl CampaignSettings {
         }
     }
 
+    /// A new campaign's body with these settings (`POST /v1/campaigns/{id}/clone`,
+    /// Collection's "Ejecutar"): the same account, template, department, waits, window,
+    /// metadata and options, under `name` (else this name and " (copia)", within the
+    /// 200-character limit); never the send time, which has passed or belongs to the
+    /// original. Parsed again like any new campaign, so a reference that no longer fits
+    /// is named.
+    pub fn clone_body(&self, name: Option<&str>) -> Value {
+        let mut body = serde_json::to_value(self).expect("settings serialise");
+        let o = body.as_object_mut().expect("an object");
+        let name = match name {
+            Some(n) => n.to_string(),
+            None => {
+                let base: String = self.name.chars().take(200 - " (copia)".len()).collect();
+                format!("{base} (copia)")
+            }
+        };
+        o.insert("name".into(), Value::String(name));
+        o.remove("send_at");
+        body
+    }
+
     /// The account and template must exist for this tenant and fit the channel.
     pub fn check_references(
         &self,
@@ -327,5 +348,45 @@ fn parse_window(v: &Value, errors: &mut Vec<FieldError>) -> Option<SendWindow> {
             errors.extend(e);
             None
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_clone_parses_back_to_the_same_settings_but_its_name_and_send_time() {
+        let body = json!({
+            "name": "Cobranza diciembre", "channel": "whatsapp", "account_id": "acc_1",
+            "template_id": "tpl_1", "department": "cobranza", "wait_for_reply_hours": 6,
+            "allow_duplicates": true, "consent_confirmed": true,
+            "metadata": [{"name": "RUT", "type": "text"}, {"name": "VIP", "type": "yes_no"}],
+            "send_at": "2030-01-01T10:00:00Z",
+            "send_window": {"timezone": "America/Santiago", "days": ["mon", "fri"], "from": "09:00", "to": "18:30"},
+            "on_invalid_rows": "skip", "header_image": "https://cdn.example.com/a.png",
+            "report_email": "ana@empresa.example", "resend_unreported": true
+        });
+        let original = CampaignSettings::parse(&body).unwrap();
+        let copy = CampaignSettings::parse(&original.clone_body(None)).unwrap();
+        assert_eq!(copy.name, "Cobranza diciembre (copia)");
+        assert_eq!(copy.send_at, None);
+        let same = CampaignSettings {
+            name: original.name.clone(),
+            send_at: original.send_at.clone(),
+            ..copy
+        };
+        assert_eq!(same, original);
+        let named = CampaignSettings::parse(&original.clone_body(Some("Enero"))).unwrap();
+        assert_eq!(named.name, "Enero");
+        // A long name still fits the limit once " (copia)" is added.
+        let long = CampaignSettings {
+            name: "x".repeat(200),
+            ..original
+        };
+        let copy = CampaignSettings::parse(&long.clone_body(None)).unwrap();
+        assert_eq!(copy.name.chars().count(), 200);
+        assert!(copy.name.ends_with(" (copia)"));
     }
 }
