@@ -198,6 +198,7 @@ async fn existing_ids(stack: &Stack, t: &Tenant<'_>) -> String {
         "deleteCampaign",
         "grantUpload",
         "grantHeaderImage",
+        "cloneCampaign",
     ] {
         let c = t
             .post(

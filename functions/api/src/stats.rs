@@ -34,14 +34,28 @@ impl Api {
         let mut total = KpiCounts::default();
         let mut rows = Vec::new();
         let (mut messages, mut phones) = (0i64, 0u64);
-        for c in &picked {
-            if matches!(
-                c.status,
-                CampaignStatus::AwaitingFile | CampaignStatus::Validating | CampaignStatus::Invalid
-            ) {
-                continue;
-            }
-            let counters = self.store.counters(tenant, &c.id).await?;
+        // Up to 1,000 campaigns' counters: read 16 at a time (one query each), in order,
+        // so the answer stays well inside API Gateway's 30 s.
+        let sent: Vec<_> = picked
+            .iter()
+            .filter(|c| {
+                !matches!(
+                    c.status,
+                    CampaignStatus::AwaitingFile
+                        | CampaignStatus::Validating
+                        | CampaignStatus::Invalid
+                )
+            })
+            .collect();
+        let mut all = Vec::with_capacity(sent.len());
+        for chunk in sent.chunks(16) {
+            let reads: Vec<_> = chunk
+                .iter()
+                .map(|c| self.store.counters(tenant, &c.id))
+                .collect();
+            all.extend(futures::future::try_join_all(reads).await?);
+        }
+        for (c, counters) in sent.into_iter().zip(all) {
             total += kpi_counts(&counters);
             messages += c.message_count() as i64;
             phones += c.counts.unique_phones;
@@ -192,7 +206,13 @@ impl Api {
         if let Some(d) = &f.department {
             filters.push(Filter::Eq("department", d.clone()));
         }
-        let mut after = None;
+        // A campaign starts sending after it is created, and ids begin with their
+        // creation time: with an end to the period, the newest-first read starts at the
+        // first id made at that end, never reading the campaigns created after it.
+        let mut after = f.to.map(|to| {
+            let ms = (to.unix_timestamp_nanos() / 1_000_000).max(0) as u64;
+            pregon::keys::campaign(tenant, &pregon::model::id_floor("cmp", ms)).1
+        });
         loop {
             let (page, next) = self
                 .store
@@ -243,26 +263,34 @@ impl Api {
             }
         };
         let days = period_days(f.from, f.to);
+        // Every (account, bucket) counter: up to 400 days an account, so read 64 at a
+        // time rather than one after another (many accounts × a long period stayed
+        // inside API Gateway's 30 s only this way).
+        let mut wanted: Vec<(&String, String)> = Vec::new();
+        for acc in &accounts {
+            match &days {
+                None => wanted.push((acc, pregon::keys::inbound_buckets(acc, "")[0].clone())),
+                Some(days) => wanted.extend(
+                    days.iter()
+                        .map(|d| (acc, pregon::keys::inbound_buckets(acc, d)[1].clone())),
+                ),
+            }
+        }
+        let mut per_account: std::collections::BTreeMap<&String, i64> = Default::default();
+        for chunk in wanted.chunks(64) {
+            let reads: Vec<_> = chunk
+                .iter()
+                .map(|(_, b)| self.store.counters(tenant, b))
+                .collect();
+            let got = futures::future::try_join_all(reads).await?;
+            for ((acc, _), counters) in chunk.iter().zip(got) {
+                *per_account.entry(acc).or_default() +=
+                    counters.get("k_attended").copied().unwrap_or(0);
+            }
+        }
         let mut by_account = serde_json::Map::new();
         let mut total = 0i64;
-        for acc in &accounts {
-            let buckets: Vec<String> = match &days {
-                None => vec![pregon::keys::inbound_buckets(acc, "")[0].clone()],
-                Some(days) => days
-                    .iter()
-                    .map(|d| pregon::keys::inbound_buckets(acc, d)[1].clone())
-                    .collect(),
-            };
-            let mut n = 0i64;
-            for b in &buckets {
-                n += self
-                    .store
-                    .counters(tenant, b)
-                    .await?
-                    .get("k_attended")
-                    .copied()
-                    .unwrap_or(0);
-            }
+        for (acc, n) in per_account {
             if n > 0 {
                 by_account.insert(acc.clone(), json!({"attended": n}));
             }

@@ -27,6 +27,18 @@ pub fn new_id(prefix: &str) -> String {
     format!("{prefix}_{}", ulid::Ulid::new().to_string().to_lowercase())
 }
 
+/// The lowest id [`new_id`] could make at `unix_ms`: every id made from that
+/// millisecond on sorts at or after it, every earlier one before (ULIDs start with
+/// their time), so a query can start at a time instead of reading what came after.
+pub fn id_floor(prefix: &str, unix_ms: u64) -> String {
+    format!(
+        "{prefix}_{}",
+        ulid::Ulid::from_parts(unix_ms, 0)
+            .to_string()
+            .to_lowercase()
+    )
+}
+
 /// Reads a JSON object field by field, collecting every error, and refusing fields it
 /// does not know (a typo in a setting must not be silently ignored).
 pub(crate) struct Fields<'a> {
@@ -339,5 +351,25 @@ mod shape_tests {
         ] {
             assert!(public_https_url(bad).is_err(), "{bad}");
         }
+    }
+}
+
+#[cfg(test)]
+mod id_tests {
+    use super::*;
+
+    #[test]
+    fn an_id_floor_sorts_between_the_ids_made_before_and_after_its_time() {
+        let before = new_id("cmp");
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let now_ms = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let floor = id_floor("cmp", now_ms);
+        std::thread::sleep(std::time::Duration::from_millis(3));
+        let after = new_id("cmp");
+        assert!(before < floor, "{before} !< {floor}");
+        assert!(floor < after, "{floor} !< {after}");
     }
 }
