@@ -905,6 +905,7 @@ mod tests {
         "closed_at",
         "attended_by",
         "closed_by",
+        "reopened_from",
     ];
 
     #[test]
@@ -921,6 +922,7 @@ mod tests {
         full.replied_at = Some("r".into());
         full.attended_at = Some("a".into());
         full.closed_at = Some("c".into());
+        full.reopened_from = Some("tk_0".into());
         assert_eq!(keys(TicketView::from(&full)), set(TICKET));
         assert_eq!(keys(TicketView::from(&minimal)), set(TICKET));
         assert_eq!(
