@@ -23,7 +23,7 @@ async fn a_sent_campaign_is_cloned_with_its_settings_awaiting_a_new_file() {
             "sms",
             &account,
             &template,
-            &["+56964710001".to_string(), "+56964710002".to_string()],
+            &["+56966900001".to_string(), "+56966900002".to_string()],
             settings,
         )
         .await;
